@@ -1,0 +1,28 @@
+"""Kafka topic names: one place, so producers, consumers, the AsyncAPI document and deploy agree."""
+
+from __future__ import annotations
+
+import re
+
+SERVICES = ("cases", "staffing", "referrals", "reporting")
+
+# One topic per service's aggregate type: the shared history, retention forever.
+SERVICE_TOPICS: dict[str, str] = {s: f"kim.{s}" for s in SERVICES}
+
+_ORG_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+
+def service_topic(service: str) -> str:
+    return SERVICE_TOPICS[service]
+
+
+def partner_topic(organisation_id: str) -> str:
+    """The topic a partner organisation reads: only its referrals, pseudonymous ids and codes."""
+    if not _ORG_ID.match(organisation_id):
+        raise ValueError(f"organisation id {organisation_id!r} must match {_ORG_ID.pattern}")
+    return f"kim.partner.{organisation_id}"
+
+
+def dead_letter_topic(consumer_service: str) -> str:
+    """Where a consuming service parks events it cannot decode or handle."""
+    return f"kim.dlq.{consumer_service}"
