@@ -1,0 +1,75 @@
+"""PostgreSQL access: the pool, and versioned SQL migrations applied at start under an advisory lock."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from importlib import resources
+from importlib.resources.abc import Traversable
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+MIGRATION_LOCK = 0x4B494D  # "KIM": one migrator at a time per database
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=_dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec("json", encoder=_dumps, decoder=json.loads, schema="pg_catalog")
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    conn = await asyncpg.connect(dsn)
+    await _init_connection(conn)
+    return conn
+
+
+def migrations_of(package: str) -> list[tuple[str, str]]:
+    """The package's migrations/NNN_name.sql files in order, as (qualified name, sql)."""
+    folder: Traversable = resources.files(package) / "migrations"
+    if not folder.is_dir():
+        return []
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
+    return [(f"{package}/{f.name}", f.read_text()) for f in files]
+
+
+async def migrate(conn: asyncpg.Connection, packages: list[str]) -> list[str]:
+    """Apply the runtime's and the given packages' migrations that are not applied yet; returns their names.
+
+    A changed migration that was already applied is refused: migrations are append-only, like events.
+    """
+    applied: list[str] = []
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+    try:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r["name"]: r["checksum"] for r in await conn.fetch("SELECT name, checksum FROM schema_migrations")}
+        for package in ["kim_runtime", *packages]:
+            for name, sql in migrations_of(package):
+                checksum = hashlib.sha256(sql.encode()).hexdigest()
+                if name in done:
+                    if done[name] != checksum:
+                        raise RuntimeError(f"migration {name} was changed after it was applied; add a new one instead")
+                    continue
+                async with conn.transaction():
+                    await conn.execute(sql)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)", name, checksum
+                    )
+                log.info("applied migration %s", name)
+                applied.append(name)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+    return applied

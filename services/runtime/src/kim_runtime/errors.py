@@ -1,0 +1,26 @@
+"""Errors the runtime and the services raise; the HTTP layer maps each to one status code."""
+
+from __future__ import annotations
+
+
+class KimError(Exception):
+    """Base class: carries a message meant for the user."""
+
+
+class ConcurrencyConflict(KimError):
+    """The stream moved on since the caller read it (HTTP 409)."""
+
+    def __init__(self, stream_id: str, expected: int, actual: int | None):
+        self.stream_id, self.expected, self.actual = stream_id, expected, actual
+        super().__init__(
+            f"stream {stream_id} is at version {actual if actual is not None else 0}, not {expected}: "
+            "someone changed it meanwhile; reload it and try again"
+        )
+
+
+class RuleViolation(KimError):
+    """A command breaks a domain rule (HTTP 409 for state conflicts, mapped by the service)."""
+
+
+class NotFound(KimError):
+    """An unknown id (HTTP 404)."""

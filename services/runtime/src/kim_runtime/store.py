@@ -1,0 +1,134 @@
+"""The event store: append with an expected version, read a stream, read everything from a position."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from .envelope import Envelope
+from .errors import ConcurrencyConflict
+
+_META_FIELDS = ("source", "subject", "correlation_id", "causation_id", "actor", "municipality", "key_id")
+
+_SELECT = (
+    "SELECT position, event_id, stream_id, version, type, schema_version, occurred_at, metadata, data FROM events"
+)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An event as stored: its global position and its envelope (stream_version set)."""
+
+    position: int
+    envelope: Envelope
+
+
+def _upcast(type_: str, version: int, data: dict) -> tuple[int, dict]:
+    from . import upcasting  # the schemas package registers its steps there
+
+    return upcasting.upcast(type_, version, data)
+
+
+def row_to_envelope(row: asyncpg.Record, *, upcast: bool = True) -> Envelope:
+    meta = row["metadata"]
+    version, data = row["schema_version"], row["data"]
+    if upcast:
+        version, data = _upcast(row["type"], version, data)
+    return Envelope(
+        id=str(row["event_id"]),
+        type=row["type"],
+        time=row["occurred_at"],
+        stream_id=row["stream_id"],
+        stream_version=row["version"],
+        schema_version=version,
+        data=data,
+        **{k: meta.get(k) for k in _META_FIELDS if meta.get(k) is not None},
+    )
+
+
+class EventStore:
+    """One service's store. `topic` is where the outbox relay publishes what is appended (None: no outbox)."""
+
+    def __init__(self, pool: asyncpg.Pool, topic: str | None):
+        self.pool = pool
+        self.topic = topic
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[Envelope],
+        expected_version: int,
+        *,
+        conn: asyncpg.Connection | None = None,
+    ) -> list[Recorded]:
+        """Append events to a stream that must be at expected_version (0: a new stream).
+
+        Runs in the caller's transaction when `conn` is given, so other writes commit or fail with it.
+        Raises ConcurrencyConflict when the stream is at another version.
+        """
+        if not events:
+            return []
+        for e in events:
+            if e.stream_id != stream_id:
+                raise ValueError(f"event {e.type} belongs to stream {e.stream_id}, not {stream_id}")
+        args = (
+            stream_id,
+            expected_version,
+            self.topic,
+            [e.id for e in events],
+            [e.type for e in events],
+            [e.schema_version for e in events],
+            [e.time for e in events],
+            [{k: getattr(e, k) for k in _META_FIELDS if getattr(e, k) is not None} for e in events],
+            [e.data for e in events],
+        )
+        sql = "SELECT out_position, out_version FROM kim_append($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        try:
+            if conn is not None:
+                rows = await conn.fetch(sql, *args)
+            else:
+                async with self.pool.acquire() as c:
+                    rows = await c.fetch(sql, *args)
+        except asyncpg.PostgresError as exc:
+            if getattr(exc, "sqlstate", None) == "KIM01":
+                raise ConcurrencyConflict(stream_id, expected_version, int(exc.detail or 0)) from None
+            if getattr(exc, "sqlstate", None) == "23505" and "events_stream_id_version_key" in str(exc):
+                raise ConcurrencyConflict(stream_id, expected_version, None) from None
+            raise
+        return [
+            Recorded(r["out_position"], e.model_copy(update={"stream_version": r["out_version"]}))
+            for r, e in zip(rows, events, strict=True)
+        ]
+
+    async def read_stream(
+        self, stream_id: str, *, from_version: int = 1, conn: asyncpg.Connection | None = None
+    ) -> list[Envelope]:
+        sql = f"{_SELECT} WHERE stream_id = $1 AND version >= $2 ORDER BY version"
+        if conn is not None:
+            rows = await conn.fetch(sql, stream_id, from_version)
+        else:
+            async with self.pool.acquire() as c:
+                rows = await c.fetch(sql, stream_id, from_version)
+        return [row_to_envelope(r) for r in rows]
+
+    async def stream_version(self, stream_id: str) -> int:
+        async with self.pool.acquire() as c:
+            return await c.fetchval("SELECT version FROM streams WHERE stream_id = $1", stream_id) or 0
+
+    async def read_all(self, *, from_position: int = 0, batch_size: int = 1000) -> AsyncIterator[Recorded]:
+        """Every event after `from_position`, in position order, fetched in batches."""
+        position = from_position
+        while True:
+            async with self.pool.acquire() as c:
+                rows = await c.fetch(f"{_SELECT} WHERE position > $1 ORDER BY position LIMIT $2", position, batch_size)
+            for r in rows:
+                yield Recorded(r["position"], row_to_envelope(r))
+            if len(rows) < batch_size:
+                return
+            position = rows[-1]["position"]
+
+    async def head_position(self) -> int:
+        async with self.pool.acquire() as c:
+            return await c.fetchval("SELECT coalesce(max(position), 0) FROM events")
