@@ -1,0 +1,80 @@
+"""Bearer tokens and roles. Tokens are HS256 JWTs signed with KIM_AUTH_SECRET.
+
+Roles: case_manager, team_lead, partner (bound to one organisation), auditor, admin. A token may carry the team
+and municipality (AGS) its holder works for; a partner token carries its organisation id.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+
+import jwt
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+ISSUER = "kim-hub"
+
+
+class Role(StrEnum):
+    CASE_MANAGER = "case_manager"
+    TEAM_LEAD = "team_lead"
+    PARTNER = "partner"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+class Principal(BaseModel):
+    sub: str
+    role: Role
+    team: str | None = None
+    municipality: str | None = None
+    organisation: str | None = None
+    name: str | None = None
+
+
+def issue_token(secret: str, principal: Principal, *, ttl_seconds: int = 12 * 3600) -> str:
+    if principal.role is Role.PARTNER and not principal.organisation:
+        raise ValueError("a partner token must be bound to an organisation")
+    now = int(time.time())
+    claims = principal.model_dump(exclude_none=True) | {"iss": ISSUER, "iat": now, "exp": now + ttl_seconds}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def decode_token(secret: str, token: str) -> Principal:
+    claims = jwt.decode(token, secret, algorithms=["HS256"], issuer=ISSUER, options={"require": ["exp", "sub"]})
+    return Principal.model_validate({k: v for k, v in claims.items() if k in Principal.model_fields})
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail=detail, headers={"WWW-Authenticate": 'Bearer realm="kim-hub"'})
+
+
+async def current_principal(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> Principal:
+    if credentials is None:
+        raise _unauthorized("a bearer token is required: send 'Authorization: Bearer <token>'")
+    try:
+        return decode_token(request.app.state.auth_secret, credentials.credentials)
+    except jwt.ExpiredSignatureError:
+        raise _unauthorized("the token has expired: ask for a new one") from None
+    except (jwt.InvalidTokenError, ValueError) as exc:
+        raise _unauthorized(f"the token is not valid: {exc}") from None
+
+
+def require(*roles: Role):
+    """A dependency that lets only the given roles through (403 otherwise)."""
+    allowed = set(roles)
+
+    async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+        if principal.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise HTTPException(403, detail=f"role {principal.role.value} may not do this; needs one of: {names}")
+        return principal
+
+    return dependency

@@ -1,0 +1,166 @@
+"""Rebuild a projection from Kafka into fresh tables while the live ones keep serving, then swap.
+
+Resumable: the rebuild keeps its own inbox claims and checkpoints (consumer `<name>__rebuild`); run it again after
+an interruption and it goes on from where it stopped. `progress(done, total)` is called after every batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from .consumer import RecordRef, decode
+from .envelope import EnvelopeError
+from .projection import REBUILD_SUFFIX, Projection, lock_key, swap_in_rebuild
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class RebuildResult:
+    projection: str
+    events_applied: int
+    duplicates: int
+    undecodable: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.events_applied / self.seconds if self.seconds else 0.0
+
+
+class _Batcher:
+    def __init__(self, projection: Projection, consumer_name: str):
+        self.projection = projection
+        self.consumer_name = consumer_name
+        self.schema = f'"{projection.name}{REBUILD_SUFFIX}"'
+        self.applied = self.duplicates = self.undecodable = 0
+
+    async def apply(self, conn: asyncpg.Connection, records: list) -> None:
+        events, last = [], {}
+        for r in records:
+            last[(r.topic, r.partition)] = (r.offset, r.timestamp)
+            try:
+                events.append(decode(RecordRef(r.topic, r.partition, r.offset, r.key, r.value, r.headers or ())))
+            except EnvelopeError:
+                self.undecodable += 1  # the live consumer parked it in the dead-letter topic already
+        claimed = {
+            str(row["event_id"])
+            for row in await conn.fetch(
+                "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[]) "
+                "ON CONFLICT DO NOTHING RETURNING event_id",
+                self.consumer_name,
+                [e.id for e in events],
+            )
+        }
+        fresh = [e for e in events if e.id in claimed]
+        self.duplicates += len(events) - len(fresh)
+        if fresh:
+            await self.projection.apply_batch(conn, self.schema, fresh)
+        self.applied += len(fresh)
+        await conn.executemany(
+            'INSERT INTO checkpoints (consumer, topic, partition, "offset", event_time) '
+            "VALUES ($1, $2, $3, $4, to_timestamp($5 / 1000.0)) ON CONFLICT (consumer, topic, partition) "
+            'DO UPDATE SET "offset" = greatest(checkpoints."offset", excluded."offset"), '
+            "event_time = excluded.event_time, updated_at = now()",
+            [(self.consumer_name, t, p, o, ts) for (t, p), (o, ts) in last.items()],
+        )
+
+
+async def rebuild_from_kafka(
+    projection: Projection,
+    pool: asyncpg.Pool,
+    bootstrap: str,
+    *,
+    kafka_options: dict | None = None,
+    batch_size: int = 5000,
+    resume: bool = True,
+    progress: Progress | None = None,
+) -> RebuildResult:
+    started = time.perf_counter()
+    fresh_name = projection.name + REBUILD_SUFFIX
+    async with pool.acquire() as conn:
+        exists = await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", fresh_name)
+        if exists and not resume:
+            await conn.execute(f'DROP SCHEMA "{fresh_name}" CASCADE')
+        if not exists or not resume:
+            for table in ("inbox", "checkpoints"):
+                await conn.execute(f"DELETE FROM {table} WHERE consumer = $1", fresh_name)
+        await projection.create_schema(conn, fresh_name)
+        done = {
+            (r["topic"], r["partition"]): r["offset"]
+            for r in await conn.fetch(
+                'SELECT topic, partition, "offset" FROM checkpoints WHERE consumer = $1', fresh_name
+            )
+        }
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        fetch_max_wait_ms=50,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        **(kafka_options or {}),
+    )
+    await consumer.start()
+    batcher = _Batcher(projection, fresh_name)
+    try:
+        await consumer.topics()  # loads the cluster's metadata; a topic not created yet has no partitions
+        tps = [TopicPartition(t, p) for t in projection.topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+        if tps:
+            consumer.assign(tps)
+            for tp in tps:
+                if (tp.topic, tp.partition) in done:
+                    consumer.seek(tp, done[(tp.topic, tp.partition)] + 1)
+                else:
+                    await consumer.seek_to_beginning(tp)
+            targets = await consumer.end_offsets(tps)
+            starts = {tp: await consumer.position(tp) for tp in tps}
+            total = sum(max(0, targets[tp] - starts[tp]) for tp in tps)
+            consumed = 0
+
+            async def pull_until(goal: dict, conn: asyncpg.Connection | None) -> None:
+                nonlocal consumed
+                while any(await consumer.position(tp) < goal[tp] for tp in goal):
+                    got = await consumer.getmany(timeout_ms=200, max_records=batch_size)
+                    records = [r for rs in got.values() for r in rs]
+                    if not records:
+                        continue
+                    if conn is None:
+                        async with pool.acquire() as c, c.transaction():
+                            await batcher.apply(c, records)
+                    else:
+                        await batcher.apply(conn, records)
+                    consumed += len(records)
+                    if progress:
+                        progress(consumed, max(total, consumed))
+
+            await pull_until(targets, None)
+            # Catch up with the live projection under its exclusive lock, then swap in one transaction.
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key(projection.name))
+                live = {
+                    TopicPartition(r["topic"], r["partition"]): r["offset"] + 1
+                    for r in await conn.fetch(
+                        'SELECT topic, partition, "offset" FROM checkpoints WHERE consumer = $1', projection.name
+                    )
+                }
+                await pull_until({tp: off for tp, off in live.items() if tp in starts}, conn)
+                await swap_in_rebuild(conn, projection)
+        else:
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key(projection.name))
+                await swap_in_rebuild(conn, projection)
+    finally:
+        await consumer.stop()
+    return RebuildResult(
+        projection.name,
+        batcher.applied,
+        batcher.duplicates,
+        batcher.undecodable,
+        time.perf_counter() - started,
+    )

@@ -1,0 +1,143 @@
+"""Bootstrap of one service process: pool + migrations, event store, outbox relay, consumers, HTTP app.
+
+A service module builds a `ServiceRuntime` with its settings, migrations package, topic, handlers and projections,
+then `create_app(...)` with `runtime.lifespan`, and `run(app, settings)` serves it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+import asyncpg
+import uvicorn
+from prometheus_client import Counter, Gauge
+
+from . import db
+from .consumer import ConsumerRunner, Handler
+from .kafka import make_broker
+from .outbox import OutboxRelay
+from .projection import Projection, ProjectionHandler
+from .settings import RuntimeSettings
+from .store import EventStore
+from .topics import dead_letter_topic, service_topic
+
+log = logging.getLogger(__name__)
+
+PUBLISHED = Counter("kim_events_published_total", "Events the outbox relay published", ["service"])
+HANDLED = Gauge("kim_events_handled", "Events handled by this process's consumers", ["service"])
+OUTBOX_PENDING = Gauge("kim_outbox_pending", "Outbox rows not yet published", ["service"])
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: RuntimeSettings,
+        *,
+        migrations_package: str | None,
+        handlers: Sequence[Handler] = (),
+        projections: Sequence[Projection] = (),
+        publishes: bool = True,
+    ):
+        self.settings = settings
+        self.migrations_package = migrations_package
+        self.handlers = list(handlers) + [ProjectionHandler(p) for p in projections]
+        self.projections = list(projections)
+        self.topic = service_topic(settings.service) if publishes else None
+        self.pool: asyncpg.Pool | None = None
+        self.store: EventStore | None = None
+        self.broker = make_broker(settings)
+        self.consumers = ConsumerRunner(
+            settings.service,
+            pool=None,  # set at start
+            broker=self.broker,
+            dead_letter_topic=dead_letter_topic(settings.service),
+            max_attempts=settings.consumer_max_attempts,
+            fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+        )
+        for handler in self.handlers:
+            self.consumers.add(handler)
+        self.relay: OutboxRelay | None = None
+        self._tasks: list[asyncio.Task] = []
+        self.kafka_ready = asyncio.Event()
+
+    async def start(self) -> None:
+        s = self.settings
+        self.pool = await db.create_pool(s.database_url, max_size=s.db_pool_size)
+        async with self.pool.acquire() as conn:
+            await db.migrate(conn, [self.migrations_package] if self.migrations_package else [])
+            for projection in self.projections:
+                await projection.create_schema(conn)
+        self.store = EventStore(self.pool, self.topic)
+        self.consumers.pool = self.pool
+        self._tasks.append(asyncio.create_task(self._start_broker(), name="broker"))
+        if self.topic:
+            self.relay = OutboxRelay(
+                self.pool, self.broker, dsn=s.database_url, batch_size=s.relay_batch_size,
+                on_published=lambda n: PUBLISHED.labels(s.service).inc(n),
+            )
+            self._tasks.append(asyncio.create_task(self._run_relay(), name="outbox-relay"))
+
+    async def _start_broker(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await self.broker.start()
+                self.kafka_ready.set()
+                log.info("%s: connected to Kafka at %s", self.settings.service, self.settings.kafka_bootstrap)
+                return
+            except Exception as exc:  # Kafka not up yet: keep serving HTTP, retry
+                log.warning("%s: Kafka not reachable (%s); retrying in %.1fs", self.settings.service, exc, delay)
+                with contextlib.suppress(Exception):
+                    await self.broker.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+
+    async def _run_relay(self) -> None:
+        await self.kafka_ready.wait()
+        await self.relay.run()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        if self.pool:
+            await self.pool.close()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app):
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    # -- readiness checks --------------------------------------------------------------------------
+    async def check_database(self) -> None:
+        async with self.pool.acquire(timeout=2) as conn:
+            await conn.fetchval("SELECT 1")
+
+    async def check_kafka(self) -> None:
+        if not self.kafka_ready.is_set():
+            raise RuntimeError("not connected yet")
+
+    def readiness(self) -> dict:
+        return {"database": self.check_database, "kafka": self.check_kafka}
+
+    async def outbox_pending(self) -> int:
+        async with self.pool.acquire() as conn:
+            n = await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+        OUTBOX_PENDING.labels(self.settings.service).set(n)
+        return n
+
+
+def run(app, settings: RuntimeSettings) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level=settings.log_level.lower())
