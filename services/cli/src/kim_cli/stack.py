@@ -1,0 +1,171 @@
+"""The local stack as a library: real Kafka (KRaft, one node) and real PostgreSQL, started on demand.
+
+    cfg = StackConfig.from_env()
+    handle = ensure_up(cfg)          # idempotent; returns when both answer
+    await create_database(handle.postgres_url, "kim_test_x")
+    stop(handle)                     # stops only what this ensure_up started (handle.started_pids)
+
+`down(cfg)` stops whatever the pid files of cfg's stack dir name. Details: stack_kafka.py, stack_postgres.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from kim_cli import stack_kafka as kafka
+from kim_cli import stack_postgres as pg
+from kim_cli.stack_config import DEFAULT_KAFKA_VERSION, SERVICE_DATABASES, StackConfig, StackError
+from kim_cli.stack_postgres import create_database, drop_database
+from kim_cli.stack_procs import file_lock, owned_pid, port_open, terminate, write_pid
+
+__all__ = ["DEFAULT_KAFKA_VERSION", "SERVICE_DATABASES", "StackConfig", "StackError", "StackHandle", "create_database",
+           "down", "drop_database", "ensure_up", "status", "stop"]
+
+_log = logging.getLogger("kim.stack")
+Log = Callable[[str], None]
+
+
+@dataclass
+class StackHandle:
+    kafka_bootstrap: str
+    postgres_url: str  # admin URL, database "postgres"
+    started_pids: list[int] = field(default_factory=list)
+    seconds: float = 0.0  # how long ensure_up took
+    config: StackConfig | None = field(default=None, repr=False)
+
+    def database_url(self, name: str) -> str:
+        return pg.database_url(self.postgres_url, pg.check_name(name))
+
+
+def _run(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run a coroutine to completion, also when the caller already runs an event loop (then in a thread)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def _claim_port(port: int, what: str, env: str) -> None:
+    if port_open(port):
+        raise StackError(f"port {port} is already taken by a process this stack did not start; stop it, or set {env} "
+                         f"to a free port (or point at an existing {what})")
+
+
+def _kafka_up(cfg: StackConfig, started: list[int], log: Log) -> None:
+    if not cfg.local_kafka:
+        log(f"Kafka: using the existing broker at {cfg.bootstrap()} (KIM_KAFKA_BOOTSTRAP)")
+        return _run(kafka.wait_ready(cfg, None, timeout_s=30))
+    p = kafka.paths(cfg)
+    pid = owned_pid(p["pid"], str(p["config"]))
+    if pid is not None:
+        log(f"Kafka: already running (pid {pid}) at {cfg.bootstrap()}")
+        return _run(kafka.wait_ready(cfg, pid))
+    _claim_port(cfg.kafka_port, "Kafka", "KIM_KAFKA_PORT")
+    _claim_port(cfg.kafka_controller_port, "Kafka", "KIM_KAFKA_CONTROLLER_PORT")
+    libs = kafka.ensure_jars(cfg)
+    kafka.write_config(cfg)
+    kafka.format_storage(cfg, libs)
+    pid = kafka.start(cfg, libs)
+    started.append(pid)
+    write_pid(p["pid"], pid)
+    log(f"Kafka {cfg.kafka_version}: started (pid {pid}), logs in {p['logs']}")
+    _run(kafka.wait_ready(cfg, pid))
+
+
+def _postgres_up(cfg: StackConfig, started: list[int], log: Log) -> None:
+    if cfg.local_postgres:
+        p = pg.paths(cfg)
+        pid = owned_pid(p["pid"], str(p["data"]))
+        if pid is not None:
+            log(f"PostgreSQL: already running (pid {pid}) on 127.0.0.1:{cfg.postgres_port}")
+        else:
+            _claim_port(cfg.postgres_port, "PostgreSQL", "KIM_POSTGRES_PORT")
+            pg.init_data(cfg)
+            pid = pg.start(cfg)
+            started.append(pid)
+            write_pid(p["pid"], pid)
+            log(f"PostgreSQL: started (pid {pid}) with dev settings (fsync=off: fast, not crash-safe), "
+                f"log {p['log']}")
+    else:
+        pid = None
+        log(f"PostgreSQL: using the existing server at {pg.redact(cfg.admin_url())} (KIM_POSTGRES_URL)")
+    _run(pg.wait_ready(cfg, pid))
+    for name in SERVICE_DATABASES:
+        _run(create_database(cfg.admin_url(), name))
+
+
+def ensure_up(cfg: StackConfig | None = None, log: Log = _log.info) -> StackHandle:
+    """Start what is not running yet (Kafka and PostgreSQL side by side); return when both answer."""
+    cfg = cfg or StackConfig.from_env()
+    t0 = time.monotonic()
+    started: list[int] = []
+    cfg.dir.mkdir(parents=True, exist_ok=True)
+    with file_lock(cfg.dir / ".lock"):
+        try:
+            with ThreadPoolExecutor(2) as pool:
+                jobs = [pool.submit(_kafka_up, cfg, started, log), pool.submit(_postgres_up, cfg, started, log)]
+                for job in jobs:
+                    job.result()
+        except BaseException:
+            _stop_pids(cfg, started)
+            raise
+    handle = StackHandle(cfg.bootstrap(), cfg.admin_url(), started, time.monotonic() - t0, cfg)
+    log(f"stack ready in {handle.seconds:.1f} s: Kafka {handle.kafka_bootstrap}, PostgreSQL "
+        f"{pg.redact(handle.postgres_url)}")
+    return handle
+
+
+def _stop_pids(cfg: StackConfig, pids: list[int]) -> None:
+    terminate(pids)
+    for pid_file in (kafka.paths(cfg)["pid"], pg.paths(cfg)["pid"]):
+        if pid_file.exists() and pid_file.read_text().strip() in {str(p) for p in pids}:
+            pid_file.unlink()
+
+
+_stop_lock = threading.Lock()
+
+
+def stop(handle: StackHandle) -> None:
+    """Stop exactly the processes this handle's ensure_up started; leave a reused stack running."""
+    with _stop_lock:
+        _stop_pids(handle.config or StackConfig.from_env(), handle.started_pids)
+
+
+def down(cfg: StackConfig | None = None, log: Log = _log.info) -> list[int]:
+    """Stop the processes named by the pid files of cfg's stack dir; return their pids."""
+    cfg = cfg or StackConfig.from_env()
+    found = {"Kafka": (kafka.paths(cfg)["pid"], str(kafka.paths(cfg)["config"])),
+             "PostgreSQL": (pg.paths(cfg)["pid"], str(pg.paths(cfg)["data"]))}
+    pids = []
+    for what, (pid_file, marker) in found.items():
+        pid = owned_pid(pid_file, marker)
+        if pid is None:
+            log(f"{what}: not running from {cfg.dir}")
+        else:
+            log(f"{what}: stopping pid {pid}")
+            pids.append(pid)
+    terminate(pids)
+    for pid_file, _ in found.values():
+        pid_file.unlink(missing_ok=True)
+    return pids
+
+
+def status(cfg: StackConfig | None = None) -> dict[str, dict[str, Any]]:
+    """Address, liveness and (local) pid of each part of the stack."""
+    cfg = cfg or StackConfig.from_env()
+    kafka_pid = owned_pid(kafka.paths(cfg)["pid"], str(kafka.paths(cfg)["config"])) if cfg.local_kafka else None
+    pg_pid = owned_pid(pg.paths(cfg)["pid"], str(pg.paths(cfg)["data"])) if cfg.local_postgres else None
+    return {
+        "kafka": {"address": cfg.bootstrap(), "up": _run(kafka.answers(cfg.bootstrap(), 2.0)), "pid": kafka_pid},
+        "postgres": {"address": pg.redact(cfg.admin_url()), "up": _run(pg.answers(cfg.admin_url(), 2.0)),
+                     "pid": pg_pid},
+    }

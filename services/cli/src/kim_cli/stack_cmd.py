@@ -1,0 +1,80 @@
+"""`kim stack up | down | status`: the local Kafka + PostgreSQL stack (logic in kim_cli.stack)."""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from kim_cli import stack
+from kim_cli.stack_procs import is_alive
+
+app = typer.Typer(no_args_is_help=True)
+
+
+def _config() -> stack.StackConfig:
+    try:
+        return stack.StackConfig.from_env()
+    except ValidationError as exc:
+        fields = ", ".join(f"KIM_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        typer.echo(f"invalid stack setting ({fields}); fix the environment variable and retry", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _fail(exc: stack.StackError) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(1)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@app.command()
+def up(
+    foreground: Annotated[bool, typer.Option("--foreground", "-f", help="Stay running; Ctrl-C stops what was started.")]
+    = False,
+) -> None:
+    """Start Kafka and PostgreSQL unless already running; return when both answer."""
+    cfg = _config()
+    try:
+        handle = stack.ensure_up(cfg, log=typer.echo)
+    except stack.StackError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"up in {handle.seconds:.1f} s (started pids: {handle.started_pids or 'none, reused'})")
+    if not foreground:
+        return
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    typer.echo("running in the foreground; Ctrl-C stops what this command started")
+    try:
+        while all(is_alive(pid) for pid in handle.started_pids):
+            time.sleep(0.5)
+        typer.echo("error: a stack process exited; see the logs in " + str(cfg.logs_dir), err=True)
+        code = 1
+    except KeyboardInterrupt:
+        code = 0
+    typer.echo(f"stopping {handle.started_pids or 'nothing (the stack was already running)'}")
+    stack.stop(handle)
+    raise typer.Exit(code)
+
+
+@app.command()
+def down() -> None:
+    """Stop the processes `kim stack up` started (by the pids in the stack dir)."""
+    cfg = _config()
+    pids = stack.down(cfg, log=typer.echo)
+    typer.echo(f"stopped {pids}" if pids else "nothing to stop")
+
+
+@app.command()
+def status() -> None:
+    """Print the Kafka bootstrap address and the PostgreSQL URL, and whether each answers."""
+    cfg = _config()
+    for name, info in stack.status(cfg).items():
+        state = "up" if info["up"] else "down"
+        pid = f" (pid {info['pid']})" if info["pid"] else ""
+        typer.echo(f"{name:9} {state:5} {info['address']}{pid}")
+    typer.echo(f"stack dir {cfg.dir}")

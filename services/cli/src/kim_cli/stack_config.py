@@ -1,0 +1,82 @@
+"""Settings of the local stack, read from KIM_* environment variables."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Must equal <kafka.version> in deploy/kafka/pom.xml (tests/unit/test_stack_config.py checks it).
+DEFAULT_KAFKA_VERSION = "4.1.2"
+
+# One database per service: no service reads another's tables.
+SERVICE_DATABASES = ("kim_cases", "kim_staffing", "kim_referrals", "kim_reporting")
+
+
+class StackError(RuntimeError):
+    """Something the user has to fix; the message says what was wrong and what to do."""
+
+
+def find_repo_root() -> Path:
+    """The checkout holding deploy/kafka/pom.xml: the source tree of this (editable) package, else the cwd upwards."""
+    candidates = [Path(__file__).resolve().parents[4], *Path.cwd().resolve().parents]
+    candidates.insert(1, Path.cwd().resolve())
+    for path in candidates:
+        if (path / "deploy" / "kafka" / "pom.xml").is_file():
+            return path
+    raise StackError("cannot find deploy/kafka/pom.xml: run kim from inside the KIM Hub checkout")
+
+
+class StackConfig(BaseSettings):
+    """Where the stack lives and which ports it uses.
+
+    KIM_KAFKA_BOOTSTRAP (host:port of an existing Kafka) replaces the local broker; KIM_POSTGRES_URL (an admin URL
+    of an existing server, e.g. postgresql://user:pw@host:5432/postgres) replaces the embedded PostgreSQL.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="KIM_", extra="ignore")
+
+    stack_dir: Path | None = Field(default=None, description="default: <repo>/.cache/stack")
+    kafka_port: int = Field(default=9092, ge=1, le=65535)
+    kafka_controller_port: int = Field(default=9093, ge=1, le=65535)
+    postgres_port: int = Field(default=5432, ge=1, le=65535)
+    kafka_version: str = Field(default=DEFAULT_KAFKA_VERSION, pattern=r"^\d+\.\d+\.\d+$")
+    kafka_bootstrap: str | None = None
+    postgres_url: str | None = None
+
+    @classmethod
+    def from_env(cls) -> StackConfig:
+        return cls()
+
+    @cached_property
+    def repo_root(self) -> Path:
+        return find_repo_root()
+
+    @cached_property
+    def dir(self) -> Path:
+        """The stack dir, absolute: data, config, logs and pid files of this stack."""
+        return (self.stack_dir or self.repo_root / ".cache" / "stack").resolve()
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.repo_root / ".cache"
+
+    @property
+    def local_kafka(self) -> bool:
+        return not self.kafka_bootstrap
+
+    @property
+    def local_postgres(self) -> bool:
+        return not self.postgres_url
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.dir / "logs"
+
+    def bootstrap(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    def admin_url(self) -> str:
+        return self.postgres_url or f"postgresql://postgres@127.0.0.1:{self.postgres_port}/postgres"
