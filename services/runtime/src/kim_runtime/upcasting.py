@@ -1,16 +1,52 @@
-"""Placeholder until the schemas package fills it: upcast(type, version, data) returns the data unchanged."""
+"""Upcasting: turn the stored data of an older event version into the newest, one small step per version.
+
+A step is a pure function ``fn(data) -> data`` that turns version N into N + 1. The event contract
+(kim_schemas) registers its steps on import; the runtime calls :func:`upcast` when it reads an event.
+"""
 
 from __future__ import annotations
 
-_STEPS: dict[tuple[str, int], object] = {}
+from collections.abc import Callable
+from typing import Any
+
+Data = dict[str, Any]
+Upcaster = Callable[[Data], Data]
 
 
-def register(event_type: str, from_version: int, fn) -> None:
-    _STEPS[(event_type, from_version)] = fn
+class UpcasterChain:
+    """Steps keyed by (event type, from version)."""
+
+    def __init__(self) -> None:
+        self._steps: dict[tuple[str, int], Upcaster] = {}
+
+    def register(self, event_type: str, from_version: int, fn: Upcaster) -> Upcaster:
+        key = (event_type, from_version)
+        if from_version < 1:
+            raise ValueError(f"{event_type}: from_version must be >= 1, got {from_version}")
+        if key in self._steps and self._steps[key] is not fn:
+            raise ValueError(f"{event_type} v{from_version} -> v{from_version + 1} has an upcaster already")
+        self._steps[key] = fn
+        return fn
+
+    def upcast(self, event_type: str, version: int, data: Data) -> tuple[int, Data]:
+        """Apply every registered step from ``version`` on; returns (newest version reached, data)."""
+        while (step := self._steps.get((event_type, version))) is not None:
+            data = step(dict(data))
+            version += 1
+        return version, data
+
+    def steps(self) -> list[tuple[str, int]]:
+        return sorted(self._steps)
 
 
-def upcast(event_type: str, version: int, data: dict) -> tuple[int, dict]:
-    while (step := _STEPS.get((event_type, version))) is not None:
-        data = step(data)
-        version += 1
-    return version, data
+DEFAULT_CHAIN = UpcasterChain()
+
+
+def register(event_type: str, from_version: int, fn: Upcaster) -> Upcaster:
+    """Register ``fn`` as the step from ``from_version`` to ``from_version + 1`` of ``event_type``."""
+    return DEFAULT_CHAIN.register(event_type, from_version, fn)
+
+
+def upcast(event_type: str, version: int, data: Data) -> tuple[int, Data]:
+    """Upcast stored ``data`` of ``event_type`` at ``version`` to the newest version there is a step for."""
+    return DEFAULT_CHAIN.upcast(event_type, version, data)
