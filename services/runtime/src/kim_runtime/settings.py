@@ -22,7 +22,7 @@ class RuntimeSettings(BaseSettings):
     kafka_sasl_password: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int = 8000
-    auth_secret: str = Field(default="dev-only-secret-change-me", description="HS256 secret that signs bearer tokens")
+    auth_secret: str = Field(default="dev-only-secret-change-me-in-production!!", description="HS256 secret that signs bearer tokens")
     log_level: str = "INFO"
     db_pool_size: int = 10
     consumer_max_attempts: int = Field(default=3, ge=1, description="Handling attempts before dead-lettering")
