@@ -1,0 +1,287 @@
+"""Events of the cases service (topic kim.cases): clients, consent and the case from intake to closure.
+
+Client events are keyed by client_id, all others by case_id. Personal data is only ever inside ``Encrypted``."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from kim_schemas.base import Event, event
+from kim_schemas.case_codes import (
+    AccessChannel,
+    ClosureReason,
+    ConsentForm,
+    GoalDropReason,
+    LanguageLevel,
+    Level,
+    MilestoneKind,
+    PauseReason,
+    Perspective,
+    TeamKind,
+    WithdrawalScope,
+)
+from kim_schemas.codes import Baustein, ConsentPurpose, DataCategory, LifeDomain, Rechtskreis, ResidenceStatus
+from kim_schemas.types import Ags, Encrypted, Id, LanguageCode, OrganisationId, Timestamp
+
+CaseId = Annotated[Id, Field(description="Pseudonymous id of the case (stream id)")]
+ClientId = Annotated[Id, Field(description="Pseudonymous id of the client; never a name")]
+Year = Annotated[int, Field(ge=1900, le=2100)]
+
+
+class PersonalData(BaseModel):
+    """What the ``personal`` ciphertext of ClientRegistered contains once decrypted (never on the wire in clear)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="Full name as the client gives it")
+    date_of_birth: date | None = Field(default=None, description="Date of birth")
+    address: str | None = Field(default=None, description="Postal address")
+    contact: str | None = Field(default=None, description="Phone number or e-mail address")
+
+
+@event("kim.cases.ClientRegistered", key="client_id")
+class ClientRegistered(Event):
+    """A client was registered. Name, date of birth, address and contact are encrypted with the client's key."""
+
+    client_id: ClientId
+    personal: Encrypted = Field(description="Encrypted PersonalData: name, date of birth, address, contact")
+    birth_year: Year | None = Field(default=None, description="Year of birth, in clear for reporting")
+    languages: list[LanguageCode] = Field(default_factory=list, description="Languages the client speaks")
+    arrival_year: Year | None = Field(default=None, description="Year of arrival in Germany")
+
+
+@event("kim.cases.CaseOpened", key="case_id")
+class CaseOpened(Event):
+    """Intake (Erstkontakt): a case was opened for a registered client."""
+
+    case_id: CaseId
+    client_id: ClientId
+    municipality: Ags = Field(description="Municipality of the case (AGS)")
+    baustein: Baustein = Field(description="Building block the case is counted under")
+    team: TeamKind = Field(description="Kind of team that runs the case")
+    team_organisation_id: OrganisationId = Field(description="Organisation of that team, e.g. kreis-unna")
+    case_manager_id: Id = Field(description="Staff member managing the case (pseudonymous staff id)")
+    access_channel: AccessChannel = Field(description="How the client came to case management")
+    opened_on: date = Field(description="Date of the first contact")
+
+
+@event("kim.cases.ConsentGranted", key="case_id")
+class ConsentGranted(Event):
+    """The client consented to sharing: recipients x purposes x data categories (Einwilligung)."""
+
+    case_id: CaseId
+    consent_id: Id = Field(description="Id of this consent; referrals name it")
+    recipients: list[OrganisationId] = Field(min_length=1, description="Organisations that may receive data")
+    purposes: list[ConsentPurpose] = Field(min_length=1, description="Purposes the data may be used for")
+    data_categories: list[DataCategory] = Field(min_length=1, description="Categories of data that may be shared")
+    special_categories: bool = Field(description="True if special categories (e.g. health, Art. 9 GDPR) are included")
+    form: ConsentForm = Field(description="Written or electronic")
+    informed_in: LanguageCode = Field(description="Language the client was informed in")
+    granted_on: date = Field(description="Date the consent was given")
+    valid_until: date | None = Field(default=None, description="Last day the consent is valid; none = until withdrawn")
+    recorded_by: Id = Field(description="Staff member who recorded the consent (proof)")
+
+
+@event("kim.cases.ConsentWithdrawn", key="case_id")
+class ConsentWithdrawn(Event):
+    """The client withdrew consent, wholly or for one recipient or one data category."""
+
+    case_id: CaseId
+    consent_id: Id = Field(description="The consent being withdrawn")
+    scope: WithdrawalScope = Field(description="All, one recipient or one data category")
+    recipient: OrganisationId | None = Field(default=None, description="The recipient, when scope is empfaenger")
+    data_category: DataCategory | None = Field(default=None, description="The category, when scope is kategorie")
+    effective_at: Timestamp = Field(description="From when the withdrawal takes effect")
+
+    @model_validator(mode="after")
+    def _scope_names_its_target(self) -> ConsentWithdrawn:
+        if self.scope is WithdrawalScope.ONE_RECIPIENT and self.recipient is None:
+            raise ValueError("scope 'empfaenger' needs recipient")
+        if self.scope is WithdrawalScope.ONE_CATEGORY and self.data_category is None:
+            raise ValueError("scope 'kategorie' needs data_category")
+        return self
+
+
+class DomainAssessment(BaseModel):
+    """Need and resources in one life domain."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    domain: LifeDomain = Field(description="The life domain")
+    need: Level = Field(description="How much support is needed")
+    resources: Level = Field(description="How much the client (and their network) can do on their own")
+
+
+@event("kim.cases.AssessmentCompleted", key="case_id")
+class AssessmentCompleted(Event):
+    """The assessment (Clearing) was completed."""
+
+    case_id: CaseId
+    assessed_on: date = Field(description="Date of the assessment")
+    domains: list[DomainAssessment] = Field(min_length=1, description="Needs and resources per life domain")
+    rechtskreis: Rechtskreis = Field(description="Legal frame the client's support falls under")
+
+
+@event("kim.cases.ResidenceStatusRecorded", key="case_id")
+class ResidenceStatusRecordedV1(Event):
+    """Version 1 (superseded): the client's residence status as recorded."""
+
+    case_id: CaseId
+    status: ResidenceStatus = Field(description="Residence status code")
+    valid_until: date | None = Field(default=None, description="Expiry of the permit or toleration")
+    perspective: Perspective = Field(description="How secure the residence perspective is")
+    recorded_on: date = Field(description="Date the status was recorded")
+
+
+@event("kim.cases.ResidenceStatusRecorded", key="case_id", version=2)
+class ResidenceStatusRecorded(Event):
+    """The client's residence status (Aufenthaltsstatus). Version 2 adds status_since; upcast from version 1
+    with status_since = recorded_on."""
+
+    case_id: CaseId
+    status: ResidenceStatus = Field(description="Residence status code")
+    status_since: date = Field(description="Since when the client holds this status")
+    valid_until: date | None = Field(default=None, description="Expiry of the permit or toleration")
+    perspective: Perspective = Field(description="How secure the residence perspective is")
+    recorded_on: date = Field(description="Date the status was recorded")
+
+
+
+@event("kim.cases.RechtskreisChanged", key="case_id")
+class RechtskreisChanged(Event):
+    """The legal frame of the client's support changed (e.g. AsylbLG to SGB II after recognition)."""
+
+    case_id: CaseId
+    previous: Rechtskreis | None = Field(default=None, description="Rechtskreis before; none if unknown")
+    current: Rechtskreis = Field(description="Rechtskreis from now on")
+    changed_on: date = Field(description="Date of the change")
+
+
+class Goal(BaseModel):
+    """One goal of the integration plan."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    goal_id: Id = Field(description="Id of the goal, unique within the case")
+    domain: LifeDomain = Field(description="Life domain of the goal")
+    target_date: date = Field(description="When the goal should be reached")
+    responsible_organisation_id: OrganisationId = Field(description="Organisation responsible for the goal")
+
+
+@event("kim.cases.IntegrationPlanAgreed", key="case_id")
+class IntegrationPlanAgreed(Event):
+    """The client and the case manager agreed an integration plan (Hilfeplan) with goals."""
+
+    case_id: CaseId
+    plan_id: Id = Field(description="Id of this plan version")
+    goals: list[Goal] = Field(min_length=1, description="The agreed goals")
+    agreed_on: date = Field(description="Date the plan was agreed")
+
+
+@event("kim.cases.ReviewHeld", key="case_id")
+class ReviewHeld(Event):
+    """A review of the plan took place. Notes are personal data and therefore encrypted."""
+
+    case_id: CaseId
+    review_id: Id = Field(description="Id of the review")
+    held_on: date = Field(description="Date of the review")
+    notes: Encrypted | None = Field(default=None, description="Encrypted counselling notes (never shared)")
+    next_review_on: date | None = Field(default=None, description="Date of the next review, if planned")
+
+
+@event("kim.cases.GoalAchieved", key="case_id")
+class GoalAchieved(Event):
+    """A goal of the plan was achieved."""
+
+    case_id: CaseId
+    goal_id: Id = Field(description="The goal")
+    achieved_on: date = Field(description="Date it was achieved")
+
+
+@event("kim.cases.GoalDropped", key="case_id")
+class GoalDropped(Event):
+    """A goal of the plan was dropped."""
+
+    case_id: CaseId
+    goal_id: Id = Field(description="The goal")
+    reason: GoalDropReason = Field(description="Why it was dropped")
+    dropped_on: date = Field(description="Date it was dropped")
+
+
+@event("kim.cases.MilestoneRecorded", key="case_id")
+class MilestoneRecorded(Event):
+    """An integration milestone was reached (course start, certificate, job, naturalisation, ...)."""
+
+    case_id: CaseId
+    milestone: MilestoneKind = Field(description="Which milestone")
+    reached_on: date = Field(description="Date it was reached")
+    language_level: LanguageLevel | None = Field(
+        default=None, description="Level of the certificate; required for sprachzertifikat, else empty"
+    )
+
+    @model_validator(mode="after")
+    def _certificate_has_level(self) -> MilestoneRecorded:
+        is_certificate = self.milestone is MilestoneKind.LANGUAGE_CERTIFICATE
+        if is_certificate != (self.language_level is not None):
+            raise ValueError("language_level is required for sprachzertifikat and only for it")
+        return self
+
+
+@event("kim.cases.CaseTransferred", key="case_id")
+class CaseTransferred(Event):
+    """The case moved to another team, municipality or case manager."""
+
+    case_id: CaseId
+    municipality: Ags = Field(description="Municipality of the case from now on")
+    team: TeamKind = Field(description="Kind of the receiving team")
+    team_organisation_id: OrganisationId = Field(description="Organisation of the receiving team")
+    case_manager_id: Id = Field(description="Case manager from now on")
+    transferred_on: date = Field(description="Date of the transfer")
+
+
+@event("kim.cases.CasePaused", key="case_id")
+class CasePaused(Event):
+    """The case is paused (it stays open but is not counted as active)."""
+
+    case_id: CaseId
+    reason: PauseReason = Field(description="Why the case is paused")
+    paused_on: date = Field(description="First day of the pause")
+    expected_resume_on: date | None = Field(default=None, description="When work is expected to resume")
+
+
+@event("kim.cases.CaseResumed", key="case_id")
+class CaseResumed(Event):
+    """Work on a paused case resumed."""
+
+    case_id: CaseId
+    resumed_on: date = Field(description="Date work resumed")
+
+
+@event("kim.cases.CaseClosed", key="case_id")
+class CaseClosed(Event):
+    """The case was closed, with a reason and its goal figures."""
+
+    case_id: CaseId
+    reason: ClosureReason = Field(description="Why the case was closed")
+    closed_on: date = Field(description="Date of closure")
+    goals_agreed: int = Field(ge=0, description="Number of goals agreed over the whole case")
+    goals_achieved: int = Field(ge=0, description="Number of those goals achieved")
+    duration_days: int = Field(ge=0, description="Days from opened_on to closed_on, pauses included")
+
+    @model_validator(mode="after")
+    def _achieved_within_agreed(self) -> CaseClosed:
+        if self.goals_achieved > self.goals_agreed:
+            raise ValueError("goals_achieved cannot exceed goals_agreed")
+        return self
+
+
+@event("kim.cases.ClientErased", key="client_id")
+class ClientErased(Event):
+    """Right to erasure: the client's key was destroyed; their encrypted fields can never be read again."""
+
+    client_id: ClientId
+    key_id: Id = Field(description="The destroyed key")
+    erased_at: Timestamp = Field(description="When the key was destroyed")

@@ -1,0 +1,103 @@
+"""Events of the referrals service (topic kim.referrals): partners and referrals to them.
+
+Partner events are keyed by organisation_id, referral events by referral_id. A referral needs a consent that
+covers its recipient, purpose and data categories."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+from pydantic import Field
+
+from kim_schemas.base import Event, event
+from kim_schemas.codes import ConsentPurpose, DataCategory, OutcomeCode, PartnerKind, RevocationReason
+from kim_schemas.types import Ags, Id, OrganisationId, Timestamp
+
+
+class DeclineReason(StrEnum):
+    """Why a partner declined a referral: nicht_zustaendig = not responsible, keine_kapazitaet = no capacity,
+    voraussetzungen_fehlen = preconditions not met, sonstiges = other."""
+
+    NOT_RESPONSIBLE = "nicht_zustaendig"
+    NO_CAPACITY = "keine_kapazitaet"
+    PRECONDITIONS_MISSING = "voraussetzungen_fehlen"
+    OTHER = "sonstiges"
+
+
+@event("kim.referrals.PartnerRegistered", key="organisation_id")
+class PartnerRegistered(Event):
+    """A partner organisation was registered; it reads its referrals on kim.partner.<organisation_id>."""
+
+    organisation_id: OrganisationId = Field(description="Id of the organisation (stream id, topic suffix)")
+    name: str = Field(min_length=1, max_length=200, description="Name of the organisation (not personal data)")
+    kind: PartnerKind = Field(description="Kind of organisation")
+    municipality: Ags | None = Field(default=None, description="Municipality it serves, if local (AGS)")
+
+
+@event("kim.referrals.ReferralRequested", key="referral_id")
+class ReferralRequested(Event):
+    """A case manager referred a client to a partner, on the basis of a consent."""
+
+    referral_id: Id = Field(description="Id of the referral (stream id)")
+    case_id: Id = Field(description="The case")
+    from_organisation_id: OrganisationId = Field(description="Referring organisation")
+    to_organisation_id: OrganisationId = Field(description="Receiving partner")
+    purpose: ConsentPurpose = Field(description="What the referral is for")
+    data_categories: list[DataCategory] = Field(min_length=1, description="Categories of data shared with it")
+    consent_id: Id = Field(description="The consent the referral rests on")
+    due_on: date | None = Field(default=None, description="By when the partner should act")
+    requested_at: Timestamp = Field(description="When it was requested")
+
+
+@event("kim.referrals.ReferralAccepted", key="referral_id")
+class ReferralAccepted(Event):
+    """The partner accepted the referral."""
+
+    referral_id: Id = Field(description="The referral")
+    accepted_at: Timestamp = Field(description="When")
+
+
+@event("kim.referrals.ReferralDeclined", key="referral_id")
+class ReferralDeclined(Event):
+    """The partner declined the referral."""
+
+    referral_id: Id = Field(description="The referral")
+    reason: DeclineReason = Field(description="Why")
+    declined_at: Timestamp = Field(description="When")
+
+
+@event("kim.referrals.AppointmentScheduled", key="referral_id")
+class AppointmentScheduled(Event):
+    """The partner gave the client an appointment."""
+
+    referral_id: Id = Field(description="The referral")
+    appointment_on: date = Field(description="Date of the appointment")
+    scheduled_at: Timestamp = Field(description="When it was scheduled")
+
+
+@event("kim.referrals.ReferralOutcomeReported", key="referral_id")
+class ReferralOutcomeReported(Event):
+    """The partner reported an outcome."""
+
+    referral_id: Id = Field(description="The referral")
+    outcome: OutcomeCode = Field(description="Outcome code")
+    reported_at: Timestamp = Field(description="When")
+
+
+@event("kim.referrals.ReferralClosed", key="referral_id")
+class ReferralClosed(Event):
+    """The referral is finished."""
+
+    referral_id: Id = Field(description="The referral")
+    closed_at: Timestamp = Field(description="When")
+
+
+@event("kim.referrals.ReferralRevoked", key="referral_id")
+class ReferralRevoked(Event):
+    """The referral was revoked (consent withdrawn or case closed); the partner must purge its data."""
+
+    referral_id: Id = Field(description="The referral")
+    reason: RevocationReason = Field(description="Why")
+    consent_id: Id | None = Field(default=None, description="The withdrawn consent, if that is the reason")
+    revoked_at: Timestamp = Field(description="When")
