@@ -49,7 +49,8 @@ def up(
     typer.echo(f"up in {handle.seconds:.1f} s (started pids: {handle.started_pids or 'none, reused'})")
     if not foreground:
         return
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # also when started with SIGINT ignored (e.g. `&`)
+        signal.signal(sig, _raise_interrupt)
     typer.echo("running in the foreground; Ctrl-C stops what this command started")
     try:
         while all(is_alive(pid) for pid in handle.started_pids):
