@@ -6,7 +6,7 @@ from typing import Any
 
 from kim_runtime.envelope import CONTENT_TYPE, HEADER_NAMES, REQUIRED_HEADERS, SPECVERSION
 
-AGS_PATTERN = r"^\d{8}$"
+AGS_PATTERN = r"^[0-9]{8}$"
 
 CLOUDEVENTS_HEADERS: dict[str, str] = {
     "ce_id": "Unique id of the event (UUID). Use it to drop duplicates: delivery is at least once.",

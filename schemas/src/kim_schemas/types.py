@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints, WithJsonSchema
 
-_DECIMAL_PATTERN = r"^\d+(\.\d+)?$"
+_DECIMAL_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 """An opaque id (UUID or similar). Ids of people are pseudonyms: they never contain names."""
@@ -18,7 +18,7 @@ Id = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 OrganisationId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
 """A partner organisation's id; it is also the suffix of its topic kim.partner.<organisation id>."""
 
-Ags = Annotated[str, StringConstraints(pattern=r"^\d{8}$")]
+Ags = Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$")]
 """Amtlicher Gemeindeschlüssel (8 digits), e.g. 05978024 for Lünen; 05978000 stands for the Kreis Unna itself."""
 
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]

@@ -1,0 +1,46 @@
+"""The runtime's upcaster chain and the contract's registered steps."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from kim_runtime import upcasting
+from kim_runtime.upcasting import UpcasterChain
+
+import kim_schemas  # noqa: F401  (registers its upcasters on import)
+
+
+def test_steps_apply_in_order_until_the_newest_version():
+    chain = UpcasterChain()
+    chain.register("kim.x.Thing", 1, lambda d: {**d, "b": d["a"] * 2})
+    chain.register("kim.x.Thing", 2, lambda d: {k: v for k, v in d.items() if k != "a"} | {"c": d["b"] + 1})
+    assert chain.upcast("kim.x.Thing", 1, {"a": 1}) == (3, {"b": 2, "c": 3})
+    assert chain.upcast("kim.x.Thing", 2, {"b": 5}) == (3, {"b": 5, "c": 6})
+    assert chain.upcast("kim.x.Thing", 3, {"b": 5, "c": 6}) == (3, {"b": 5, "c": 6})
+    assert chain.upcast("kim.x.Other", 1, {"z": 0}) == (1, {"z": 0})
+
+
+def test_steps_do_not_mutate_the_stored_data():
+    chain = UpcasterChain()
+    chain.register("kim.x.Thing", 1, lambda d: d | {"b": 1})
+    stored = {"a": 1}
+    chain.upcast("kim.x.Thing", 1, stored)
+    assert stored == {"a": 1}
+
+
+def test_a_second_step_for_the_same_version_is_refused():
+    chain = UpcasterChain()
+    chain.register("kim.x.Thing", 1, lambda d: d)
+    with pytest.raises(ValueError, match="has an upcaster already"):
+        chain.register("kim.x.Thing", 1, lambda d: d)
+    with pytest.raises(ValueError, match="from_version must be >= 1"):
+        chain.register("kim.x.Thing", 0, lambda d: d)
+
+
+def test_the_contract_registers_residence_status_v1_to_v2_on_import():
+    v1 = {"case_id": "c-1", "status": "ae_104c", "perspective": "gelb", "recorded_on": "2023-11-05"}
+    version, data = upcasting.upcast("kim.cases.ResidenceStatusRecorded", 1, v1)
+    assert version == 2 and data["status_since"] == "2023-11-05"
+    event = kim_schemas.parse("kim.cases.ResidenceStatusRecorded", 1, v1)
+    assert event.status_since == date(2023, 11, 5) and type(event) is kim_schemas.latest(event.event_type)
