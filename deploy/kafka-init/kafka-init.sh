@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# kafka-init: the topics, SCRAM users and ACLs of KIM Hub. One-shot compose job; safe to run again at any time
+# (it creates what is missing and (re)sets every password and ACL from the environment), which is how ops add a
+# partner organisation or rotate a password: edit .env, then `docker compose run --rm kafka-init`.
+#
+# Who may do what (the broker denies everything else; only the admin user is a super user):
+#   kim-<service>     writes kim.<service> and kim.dlq.<service>; reads the four service topics and its own
+#                     dead-letter topic; consumer groups kim-<service>-*. kim-referrals also writes kim.partner.*
+#   partner-<org>     reads kim.partner.<org> only; consumer groups partner.<org>.*
+#
+# KIM_KAFKA_INIT_DRY_RUN=1 prints the commands instead of running them (the unit tests use it).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+topics_file="${KIM_TOPICS_FILE:-$here/topics.txt}"
+bin="${KAFKA_BIN:-/opt/kafka/bin}"
+dry_run="${KIM_KAFKA_INIT_DRY_RUN:-0}"
+bootstrap="${KIM_KAFKA_BOOTSTRAP:?KIM_KAFKA_BOOTSTRAP is not set (host:port of the broker)}"
+admin_user="${KIM_KAFKA_ADMIN_USER:?KIM_KAFKA_ADMIN_USER is not set: see .env.example}"
+admin_password="${KIM_KAFKA_ADMIN_PASSWORD:?KIM_KAFKA_ADMIN_PASSWORD is not set: see .env.example}"
+replication="${KIM_KAFKA_REPLICATION_FACTOR:-1}"
+
+fail() { echo "kafka-init: $*" >&2; exit 1; }
+
+run() {
+  if [[ "$dry_run" == 1 ]]; then echo "${1##*/} ${*:2}"; else "$@"; fi
+}
+
+check_secret() {  # $1 = name for the message, $2 = value: it goes into a JAAS line and a SCRAM spec
+  [[ "$2" =~ ^[A-Za-z0-9_.~-]{12,}$ ]] ||
+    fail "$1 must be at least 12 characters of A-Z a-z 0-9 _ . ~ - (generate one with: openssl rand -hex 24)"
+}
+
+check_secret KIM_KAFKA_ADMIN_PASSWORD "$admin_password"
+command_config="$(mktemp)"
+trap 'rm -f "$command_config"' EXIT
+chmod 600 "$command_config"
+cat >"$command_config" <<EOF
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$admin_user" password="$admin_password";
+EOF
+admin=(--bootstrap-server "$bootstrap" --command-config "$command_config")
+
+# --- partner organisations: KIM_PARTNERS="org-id:password,org-id:password" -----------------------------------
+declare -A partner_password=()
+IFS=',' read -ra entries <<<"${KIM_PARTNERS:-}"
+for entry in "${entries[@]}"; do
+  entry="${entry//[[:space:]]/}"
+  [[ -z "$entry" ]] && continue
+  [[ "$entry" == *:* ]] || fail "KIM_PARTNERS entry '$entry' must be <organisation-id>:<password>"
+  org="${entry%%:*}"
+  [[ "$org" =~ ^[a-z0-9][a-z0-9-]{1,62}$ ]] ||
+    fail "partner organisation id '$org' must be 2-63 characters of a-z 0-9 - (starting with a letter or digit)"
+  check_secret "the password of partner $org in KIM_PARTNERS" "${entry#*:}"
+  partner_password["$org"]="${entry#*:}"
+done
+
+# --- topics ---------------------------------------------------------------------------------------------------
+topic_settings() {  # $1 = kind -> "<partitions> <retention.ms>"
+  case "$1" in
+    service) echo "${KIM_SERVICE_TOPIC_PARTITIONS:-6} -1" ;;  # the shared history: kept forever, by design
+    partner) echo "${KIM_PARTNER_TOPIC_PARTITIONS:-3} ${KIM_PARTNER_TOPIC_RETENTION_MS:--1}" ;;
+    dlq) echo "${KIM_DLQ_TOPIC_PARTITIONS:-1} ${KIM_DLQ_TOPIC_RETENTION_MS:--1}" ;;
+    *) fail "$topics_file: unknown topic kind '$1' (service, partner or dlq)" ;;
+  esac
+}
+
+existing=""
+[[ "$dry_run" == 1 ]] || existing="$("$bin/kafka-topics.sh" "${admin[@]}" --list)"
+
+ensure_topic() {  # $1 = name, $2 = kind
+  local partitions retention
+  read -r partitions retention <<<"$(topic_settings "$2")"
+  if ! grep -qxF "$1" <<<"$existing"; then
+    run "$bin/kafka-topics.sh" "${admin[@]}" --create --if-not-exists --topic "$1" --partitions "$partitions" \
+      --replication-factor "$replication" --config "retention.ms=$retention"
+  else  # keep retention in step with the environment; partitions only ever grow by hand (deploy/README.md)
+    run "$bin/kafka-configs.sh" "${admin[@]}" --alter --entity-type topics --entity-name "$1" \
+      --add-config "retention.ms=$retention"
+  fi
+}
+
+services=()
+while read -r name kind _; do
+  [[ -z "$name" || "$name" == \#* ]] && continue
+  if [[ "$kind" == partner ]]; then
+    for org in "${!partner_password[@]}"; do ensure_topic "${name//\{organisationId\}/$org}" partner; done
+  else
+    ensure_topic "$name" "$kind"
+    [[ "$kind" == service ]] && services+=("${name#kim.}")
+  fi
+done <"$topics_file"
+[[ ${#services[@]} -gt 0 ]] || fail "$topics_file lists no service topic"
+
+# --- users and ACLs -------------------------------------------------------------------------------------------
+set_password() {  # $1 = user, $2 = password
+  run "$bin/kafka-configs.sh" "${admin[@]}" --alter --entity-type users --entity-name "$1" \
+    --add-config "SCRAM-SHA-512=[iterations=8192,password=$2]"
+}
+
+allow() {  # $1 = user, then kafka-acls resource and operation options
+  local user="$1"; shift
+  run "$bin/kafka-acls.sh" "${admin[@]}" --add --allow-principal "User:$user" "$@"
+}
+
+service_topic_args=()
+for s in "${services[@]}"; do service_topic_args+=(--topic "kim.$s"); done
+
+for s in "${services[@]}"; do
+  var="KIM_${s^^}_KAFKA_PASSWORD"
+  password="${!var:-}"
+  [[ -n "$password" ]] || fail "$var is not set: every service needs its Kafka password (see .env.example)"
+  check_secret "$var" "$password"
+  user="kim-$s"
+  set_password "$user" "$password"
+  allow "$user" --operation Read --operation Describe "${service_topic_args[@]}" --topic "kim.dlq.$s"
+  allow "$user" --operation Write --topic "kim.$s" --topic "kim.dlq.$s"
+  allow "$user" --operation Read --resource-pattern-type prefixed --group "kim-$s-"
+done
+# The referrals service publishes what each partner may see to that partner's topic.
+allow kim-referrals --operation Write --operation Describe --resource-pattern-type prefixed --topic kim.partner.
+
+for org in "${!partner_password[@]}"; do
+  user="partner-$org"
+  set_password "$user" "${partner_password[$org]}"
+  allow "$user" --operation Read --operation Describe --topic "kim.partner.$org"
+  allow "$user" --operation Read --resource-pattern-type prefixed --group "partner.$org."
+done
+
+echo "kafka-init: ${#services[@]} services and ${#partner_password[@]} partner organisations set up" >&2

