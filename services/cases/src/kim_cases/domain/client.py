@@ -1,0 +1,62 @@
+"""The Client aggregate: registered with encrypted personal data; erasable (crypto-shredding)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from kim_runtime.errors import RuleViolation
+from kim_schemas.cases import ClientErased, ClientRegistered
+from kim_schemas.base import Event
+from kim_schemas.types import Encrypted
+
+
+class Client:
+    def __init__(self, client_id: str):
+        self.client_id = client_id
+        self.version = 0
+        self.registered: ClientRegistered | None = None
+        self.erased_at: datetime | None = None
+
+    @classmethod
+    def from_events(cls, client_id: str, events: Iterable[Event]) -> Client:
+        client = cls(client_id)
+        for e in events:
+            client.apply(e)
+        return client
+
+    def apply(self, event: Event) -> None:
+        if isinstance(event, ClientRegistered):
+            self.registered = event
+        elif isinstance(event, ClientErased):
+            self.erased_at = event.erased_at
+        self.version += 1
+
+    @property
+    def exists(self) -> bool:
+        return self.registered is not None
+
+    @property
+    def erased(self) -> bool:
+        return self.erased_at is not None
+
+    @property
+    def key_id(self) -> str | None:
+        return self.registered.personal.key_id if self.registered else None
+
+    # -- commands --------------------------------------------------------------------------------
+    def register(self, personal: Encrypted, *, birth_year: int | None, languages: list[str],
+                 arrival_year: int | None) -> list[Event]:
+        if self.exists:
+            raise RuleViolation(f"client {self.client_id} is registered already")
+        return [ClientRegistered(client_id=self.client_id, personal=personal, birth_year=birth_year,
+                                 languages=languages, arrival_year=arrival_year)]
+
+    def erase(self, at: datetime) -> list[Event]:
+        self.ensure_active("erase them again")
+        return [ClientErased(client_id=self.client_id, key_id=self.key_id, erased_at=at)]
+
+    def ensure_active(self, doing: str) -> None:
+        if self.erased:
+            raise RuleViolation(
+                f"client {self.client_id} was erased at {self.erased_at.isoformat()}: you cannot {doing}")

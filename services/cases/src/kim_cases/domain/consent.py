@@ -1,0 +1,65 @@
+"""One consent of the ledger: what it covers now, after partial withdrawals, and whether it is valid on a day."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from kim_schemas.case_codes import WithdrawalScope
+from kim_schemas.cases import ConsentGranted, ConsentWithdrawn
+
+
+@dataclass
+class ConsentState:
+    granted: ConsentGranted
+    recipients: list[str] = field(default_factory=list)
+    data_categories: list[str] = field(default_factory=list)
+    withdrawn_at: datetime | None = None
+    withdrawals: list[ConsentWithdrawn] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, event: ConsentGranted) -> ConsentState:
+        return cls(event, list(event.recipients), [c.value for c in event.data_categories])
+
+    @property
+    def consent_id(self) -> str:
+        return self.granted.consent_id
+
+    def withdraw(self, event: ConsentWithdrawn) -> None:
+        self.withdrawals.append(event)
+        if event.scope is WithdrawalScope.ONE_RECIPIENT and event.recipient in self.recipients:
+            self.recipients.remove(event.recipient)
+        elif event.scope is WithdrawalScope.ONE_CATEGORY and event.data_category in self.data_categories:
+            self.data_categories.remove(event.data_category.value)
+        if event.scope is WithdrawalScope.ALL or not self.recipients or not self.data_categories:
+            self.withdrawn_at = event.effective_at
+            self.recipients, self.data_categories = [], []
+
+    def status(self, on: date) -> str:
+        """active, withdrawn, expired or pending (granted for a later day)."""
+        if self.withdrawn_at is not None:
+            return "withdrawn"
+        if self.granted.valid_until is not None and on > self.granted.valid_until:
+            return "expired"
+        if on < self.granted.granted_on:
+            return "pending"
+        return "active"
+
+    def valid_on(self, on: date) -> bool:
+        return self.status(on) == "active"
+
+    def covers(self, recipient: str, purpose: str, category: str, on: date) -> bool:
+        return (self.valid_on(on) and recipient in self.recipients and category in self.data_categories
+                and purpose in {p.value for p in self.granted.purposes})
+
+    def view(self, on: date) -> dict:
+        g = self.granted
+        return {
+            "consent_id": g.consent_id, "case_id": g.case_id, "status": self.status(on),
+            "recipients": self.recipients, "purposes": [p.value for p in g.purposes],
+            "data_categories": self.data_categories, "special_categories": g.special_categories,
+            "form": g.form.value, "informed_in": g.informed_in, "granted_on": g.granted_on.isoformat(),
+            "valid_until": g.valid_until.isoformat() if g.valid_until else None, "recorded_by": g.recorded_by,
+            "withdrawn_at": self.withdrawn_at.isoformat() if self.withdrawn_at else None,
+            "withdrawals": [w.model_dump(mode="json", exclude={"case_id"}) for w in self.withdrawals],
+        }
