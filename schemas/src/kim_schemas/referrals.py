@@ -7,12 +7,18 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import Field
 
 from kim_schemas.base import Event, event
 from kim_schemas.codes import ConsentPurpose, DataCategory, OutcomeCode, PartnerKind, RevocationReason
 from kim_schemas.types import Ags, Id, OrganisationId, Timestamp
+
+
+CaseRef = Annotated[
+    Id | None, Field(description="The case of the referral; the referrals service always sets it (optional since v1)")
+]
 
 
 class DeclineReason(StrEnum):
@@ -33,6 +39,9 @@ class PartnerRegistered(Event):
     name: str = Field(min_length=1, max_length=200, description="Name of the organisation (not personal data)")
     kind: PartnerKind = Field(description="Kind of organisation")
     municipality: Ags | None = Field(default=None, description="Municipality it serves, if local (AGS)")
+    public_body: bool = Field(
+        default=False, description="True for a public body (Behörde, e.g. ABH, Jobcenter); false for a private one"
+    )
 
 
 @event("kim.referrals.ReferralRequested", key="referral_id")
@@ -55,6 +64,7 @@ class ReferralAccepted(Event):
     """The partner accepted the referral."""
 
     referral_id: Id = Field(description="The referral")
+    case_id: CaseRef = None
     accepted_at: Timestamp = Field(description="When")
 
 
@@ -63,6 +73,7 @@ class ReferralDeclined(Event):
     """The partner declined the referral."""
 
     referral_id: Id = Field(description="The referral")
+    case_id: CaseRef = None
     reason: DeclineReason = Field(description="Why")
     declined_at: Timestamp = Field(description="When")
 
@@ -72,15 +83,17 @@ class AppointmentScheduled(Event):
     """The partner gave the client an appointment."""
 
     referral_id: Id = Field(description="The referral")
+    case_id: CaseRef = None
     appointment_on: date = Field(description="Date of the appointment")
     scheduled_at: Timestamp = Field(description="When it was scheduled")
 
 
 @event("kim.referrals.ReferralOutcomeReported", key="referral_id")
 class ReferralOutcomeReported(Event):
-    """The partner reported an outcome."""
+    """The partner reported an outcome. The cases service reads it (case_id says which case) for its monitoring."""
 
     referral_id: Id = Field(description="The referral")
+    case_id: CaseRef = None
     outcome: OutcomeCode = Field(description="Outcome code")
     reported_at: Timestamp = Field(description="When")
 
@@ -90,6 +103,7 @@ class ReferralClosed(Event):
     """The referral is finished."""
 
     referral_id: Id = Field(description="The referral")
+    case_id: CaseRef = None
     closed_at: Timestamp = Field(description="When")
 
 
@@ -98,6 +112,7 @@ class ReferralRevoked(Event):
     """The referral was revoked (consent withdrawn or case closed); the partner must purge its data."""
 
     referral_id: Id = Field(description="The referral")
+    case_id: CaseRef = None
     reason: RevocationReason = Field(description="Why")
     consent_id: Id | None = Field(default=None, description="The withdrawn consent, if that is the reason")
     revoked_at: Timestamp = Field(description="When")
