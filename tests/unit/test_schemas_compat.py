@@ -1,11 +1,13 @@
 """The pure compatibility rule: what in a new schema breaks readers of the committed one."""
 
+import json
 from enum import StrEnum
 
 import pytest
 from pydantic import ConfigDict, create_model
 
 from kim_schemas.compat import breaking_changes
+from kim_schemas.generate import SCHEMAS_DIR, schema_path
 
 
 class Colour(StrEnum):
@@ -84,3 +86,13 @@ def test_fixing_a_value_to_a_constant_is_breaking():
     new = {"type": "object", "properties": {"purge": {"type": "boolean", "const": True}}}
     assert breaking_changes(old, new) == ["purge: value fixed to True"]
     assert breaking_changes(new, new) == []
+
+
+def test_the_real_residence_status_v2_needed_a_new_version():
+    def committed(version: int) -> dict:
+        path = SCHEMAS_DIR / schema_path("kim.cases.ResidenceStatusRecorded", version)
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    assert breaking_changes(committed(1), committed(2)) == [
+        "status_since: new required field (stored events do not have it)"
+    ]

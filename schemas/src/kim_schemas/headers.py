@@ -39,7 +39,10 @@ DLQ_REQUIRED = ("dlq_error", "dlq_topic", "dlq_partition", "dlq_offset", "dlq_co
 def _check_coverage() -> None:
     documented, sent = set(CLOUDEVENTS_HEADERS), set(HEADER_NAMES.values()) | {"content-type"}
     if documented != sent:
-        raise RuntimeError(f"headers documented {sorted(documented - sent)} vs sent {sorted(sent - documented)}")
+        raise RuntimeError(
+            f"kim_runtime.envelope.HEADER_NAMES and kim_schemas/headers.py disagree: undocumented "
+            f"{sorted(sent - documented)}, no longer sent {sorted(documented - sent)}; update CLOUDEVENTS_HEADERS"
+        )
 
 
 def cloudevents_headers_schema() -> dict[str, Any]:
