@@ -11,6 +11,8 @@
 set -euo pipefail
 
 : "${CLUSTER_ID:?CLUSTER_ID is not set: set KIM_KAFKA_CLUSTER_ID in .env (deploy/README.md says how)}"
+[[ "$CLUSTER_ID" =~ ^[A-Za-z0-9_-]{22}$ ]] ||
+  { echo "KIM_KAFKA_CLUSTER_ID must be 22 characters of A-Z a-z 0-9 _ - (deploy/README.md says how to make one)" >&2; exit 1; }
 : "${KAFKA_LOG_DIRS:?KAFKA_LOG_DIRS is not set}"
 : "${KIM_KAFKA_ADMIN_USER:?KIM_KAFKA_ADMIN_USER is not set: see .env.example}"
 : "${KIM_KAFKA_ADMIN_PASSWORD:?KIM_KAFKA_ADMIN_PASSWORD is not set: see .env.example}"
@@ -19,8 +21,9 @@ config_dir="${KIM_KAFKA_CONFIG_DIR:-$kafka_home/config}"
 scratch="$(mktemp -d)"
 
 echo "kim: rendering $config_dir/server.properties from the KAFKA_* variables"
-# KAFKA_HEAP_OPTS is for the JVM, not a broker property: keep it away from the wrapper (and its small JVM).
-if ! out="$(env -u KAFKA_HEAP_OPTS KAFKA_LOG_DIRS="$scratch" "$kafka_home/bin/kafka-run-class.sh" \
+# KAFKA_HEAP_OPTS and KAFKA_HOME are not broker properties: keep them away from the wrapper (it turns every
+# KAFKA_* variable into one).
+if ! out="$(env -u KAFKA_HEAP_OPTS -u KAFKA_HOME KAFKA_LOG_DIRS="$scratch" "$kafka_home/bin/kafka-run-class.sh" \
   kafka.docker.KafkaDockerWrapper setup --default-configs-dir /etc/kafka/docker \
   --mounted-configs-dir /mnt/shared/config --final-configs-dir "$config_dir" 2>&1)"; then
   echo "$out" >&2

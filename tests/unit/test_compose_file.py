@@ -82,7 +82,7 @@ def example_env() -> dict[str, str]:
     env = read_env_file(ENV_EXAMPLE)
     for key, value in env.items():
         if not value:
-            env[key] = "Q2FzZXNLaW1IdWJUZXN0" if key == "KIM_KAFKA_CLUSTER_ID" else f"{key.lower()}-0123456789"
+            env[key] = "_7eGSqAkRtKGD2ihHmvLdw" if key == "KIM_KAFKA_CLUSTER_ID" else f"{key.lower()}-0123456789"
     env["KIM_PARTNERS"] = "abh-kreis-unna:partner-0123456789"
     return env
 
