@@ -1,0 +1,1 @@
+"""Infrastructure of the staffing service: envelopes, SQL read models."""

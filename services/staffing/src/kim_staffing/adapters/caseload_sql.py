@@ -1,0 +1,80 @@
+"""SQL of the caseload read model: which case each staff member manages, and their announced limit state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import asyncpg
+
+# A manager named by an event only replaces one named by an earlier event: the cases and staffing topics are
+# ordered per case within each topic but not across them.
+SET_MANAGER = """
+INSERT INTO caseload_cases AS c (case_id, staff_member_id, municipality, baustein, status, manager_since, updated_at)
+VALUES ($1, $2, $3, $4, coalesce($5, 'unknown'), $6, now())
+ON CONFLICT (case_id) DO UPDATE SET
+    staff_member_id = CASE WHEN c.manager_since IS NULL OR excluded.manager_since >= c.manager_since
+                           THEN excluded.staff_member_id ELSE c.staff_member_id END,
+    manager_since = greatest(c.manager_since, excluded.manager_since),
+    municipality = coalesce(excluded.municipality, c.municipality),
+    baustein = coalesce(excluded.baustein, c.baustein),
+    status = CASE WHEN c.status = 'closed' OR $5::text IS NULL THEN c.status ELSE $5 END,
+    updated_at = now()
+RETURNING c.staff_member_id
+"""
+
+
+async def set_manager(conn: asyncpg.Connection, case_id: str, staff_member_id: str, since: datetime, *,
+                      municipality: str | None = None, baustein: str | None = None,
+                      status: str | None = None) -> set[str]:
+    """Record a manager (and optionally where the case is and its status); returns the staff members touched."""
+    before = await conn.fetchval(
+        "SELECT staff_member_id FROM caseload_cases WHERE case_id = $1 FOR UPDATE", case_id)
+    after = await conn.fetchval(SET_MANAGER, case_id, staff_member_id, municipality, baustein, status, since)
+    return {s for s in (before, after) if s}
+
+
+async def set_status(conn: asyncpg.Connection, case_id: str, status: str) -> set[str]:
+    row = await conn.fetchrow(
+        """INSERT INTO caseload_cases AS c (case_id, status) VALUES ($1, $2)
+           ON CONFLICT (case_id) DO UPDATE SET status = CASE WHEN c.status = 'closed' THEN c.status ELSE $2 END,
+             updated_at = now()
+           RETURNING staff_member_id""", case_id, status)
+    return {row["staff_member_id"]} if row["staff_member_id"] else set()
+
+
+async def case(conn: asyncpg.Connection, case_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM caseload_cases WHERE case_id = $1", case_id)
+
+
+async def lock_caseload(conn: asyncpg.Connection, staff_member_id: str) -> asyncpg.Record:
+    await conn.execute("INSERT INTO caseloads (staff_member_id) VALUES ($1) ON CONFLICT DO NOTHING", staff_member_id)
+    return await conn.fetchrow("SELECT * FROM caseloads WHERE staff_member_id = $1 FOR UPDATE", staff_member_id)
+
+
+async def active_cases(conn: asyncpg.Connection, staff_member_id: str) -> int:
+    return await conn.fetchval(
+        "SELECT count(*) FROM caseload_cases WHERE staff_member_id = $1 AND status = 'open'", staff_member_id)
+
+
+async def save_caseload(conn: asyncpg.Connection, staff_member_id: str, active: int, share: Decimal, limit: int,
+                        over: bool) -> None:
+    await conn.execute(
+        """UPDATE caseloads SET active_cases = $2, vza_share = $3, case_limit = $4, over_limit = $5, updated_at = now()
+           WHERE staff_member_id = $1""", staff_member_id, active, share, limit, over)
+
+
+async def stream_version(conn: asyncpg.Connection, stream_id: str) -> int:
+    return await conn.fetchval("SELECT version FROM streams WHERE stream_id = $1", stream_id) or 0
+
+
+async def caseloads(conn: asyncpg.Connection, staff_member_id: str | None = None) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT * FROM caseloads WHERE $1::text IS NULL OR staff_member_id = $1 ORDER BY staff_member_id""",
+        staff_member_id)
+
+
+async def active_by_municipality(conn: asyncpg.Connection) -> dict[str, int]:
+    rows = await conn.fetch(
+        "SELECT municipality, count(*) AS n FROM caseload_cases WHERE status = 'open' GROUP BY municipality")
+    return {r["municipality"]: r["n"] for r in rows}

@@ -1,0 +1,78 @@
+"""The caseload policy: follow which cases each case manager carries and announce limit crossings.
+
+Fed by kim.cases (CaseOpened, CaseTransferred, CasePaused, CaseResumed, CaseClosed) and by this service's own
+CaseManagerAssigned. Each record is handled once (the runtime's inbox), in one transaction with the limit event it
+may append, so a crossing is announced exactly once even when Kafka redelivers.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import asyncpg
+from kim_runtime.envelope import Envelope
+from kim_runtime.store import EventStore
+from kim_runtime.topics import service_topic
+from kim_schemas.base import parse
+from kim_schemas.staffing import CaseloadLimitExceeded
+
+from ..adapters import caseload_sql as sql
+from ..adapters.events import Context, envelope
+from ..adapters.staffing_sql import staff_share
+from ..domain.caseload import FULL_TIME, Caseload, limit_for
+
+CASE_EVENTS = {
+    "kim.cases.CaseOpened", "kim.cases.CaseTransferred", "kim.cases.CasePaused", "kim.cases.CaseResumed",
+    "kim.cases.CaseClosed", "kim.staffing.CaseManagerAssigned",
+}
+STATUS_AFTER = {"kim.cases.CasePaused": "paused", "kim.cases.CaseResumed": "open", "kim.cases.CaseClosed": "closed"}
+
+
+async def reevaluate(conn: asyncpg.Connection, store: EventStore, staff_member_id: str, *, limit_per_vza: int,
+                     ctx: Context, at: datetime, today: date | None = None):
+    """Recount a staff member's active cases and append a limit event if they crossed the limit."""
+    state = await sql.lock_caseload(conn, staff_member_id)
+    active = await sql.active_cases(conn, staff_member_id)
+    share = await staff_share(conn, staff_member_id, today or date.today())
+    share = FULL_TIME if share is None else share  # not (yet) known to staffing as filling a position
+    event = Caseload(staff_member_id, active, share, state["over_limit"]).check(limit_per_vza, at)
+    over = state["over_limit"] if event is None else isinstance(event, CaseloadLimitExceeded)
+    await sql.save_caseload(conn, staff_member_id, active, share, limit_for(share, limit_per_vza), over)
+    if event is not None:
+        version = await sql.stream_version(conn, staff_member_id)
+        await store.append(staff_member_id, [envelope(event, ctx)], version, conn=conn)
+    return event
+
+
+async def record(conn: asyncpg.Connection, env: Envelope) -> set[str]:
+    """Apply one case event to the caseload tables; returns the staff members whose load may have changed."""
+    event = parse(env.type, env.schema_version, env.data)
+    case_id = event.case_id
+    if env.type in STATUS_AFTER:
+        return await sql.set_status(conn, case_id, STATUS_AFTER[env.type])
+    if env.type == "kim.cases.CaseOpened":
+        return await sql.set_manager(conn, case_id, event.case_manager_id, env.time, municipality=event.municipality,
+                                     baustein=event.baustein.value, status="open")
+    if env.type == "kim.cases.CaseTransferred":
+        return await sql.set_manager(conn, case_id, event.case_manager_id, env.time, municipality=event.municipality)
+    return await sql.set_manager(conn, case_id, event.staff_member_id, env.time)  # CaseManagerAssigned
+
+
+class CaseloadPolicy:
+    """A runtime consumer Handler."""
+
+    name = "caseload"
+
+    def __init__(self, limit_per_vza: int):
+        self.limit_per_vza = limit_per_vza
+        self.topics = (service_topic("cases"), service_topic("staffing"))
+        # appends always run on the consumer's connection, so the store needs no pool of its own
+        self.store = EventStore(None, service_topic("staffing"))
+
+    async def handle(self, conn: asyncpg.Connection, env: Envelope) -> None:
+        if env.type not in CASE_EVENTS:
+            return
+        touched = await record(conn, env)
+        ctx = Context(actor="kim-staffing", correlation_id=env.correlation_id or env.id, causation_id=env.id)
+        for staff_member_id in sorted(touched):
+            await reevaluate(conn, self.store, staff_member_id, limit_per_vza=self.limit_per_vza, ctx=ctx, at=env.time)

@@ -1,0 +1,88 @@
+"""The staffing service in-process on the real stack, a client per role, and a producer of cases events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import UTC, date, datetime
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from kim_runtime.auth import Principal, Role, issue_token
+from kim_runtime.envelope import Envelope
+from kim_schemas.base import Event
+from kim_staffing.bootstrap import build_app
+from kim_staffing.settings import StaffingSettings
+
+SECRET = "staffing-test-secret-of-enough-length!"
+
+
+def token(role: Role, sub: str | None = None) -> dict[str, str]:
+    principal = Principal(sub=sub or f"{role.value}-1", role=role, organisation="kreis-unna")
+    return {"Authorization": f"Bearer {issue_token(SECRET, principal)}"}
+
+
+@contextlib.asynccontextmanager
+async def running(database_url: str, bootstrap: str, **settings):
+    app = build_app(StaffingSettings(database_url=database_url, kafka_bootstrap=bootstrap, auth_secret=SECRET,
+                                     **settings))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://staffing") as client:
+            client.app = app
+            yield client
+
+
+@pytest.fixture
+async def api(fresh_db, kafka_bootstrap):
+    async with running(fresh_db, kafka_bootstrap) as client:
+        yield client
+
+
+def uid(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+class CasesProducer:
+    """Stands in for the cases service: publishes its events on kim.cases as CloudEvents records."""
+
+    def __init__(self, bootstrap: str):
+        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+        self.versions: dict[str, int] = {}
+
+    async def publish(self, event: Event, *, at: datetime | None = None) -> Envelope:
+        stream = event.stream_id()
+        self.versions[stream] = self.versions.get(stream, 0) + 1
+        env = Envelope(type=event.event_type, schema_version=event.schema_version, source="/kim/cases",
+                       stream_id=stream, stream_version=self.versions[stream], actor="cm-test",
+                       time=at or datetime.now(UTC), data=event.model_dump(mode="json"))
+        await self.producer.send_and_wait("kim.cases", env.kafka_value(), key=env.kafka_key(),
+                                          headers=[(k, v.encode()) for k, v in env.kafka_headers().items()])
+        return env
+
+
+@pytest.fixture
+async def cases(kafka_bootstrap):
+    feed = CasesProducer(kafka_bootstrap)
+    await feed.producer.start()
+    try:
+        yield feed
+    finally:
+        await feed.producer.stop()
+
+
+async def eventually(check, *, timeout: float = 30.0, every: float = 0.05):
+    """Poll `check` (async; truthy when done) until it holds, else fail with its last value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(every)
+    raise AssertionError(f"condition not met within {timeout}s; last value {last!r}")
+
+
+TODAY = date.today()
