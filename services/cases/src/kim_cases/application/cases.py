@@ -1,0 +1,59 @@
+"""Case commands: load the case, check scope and the version the caller saw, let the aggregate decide, append."""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from collections.abc import Awaitable, Callable
+
+from kim_runtime.errors import RuleViolation
+from kim_schemas.base import Event
+
+from kim_cases.adapters import crypto
+from kim_cases.adapters.events import CommandContext
+from kim_cases.application.access import ensure_in_scope
+from kim_cases.application.repository import check_expected
+from kim_cases.application.services import Services
+from kim_cases.domain import Case
+
+Decide = Callable[[Case], list[Event] | Awaitable[list[Event]]]
+
+
+async def open_case(s: Services, ctx: CommandContext, **fields) -> tuple[Case, int]:
+    ensure_in_scope(ctx.principal, fields["municipality"], fields["team_organisation_id"], "the new case")
+    client = await s.repo.client(fields["client_id"])
+    client.ensure_active("open a case for them")
+    case = Case(str(uuid.uuid4()))
+    return await _decide_and_append(s, ctx, case, lambda c: c.open(**fields))
+
+
+async def execute(s: Services, ctx: CommandContext, case_id: str, expected: int | None, decide: Decide
+                  ) -> tuple[Case, int]:
+    """Run one command on a case. `expected` is the version from If-Match (None: the version just loaded)."""
+    case = await s.repo.case(case_id)
+    ensure_in_scope(ctx.principal, case.municipality, case.team_organisation_id, f"case {case_id}")
+    check_expected(case_id, expected, case.version)
+    return await _decide_and_append(s, ctx, case, decide)
+
+
+async def seal_notes(s: Services, case: Case, notes: str | None):
+    """Review notes are personal data: encrypted with the client's key, refused once the client is erased."""
+    if notes is None:
+        return None
+    found = await s.keys.get(case.client_id)
+    if found is None:
+        raise RuleViolation(f"client {case.client_id} was erased: notes about them can no longer be recorded")
+    key_id, key = found
+    return crypto.encrypt(key, key_id, case.client_id, {"notes": notes})
+
+
+async def _decide_and_append(s: Services, ctx: CommandContext, case: Case, decide: Decide) -> tuple[Case, int]:
+    events = decide(case)
+    if inspect.isawaitable(events):
+        events = await events
+    subject = getattr(events[0], "client_id", None) or case.client_id
+    new_version = await s.repo.append(case.case_id, case.version, events, ctx, subject=subject,
+                                      municipality=case.municipality)
+    for e in events:
+        case.apply(e)
+    return case, new_version

@@ -1,0 +1,86 @@
+"""Client commands and queries: register (encrypting personal data), erase (destroying the key), read."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+from kim_cases.adapters import crypto
+from kim_cases.adapters.events import CommandContext
+from kim_cases.application.access import UNSCOPED, ensure_in_scope, in_scope
+from kim_cases.application.repository import check_expected
+from kim_cases.application.services import Services
+from kim_cases.domain import Client
+
+
+async def register(s: Services, ctx: CommandContext, *, name: str, date_of_birth: date | None, address: str | None,
+                   contact: str | None, birth_year: int | None, languages: list[str],
+                   arrival_year: int | None) -> tuple[str, int]:
+    client_id = str(uuid.uuid4())
+    async with s.pool.acquire() as conn, conn.transaction():
+        key_id, key = await s.keys.create(conn, client_id)
+        personal = crypto.encrypt(key, key_id, client_id, {
+            "name": name, "date_of_birth": date_of_birth.isoformat() if date_of_birth else None,
+            "address": address, "contact": contact})
+        events = Client(client_id).register(personal, birth_year=birth_year, languages=languages,
+                                            arrival_year=arrival_year)
+        version = await s.repo.append(client_id, 0, events, ctx, subject=client_id,
+                                      municipality=ctx.principal.municipality, conn=conn)
+    return client_id, version
+
+
+async def erase(s: Services, ctx: CommandContext, client_id: str, expected: int | None) -> tuple[Client, int]:
+    """Right to erasure: ClientErased and the key's deletion commit together; the events stay, unreadable."""
+    async with s.pool.acquire() as conn, conn.transaction():
+        client = await s.repo.client(client_id, conn)
+        await ensure_may_see_client(s, ctx, client)
+        check_expected(client_id, expected, client.version)
+        events = client.erase(datetime.now(UTC))
+        version = await s.repo.append(client_id, client.version, events, ctx, subject=client_id,
+                                      municipality=ctx.principal.municipality, conn=conn)
+        await s.keys.destroy(conn, client_id)
+    for e in events:
+        client.apply(e)
+    return client, version
+
+
+async def ensure_may_see_client(s: Services, ctx: CommandContext, client: Client) -> list[str]:
+    """A client is visible to whoever may see one of their cases, or to the municipality that registered them."""
+    case_ids = await s.repo.case_ids_of(client.client_id)
+    if ctx.principal.role in UNSCOPED:
+        return case_ids
+    registered_in = (await s.store.read_stream(client.client_id))[0].municipality
+    if ctx.principal.municipality and ctx.principal.municipality == registered_in:
+        return case_ids
+    last = None
+    for case_id in case_ids:
+        case = await s.repo.case(case_id)
+        last = case
+        if in_scope(ctx.principal, case.municipality, case.team_organisation_id):
+            return case_ids
+    ensure_in_scope(ctx.principal, last.municipality if last else registered_in,
+                    last.team_organisation_id if last else None, f"client {client.client_id}")
+    return case_ids
+
+
+async def view(s: Services, ctx: CommandContext, client_id: str, via: str) -> tuple[dict, int]:
+    client = await s.repo.client(client_id)
+    case_ids = await ensure_may_see_client(s, ctx, client)
+    reader = await s.reader(ctx.principal, client_id)
+    reg = client.registered
+    body = {"client_id": client_id, "version": client.version, "erased": client.erased,
+            "erased_at": client.erased_at.isoformat() if client.erased_at else None,
+            "personal": reader.personal(reg.personal), "birth_year": reg.birth_year, "languages": reg.languages,
+            "arrival_year": reg.arrival_year, "case_ids": case_ids}
+    await reader.finish(via, ctx.correlation_id)
+    return body, client.version
+
+
+async def consents(s: Services, ctx: CommandContext, client_id: str, today: date) -> list[dict]:
+    """The client's consent ledger: every consent of every case of theirs, with its status today."""
+    client = await s.repo.client(client_id)
+    ledger = []
+    for case_id in await ensure_may_see_client(s, ctx, client):
+        case = await s.repo.case(case_id)
+        ledger += [c.view(today) for c in case.consents.values()]
+    return ledger

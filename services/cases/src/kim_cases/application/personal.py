@@ -1,0 +1,53 @@
+"""Opening a client's encrypted fields for one reader: in clear, "erased" (key destroyed) or "withheld" (role)."""
+
+from __future__ import annotations
+
+from kim_runtime.auth import Principal
+from kim_schemas.types import Encrypted
+
+from kim_cases.adapters import crypto
+from kim_cases.adapters.access_log import AccessLog
+from kim_cases.adapters.keys import KeyStore
+from kim_cases.application.access import PERSONAL_DATA_READERS
+
+PERSONAL_FIELDS = ("name", "date_of_birth", "address", "contact")
+WITHHELD = "withheld"
+
+
+class PersonalReader:
+    """One request's view of one client's personal data; `finish` records what was read in clear."""
+
+    def __init__(self, principal: Principal, client_id: str, key: bytes | None, access_log: AccessLog):
+        self.principal, self.client_id, self.key, self.access_log = principal, client_id, key, access_log
+        self.read: list[str] = []
+
+    @classmethod
+    async def for_client(cls, principal: Principal, client_id: str, keys: KeyStore,
+                         access_log: AccessLog) -> PersonalReader:
+        found = await keys.get(client_id)
+        return cls(principal, client_id, found[1] if found else None, access_log)
+
+    def open(self, value: Encrypted | None, label: str) -> dict | str | None:
+        """The decrypted object; or "erased" / "withheld" in its place."""
+        if value is None:
+            return None
+        if self.key is None:
+            return crypto.ERASED
+        if self.principal.role not in PERSONAL_DATA_READERS:
+            return WITHHELD
+        self.read.append(label)
+        return crypto.decrypt(self.key, self.client_id, value)
+
+    def personal(self, value: Encrypted | None) -> dict:
+        opened = self.open(value, "personal")
+        if isinstance(opened, dict):
+            return {f: opened.get(f) for f in PERSONAL_FIELDS}
+        return dict.fromkeys(PERSONAL_FIELDS, opened)
+
+    def notes(self, value: Encrypted | None) -> str | None:
+        opened = self.open(value, "notes")
+        return opened.get("notes") if isinstance(opened, dict) else opened
+
+    async def finish(self, via: str, correlation_id: str | None = None) -> None:
+        if self.read:
+            await self.access_log.record(self.principal, self.client_id, self.read, via, correlation_id)

@@ -1,0 +1,48 @@
+"""Aggregates loaded from the event store, and appends that carry this service's envelope metadata."""
+
+from __future__ import annotations
+
+import asyncpg
+from kim_runtime.errors import ConcurrencyConflict, NotFound
+from kim_runtime.store import EventStore
+from kim_schemas.base import Event
+
+from kim_cases.adapters.events import CommandContext, from_envelope, to_envelopes
+from kim_cases.domain import Case, Client
+
+
+class Repository:
+    def __init__(self, store: EventStore):
+        self.store = store
+
+    async def case(self, case_id: str, conn: asyncpg.Connection | None = None) -> Case:
+        case = Case.from_events(case_id, [from_envelope(e) for e in await self.store.read_stream(case_id, conn=conn)])
+        if not case.exists:
+            raise NotFound(f"no case {case_id}: check the id (GET /cases lists the cases you may see)")
+        return case
+
+    async def client(self, client_id: str, conn: asyncpg.Connection | None = None) -> Client:
+        client = Client.from_events(
+            client_id, [from_envelope(e) for e in await self.store.read_stream(client_id, conn=conn)])
+        if not client.exists:
+            raise NotFound(f"no client {client_id}: register the client first (POST /clients)")
+        return client
+
+    async def case_ids_of(self, client_id: str) -> list[str]:
+        async with self.store.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT stream_id FROM events WHERE type = 'kim.cases.CaseOpened' AND data->>'client_id' = $1 "
+                "ORDER BY position", client_id)
+        return [r["stream_id"] for r in rows]
+
+    async def append(self, stream_id: str, version: int, events: list[Event], ctx: CommandContext, *,
+                     subject: str | None, municipality: str | None, conn: asyncpg.Connection | None = None) -> int:
+        envelopes = to_envelopes(events, ctx, subject=subject, municipality=municipality)
+        recorded = await self.store.append(stream_id, envelopes, expected_version=version, conn=conn)
+        return recorded[-1].envelope.stream_version if recorded else version
+
+
+def check_expected(stream_id: str, expected: int | None, actual: int) -> None:
+    """The version the caller last saw (If-Match) must still be the stream's version."""
+    if expected is not None and expected != actual:
+        raise ConcurrencyConflict(stream_id, expected, actual)

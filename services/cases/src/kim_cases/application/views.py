@@ -1,0 +1,77 @@
+"""What a reader sees of a case: its current state and its history, personal fields opened per reader."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from kim_cases.adapters.events import CommandContext, from_envelope
+from kim_cases.application.access import ensure_in_scope
+from kim_cases.application.personal import PersonalReader
+from kim_cases.application.services import Services
+from kim_cases.domain import Case
+
+
+def _d(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def case_state(case: Case, reader: PersonalReader, client_personal, today: date) -> dict[str, Any]:
+    o = case.opened
+    return {
+        "case_id": case.case_id, "version": case.version, "phase": case.phase.value,
+        "paused": case.paused.model_dump(mode="json", exclude={"case_id"}) if case.paused else None,
+        "client": {"client_id": o.client_id, **reader.personal(client_personal)},
+        "municipality": case.municipality, "team": case.team, "team_organisation_id": case.team_organisation_id,
+        "case_manager_id": case.case_manager_id, "baustein": o.baustein, "access_channel": o.access_channel,
+        "opened_on": _d(o.opened_on),
+        "consents": [c.view(today) for c in case.consents.values()],
+        "has_valid_consent": case.valid_consent_on(today),
+        "assessment": _dump(case.assessment), "rechtskreis": case.rechtskreis,
+        "residence_status": _dump(case.residence[-1]) if case.residence else None,
+        "residence_history": [_dump(r) for r in case.residence],
+        "rechtskreis_changes": [_dump(r) for r in case.rechtskreis_changes],
+        "plans": [_dump(p) for p in case.plans],
+        "goals": [{**g.goal.model_dump(mode="json"), "plan_id": g.plan_id, "status": g.status, "on": _d(g.on)}
+                  for g in case.goals.values()],
+        "milestones": [_dump(m) for m in case.milestones],
+        "reviews": [{**_dump(r), "notes": reader.notes(r.notes)} for r in case.reviews],
+        "transfers": [_dump(t) for t in case.transfers],
+        "closure": _dump(case.closure),
+    }
+
+
+def _dump(event) -> dict | None:
+    return event.model_dump(mode="json", exclude={"case_id"}) if event is not None else None
+
+
+async def load_visible(s: Services, ctx: CommandContext, case_id: str) -> Case:
+    case = await s.repo.case(case_id)
+    ensure_in_scope(ctx.principal, case.municipality, case.team_organisation_id, f"case {case_id}")
+    return case
+
+
+async def state(s: Services, ctx: CommandContext, case: Case, today: date, via: str) -> dict[str, Any]:
+    client = await s.repo.client(case.client_id)
+    reader = await s.reader(ctx.principal, case.client_id)
+    body = case_state(case, reader, client.registered.personal, today)
+    await reader.finish(via, ctx.correlation_id)
+    return body
+
+
+async def history(s: Services, ctx: CommandContext, stream_id: str, client_id: str, via: str) -> list[dict]:
+    """Every event of a stream with its metadata; encrypted fields opened (or shown erased/withheld)."""
+    reader = await s.reader(ctx.principal, client_id)
+    out = []
+    for env in await s.store.read_stream(stream_id):
+        data = dict(env.data)
+        event = from_envelope(env)
+        if "personal" in data:
+            data["personal"] = reader.personal(event.personal)
+        if data.get("notes") is not None:
+            data["notes"] = reader.notes(event.notes)
+        out.append({"version": env.stream_version, "type": env.type, "time": env.time.isoformat(),
+                    "actor": env.actor, "correlation_id": env.correlation_id, "causation_id": env.causation_id,
+                    "data": data})
+    await reader.finish(via, ctx.correlation_id)
+    return out

@@ -1,0 +1,18 @@
+"""Wires the cases service: runtime (store, outbox relay, consumers), projections, HTTP app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from kim_runtime.service import ServiceRuntime
+
+from kim_cases.entrypoints import http
+from kim_cases.projections import CaseOverview
+from kim_cases.settings import CasesSettings
+
+
+def build_runtime(settings: CasesSettings) -> ServiceRuntime:
+    return ServiceRuntime(settings, migrations_package="kim_cases", projections=[CaseOverview()])
+
+
+def build_app(settings: CasesSettings | None = None) -> FastAPI:
+    return http.create(build_runtime(settings or CasesSettings()))

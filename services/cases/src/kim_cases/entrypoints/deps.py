@@ -1,0 +1,42 @@
+"""FastAPI dependencies: the caller's command context, the service's handlers, the version the caller saw."""
+
+from __future__ import annotations
+
+from fastapi import Depends, Header, Request, Response
+from kim_runtime.auth import Principal, Role, require
+from kim_runtime.envelope import new_id
+from kim_runtime.http import etag, parse_if_match
+
+from kim_cases.adapters.events import CommandContext
+from kim_cases.application.services import Services
+
+
+def caller(*roles: Role):
+    """A dependency: the CommandContext of a caller with one of `roles` (401 without a token, 403 otherwise)."""
+
+    async def dependency(principal: Principal = Depends(require(*roles)),
+                         x_correlation_id: str | None = Header(default=None, max_length=100),
+                         x_command_id: str | None = Header(default=None, max_length=100)) -> CommandContext:
+        return CommandContext(principal, x_correlation_id or new_id(), x_command_id or new_id())
+
+    return dependency
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def expected_version(if_match: str | None = Header(
+        default=None, description='The ETag you last saw, e.g. "3"; a stale one gets 409')) -> int | None:
+    return parse_if_match(if_match)
+
+
+def tag(response: Response, version: int) -> None:
+    response.headers["ETag"] = etag(version)
+
+
+def result(response: Response, case, version: int, **extra) -> dict:
+    """What a command answers: the case's new version (also as ETag) and where it stands."""
+    tag(response, version)
+    return {"case_id": case.case_id, "version": version, "phase": case.phase.value, "paused": case.paused is not None,
+            **extra}

@@ -1,0 +1,31 @@
+"""The HTTP app: the runtime's shared app (health, readiness, metrics, error mapping) plus the cases routers."""
+
+from __future__ import annotations
+
+import contextlib
+
+from fastapi import FastAPI
+from kim_runtime.http import create_app
+from kim_runtime.service import ServiceRuntime
+
+from kim_cases.application.services import Services
+from kim_cases.entrypoints import cases_api, casework_api, clients_api
+from kim_cases.projections import OverviewReader
+
+
+def create(runtime: ServiceRuntime) -> FastAPI:
+    overview = runtime.projections[0]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        async with runtime.lifespan(app):
+            app.state.services = Services.build(runtime.pool, runtime.store)
+            app.state.overview = OverviewReader(runtime.pool, overview)
+            yield
+
+    app = create_app("KIM Hub: cases", auth_secret=runtime.settings.auth_secret, lifespan=lifespan,
+                     readiness=runtime.readiness())
+    app.state.runtime = runtime
+    for router in (clients_api.router, cases_api.router, casework_api.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,91 @@
+"""Read models fed from Kafka (kim.cases). PROJECTIONS is what `kim replay` rebuilds.
+
+case_overview: one row per case for listing and filtering, free of personal data (names are only ever read
+from the encrypted events, so erasure needs nothing here). It lags the store by the relay and consumer;
+a single case is always read from the store itself.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+from kim_runtime.auth import Principal
+from kim_runtime.envelope import Envelope
+from kim_runtime.projection import Projection
+from kim_runtime.topics import service_topic
+
+from kim_cases.application.access import UNSCOPED
+from kim_cases.domain import Phase
+
+RANK_OF = {"kim.cases.ConsentGranted": Phase.CONSENT, "kim.cases.AssessmentCompleted": Phase.ASSESSMENT,
+           "kim.cases.IntegrationPlanAgreed": Phase.PLAN, "kim.cases.ReviewHeld": Phase.MONITORING,
+           "kim.cases.CaseClosed": Phase.CLOSED}
+PHASES = list(Phase)
+
+
+class CaseOverview(Projection):
+    name = "case_overview"
+    topics = (service_topic("cases"),)
+    ddl = """
+    CREATE TABLE IF NOT EXISTS {schema}.cases (
+        case_id text PRIMARY KEY, client_id text NOT NULL, municipality text NOT NULL, team text NOT NULL,
+        team_organisation_id text NOT NULL, case_manager_id text NOT NULL, baustein text NOT NULL,
+        phase_rank int NOT NULL DEFAULT 0, paused boolean NOT NULL DEFAULT false, opened_on date NOT NULL,
+        closed_on date, closure_reason text, version int NOT NULL, updated_at timestamptz NOT NULL DEFAULT now());
+    CREATE INDEX IF NOT EXISTS cases_team ON {schema}.cases (team_organisation_id);
+    CREATE INDEX IF NOT EXISTS cases_municipality ON {schema}.cases (municipality);
+    """
+
+    async def apply(self, conn: asyncpg.Connection, schema: str, event: Envelope) -> None:
+        d, v = event.data, event.stream_version
+        if event.type == "kim.cases.CaseOpened":
+            await conn.execute(
+                f"INSERT INTO {schema}.cases (case_id, client_id, municipality, team, team_organisation_id, "
+                "case_manager_id, baustein, opened_on, version) VALUES ($1,$2,$3,$4,$5,$6,$7,$8::text::date,$9) "
+                "ON CONFLICT DO NOTHING", d["case_id"], d["client_id"], d["municipality"], d["team"],
+                d["team_organisation_id"], d["case_manager_id"], d["baustein"], d["opened_on"], v)
+            return
+        if "case_id" not in d:
+            return  # client events: nothing to list
+        sets, args = self._changes(event)
+        sets.append(f"phase_rank = greatest(phase_rank, {PHASES.index(RANK_OF.get(event.type, Phase.INTAKE))})")
+        await conn.execute(
+            f"UPDATE {schema}.cases SET {', '.join(sets)}, version = $2, updated_at = now() "
+            "WHERE case_id = $1 AND version < $2", d["case_id"], v, *args)
+
+    @staticmethod
+    def _changes(event: Envelope) -> tuple[list[str], list]:
+        d = event.data
+        match event.type:
+            case "kim.cases.CaseTransferred":
+                return (["municipality = $3", "team = $4", "team_organisation_id = $5", "case_manager_id = $6"],
+                        [d["municipality"], d["team"], d["team_organisation_id"], d["case_manager_id"]])
+            case "kim.cases.CasePaused":
+                return ["paused = true"], []
+            case "kim.cases.CaseResumed":
+                return ["paused = false"], []
+            case "kim.cases.CaseClosed":
+                return ["paused = false", "closed_on = $3::text::date", "closure_reason = $4"], [
+                    d["closed_on"], d["reason"]]
+        return [], []
+
+
+class OverviewReader:
+    def __init__(self, pool: asyncpg.Pool, projection: CaseOverview):
+        self.pool, self.schema = pool, f'"{projection.name}"'
+
+    async def list(self, principal: Principal, *, phase: str | None, limit: int) -> list[dict]:
+        where, args = ["true"], []
+        if principal.role not in UNSCOPED:
+            args += [principal.team, principal.municipality]
+            where.append("(team_organisation_id = $1 OR municipality = $2)")
+        if phase is not None:
+            args.append(PHASES.index(Phase(phase)) if phase in set(Phase) else -1)
+            where.append(f"phase_rank = ${len(args)}")
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(f"SELECT * FROM {self.schema}.cases WHERE {' AND '.join(where)} "
+                                    f"ORDER BY opened_on DESC, case_id LIMIT {int(limit)}", *args)
+        return [{**{k: r[k] for k in r.keys() if k not in ("phase_rank", "updated_at")},
+                 "phase": PHASES[r["phase_rank"]].value} for r in rows]
+
+
+PROJECTIONS: list[Projection] = [CaseOverview()]
