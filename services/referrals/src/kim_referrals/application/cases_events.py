@@ -1,0 +1,106 @@
+"""What the referrals service does with kim.cases: keep the consent gate, and revoke what a consent no longer covers.
+
+One consumer (group kim-referrals-cases) so a case's events are handled in their order. Per event, in the
+consumer's transaction: the gate's rows change, and every open referral the change affects is revoked (and its
+partner told to purge) before the offset moves on. A withdrawal takes effect from the moment it is handled;
+`effective_at` is informational.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import asyncpg
+from kim_runtime.envelope import Envelope
+from kim_runtime.errors import ConcurrencyConflict
+from kim_runtime.topics import service_topic
+from kim_schemas import parse
+from kim_schemas.cases import (
+    AssessmentCompleted,
+    CaseClosed,
+    CaseOpened,
+    CaseTransferred,
+    ClientRegistered,
+    ConsentGranted,
+    ConsentWithdrawn,
+    RechtskreisChanged,
+    ResidenceStatusRecorded,
+)
+from kim_schemas.codes import RevocationReason
+
+from ..adapters import gate_sql, referral_sql
+from ..adapters.events import SERVICE_ACTOR, Context
+from ..domain.consent import Consent
+from ..domain.referral import Referral
+from .commands import Decision, ReferralCommands
+
+HANDLED = {m.event_type for m in (AssessmentCompleted, CaseClosed, CaseOpened, CaseTransferred, ClientRegistered,
+                                   ConsentGranted, ConsentWithdrawn, RechtskreisChanged, ResidenceStatusRecorded)}
+CONFLICT_RETRIES = 5
+
+
+class CasesEventHandler:
+    name = "cases"
+    topics = (service_topic("cases"),)
+
+    def __init__(self, commands: Callable[[], ReferralCommands]):
+        self._commands = commands  # a provider: the commands exist only once the runtime has its pool
+
+    async def handle(self, conn: asyncpg.Connection, env: Envelope) -> None:
+        if env.type not in HANDLED:
+            return
+        event = parse(env.type, env.schema_version, env.data)
+        match event:
+            case CaseOpened():
+                await gate_sql.upsert_case(conn, event.case_id, client_id=event.client_id,
+                                           municipality=event.municipality,
+                                           team_organisation_id=event.team_organisation_id)
+            case CaseTransferred():
+                await gate_sql.upsert_case(conn, event.case_id, municipality=event.municipality,
+                                           team_organisation_id=event.team_organisation_id)
+            case ClientRegistered():
+                await gate_sql.set_languages(conn, event.client_id, list(event.languages))
+            case ResidenceStatusRecorded():
+                await gate_sql.upsert_case(conn, event.case_id, residence_status=event.status.value)
+            case AssessmentCompleted():
+                await gate_sql.upsert_case(conn, event.case_id, rechtskreis=event.rechtskreis.value)
+            case RechtskreisChanged():
+                await gate_sql.upsert_case(conn, event.case_id, rechtskreis=event.current.value)
+            case ConsentGranted():
+                consent = Consent(event.consent_id, event.case_id, frozenset(event.recipients),
+                                  frozenset(event.purposes), frozenset(event.data_categories), event.valid_until)
+                await gate_sql.add_consent(conn, consent, event.granted_on)
+            case ConsentWithdrawn():
+                await self._withdrawn(conn, env, event)
+            case CaseClosed():
+                await gate_sql.upsert_case(conn, event.case_id, closed_on=event.closed_on)
+                for referral_id in await referral_sql.open_referral_ids(conn, case_id=event.case_id):
+                    await self._change(conn, env, referral_id, lambda r, now: r.end_with_case(now))
+
+    async def _withdrawn(self, conn: asyncpg.Connection, env: Envelope, event: ConsentWithdrawn) -> None:
+        consent = await gate_sql.lock_consent(conn, event.consent_id)
+        if consent is None:
+            return  # a consent this service never saw rests no referral
+        consent = consent.withdraw(event.scope, event.recipient, event.data_category)
+        await gate_sql.save_consent(conn, consent, event.effective_at)
+
+        def revoke_if_uncovered(referral: Referral, now: datetime):
+            gaps = consent.gaps(referral.to_organisation_id, referral.purpose, referral.data_categories, now.date())
+            return referral.revoke(RevocationReason.CONSENT_WITHDRAWN, now, consent.consent_id) if gaps else []
+
+        for referral_id in await referral_sql.open_referral_ids(conn, consent_id=consent.consent_id):
+            await self._change(conn, env, referral_id, revoke_if_uncovered)
+
+    async def _change(self, conn: asyncpg.Connection, env: Envelope, referral_id: str, decision: Decision) -> None:
+        """Decide inside a savepoint; a partner acting at the same moment makes us reload and decide again."""
+        ctx = Context(actor=env.actor or SERVICE_ACTOR, correlation_id=env.correlation_id or env.id,
+                      causation_id=env.id)
+        for attempt in range(1, CONFLICT_RETRIES + 1):
+            try:
+                async with conn.transaction():
+                    await self._commands().decide(referral_id, decision, ctx, expected_version=None, conn=conn)
+                return
+            except ConcurrencyConflict:
+                if attempt == CONFLICT_RETRIES:
+                    raise

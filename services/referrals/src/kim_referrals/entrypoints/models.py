@@ -1,0 +1,105 @@
+"""Request and response bodies of the HTTP API (the OpenAPI document at /docs shows them)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from kim_schemas.codes import ConsentPurpose, DataCategory, OutcomeCode, PartnerKind
+from kim_schemas.referrals import DeclineReason
+from kim_schemas.types import Ags, Id, OrganisationId
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PartnerIn(_In):
+    organisation_id: OrganisationId = Field(description="Id; also the suffix of its topic kim.partner.<id>")
+    name: str = Field(min_length=1, max_length=200)
+    kind: PartnerKind
+    public_body: bool = Field(default=False, description="A public body (Behörde) or not")
+    municipality: Ags | None = None
+
+
+class ReferralIn(_In):
+    case_id: Id
+    to_organisation_id: OrganisationId = Field(description="The receiving partner")
+    purpose: ConsentPurpose
+    data_categories: list[DataCategory] = Field(min_length=1, description="What is shared with the partner")
+    consent_id: Id | None = Field(default=None, description="The consent it rests on; empty: the service finds one")
+    due_on: date | None = None
+
+
+class DeclineIn(_In):
+    reason: DeclineReason
+
+
+class AppointmentIn(_In):
+    appointment_on: date
+
+
+class OutcomeIn(_In):
+    outcome: OutcomeCode
+
+
+class HistoryItem(BaseModel):
+    version: int
+    type: str
+    time: datetime
+    actor: str | None
+    data: dict
+
+
+class ReferralOut(BaseModel):
+    """The case side's view of a referral."""
+
+    referral_id: str
+    case_id: str
+    to_organisation_id: str
+    consent_id: str
+    purpose: str
+    data_categories: list[str]
+    state: str
+    due_on: date | None
+    appointment_on: date | None
+    outcome: str | None
+    decline_reason: str | None
+    revocation_reason: str | None
+    version: int
+    requested_at: datetime
+    updated_at: datetime
+    history: list[HistoryItem] | None = None
+
+
+class PartnerReferralOut(BaseModel):
+    """A partner's view: pseudonyms and codes only. A revoked referral shows only that it must be purged."""
+
+    referral_id: str
+    state: str
+    purge: bool = False
+    client_pseudonym: str | None = None
+    purpose: str | None = None
+    data_categories: list[str] | None = None
+    due_on: date | None = None
+    appointment_on: date | None = None
+    outcome: str | None = None
+    version: int
+
+
+class PartnerOut(BaseModel):
+    organisation_id: str
+    name: str
+    kind: str
+    public_body: bool
+    municipality: str | None
+    topic: str
+
+
+class ConsentOut(BaseModel):
+    consent_id: str
+    recipients: list[str]
+    purposes: list[str]
+    data_categories: list[str]
+    valid_until: date | None
+    withdrawn_at: datetime | None

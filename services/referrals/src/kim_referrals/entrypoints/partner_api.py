@@ -1,0 +1,88 @@
+"""The partner side: a partner token (bound to one organisation) sees and acts on its own referrals only.
+
+Another partner's referral answers 404, exactly like one that does not exist, so ids reveal nothing.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from kim_runtime.auth import Principal, Role, require
+from kim_runtime.errors import NotFound
+from kim_runtime.http import etag, parse_if_match
+
+from ..adapters import referral_sql
+from ..application.commands import Decision
+from .deps import commands, context
+from .models import AppointmentIn, DeclineIn, OutcomeIn, PartnerReferralOut
+
+router = APIRouter(prefix="/partner", tags=["partner side"])
+partner_only = require(Role.PARTNER)
+
+
+@router.get("/referrals", response_model=list[PartnerReferralOut], summary="My organisation's referrals")
+async def my_referrals(request: Request, principal: Principal = Depends(partner_only)):
+    async with request.app.state.runtime.pool.acquire() as conn:
+        return [_view(r) for r in await referral_sql.referrals_of_partner(conn, principal.organisation)]
+
+
+@router.get("/referrals/{referral_id}", response_model=PartnerReferralOut, summary="One of my referrals")
+async def my_referral(referral_id: str, request: Request, response: Response,
+                      principal: Principal = Depends(partner_only)):
+    out = await _mine(request, referral_id, principal)
+    response.headers["ETag"] = etag(out.version)
+    return out
+
+
+@router.post("/referrals/{referral_id}/accept", response_model=PartnerReferralOut, summary="Accept a referral")
+async def accept(referral_id: str, request: Request, response: Response, if_match: str | None = Header(default=None),
+                 principal: Principal = Depends(partner_only)):
+    return await _act(request, response, principal, referral_id, if_match, lambda r, now: r.accept(now))
+
+
+@router.post("/referrals/{referral_id}/decline", response_model=PartnerReferralOut, summary="Decline, with a reason")
+async def decline(referral_id: str, body: DeclineIn, request: Request, response: Response,
+                  if_match: str | None = Header(default=None), principal: Principal = Depends(partner_only)):
+    return await _act(request, response, principal, referral_id, if_match, lambda r, now: r.decline(body.reason, now))
+
+
+@router.post("/referrals/{referral_id}/appointment", response_model=PartnerReferralOut,
+             summary="Schedule (or move) the client's appointment")
+async def schedule(referral_id: str, body: AppointmentIn, request: Request, response: Response,
+                   if_match: str | None = Header(default=None), principal: Principal = Depends(partner_only)):
+    return await _act(request, response, principal, referral_id, if_match,
+                      lambda r, now: r.schedule(body.appointment_on, now))
+
+
+@router.post("/referrals/{referral_id}/outcome", response_model=PartnerReferralOut, summary="Report an outcome code")
+async def outcome(referral_id: str, body: OutcomeIn, request: Request, response: Response,
+                  if_match: str | None = Header(default=None), principal: Principal = Depends(partner_only)):
+    return await _act(request, response, principal, referral_id, if_match,
+                      lambda r, now: r.report_outcome(body.outcome, now))
+
+
+async def _act(request: Request, response: Response, principal: Principal, referral_id: str, if_match: str | None,
+               decision: Decision) -> PartnerReferralOut:
+    version = await commands(request).decide(
+        referral_id, decision, context(request, principal), expected_version=parse_if_match(if_match),
+        organisation_id=principal.organisation,
+    )
+    response.headers["ETag"] = etag(version)
+    return await _mine(request, referral_id, principal)
+
+
+async def _mine(request: Request, referral_id: str, principal: Principal) -> PartnerReferralOut:
+    async with request.app.state.runtime.pool.acquire() as conn:
+        row = await referral_sql.referral(conn, referral_id)
+    if row is None or row["to_organisation_id"] != principal.organisation:
+        raise NotFound(f"referral {referral_id} does not exist")
+    return _view(row)
+
+
+def _view(row) -> PartnerReferralOut:
+    if row["state"] == "revoked":
+        return PartnerReferralOut(referral_id=row["referral_id"], state="revoked", purge=True, version=row["version"])
+    return PartnerReferralOut(
+        referral_id=row["referral_id"], state=row["state"], client_pseudonym=row["client_pseudonym"],
+        purpose=row["purpose"], data_categories=list(row["data_categories"]), due_on=row["due_on"],
+        appointment_on=row["appointment_on"], outcome=row["outcome"], version=row["version"],
+    )
