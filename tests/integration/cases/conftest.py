@@ -16,8 +16,8 @@ LUENEN, UNNA = "05978024", "05978036"
 
 
 def token(role: Role = Role.CASE_MANAGER, *, sub: str = "staff-1", team: str | None = "stadt-luenen",
-          municipality: str | None = LUENEN) -> dict[str, str]:
-    principal = Principal(sub=sub, role=role, team=team, municipality=municipality)
+          municipality: str | None = LUENEN, organisation: str | None = None) -> dict[str, str]:
+    principal = Principal(sub=sub, role=role, team=team, municipality=municipality, organisation=organisation)
     return {"Authorization": f"Bearer {issue_token(SECRET, principal)}"}
 
 
