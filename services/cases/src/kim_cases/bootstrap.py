@@ -6,12 +6,12 @@ from fastapi import FastAPI
 from kim_runtime.service import ServiceRuntime
 
 from kim_cases.entrypoints import http
-from kim_cases.projections import CaseOverview
+from kim_cases.projections import CaseOverview, CaseReferrals
 from kim_cases.settings import CasesSettings
 
 
 def build_runtime(settings: CasesSettings) -> ServiceRuntime:
-    return ServiceRuntime(settings, migrations_package="kim_cases", projections=[CaseOverview()])
+    return ServiceRuntime(settings, migrations_package="kim_cases", projections=[CaseOverview(), CaseReferrals()])
 
 
 def build_app(settings: CasesSettings | None = None) -> FastAPI:

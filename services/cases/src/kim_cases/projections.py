@@ -73,13 +73,13 @@ class OverviewReader:
     def __init__(self, pool: asyncpg.Pool, projection: CaseOverview):
         self.pool, self.schema = pool, f'"{projection.name}"'
 
-    async def list(self, principal: Principal, *, phase: str | None, limit: int) -> list[dict]:
+    async def list(self, principal: Principal, *, phase: Phase | None, limit: int) -> list[dict]:
         where, args = ["true"], []
         if principal.role not in UNSCOPED:
             args += [principal.team, principal.municipality]
             where.append("(team_organisation_id = $1 OR municipality = $2)")
         if phase is not None:
-            args.append(PHASES.index(Phase(phase)) if phase in set(Phase) else -1)
+            args.append(PHASES.index(phase))
             where.append(f"phase_rank = ${len(args)}")
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(f"SELECT * FROM {self.schema}.cases WHERE {' AND '.join(where)} "
@@ -88,4 +88,48 @@ class OverviewReader:
                  "phase": PHASES[r["phase_rank"]].value} for r in rows]
 
 
-PROJECTIONS: list[Projection] = [CaseOverview()]
+class CaseReferrals(Projection):
+    """The referrals of each case and what partners reported back, from kim.referrals (codes only)."""
+
+    name = "case_referrals"
+    topics = (service_topic("referrals"),)
+    ddl = """
+    CREATE TABLE IF NOT EXISTS {schema}.referrals (
+        referral_id text PRIMARY KEY, case_id text NOT NULL, to_organisation_id text NOT NULL, purpose text NOT NULL,
+        consent_id text NOT NULL, status text NOT NULL, due_on date, appointment_on date, outcome text,
+        outcomes jsonb NOT NULL DEFAULT '[]', reason text, updated_at timestamptz NOT NULL DEFAULT now());
+    CREATE INDEX IF NOT EXISTS referrals_case ON {schema}.referrals (case_id);
+    """
+    STATUS = {"kim.referrals.ReferralAccepted": "accepted", "kim.referrals.ReferralDeclined": "declined",
+              "kim.referrals.ReferralClosed": "closed", "kim.referrals.ReferralRevoked": "revoked"}
+
+    async def apply(self, conn: asyncpg.Connection, schema: str, event: Envelope) -> None:
+        d = event.data
+        if event.type == "kim.referrals.ReferralRequested":
+            await conn.execute(
+                f"INSERT INTO {schema}.referrals (referral_id, case_id, to_organisation_id, purpose, consent_id, "
+                "status, due_on) VALUES ($1, $2, $3, $4, $5, 'requested', $6::text::date) ON CONFLICT DO NOTHING",
+                d["referral_id"], d["case_id"], d["to_organisation_id"], d["purpose"], d["consent_id"], d.get("due_on"))
+        elif event.type in self.STATUS:
+            await conn.execute(f"UPDATE {schema}.referrals SET status = $2, reason = coalesce($3, reason), "
+                               "updated_at = now() WHERE referral_id = $1", d["referral_id"],
+                               self.STATUS[event.type], d.get("reason"))
+        elif event.type == "kim.referrals.AppointmentScheduled":
+            await conn.execute(f"UPDATE {schema}.referrals SET appointment_on = $2::text::date, updated_at = now() "
+                               "WHERE referral_id = $1", d["referral_id"], d["appointment_on"])
+        elif event.type == "kim.referrals.ReferralOutcomeReported":
+            await conn.execute(
+                f"UPDATE {schema}.referrals SET outcome = $2, outcomes = outcomes || jsonb_build_array("
+                "jsonb_build_object('outcome', $2::text, 'reported_at', $3::text)), updated_at = now() "
+                "WHERE referral_id = $1", d["referral_id"], d["outcome"], d["reported_at"])
+
+    @staticmethod
+    async def of_case(pool: asyncpg.Pool, case_id: str) -> list[dict]:
+        async with pool.acquire() as conn:
+            rows = await conn.fetch('SELECT * FROM "case_referrals".referrals WHERE case_id = $1 ORDER BY referral_id',
+                                    case_id)
+        return [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items() if k != "updated_at"}
+                for r in rows]
+
+
+PROJECTIONS: list[Projection] = [CaseOverview(), CaseReferrals()]

@@ -10,6 +10,7 @@ from kim_cases.application.access import ensure_in_scope
 from kim_cases.application.personal import PersonalReader
 from kim_cases.application.services import Services
 from kim_cases.domain import Case
+from kim_cases.projections import CaseReferrals
 
 
 def _d(value: date | None) -> str | None:
@@ -55,6 +56,7 @@ async def state(s: Services, ctx: CommandContext, case: Case, today: date, via: 
     client = await s.repo.client(case.client_id)
     reader = await s.reader(ctx.principal, case.client_id)
     body = case_state(case, reader, client.registered.personal, today)
+    body["referrals"] = await CaseReferrals.of_case(s.pool, case.case_id)
     await reader.finish(via, ctx.correlation_id)
     return body
 

@@ -11,6 +11,7 @@ from kim_cases.adapters.events import CommandContext
 from kim_cases.application import cases, views
 from kim_cases.application.access import CASEWORKERS, READERS
 from kim_cases.application.services import Services
+from kim_cases.domain import Phase
 from kim_cases.entrypoints import requests as rq
 from kim_cases.entrypoints.deps import caller, expected_version, result, services, tag
 
@@ -30,7 +31,7 @@ async def open_case(body: rq.OpenCase, response: Response, ctx: CommandContext =
 
 @router.get("", summary="The cases you may see (your team's or municipality's), newest first")
 async def list_cases(request: Request, ctx: CommandContext = Depends(caller(*READERS)),
-                     phase: str | None = None, limit: int = Query(100, ge=1, le=1000)):
+                     phase: Phase | None = None, limit: int = Query(100, ge=1, le=1000)):
     return await request.app.state.overview.list(ctx.principal, phase=phase, limit=limit)
 
 
