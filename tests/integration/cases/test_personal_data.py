@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
+from kim_runtime.audit_chain import verify_chains
 
 from .conftest import AUDITOR, TEAM_LEAD, Api
 from .kafka_tail import eventually, records_of
@@ -114,3 +115,11 @@ async def test_reads_in_clear_are_recorded_and_auditors_see_personal_data_withhe
     assert reads[1]["fields"] == ["notes", "personal"] and reads[1]["role"] == "team_lead"
     r = await api.call("GET", f"/clients/{client_id}/reads")
     assert r.status_code == 403
+    # the read log is hash-chained: rewriting who read it is found
+    pool = api.app.state.runtime.pool
+    report = await verify_chains(pool, f"access-{client_id}")
+    assert report.ok and report.events == 2
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE events SET metadata = jsonb_set(metadata, '{actor}', '\"nobody\"') "
+                           "WHERE stream_id = $1 AND version = 1", f"access-{client_id}")
+    assert (await verify_chains(pool, f"access-{client_id}")).first_break.version == 1
