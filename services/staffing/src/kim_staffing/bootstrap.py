@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from kim_runtime.http import create_app
 from kim_runtime.service import ServiceRuntime
 
+from .application.assignments import CaseManagers
 from .application.caseload import CaseloadPolicy
 from .application.handlers import Staffing
 from .entrypoints import http
@@ -22,7 +23,9 @@ def build_app(settings: StaffingSettings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         async with runtime.lifespan(app):
-            app.state.staffing = Staffing(runtime.pool, runtime.store, limit_per_vza=settings.caseload_limit_per_vza)
+            limit = settings.caseload_limit_per_vza
+            app.state.staffing = Staffing(runtime.pool, runtime.store, limit_per_vza=limit)
+            app.state.case_managers = CaseManagers(runtime.pool, runtime.store, limit_per_vza=limit)
             yield
 
     app = create_app("KIM Hub staffing", auth_secret=settings.auth_secret, lifespan=lifespan,

@@ -1,7 +1,7 @@
 """Command handlers: load the aggregate from the store, let it decide, append with the expected version.
 
-Each command runs in one transaction: the append (events + outbox rows), the read model rows that mirror them and,
-where a staff member's VZÄ share changes, their caseload re-check.
+Grants and positions. Each command runs in one transaction: the append (event + outbox row), the read model rows
+that mirror it and, where a staff member's VZÄ share changes, their caseload re-check.
 """
 
 from __future__ import annotations
@@ -10,68 +10,49 @@ import uuid
 from datetime import UTC, datetime
 
 import asyncpg
-from kim_runtime.errors import ConcurrencyConflict, NotFound, RuleViolation
+from kim_runtime.errors import NotFound, RuleViolation
 from kim_runtime.store import EventStore
-from kim_schemas.base import Event, parse
-from kim_schemas.staffing import CaseManagerAssigned, GrantAwarded
+from kim_schemas.staffing import GrantAwarded
 
-from ..adapters import caseload_sql, staffing_sql as sql
-from ..adapters.events import Context, envelope
-from ..domain.assignment import CaseAssignment
+from ..adapters import staffing_sql as sql
+from ..adapters.events import Context
 from ..domain.grant import Grant
 from ..domain.position import POSITION_EVENTS, Position, establish
 from ..domain.timeline import Span
 from . import commands as c
 from .caseload import reevaluate
+from .repository import Repository, check_version
 
 
-def _check_version(stream_id: str, seen: int | None, actual: int) -> None:
-    if seen is not None and seen != actual:
-        raise ConcurrencyConflict(stream_id, seen, actual)
-
-
-class Staffing:
+class Staffing(Repository):
     def __init__(self, pool: asyncpg.Pool, store: EventStore, *, limit_per_vza: int):
-        self.pool, self.store, self.limit_per_vza = pool, store, limit_per_vza
-
-    async def _load(self, conn, aggregate, stream_id: str, kinds: tuple[type[Event], ...]):
-        for env in await self.store.read_stream(stream_id, conn=conn):
-            event = parse(env.type, env.schema_version, env.data)
-            if not isinstance(event, kinds):
-                raise RuleViolation(f"id {stream_id} is already used by a {env.type.rsplit('.', 1)[1]} stream: "
-                                    "choose another id")
-            aggregate.apply(event)
-        return aggregate
+        super().__init__(pool, store)
+        self.limit_per_vza = limit_per_vza
 
     async def _grant(self, conn, grant_id: str, *, lock: bool = True) -> Grant:
         if lock:
             await sql.lock(conn, grant_id)
-        grant = await self._load(conn, Grant(grant_id), grant_id, (GrantAwarded,))
+        grant = await self.load(conn, Grant(grant_id), grant_id, (GrantAwarded,))
         if not grant.exists:
             raise NotFound(f"grant {grant_id} not found: award it first (POST /grants)")
         return grant
 
     async def _position(self, conn, position_id: str, seen: int | None) -> Position:
-        position = await self._load(conn, Position(position_id), position_id, POSITION_EVENTS)
+        position = await self.load(conn, Position(position_id), position_id, POSITION_EVENTS)
         if not position.exists:
             raise NotFound(f"position {position_id} not found")
-        _check_version(position_id, seen, position.version)
+        check_version(position_id, seen, position.version)
         return position
-
-    async def _append(self, conn, aggregate, event: Event, ctx: Context, municipality: str | None = None) -> None:
-        await self.store.append(event.stream_id(), [envelope(event, ctx, municipality=municipality)],
-                                aggregate.version, conn=conn)
-        aggregate.apply(event)
 
     # -- grants and positions ----------------------------------------------------------------------
     async def award_grant(self, ctx: Context, cmd: c.AwardGrant) -> Grant:
         grant_id = cmd.grant_id or str(uuid.uuid4())
         async with self.pool.acquire() as conn, conn.transaction():
-            grant = await self._load(conn, Grant(grant_id), grant_id, (GrantAwarded,))
+            grant = await self.load(conn, Grant(grant_id), grant_id, (GrantAwarded,))
             if grant.exists:
                 raise RuleViolation(f"grant {grant_id} exists already")
             event = Grant.award(grant_id, **cmd.model_dump(exclude={"grant_id"}))
-            await self._append(conn, grant, event, ctx)
+            await self.append(conn, grant, event, ctx)
             await sql.save_grant(conn, grant)
         return grant
 
@@ -79,14 +60,14 @@ class Staffing:
         position_id = cmd.position_id or str(uuid.uuid4())
         async with self.pool.acquire() as conn, conn.transaction():
             grant = await self._grant(conn, cmd.grant_id) if cmd.grant_id else None
-            position = await self._load(conn, Position(position_id), position_id, POSITION_EVENTS)
+            position = await self.load(conn, Position(position_id), position_id, POSITION_EVENTS)
             if position.exists:
                 raise RuleViolation(f"position {position_id} exists already")
             event = establish(position_id, grant=grant, **cmd.model_dump(exclude={"position_id", "grant_id"}))
             if grant is not None:
                 span = Span.inclusive(event.valid_from, event.valid_to)
                 grant.admit(event.baustein, span, event.vza, await sql.grant_loads(conn, grant.grant_id))
-            await self._append(conn, position, event, ctx, event.municipality)
+            await self.append(conn, position, event, ctx, event.municipality)
             await sql.save_position(conn, position)
         return position
 
@@ -99,7 +80,7 @@ class Staffing:
             if grant is not None:
                 grant.admit(position.established.baustein, Span(cmd.transferred_on, position.span.end), position.vza,
                             await sql.grant_loads(conn, grant.grant_id))
-            await self._append(conn, position, event, ctx, position.established.municipality)
+            await self.append(conn, position, event, ctx, position.established.municipality)
             await sql.save_position(conn, position)
         return position
 
@@ -120,29 +101,7 @@ class Staffing:
         return position
 
     async def _after_occupancy_change(self, conn, ctx: Context, position: Position, event) -> None:
-        await self._append(conn, position, event, ctx, position.established.municipality)
+        await self.append(conn, position, event, ctx, position.established.municipality)
         await sql.save_position(conn, position)
         await reevaluate(conn, self.store, event.staff_member_id, limit_per_vza=self.limit_per_vza, ctx=ctx,
                          at=datetime.now(UTC))
-
-    # -- case managers -----------------------------------------------------------------------------
-    async def assign_case_manager(self, ctx: Context, case_id: str, cmd: c.AssignCaseManager,
-                                  seen: int | None) -> CaseAssignment:
-        async with self.pool.acquire() as conn, conn.transaction():
-            known = await caseload_sql.case(conn, case_id)
-            if known is None:
-                raise NotFound(f"case {case_id} is not known to staffing (yet): it appears once the cases service "
-                               "has published its CaseOpened; try again shortly")
-            assignment = await self._load(conn, CaseAssignment(case_id), case_id, (CaseManagerAssigned,))
-            _check_version(case_id, seen, assignment.version)
-            event = assignment.assign(cmd.staff_member_id, cmd.assigned_on, current=known["staff_member_id"],
-                                      case_closed=known["status"] == "closed")
-            env = envelope(event, ctx, municipality=known["municipality"])
-            await self.store.append(case_id, [env], assignment.version, conn=conn)
-            assignment.apply(event)
-            # the caseload follows at once (the same event, consumed from Kafka later, finds nothing to change)
-            touched = await caseload_sql.set_manager(conn, case_id, cmd.staff_member_id, env.time)
-            for staff_member_id in sorted(touched):
-                await reevaluate(conn, self.store, staff_member_id, limit_per_vza=self.limit_per_vza, ctx=ctx,
-                                 at=env.time)
-        return assignment

@@ -12,7 +12,7 @@ from kim_schemas.codes import Baustein
 from ..adapters import caseload_sql, staffing_sql
 from ..application.commands import AssignCaseManager
 from ..domain.caseload import per_vza
-from .http import context, history, plain, pool, reader, staffing, store, with_etag
+from .http import case_managers, context, history, plain, pool, reader, store, with_etag
 
 router = APIRouter(tags=["caseload"])
 
@@ -28,8 +28,8 @@ def caseload_view(row) -> dict:
 @router.put("/cases/{case_id}/case-manager", summary="Make a staff member the case manager of a case")
 async def assign(case_id: str, cmd: AssignCaseManager, response: Response,
                  if_match: str | None = Header(default=None, alias="If-Match"), ctx=Depends(context),
-                 svc=Depends(staffing), pool_=Depends(pool)):
-    assignment = await svc.assign_case_manager(ctx, case_id, cmd, parse_if_match(if_match))
+                 svc=Depends(case_managers), pool_=Depends(pool)):
+    assignment = await svc.assign(ctx, case_id, cmd, parse_if_match(if_match))
     with_etag(response, assignment.version)
     return await _case(pool_, case_id, assignment.version)
 

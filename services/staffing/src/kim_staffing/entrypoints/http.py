@@ -24,6 +24,10 @@ def staffing(request: Request):
     return request.app.state.staffing
 
 
+def case_managers(request: Request):
+    return request.app.state.case_managers
+
+
 def pool(request: Request):
     return request.app.state.runtime.pool
 

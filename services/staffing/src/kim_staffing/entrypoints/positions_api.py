@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from fastapi import APIRouter, Depends, Header, Query, Response
 from kim_runtime.errors import NotFound
 from kim_runtime.http import parse_if_match
@@ -19,7 +21,7 @@ def position_view(row, occupancies) -> dict:
     view = {k: row[k] for k in (
         "position_id", "baustein", "vza", "host_organisation_id", "municipality", "funding_source", "grant_id",
         "funded_from", "valid_from", "valid_to", "from_programme", "transferred_on", "filled_vza_today", "version")}
-    view["vacant_vza_today"] = max(row["vza"] - row["filled_vza_today"], 0)
+    view["vacant_vza_today"] = max(row["vza"] - row["filled_vza_today"], Decimal(0))
     view["occupancies"] = [
         {"staff_member_id": o["staff_member_id"], "vza_share": o["vza_share"], "filled_on": o["from_date"],
          "vacated_on": o["to_date"]}
