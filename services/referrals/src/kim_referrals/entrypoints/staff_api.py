@@ -72,7 +72,8 @@ async def case_referrals(case_id: str, request: Request, _: Principal = Depends(
             summary="The consents of a case as the consent gate knows them")
 async def case_consents(case_id: str, request: Request, _: Principal = Depends(require(*READERS))):
     async with request.app.state.runtime.pool.acquire() as conn:
-        return [ConsentOut(**{k: r[k] for k in ConsentOut.model_fields}) for r in await gate_sql.consent_rows(conn, case_id)]
+        rows = await gate_sql.consent_rows(conn, case_id)
+    return [ConsentOut(**{k: r[k] for k in ConsentOut.model_fields}) for r in rows]
 
 
 async def _referral(request: Request, referral_id: str, *, history: bool = False) -> ReferralOut:

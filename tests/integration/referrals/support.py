@@ -1,0 +1,190 @@
+"""The referrals service in-process on the real stack, a stand-in for the cases service's events, and a partner's
+plain aiokafka consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from kim_runtime.auth import Principal, Role, issue_token
+from kim_runtime.envelope import Envelope
+from kim_schemas import cases
+from kim_schemas.base import Event
+from kim_schemas.types import Encrypted
+
+from kim_referrals.bootstrap import build_app
+from kim_referrals.settings import ReferralSettings
+
+SECRET = "referrals-integration-test-secret-0123456789"
+AGS = "05978024"
+# names a demo client could have: they are encrypted by the cases service and must never reach a partner topic
+DEMO_NAMES = ("Amina Haddad", "Oleksandr Kovalenko", "Samir Al-Khatib")
+
+
+def token(role: Role, **claims) -> dict[str, str]:
+    principal = Principal(sub=claims.pop("sub", f"{role.value}-1"), role=role, **claims)
+    return {"Authorization": f"Bearer {issue_token(SECRET, principal)}"}
+
+
+ADMIN = token(Role.ADMIN)
+CASE_MANAGER = token(Role.CASE_MANAGER, sub="cm-4711", municipality=AGS)
+
+
+def partner(org: str) -> dict[str, str]:
+    return token(Role.PARTNER, sub=f"{org}-clerk", organisation=org)
+
+
+def new_org(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@contextlib.asynccontextmanager
+async def referrals_service(dsn: str, bootstrap: str) -> AsyncIterator[httpx.AsyncClient]:
+    settings = ReferralSettings(database_url=dsn, kafka_bootstrap=bootstrap, auth_secret=SECRET,
+                                pseudonym_secret="test-pseudonym-secret")
+    app = build_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://referrals") as client:
+            yield client
+
+
+async def ensure_topics(bootstrap: str, *topics: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(t, num_partitions=3, replication_factor=1) for t in topics])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        await admin.close()
+
+
+class CasesStandIn:
+    """Produces kim.cases events the way the cases service's relay would: CloudEvents headers, key = stream id."""
+
+    def __init__(self, bootstrap: str):
+        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+
+    async def __aenter__(self) -> CasesStandIn:
+        await self.producer.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.producer.stop()
+
+    async def emit(self, event: Event, *, subject: str | None = None) -> Envelope:
+        env = Envelope(type=event.event_type, schema_version=event.schema_version, source="/kim/cases",
+                       stream_id=event.stream_id(), subject=subject, actor="cm-4711", municipality=AGS,
+                       data=event.model_dump(mode="json"))
+        await self.producer.send_and_wait("kim.cases", env.kafka_value(), key=env.kafka_key(),
+                                          headers=[(k, v.encode()) for k, v in env.kafka_headers().items()])
+        return env
+
+    async def open_case(self, *, name: str = DEMO_NAMES[0]) -> tuple[str, str]:
+        """A registered client with an open case (and a recorded residence status); returns (case_id, client_id)."""
+        case_id, client_id = f"case-{uuid.uuid4().hex[:10]}", f"client-{uuid.uuid4().hex[:10]}"
+        sealed = Encrypted(key_id=f"key-{client_id}", nonce="AAAAAAAAAAAAAAAA",
+                           ciphertext="c2VhbGVk")  # the name is only ever inside a ciphertext
+        assert name not in sealed.model_dump_json()
+        await self.emit(cases.ClientRegistered(client_id=client_id, personal=sealed, birth_year=1990,
+                                               languages=["ar", "de"]), subject=client_id)
+        await self.emit(cases.CaseOpened(
+            case_id=case_id, client_id=client_id, municipality=AGS, baustein="2", team="kreis",
+            team_organisation_id="kreis-unna", case_manager_id="cm-4711", access_channel="selbstmeldung",
+            opened_on=date(2025, 2, 1)), subject=client_id)
+        await self.emit(cases.ResidenceStatusRecorded(
+            case_id=case_id, status="duldung_60a", status_since=date(2024, 6, 1), perspective="gelb",
+            recorded_on=date(2025, 2, 1)), subject=client_id)
+        return case_id, client_id
+
+    async def grant(self, case_id: str, client_id: str, *, recipients: list[str], purposes: list[str],
+                    categories: list[str]) -> str:
+        consent_id = f"consent-{uuid.uuid4().hex[:10]}"
+        await self.emit(cases.ConsentGranted(
+            case_id=case_id, consent_id=consent_id, recipients=recipients, purposes=purposes,
+            data_categories=categories, special_categories=False, form="schriftlich", informed_in="ar",
+            granted_on=date(2025, 2, 3), recorded_by="cm-4711"), subject=client_id)
+        return consent_id
+
+    async def withdraw(self, case_id: str, client_id: str, consent_id: str, **scope) -> None:
+        await self.emit(cases.ConsentWithdrawn(
+            case_id=case_id, consent_id=consent_id, scope=scope.pop("scope", "alle"),
+            effective_at=datetime.now(UTC), **scope), subject=client_id)
+
+
+class PartnerTopicReader:
+    """A partner agency's plain aiokafka consumer of kim.partner.<org>, from the beginning."""
+
+    def __init__(self, bootstrap: str, topic: str):
+        self.bootstrap, self.topic, self.records = bootstrap, topic, []
+        self.consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"agency-{uuid.uuid4().hex}",
+                                         auto_offset_reset="earliest", fetch_max_wait_ms=5)
+
+    async def __aenter__(self) -> PartnerTopicReader:
+        await ensure_topics(self.bootstrap, self.topic)
+        await self.consumer.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.consumer.stop()
+
+    async def wait_for(self, predicate, timeout: float = 30.0) -> list[dict]:
+        """Poll until some record (as {key, headers, data}) satisfies predicate; returns all records read."""
+        async def found():
+            batch = await self.consumer.getmany(timeout_ms=100)
+            for msgs in batch.values():
+                self.records += [{"key": m.key.decode(), "headers": {k: v.decode() for k, v in m.headers},
+                                  "data": json.loads(m.value), "raw": m.value} for m in msgs]
+            return any(predicate(r) for r in self.records)
+
+        await eventually(found, timeout=timeout)
+        return self.records
+
+
+async def eventually(check, *, timeout: float = 30.0, every: float = 0.02):
+    """Poll an async check until it returns something truthy; fail with the last value after the deadline."""
+    loop = asyncio.get_running_loop()
+    deadline, last = loop.time() + timeout, None
+    while loop.time() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(every)
+    raise AssertionError(f"not within {timeout}s; last value {last!r}")
+
+
+async def read_to_end(bootstrap: str, topics: list[str] | None = None, *, partner_topics: bool = False) -> list[str]:
+    """Every record now on the topics (or on every kim.partner.* topic), each as one text: key, headers, value."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith("kim.partner.")] if partner_topics else topics
+        described = await admin.describe_topics(names)
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        texts: list[str] = []
+
+        async def all_read():
+            for msgs in (await consumer.getmany(timeout_ms=100)).values():
+                texts.extend(f"{m.key.decode()} {m.headers!r} {m.value.decode()}" for m in msgs)
+            return all([await consumer.position(tp) >= end for tp, end in ends.items()])
+
+        await eventually(all_read)
+        return texts
+    finally:
+        await consumer.stop()

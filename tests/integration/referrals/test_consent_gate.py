@@ -1,0 +1,115 @@
+"""The consent gate on the real stack: refusals name what is missing; withdrawal and case closure revoke."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from kim_runtime.topics import partner_topic
+from kim_schemas.cases import CaseClosed
+
+from .support import CASE_MANAGER, CasesStandIn, PartnerTopicReader, ensure_topics, eventually, new_org, partner
+from .support import referrals_service as service
+from .test_referral_lifecycle import consent_known, register
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+
+def referral(case_id: str, org: str, categories=("aufenthalt",), purpose="aufenthaltssicherung") -> dict:
+    return {"case_id": case_id, "to_organisation_id": org, "purpose": purpose, "data_categories": list(categories)}
+
+
+async def state_of(client, rid: str, wanted: str) -> dict:
+    async def check():
+        body = (await client.get(f"/referrals/{rid}", headers=CASE_MANAGER)).json()
+        return body if body["state"] == wanted else None
+    return await eventually(check)
+
+
+async def test_a_referral_without_a_covering_consent_is_refused_with_what_is_missing(fresh_db, kafka_bootstrap):
+    await ensure_topics(kafka_bootstrap, "kim.cases", "kim.referrals")
+    abh, jobcenter = new_org("abh"), new_org("jc")
+    async with service(fresh_db, kafka_bootstrap) as client, CasesStandIn(kafka_bootstrap) as cases:
+        await register(client, abh, "abh")
+        await register(client, jobcenter)
+        case_id, client_id = await cases.open_case()
+        await eventually(lambda: _case_known(client, case_id, abh))
+        r = await client.post("/referrals", headers=CASE_MANAGER, json=referral(case_id, abh))
+        assert (r.status_code, r.json()["missing"]) == (409, [f"case {case_id} has no consent recorded"])
+
+        consent_id = await cases.grant(case_id, client_id, recipients=[jobcenter],
+                                       purposes=["arbeitsmarktintegration"], categories=["arbeit_qualifikation"])
+        await consent_known(client, case_id, consent_id)
+        r = await client.post("/referrals", headers=CASE_MANAGER,
+                              json=referral(case_id, abh, ["aufenthalt", "gesundheit"]))
+        assert r.status_code == 409
+        missing = " ".join(r.json()["missing"])
+        for piece in (f"recipient {abh}", "purpose aufenthaltssicherung", "aufenthalt, gesundheit"):
+            assert piece in missing
+        assert "Record a matching consent" in r.json()["detail"]
+        assert (await client.get(f"/cases/{case_id}/referrals", headers=CASE_MANAGER)).json() == []
+        r = await client.post("/referrals", headers=CASE_MANAGER, json=referral(case_id, "nobody-registered"))
+        assert r.status_code == 404 and "not registered" in r.json()["detail"]
+
+
+async def _case_known(client, case_id: str, org: str) -> bool:
+    r = await client.post("/referrals", headers=CASE_MANAGER, json=referral(case_id, org))
+    return r.status_code != 404
+
+
+async def test_withdrawal_revokes_open_referrals_to_that_recipient_and_the_partner_is_told_to_purge(
+    fresh_db, kafka_bootstrap
+):
+    await ensure_topics(kafka_bootstrap, "kim.cases", "kim.referrals")
+    abh, jobcenter = new_org("abh"), new_org("jc")
+    async with service(fresh_db, kafka_bootstrap) as client, CasesStandIn(kafka_bootstrap) as cases:
+        await register(client, abh, "abh")
+        await register(client, jobcenter)
+        case_id, client_id = await cases.open_case()
+        consent_id = await cases.grant(case_id, client_id, recipients=[abh, jobcenter],
+                                       purposes=["aufenthaltssicherung"], categories=["aufenthalt"])
+        await consent_known(client, case_id, consent_id)
+        to_abh = (await client.post("/referrals", headers=CASE_MANAGER, json=referral(case_id, abh))).json()
+        to_jc = (await client.post("/referrals", headers=CASE_MANAGER, json=referral(case_id, jobcenter))).json()
+        accepted = await client.post(f"/partner/referrals/{to_abh['referral_id']}/accept", headers=partner(abh))
+        assert accepted.status_code == 200
+
+        await cases.withdraw(case_id, client_id, consent_id, scope="empfaenger", recipient=abh)
+        revoked = await state_of(client, to_abh["referral_id"], "revoked")
+        assert revoked["revocation_reason"] == "einwilligung_widerrufen"
+        async with PartnerTopicReader(kafka_bootstrap, partner_topic(abh)) as agency:
+            records = await agency.wait_for(lambda m: m["key"] == to_abh["referral_id"]
+                                            and m["headers"]["ce_type"] == "kim.partner.PartnerReferralRevoked")
+            purge = next(m for m in records if m["headers"]["ce_type"] == "kim.partner.PartnerReferralRevoked")
+            assert purge["data"]["purge"] is True and purge["data"]["reason"] == "einwilligung_widerrufen"
+
+        view = (await client.get(f"/partner/referrals/{to_abh['referral_id']}", headers=partner(abh))).json()
+        assert view == {**view, "state": "revoked", "purge": True, "client_pseudonym": None, "purpose": None}
+        late = await client.post(f"/partner/referrals/{to_abh['referral_id']}/appointment", headers=partner(abh),
+                                 json={"appointment_on": "2025-04-01"})
+        assert late.status_code == 409 and "revoked" in late.json()["detail"]
+        # the other recipient's referral rests on the same consent but was not withdrawn from
+        assert (await client.get(f"/referrals/{to_jc['referral_id']}", headers=CASE_MANAGER)).json()["state"] == (
+            "requested")
+        again = await client.post("/referrals", headers=CASE_MANAGER, json=referral(case_id, abh))
+        assert again.status_code == 409 and f"recipient {abh} is not named" in again.text
+
+
+async def test_case_closure_closes_the_open_referrals_of_the_case(fresh_db, kafka_bootstrap):
+    await ensure_topics(kafka_bootstrap, "kim.cases", "kim.referrals")
+    jobcenter = new_org("jc")
+    async with service(fresh_db, kafka_bootstrap) as client, CasesStandIn(kafka_bootstrap) as cases:
+        await register(client, jobcenter)
+        case_id, client_id = await cases.open_case()
+        consent_id = await cases.grant(case_id, client_id, recipients=[jobcenter],
+                                       purposes=["aufenthaltssicherung"], categories=["aufenthalt"])
+        await consent_known(client, case_id, consent_id)
+        rid = (await client.post("/referrals", headers=CASE_MANAGER, json=referral(case_id, jobcenter))).json()[
+            "referral_id"]
+        await cases.emit(CaseClosed(case_id=case_id, reason="ziele_erreicht",
+                                    closed_on=date(2025, 6, 30), goals_agreed=2, goals_achieved=1,
+                                    duration_days=149), subject=client_id)
+        closed = await state_of(client, rid, "closed")
+        assert closed["revocation_reason"] == "fall_abgeschlossen"
+        refused = await client.post("/referrals", headers=CASE_MANAGER, json=referral(case_id, jobcenter))
+        assert refused.status_code == 409 and "closed" in refused.json()["detail"]

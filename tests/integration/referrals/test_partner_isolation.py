@@ -1,0 +1,83 @@
+"""A partner sees and acts on its own referrals only, never reaches case data, and its topic carries no names."""
+
+from __future__ import annotations
+
+import pytest
+from kim_runtime.auth import Role
+from kim_runtime.topics import partner_topic
+
+from .support import (
+    CASE_MANAGER, DEMO_NAMES, CasesStandIn, PartnerTopicReader, ensure_topics, eventually, new_org, partner,
+    read_to_end, referrals_service, token,
+)
+from .test_referral_lifecycle import consent_known, register
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+
+async def test_one_partner_cannot_see_or_act_on_another_partners_referral(fresh_db, kafka_bootstrap):
+    await ensure_topics(kafka_bootstrap, "kim.cases", "kim.referrals")
+    mine, theirs = new_org("jc"), new_org("mbe")
+    async with referrals_service(fresh_db, kafka_bootstrap) as client, CasesStandIn(kafka_bootstrap) as cases:
+        await register(client, mine)
+        await register(client, theirs, "migrationsberatung")
+        case_id, client_id = await cases.open_case()
+        consent_id = await cases.grant(case_id, client_id, recipients=[mine, theirs],
+                                       purposes=["soziale_begleitung"], categories=["sprache_bildung"])
+        await consent_known(client, case_id, consent_id)
+        made = await client.post("/referrals", headers=CASE_MANAGER, json={
+            "case_id": case_id, "to_organisation_id": theirs, "purpose": "soziale_begleitung",
+            "data_categories": ["sprache_bildung"]})
+        rid = made.json()["referral_id"]
+        me = partner(mine)
+
+        assert (await client.get(f"/partner/referrals/{rid}", headers=me)).status_code == 404
+        for action, body in [("accept", None), ("decline", {"reason": "sonstiges"}),
+                             ("appointment", {"appointment_on": "2025-04-01"}), ("outcome", {"outcome": "vermittelt"})]:
+            r = await client.post(f"/partner/referrals/{rid}/{action}", headers=me, json=body)
+            assert r.status_code == 404, (action, r.text)
+        assert (await client.get("/partner/referrals", headers=me)).json() == []
+        theirs_list = (await client.get("/partner/referrals", headers=partner(theirs))).json()
+        assert [r["referral_id"] for r in theirs_list] == [rid] and theirs_list[0]["state"] == "requested"
+        assert "case_id" not in theirs_list[0] and "consent_id" not in theirs_list[0]
+
+        for path in (f"/referrals/{rid}", f"/cases/{case_id}/referrals", f"/cases/{case_id}/consents", "/partners"):
+            r = await client.get(path, headers=me)
+            assert r.status_code == 403, (path, r.text)
+        assert (await client.post("/referrals", headers=me, json={})).status_code == 403
+        assert (await client.get("/partner/referrals", headers=CASE_MANAGER)).status_code == 403
+        assert (await client.get("/partner/referrals")).status_code == 401
+        assert (await client.get("/partner/referrals", headers=token(Role.AUDITOR))).status_code == 403
+
+        async with PartnerTopicReader(kafka_bootstrap, partner_topic(theirs)) as agency:
+            await agency.wait_for(lambda m: m["key"] == rid)
+        assert [r for r in await read_to_end(kafka_bootstrap, [partner_topic(mine)]) if rid in r] == []
+
+
+async def test_no_name_of_a_demo_client_and_no_client_id_appears_on_any_partner_topic(fresh_db, kafka_bootstrap):
+    await ensure_topics(kafka_bootstrap, "kim.cases", "kim.referrals")
+    orgs = [new_org("abh"), new_org("jc")]
+    client_ids = []
+    async with referrals_service(fresh_db, kafka_bootstrap) as client, CasesStandIn(kafka_bootstrap) as cases:
+        for org in orgs:
+            await register(client, org)
+        for name in DEMO_NAMES:
+            case_id, client_id = await cases.open_case(name=name)
+            client_ids.append(client_id)
+            consent_id = await cases.grant(case_id, client_id, recipients=orgs, purposes=["aufenthaltssicherung"],
+                                           categories=["aufenthalt", "sprache_bildung", "leistungsbezug"])
+            await consent_known(client, case_id, consent_id)
+            for org in orgs:
+                r = await client.post("/referrals", headers=CASE_MANAGER, json={
+                    "case_id": case_id, "to_organisation_id": org, "purpose": "aufenthaltssicherung",
+                    "data_categories": ["aufenthalt", "sprache_bildung", "leistungsbezug"]})
+                assert r.status_code == 201, r.text
+        await cases.withdraw(case_id, client_id, consent_id)
+        for org in orgs:
+            async with PartnerTopicReader(kafka_bootstrap, partner_topic(org)) as agency:
+                await agency.wait_for(lambda m: m["headers"]["ce_type"] == "kim.partner.PartnerReferralRevoked")
+    records = await read_to_end(kafka_bootstrap, partner_topics=True)
+    assert len(records) >= len(DEMO_NAMES) * len(orgs) + len(orgs)
+    for text in records:
+        for secret in (*DEMO_NAMES, *client_ids, *(n.split()[-1] for n in DEMO_NAMES)):
+            assert secret not in text

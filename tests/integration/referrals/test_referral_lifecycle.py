@@ -1,0 +1,106 @@
+"""Consent granted → referral → partner topic → accept → appointment → outcome → the cases side reads it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from kim_runtime.topics import partner_topic
+
+from .support import (
+    ADMIN, CASE_MANAGER, CasesStandIn, PartnerTopicReader, ensure_topics, eventually, new_org, partner,
+    referrals_service,
+)
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+
+async def register(client, org: str, kind: str = "jobcenter") -> None:
+    r = await client.post("/partners", headers=ADMIN,
+                          json={"organisation_id": org, "name": f"Jobcenter {org}", "kind": kind, "public_body": True})
+    assert r.status_code == 201, r.text
+
+
+async def consent_known(client, case_id: str, consent_id: str):
+    async def check():
+        r = await client.get(f"/cases/{case_id}/consents", headers=CASE_MANAGER)
+        return [c for c in r.json() if c["consent_id"] == consent_id]
+    return await eventually(check)
+
+
+async def test_the_whole_lifecycle_runs_over_kafka(fresh_db, kafka_bootstrap):
+    await ensure_topics(kafka_bootstrap, "kim.cases", "kim.referrals")
+    jobcenter = new_org("jc")
+    async with referrals_service(fresh_db, kafka_bootstrap) as client, CasesStandIn(kafka_bootstrap) as cases:
+        await register(client, jobcenter)
+        case_id, client_id = await cases.open_case()
+        consent_id = await cases.grant(case_id, client_id, recipients=[jobcenter],
+                                       purposes=["arbeitsmarktintegration"], categories=["arbeit_qualifikation",
+                                                                                          "aufenthalt"])
+        await consent_known(client, case_id, consent_id)
+        r = await client.post("/referrals", headers=CASE_MANAGER, json={
+            "case_id": case_id, "to_organisation_id": jobcenter, "purpose": "arbeitsmarktintegration",
+            "data_categories": ["arbeit_qualifikation", "aufenthalt"], "due_on": "2025-04-30"})
+        assert r.status_code == 201, r.text
+        referral = r.json()
+        rid, etag = referral["referral_id"], r.headers["ETag"]
+        assert (referral["state"], referral["consent_id"]) == ("requested", consent_id)
+
+        async with PartnerTopicReader(kafka_bootstrap, partner_topic(jobcenter)) as agency:
+            records = await agency.wait_for(lambda m: m["key"] == rid)
+            offer = next(m for m in records if m["key"] == rid)
+            assert offer["headers"]["ce_type"] == "kim.partner.PartnerReferralOffered"
+            assert offer["data"]["residence_status"] == "duldung_60a"  # 'aufenthalt' is shared
+            assert offer["data"]["languages"] is None  # 'sprache_bildung' is not
+            pseudonym = offer["data"]["client_pseudonym"]
+            assert client_id not in offer["raw"].decode() and client_id not in json.dumps(offer["headers"])
+            assert offer["headers"]["ce_subject"] == pseudonym
+
+            me = partner(jobcenter)
+            stale = await client.post(f"/partner/referrals/{rid}/accept", headers=me | {"If-Match": '"99"'})
+            assert stale.status_code == 409
+            accepted = await client.post(f"/partner/referrals/{rid}/accept", headers=me | {"If-Match": etag})
+            assert accepted.status_code == 200, accepted.text
+            assert accepted.json()["client_pseudonym"] == pseudonym
+            scheduled = await client.post(f"/partner/referrals/{rid}/appointment", headers=me,
+                                          json={"appointment_on": "2025-03-20"})
+            assert scheduled.json()["state"] == "appointment_scheduled"
+            reported = await client.post(f"/partner/referrals/{rid}/outcome", headers=me | {
+                "If-Match": scheduled.headers["ETag"]}, json={"outcome": "massnahme_begonnen"})
+            assert reported.status_code == 200, reported.text
+
+            states = lambda: [m["data"].get("state") for m in agency.records if m["key"] == rid]  # noqa: E731
+            await agency.wait_for(lambda m: m["key"] == rid and m["data"].get("state") == "ergebnis")
+            assert states() == [None, "angenommen", "termin", "ergebnis"]
+
+        outcome = await _on_referrals_topic(kafka_bootstrap, rid, "kim.referrals.ReferralOutcomeReported")
+        assert outcome["data"] == {**outcome["data"], "case_id": case_id, "outcome": "massnahme_begonnen"}
+        assert outcome["headers"]["ce_subject"] == client_id
+
+        closed = await client.post(f"/referrals/{rid}/close", headers=CASE_MANAGER)
+        assert closed.json()["state"] == "closed"
+        history = (await client.get(f"/referrals/{rid}?history=true", headers=CASE_MANAGER)).json()["history"]
+        assert [h["type"].split(".")[-1] for h in history if h["type"].startswith("kim.referrals.")] == [
+            "ReferralRequested", "ReferralAccepted", "AppointmentScheduled", "ReferralOutcomeReported",
+            "ReferralClosed"]
+
+
+async def _on_referrals_topic(bootstrap: str, referral_id: str, event_type: str) -> dict:
+    """Read kim.referrals as the cases service does, until the event of this referral shows up."""
+    consumer = AIOKafkaConsumer("kim.referrals", bootstrap_servers=bootstrap, group_id=f"cases-{uuid.uuid4().hex}",
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    found: list[dict] = []
+    try:
+        async def check():
+            for msgs in (await consumer.getmany(timeout_ms=100)).values():
+                for m in msgs:
+                    headers = {k: v.decode() for k, v in m.headers}
+                    if m.key.decode() == referral_id and headers["ce_type"] == event_type:
+                        found.append({"headers": headers, "data": json.loads(m.value)})
+            return found
+        return (await eventually(check))[0]
+    finally:
+        await consumer.stop()
