@@ -15,7 +15,7 @@ from kim_cli.audit.registry import Registered, select
 from kim_runtime.rebuild import RebuildResult, rebuild_from_kafka
 from kim_runtime.replay_store import rebuild_from_store
 
-app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
+app = typer.Typer(invoke_without_command=True, context_settings={"allow_interspersed_args": True})
 
 
 class Source(StrEnum):

@@ -109,8 +109,10 @@ async def rebuild_from_kafka(
     await consumer.start()
     batcher = _Batcher(projection, fresh_name)
     try:
-        await consumer.topics()  # loads the cluster's metadata; a topic not created yet has no partitions
-        tps = [TopicPartition(t, p) for t in projection.topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+        # consumer.topics() does not keep what it fetched (partitions_for_topic stays None for unassigned topics
+        # in aiokafka 0.14), so read the partitions from a full metadata fetch; a topic not created yet has none
+        cluster = await consumer._client.fetch_all_metadata()
+        tps = [TopicPartition(t, p) for t in projection.topics for p in sorted(cluster.partitions_for_topic(t) or ())]
         if tps:
             consumer.assign(tps)
             for tp in tps:
@@ -123,9 +125,12 @@ async def rebuild_from_kafka(
             total = sum(max(0, targets[tp] - starts[tp]) for tp in tps)
             consumed = 0
 
+            async def behind(goal: dict) -> bool:
+                return any([await consumer.position(tp) < offset for tp, offset in goal.items()])
+
             async def pull_until(goal: dict, conn: asyncpg.Connection | None) -> None:
                 nonlocal consumed
-                while any(await consumer.position(tp) < goal[tp] for tp in goal):
+                while await behind(goal):
                     got = await consumer.getmany(timeout_ms=200, max_records=batch_size)
                     records = [r for rs in got.values() for r in rs]
                     if not records:
