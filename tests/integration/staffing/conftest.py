@@ -9,10 +9,13 @@ from datetime import UTC, date, datetime
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import OffsetAndMetadata
 from kim_runtime.auth import Principal, Role, issue_token
 from kim_runtime.envelope import Envelope
 from kim_schemas.base import Event
+from kim_staffing.application.caseload import CaseloadPolicy
 from kim_staffing.bootstrap import build_app
 from kim_staffing.settings import StaffingSettings
 
@@ -24,8 +27,31 @@ def token(role: Role, sub: str | None = None) -> dict[str, str]:
     return {"Authorization": f"Bearer {issue_token(SECRET, principal)}"}
 
 
+async def skip_history(bootstrap: str, group: str, topics: tuple[str, ...]) -> None:
+    """Move the consumer group to the end of its topics, so a test does not wade through what other tests (and
+    earlier runs) published there: each test produces the events it asserts on after this."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    parts = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d.get("partitions") or ()]
+    if not parts:
+        return
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(parts)
+        end = await consumer.end_offsets(parts)
+        await consumer.commit({tp: OffsetAndMetadata(offset, "") for tp, offset in end.items()})
+    finally:
+        await consumer.stop()
+
+
 @contextlib.asynccontextmanager
 async def running(database_url: str, bootstrap: str, **settings):
+    await skip_history(bootstrap, f"kim-staffing-{CaseloadPolicy.name}", ("kim.cases", "kim.staffing"))
     app = build_app(StaffingSettings(database_url=database_url, kafka_bootstrap=bootstrap, auth_secret=SECRET,
                                      **settings))
     async with app.router.lifespan_context(app):
