@@ -113,3 +113,39 @@ async def test_case_closure_closes_the_open_referrals_of_the_case(fresh_db, kafk
         assert closed["revocation_reason"] == "fall_abgeschlossen"
         refused = await client.post("/referrals", headers=CASE_MANAGER, json=referral(case_id, jobcenter))
         assert refused.status_code == 409 and "closed" in refused.json()["detail"]
+
+
+async def test_no_referral_made_while_a_withdrawal_arrives_survives_it(fresh_db, kafka_bootstrap):
+    """Requests lock the consent they rest on; the withdrawal waits for them and then sees (and revokes) them."""
+    import asyncio
+
+    await ensure_topics(kafka_bootstrap, "kim.cases", "kim.referrals")
+    jobcenter = new_org("jc")
+    async with service(fresh_db, kafka_bootstrap) as client, CasesStandIn(kafka_bootstrap) as cases:
+        await register(client, jobcenter)
+        case_id, client_id = await cases.open_case()
+        consent_id = await cases.grant(case_id, client_id, recipients=[jobcenter],
+                                       purposes=["aufenthaltssicherung"], categories=["aufenthalt"])
+        await consent_known(client, case_id, consent_id)
+
+        async def keep_referring() -> list[int]:
+            codes = []
+            for _ in range(40):
+                r = await client.post("/referrals", headers=CASE_MANAGER, json=referral(case_id, jobcenter))
+                codes.append(r.status_code)
+                if r.status_code == 409:
+                    break
+            return codes
+
+        referring = [asyncio.create_task(keep_referring()) for _ in range(4)]
+        await cases.withdraw(case_id, client_id, consent_id)
+        codes = [c for t in referring for c in await t]
+        assert 201 in codes
+
+        async def all_revoked():
+            rows = (await client.get(f"/cases/{case_id}/referrals", headers=CASE_MANAGER)).json()
+            return rows if rows and all(r["state"] == "revoked" for r in rows) else None
+        rows = await eventually(all_revoked)
+        assert len(rows) == codes.count(201)
+        refused = await client.post("/referrals", headers=CASE_MANAGER, json=referral(case_id, jobcenter))
+        assert refused.status_code == 409 and "withdrawn" in refused.text
