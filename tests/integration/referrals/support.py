@@ -46,6 +46,19 @@ def new_org(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
+async def register(client, org: str, kind: str = "jobcenter") -> None:
+    r = await client.post("/partners", headers=ADMIN,
+                          json={"organisation_id": org, "name": f"Jobcenter {org}", "kind": kind, "public_body": True})
+    assert r.status_code == 201, r.text
+
+
+async def consent_known(client, case_id: str, consent_id: str):
+    async def check():
+        r = await client.get(f"/cases/{case_id}/consents", headers=CASE_MANAGER)
+        return [c for c in r.json() if c["consent_id"] == consent_id]
+    return await eventually(check)
+
+
 @contextlib.asynccontextmanager
 async def referrals_service(dsn: str, bootstrap: str) -> AsyncIterator[httpx.AsyncClient]:
     settings = ReferralSettings(database_url=dsn, kafka_bootstrap=bootstrap, auth_secret=SECRET,

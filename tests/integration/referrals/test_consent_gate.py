@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 import pytest
 from kim_runtime.topics import partner_topic
 from kim_schemas.cases import CaseClosed
 
-from .support import CASE_MANAGER, CasesStandIn, PartnerTopicReader, ensure_topics, eventually, new_org, partner
+from .support import (
+    CASE_MANAGER, CasesStandIn, PartnerTopicReader, consent_known, ensure_topics, eventually, new_org, partner,
+    register,
+)
 from .support import referrals_service as service
-from .test_referral_lifecycle import consent_known, register
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -117,8 +120,6 @@ async def test_case_closure_closes_the_open_referrals_of_the_case(fresh_db, kafk
 
 async def test_no_referral_made_while_a_withdrawal_arrives_survives_it(fresh_db, kafka_bootstrap):
     """Requests lock the consent they rest on; the withdrawal waits for them and then sees (and revokes) them."""
-    import asyncio
-
     await ensure_topics(kafka_bootstrap, "kim.cases", "kim.referrals")
     jobcenter = new_org("jc")
     async with service(fresh_db, kafka_bootstrap) as client, CasesStandIn(kafka_bootstrap) as cases:

@@ -7,10 +7,9 @@ from kim_runtime.auth import Role
 from kim_runtime.topics import partner_topic
 
 from .support import (
-    CASE_MANAGER, DEMO_NAMES, CasesStandIn, PartnerTopicReader, ensure_topics, eventually, new_org, partner,
-    read_to_end, referrals_service, token,
+    CASE_MANAGER, DEMO_NAMES, CasesStandIn, PartnerTopicReader, consent_known, ensure_topics, new_org, partner,
+    read_to_end, referrals_service, register, token,
 )
-from .test_referral_lifecycle import consent_known, register
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 

@@ -10,24 +10,11 @@ from aiokafka import AIOKafkaConsumer
 from kim_runtime.topics import partner_topic
 
 from .support import (
-    ADMIN, CASE_MANAGER, CasesStandIn, PartnerTopicReader, ensure_topics, eventually, new_org, partner,
-    referrals_service,
+    CASE_MANAGER, CasesStandIn, PartnerTopicReader, consent_known, ensure_topics, eventually, new_org, partner,
+    referrals_service, register,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
-
-
-async def register(client, org: str, kind: str = "jobcenter") -> None:
-    r = await client.post("/partners", headers=ADMIN,
-                          json={"organisation_id": org, "name": f"Jobcenter {org}", "kind": kind, "public_body": True})
-    assert r.status_code == 201, r.text
-
-
-async def consent_known(client, case_id: str, consent_id: str):
-    async def check():
-        r = await client.get(f"/cases/{case_id}/consents", headers=CASE_MANAGER)
-        return [c for c in r.json() if c["consent_id"] == consent_id]
-    return await eventually(check)
 
 
 async def test_the_whole_lifecycle_runs_over_kafka(fresh_db, kafka_bootstrap):
