@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from kim_runtime.auth import Role
 
@@ -126,3 +128,16 @@ async def test_roles_and_error_answers(api):
     wrong_source = await api.post("/positions", json=position_body(uid("pos"), None, "1.0") | {
         "funding_source": "kim_land"}, headers=LEAD)
     assert wrong_source.status_code == 409 and "grant_id" in wrong_source.json()["detail"]
+
+
+async def test_concurrent_positions_on_one_grant_cannot_overbook_it(api):
+    grant = uid("grant")
+    await api.post("/grants", json=grant_body(grant, "1.5"), headers=LEAD)
+    bodies = [position_body(uid("pos"), grant, "1.0", municipality=m) for m in (LUENEN, UNNA, LUENEN, UNNA)]
+    answers = await asyncio.gather(*(api.post("/positions", json=b, headers=LEAD) for b in bodies))
+    assert sorted(r.status_code for r in answers) == [201, 409, 409, 409]
+    listed = await api.get("/positions", params={"grant_id": grant}, headers=CM)
+    assert [p["vza"] for p in listed.json()] == ["1.0"]
+    same = position_body(uid("pos"), None, "1.0")
+    twice = await asyncio.gather(*(api.post("/positions", json=same, headers=LEAD) for _ in range(2)))
+    assert sorted(r.status_code for r in twice) == [201, 409]
