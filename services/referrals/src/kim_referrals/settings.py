@@ -1,16 +1,21 @@
-"""Settings of the referrals service (environment variables with the KIM_ prefix)."""
+"""Settings of the referrals service (environment, KIM_ prefix; KIM_REFERRALS_* wins over the shared names)."""
 
 from __future__ import annotations
 
 from kim_runtime.settings import RuntimeSettings
-from pydantic import Field
+from pydantic import AliasChoices, Field
+from pydantic_settings import SettingsConfigDict
 
 
 class ReferralSettings(RuntimeSettings):
+    model_config = SettingsConfigDict(env_prefix="KIM_", extra="ignore", populate_by_name=True)
+
     service: str = "referrals"
-    http_port: int = 8003
+    http_port: int = Field(default=8003, validation_alias=AliasChoices("KIM_REFERRALS_HTTP_PORT", "KIM_HTTP_PORT"))
     database_url: str = Field(
-        default="postgresql://postgres@127.0.0.1:5432/kim_referrals", description="The referrals service's database"
+        default="postgresql://postgres@127.0.0.1:5432/kim_referrals",
+        validation_alias=AliasChoices("KIM_REFERRALS_DATABASE_URL", "KIM_DATABASE_URL"),
+        description="The referrals service's own PostgreSQL database (events, outbox, consent gate, read models)",
     )
     pseudonym_secret: str = Field(
         default="dev-only-pseudonym-secret-change-me!!",
