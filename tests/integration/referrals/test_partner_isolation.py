@@ -1,4 +1,5 @@
-"""A partner sees and acts on its own referrals only, never reaches case data, and its topic carries no names."""
+"""A partner sees and acts on its own referrals only and never reaches case data; staff reach their own cases only;
+partner topics carry no names."""
 
 from __future__ import annotations
 
@@ -47,6 +48,16 @@ async def test_one_partner_cannot_see_or_act_on_another_partners_referral(fresh_
         assert (await client.get("/partner/referrals", headers=CASE_MANAGER)).status_code == 403
         assert (await client.get("/partner/referrals")).status_code == 401
         assert (await client.get("/partner/referrals", headers=token(Role.AUDITOR))).status_code == 403
+        assert (await client.get(f"/referrals/{rid}", headers=token(Role.AUDITOR))).status_code == 200
+        elsewhere = token(Role.CASE_MANAGER, sub="cm-unna", team="stadt-unna", municipality="05978036")
+        for method, path in [("GET", f"/referrals/{rid}"), ("GET", f"/cases/{case_id}/referrals"),
+                             ("GET", f"/cases/{case_id}/consents"), ("POST", f"/referrals/{rid}/close")]:
+            r = await client.request(method, path, headers=elsewhere)
+            assert r.status_code == 403 and "ask that team" in r.text, (path, r.text)
+        r = await client.post("/referrals", headers=elsewhere, json={
+            "case_id": case_id, "to_organisation_id": theirs, "purpose": "soziale_begleitung",
+            "data_categories": ["sprache_bildung"]})
+        assert r.status_code == 403
 
         async with PartnerTopicReader(kafka_bootstrap, partner_topic(theirs)) as agency:
             await agency.wait_for(lambda m: m["key"] == rid)

@@ -12,6 +12,7 @@ from kim_schemas.referrals import PartnerRegistered
 from ..adapters import gate_sql, referral_sql
 from ..application.commands import RequestReferral
 from .deps import commands, context
+from .scope import ensure_case_in_scope
 from .models import ConsentOut, HistoryItem, PartnerIn, PartnerOut, ReferralIn, ReferralOut
 
 router = APIRouter(tags=["case side"])
@@ -37,6 +38,7 @@ async def list_partners(request: Request, _: Principal = Depends(require(*READER
              summary="Refer a client to a partner (refused with what is missing when no consent covers it)")
 async def request_referral(body: ReferralIn, request: Request, response: Response,
                            principal: Principal = Depends(require(*STAFF))):
+    await ensure_case_in_scope(request, principal, body.case_id)
     referral_id, version = await commands(request).request(RequestReferral(**body.model_dump()),
                                                            context(request, principal))
     response.headers["ETag"] = etag(version)
@@ -46,8 +48,9 @@ async def request_referral(body: ReferralIn, request: Request, response: Respons
 
 @router.get("/referrals/{referral_id}", response_model=ReferralOut, summary="A referral, with its history if asked")
 async def get_referral(referral_id: str, request: Request, response: Response, history: bool = False,
-                       _: Principal = Depends(require(*READERS))):
+                       principal: Principal = Depends(require(*READERS))):
     out = await _referral(request, referral_id, history=history)
+    await ensure_case_in_scope(request, principal, out.case_id)
     response.headers["ETag"] = etag(out.version)
     return out
 
@@ -56,6 +59,7 @@ async def get_referral(referral_id: str, request: Request, response: Response, h
              summary="Close a referral once declined or its outcome is reported")
 async def close_referral(referral_id: str, request: Request, response: Response,
                          if_match: str | None = Header(default=None), principal: Principal = Depends(require(*STAFF))):
+    await ensure_case_in_scope(request, principal, (await _referral(request, referral_id)).case_id)
     version = await commands(request).decide(referral_id, lambda r, now: r.close(now), context(request, principal),
                                              expected_version=parse_if_match(if_match))
     response.headers["ETag"] = etag(version)
@@ -63,14 +67,16 @@ async def close_referral(referral_id: str, request: Request, response: Response,
 
 
 @router.get("/cases/{case_id}/referrals", response_model=list[ReferralOut], summary="The referrals of a case")
-async def case_referrals(case_id: str, request: Request, _: Principal = Depends(require(*READERS))):
+async def case_referrals(case_id: str, request: Request, principal: Principal = Depends(require(*READERS))):
+    await ensure_case_in_scope(request, principal, case_id)
     async with request.app.state.runtime.pool.acquire() as conn:
         return [ReferralOut(**r) for r in await referral_sql.referrals_of_case(conn, case_id)]
 
 
 @router.get("/cases/{case_id}/consents", response_model=list[ConsentOut],
             summary="The consents of a case as the consent gate knows them")
-async def case_consents(case_id: str, request: Request, _: Principal = Depends(require(*READERS))):
+async def case_consents(case_id: str, request: Request, principal: Principal = Depends(require(*READERS))):
+    await ensure_case_in_scope(request, principal, case_id)
     async with request.app.state.runtime.pool.acquire() as conn:
         rows = await gate_sql.consent_rows(conn, case_id)
     return [ConsentOut(**{k: r[k] for k in ConsentOut.model_fields}) for r in rows]
