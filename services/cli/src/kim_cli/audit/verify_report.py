@@ -1,0 +1,76 @@
+"""Running and printing `kim audit verify` for every service store; returns the number of findings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import asyncpg
+
+from kim_runtime import db
+from kim_runtime.topics import service_topic
+
+from kim_cli.audit.connect import UserError, database_url, has_event_store
+from kim_cli.audit.verify import TopicReport, chains, compare_topic, store_topics
+from kim_cli.stack_postgres import redact
+
+SHOWN = 10  # findings listed per kind; the count says how many there are
+
+
+async def _open(service: str, say: Callable[[str], None]) -> asyncpg.Pool | None:
+    url = database_url(service)
+    try:
+        pool = await db.create_pool(url, min_size=1, max_size=2)
+    except asyncpg.InvalidCatalogNameError:
+        say(f"{service}: no database at {redact(url)}; skipped")
+        return None
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise UserError(f"cannot connect to the {service} database at {redact(url)} ({exc}); start the stack "
+                        f"(`kim stack up`) or set KIM_{service.upper()}_DATABASE_URL") from None
+    if not await has_event_store(pool):
+        say(f"{service}: no event store yet (the service has not run); skipped")
+        await pool.close()
+        return None
+    return pool
+
+
+def _print_topic(service: str, r: TopicReport, say) -> int:
+    note = f"; {r.unpublished:,} not published yet" if r.unpublished else ""
+    say(f"{service}: topic {r.topic}: {r.matched:,} events match the store{note}")
+    for label, items in (("missing from Kafka", r.missing), ("in Kafka but in no store", r.extra)):
+        if items:
+            say(f"{service}: topic {r.topic}: {len(items):,} event(s) {label}")
+        for event_id, fp in items[:SHOWN]:
+            where = f" (stream {fp.stream_id} version {fp.version}, {fp.type})" if fp else ""
+            say(f"  {label}: event {event_id}{where}")
+    if r.differing:
+        say(f"{service}: topic {r.topic}: {len(r.differing):,} event(s) differ between Kafka and the store")
+    for event_id, mine, theirs in r.differing[:SHOWN]:
+        what = [n for n, a, b in (("stream", mine.stream_id, theirs.stream_id), ("type", mine.type, theirs.type),
+                                  ("value", mine.value, theirs.value)) if a != b]
+        say(f"  differs: event {event_id} (stream {mine.stream_id} version {mine.version}): {', '.join(what)}")
+    return len(r.missing) + len(r.extra) + len(r.differing)
+
+
+async def verify_all(services: list[str], topic_of: dict[str, str], bootstrap: str | None,
+                     say: Callable[[str], None]) -> int:
+    findings = 0
+    for service in services:
+        pool = await _open(service, say)
+        if pool is None:
+            continue
+        try:
+            report = await chains(pool)
+            if report.ok:
+                say(f"{service}: {report.events:,} events in {report.streams:,} streams: every hash chain holds")
+            else:
+                b = report.first_break
+                say(f"{service}: BROKEN hash chain: stream {b.stream_id} version {b.version}: {b.problem}")
+                findings += 1
+            if bootstrap:
+                main = topic_of.get(service) or service_topic(service)
+                topics = [main] + [t for t in await store_topics(pool) if t != main and service not in topic_of]
+                for topic in topics:
+                    findings += _print_topic(service, await compare_topic(pool, bootstrap, topic), say)
+        finally:
+            await pool.close()
+    return findings

@@ -1,0 +1,50 @@
+"""`kim audit`: a case's trail across all services (and its state at a past moment), and verification of every
+store's hash chains and of each topic against its store."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+from kim_runtime.topics import SERVICES
+
+from kim_cli.audit.connect import UserError, kafka_bootstrap
+
+app = typer.Typer(no_args_is_help=True)
+
+
+def _topic_overrides(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs or []:
+        service, _, topic = pair.partition("=")
+        if service not in SERVICES or not topic:
+            raise UserError(f"--topic {pair!r}: write SERVICE=TOPIC with SERVICE one of {', '.join(SERVICES)}")
+        out[service] = topic
+    return out
+
+
+@app.command()
+def verify(
+    service: list[str] = typer.Option(None, "--service", "-s", help="Only these services (default: all four)"),
+    kafka: bool = typer.Option(True, "--kafka/--no-kafka", help="Also compare each topic with its store"),
+    topic: list[str] = typer.Option(None, help="SERVICE=TOPIC: the topic to compare for a service "
+                                    "(default kim.<service>)"),
+) -> None:
+    """Check every stream's hash chain in every service store and that Kafka holds the same events; exit 1 on any
+    finding (the first broken link is named with its stream and version)."""
+    from kim_cli.audit.verify_report import verify_all
+
+    try:
+        unknown = [s for s in service or [] if s not in SERVICES]
+        if unknown:
+            raise UserError(f"unknown service(s) {', '.join(unknown)}: choose from {', '.join(SERVICES)}")
+        findings = asyncio.run(verify_all(service or list(SERVICES), _topic_overrides(topic),
+                                          kafka_bootstrap() if kafka else None, typer.echo))
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if findings:
+        typer.echo(f"{findings} finding(s): the history was changed or Kafka and the stores disagree")
+        raise typer.Exit(1)
+    typer.echo("verified: no findings")

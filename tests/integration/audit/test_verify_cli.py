@@ -1,0 +1,122 @@
+"""`kim audit verify` end to end: rows edited, deleted and reordered in PostgreSQL are found, and so are events
+missing from Kafka or changed there."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from kim_runtime import db
+from kim_runtime.envelope import Envelope
+from kim_runtime.store import EventStore
+
+from ..runtime.harness import Harness, event, eventually, unique
+from . import cli
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+
+async def _published_store(dsn: str, bootstrap: str, topic: str) -> None:
+    """Streams s1 (5 events) and s2 (3 events), published to `topic` by the real outbox relay."""
+    async with Harness(dsn, bootstrap, topic, unique("kim.dlq")) as h:
+        await h.start()
+        await h.store.append("s1", [event("s1", n) for n in range(1, 6)], 0)
+        await h.store.append("s2", [event("s2", n) for n in range(1, 4)], 0)
+
+        async def all_sent():
+            async with h.pool.acquire() as conn:
+                return await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0
+
+        await eventually(all_sent)
+
+
+async def _verify(dsn: str, bootstrap: str, topic: str) -> tuple[int, str]:
+    code, out, err = await cli.run("audit", "verify", "--service", "cases", "--topic", f"cases={topic}",
+                                   env=cli.environment(KIM_CASES_DATABASE_URL=dsn, KIM_KAFKA_BOOTSTRAP=bootstrap))
+    assert code in (0, 1), err
+    return code, out
+
+
+async def _sql(dsn: str, *statements: str) -> None:
+    conn = await db.connect(dsn)
+    try:
+        async with conn.transaction():
+            for sql in statements:
+                await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def test_an_untouched_history_verifies(fresh_db, kafka_bootstrap):
+    topic = unique("kim.test")
+    await _published_store(fresh_db, kafka_bootstrap, topic)
+    code, out = await _verify(fresh_db, kafka_bootstrap, topic)
+    assert code == 0, out
+    assert "cases: 8 events in 2 streams: every hash chain holds" in out
+    assert f"cases: topic {topic}: 8 events match the store" in out
+
+
+TAMPERING = {
+    "edited": (["UPDATE events SET data = jsonb_set(data, '{n}', '99') WHERE stream_id = 's1' AND version = 2"],
+               "stream s1 version 2: the content does not match its hash"),
+    "deleted": (["DELETE FROM outbox WHERE position = (SELECT position FROM events WHERE stream_id = 's1' AND version = 3)",
+                 "DELETE FROM events WHERE stream_id = 's1' AND version = 3"],
+                "stream s1 version 4: version 4 follows 2: an event was removed"),
+    "reordered": (["UPDATE events SET version = -version WHERE stream_id = 's1' AND version IN (2, 3)",
+                   "UPDATE events SET version = CASE version WHEN -2 THEN 3 ELSE 2 END "
+                   "WHERE stream_id = 's1' AND version IN (-2, -3)"],
+                  "stream s1 version 2: the content does not match its hash"),
+    "cut off at the end": (["DELETE FROM outbox WHERE position = (SELECT position FROM events WHERE stream_id = 's2' AND version = 3)",
+                            "DELETE FROM events WHERE stream_id = 's2' AND version = 3"],
+                           "stream s2 version 3: the stream head does not match its last event"),
+}
+
+
+@pytest.mark.parametrize("how", TAMPERING)
+async def test_tampered_rows_are_found_with_stream_and_version(fresh_db, kafka_bootstrap, how):
+    topic = unique("kim.test")
+    await _published_store(fresh_db, kafka_bootstrap, topic)
+    statements, expected = TAMPERING[how]
+    await _sql(fresh_db, *statements)
+    code, out = await _verify(fresh_db, kafka_bootstrap, topic)
+    assert code == 1, out
+    assert f"cases: BROKEN hash chain: {expected}" in out
+
+
+async def test_kafka_missing_an_event_or_holding_a_changed_one_is_found(fresh_db, kafka_bootstrap):
+    topic = unique("kim.test")
+    pool = await db.create_pool(fresh_db)
+    try:
+        async with pool.acquire() as conn:
+            await db.migrate(conn, [])
+        store = EventStore(pool, topic)
+        await store.append("s1", [event("s1", n) for n in range(1, 5)], 0)
+        events = await store.read_stream("s1")
+        async with pool.acquire() as conn:  # as if the relay had sent them all
+            await conn.execute("UPDATE outbox SET sent_at = now()")
+    finally:
+        await pool.close()
+    lost, changed = events[1], events[2]
+    stranger = Envelope(type="kim.test.Counted", source="/kim/test", stream_id="s9", data={"n": 1})
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        for e in [*events, stranger]:
+            if e is lost:
+                continue
+            value = json.dumps({"n": 1000}).encode() if e is changed else e.kafka_value()
+            headers = [(k, v.encode()) for k, v in e.kafka_headers().items()]
+            await producer.send_and_wait(topic, value, key=e.kafka_key(), headers=headers)
+    finally:
+        await producer.stop()
+
+    code, out = await _verify(fresh_db, kafka_bootstrap, topic)
+    assert code == 1, out
+    assert "every hash chain holds" in out
+    assert f"cases: topic {topic}: 2 events match the store" in out
+    assert f"missing from Kafka: event {lost.id} (stream s1 version 2, kim.test.Counted)" in out
+    assert f"differs: event {changed.id} (stream s1 version 3): value" in out
+    assert f"in Kafka but in no store: event {stranger.id}" in out
+    assert "3 finding(s)" in out
