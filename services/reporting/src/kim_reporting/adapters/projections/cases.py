@@ -1,0 +1,128 @@
+"""Facts from the cases topic: cases, their timeline (open, transfer, pause, resume, close), residence statuses,
+Rechtskreis, milestones and consents. Aggregates are computed when asked (adapters/indicator_sql.py)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from kim_runtime.envelope import Envelope
+
+from .base import Batch, BatchProjection, Table, table_ddl
+
+CASES = Table("cases", (
+    ("case_id", "text"), ("client_id", "text"), ("baustein", "text"), ("municipality_at_open", "text"),
+    ("access_channel", "text"), ("opened_on", "date"), ("closed_on", "date"), ("close_reason", "text"),
+    ("goals_agreed", "int"), ("goals_achieved", "int"), ("duration_days", "int"),
+), key=("case_id",))
+TIMELINE = Table("case_timeline", (
+    ("case_id", "text"), ("version", "int"), ("on_date", "date"), ("kind", "text"), ("municipality", "text")))
+RESIDENCE = Table("residence", (("case_id", "text"), ("version", "int"), ("recorded_on", "date"), ("status", "text")))
+RECHTSKREIS = Table("rechtskreis", (
+    ("case_id", "text"), ("version", "int"), ("on_date", "date"), ("kind", "text"), ("previous", "text"),
+    ("current", "text")))
+MILESTONES = Table("milestones", (
+    ("case_id", "text"), ("version", "int"), ("reached_on", "date"), ("milestone", "text"), ("level", "text")))
+CONSENTS = Table("consents", (
+    ("consent_id", "text"), ("recipient", "text"), ("case_id", "text"), ("granted_on", "date"),
+    ("valid_until", "date")))
+WITHDRAWALS = Table("consent_withdrawals", (
+    ("consent_id", "text"), ("case_id", "text"), ("scope", "text"), ("recipient", "text"), ("effective_on", "date")))
+
+TABLES = (CASES, TIMELINE, RESIDENCE, RECHTSKREIS, MILESTONES, CONSENTS, WITHDRAWALS)
+INDEXES = (
+    "CREATE INDEX IF NOT EXISTS timeline_by_case ON {schema}.case_timeline (case_id, on_date, version);",
+    "CREATE INDEX IF NOT EXISTS residence_by_case ON {schema}.residence (case_id, recorded_on, version);",
+    "CREATE INDEX IF NOT EXISTS rechtskreis_by_case ON {schema}.rechtskreis (case_id, on_date, version);",
+    "CREATE INDEX IF NOT EXISTS milestones_by_day ON {schema}.milestones (reached_on);",
+    "CREATE INDEX IF NOT EXISTS consents_by_case ON {schema}.consents (case_id, recipient);",
+    "CREATE INDEX IF NOT EXISTS withdrawals_by_consent ON {schema}.consent_withdrawals (consent_id);",
+)
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _instant_day(value: str) -> date:
+    return datetime.fromisoformat(value).date()
+
+
+def _opened(b: Batch, e: Envelope) -> None:
+    d = e.data
+    b.merge("cases", (d["case_id"],), client_id=d["client_id"], baustein=d["baustein"],
+            municipality_at_open=d["municipality"], access_channel=d["access_channel"], opened_on=_day(d["opened_on"]))
+    b.append("case_timeline", (d["case_id"], e.stream_version, _day(d["opened_on"]), "opened", d["municipality"]))
+
+
+def _transferred(b: Batch, e: Envelope) -> None:
+    d = e.data
+    b.append("case_timeline", (d["case_id"], e.stream_version, _day(d["transferred_on"]), "transferred",
+                               d["municipality"]))
+
+
+def _state(kind: str, field: str):
+    def collect(b: Batch, e: Envelope) -> None:
+        b.append("case_timeline", (e.data["case_id"], e.stream_version, _day(e.data[field]), kind, None))
+    return collect
+
+
+def _closed(b: Batch, e: Envelope) -> None:
+    d = e.data
+    b.merge("cases", (d["case_id"],), closed_on=_day(d["closed_on"]), close_reason=d["reason"],
+            goals_agreed=d["goals_agreed"], goals_achieved=d["goals_achieved"], duration_days=d["duration_days"])
+    b.append("case_timeline", (d["case_id"], e.stream_version, _day(d["closed_on"]), "closed", None))
+
+
+def _residence(b: Batch, e: Envelope) -> None:
+    d = e.data
+    b.append("residence", (d["case_id"], e.stream_version, _day(d["recorded_on"]), d["status"]))
+
+
+def _assessed(b: Batch, e: Envelope) -> None:
+    d = e.data
+    b.append("rechtskreis", (d["case_id"], e.stream_version, _day(d["assessed_on"]), "assessment", None,
+                             d["rechtskreis"]))
+
+
+def _rechtskreis_changed(b: Batch, e: Envelope) -> None:
+    d = e.data
+    b.append("rechtskreis", (d["case_id"], e.stream_version, _day(d["changed_on"]), "change", d.get("previous"),
+                             d["current"]))
+
+
+def _milestone(b: Batch, e: Envelope) -> None:
+    d = e.data
+    b.append("milestones", (d["case_id"], e.stream_version, _day(d["reached_on"]), d["milestone"],
+                            d.get("language_level")))
+
+
+def _consent(b: Batch, e: Envelope) -> None:
+    d = e.data
+    for recipient in dict.fromkeys(d["recipients"]):
+        b.append("consents", (d["consent_id"], recipient, d["case_id"], _day(d["granted_on"]),
+                              _day(d.get("valid_until"))))
+
+
+def _withdrawn(b: Batch, e: Envelope) -> None:
+    d = e.data
+    b.append("consent_withdrawals", (d["consent_id"], d["case_id"], d["scope"], d.get("recipient"),
+                                     _instant_day(d["effective_at"])))
+
+
+class CasesProjection(BatchProjection):
+    name = "reporting_cases"
+    tables = TABLES
+    ddl = table_ddl("{schema}", TABLES, INDEXES)
+    collectors = {
+        "kim.cases.CaseOpened": _opened,
+        "kim.cases.CaseTransferred": _transferred,
+        "kim.cases.CasePaused": _state("paused", "paused_on"),
+        "kim.cases.CaseResumed": _state("resumed", "resumed_on"),
+        "kim.cases.CaseClosed": _closed,
+        "kim.cases.ResidenceStatusRecorded": _residence,
+        "kim.cases.AssessmentCompleted": _assessed,
+        "kim.cases.RechtskreisChanged": _rechtskreis_changed,
+        "kim.cases.MilestoneRecorded": _milestone,
+        "kim.cases.ConsentGranted": _consent,
+        "kim.cases.ConsentWithdrawn": _withdrawn,
+    }

@@ -1,0 +1,55 @@
+"""Facts from the referrals topic: partners and one row per referral with the day of each step."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from kim_runtime.envelope import Envelope
+
+from .base import Batch, BatchProjection, Table, table_ddl
+
+PARTNERS = Table("partners", (("organisation_id", "text"), ("name", "text"), ("kind", "text")),
+                 key=("organisation_id",))
+REFERRALS = Table("referrals", (
+    ("referral_id", "text"), ("case_id", "text"), ("partner", "text"), ("requested_on", "date"),
+    ("accepted_on", "date"), ("declined_on", "date"), ("appointment_on", "date"), ("closed_on", "date"),
+    ("revoked_on", "date"),
+), key=("referral_id",))
+TABLES = (PARTNERS, REFERRALS)
+INDEXES = ("CREATE INDEX IF NOT EXISTS referrals_by_case ON {schema}.referrals (case_id);",)
+
+
+def _day(instant: str) -> date:
+    return datetime.fromisoformat(instant).date()
+
+
+def _partner(b: Batch, e: Envelope) -> None:
+    d = e.data
+    b.merge("partners", (d["organisation_id"],), name=d["name"], kind=d["kind"])
+
+
+def _requested(b: Batch, e: Envelope) -> None:
+    d = e.data
+    b.merge("referrals", (d["referral_id"],), case_id=d["case_id"], partner=d["to_organisation_id"],
+            requested_on=_day(d["requested_at"]))
+
+
+def _step(column: str, field: str, parse=_day):
+    def collect(b: Batch, e: Envelope) -> None:
+        b.merge("referrals", (e.data["referral_id"],), **{column: parse(e.data[field])})
+    return collect
+
+
+class ReferralsProjection(BatchProjection):
+    name = "reporting_referrals"
+    tables = TABLES
+    ddl = table_ddl("{schema}", TABLES, INDEXES)
+    collectors = {
+        "kim.referrals.PartnerRegistered": _partner,
+        "kim.referrals.ReferralRequested": _requested,
+        "kim.referrals.ReferralAccepted": _step("accepted_on", "accepted_at"),
+        "kim.referrals.ReferralDeclined": _step("declined_on", "declined_at"),
+        "kim.referrals.AppointmentScheduled": _step("appointment_on", "appointment_on", date.fromisoformat),
+        "kim.referrals.ReferralClosed": _step("closed_on", "closed_at"),
+        "kim.referrals.ReferralRevoked": _step("revoked_on", "revoked_at"),
+    }

@@ -1,0 +1,89 @@
+"""Indicators for a range of periods, filtered and broken down as asked, with small cells suppressed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import asyncpg
+
+from kim_reporting.adapters.indicator_sql import FACTS, query
+from kim_reporting.domain.catalogue import BY_NAME, INDICATORS
+from kim_reporting.domain.periods import Period
+from kim_reporting.domain.suppression import Cell, rounded
+
+BREAKDOWNS = ("municipality", "baustein")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which cells to return: one municipality / Baustein or all, and which of the two to break down by."""
+
+    municipality: str | None = None
+    baustein: str | None = None
+    by: frozenset[str] = field(default_factory=frozenset)
+    every_breakdown: bool = False  # reports: totals and every breakdown within the filter
+
+    def wants(self, municipality: str | None, baustein: str | None) -> bool:
+        if self.every_breakdown:
+            return self.municipality in (None, municipality) and self.baustein in (None, baustein)
+        return _fits(municipality, self.municipality, "municipality" in self.by) and _fits(
+            baustein, self.baustein, "baustein" in self.by)
+
+
+def _fits(value: str | None, wanted: str | None, broken_down: bool) -> bool:
+    if wanted is not None:
+        return value == wanted
+    return value is not None if broken_down else value is None
+
+
+async def compute(conn: asyncpg.Connection, periods: list[Period], scope: Scope,
+                  names: Iterable[str] | None = None) -> list[Cell]:
+    """All cells of the wanted indicators (default: all), in one consistent snapshot of the projections."""
+    wanted = list(names) if names else [i.name for i in INDICATORS]
+    args = ([p.label for p in periods], [p.start for p in periods], [p.end for p in periods])
+    cells: list[Cell] = []
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        raw: dict[str, list[asyncpg.Record]] = {}
+        for name in {*wanted, *(("active_cases", "vza_filled_at_end") if "active_cases_per_filled_vza" in wanted
+                                else ())}:
+            if name in FACTS:
+                raw[name] = await conn.fetch(query(name), *args)
+    for name in wanted:
+        rows = raw.get(name) if name in FACTS else _per_filled_vza(raw)
+        cells.extend(_cells(name, rows or [], scope))
+    order = {p.label: i for i, p in enumerate(periods)}
+    cells.sort(key=lambda c: (order[c.period], c.indicator, c.municipality or "", c.baustein or "",
+                              sorted(c.dimensions.items())))
+    return cells
+
+
+def _cells(name: str, rows: list, scope: Scope) -> list[Cell]:
+    indicator = BY_NAME[name]
+    out = []
+    for r in rows:
+        municipality = r["municipality"]
+        if municipality == "*":
+            continue  # a figure that is not broken down by municipality
+        if not scope.wants(municipality, r["baustein"]) or r["value"] is None:
+            continue
+        out.append(Cell(
+            indicator=name, period=r["label"], municipality=municipality, baustein=r["baustein"],
+            dimensions={indicator.dimension: r["dim"]} if indicator.dimension else {},
+            value=rounded(name, r["value"]),
+            persons=r["persons"] if indicator.person_based else None,
+        ))
+    return out
+
+
+def _per_filled_vza(raw: dict[str, list]) -> list[dict]:
+    """Active cases at period end per filled VZÄ at period end, where both exist; persons = the active cases'."""
+    filled = {(r["label"], r["municipality"], r["baustein"]): r["value"] for r in raw["vza_filled_at_end"]}
+    out = []
+    for r in raw["active_cases"]:
+        vza = filled.get((r["label"], r["municipality"], r["baustein"]))
+        if vza:
+            out.append({"label": r["label"], "municipality": r["municipality"], "baustein": r["baustein"],
+                        "dim": "", "value": Decimal(r["value"]) / Decimal(vza), "persons": r["persons"]})
+    return out
