@@ -57,6 +57,7 @@ class Handler(Protocol):
 
     name: str
     topics: Sequence[str]
+    # Optional: an advisory lock key taken (shared) before the claim, so a projection's swap can exclude live work.
 
     async def handle(self, conn: asyncpg.Connection, event: Envelope) -> None: ...
 
@@ -143,6 +144,8 @@ class ConsumerRunner:
             attempt += 1
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
+                    if (lock := getattr(handler, "advisory_lock", None)) is not None:
+                        await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", lock)
                     claimed = await conn.fetchval(
                         CLAIM, handler.name, event.id, record.topic, record.partition, record.offset, event.time
                     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from faststream.kafka import KafkaBroker
 
 from .settings import RuntimeSettings
@@ -26,5 +28,6 @@ def make_broker(settings: RuntimeSettings, **extra) -> KafkaBroker:
         request_timeout_ms=10_000,
         security=security,
         client_id=f"kim-{settings.service}",
+        log_level=logging.DEBUG,  # one line per message is noise at INFO; failures still log as errors
         **extra,
     )

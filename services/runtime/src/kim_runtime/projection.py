@@ -52,10 +52,10 @@ class ProjectionHandler:
         self.projection = projection
         self.name = projection.name
         self.topics = tuple(projection.topics)
-        self._lock = lock_key(projection.name)
+        # taken by the ConsumerRunner before it claims the event, so the claim and the effect wait for a swap
+        self.advisory_lock = lock_key(projection.name)
 
     async def handle(self, conn: asyncpg.Connection, event: Envelope) -> None:
-        await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", self._lock)
         await self.projection.apply(conn, f'"{self.projection.name}"', event)
 
 
