@@ -53,6 +53,8 @@ async def test_a_referral_without_a_covering_consent_is_refused_with_what_is_mis
         assert (await client.get(f"/cases/{case_id}/referrals", headers=CASE_MANAGER)).json() == []
         r = await client.post("/referrals", headers=CASE_MANAGER, json=referral(case_id, "nobody-registered"))
         assert r.status_code == 404 and "not registered" in r.json()["detail"]
+        r = await client.post("/referrals", headers=CASE_MANAGER, json=referral(case_id, abh, categories=[]))
+        assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["data_categories"]
 
 
 async def _case_known(client, case_id: str, org: str) -> bool:
