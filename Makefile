@@ -10,10 +10,8 @@ VENV := .venv
 KIM := $(VENV)/bin/kim
 PYTEST := $(VENV)/bin/pytest
 PYTEST_ARGS ?=
-# npm packages helpers need (e.g. @asyncapi/parser, playwright-core); installed into ./node_modules
-NODE_PACKAGES ?=
 
-.PHONY: help install node test test-unit test-integration test-e2e run stack-up stack-down stack-status bench clean distclean
+.PHONY: help install node browser test test-unit test-integration test-e2e run stack-up stack-down stack-status bench clean distclean
 
 help:
 	@echo "make test     install, start the local stack, run the whole suite, stop what was started"
@@ -28,21 +26,30 @@ $(UV):
 install: $(UV)
 	@$(UV) sync --frozen --quiet
 
-node:
-	@if [ -n "$(NODE_PACKAGES)" ]; then npm install --no-save --no-audit --no-fund $(NODE_PACKAGES); fi
+# npm packages from package-lock.json (the AsyncAPI validator), reinstalled only when the lock file changes
+node: node_modules/.installed
+node_modules/.installed: package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Debian's Chromium for the dashboard's browser test (never a browser download of a test tool's own)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else echo "chromium is missing: install Debian's chromium package (the browser tests skip without it)"; fi; }
 
 # tier targets accept an empty tier (pytest exit code 5: nothing collected)
-test: install
+test: install node browser
 	@if $(KIM) schemas check --help >/dev/null 2>&1; then $(KIM) schemas check; fi
 	$(PYTEST) tests $(PYTEST_ARGS)
 
 test-unit: install
 	$(PYTEST) tests/unit $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
-test-integration: install
+test-integration: install node
 	$(PYTEST) tests/integration $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
-test-e2e: install
+test-e2e: install browser
 	$(PYTEST) tests/e2e $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 run: install

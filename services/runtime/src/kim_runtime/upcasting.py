@@ -47,6 +47,25 @@ def register(event_type: str, from_version: int, fn: Upcaster) -> Upcaster:
     return DEFAULT_CHAIN.register(event_type, from_version, fn)
 
 
+_contract_loaded = False
+
+
+def _load_contract() -> None:
+    """The contract registers its steps on import; make sure it is imported wherever events are read.
+
+    kim_schemas depends on the runtime, not the other way round, so it is imported lazily and is optional
+    (a process without it only sees the steps registered by hand).
+    """
+    global _contract_loaded
+    _contract_loaded = True
+    try:
+        import kim_schemas  # noqa: F401, PLC0415
+    except ImportError:
+        pass
+
+
 def upcast(event_type: str, version: int, data: Data) -> tuple[int, Data]:
     """Upcast stored ``data`` of ``event_type`` at ``version`` to the newest version there is a step for."""
+    if not _contract_loaded:
+        _load_contract()
     return DEFAULT_CHAIN.upcast(event_type, version, data)
