@@ -76,6 +76,27 @@ class Envelope(BaseModel):
     key_id: str | None = Field(default=None, description="Per-subject key id when personal data is inside")
     data: dict[str, Any] = Field(default_factory=dict)
 
+    @classmethod
+    def wrap(
+        cls,
+        event: Any,
+        *,
+        source: str,
+        actor: str | None,
+        correlation_id: str | None,
+        causation_id: str | None,
+        subject: str | None = None,
+        municipality: str | None = None,
+        key_id: str | None = None,
+    ) -> Envelope:
+        """The envelope of a contract event (kim_schemas.base.Event: event_type, schema_version, stream_id())."""
+        return cls(
+            type=event.event_type, schema_version=event.schema_version, source=source,
+            stream_id=event.stream_id(), subject=subject, actor=actor, municipality=municipality,
+            correlation_id=correlation_id, causation_id=causation_id, key_id=key_id,
+            data=event.model_dump(mode="json"),
+        )
+
     # -- Kafka binding -------------------------------------------------------------------------
     def kafka_key(self) -> bytes:
         return self.stream_id.encode()

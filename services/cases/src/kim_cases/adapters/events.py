@@ -24,11 +24,10 @@ class CommandContext:
 
 
 def to_envelope(event: Event, ctx: CommandContext, *, subject: str | None, municipality: str | None) -> Envelope:
-    return Envelope(
-        type=event.event_type, schema_version=event.schema_version, source=SOURCE, stream_id=event.stream_id(),
-        subject=subject, actor=ctx.principal.sub, municipality=getattr(event, "municipality", None) or municipality,
-        correlation_id=ctx.correlation_id, causation_id=ctx.command_id, key_id=_key_id(event),
-        data=event.model_dump(mode="json"),
+    return Envelope.wrap(
+        event, source=SOURCE, actor=ctx.principal.sub, correlation_id=ctx.correlation_id,
+        causation_id=ctx.command_id, subject=subject,
+        municipality=getattr(event, "municipality", None) or municipality, key_id=_key_id(event),
     )
 
 

@@ -21,8 +21,5 @@ class Context:
 
 
 def envelope(event: Event, ctx: Context, *, municipality: str | None = None, subject: str | None = None) -> Envelope:
-    return Envelope(
-        type=event.event_type, schema_version=event.schema_version, source=SOURCE, stream_id=event.stream_id(),
-        subject=subject, actor=ctx.actor, municipality=municipality, correlation_id=ctx.correlation_id,
-        causation_id=ctx.causation_id, data=event.model_dump(mode="json"),
-    )
+    return Envelope.wrap(event, source=SOURCE, actor=ctx.actor, correlation_id=ctx.correlation_id,
+                         causation_id=ctx.causation_id, subject=subject, municipality=municipality)
