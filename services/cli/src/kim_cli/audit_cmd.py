@@ -4,6 +4,8 @@ store's hash chains and of each topic against its store."""
 from __future__ import annotations
 
 import asyncio
+from enum import StrEnum
+from pathlib import Path
 
 import typer
 
@@ -12,6 +14,45 @@ from kim_runtime.topics import SERVICES
 from kim_cli.audit.connect import UserError, kafka_bootstrap
 
 app = typer.Typer(no_args_is_help=True)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+@app.command()
+def case(
+    case_id: str = typer.Argument(..., help="The case id"),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv"),
+    as_of: str = typer.Option(None, "--as-of", help="Show the case's state at this time instead (ISO 8601; a date "
+                              "means the end of that day; no zone means UTC)"),
+    show_personal: bool = typer.Option(False, "--show-personal", help="Decrypt personal data (recorded as a read "
+                                       "of personal data); erased clients stay erased"),
+    actor: str = typer.Option(None, help="Who is auditing (default KIM_AUDIT_ACTOR or cli:<login>)"),
+    output: Path = typer.Option(None, "--output", "-o", help="Write to this file instead of the terminal"),
+) -> None:
+    """The case's trail across all services in time order: what, who, when, caused by what. Every export (and
+    every read of personal data) is itself recorded in the cases store (stream audit-<date>)."""
+    from kim_cli.audit import audit_log
+    from kim_cli.audit.as_of import parse_time
+    from kim_cli.audit.case_report import case_report
+
+    try:
+        moment = parse_time(as_of) if as_of else None
+        text = asyncio.run(case_report(case_id, fmt=fmt.value, as_of=moment, reveal=show_personal,
+                                       actor=actor or audit_log.default_actor(),
+                                       destination=str(output) if output else "stdout",
+                                       say=lambda m: typer.echo(m, err=True)))
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if output:
+        output.write_text(text)
+        typer.echo(f"wrote {output}", err=True)
+    else:
+        typer.echo(text, nl=False)
 
 
 def _topic_overrides(pairs: list[str]) -> dict[str, str]:

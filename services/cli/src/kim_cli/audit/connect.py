@@ -65,6 +65,24 @@ class Databases:
         return await self.pool(database_url(service), what=service)
 
 
+async def open_store(service: str, say) -> asyncpg.Pool | None:
+    """A pool on the service's event store; None (after saying why) when its database or store does not exist."""
+    url = database_url(service)
+    try:
+        pool = await db.create_pool(url, min_size=1, max_size=2)
+    except asyncpg.InvalidCatalogNameError:
+        say(f"{service}: no database at {redact(url)}; skipped")
+        return None
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise UserError(f"cannot connect to the {service} database at {redact(url)} ({exc}); start the stack "
+                        f"(`kim stack up`) or set KIM_{service.upper()}_DATABASE_URL") from None
+    if not await has_event_store(pool):
+        say(f"{service}: no event store yet (the service has not run); skipped")
+        await pool.close()
+        return None
+    return pool
+
+
 async def has_event_store(pool: asyncpg.Pool) -> bool:
     async with pool.acquire() as conn:
         return bool(await conn.fetchval("SELECT to_regclass('events') IS NOT NULL"))

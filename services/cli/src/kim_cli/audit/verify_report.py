@@ -4,33 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import asyncpg
-
-from kim_runtime import db
 from kim_runtime.topics import service_topic
 
-from kim_cli.audit.connect import UserError, database_url, has_event_store
+from kim_cli.audit.connect import open_store
 from kim_cli.audit.verify import TopicReport, chains, compare_topic, store_topics
-from kim_cli.stack_postgres import redact
 
 SHOWN = 10  # findings listed per kind; the count says how many there are
-
-
-async def _open(service: str, say: Callable[[str], None]) -> asyncpg.Pool | None:
-    url = database_url(service)
-    try:
-        pool = await db.create_pool(url, min_size=1, max_size=2)
-    except asyncpg.InvalidCatalogNameError:
-        say(f"{service}: no database at {redact(url)}; skipped")
-        return None
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        raise UserError(f"cannot connect to the {service} database at {redact(url)} ({exc}); start the stack "
-                        f"(`kim stack up`) or set KIM_{service.upper()}_DATABASE_URL") from None
-    if not await has_event_store(pool):
-        say(f"{service}: no event store yet (the service has not run); skipped")
-        await pool.close()
-        return None
-    return pool
 
 
 def _print_topic(service: str, r: TopicReport, say) -> int:
@@ -55,7 +34,7 @@ async def verify_all(services: list[str], topic_of: dict[str, str], bootstrap: s
                      say: Callable[[str], None]) -> int:
     findings = 0
     for service in services:
-        pool = await _open(service, say)
+        pool = await open_store(service, say)
         if pool is None:
             continue
         try:

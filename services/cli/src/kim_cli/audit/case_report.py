@@ -1,0 +1,54 @@
+"""`kim audit case`: gather, open (or mark erased), render, record the export, then hand back the text."""
+
+from __future__ import annotations
+
+import json
+from contextlib import AsyncExitStack
+from dataclasses import replace
+from datetime import datetime
+
+from kim_runtime.topics import SERVICES
+
+from kim_cli.audit import audit_log, render
+from kim_cli.audit.as_of import state_as_of
+from kim_cli.audit.connect import UserError, open_store
+from kim_cli.audit.personal import Opener, client_key
+from kim_cli.audit.trail import client_of, collect
+
+
+async def case_report(case_id: str, *, fmt: str, as_of: datetime | None, reveal: bool, actor: str,
+                      destination: str, say) -> str:
+    async with AsyncExitStack() as stack:
+        stores = {}
+        for service in SERVICES:
+            pool = await open_store(service, say)
+            if pool is not None:
+                stack.push_async_callback(pool.close)
+                stores[service] = pool
+        cases = stores.get("cases")
+        if cases is None:
+            raise UserError("the cases service has no event store to read the case from: start it (`make run`)")
+        client_id = await client_of(cases, case_id)
+        if client_id is None:
+            raise UserError(f"no case {case_id} in the cases store: check the id (GET /cases on the cases service "
+                            f"lists them)")
+        trail = await collect(stores, case_id, client_id)
+        opener = Opener(client_id, await client_key(cases, client_id), reveal=reveal)
+        if as_of is not None:
+            state = state_as_of(case_id, client_id, trail, as_of, opener)
+            text = {"json": lambda: json.dumps(state, indent=2, ensure_ascii=False, default=str) + "\n",
+                    "csv": lambda: render.state_csv(state), "table": lambda: render.state_table(state)}[fmt]()
+        else:
+            trail = [replace(e, data=opener.data(e.data)) for e in trail]
+            header = {"case_id": case_id, "client_id": client_id, "client_erased": opener.erased,
+                      "services": list(stores)}
+            text = {"json": lambda: render.trail_json(header, trail) + "\n", "csv": lambda: render.trail_csv(trail),
+                    "table": lambda: render.trail_table(header, trail)}[fmt]()
+        events = [(audit_log.EXPORTED, {"case_id": case_id, "client_id": client_id, "format": fmt,
+                                        "as_of": as_of.isoformat() if as_of else None, "events": len(trail),
+                                        "destination": destination})]
+        if opener.read:
+            events.append((audit_log.VIEWED, {"case_id": case_id, "client_id": client_id,
+                                              "fields": sorted(opener.read), "via": "kim audit case"}))
+        await audit_log.record(cases, actor, events, subject=client_id)
+        return text

@@ -1,0 +1,75 @@
+"""Personal data in a trail: encrypted fields shown as "erased" once the client's key is gone, else "withheld",
+or in clear when the auditor asks for it (--show-personal; every such read is itself recorded).
+
+Keys live in the cases service's table client_keys; decryption is the cases service's own (AES-GCM, client id
+bound in as associated data).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+ERASED, WITHHELD, UNREADABLE = "erased", "withheld", "unreadable"
+PERSONAL_FIELDS = ("name", "date_of_birth", "address", "contact")
+
+
+def is_encrypted(value: Any) -> bool:
+    return isinstance(value, dict) and {"key_id", "nonce", "ciphertext"} <= value.keys()
+
+
+async def client_key(cases: asyncpg.Pool, client_id: str | None) -> bytes | None:
+    if client_id is None:
+        return None
+    async with cases.acquire() as conn:
+        if not await conn.fetchval("SELECT to_regclass('client_keys') IS NOT NULL"):
+            return None
+        return await conn.fetchval("SELECT key FROM client_keys WHERE client_id = $1", client_id)
+
+
+class Opener:
+    """Replaces each encrypted value in event data; remembers which fields it showed in clear."""
+
+    def __init__(self, client_id: str | None, key: bytes | None, *, reveal: bool):
+        self.client_id, self.key, self.reveal = client_id, key, reveal
+        self.read: set[str] = set()
+
+    @property
+    def erased(self) -> bool:
+        return self.key is None
+
+    def open(self, value: Any, label: str) -> Any:
+        if value is None:
+            return None
+        if self.key is None:
+            return ERASED
+        if not self.reveal:
+            return WITHHELD
+        from kim_cases.adapters import crypto
+        from kim_schemas.types import Encrypted
+
+        try:
+            opened = crypto.decrypt(self.key, self.client_id, Encrypted.model_validate(value))
+        except Exception:  # tampered, or encrypted for another client
+            return UNREADABLE
+        self.read.add(label)
+        return opened
+
+    def data(self, data: dict) -> dict:
+        return {k: self.open(v, k) if is_encrypted(v) else v for k, v in data.items()}
+
+    # the interface kim_cases.application.views.case_state expects of a reader
+    def personal(self, value) -> dict:
+        opened = self.open(_plain(value), "personal")
+        if isinstance(opened, dict):
+            return {f: opened.get(f) for f in PERSONAL_FIELDS}
+        return dict.fromkeys(PERSONAL_FIELDS, opened)
+
+    def notes(self, value) -> Any:
+        opened = self.open(_plain(value), "notes")
+        return opened.get("notes") if isinstance(opened, dict) else opened
+
+
+def _plain(value) -> dict | None:
+    return value.model_dump(mode="json") if hasattr(value, "model_dump") else value

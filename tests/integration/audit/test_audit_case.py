@@ -1,0 +1,186 @@
+"""`kim audit case` end to end: the real cases service (in-process) plus staffing and referrals stores holding
+events about the case; trail order, causes, formats, --as-of, erasure, and the audit records of each export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from kim_runtime import db
+from kim_runtime.auth import Principal, Role, issue_token
+from kim_runtime.envelope import Envelope
+from kim_runtime.store import EventStore
+
+from . import cli
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+SECRET = "audit-integration-test-secret-0123456789"
+NAME = "Amina Haddad"
+
+
+def _auth(role: Role, sub: str) -> dict[str, str]:
+    principal = Principal(sub=sub, role=role, team="stadt-luenen", municipality="05978024")
+    return {"Authorization": f"Bearer {issue_token(SECRET, principal)}"}
+
+
+MANAGER, LEAD = _auth(Role.CASE_MANAGER, "staff-1"), _auth(Role.TEAM_LEAD, "lead-1")
+
+
+@pytest.fixture
+async def cases_api(fresh_db, kafka_bootstrap):
+    from kim_cases.bootstrap import build_app
+    from kim_cases.settings import CasesSettings
+
+    app = build_app(CasesSettings(database_url=fresh_db, kafka_bootstrap=kafka_bootstrap, auth_secret=SECRET))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cases") as http:
+            yield http
+
+
+@pytest.fixture
+async def other_db(stack):
+    from kim_cli.stack import create_database, drop_database
+
+    names = []
+
+    async def make(label: str) -> str:
+        name = f"kim_test_audit_{label}_{len(names)}_{datetime.now().strftime('%H%M%S%f')}"
+        names.append(name)
+        await create_database(stack.postgres_url, name)
+        url = stack.database_url(name)
+        conn = await db.connect(url)
+        try:
+            await db.migrate(conn, [])
+        finally:
+            await conn.close()
+        return url
+
+    yield make
+    for name in names:
+        await drop_database(stack.postgres_url, name)
+
+
+async def _post(http, url, body, headers=MANAGER, expect=201) -> dict:
+    r = await http.post(url, json=body, headers=headers)
+    assert r.status_code == expect, r.text
+    return r.json()
+
+
+async def _append(url: str, topic: str, stream: str, events: list[tuple[str, dict, str | None]]) -> None:
+    pool = await db.create_pool(url)
+    try:
+        store = EventStore(pool, topic)
+        envelopes = [Envelope(type=t, source=f"/kim/{topic.split('.')[1]}", stream_id=stream, actor="svc-test",
+                              causation_id=cause, data=data) for t, data, cause in events]
+        await store.append(stream, envelopes, await store.stream_version(stream))
+    finally:
+        await pool.close()
+
+
+async def _case_opened_id(url: str, case_id: str) -> str:
+    conn = await db.connect(url)
+    try:
+        return str(await conn.fetchval("SELECT event_id FROM events WHERE stream_id = $1 AND version = 1", case_id))
+    finally:
+        await conn.close()
+
+
+async def _audit_records(url: str) -> list[tuple[str, str, dict]]:
+    conn = await db.connect(url)
+    try:
+        rows = await conn.fetch("SELECT type, metadata, data FROM events WHERE stream_id LIKE 'audit-%' ORDER BY position")
+        stream = await conn.fetchval("SELECT stream_id FROM events WHERE stream_id LIKE 'audit-%' LIMIT 1")
+    finally:
+        await conn.close()
+    assert stream in (None, f"audit-{datetime.now(UTC).date().isoformat()}")
+    return [(r["type"], r["metadata"]["actor"], r["data"]) for r in rows]
+
+
+async def test_trail_across_services_as_of_and_erasure(cases_api, fresh_db, other_db):
+    client_id = (await _post(cases_api, "/clients", {"name": NAME, "date_of_birth": "1990-04-02",
+                                                     "languages": ["ar"], "arrival_year": 2016}))["client_id"]
+    case_id = (await _post(cases_api, "/cases", {"client_id": client_id, "municipality": "05978024", "team": "stadt",
+                                                 "team_organisation_id": "stadt-luenen", "access_channel": "jobcenter",
+                                                 "opened_on": "2025-01-10"}))["case_id"]
+    staffing, referrals = await other_db("staffing"), await other_db("referrals")
+    opened = await _case_opened_id(fresh_db, case_id)
+    await _append(staffing, "kim.staffing", case_id, [(
+        "kim.staffing.CaseManagerAssigned", {"case_id": case_id, "staff_member_id": "staff-1"}, opened)])
+    between = datetime.now(UTC)
+    await _post(cases_api, f"/cases/{case_id}/consents", {
+        "recipients": ["abh-unna"], "purposes": ["aufenthaltssicherung"], "data_categories": ["aufenthalt"],
+        "form": "schriftlich", "informed_in": "ar", "granted_on": "2025-01-10"})
+    await _append(referrals, "kim.referrals", "ref-1", [
+        ("kim.referrals.ReferralRequested", {"referral_id": "ref-1", "case_id": case_id}, None),
+        ("kim.referrals.ReferralAccepted", {"referral_id": "ref-1"}, None)])
+    await _append(referrals, "kim.referrals", "ref-2", [
+        ("kim.referrals.ReferralRequested", {"referral_id": "ref-2", "case_id": "another-case"}, None)])
+    env = cli.environment(KIM_CASES_DATABASE_URL=fresh_db, KIM_STAFFING_DATABASE_URL=staffing,
+                          KIM_REFERRALS_DATABASE_URL=referrals,
+                          KIM_REPORTING_DATABASE_URL=fresh_db.rsplit("/", 1)[0] + "/kim_no_such_db")
+
+    code, out, err = await cli.run("audit", "case", case_id, "--format", "json", "--actor", "auditor-7", env=env)
+    assert code == 0, err
+    assert "reporting: no database" in err
+    trail = json.loads(out)
+    events = [(e["service"], e["stream_id"], e["type"].rsplit(".", 1)[1]) for e in trail["events"]]
+    assert events == [
+        ("cases", client_id, "ClientRegistered"), ("cases", case_id, "CaseOpened"),
+        ("staffing", case_id, "CaseManagerAssigned"), ("cases", case_id, "ConsentGranted"),
+        ("referrals", "ref-1", "ReferralRequested"), ("referrals", "ref-1", "ReferralAccepted")]
+    times = [e["time"] for e in trail["events"]]
+    assert times == sorted(times)
+    by_type = {e["type"].rsplit(".", 1)[1]: e for e in trail["events"]}
+    assert by_type["CaseManagerAssigned"]["caused_by"] == f"cases CaseOpened ({case_id} v1)"
+    assert by_type["CaseOpened"]["actor"] == "staff-1"
+    assert by_type["CaseOpened"]["caused_by"].startswith("command ")
+    assert by_type["ClientRegistered"]["data"]["personal"] == "withheld"
+    assert NAME not in out
+    assert await _audit_records(fresh_db) == [("kim.audit.TrailExported", "auditor-7", {
+        "case_id": case_id, "client_id": client_id, "format": "json", "as_of": None, "events": 6,
+        "destination": "stdout", "at": (await _audit_records(fresh_db))[0][2]["at"]})]
+
+    code, out, err = await cli.run("audit", "case", case_id, "--format", "csv", "--show-personal", env=env)
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    registered = next(r for r in rows if r["type"] == "kim.cases.ClientRegistered")
+    assert json.loads(registered["data"])["personal"]["name"] == NAME
+    assert [r["type"] for r in rows][-1] == "kim.audit.TrailExported", "the earlier export is part of the trail"
+    viewed = [(t, d["fields"]) for t, _, d in await _audit_records(fresh_db) if t == "kim.audit.PersonalDataViewed"]
+    assert viewed == [("kim.audit.PersonalDataViewed", ["personal"])]
+
+    code, out, err = await cli.run("audit", "case", case_id, "--as-of", between.isoformat(), "--format", "json",
+                                   env=env)
+    assert code == 0, err
+    then = json.loads(out)
+    assert then["version"] == 1 and then["folded_by"] == "kim_cases aggregate"
+    assert then["state"]["phase"] == "intake" and then["state"]["consents"] == []
+    code, out, err = await cli.run("audit", "case", case_id, "--as-of", datetime.now(UTC).isoformat(), env=env)
+    assert code == 0, err
+    assert "version 2" in out and '"consent"' in out
+
+    await _post(cases_api, f"/clients/{client_id}/erasure", {}, headers=LEAD, expect=200)
+    code, out, err = await cli.run("audit", "case", case_id, "--show-personal", env=env)
+    assert code == 0, err
+    assert f"(client {client_id}, erased)" in out and 'personal="erased"' in out and NAME not in out
+    assert "ClientErased" in out
+    kinds = [t for t, _, _ in await _audit_records(fresh_db)]
+    assert kinds.count("kim.audit.PersonalDataViewed") == 1, "nothing was read in clear after the erasure"
+    assert kinds.count("kim.audit.TrailExported") == 5
+
+
+async def test_an_unknown_case_is_refused_with_what_to_do(fresh_db):
+    pool = await db.create_pool(fresh_db)
+    try:
+        async with pool.acquire() as conn:
+            await db.migrate(conn, [])
+    finally:
+        await pool.close()
+    code, out, err = await cli.run("audit", "case", "no-such-case", env=cli.environment(KIM_CASES_DATABASE_URL=fresh_db))
+    assert code == 2
+    assert "no case no-such-case in the cases store: check the id" in err
