@@ -23,8 +23,8 @@ from .kafka_io import create_topics, produce
 SECRET = "reporting-test-secret-at-least-32-bytes!"
 
 
-def auth(sub: str = "lead-1", role: Role = Role.TEAM_LEAD) -> dict:
-    return {"Authorization": f"Bearer {issue_token(SECRET, Principal(sub=sub, role=role))}"}
+def auth(sub: str = "lead-1", role: Role = Role.TEAM_LEAD, **claims) -> dict:
+    return {"Authorization": f"Bearer {issue_token(SECRET, Principal(sub=sub, role=role, **claims))}"}
 
 
 @dataclass

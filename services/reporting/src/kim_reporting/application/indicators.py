@@ -9,6 +9,7 @@ from decimal import Decimal
 import asyncpg
 
 from kim_reporting.adapters.indicator_sql import FACTS, query
+from kim_reporting.adapters.reading import snapshot
 from kim_reporting.domain.catalogue import BY_NAME, INDICATORS
 from kim_reporting.domain.periods import Period
 from kim_reporting.domain.suppression import Cell, rounded
@@ -44,7 +45,7 @@ async def compute(conn: asyncpg.Connection, periods: list[Period], scope: Scope,
     wanted = list(names) if names else [i.name for i in INDICATORS]
     args = ([p.label for p in periods], [p.start for p in periods], [p.end for p in periods])
     cells: list[Cell] = []
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
+    async with snapshot(conn):
         raw: dict[str, list[asyncpg.Record]] = {}
         for name in {*wanted, *(("active_cases", "vza_filled_at_end") if "active_cases_per_filled_vza" in wanted
                                 else ())}:

@@ -9,6 +9,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from kim_reporting.adapters.exports import record_export, to_csv
+from kim_reporting.adapters.reading import snapshot
 from kim_reporting.application import reports
 from kim_reporting.domain.report import Report
 from kim_runtime.auth import Principal, require
@@ -58,7 +59,7 @@ async def generate(body: GenerateReport, response: Response, svc: Service = Depe
 
 @router.get("", summary="All reports, newest first")
 async def list_reports(svc: Service = Depends(service), _: Principal = Depends(require(*READERS))):
-    async with svc.runtime.pool.acquire() as conn:
+    async with svc.runtime.pool.acquire() as conn, snapshot(conn, ("reporting_reports",)):
         rows = await conn.fetch("SELECT * FROM reporting_reports.reports ORDER BY generated_at DESC NULLS LAST")
     return {"reports": [dict(r) | {"status": "approved" if r["approved_by"] else "awaiting_approval"}
                         for r in rows]}

@@ -1,0 +1,30 @@
+"""Consistent reads of the projections that never deadlock with a rebuild's swap.
+
+A read takes each projection's advisory lock in shared mode (sorted, before touching any table), the same lock live
+handling takes shared and the swap takes exclusively. So a read waits for a swap in progress instead of holding table
+locks the swap needs, and all its queries see one snapshot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import asyncpg
+
+from kim_runtime.projection import lock_key
+
+from .projections.cases import CasesProjection
+from .projections.referrals import ReferralsProjection
+from .projections.reports import ReportsProjection
+from .projections.staffing import StaffingProjection
+
+PROJECTIONS = tuple(p.name for p in (CasesProjection, ReferralsProjection, StaffingProjection, ReportsProjection))
+
+
+@contextlib.asynccontextmanager
+async def snapshot(conn: asyncpg.Connection, projections: tuple[str, ...] = PROJECTIONS) -> AsyncIterator[None]:
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        for key in sorted(lock_key(name) for name in projections):
+            await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", key)
+        yield
