@@ -6,6 +6,8 @@ an interruption and it goes on from where it stopped. `progress(done, total)` is
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +16,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from .consumer import RecordRef, decode
-from .envelope import EnvelopeError
+from .envelope import Envelope, EnvelopeError
 from .projection import REBUILD_SUFFIX, Projection, lock_key, swap_in_rebuild
 
 Progress = Callable[[int, int], None]
@@ -40,7 +42,8 @@ class _Batcher:
         self.schema = f'"{projection.name}{REBUILD_SUFFIX}"'
         self.applied = self.duplicates = self.undecodable = 0
 
-    async def apply(self, conn: asyncpg.Connection, records: list) -> None:
+    def decode(self, records: list) -> tuple[list[Envelope], dict]:
+        """Envelopes of the records (the undecodable ones counted and skipped) and each partition's last offset."""
         events, last = [], {}
         for r in records:
             last[(r.topic, r.partition)] = (r.offset, r.timestamp)
@@ -48,11 +51,18 @@ class _Batcher:
                 events.append(decode(RecordRef(r.topic, r.partition, r.offset, r.key, r.value, r.headers or ())))
             except EnvelopeError:
                 self.undecodable += 1  # the live consumer parked it in the dead-letter topic already
+        return events, last
+
+    async def apply(self, conn: asyncpg.Connection, records: list) -> None:
+        await self.apply_events(conn, *self.decode(records))
+
+    async def apply_events(self, conn: asyncpg.Connection, events: list[Envelope], last: dict) -> None:
+        """One transaction's work: inbox claims (duplicates skipped), apply_batch, checkpoints."""
         claimed = {
-            str(row["event_id"])
+            row[0]
             for row in await conn.fetch(
                 "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[]) "
-                "ON CONFLICT DO NOTHING RETURNING event_id",
+                "ON CONFLICT DO NOTHING RETURNING event_id::text",
                 self.consumer_name,
                 [e.id for e in events],
             )
@@ -128,21 +138,43 @@ async def rebuild_from_kafka(
             async def behind(goal: dict) -> bool:
                 return any([await consumer.position(tp) < offset for tp, offset in goal.items()])
 
-            async def pull_until(goal: dict, conn: asyncpg.Connection | None) -> None:
+            async def write(events: list, last: dict, n: int, conn: asyncpg.Connection | None) -> None:
                 nonlocal consumed
-                while await behind(goal):
-                    got = await consumer.getmany(timeout_ms=200, max_records=batch_size)
-                    records = [r for rs in got.values() for r in rs]
-                    if not records:
-                        continue
-                    if conn is None:
-                        async with pool.acquire() as c, c.transaction():
-                            await batcher.apply(c, records)
-                    else:
-                        await batcher.apply(conn, records)
-                    consumed += len(records)
-                    if progress:
-                        progress(consumed, max(total, consumed))
+                if conn is None:
+                    async with pool.acquire() as c, c.transaction():
+                        await batcher.apply_events(c, events, last)
+                else:
+                    await batcher.apply_events(conn, events, last)
+                consumed += n
+                if progress:
+                    progress(consumed, max(total, consumed))
+
+            async def pull_until(goal: dict, conn: asyncpg.Connection | None) -> None:
+                # Pipelined: the next batch is fetched and decoded while the previous one's transaction runs;
+                # batches are still written one after the other, in order.
+                writing: asyncio.Task | None = None
+                try:
+                    while await behind(goal):
+                        got = await consumer.getmany(timeout_ms=200, max_records=batch_size)
+                        records = [r for rs in got.values() for r in rs]
+                        if not records:
+                            continue
+                        events, last = [], {}
+                        for i in range(0, len(records), 250):  # yield often, so the write moves on meanwhile
+                            more, ends = batcher.decode(records[i:i + 250])
+                            events += more
+                            last |= ends
+                            await asyncio.sleep(0)
+                        if writing is not None:
+                            await writing
+                        writing = asyncio.create_task(write(events, last, len(records), conn))
+                    if writing is not None:
+                        await writing
+                finally:
+                    if writing is not None and not writing.done():
+                        writing.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await writing
 
             await pull_until(targets, None)
             # Catch up with the live projection under its exclusive lock, then swap in one transaction.
