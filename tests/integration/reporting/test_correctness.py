@@ -77,7 +77,7 @@ async def check_all_periods(conn, history) -> None:
 
 
 async def test_the_live_projections_and_the_api_serve_the_same_cells_as_the_recomputation(reporting):
-    history = generate(seed=11, clients=120, positions=12)
+    history = generate(seed=11, clients=90, positions=10)
     await reporting.publish(history)
     await reporting.caught_up()
     async with reporting.service.runtime.pool.acquire() as conn:

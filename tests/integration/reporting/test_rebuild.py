@@ -22,7 +22,7 @@ def figures(body: dict) -> dict:
 
 
 async def test_rebuild_swaps_in_fresh_tables_while_readers_keep_getting_answers(reporting):
-    history = generate(seed=21, clients=80, positions=8)
+    history = generate(seed=21, clients=50, positions=6)
     await reporting.publish(history)
     await reporting.caught_up()
     client = reporting.client

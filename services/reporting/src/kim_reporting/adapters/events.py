@@ -11,9 +11,5 @@ SOURCE = "/kim/reporting"
 
 def envelope(model: Event, principal: Principal, *, correlation_id: str | None, causation_id: str | None,
              municipality: str | None = None) -> Envelope:
-    return Envelope(
-        type=model.event_type, schema_version=model.schema_version, source=SOURCE, stream_id=model.stream_id(),
-        actor=principal.sub, municipality=municipality or principal.municipality,
-        correlation_id=correlation_id or new_id(), causation_id=causation_id,
-        data=model.model_dump(mode="json"),
-    )
+    return Envelope.wrap(model, source=SOURCE, actor=principal.sub, correlation_id=correlation_id or new_id(),
+                         causation_id=causation_id, municipality=municipality or principal.municipality)
