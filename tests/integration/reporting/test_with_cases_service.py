@@ -1,0 +1,75 @@
+"""With the real cases service: its commands, through its outbox and the real kim.cases topic, become figures here.
+
+Both services run in-process on their own databases. Other tests write to kim.cases too, so every figure is read for
+a municipality code no other test uses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import uuid
+from datetime import date
+
+import httpx
+import pytest
+
+from kim_cases.bootstrap import build_app as build_cases
+from kim_cases.settings import CasesSettings
+from kim_cli.stack import create_database, drop_database
+from kim_reporting.bootstrap import build_app as build_reporting
+from kim_reporting.settings import ReportingSettings
+from kim_runtime.auth import Principal, Role, issue_token
+
+from ..runtime.harness import eventually
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+SECRET = "shared-secret-of-both-services-0123456789"
+ADMIN = {"Authorization": "Bearer " + issue_token(SECRET, Principal(sub="admin-1", role=Role.ADMIN))}
+
+
+@contextlib.asynccontextmanager
+async def in_process(app, name: str):
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}") as client:
+            yield client
+
+
+async def test_cases_opened_and_closed_in_the_cases_service_are_counted(stack, fresh_db, kafka_bootstrap):
+    reporting_db = f"kim_test_{uuid.uuid4().hex[:16]}"
+    await create_database(stack.postgres_url, reporting_db)
+    ags = f"0597{random.randrange(9000, 10000)}"  # a municipality of its own for this test
+    today = date.today().isoformat()
+    try:
+        cases_app = build_cases(CasesSettings(database_url=fresh_db, kafka_bootstrap=kafka_bootstrap,
+                                              auth_secret=SECRET))
+        reporting_app = build_reporting(ReportingSettings(database_url=stack.database_url(reporting_db),
+                                                          kafka_bootstrap=kafka_bootstrap, auth_secret=SECRET))
+        async with in_process(cases_app, "cases") as cases, in_process(reporting_app, "reporting") as reporting:
+            case_ids = []
+            for n in range(6):
+                client = await cases.post("/clients", json={"name": f"Client {n}", "languages": ["ar"]},
+                                          headers=ADMIN)
+                assert client.status_code == 201, client.text
+                opened = await cases.post("/cases", headers=ADMIN, json={
+                    "client_id": client.json()["client_id"], "municipality": ags, "team": "stadt",
+                    "team_organisation_id": "stadt-test", "access_channel": "jobcenter", "opened_on": today})
+                assert opened.status_code == 201, opened.text
+                case_ids.append(opened.json()["case_id"])
+            closed = await cases.post(f"/cases/{case_ids[0]}/closure", json={"reason": "wegzug"}, headers=ADMIN)
+            assert closed.status_code == 200, closed.text
+
+            async def figures():
+                response = await reporting.get("/indicators", headers=ADMIN, params={
+                    "period": "month", "from": today, "to": today, "municipality": ags,
+                    "indicator": ["intakes", "active_cases", "closures"]})
+                cells = {c["indicator"]: c for c in response.json()["cells"]}
+                done = cells.get("intakes", {}).get("value") == 6 and "closures" in cells
+                return cells if done else None
+
+            cells = await eventually(figures, timeout=90)
+            assert cells["intakes"]["dimensions"] == {"access_channel": "jobcenter"}
+            assert cells["active_cases"]["value"] == 5 and not cells["active_cases"]["suppressed"]
+            assert cells["closures"]["suppressed"] and cells["closures"]["value"] is None  # one person
+    finally:
+        await drop_database(stack.postgres_url, reporting_db)
