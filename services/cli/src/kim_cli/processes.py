@@ -1,0 +1,167 @@
+"""The four services as child processes (`python -m kim_<svc>`): start, wait until ready, stop by pid.
+
+    procs = [start_service(name, port, service_env(...), logs_dir) for name, port in ...]
+    wait_ready(procs)              # every /readyz answers 200, or ServiceError with the log's tail
+    stop_services(procs)           # SIGTERM (uvicorn shuts down cleanly), SIGKILL after a grace period
+
+`skip_history` moves a service's consumer groups to the end of their topics: a service started on fresh databases
+then sees only what happens from now on, not what earlier runs and tests left on a shared broker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets as secrets_mod
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from kim_cli.stack_procs import is_alive, tail, terminate
+
+SERVICES = ("cases", "staffing", "referrals", "reporting")
+DEFAULT_PORTS = {"cases": 8001, "staffing": 8002, "referrals": 8003, "reporting": 8004}
+
+# settings a service would read in preference to (or besides) the ones we pass; dropped from the inherited env
+_OVERRIDES = ("KIM_SERVICE", "KIM_HTTP_HOST", *(f"KIM_{s.upper()}_{k}" for s in SERVICES
+                                                  for k in ("DATABASE_URL", "HTTP_PORT")))
+
+
+class ServiceError(RuntimeError):
+    """A service did not come up; the message names it, says why and where its log is."""
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    popen: subprocess.Popen
+    log_path: Path
+    host: str = "127.0.0.1"
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def secrets(stack_dir: Path) -> dict[str, str]:
+    """The auth and pseudonym secrets of this stack: generated once, kept in <stack dir>/secrets.json (mode 600),
+    so printed tokens and partner pseudonyms stay valid across runs on the same data."""
+    path = stack_dir / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    values = {"auth_secret": secrets_mod.token_urlsafe(48), "pseudonym_secret": secrets_mod.token_urlsafe(48)}
+    stack_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(values, fh)
+    return values
+
+
+def service_env(*, database_url: str, port: int, kafka_bootstrap: str, auth_secret: str,
+                pseudonym_secret: str | None = None, base: dict[str, str] | None = None,
+                **extra: str) -> dict[str, str]:
+    """The environment of one service process: its database, port, Kafka and the shared secrets."""
+    env = {k: v for k, v in (os.environ if base is None else base).items() if k not in _OVERRIDES}
+    env |= {"KIM_DATABASE_URL": database_url, "KIM_HTTP_PORT": str(port), "KIM_HTTP_HOST": "127.0.0.1",
+            "KIM_KAFKA_BOOTSTRAP": kafka_bootstrap, "KIM_AUTH_SECRET": auth_secret, "PYTHONUNBUFFERED": "1"}
+    if pseudonym_secret:
+        env["KIM_PSEUDONYM_SECRET"] = pseudonym_secret
+    return env | extra
+
+
+def start_service(name: str, port: int, env: dict[str, str], logs_dir: Path) -> ServiceProcess:
+    """Start `python -m kim_<name>` in its own session (a terminal's Ctrl-C reaches only us; we stop it)."""
+    logs_dir.mkdir(parents=True, exist_ok=True)
+    log_path = logs_dir / f"{name}.log"
+    with open(log_path, "ab") as log:
+        log.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting kim_{name} on port {port}\n".encode())
+        log.flush()
+        popen = subprocess.Popen([sys.executable, "-m", f"kim_{name}"], env=env, stdout=log,
+                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    return ServiceProcess(name, port, popen, log_path)
+
+
+def ready(proc: ServiceProcess, client: httpx.Client) -> bool:
+    try:
+        return client.get(f"{proc.url}/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_ready(procs: list[ServiceProcess], timeout_s: float = 90) -> None:
+    """Return when every service answers /readyz with 200; raise ServiceError if one exits or time runs out."""
+    pending = list(procs)
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client() as client:
+        while pending:
+            for proc in list(pending):
+                if proc.popen.poll() is not None:
+                    raise ServiceError(f"{proc.name} exited with code {proc.popen.returncode} before it was ready; "
+                                       f"its log ({proc.log_path}) ends with:\n{tail(proc.log_path)}")
+                if ready(proc, client):
+                    pending.remove(proc)
+            if pending and time.monotonic() > deadline:
+                names = ", ".join(f"{p.name} ({p.url}/readyz, log {p.log_path})" for p in pending)
+                raise ServiceError(f"not ready after {timeout_s:.0f} s: {names}")
+            if pending:
+                time.sleep(0.2)
+
+
+def alive(procs: list[ServiceProcess]) -> list[ServiceProcess]:
+    return [p for p in procs if is_alive(p.pid) and p.popen.poll() is None]
+
+
+def stop_services(procs: list[ServiceProcess], grace_s: float = 15) -> None:
+    """Stop exactly these processes (SIGTERM, then SIGKILL after grace_s) and reap them."""
+    terminate([p.pid for p in procs], grace_s=grace_s)
+    for p in procs:
+        try:
+            p.popen.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def consumer_groups(name: str) -> dict[str, tuple[str, ...]]:
+    """{consumer group id: topics} of a service, read from its own wiring (nothing is started)."""
+    import importlib
+
+    bootstrap = importlib.import_module(f"kim_{name}.bootstrap")
+    app = bootstrap.build_app()
+    runtime = getattr(app.state, "runtime", None) or app.state.service.runtime
+    return {runtime.consumers.group_id(h): tuple(h.topics) for h in runtime.handlers}
+
+
+async def skip_history(kafka_bootstrap: str, groups: dict[str, tuple[str, ...]]) -> None:
+    """Commit the current end of every topic for each group (topics that do not exist yet start empty anyway)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.structs import OffsetAndMetadata
+
+    probe = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap)
+    await probe.start()
+    try:
+        topics = await probe.topics()
+        ends = {}
+        for group, wanted in groups.items():
+            parts = [TopicPartition(t, p) for t in wanted if t in topics
+                     for p in sorted(probe.partitions_for_topic(t) or ())]
+            if parts:
+                ends[group] = await probe.end_offsets(parts)
+    finally:
+        await probe.stop()
+    for group, end in ends.items():
+        consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            consumer.assign(list(end))
+            await consumer.commit({tp: OffsetAndMetadata(offset, "") for tp, offset in end.items()})
+        finally:
+            await consumer.stop()

@@ -1,0 +1,123 @@
+"""`kim run`: the local stack, the four services, the demo (seeded once), in the foreground; Ctrl-C stops it all.
+
+What this command started (service processes, and Kafka/PostgreSQL unless they were running already) is stopped by
+pid; a second run reuses the stack's data, the secrets in <stack dir>/secrets.json and the seeded demo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from typing import Annotated
+
+import asyncpg
+import typer
+
+from kim_cli import processes as procs
+from kim_cli import stack
+from kim_cli.demo.api import DemoError
+from kim_cli.demo.data import JOBCENTER
+from kim_cli.demo.tokens import role_tokens
+from kim_cli.demo_cmd import seed_demo
+from kim_cli.stack_cmd import _config
+
+app = typer.Typer()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+async def _fresh(handle: stack.StackHandle) -> list[str]:
+    """Services whose database has never been used (no consumer checkpoints table yet)."""
+    fresh = []
+    for name in procs.SERVICES:
+        conn = await asyncpg.connect(handle.database_url(f"kim_{name}"))
+        try:
+            if await conn.fetchval("SELECT to_regclass('public.checkpoints') IS NULL"):
+                fresh.append(name)
+        finally:
+            await conn.close()
+    return fresh
+
+
+def start_all(handle: stack.StackHandle, base_port: int, secrets: dict[str, str]) -> list[procs.ServiceProcess]:
+    """Start the four services on base_port.. base_port+3; on fresh databases their consumers skip old history."""
+    fresh = asyncio.run(_fresh(handle))
+    groups = {g: t for name in fresh for g, t in procs.consumer_groups(name).items()}
+    if groups:  # the broker may hold events of earlier test runs; the demo starts from a clean slate
+        asyncio.run(procs.skip_history(handle.kafka_bootstrap, groups))
+    logs = handle.config.logs_dir
+    started = []
+    try:
+        for i, name in enumerate(procs.SERVICES):
+            env = procs.service_env(database_url=handle.database_url(f"kim_{name}"), port=base_port + i,
+                                    kafka_bootstrap=handle.kafka_bootstrap, auth_secret=secrets["auth_secret"],
+                                    pseudonym_secret=secrets["pseudonym_secret"])
+            started.append(procs.start_service(name, base_port + i, env, logs))
+            typer.echo(f"{name}: started (pid {started[-1].pid}) on {started[-1].url}, log {started[-1].log_path}")
+        procs.wait_ready(started)
+    except BaseException:
+        procs.stop_services(started)
+        raise
+    return started
+
+
+def banner(services: list[procs.ServiceProcess], handle: stack.StackHandle, secrets: dict[str, str]) -> str:
+    tokens = role_tokens(secrets["auth_secret"])
+    lead = next(t for label, _, t in tokens if label == "team lead")
+    reporting = next(s for s in services if s.name == "reporting")
+    lines = ["", "KIM Hub is running. Ctrl-C stops the services and whatever this command started.", ""]
+    lines += [f"  {s.name:10} {s.url:24} API docs {s.url}/docs" for s in services]
+    lines += ["", f"  dashboard  {reporting.url}/dashboard  (sign in with the team lead token, or open",
+              f"             {reporting.url}/dashboard#token={lead} )", "",
+              "Tokens (7 days; send 'Authorization: Bearer <token>'):"]
+    lines += [f"  {label:13} ({who})\n    {token}" for label, who, token in tokens]
+    cases = next(s for s in services if s.name == "cases")
+    lines += ["", "Try:", f"  curl -H 'Authorization: Bearer <case manager token>' '{cases.url}/cases?limit=5'", "",
+              f"The Jobcenter's partner topic (pseudonymous ids and codes only; kcat from your package manager):",
+              f"  kcat -b {handle.kafka_bootstrap} -C -t kim.partner.{JOBCENTER} -o beginning "
+              "-f 'key=%k headers=%h\\n%s\\n\\n'", "", f"Logs: {handle.config.logs_dir}", ""]
+    return "\n".join(lines)
+
+
+@app.callback(invoke_without_command=True)
+def run(
+    base_port: Annotated[int, typer.Option(envvar="KIM_RUN_BASE_PORT", help="cases on it, staffing +1, referrals "
+                                                                          "+2, reporting +3")] = 8001,
+    clients: Annotated[int, typer.Option(envvar="KIM_DEMO_CLIENTS", min=0, help="Demo clients to seed")] = 300,
+    demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Seed the demo once (when nothing is there)")] = True,
+) -> None:
+    """Start the stack and the four services, seed the demo once, print URLs and tokens; Ctrl-C stops all."""
+    cfg = _config()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    handle, services, code = None, [], 0
+    try:
+        handle = stack.ensure_up(cfg, log=typer.echo)
+        secrets = procs.secrets(cfg.dir)
+        services = start_all(handle, base_port, secrets)
+        if demo:
+            try:
+                seed_demo({s.name: s.url for s in services}, secrets["auth_secret"], clients=clients)
+            except DemoError as exc:
+                typer.echo(f"error: the demo could not be seeded ({exc}); the services keep running", err=True)
+        typer.echo(banner(services, handle, secrets))
+        while not (dead := [s for s in services if s.popen.poll() is not None]):
+            time.sleep(0.5)
+        typer.echo(f"error: {dead[0].name} exited (code {dead[0].popen.returncode}); its log: {dead[0].log_path}",
+                   err=True)
+        code = 1
+    except KeyboardInterrupt:
+        typer.echo("\nstopping ...")
+    except (stack.StackError, procs.ServiceError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        code = 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        procs.stop_services(services)
+        if handle is not None:
+            stack.stop(handle)
+        typer.echo(f"stopped: services {[s.pid for s in services]}, stack {handle.started_pids if handle else []}")
+    raise typer.Exit(code)
