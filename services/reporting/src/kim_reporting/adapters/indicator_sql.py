@@ -6,7 +6,6 @@ Each facts query yields (label, municipality, baustein, dim, item, person, x, y)
 
 from __future__ import annotations
 
-from kim_reporting.domain.catalogue import BY_NAME, Aggregate
 from kim_reporting.domain.residence import B1_PLUS, NATURALISED, RANK
 
 C, R, S = "reporting_cases", "reporting_referrals", "reporting_staffing"
@@ -21,7 +20,7 @@ place AS (
     SELECT DISTINCT ON (p.label, t.case_id) p.label, t.case_id, t.municipality
     FROM p JOIN {C}.case_timeline t ON t.on_date <= p.b AND t.municipality IS NOT NULL
     ORDER BY p.label, t.case_id, t.on_date DESC, t.version DESC),
-cp AS (
+cp AS MATERIALIZED (
     SELECT p.label, p.a, p.b, c.case_id, coalesce(c.client_id, 'case:' || c.case_id) AS person,
            coalesce(c.baustein, 'unbekannt') AS baustein,
            coalesce(pl.municipality, c.municipality_at_open, 'unbekannt') AS municipality,
@@ -30,7 +29,7 @@ cp AS (
     LEFT JOIN place pl ON pl.label = p.label AND pl.case_id = c.case_id
     LEFT JOIN state st ON st.label = p.label AND st.case_id = c.case_id),
 ranks AS (SELECT * FROM (VALUES {", ".join(f"('{k}', {v})" for k, v in RANK.items())}) AS r(status, rank)),
-f(label, municipality, baustein, dim, item, person, x, y) AS ({{facts}})
+f(indicator, label, municipality, baustein, dim, item, person, x, y) AS ({{facts}})
 """
 
 _CASE_FACT = "cp.label, cp.municipality, cp.baustein"
@@ -83,11 +82,10 @@ FACTS: dict[str, str] = {
         JOIN ranks now ON now.status = s.status JOIN ranks before ON before.status = s.previous
         JOIN cp ON cp.case_id = s.case_id AND s.recorded_on BETWEEN cp.a AND cp.b
         WHERE now.rank > before.rank""",
-    "naturalisations": f"""SELECT {_CASE_FACT}, '', cp.case_id, cp.person, 0, 0 FROM cp
-        WHERE EXISTS (SELECT 1 FROM {C}.residence r WHERE r.case_id = cp.case_id AND r.status = '{NATURALISED}'
-                      AND r.recorded_on BETWEEN cp.a AND cp.b)
-           OR EXISTS (SELECT 1 FROM {C}.milestones m WHERE m.case_id = cp.case_id AND m.milestone = '{NATURALISED}'
-                      AND m.reached_on BETWEEN cp.a AND cp.b)""",
+    "naturalisations": f"""SELECT {_CASE_FACT}, '', cp.case_id, cp.person, 0, 0
+        FROM (SELECT case_id, recorded_on AS on_date FROM {C}.residence WHERE status = '{NATURALISED}'
+              UNION ALL SELECT case_id, reached_on FROM {C}.milestones WHERE milestone = '{NATURALISED}') n
+        JOIN cp ON cp.case_id = n.case_id AND n.on_date BETWEEN cp.a AND cp.b""",
     "rechtskreis_mix": f"""SELECT {_CASE_FACT}, coalesce(rk.current, 'unbekannt'), cp.case_id, cp.person, 0, 0
         FROM cp LEFT JOIN LATERAL (SELECT current FROM {C}.rechtskreis k WHERE k.case_id = cp.case_id
                                    AND k.on_date <= cp.b ORDER BY k.on_date DESC, k.version DESC LIMIT 1) rk ON true
@@ -140,19 +138,19 @@ FACTS: dict[str, str] = {
         FROM p JOIN {S}.positions s ON s.valid_from <= p.b AND coalesce(s.valid_to >= p.b, true)""",
 }
 
-_AGGREGATES = {
-    Aggregate.COUNT: "count(DISTINCT item)",
-    Aggregate.SUM: "sum(x)",
-    Aggregate.RATIO: "sum(x)::numeric / nullif(sum(y), 0)",
-    Aggregate.MEDIAN: "percentile_cont(0.5) WITHIN GROUP (ORDER BY x)",
-}
+COLUMNS = "label, municipality, baustein, dim, item, person, x, y"
 
 
-def query(indicator: str) -> str:
-    """Rows (label, municipality, baustein, dim, value, persons); NULL municipality/baustein = all of them."""
-    agg = _AGGREGATES[BY_NAME[indicator].aggregate]
-    return PREAMBLE.replace("{facts}", FACTS[indicator]) + f"""
-SELECT label, municipality, baustein, dim, {agg} AS value, count(DISTINCT person) AS persons
+def query(names: list[str]) -> str:
+    """One statement for the given indicators: rows (indicator, label, municipality, baustein, dim, items, sum_x,
+    sum_y, median_x, persons); NULL municipality / baustein = all of them. The case-per-period rows (cp) are built
+    once and shared by every indicator."""
+    facts = "\nUNION ALL\n".join(
+        f"SELECT '{name}'::text, label, municipality, baustein, dim, item::text, person::text, x::numeric, y::numeric"
+        f" FROM ({FACTS[name]}) AS s_{name}({COLUMNS})" for name in names)
+    return PREAMBLE.replace("{facts}", facts) + """
+SELECT indicator, label, municipality, baustein, dim, count(DISTINCT item) AS items, sum(x) AS sum_x, sum(y) AS sum_y,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY x) AS median_x, count(DISTINCT person) AS persons
 FROM f
-GROUP BY GROUPING SETS ((label, municipality, baustein, dim), (label, municipality, dim), (label, baustein, dim),
-                        (label, dim))"""
+GROUP BY GROUPING SETS ((indicator, label, municipality, baustein, dim), (indicator, label, municipality, dim),
+                        (indicator, label, baustein, dim), (indicator, label, dim))"""

@@ -10,7 +10,7 @@ import asyncpg
 
 from kim_reporting.adapters.indicator_sql import FACTS, query
 from kim_reporting.adapters.reading import snapshot
-from kim_reporting.domain.catalogue import BY_NAME, INDICATORS
+from kim_reporting.domain.catalogue import BY_NAME, INDICATORS, Aggregate
 from kim_reporting.domain.periods import Period
 from kim_reporting.domain.suppression import Cell, rounded
 
@@ -43,21 +43,34 @@ async def compute(conn: asyncpg.Connection, periods: list[Period], scope: Scope,
                   names: Iterable[str] | None = None) -> list[Cell]:
     """All cells of the wanted indicators (default: all), in one consistent snapshot of the projections."""
     wanted = list(names) if names else [i.name for i in INDICATORS]
+    needed = {n for n in wanted if n in FACTS}
+    if "active_cases_per_filled_vza" in wanted:
+        needed |= {"active_cases", "vza_filled_at_end"}
     args = ([p.label for p in periods], [p.start for p in periods], [p.end for p in periods])
-    cells: list[Cell] = []
     async with snapshot(conn):
-        raw: dict[str, list[asyncpg.Record]] = {}
-        for name in {*wanted, *(("active_cases", "vza_filled_at_end") if "active_cases_per_filled_vza" in wanted
-                                else ())}:
-            if name in FACTS:
-                raw[name] = await conn.fetch(query(name), *args)
+        rows = await conn.fetch(query(sorted(needed)), *args) if needed else []
+    raw: dict[str, list[dict]] = {}
+    for r in rows:
+        value = _value(BY_NAME[r["indicator"]].aggregate, r)
+        if value is not None:
+            raw.setdefault(r["indicator"], []).append(dict(r) | {"value": value})
+    cells: list[Cell] = []
     for name in wanted:
-        rows = raw.get(name) if name in FACTS else _per_filled_vza(raw)
-        cells.extend(_cells(name, rows or [], scope))
+        cells.extend(_cells(name, raw.get(name, []) if name in FACTS else _per_filled_vza(raw), scope))
     order = {p.label: i for i, p in enumerate(periods)}
     cells.sort(key=lambda c: (order[c.period], c.indicator, c.municipality or "", c.baustein or "",
                               sorted(c.dimensions.items())))
     return cells
+
+
+def _value(aggregate: Aggregate, row) -> Decimal | float | int | None:
+    if aggregate is Aggregate.COUNT:
+        return row["items"]
+    if aggregate is Aggregate.SUM:
+        return row["sum_x"]
+    if aggregate is Aggregate.MEDIAN:
+        return row["median_x"]
+    return row["sum_x"] / row["sum_y"] if row["sum_y"] else None
 
 
 def _cells(name: str, rows: list, scope: Scope) -> list[Cell]:
@@ -67,7 +80,7 @@ def _cells(name: str, rows: list, scope: Scope) -> list[Cell]:
         municipality = r["municipality"]
         if municipality == "*":
             continue  # a figure that is not broken down by municipality
-        if not scope.wants(municipality, r["baustein"]) or r["value"] is None:
+        if not scope.wants(municipality, r["baustein"]):
             continue
         out.append(Cell(
             indicator=name, period=r["label"], municipality=municipality, baustein=r["baustein"],
@@ -80,9 +93,9 @@ def _cells(name: str, rows: list, scope: Scope) -> list[Cell]:
 
 def _per_filled_vza(raw: dict[str, list]) -> list[dict]:
     """Active cases at period end per filled VZÄ at period end, where both exist; persons = the active cases'."""
-    filled = {(r["label"], r["municipality"], r["baustein"]): r["value"] for r in raw["vza_filled_at_end"]}
+    filled = {(r["label"], r["municipality"], r["baustein"]): r["value"] for r in raw.get("vza_filled_at_end", [])}
     out = []
-    for r in raw["active_cases"]:
+    for r in raw.get("active_cases", []):
         vza = filled.get((r["label"], r["municipality"], r["baustein"]))
         if vza:
             out.append({"label": r["label"], "municipality": r["municipality"], "baustein": r["baustein"],
