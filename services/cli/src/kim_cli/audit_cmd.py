@@ -8,6 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
+from aiokafka.errors import KafkaConnectionError
 
 from kim_runtime.topics import SERVICES
 
@@ -84,6 +85,10 @@ def verify(
                                           kafka_bootstrap() if kafka else None, typer.echo))
     except UserError as exc:
         typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except KafkaConnectionError as exc:
+        typer.echo(f"error: cannot reach Kafka at {kafka_bootstrap()} ({exc}); start the stack (`kim stack up`), "
+                   f"set KIM_KAFKA_BOOTSTRAP, or check the stores alone with --no-kafka", err=True)
         raise typer.Exit(2) from None
     if findings:
         typer.echo(f"{findings} finding(s): the history was changed or Kafka and the stores disagree")

@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack
 from enum import StrEnum
 
 import typer
+from aiokafka.errors import KafkaConnectionError
 from tqdm import tqdm
 
 from kim_cli.audit.connect import Databases, UserError, database_url, kafka_bootstrap, service_of_topic
@@ -90,6 +91,10 @@ def replay(
         asyncio.run(_replay(chosen, source, restart, batch_size, database_url_))
     except UserError as exc:
         typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except KafkaConnectionError as exc:
+        typer.echo(f"error: cannot reach Kafka at {kafka_bootstrap()} ({exc}); start the stack (`kim stack up`) or "
+                   f"set KIM_KAFKA_BOOTSTRAP", err=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         typer.echo("interrupted: the rebuilt part is kept and the live tables are untouched; run the same command "

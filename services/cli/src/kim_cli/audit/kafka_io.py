@@ -17,8 +17,8 @@ async def read_topic(bootstrap: str, topic: str, *, batch: int = 10_000) -> Asyn
     """Every record the topic holds now, in batches; nothing if the topic does not exist."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
                                 fetch_max_wait_ms=50, max_partition_fetch_bytes=8 << 20)
-    await consumer.start()
     try:
+        await consumer.start()
         tps = await partitions(consumer, topic)
         if not tps:
             return
