@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from kim_reporting.application.indicators import Scope, compute
-from kim_reporting.bootstrap import projections_for
+from kim_reporting.projections import projections_for
 from kim_reporting.settings import ReportingSettings
 from kim_runtime import db
 from kim_runtime.rebuild import rebuild_from_kafka

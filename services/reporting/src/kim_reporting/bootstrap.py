@@ -15,27 +15,16 @@ from kim_runtime.service import ServiceRuntime
 from kim_runtime.topics import service_topic
 
 from .adapters.lag import EndOffsets, projection_lag
-from .adapters.projections.cases import CasesProjection
-from .adapters.projections.referrals import ReferralsProjection
-from .adapters.projections.reports import ReportsProjection
-from .adapters.projections.staffing import StaffingProjection
 from .domain.report import FourEyesViolation
 from .entrypoints import admin, dashboard, http, reports_api
 from .entrypoints.deps import Service
+from .projections import projections_for
 from .settings import ReportingSettings
 
 EVENTS_BEHIND = Gauge("kim_projection_events_behind", "Events on Kafka a projection has not handled yet",
                       ["service", "projection"])
 SECONDS_BEHIND = Gauge("kim_projection_seconds_behind", "Age of the last handled event while events wait (0: none)",
                        ["service", "projection"])
-
-
-def projections_for(settings: ReportingSettings) -> list:
-    def topic(service: str) -> str:
-        return service_topic(service) + settings.topic_suffix
-
-    return [CasesProjection([topic("cases")]), ReferralsProjection([topic("referrals")]),
-            StaffingProjection([topic("staffing")]), ReportsProjection([topic("reporting")])]
 
 
 async def refresh_lag_gauges(svc: Service) -> list[dict]:

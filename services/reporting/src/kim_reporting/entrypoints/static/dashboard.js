@@ -90,12 +90,8 @@ function render(data, lag) {
     ([name, label], i) => ({ label, data: series((idx[name] || {})[""], periods), borderColor: PALETTE[i] })) },
     options: { scales: { y: { beginAtZero: true } } } });
 
-  draw("chart-lag", { type: "bar", data: { labels: lag.projections.map((p) => p.projection), datasets: [
-    { label: "Ereignisse zurück", data: lag.projections.map((p) => p.events_behind), backgroundColor: PALETTE[3] }] },
-    options: { scales: { y: { beginAtZero: true } } } });
-
   figures(data.cells.filter((c) => c.period === last), last);
-  lagTable(lag.projections);
+  drawLag(lag);
   document.getElementById("min-persons").textContent = data.min_persons;
 }
 
@@ -111,15 +107,25 @@ function row(cells, attrs = {}) {
   return tr;
 }
 
+let titles = {};
+
 function figures(cells, last) {
   document.getElementById("figures-period").textContent = last;
   const body = document.querySelector("#figures tbody");
   body.replaceChildren(...cells.map((c) => {
     const dim = Object.values(c.dimensions)[0] || "";
     const value = c.suppressed ? "•" : String(c.value);
-    return row([[c.indicator], [dim], [value, "num"]],
+    return row([[titles[c.indicator] || c.indicator], [dim], [value, "num"]],
       { indicator: c.indicator, dim, value: c.suppressed ? "suppressed" : String(c.value) });
   }));
+}
+
+function drawLag(lag) {
+  draw("chart-lag", { type: "bar", data: { labels: lag.projections.map((p) => p.projection), datasets: [
+    { label: "Ereignisse zurück", data: lag.projections.map((p) => p.events_behind), backgroundColor: PALETTE[3] }] },
+    options: { maintainAspectRatio: false, scales: { y: { beginAtZero: true, suggestedMax: 10 } } } });
+
+  lagTable(lag.projections);
 }
 
 function lagTable(projections) {
@@ -135,7 +141,8 @@ async function load() {
   try {
     status.textContent = "lädt …";
     status.className = "";
-    const [data, lag] = await Promise.all([api(`/indicators?${query()}`), api("/lag")]);
+    const [data, lag, catalogue] = await Promise.all([api(`/indicators?${query()}`), api("/lag"), api("/catalogue")]);
+    titles = Object.fromEntries(catalogue.indicators.map((i) => [i.name, i.title]));
     render(data, lag);
     window.kimDashboard = { data, lag };
     status.textContent = `Stand ${new Date().toLocaleString("de-DE")}`;
@@ -160,3 +167,5 @@ for (const [key, value] of params.entries()) {
   if (field) field.value = value;
 }
 if (token()) load(); else document.getElementById("login").hidden = false;
+// the lag moves on its own: refresh it every 5 seconds
+setInterval(() => { if (token()) api("/lag").then(drawLag).catch(() => {}); }, 5000);
