@@ -27,7 +27,7 @@ SERVICES = ("cases", "staffing", "referrals", "reporting")
 DEFAULT_PORTS = {"cases": 8001, "staffing": 8002, "referrals": 8003, "reporting": 8004}
 
 # settings a service would read in preference to (or besides) the ones we pass; dropped from the inherited env
-_OVERRIDES = ("KIM_SERVICE", "KIM_HTTP_HOST", *(f"KIM_{s.upper()}_{k}" for s in SERVICES
+_OVERRIDES = ("KIM_SERVICE", "KIM_HTTP_HOST", "KIM_REPORTING_TOPIC_SUFFIX", *(f"KIM_{s.upper()}_{k}" for s in SERVICES
                                                   for k in ("DATABASE_URL", "HTTP_PORT")))
 
 
@@ -140,28 +140,36 @@ def consumer_groups(name: str) -> dict[str, tuple[str, ...]]:
     return {runtime.consumers.group_id(h): tuple(h.topics) for h in runtime.handlers}
 
 
+async def topic_partitions(kafka_bootstrap: str, topics: list[str]) -> list:
+    """The TopicPartitions of those topics that exist (a topic nobody wrote to yet has none)."""
+    from aiokafka import TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        existing = [t for t in dict.fromkeys(topics) if t in set(await admin.list_topics())]
+        described = await admin.describe_topics(existing) if existing else []
+    finally:
+        await admin.close()
+    return [TopicPartition(d["topic"], p["partition"]) for d in described for p in d.get("partitions") or ()]
+
+
 async def skip_history(kafka_bootstrap: str, groups: dict[str, tuple[str, ...]]) -> None:
     """Commit the current end of every topic for each group (topics that do not exist yet start empty anyway)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import AIOKafkaConsumer
     from aiokafka.structs import OffsetAndMetadata
 
-    probe = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap)
-    await probe.start()
-    try:
-        topics = await probe.topics()
-        ends = {}
-        for group, wanted in groups.items():
-            parts = [TopicPartition(t, p) for t in wanted if t in topics
-                     for p in sorted(probe.partitions_for_topic(t) or ())]
-            if parts:
-                ends[group] = await probe.end_offsets(parts)
-    finally:
-        await probe.stop()
-    for group, end in ends.items():
+    parts = await topic_partitions(kafka_bootstrap, [t for topics in groups.values() for t in topics])
+    for group, topics in groups.items():
+        mine = [tp for tp in parts if tp.topic in topics]
+        if not mine:
+            continue
         consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False)
         await consumer.start()
         try:
-            consumer.assign(list(end))
+            consumer.assign(mine)
+            end = await consumer.end_offsets(mine)
             await consumer.commit({tp: OffsetAndMetadata(offset, "") for tp, offset in end.items()})
         finally:
             await consumer.stop()
