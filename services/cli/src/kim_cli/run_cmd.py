@@ -21,6 +21,7 @@ from kim_cli.demo.data import JOBCENTER
 from kim_cli.demo.tokens import role_tokens
 from kim_cli.demo_cmd import seed_demo
 from kim_cli.stack_cmd import _config
+from kim_cli.stack_procs import port_open
 
 app = typer.Typer()
 
@@ -44,6 +45,10 @@ async def _fresh(handle: stack.StackHandle) -> list[str]:
 
 def start_all(handle: stack.StackHandle, base_port: int, secrets: dict[str, str]) -> list[procs.ServiceProcess]:
     """Start the four services on base_port.. base_port+3; on fresh databases their consumers skip old history."""
+    taken = [base_port + i for i in range(len(procs.SERVICES)) if port_open(base_port + i)]
+    if taken:
+        raise procs.ServiceError(f"port(s) {', '.join(map(str, taken))} are in use: stop what listens there, or "
+                                 "choose other ports with --base-port (KIM_RUN_BASE_PORT)")
     fresh = asyncio.run(_fresh(handle))
     groups = {g: t for name in fresh for g, t in procs.consumer_groups(name).items()}
     if groups:  # the broker may hold events of earlier test runs; the demo starts from a clean slate
@@ -115,7 +120,8 @@ def run(
         typer.echo(f"error: {exc}", err=True)
         code = 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # a second Ctrl-C must not cut the clean-up short
+            signal.signal(sig, signal.SIG_IGN)
         procs.stop_services(services)
         if handle is not None:
             stack.stop(handle)

@@ -1,0 +1,119 @@
+"""`kim run` as a user runs it: a private stack, the four services, a small demo; URLs and tokens printed; SIGINT
+stops everything it started; a second run reuses the data (no second seed)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kim_cli.stack_procs import is_alive, port_open, terminate
+
+from .conftest import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+KIM = str(Path(sys.executable).with_name("kim"))
+ROLES = ("case manager", "team lead", "partner", "auditor", "admin")
+CLIENTS = 20
+
+
+class Run:
+    """`kim run` in the background; its output collected line by line."""
+
+    def __init__(self, env: dict[str, str]):
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen([KIM, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, start_new_session=True)
+        threading.Thread(target=self._collect, daemon=True).start()
+
+    def _collect(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, marker: str, timeout_s: float = 300) -> str:
+        deadline = time.monotonic() + timeout_s
+        while marker not in self.text:
+            assert self.proc.poll() is None, f"kim run exited with {self.proc.returncode}:\n{self.text}"
+            assert time.monotonic() < deadline, f"no {marker!r} within {timeout_s} s:\n{self.text}"
+            time.sleep(0.2)
+        return self.text
+
+    def pids(self) -> list[int]:
+        return [int(p) for p in re.findall(r"started \(pid (\d+)\)", self.text)]
+
+    def interrupt(self) -> int:
+        os.kill(self.proc.pid, signal.SIGINT)
+        return self.proc.wait(timeout=120)
+
+
+def free_base_port() -> int:
+    while True:
+        base = free_port()
+        if base < 65000 and not any(port_open(base + i) for i in range(4)):
+            return base
+
+
+def token(text: str, role: str) -> str:
+    return re.search(rf"^  {role} +\(.*\)\n    (\S+)$", text, re.M).group(1)
+
+
+@pytest.fixture
+def run_env():
+    stack_dir = REPO / ".cache" / "test-stacks" / f"kim-run-{uuid.uuid4().hex[:8]}"
+    env = {k: v for k, v in os.environ.items() if k not in ("KIM_KAFKA_BOOTSTRAP", "KIM_POSTGRES_URL")}
+    env |= {"KIM_STACK_DIR": str(stack_dir), "KIM_KAFKA_PORT": str(free_port()),
+            "KIM_KAFKA_CONTROLLER_PORT": str(free_port()), "KIM_POSTGRES_PORT": str(free_port()),
+            "KIM_RUN_BASE_PORT": str(free_base_port()), "KIM_DEMO_CLIENTS": str(CLIENTS)}
+    started: list[int] = []
+    try:
+        yield env, started
+    finally:
+        terminate([p for p in started if is_alive(p)])  # only if the test failed half-way
+        shutil.rmtree(stack_dir, ignore_errors=True)
+
+
+def test_kim_run_serves_the_demo_and_stops_everything_on_sigint(run_env):
+    env, started = run_env
+    base = int(env["KIM_RUN_BASE_PORT"])
+    first = Run(env)
+    text = first.wait_for("\nLogs: ")
+    started += first.pids()
+    urls = {name: f"http://127.0.0.1:{base + i}" for i, name in enumerate(("cases", "staffing", "referrals",
+                                                                           "reporting"))}
+    for url in urls.values():
+        assert f"{url}/docs" in text
+    assert f"{urls['reporting']}/dashboard" in text and f"-t kim.partner.jobcenter-kreis-unna" in text
+    admin = {"Authorization": f"Bearer {token(text, 'admin')}"}
+    for role in ROLES:
+        assert token(text, role).count(".") == 2, role
+    assert len(started) == 6, text  # Kafka, PostgreSQL and the four services
+    assert len(httpx.get(f"{urls['cases']}/cases?limit=1000", headers=admin).json()) == CLIENTS
+    cells = httpx.get(f"{urls['reporting']}/indicators?period=year", headers=admin).json()["cells"]
+    assert any(c["indicator"] == "vza_filled_at_end" and c["value"] for c in cells)
+    assert httpx.get(f"{urls['reporting']}/dashboard").status_code == 200
+
+    assert first.interrupt() == 0, first.text
+    assert not [p for p in started if is_alive(p)], first.text
+
+    second = Run(env)
+    text = second.wait_for("\nLogs: ")
+    started += second.pids()
+    assert "not seeded again" in text
+    admin = {"Authorization": f"Bearer {token(text, 'admin')}"}
+    assert len(httpx.get(f"{urls['cases']}/cases?limit=1000", headers=admin).json()) == CLIENTS
+    assert second.interrupt() == 0, second.text
+    assert not [p for p in started if is_alive(p)], second.text
