@@ -46,7 +46,7 @@ test: install node browser
 test-unit: install
 	$(PYTEST) tests/unit $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
-test-integration: install node
+test-integration: install node browser
 	$(PYTEST) tests/integration $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 test-e2e: install browser
