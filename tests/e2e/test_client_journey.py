@@ -1,8 +1,9 @@
 """One client's journey across all four services, through their HTTP APIs only (issue 10).
 
-register → consent for the Jobcenter → case → case manager (staffing's caseload) → referral to the Jobcenter (seen
-on its partner topic, pseudonymous) → the Jobcenter accepts and reports a placement → job start milestone, goal
-achieved, case closed → the reporting API counts closure and job start within 2 s → erasure: no view shows the name.
+register → consent for the Jobcenter → case → case manager (staffing's caseload) → referral to the Jobcenter
+(seen on its partner topic, pseudonymous) → the Jobcenter accepts and reports a placement → job start milestone,
+goal achieved, case closed → the reporting API counts closure and job start within 2 s → erasure: no view shows
+the name.
 
 Reporting suppresses cells under 5 persons, so four companion clients make the same journey first: the figures the
 test waits for (5 closures with goals achieved, 5 job starts) can only appear once the journey's client is counted.
@@ -119,7 +120,8 @@ async def test_a_clients_journey_across_every_service(services):
         assert (await j.partner.expect(200, "GET", "referrals", mine))["client_pseudonym"] == headers[
             "ce_subject"].decode()
         await j.partner.expect(200, "POST", "referrals", f"{mine}/accept")
-        await j.partner.expect(200, "POST", "referrals", f"{mine}/appointment", {"appointment_on": date.today().isoformat()})
+        await j.partner.expect(200, "POST", "referrals", f"{mine}/appointment",
+                               {"appointment_on": date.today().isoformat()})
         await j.partner.expect(200, "POST", "referrals", f"{mine}/outcome", {"outcome": "vermittelt"})
         await eventually(lambda: _case_outcome(j, case_id, referral_id), what="the case shows the outcome")
 

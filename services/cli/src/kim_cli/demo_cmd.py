@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from kim_cli import processes
 from kim_cli.demo.api import Api, DemoError, default_urls
-from kim_cli.demo.plans import plan_clients
+from kim_cli.demo.plans import DEFAULT_CLIENTS, plan_clients
 from kim_cli.demo.seed import Seeded, commands, is_seeded, seed
 from kim_cli.demo.tokens import role_tokens
 from kim_cli.stack_cmd import _config
@@ -24,7 +24,8 @@ Clients = Annotated[int, typer.Option(envvar="KIM_DEMO_CLIENTS", min=0, help="Ho
 Seed = Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same people and cases")]
 
 
-def seed_demo(urls: dict[str, str], auth_secret: str, *, clients: int = 300, seed_value: int = 2024) -> Seeded | None:
+def seed_demo(urls: dict[str, str], auth_secret: str, *, clients: int = DEFAULT_CLIENTS,
+              seed_value: int = 2024) -> Seeded | None:
     """Seed unless the cases service holds data already (then None); progress bar, summary; DemoError on failure."""
     return asyncio.run(_seed(urls, auth_secret, clients, seed_value))
 
@@ -51,7 +52,7 @@ def _counts(counter: Counter) -> str:
 
 @app.command("seed")
 def seed_cmd(
-    clients: Clients = 300, seed_value: Seed = 2024,
+    clients: Clients = DEFAULT_CLIENTS, seed_value: Seed = 2024,
     base_port: Annotated[int, typer.Option(envvar="KIM_RUN_BASE_PORT", help="Port of cases; +1..+3 the others")]
     = 8001,
 ) -> None:
@@ -65,7 +66,7 @@ def seed_cmd(
 
 
 @app.command("plan")
-def plan_cmd(clients: Clients = 300, seed_value: Seed = 2024) -> None:
+def plan_cmd(clients: Clients = DEFAULT_CLIENTS, seed_value: Seed = 2024) -> None:
     """Show what the seeder would create (nothing is sent)."""
     plans = plan_clients(clients, seed_value, date.today())
     typer.echo(f"{len(plans)} clients; phases: {_counts(Counter(p.phase for p in plans))}")

@@ -18,6 +18,7 @@ from kim_cli import processes as procs
 from kim_cli import stack
 from kim_cli.demo.api import DemoError
 from kim_cli.demo.data import JOBCENTER
+from kim_cli.demo.plans import DEFAULT_CLIENTS
 from kim_cli.demo.tokens import role_tokens
 from kim_cli.demo_cmd import seed_demo
 from kim_cli.stack_cmd import _config
@@ -76,7 +77,8 @@ def banner(services: list[procs.ServiceProcess], handle: stack.StackHandle, secr
     lines = ["", "KIM Hub is running. Ctrl-C stops the services and whatever this command started.", ""]
     lines += [f"  {s.name:10} {s.url:24} API docs {s.url}/docs" for s in services]
     lines += ["", f"  dashboard  {reporting.url}/dashboard  (sign in with the team lead token, or open",
-              f"             {reporting.url}/dashboard#token={lead} )", "",
+              f"             {reporting.url}/dashboard#token={lead} )",
+              "             cells under 5 persons are suppressed: Quartal or Jahr shows more than Monat", "",
               "Tokens (7 days; send 'Authorization: Bearer <token>'):"]
     lines += [f"  {label:13} ({who})\n    {token}" for label, who, token in tokens]
     cases = next(s for s in services if s.name == "cases")
@@ -91,7 +93,8 @@ def banner(services: list[procs.ServiceProcess], handle: stack.StackHandle, secr
 def run(
     base_port: Annotated[int, typer.Option(envvar="KIM_RUN_BASE_PORT", help="cases on it, staffing +1, referrals "
                                                                           "+2, reporting +3")] = 8001,
-    clients: Annotated[int, typer.Option(envvar="KIM_DEMO_CLIENTS", min=0, help="Demo clients to seed")] = 300,
+    clients: Annotated[int, typer.Option(envvar="KIM_DEMO_CLIENTS", min=0, help="Demo clients to seed")]
+    = DEFAULT_CLIENTS,
     demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Seed the demo once (when nothing is there)")] = True,
 ) -> None:
     """Start the stack and the four services, seed the demo once, print URLs and tokens; Ctrl-C stops all."""

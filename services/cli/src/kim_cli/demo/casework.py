@@ -19,7 +19,8 @@ GOAL_MILESTONES = {"sprache": ("sprachkurs_beginn", "sprachzertifikat"), "bildun
                    "arbeit": ("beschaeftigung_beginn", "beschaeftigung_beginn", "ausbildung_beginn", "anerkennung"),
                    "wohnen": ("wohnung_gefunden",)}
 IMPROVES = {"duldung_60a": ("ae_104c", "ae_25b", "duldung_60d"), "gestattung": ("ae_other",),
-            "ae_104c": ("ae_25b", "ae_25a"), "ae_other": ("niederlassungserlaubnis",), "ae_25b": ("niederlassungserlaubnis",)}
+            "ae_104c": ("ae_25b", "ae_25a"), "ae_other": ("niederlassungserlaubnis",),
+            "ae_25b": ("niederlassungserlaubnis",)}
 PERSPECTIVE = {"gestattung": "gelb", "duldung_60a": "rot", "duldung_60d": "gelb", "ae_104c": "gelb", "ae_25a": "gruen",
                "ae_25b": "gruen", "ae_other": "gelb", "niederlassungserlaubnis": "gruen",
                "einbuergerung_beantragt": "gruen", "eingebuergert": "gruen"}
@@ -45,10 +46,9 @@ def fill(plan: CasePlan, rnd: random.Random, today: date) -> None:
     closing = plan.phase == "closed"
     reached = rnd.choices(list(RANK)[:5], weights=(8, 8, 8, 14, 62))[0] if closing else plan.phase
     rank = RANK[reached]
-    if closing:
-        plan.opened_on = today - timedelta(days=rnd.randint(40 + rank * 40, 730))
-        closed_on = min(today - timedelta(days=1), plan.opened_on + timedelta(days=rnd.randint(20 + rank * 30,
-                                                                                              90 + rank * 120)))
+    if closing:  # closures over the past two years, more of them recently (the programme grows)
+        closed_on = today - timedelta(days=1 + int(699 * rnd.random() ** 1.6))
+        plan.opened_on = closed_on - timedelta(days=rnd.randint(20 + rank * 30, 90 + rank * 120))
     end = closed_on if closing else today
     clock = Clock(rnd, plan.opened_on, end)
     steps, add = plan.steps, (lambda path, **body: plan.steps.append(Step(path, body)))
@@ -121,7 +121,7 @@ def fill(plan: CasePlan, rnd: random.Random, today: date) -> None:
             add("residence-status", status="eingebuergert", status_since=day.isoformat(),
                 perspective="gruen", recorded_on=day.isoformat())
             add("milestones", milestone="eingebuergert", reached_on=day.isoformat())
-        for _ in range(rnd.randint(0, 3)):
+        for _ in range(rnd.randint(0, 2)):
             add("reviews", held_on=clock.after(45, 120).isoformat(), notes=rnd.choice(NOTES))
         if not closing and rnd.random() < 0.04 and plan.team == "kreis-unna":
             _transfer(plan, rnd, clock)

@@ -14,6 +14,7 @@ from kim_cli.demo import casework
 from kim_cli.demo.data import LOCAL_TEAMS, MUNICIPALITIES, PARTNER, POSITIONS, TEAMS, Municipality
 from kim_cli.demo.people import Person, person
 
+DEFAULT_CLIENTS = 250  # a few hundred: seeds in about a minute on a 2-core machine
 PHASES = ("intake", "consent", "assessment", "integration_plan", "monitoring", "closed")
 PHASE_WEIGHTS = (6, 7, 9, 12, 30, 36)
 ACCESS_CHANNELS = {"selbstmeldung": 25, "auslaenderbehoerde": 15, "jobcenter": 15, "migrationsberatung": 12,
@@ -96,10 +97,8 @@ def plan_clients(n: int, seed: int = 2024, today: date | None = None) -> list[Ca
         phase = PHASES[i % len(PHASES)] if i < len(PHASES) else rnd.choices(PHASES, weights=PHASE_WEIGHTS)[0]
         team = _team(rnd, home)
         manager = _manager(rnd, team, home.ags)
-        if phase == "closed":
-            opened = today - timedelta(days=rnd.randint(40, 730))
-        else:
-            opened = today - timedelta(days=rnd.randint(*OPENED_AGO[phase]))
+        # a closed case's dates are set back from its closure by casework.fill
+        opened = today if phase == "closed" else today - timedelta(days=rnd.randint(*OPENED_AGO[phase]))
         plan = CasePlan(i, person(rnd, home, today), home.ags, team, manager,
                         rnd.choices(list(ACCESS_CHANNELS), weights=list(ACCESS_CHANNELS.values()))[0], opened, phase,
                         final_team=team, final_manager=manager, final_municipality=home.ags)

@@ -16,7 +16,8 @@ ROLES = (
      "team kreis-unna"),
     ("partner", Principal(sub="sachbearbeitung-jobcenter", role=Role.PARTNER, organisation=JOBCENTER,
                           name="Jobcenter Kreis Unna"), f"organisation {JOBCENTER}"),
-    ("auditor", Principal(sub="pruefung-1", role=Role.AUDITOR, name="Rechnungsprüfung"), "reads all, personal data withheld"),
+    ("auditor", Principal(sub="pruefung-1", role=Role.AUDITOR, name="Rechnungsprüfung"),
+     "reads all, personal data withheld"),
     ("admin", Principal(sub="admin-1", role=Role.ADMIN, name="Administration"), "everything"),
 )
 
