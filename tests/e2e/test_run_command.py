@@ -86,6 +86,7 @@ def run_env():
         shutil.rmtree(stack_dir, ignore_errors=True)
 
 
+@pytest.mark.timeout(900)  # two runs, each starting Kafka and PostgreSQL, on a machine that may be busy
 def test_kim_run_serves_the_demo_and_stops_everything_on_sigint(run_env):
     env, started = run_env
     base = int(env["KIM_RUN_BASE_PORT"])

@@ -7,7 +7,6 @@ import uuid
 from collections import Counter
 from datetime import UTC, date, datetime
 
-import pytest
 from kim_cases.domain import Case
 from kim_cases.entrypoints import requests as rq
 
@@ -65,15 +64,17 @@ def replay(plan: CasePlan) -> Case:
     return case
 
 
-@pytest.mark.parametrize("plan", PLANS, ids=lambda p: f"client{p.index}-{p.phase}")
-def test_every_step_passes_the_request_models_and_the_case_rules(plan):
-    case = replay(plan)
-    assert case.phase.value == plan.phase
-    assert plan.opened_on <= TODAY
-    if plan.phase == "closed":
-        assert case.closure.closed_on < TODAY
-        if case.closure.reason == "ziele_erreicht":
-            assert case.closure.goals_achieved >= 1
+def test_every_step_passes_the_request_models_and_the_case_rules():
+    for plan in PLANS:
+        try:
+            case = replay(plan)
+        except Exception as exc:
+            raise AssertionError(f"client {plan.index} ({plan.phase}): {exc}") from exc
+        assert case.phase.value == plan.phase, plan.index
+        assert plan.opened_on <= TODAY
+        if plan.phase == "closed":
+            assert case.closure.closed_on < TODAY
+            assert case.closure.reason != "ziele_erreicht" or case.closure.goals_achieved >= 1
 
 
 def test_the_same_seed_gives_the_same_people_and_cases():

@@ -35,7 +35,8 @@ async def _seed(urls: dict[str, str], auth_secret: str, clients: int, seed_value
     async with httpx.AsyncClient(timeout=60, limits=limits) as http:
         api = Api(urls, auth_secret, http)
         if await is_seeded(api):
-            typer.echo("demo: the cases service holds data already, so it is not seeded again")
+            typer.echo("demo: the cases service holds data already, so it is not seeded again (for a fresh demo: "
+                       "stop, `kim stack down`, remove the stack dir, e.g. .cache/stack, and start again)")
             return None
         today = date.today()
         plans = plan_clients(clients, seed_value, today)
