@@ -99,6 +99,7 @@ class OutboxRelay:
                     row["topic"],
                     key=env.kafka_key(),
                     headers=env.kafka_headers(),
+                    correlation_id=env.correlation_id or env.id,  # faststream always writes this header too
                     no_confirm=True,
                 )
             )
