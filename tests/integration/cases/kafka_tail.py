@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from aiokafka import AIOKafkaConsumer
+from tests.polling import eventually as _eventually
 
 
 async def records_of(bootstrap: str, topic: str, keys: set[str], *, at_least: int, timeout: float = 60.0) -> list:
@@ -25,12 +26,4 @@ async def records_of(bootstrap: str, topic: str, keys: set[str], *, at_least: in
     return got
 
 
-async def eventually(check, *, timeout: float = 30.0, every: float = 0.05):
-    deadline = asyncio.get_running_loop().time() + timeout
-    last = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(every)
-    raise AssertionError(f"condition not met within {timeout}s; last value {last!r}")
+eventually = _eventually

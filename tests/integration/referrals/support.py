@@ -3,7 +3,6 @@ plain aiokafka consumer."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import uuid
@@ -22,6 +21,9 @@ from kim_schemas.types import Encrypted
 
 from kim_referrals.bootstrap import build_app
 from kim_referrals.settings import ReferralSettings
+from functools import partial
+
+from tests.polling import eventually as _eventually
 
 SECRET = "referrals-integration-test-secret-0123456789"
 AGS = "05978024"
@@ -163,17 +165,7 @@ class PartnerTopicReader:
         return self.records
 
 
-async def eventually(check, *, timeout: float = 30.0, every: float = 0.02):
-    """Poll an async check until it returns something truthy; fail with the last value after the deadline."""
-    loop = asyncio.get_running_loop()
-    deadline, last = loop.time() + timeout, None
-    while loop.time() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(every)
-    raise AssertionError(f"not within {timeout}s; last value {last!r}")
-
+eventually = partial(_eventually, timeout=30.0, every=0.02)
 
 async def read_to_end(bootstrap: str, topics: list[str] | None = None, *, partner_topics: bool = False) -> list[str]:
     """Every record now on the topics (or on every kim.partner.* topic), each as one text: key, headers, value."""

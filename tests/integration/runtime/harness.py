@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from functools import partial
 
 import asyncpg
 
@@ -15,6 +16,7 @@ from kim_runtime.kafka import make_broker
 from kim_runtime.outbox import OutboxRelay
 from kim_runtime.settings import RuntimeSettings
 from kim_runtime.store import EventStore
+from tests.polling import eventually as _eventually
 
 EFFECTS_DDL = """
 CREATE TABLE IF NOT EXISTS effects (event_id uuid PRIMARY KEY, stream_id text, n int, handled_at timestamptz
@@ -84,13 +86,4 @@ class Harness:
             return await conn.fetch("SELECT event_id, stream_id, n FROM effects ORDER BY handled_at")
 
 
-async def eventually(check, *, timeout: float = 60.0, every: float = 0.1):
-    """Poll `check` (async, returns a truthy value when done) until it holds; fail with its last value."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    last = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(every)
-    raise AssertionError(f"condition not met within {timeout}s; last value {last!r}")
+eventually = partial(_eventually, timeout=60.0, every=0.1)

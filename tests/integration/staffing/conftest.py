@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from datetime import UTC, date, datetime
@@ -18,6 +17,7 @@ from kim_schemas.base import Event
 from kim_staffing.application.caseload import CaseloadPolicy
 from kim_staffing.bootstrap import build_app
 from kim_staffing.settings import StaffingSettings
+from tests.polling import eventually as _eventually
 
 SECRET = "staffing-test-secret-of-enough-length!"
 
@@ -99,16 +99,6 @@ async def cases(kafka_bootstrap):
         await feed.producer.stop()
 
 
-async def eventually(check, *, timeout: float = 30.0, every: float = 0.05):
-    """Poll `check` (async; truthy when done) until it holds, else fail with its last value."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    last = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(every)
-    raise AssertionError(f"condition not met within {timeout}s; last value {last!r}")
-
+eventually = _eventually
 
 TODAY = date.today()
