@@ -78,7 +78,7 @@ def banner(services: list[procs.ServiceProcess], handle: stack.StackHandle, secr
     lines += [f"  {s.name:10} {s.url:24} API docs {s.url}/docs" for s in services]
     lines += ["", f"  dashboard  {reporting.url}/dashboard  (sign in with the team lead token, or open",
               f"             {reporting.url}/dashboard#token={lead} )",
-              "             cells under 5 persons are suppressed: Quartal or Jahr shows more than Monat", "",
+              "             cells under 5 persons are suppressed: Jahr shows more than Quartal, Monat less", "",
               "Tokens (7 days; send 'Authorization: Bearer <token>'):"]
     lines += [f"  {label:13} ({who})\n    {token}" for label, who, token in tokens]
     cases = next(s for s in services if s.name == "cases")
