@@ -78,3 +78,24 @@ def require(*roles: Role):
         return principal
 
     return dependency
+
+
+# Admins and auditors reach every case; case managers and team leads those of their own team or municipality.
+UNSCOPED = frozenset({Role.ADMIN, Role.AUDITOR})
+
+
+def in_scope(principal: Principal, municipality: str | None, team_organisation_id: str | None) -> bool:
+    """A case manager or team lead sees the cases of their own team or their own municipality."""
+    if principal.role in UNSCOPED:
+        return True
+    return bool((principal.team and principal.team == team_organisation_id)
+                or (principal.municipality and principal.municipality == municipality))
+
+
+def ensure_in_scope(principal: Principal, municipality: str | None, team_organisation_id: str | None,
+                    what: str) -> None:
+    """403 naming whose case it is and what the token is for, when the case is out of the principal's scope."""
+    if not in_scope(principal, municipality, team_organisation_id):
+        raise HTTPException(403, detail=(
+            f"{what} belongs to team {team_organisation_id} in municipality {municipality}; your token is for team "
+            f"{principal.team or '-'} in municipality {principal.municipality or '-'}: ask that team or an admin"))

@@ -3,10 +3,8 @@ service); admins and auditors reach all. The scope comes from the case as the re
 
 from __future__ import annotations
 
-from fastapi import HTTPException, Request
-from kim_runtime.auth import Principal, Role
-
-UNSCOPED = frozenset({Role.ADMIN, Role.AUDITOR})
+from fastapi import Request
+from kim_runtime.auth import UNSCOPED, Principal, ensure_in_scope
 
 
 async def ensure_case_in_scope(request: Request, principal: Principal, case_id: str) -> None:
@@ -17,10 +15,4 @@ async def ensure_case_in_scope(request: Request, principal: Principal, case_id: 
                                    case_id)
     if case is None:
         return  # unknown here: the command or read answers 404 itself
-    team, municipality = case["team_organisation_id"], case["municipality"]
-    same_team = principal.team is not None and principal.team == team
-    if same_team or (principal.municipality is not None and principal.municipality == municipality):
-        return
-    raise HTTPException(403, detail=(
-        f"case {case_id} belongs to team {team} in municipality {municipality}; your token is for team "
-        f"{principal.team or '-'} in municipality {principal.municipality or '-'}: ask that team or an admin"))
+    ensure_in_scope(principal, case["municipality"], case["team_organisation_id"], f"case {case_id}")
