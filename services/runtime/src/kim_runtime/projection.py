@@ -59,6 +59,19 @@ class ProjectionHandler:
         await self.projection.apply(conn, f'"{self.projection.name}"', event)
 
 
+async def prepare_rebuild(conn: asyncpg.Connection, projection: Projection, *, resume: bool) -> str:
+    """The rebuild's fresh schema: kept when resuming, else dropped with its inbox claims and checkpoints."""
+    fresh = projection.name + REBUILD_SUFFIX
+    exists = await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", fresh)
+    if exists and not resume:
+        await conn.execute(f'DROP SCHEMA "{fresh}" CASCADE')
+    if not exists or not resume:
+        for table in ("inbox", "checkpoints"):
+            await conn.execute(f"DELETE FROM {table} WHERE consumer = $1", fresh)
+    await projection.create_schema(conn, fresh)
+    return fresh
+
+
 async def swap_in_rebuild(conn: asyncpg.Connection, projection: Projection) -> None:
     """Inside the caller's transaction (which holds the exclusive lock): the rebuilt schema becomes the live one.
 

@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from .consumer import RecordRef, decode
 from .envelope import Envelope, EnvelopeError
-from .projection import REBUILD_SUFFIX, Projection, lock_key, swap_in_rebuild
+from .projection import REBUILD_SUFFIX, Projection, lock_key, prepare_rebuild, swap_in_rebuild
 
 Progress = Callable[[int, int], None]
 
@@ -92,15 +92,8 @@ async def rebuild_from_kafka(
     progress: Progress | None = None,
 ) -> RebuildResult:
     started = time.perf_counter()
-    fresh_name = projection.name + REBUILD_SUFFIX
     async with pool.acquire() as conn:
-        exists = await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", fresh_name)
-        if exists and not resume:
-            await conn.execute(f'DROP SCHEMA "{fresh_name}" CASCADE')
-        if not exists or not resume:
-            for table in ("inbox", "checkpoints"):
-                await conn.execute(f"DELETE FROM {table} WHERE consumer = $1", fresh_name)
-        await projection.create_schema(conn, fresh_name)
+        fresh_name = await prepare_rebuild(conn, projection, resume=resume)
         done = {
             (r["topic"], r["partition"]): r["offset"]
             for r in await conn.fetch(

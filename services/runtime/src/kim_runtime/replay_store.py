@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from .projection import REBUILD_SUFFIX, Projection, lock_key, swap_in_rebuild
+from .projection import REBUILD_SUFFIX, Projection, lock_key, prepare_rebuild, swap_in_rebuild
 from .rebuild import Progress, RebuildResult, _Batcher
 from .store import row_to_envelope
 
@@ -76,15 +76,8 @@ class _Source:
 
 
 async def _prepare(pool: asyncpg.Pool, projection: Projection, resume: bool) -> dict[str, int]:
-    fresh = projection.name + REBUILD_SUFFIX
     async with pool.acquire() as conn:
-        exists = await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", fresh)
-        if exists and not resume:
-            await conn.execute(f'DROP SCHEMA "{fresh}" CASCADE')
-        if not exists or not resume:
-            for table in ("inbox", "checkpoints"):
-                await conn.execute(f"DELETE FROM {table} WHERE consumer = $1", fresh)
-        await projection.create_schema(conn, fresh)
+        fresh = await prepare_rebuild(conn, projection, resume=resume)
         rows = await conn.fetch('SELECT topic, "offset" FROM checkpoints WHERE consumer = $1 AND topic LIKE $2',
                                 fresh, CHECKPOINT_PREFIX + "%")
     return {r["topic"].removeprefix(CHECKPOINT_PREFIX): r["offset"] for r in rows}
