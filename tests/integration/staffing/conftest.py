@@ -51,9 +51,11 @@ async def skip_history(bootstrap: str, group: str, topics: tuple[str, ...]) -> N
 
 @contextlib.asynccontextmanager
 async def running(database_url: str, bootstrap: str, **settings):
-    await skip_history(bootstrap, f"kim-staffing-{CaseloadPolicy.name}", ("kim.cases", "kim.staffing"))
+    # a consumer group of its own: no member of another test or of the e2e processes can be in it
+    prefix = f"kim-test-{uuid.uuid4().hex[:8]}"
+    await skip_history(bootstrap, f"{prefix}-staffing-{CaseloadPolicy.name}", ("kim.cases", "kim.staffing"))
     app = build_app(StaffingSettings(database_url=database_url, kafka_bootstrap=bootstrap, auth_secret=SECRET,
-                                     **settings))
+                                     consumer_group_prefix=prefix, **settings))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://staffing") as client:

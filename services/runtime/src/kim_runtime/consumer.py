@@ -148,6 +148,7 @@ class ConsumerRunner:
         max_attempts: int = 3,
         fetch_max_wait_ms: int = 5,
         retry_base_delay: float = 0.05,
+        group_prefix: str = "kim",
     ):
         self.service = service
         self.pool = pool
@@ -156,12 +157,13 @@ class ConsumerRunner:
         self.max_attempts = max_attempts
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self.retry_base_delay = retry_base_delay
+        self.group_prefix = group_prefix
         self.handled = 0
         self.dead_lettered = 0
         self.committers: list[OffsetCommitter] = []
 
     def group_id(self, handler: Handler) -> str:
-        return f"kim-{self.service}-{handler.name}"
+        return f"{self.group_prefix}-{self.service}-{handler.name}"
 
     def add(self, handler: Handler) -> None:
         subscriber = self.broker.subscriber(

@@ -56,6 +56,7 @@ class ServiceRuntime:
             dead_letter_topic=dead_letter_topic(settings.service),
             max_attempts=settings.consumer_max_attempts,
             fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+            group_prefix=settings.consumer_group_prefix,
         )
         for handler in self.handlers:
             self.consumers.add(handler)

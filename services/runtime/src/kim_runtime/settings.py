@@ -27,6 +27,10 @@ class RuntimeSettings(BaseSettings):
     db_pool_size: int = 10
     consumer_max_attempts: int = Field(default=3, ge=1, description="Handling attempts before dead-lettering")
     consumer_fetch_max_wait_ms: int = Field(default=5, ge=0, description="Kafka fetch wait: low for near real time")
+    consumer_group_prefix: str = Field(
+        default="kim", pattern=r"^[A-Za-z0-9._-]+$",
+        description="Consumer groups are <prefix>-<service>-<handler>; a second deployment on one broker needs its own",
+    )
     relay_batch_size: int = Field(default=500, ge=1)
 
     def kafka_options(self) -> dict:
