@@ -142,8 +142,10 @@ class OutcomeCode(StrEnum):
 
 class RevocationReason(StrEnum):
     """Why a referral was revoked. einwilligung_widerrufen = the client withdrew consent, fall_abgeschlossen =
-    the case was closed, sonstiges = other."""
+    the case was closed, loeschung = the client's data was erased (right to erasure, Art. 17 GDPR), sonstiges =
+    other."""
 
     CONSENT_WITHDRAWN = "einwilligung_widerrufen"
     CASE_CLOSED = "fall_abgeschlossen"
+    ERASURE = "loeschung"
     OTHER = "sonstiges"

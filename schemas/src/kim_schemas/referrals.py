@@ -109,7 +109,7 @@ class ReferralClosed(Event):
 
 @event("kim.referrals.ReferralRevoked", key="referral_id")
 class ReferralRevoked(Event):
-    """The referral was revoked (consent withdrawn or case closed); the partner must purge its data."""
+    """The referral was revoked (consent withdrawn, case closed or client erased); the partner must purge its data."""
 
     referral_id: Id = Field(description="The referral")
     case_id: CaseRef = None

@@ -122,12 +122,13 @@ class CasesStandIn:
         return case_id, client_id
 
     async def grant(self, case_id: str, client_id: str, *, recipients: list[str], purposes: list[str],
-                    categories: list[str]) -> str:
+                    categories: list[str], granted_on: date = date(2025, 2, 3),
+                    valid_until: date | None = None) -> str:
         consent_id = f"consent-{uuid.uuid4().hex[:10]}"
         await self.emit(cases.ConsentGranted(
             case_id=case_id, consent_id=consent_id, recipients=recipients, purposes=purposes,
             data_categories=categories, special_categories=False, form="schriftlich", informed_in="ar",
-            granted_on=date(2025, 2, 3), recorded_by="cm-4711"), subject=client_id)
+            granted_on=granted_on, valid_until=valid_until, recorded_by="cm-4711"), subject=client_id)
         return consent_id
 
     async def withdraw(self, case_id: str, client_id: str, consent_id: str, **scope) -> None:
@@ -191,5 +192,33 @@ async def read_to_end(bootstrap: str, topics: list[str] | None = None, *, partne
 
         await eventually(all_read)
         return texts
+    finally:
+        await consumer.stop()
+
+
+async def read_records(bootstrap: str, topics: list[str]) -> dict[str, list]:
+    """Every record now on each of the topics (those that exist), as aiokafka ConsumerRecords per topic."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        described = await admin.describe_topics([t for t in topics if t in existing])
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        records: dict[str, list] = {t: [] for t in topics}
+
+        async def all_read():
+            for tp, msgs in (await consumer.getmany(timeout_ms=100)).items():
+                records[tp.topic].extend(m for m in msgs if m.offset < ends[tp])
+            return all([await consumer.position(tp) >= end for tp, end in ends.items()])
+
+        await eventually(all_read)
+        return records
     finally:
         await consumer.stop()

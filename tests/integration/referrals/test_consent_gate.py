@@ -76,28 +76,29 @@ async def test_withdrawal_revokes_open_referrals_to_that_recipient_and_the_partn
         await consent_known(client, case_id, consent_id)
         to_abh = (await client.post("/referrals", headers=CASE_MANAGER, json=referral(case_id, abh))).json()
         to_jc = (await client.post("/referrals", headers=CASE_MANAGER, json=referral(case_id, jobcenter))).json()
-        accepted = await client.post(f"/partner/referrals/{to_abh['referral_id']}/accept", headers=partner(abh))
+        abh_id = to_abh["partner_referral_id"]
+        accepted = await client.post(f"/partner/referrals/{abh_id}/accept", headers=partner(abh))
         assert accepted.status_code == 200
 
         await cases.withdraw(case_id, client_id, consent_id, scope="empfaenger", recipient=abh)
         revoked = await state_of(client, to_abh["referral_id"], "revoked")
         assert revoked["revocation_reason"] == "einwilligung_widerrufen"
         async with PartnerTopicReader(kafka_bootstrap, partner_topic(abh)) as agency:
-            records = await agency.wait_for(lambda m: m["key"] == to_abh["referral_id"]
+            records = await agency.wait_for(lambda m: m["key"] == abh_id
                                             and m["headers"]["ce_type"] == "kim.partner.PartnerReferralRevoked")
             purge = next(m for m in records if m["headers"]["ce_type"] == "kim.partner.PartnerReferralRevoked")
             assert purge["data"]["purge"] is True and purge["data"]["reason"] == "einwilligung_widerrufen"
 
-        view = (await client.get(f"/partner/referrals/{to_abh['referral_id']}", headers=partner(abh))).json()
+        view = (await client.get(f"/partner/referrals/{abh_id}", headers=partner(abh))).json()
         assert view == {**view, "state": "revoked", "purge": True, "client_pseudonym": None, "purpose": None}
-        late = await client.post(f"/partner/referrals/{to_abh['referral_id']}/appointment", headers=partner(abh),
+        late = await client.post(f"/partner/referrals/{abh_id}/appointment", headers=partner(abh),
                                  json={"appointment_on": "2025-04-01"})
         assert late.status_code == 409 and "revoked" in late.json()["detail"]
         # the other recipient's referral rests on the same consent but was not withdrawn from
         assert (await client.get(f"/referrals/{to_jc['referral_id']}", headers=CASE_MANAGER)).json()["state"] == (
             "requested")
         again = await client.post("/referrals", headers=CASE_MANAGER, json=referral(case_id, abh))
-        assert again.status_code == 409 and f"recipient {abh} is not named" in again.text
+        assert again.status_code == 409 and f"withdrawn for recipient {abh}" in again.text
 
 
 async def test_case_closure_closes_the_open_referrals_of_the_case(fresh_db, kafka_bootstrap):

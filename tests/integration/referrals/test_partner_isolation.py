@@ -28,17 +28,18 @@ async def test_one_partner_cannot_see_or_act_on_another_partners_referral(fresh_
         made = await client.post("/referrals", headers=CASE_MANAGER, json={
             "case_id": case_id, "to_organisation_id": theirs, "purpose": "soziale_begleitung",
             "data_categories": ["sprache_bildung"]})
-        rid = made.json()["referral_id"]
+        rid, their_id = made.json()["referral_id"], made.json()["partner_referral_id"]
         me = partner(mine)
 
-        assert (await client.get(f"/partner/referrals/{rid}", headers=me)).status_code == 404
+        for unknown in (rid, their_id):  # neither the internal id nor the other partner's id reaches it
+            assert (await client.get(f"/partner/referrals/{unknown}", headers=me)).status_code == 404
         for action, body in [("accept", None), ("decline", {"reason": "sonstiges"}),
                              ("appointment", {"appointment_on": "2025-04-01"}), ("outcome", {"outcome": "vermittelt"})]:
-            r = await client.post(f"/partner/referrals/{rid}/{action}", headers=me, json=body)
+            r = await client.post(f"/partner/referrals/{their_id}/{action}", headers=me, json=body)
             assert r.status_code == 404, (action, r.text)
         assert (await client.get("/partner/referrals", headers=me)).json() == []
         theirs_list = (await client.get("/partner/referrals", headers=partner(theirs))).json()
-        assert [r["referral_id"] for r in theirs_list] == [rid] and theirs_list[0]["state"] == "requested"
+        assert [r["referral_id"] for r in theirs_list] == [their_id] and theirs_list[0]["state"] == "requested"
         assert "case_id" not in theirs_list[0] and "consent_id" not in theirs_list[0]
 
         for path in (f"/referrals/{rid}", f"/cases/{case_id}/referrals", f"/cases/{case_id}/consents", "/partners"):
@@ -60,8 +61,8 @@ async def test_one_partner_cannot_see_or_act_on_another_partners_referral(fresh_
         assert r.status_code == 403
 
         async with PartnerTopicReader(kafka_bootstrap, partner_topic(theirs)) as agency:
-            await agency.wait_for(lambda m: m["key"] == rid)
-        assert [r for r in await read_to_end(kafka_bootstrap, [partner_topic(mine)]) if rid in r] == []
+            await agency.wait_for(lambda m: m["key"] == their_id)
+        assert [r for r in await read_to_end(kafka_bootstrap, [partner_topic(mine)]) if their_id in r] == []
 
 
 async def test_no_name_of_a_demo_client_and_no_client_id_appears_on_any_partner_topic(fresh_db, kafka_bootstrap):

@@ -32,34 +32,44 @@ async def test_the_whole_lifecycle_runs_over_kafka(fresh_db, kafka_bootstrap):
             "data_categories": ["arbeit_qualifikation", "aufenthalt"], "due_on": "2025-04-30"})
         assert r.status_code == 201, r.text
         referral = r.json()
-        rid, etag = referral["referral_id"], r.headers["ETag"]
+        rid, mine = referral["referral_id"], referral["partner_referral_id"]
         assert (referral["state"], referral["consent_id"]) == ("requested", consent_id)
+        assert mine and mine != rid  # the partner knows the referral by an id of its own
 
         async with PartnerTopicReader(kafka_bootstrap, partner_topic(jobcenter)) as agency:
-            records = await agency.wait_for(lambda m: m["key"] == rid)
-            offer = next(m for m in records if m["key"] == rid)
+            records = await agency.wait_for(lambda m: m["key"] == mine)
+            offer = next(m for m in records if m["key"] == mine)
             assert offer["headers"]["ce_type"] == "kim.partner.PartnerReferralOffered"
             assert offer["data"]["residence_status"] == "duldung_60a"  # 'aufenthalt' is shared
             assert offer["data"]["languages"] is None  # 'sprache_bildung' is not
             pseudonym = offer["data"]["client_pseudonym"]
             assert client_id not in offer["raw"].decode() and client_id not in json.dumps(offer["headers"])
             assert offer["headers"]["ce_subject"] == pseudonym
+            assert offer["data"]["referral_id"] == mine and offer["data"]["consent_id"] != consent_id
+            assert rid not in offer["raw"].decode() and rid not in json.dumps(offer["headers"])
 
             me = partner(jobcenter)
-            stale = await client.post(f"/partner/referrals/{rid}/accept", headers=me | {"If-Match": '"99"'})
-            assert stale.status_code == 409
-            accepted = await client.post(f"/partner/referrals/{rid}/accept", headers=me | {"If-Match": etag})
+            assert (await client.get(f"/partner/referrals/{rid}", headers=me)).status_code == 404  # internal id
+            seen = await client.get(f"/partner/referrals/{mine}", headers=me)
+            assert seen.json()["referral_id"] == mine
+            assert seen.headers["ETag"] == f'"{offer["headers"]["ce_streamversion"]}"'
+            stale = await client.post(f"/partner/referrals/{mine}/accept", headers=me | {"If-Match": '"99"'})
+            assert stale.status_code == 409 and rid not in stale.text
+            accepted = await client.post(f"/partner/referrals/{mine}/accept",
+                                         headers=me | {"If-Match": seen.headers["ETag"]})
             assert accepted.status_code == 200, accepted.text
             assert accepted.json()["client_pseudonym"] == pseudonym
-            scheduled = await client.post(f"/partner/referrals/{rid}/appointment", headers=me,
+            again = await client.post(f"/partner/referrals/{mine}/accept", headers=me)
+            assert again.status_code == 409 and rid not in again.text  # refusals never name the internal id
+            scheduled = await client.post(f"/partner/referrals/{mine}/appointment", headers=me,
                                           json={"appointment_on": "2025-03-20"})
             assert scheduled.json()["state"] == "appointment_scheduled"
-            reported = await client.post(f"/partner/referrals/{rid}/outcome", headers=me | {
+            reported = await client.post(f"/partner/referrals/{mine}/outcome", headers=me | {
                 "If-Match": scheduled.headers["ETag"]}, json={"outcome": "massnahme_begonnen"})
             assert reported.status_code == 200, reported.text
 
-            states = lambda: [m["data"].get("state") for m in agency.records if m["key"] == rid]  # noqa: E731
-            await agency.wait_for(lambda m: m["key"] == rid and m["data"].get("state") == "ergebnis")
+            states = lambda: [m["data"].get("state") for m in agency.records if m["key"] == mine]  # noqa: E731
+            await agency.wait_for(lambda m: m["key"] == mine and m["data"].get("state") == "ergebnis")
             assert states() == [None, "angenommen", "termin", "ergebnis"]
 
         outcome = await _on_referrals_topic(kafka_bootstrap, rid, "kim.referrals.ReferralOutcomeReported")
@@ -72,6 +82,8 @@ async def test_the_whole_lifecycle_runs_over_kafka(fresh_db, kafka_bootstrap):
         assert [h["type"].split(".")[-1] for h in history if h["type"].startswith("kim.referrals.")] == [
             "ReferralRequested", "ReferralAccepted", "AppointmentScheduled", "ReferralOutcomeReported",
             "ReferralClosed"]
+        told = [h["type"].split(".")[-1] for h in history if h["type"].startswith("kim.partner.")]
+        assert told == ["PartnerReferralOffered"] + ["PartnerReferralUpdated"] * 4
 
 
 async def _on_referrals_topic(bootstrap: str, referral_id: str, event_type: str) -> dict:

@@ -1,8 +1,11 @@
-"""The consent gate: a referral needs a consent covering recipient, purpose and every category it shares."""
+"""The consent gate: a referral needs a consent in force today (granted_on ≤ today ≤ valid_until, not withdrawn for
+its recipient or categories) that covers recipient, purpose and every category it shares; a refusal names every
+condition that failed."""
 
 from __future__ import annotations
 
-from datetime import date
+import itertools
+from datetime import date, timedelta
 
 import pytest
 from kim_schemas.case_codes import WithdrawalScope
@@ -11,13 +14,70 @@ from kim_referrals.domain.consent import Consent, ConsentMissing, choose_consent
 
 TODAY = date(2025, 3, 3)
 CONSENT = Consent("k-1", "c-1", frozenset({"jobcenter-unna", "abh-unna"}),
-                  frozenset({"arbeitsmarktintegration"}), frozenset({"arbeit_qualifikation", "aufenthalt"}))
+                  frozenset({"arbeitsmarktintegration"}), frozenset({"arbeit_qualifikation", "aufenthalt"}),
+                  granted_on=date(2025, 1, 10))
+
+# The matrix. Each dimension's values, and what each value alone makes the gate say (nothing: it does not block).
+# The referral asks for recipient jobcenter-unna, purpose arbeitsmarktintegration, categories aufenthalt and
+# arbeit_qualifikation; a cell is allowed exactly when no value of its row blocks.
+GRANTED = {
+    "future": (TODAY + timedelta(days=90), ["consent k-1 takes effect only on 2025-06-01 (granted_on lies after "
+                                            "today, 2025-03-03)"]),
+    "today": (TODAY, []),
+    "past": (TODAY - timedelta(days=90), []),
+}
+VALID_UNTIL = {
+    "past": (TODAY - timedelta(days=1), ["consent k-1 expired on 2025-03-02"]),
+    "today": (TODAY, []),
+    "future": (TODAY + timedelta(days=365), []),
+    "none": (None, []),
+}
+WITHDRAWN = {
+    "all": ((WithdrawalScope.ALL, None, None), ["consent k-1 was withdrawn"]),
+    "the recipient": ((WithdrawalScope.ONE_RECIPIENT, "jobcenter-unna", None),
+                      ["consent k-1 was withdrawn for recipient jobcenter-unna"]),
+    "another recipient": ((WithdrawalScope.ONE_RECIPIENT, "abh-unna", None), []),
+    "a shared category": ((WithdrawalScope.ONE_CATEGORY, None, "aufenthalt"),
+                          ["consent k-1 was withdrawn for data category aufenthalt"]),
+    "another category": ((WithdrawalScope.ONE_CATEGORY, None, "gesundheit"), []),
+    "nothing": (None, []),
+}
+MATRIX = list(itertools.product(GRANTED, VALID_UNTIL, WITHDRAWN))
+
+
+def consent_for(granted: str, valid_until: str, withdrawn: str) -> Consent:
+    c = Consent("k-1", "c-1", frozenset({"jobcenter-unna", "abh-unna"}), frozenset({"arbeitsmarktintegration"}),
+                frozenset({"arbeit_qualifikation", "aufenthalt", "gesundheit"}), granted_on=GRANTED[granted][0],
+                valid_until=VALID_UNTIL[valid_until][0])
+    withdrawal = WITHDRAWN[withdrawn][0]
+    return c.withdraw(*withdrawal) if withdrawal else c
 
 
 def choose(consents, **kw):
     args = dict(case_id="c-1", recipient="jobcenter-unna", purpose="arbeitsmarktintegration",
                 categories=["arbeit_qualifikation"], today=TODAY)
     return choose_consent(consents, **(args | kw))
+
+
+@pytest.mark.parametrize(("granted", "valid_until", "withdrawn"), MATRIX)
+def test_the_gate_matrix_allows_exactly_the_cells_where_nothing_blocks_and_names_what_does(
+    granted, valid_until, withdrawn
+):
+    consent = consent_for(granted, valid_until, withdrawn)
+    expected = GRANTED[granted][1] + VALID_UNTIL[valid_until][1] + WITHDRAWN[withdrawn][1]
+    categories = ["aufenthalt", "arbeit_qualifikation"]
+    assert consent.gaps("jobcenter-unna", "arbeitsmarktintegration", categories, TODAY) == expected
+    if expected:
+        with pytest.raises(ConsentMissing) as refused:
+            choose([consent], categories=categories)
+        assert refused.value.missing == expected and all(reason in str(refused.value) for reason in expected)
+    else:
+        assert choose([consent], categories=categories) is consent
+
+
+def test_the_matrix_has_every_combination_and_both_outcomes():
+    allowed = [cell for cell in MATRIX if not any(d[k][1] for d, k in zip((GRANTED, VALID_UNTIL, WITHDRAWN), cell))]
+    assert len(MATRIX) == 72 and len(allowed) == 2 * 3 * 3  # today/past × today/future/none × 3 harmless withdrawals
 
 
 def test_a_covering_consent_is_chosen():
@@ -41,24 +101,19 @@ def test_no_consent_at_all_and_an_unknown_named_consent_are_refused_by_name():
         choose([CONSENT], consent_id="k-9")
 
 
-def test_expired_and_withdrawn_consents_do_not_count():
-    expired = Consent("k-2", "c-1", CONSENT.recipients, CONSENT.purposes, CONSENT.data_categories, date(2025, 3, 2))
-    with pytest.raises(ConsentMissing, match="expired on 2025-03-02"):
-        choose([expired])
-    with pytest.raises(ConsentMissing, match="k-1 was withdrawn"):
-        choose([CONSENT.withdraw(WithdrawalScope.ALL, None, None)])
+def test_withdrawals_add_up_and_keep_what_was_granted():
+    both = (CONSENT.withdraw(WithdrawalScope.ONE_RECIPIENT, "jobcenter-unna", None)
+            .withdraw(WithdrawalScope.ONE_CATEGORY, None, "aufenthalt"))
+    assert both.recipients == CONSENT.recipients and both.data_categories == CONSENT.data_categories
+    assert both.gaps("jobcenter-unna", "arbeitsmarktintegration", ["aufenthalt"], TODAY) == [
+        "consent k-1 was withdrawn for recipient jobcenter-unna",
+        "consent k-1 was withdrawn for data category aufenthalt"]
+    assert not both.gaps("abh-unna", "arbeitsmarktintegration", ["arbeit_qualifikation"], TODAY)
 
 
-def test_partial_withdrawals_remove_only_their_recipient_or_category():
-    without_jc = CONSENT.withdraw(WithdrawalScope.ONE_RECIPIENT, "jobcenter-unna", None)
-    assert without_jc.gaps("jobcenter-unna", "arbeitsmarktintegration", ["aufenthalt"], TODAY)
-    assert not without_jc.gaps("abh-unna", "arbeitsmarktintegration", ["aufenthalt"], TODAY)
-    without_residence = CONSENT.withdraw(WithdrawalScope.ONE_CATEGORY, None, "aufenthalt")
-    assert without_residence.gaps("jobcenter-unna", "arbeitsmarktintegration", ["aufenthalt"], TODAY)
-    assert not without_residence.gaps("jobcenter-unna", "arbeitsmarktintegration", ["arbeit_qualifikation"], TODAY)
-
-
-def test_the_first_covering_consent_wins_over_an_earlier_narrower_one():
+def test_the_first_covering_consent_wins_over_an_earlier_narrower_or_not_yet_valid_one():
     narrow = Consent("k-0", "c-1", frozenset({"jobcenter-unna"}), frozenset({"arbeitsmarktintegration"}),
-                     frozenset({"aufenthalt"}))
-    assert choose([narrow, CONSENT]).consent_id == "k-1"
+                     frozenset({"aufenthalt"}), granted_on=date(2025, 1, 1))
+    pending = Consent("k-p", "c-1", CONSENT.recipients, CONSENT.purposes, CONSENT.data_categories,
+                      granted_on=date(2025, 6, 1))
+    assert choose([narrow, pending, CONSENT]).consent_id == "k-1"

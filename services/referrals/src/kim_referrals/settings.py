@@ -19,5 +19,6 @@ class ReferralSettings(RuntimeSettings):
     )
     pseudonym_secret: str = Field(
         default="dev-only-pseudonym-secret-change-me!!",
-        description="HMAC secret for per-partner client pseudonyms (KIM_PSEUDONYM_SECRET); keep it stable",
+        description="HMAC secret of every per-partner id: client pseudonyms and the referral, consent, correlation "
+                    "and causation ids on partner topics (KIM_PSEUDONYM_SECRET); keep it stable and secret",
     )

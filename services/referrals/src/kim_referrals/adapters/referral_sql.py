@@ -8,6 +8,7 @@ import asyncpg
 from kim_schemas.referrals import PartnerRegistered
 
 from ..domain.referral import Referral
+from .partner_stream import PartnerStream
 
 
 async def partner(conn: asyncpg.Connection, organisation_id: str) -> asyncpg.Record | None:
@@ -26,21 +27,24 @@ async def add_partner(conn: asyncpg.Connection, p: PartnerRegistered) -> None:
 
 
 async def add_referral(conn: asyncpg.Connection, r: Referral, *, pseudonym: str, requested_at: datetime,
-                       version: int) -> None:
+                       version: int, partner: PartnerStream) -> None:
     await conn.execute(
         "INSERT INTO referrals (referral_id, case_id, to_organisation_id, consent_id, client_pseudonym, purpose, "
-        "data_categories, state, due_on, version, requested_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "data_categories, state, due_on, version, requested_at, partner_referral_id, partner_version) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         r.referral_id, r.case_id, r.to_organisation_id, r.consent_id, pseudonym, r.purpose.value,
         [c.value for c in r.data_categories], r.state.value, r.due_on, version, requested_at,
+        partner.referral_id, partner.version,
     )
 
 
-async def update_referral(conn: asyncpg.Connection, r: Referral, version: int) -> None:
+async def update_referral(conn: asyncpg.Connection, r: Referral, version: int, partner: PartnerStream) -> None:
     await conn.execute(
         "UPDATE referrals SET state = $2, appointment_on = $3, outcome = $4, decline_reason = $5, "
-        "revocation_reason = $6, version = $7, updated_at = now() WHERE referral_id = $1",
+        "revocation_reason = $6, version = $7, partner_referral_id = $8, partner_version = $9, updated_at = now() "
+        "WHERE referral_id = $1",
         r.referral_id, r.state.value, r.appointment_on, _v(r.outcome), _v(r.decline_reason),
-        _v(r.revocation_reason), version,
+        _v(r.revocation_reason), version, partner.referral_id, partner.version,
     )
 
 
@@ -50,6 +54,13 @@ def _v(code) -> str | None:
 
 async def referral(conn: asyncpg.Connection, referral_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM referrals WHERE referral_id = $1", referral_id)
+
+
+async def referral_of_partner(conn: asyncpg.Connection, organisation_id: str,
+                              partner_referral_id: str) -> asyncpg.Record | None:
+    """A referral by the id its partner knows it by (None for another partner's or an unknown id)."""
+    return await conn.fetchrow("SELECT * FROM referrals WHERE partner_referral_id = $1 AND to_organisation_id = $2",
+                               partner_referral_id, organisation_id)
 
 
 async def referrals_of_partner(conn: asyncpg.Connection, organisation_id: str) -> list[asyncpg.Record]:
@@ -63,10 +74,16 @@ async def referrals_of_case(conn: asyncpg.Connection, case_id: str) -> list[asyn
 
 
 async def open_referral_ids(conn: asyncpg.Connection, *, case_id: str | None = None,
-                            consent_id: str | None = None) -> list[str]:
-    column, value = ("case_id", case_id) if case_id is not None else ("consent_id", consent_id)
+                            consent_id: str | None = None, client_id: str | None = None) -> list[str]:
+    """Open referrals of a case, resting on a consent, or of any case of a client."""
+    if client_id is not None:
+        where = "case_id IN (SELECT case_id FROM gate_cases WHERE client_id = $1)"
+        value = client_id
+    else:
+        column, value = ("case_id", case_id) if case_id is not None else ("consent_id", consent_id)
+        where = f"{column} = $1"
     rows = await conn.fetch(
-        f"SELECT referral_id FROM referrals WHERE {column} = $1 AND state NOT IN ('closed', 'revoked') "
+        f"SELECT referral_id FROM referrals WHERE {where} AND state NOT IN ('closed', 'revoked') "
         "ORDER BY referral_id", value,
     )
     return [r["referral_id"] for r in rows]

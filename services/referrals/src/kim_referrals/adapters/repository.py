@@ -1,11 +1,9 @@
 """Loading and saving referrals: the referral's events, its partner's view, and its read-model row in one go.
 
-Design of the partner streams: the partner-facing events (kim.partner.*) are appended to the referral's own
-stream, through an EventStore whose topic is the partner's topic, in the same transaction as the referral events.
-So one outbox and one relay carry both: a partner sees a change exactly when it commits, nothing is lost while
-Kafka is down, the Kafka key is the referral id on both topics (as the contract says), and the stream's hash chain
-also proves what was shared with whom and when. The aggregate ignores the kim.partner.* events when it rebuilds;
-the stream version (the ETag) counts them, so versions on kim.referrals may skip numbers.
+The referral's own stream (id = referral id) holds the kim.referrals events. What its partner is told lives in a
+stream of its own under the partner's ids (see partner_stream.py), appended in the same transaction, so a partner
+sees a change exactly when it commits. The stream's version is the staff side's ETag; the partner stream's version
+is the partner API's.
 """
 
 from __future__ import annotations
@@ -15,13 +13,14 @@ from dataclasses import dataclass
 
 import asyncpg
 from kim_runtime.store import EventStore
-from kim_runtime.topics import partner_topic
 from kim_schemas import parse
 from kim_schemas.base import Event
 
 from ..domain.referral import Referral
-from . import referral_sql
-from .events import SERVICE_ACTOR, Context, envelope
+from . import partner_stream, referral_sql
+from .events import Context, envelope
+from .partner_ids import PartnerIds
+from .partner_stream import PartnerStream
 
 REFERRAL_EVENTS = "kim.referrals."
 
@@ -32,39 +31,42 @@ class Loaded:
     version: int
     client_id: str | None
     pseudonym: str
+    partner: PartnerStream
 
 
 class ReferralRepository:
-    def __init__(self, store: EventStore):
+    def __init__(self, store: EventStore, pseudonym_secret: str):
         self.store = store
+        self.pseudonym_secret = pseudonym_secret
+
+    def partner_ids(self, organisation_id: str) -> PartnerIds:
+        return PartnerIds(self.pseudonym_secret, organisation_id)
 
     async def load(self, conn: asyncpg.Connection, referral_id: str) -> Loaded | None:
         row = await referral_sql.referral(conn, referral_id)
         if row is None:
             return None
         stream = await self.store.read_stream(referral_id, conn=conn)
-        events = [parse(e.type, e.schema_version, e.data) for e in stream if e.type.startswith(REFERRAL_EVENTS)]
-        client_id = next((e.subject for e in stream if e.type.startswith(REFERRAL_EVENTS)), None)
-        return Loaded(Referral.from_history(referral_id, events), stream[-1].stream_version, client_id,
-                      row["client_pseudonym"])
+        mine = [e for e in stream if e.type.startswith(REFERRAL_EVENTS)]  # older rows also hold partner events
+        events = [parse(e.type, e.schema_version, e.data) for e in mine]
+        ids = self.partner_ids(row["to_organisation_id"])
+        # rows from before per-partner ids have none stored: the derivation gives the same id every time
+        partner = PartnerStream(ids, row["partner_referral_id"] or ids.referral(referral_id), row["partner_version"])
+        return Loaded(Referral.from_history(referral_id, events), stream[-1].stream_version,
+                      mine[0].subject if mine else None, row["client_pseudonym"], partner)
 
     async def append(
         self, conn: asyncpg.Connection, referral: Referral, events: Sequence[Event], partner_events: Sequence[Event],
-        *, expected_version: int, ctx: Context, client_id: str | None, pseudonym: str,
-    ) -> int:
-        """Append the referral's events (kim.referrals) and then its partner's view (kim.partner.<org>)."""
+        *, expected_version: int, ctx: Context, client_id: str | None, pseudonym: str, partner: PartnerStream,
+    ) -> tuple[int, int]:
+        """Append the referral's events (kim.referrals), then its partner's view; returns both new versions."""
         if not events:
-            return expected_version
+            return expected_version, partner.version
         await self.store.append(
             referral.referral_id, [envelope(e, ctx, subject=client_id) for e in events], expected_version, conn=conn
         )
-        version = expected_version + len(events)
-        if partner_events:
-            to_partner = EventStore(self.store.pool, partner_topic(referral.to_organisation_id))
-            await to_partner.append(
-                referral.referral_id,
-                [envelope(e, ctx, subject=pseudonym, actor=SERVICE_ACTOR) for e in partner_events],
-                version, conn=conn,
-            )
-            version += len(partner_events)
-        return version
+        partner_version = await partner_stream.append(
+            self.store.pool, conn, partner, partner_events, ctx, internal_referral_id=referral.referral_id,
+            case_id=referral.case_id, pseudonym=pseudonym,
+        )
+        return expected_version + len(events), partner_version

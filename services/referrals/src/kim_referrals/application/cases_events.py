@@ -3,7 +3,8 @@
 One consumer (group kim-referrals-cases) so a case's events are handled in their order. Per event, in the
 consumer's transaction: the gate's rows change, and every open referral the change affects is revoked (and its
 partner told to purge) before the offset moves on. A withdrawal takes effect from the moment it is handled;
-`effective_at` is informational.
+`effective_at` is informational. ClientErased revokes every open referral of every case of the client (reason
+loeschung) and drops the client's facts (languages, residence status, Rechtskreis) from the gate.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from kim_schemas.cases import (
     CaseClosed,
     CaseOpened,
     CaseTransferred,
+    ClientErased,
     ClientRegistered,
     ConsentGranted,
     ConsentWithdrawn,
@@ -35,8 +37,9 @@ from ..domain.consent import Consent
 from ..domain.referral import Referral
 from .commands import Decision, ReferralCommands
 
-HANDLED = {m.event_type for m in (AssessmentCompleted, CaseClosed, CaseOpened, CaseTransferred, ClientRegistered,
-                                   ConsentGranted, ConsentWithdrawn, RechtskreisChanged, ResidenceStatusRecorded)}
+HANDLED = {m.event_type for m in (AssessmentCompleted, CaseClosed, CaseOpened, CaseTransferred, ClientErased,
+                                   ClientRegistered, ConsentGranted, ConsentWithdrawn, RechtskreisChanged,
+                                   ResidenceStatusRecorded)}
 CONFLICT_RETRIES = 5
 
 
@@ -53,6 +56,7 @@ class CasesEventHandler:
         event = parse(env.type, env.schema_version, env.data)
         match event:
             case CaseOpened():
+                await gate_sql.ensure_client(conn, event.client_id)
                 await gate_sql.upsert_case(conn, event.case_id, client_id=event.client_id,
                                            municipality=event.municipality,
                                            team_organisation_id=event.team_organisation_id)
@@ -61,16 +65,21 @@ class CasesEventHandler:
                                            team_organisation_id=event.team_organisation_id)
             case ClientRegistered():
                 await gate_sql.set_languages(conn, event.client_id, list(event.languages))
+            case ClientErased():
+                await gate_sql.erase_client(conn, event.client_id, event.erased_at)
+                for referral_id in await referral_sql.open_referral_ids(conn, client_id=event.client_id):
+                    await self._change(conn, env, referral_id,
+                                       lambda r, now: r.revoke(RevocationReason.ERASURE, now))
             case ResidenceStatusRecorded():
-                await gate_sql.upsert_case(conn, event.case_id, residence_status=event.status.value)
+                await gate_sql.set_case_facts(conn, event.case_id, residence_status=event.status.value)
             case AssessmentCompleted():
-                await gate_sql.upsert_case(conn, event.case_id, rechtskreis=event.rechtskreis.value)
+                await gate_sql.set_case_facts(conn, event.case_id, rechtskreis=event.rechtskreis.value)
             case RechtskreisChanged():
-                await gate_sql.upsert_case(conn, event.case_id, rechtskreis=event.current.value)
+                await gate_sql.set_case_facts(conn, event.case_id, rechtskreis=event.current.value)
             case ConsentGranted():
-                consent = Consent(event.consent_id, event.case_id, frozenset(event.recipients),
-                                  frozenset(event.purposes), frozenset(event.data_categories), event.valid_until)
-                await gate_sql.add_consent(conn, consent, event.granted_on)
+                await gate_sql.add_consent(conn, Consent(
+                    event.consent_id, event.case_id, frozenset(event.recipients), frozenset(event.purposes),
+                    frozenset(event.data_categories), granted_on=event.granted_on, valid_until=event.valid_until))
             case ConsentWithdrawn():
                 await self._withdrawn(conn, env, event)
             case CaseClosed():
@@ -83,7 +92,7 @@ class CasesEventHandler:
         if consent is None:
             return  # a consent this service never saw rests no referral
         consent = consent.withdraw(event.scope, event.recipient, event.data_category)
-        await gate_sql.save_consent(conn, consent, event.effective_at)
+        await gate_sql.save_withdrawal(conn, consent, event.effective_at)
 
         def revoke_if_uncovered(referral: Referral, now: datetime):
             gaps = consent.gaps(referral.to_organisation_id, referral.purpose, referral.data_categories, now.date())

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import asyncpg
 from kim_runtime.envelope import utcnow
-from kim_runtime.errors import ConcurrencyConflict, NotFound, RuleViolation
+from kim_runtime.errors import ConcurrencyConflict, NotFound
 from kim_runtime.store import EventStore
 from kim_schemas.base import Event
 from kim_schemas.codes import ConsentPurpose, DataCategory
@@ -17,11 +17,13 @@ from kim_schemas.referrals import PartnerRegistered, ReferralRequested
 
 from ..adapters import gate_sql, referral_sql
 from ..adapters.events import Context, envelope
-from ..adapters.pseudonyms import client_pseudonym
-from ..adapters.repository import ReferralRepository
+from ..adapters.partner_stream import PartnerStream
+from ..adapters.repository import Loaded, ReferralRepository
 from ..domain import partner, partner_view
 from ..domain.consent import choose_consent
+from ..domain.partner_view import PartnerRefs
 from ..domain.referral import Referral
+from . import refusals
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,7 @@ class ReferralCommands:
     def __init__(self, pool: asyncpg.Pool, store: EventStore, *, pseudonym_secret: str,
                  clock: Callable[[], datetime] = utcnow):
         self.pool, self.store, self.clock = pool, store, clock
-        self.repo = ReferralRepository(store)
-        self.pseudonym_secret = pseudonym_secret
+        self.repo = ReferralRepository(store, pseudonym_secret)
 
     async def register_partner(self, registered: PartnerRegistered, ctx: Context) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
@@ -56,12 +57,7 @@ class ReferralCommands:
     async def request(self, cmd: RequestReferral, ctx: Context) -> tuple[str, int]:
         """Refer a case's client to a partner, if a consent covers it (ConsentMissing names what does not)."""
         async with self.pool.acquire() as conn, conn.transaction():
-            case = await gate_sql.lock_case(conn, cmd.case_id)
-            if case is None:
-                raise NotFound(f"case {cmd.case_id} is not known to the referrals service (no CaseOpened seen yet); "
-                               "check the id, or retry in a moment if the case was just opened")
-            if case["closed_on"] is not None:
-                raise _closed(cmd.case_id, case["closed_on"])
+            case = await refusals.referable_case(conn, cmd.case_id)
             if await referral_sql.partner(conn, cmd.to_organisation_id) is None:
                 raise NotFound(f"partner organisation {cmd.to_organisation_id} is not registered; "
                                "register it first (POST /partners)")
@@ -78,43 +74,61 @@ class ReferralCommands:
                 due_on=cmd.due_on, requested_at=now,
             )
             referral, events = Referral.request(requested)
-            pseudonym = client_pseudonym(self.pseudonym_secret, case["client_id"], cmd.to_organisation_id)
-            offer = partner_view.offered(requested, pseudonym=pseudonym, facts=await gate_sql.client_facts(conn, case),
+            ids = self.repo.partner_ids(cmd.to_organisation_id)
+            refs = PartnerRefs(ids.referral(referral.referral_id), ids.client(case["client_id"]),
+                               ids.consent(consent.consent_id))
+            offer = partner_view.offered(requested, refs=refs, facts=await gate_sql.client_facts(conn, case),
                                          consent_valid_until=consent.valid_until)
             ctx = _with_municipality(ctx, case["municipality"])
-            version = await self.repo.append(conn, referral, events, [offer], expected_version=0, ctx=ctx,
-                                             client_id=case["client_id"], pseudonym=pseudonym)
-            await referral_sql.add_referral(conn, referral, pseudonym=pseudonym, requested_at=now, version=version)
+            version, partner_version = await self.repo.append(
+                conn, referral, events, [offer], expected_version=0, ctx=ctx, client_id=case["client_id"],
+                pseudonym=refs.client_pseudonym, partner=PartnerStream(ids, refs.referral_id, 0))
+            await referral_sql.add_referral(conn, referral, pseudonym=refs.client_pseudonym, requested_at=now,
+                                            version=version,
+                                            partner=PartnerStream(ids, refs.referral_id, partner_version))
             return referral.referral_id, version
 
     async def decide(self, referral_id: str, decision: Decision, ctx: Context, *, expected_version: int | None,
-                     organisation_id: str | None = None, conn: asyncpg.Connection | None = None) -> int:
-        """Apply one decision to a referral. A partner (organisation_id set) only reaches its own referrals."""
+                     conn: asyncpg.Connection | None = None) -> int:
+        """Apply one decision to a referral (the case side); returns the referral's new version (its ETag)."""
         if conn is None:
             async with self.pool.acquire() as c, c.transaction():
-                return await self.decide(referral_id, decision, ctx, expected_version=expected_version,
-                                         organisation_id=organisation_id, conn=c)
+                return await self.decide(referral_id, decision, ctx, expected_version=expected_version, conn=c)
         loaded = await self.repo.load(conn, referral_id)
-        if loaded is None or (organisation_id is not None and loaded.referral.to_organisation_id != organisation_id):
+        if loaded is None:
             raise NotFound(f"referral {referral_id} does not exist")
         if expected_version is not None and expected_version != loaded.version:
             raise ConcurrencyConflict(referral_id, expected_version, loaded.version)
-        events = decision(loaded.referral, self.clock())
-        ctx = _with_municipality(ctx, await gate_sql.municipality_of(conn, loaded.referral.case_id))
-        return await self._save(conn, loaded.referral, events, loaded.version, ctx, loaded.client_id, loaded.pseudonym)
-
-    async def _save(self, conn, referral: Referral, events: Sequence[Event], version: int, ctx: Context,
-                    client_id: str | None, pseudonym: str) -> int:
-        to_partner = partner_view.updates(referral.to_organisation_id, events)
-        version = await self.repo.append(conn, referral, events, to_partner, expected_version=version, ctx=ctx,
-                                         client_id=client_id, pseudonym=pseudonym)
-        await referral_sql.update_referral(conn, referral, version)
+        version, _ = await self._save(conn, loaded, decision(loaded.referral, self.clock()), ctx)
         return version
+
+    async def decide_as_partner(self, organisation_id: str, partner_referral_id: str, decision: Decision,
+                                ctx: Context, *, expected_version: int | None) -> int:
+        """A partner acts on its referral, named by its own id; returns the partner stream's new version (its ETag).
+
+        Another partner's referral answers exactly like an unknown one, and no answer names the internal id.
+        """
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await referral_sql.referral_of_partner(conn, organisation_id, partner_referral_id)
+            loaded = await self.repo.load(conn, row["referral_id"]) if row is not None else None
+            if loaded is None:
+                raise NotFound(f"referral {partner_referral_id} does not exist")
+            if expected_version is not None and expected_version != loaded.partner.version:
+                raise ConcurrencyConflict(partner_referral_id, expected_version, loaded.partner.version)
+            _, partner_version = await self._save(conn, loaded, decision(loaded.referral, self.clock()), ctx)
+            return partner_version
+
+    async def _save(self, conn: asyncpg.Connection, loaded: Loaded, events: list[Event],
+                    ctx: Context) -> tuple[int, int]:
+        referral = loaded.referral
+        ctx = _with_municipality(ctx, await gate_sql.municipality_of(conn, referral.case_id))
+        to_partner = partner_view.updates(loaded.partner.referral_id, referral.to_organisation_id, events)
+        version, partner_version = await self.repo.append(
+            conn, referral, events, to_partner, expected_version=loaded.version, ctx=ctx,
+            client_id=loaded.client_id, pseudonym=loaded.pseudonym, partner=loaded.partner)
+        await referral_sql.update_referral(conn, referral, version, replace(loaded.partner, version=partner_version))
+        return version, partner_version
 
 
 def _with_municipality(ctx: Context, municipality: str | None) -> Context:
     return Context(ctx.actor, ctx.correlation_id, ctx.causation_id, municipality or ctx.municipality)
-
-
-def _closed(case_id: str, closed_on: date) -> RuleViolation:
-    return RuleViolation(f"case {case_id} was closed on {closed_on.isoformat()}: a closed case takes no referrals")

@@ -1,8 +1,9 @@
-"""The consent gate: does a client's consent (Einwilligung) cover a referral? Pure rules, no I/O.
+"""The consent gate: does a client's consent (Einwilligung) cover a referral today? Pure rules, no I/O.
 
-A consent names recipients × purposes × data categories and may end on a date. Withdrawal removes one
-recipient, one category, or everything. A referral is allowed only on a consent that covers its recipient,
-purpose and every data category it shares; otherwise the gate names exactly what is missing.
+A consent names recipients × purposes × data categories; it holds from the day it was granted (granted_on) to its
+last day (valid_until, if any). Withdrawal removes one recipient, one category, or everything. A referral is allowed
+only on a consent that is in force today and covers its recipient, purpose and every data category it shares;
+otherwise the gate names every condition that failed.
 """
 
 from __future__ import annotations
@@ -22,32 +23,48 @@ class Consent:
     recipients: frozenset[str]
     purposes: frozenset[str]
     data_categories: frozenset[str]
+    granted_on: date
     valid_until: date | None = None
     withdrawn: bool = False
+    withdrawn_recipients: frozenset[str] = frozenset()
+    withdrawn_categories: frozenset[str] = frozenset()
 
     def gaps(self, recipient: str, purpose: str, categories: Sequence[str], today: date) -> list[str]:
-        """What this consent lacks for the referral; empty when it covers it."""
-        if self.withdrawn:
-            return [f"consent {self.consent_id} was withdrawn"]
-        gaps = []
-        if self.valid_until is not None and self.valid_until < today:
-            gaps.append(f"consent {self.consent_id} expired on {self.valid_until.isoformat()}")
-        if recipient not in self.recipients:
-            gaps.append(f"recipient {recipient} is not named in consent {self.consent_id}")
-        if purpose not in self.purposes:
-            gaps.append(f"purpose {purpose} is not covered by consent {self.consent_id}")
+        """Every condition this consent fails for the referral today; empty when it covers it."""
+        return [gap for gap in (*self._time_gaps(today), *self._scope_gaps(recipient, purpose, categories)) if gap]
+
+    def _time_gaps(self, today: date) -> list[str]:
+        c = self.consent_id
+        return [
+            self.granted_on > today and f"consent {c} takes effect only on {self.granted_on.isoformat()} "
+                                        f"(granted_on lies after today, {today.isoformat()})",
+            self.valid_until is not None and self.valid_until < today
+            and f"consent {c} expired on {self.valid_until.isoformat()}",
+            self.withdrawn and f"consent {c} was withdrawn",
+        ]
+
+    def _scope_gaps(self, recipient: str, purpose: str, categories: Sequence[str]) -> list[str]:
+        c = self.consent_id
+        withdrawn = sorted(set(categories) & self.withdrawn_categories)
         missing = sorted(set(categories) - self.data_categories)
-        if missing:
-            gaps.append(f"data categor{'y' if len(missing) == 1 else 'ies'} {', '.join(missing)} "
-                        f"not covered by consent {self.consent_id}")
-        return gaps
+        return [
+            recipient in self.withdrawn_recipients and f"consent {c} was withdrawn for recipient {recipient}",
+            recipient not in self.recipients and f"recipient {recipient} is not named in consent {c}",
+            purpose not in self.purposes and f"purpose {purpose} is not covered by consent {c}",
+            withdrawn and f"consent {c} was withdrawn for data {_categories(withdrawn)}",
+            missing and f"data {_categories(missing)} not covered by consent {c}",
+        ]
 
     def withdraw(self, scope: WithdrawalScope, recipient: str | None, category: str | None) -> Consent:
         if scope is WithdrawalScope.ONE_RECIPIENT:
-            return replace(self, recipients=self.recipients - {recipient})
+            return replace(self, withdrawn_recipients=self.withdrawn_recipients | {recipient})
         if scope is WithdrawalScope.ONE_CATEGORY:
-            return replace(self, data_categories=self.data_categories - {category})
+            return replace(self, withdrawn_categories=self.withdrawn_categories | {category})
         return replace(self, withdrawn=True)
+
+
+def _categories(names: list[str]) -> str:
+    return f"categor{'y' if len(names) == 1 else 'ies'} {', '.join(names)}"
 
 
 class ConsentMissing(RuleViolation):

@@ -3,6 +3,8 @@
 Only pseudonyms and codes, never names, addresses or notes; client facts (residence status, Rechtskreis,
 languages) only when the referral shares the data category they belong to. After a revocation the partner
 gets nothing more for that referral: the revocation tells it to purge what it holds.
+
+Ids come in already derived for this partner (`PartnerRefs`): the view never carries an internal id.
 """
 
 from __future__ import annotations
@@ -48,16 +50,25 @@ _STATES = {
 }
 
 
-def offered(requested: ReferralRequested, *, pseudonym: str, facts: ClientFacts,
+@dataclass(frozen=True)
+class PartnerRefs:
+    """The partner's own ids of one referral, its client and its consent."""
+
+    referral_id: str
+    client_pseudonym: str
+    consent_id: str
+
+
+def offered(requested: ReferralRequested, *, refs: PartnerRefs, facts: ClientFacts,
             consent_valid_until: date | None) -> PartnerReferralOffered:
     shared = set(requested.data_categories)
     return PartnerReferralOffered(
-        referral_id=requested.referral_id,
+        referral_id=refs.referral_id,
         organisation_id=requested.to_organisation_id,
-        client_pseudonym=pseudonym,
+        client_pseudonym=refs.client_pseudonym,
         purpose=requested.purpose,
         data_categories=requested.data_categories,
-        consent_id=requested.consent_id,
+        consent_id=refs.consent_id,
         consent_valid_until=consent_valid_until,
         due_on=requested.due_on,
         residence_status=facts.residence_status if DataCategory.RESIDENCE in shared else None,
@@ -67,13 +78,13 @@ def offered(requested: ReferralRequested, *, pseudonym: str, facts: ClientFacts,
     )
 
 
-def updates(organisation_id: str, events: Sequence[Event]) -> list[Event]:
+def updates(partner_referral_id: str, organisation_id: str, events: Sequence[Event]) -> list[Event]:
     """The partner events for lifecycle events after the request (ReferralRequested is handled by `offered`)."""
     out: list[Event] = []
     for event in events:
         if isinstance(event, ReferralRevoked):
             out.append(PartnerReferralRevoked(
-                referral_id=event.referral_id, organisation_id=organisation_id, reason=event.reason,
+                referral_id=partner_referral_id, organisation_id=organisation_id, reason=event.reason,
                 revoked_at=event.revoked_at,
             ))
             return out  # purged: nothing after this reaches the partner
@@ -81,7 +92,7 @@ def updates(organisation_id: str, events: Sequence[Event]) -> list[Event]:
         if state is None:
             continue
         out.append(PartnerReferralUpdated(
-            referral_id=event.referral_id,
+            referral_id=partner_referral_id,
             organisation_id=organisation_id,
             state=state,
             appointment_on=getattr(event, "appointment_on", None),

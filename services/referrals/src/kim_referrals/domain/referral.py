@@ -1,7 +1,8 @@
 """The referral aggregate: a client referred to a partner organisation, from request to closure or revocation.
 
 Lifecycle: requested → accepted | declined (reason) → appointment scheduled → outcome reported → closed.
-Revoked ends any referral that is not closed yet (consent withdrawn or case closed); after that nothing changes.
+Revoked ends any referral that is not closed yet (consent withdrawn, case closed, client erased); after that nothing
+changes.
 Methods check the rules and return the new events (already applied); `from_history` rebuilds the state.
 """
 
@@ -24,9 +25,6 @@ from kim_schemas.referrals import (
     ReferralRequested,
     ReferralRevoked,
 )
-
-
-
 
 class State(StrEnum):
     REQUESTED = "requested"
@@ -148,4 +146,5 @@ class Referral:
         allowed = " or ".join(s.value for s in states)
         why = f"it was revoked ({self.revocation_reason.value})" if self.state is State.REVOKED else (
             f"it is {self.state.value if self.state else 'unknown'}")
-        raise RuleViolation(f"cannot {action} referral {self.referral_id}: {why}; this needs it to be {allowed}")
+        # no id in the message: a partner knows the referral by its own id, and must never learn the internal one
+        raise RuleViolation(f"cannot {action} this referral: {why}; this needs it to be {allowed}")

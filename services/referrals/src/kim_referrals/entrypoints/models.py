@@ -57,6 +57,9 @@ class ReferralOut(BaseModel):
     referral_id: str
     case_id: str
     to_organisation_id: str
+    partner_referral_id: str | None = Field(
+        default=None, description="The id the partner knows this referral by (its topic's key, its partner API id); "
+                                  "give it to the partner when you talk about the referral")
     consent_id: str
     purpose: str
     data_categories: list[str]
@@ -75,7 +78,7 @@ class ReferralOut(BaseModel):
 class PartnerReferralOut(BaseModel):
     """A partner's view: pseudonyms and codes only. A revoked referral shows only that it must be purged."""
 
-    referral_id: str
+    referral_id: str = Field(description="Your id of the referral (the key of its records on your topic)")
     state: str
     purge: bool = False
     client_pseudonym: str | None = None
@@ -84,7 +87,7 @@ class PartnerReferralOut(BaseModel):
     due_on: date | None = None
     appointment_on: date | None = None
     outcome: str | None = None
-    version: int
+    version: int = Field(description="Version of your view of the referral (ce_streamversion; the ETag)")
 
 
 class PartnerOut(BaseModel):
@@ -98,8 +101,11 @@ class PartnerOut(BaseModel):
 
 class ConsentOut(BaseModel):
     consent_id: str
-    recipients: list[str]
+    recipients: list[str] = Field(description="As granted; see withdrawn_recipients")
     purposes: list[str]
-    data_categories: list[str]
-    valid_until: date | None
-    withdrawn_at: datetime | None
+    data_categories: list[str] = Field(description="As granted; see withdrawn_categories")
+    granted_on: date = Field(description="First day the consent holds")
+    valid_until: date | None = Field(description="Last day it holds; none = until withdrawn")
+    withdrawn_at: datetime | None = Field(description="When it was withdrawn as a whole")
+    withdrawn_recipients: list[str] = Field(description="Recipients it was withdrawn for")
+    withdrawn_categories: list[str] = Field(description="Data categories it was withdrawn for")

@@ -1,6 +1,8 @@
 """The partner side: a partner token (bound to one organisation) sees and acts on its own referrals only.
 
-Another partner's referral answers 404, exactly like one that does not exist, so ids reveal nothing.
+A partner names a referral by its own id (the key on its topic, derived per partner): the internal referral id never
+reaches it. Another partner's referral answers 404, exactly like one that does not exist, so ids reveal nothing.
+The ETag is the version of the partner's stream (ce_streamversion on its topic).
 """
 
 from __future__ import annotations
@@ -62,9 +64,9 @@ async def outcome(referral_id: str, body: OutcomeIn, request: Request, response:
 
 async def _act(request: Request, response: Response, principal: Principal, referral_id: str, if_match: str | None,
                decision: Decision) -> PartnerReferralOut:
-    version = await commands(request).decide(
-        referral_id, decision, context(request, principal), expected_version=parse_if_match(if_match),
-        organisation_id=principal.organisation,
+    version = await commands(request).decide_as_partner(
+        principal.organisation, referral_id, decision, context(request, principal),
+        expected_version=parse_if_match(if_match),
     )
     response.headers["ETag"] = etag(version)
     return await _mine(request, referral_id, principal)
@@ -72,17 +74,19 @@ async def _act(request: Request, response: Response, principal: Principal, refer
 
 async def _mine(request: Request, referral_id: str, principal: Principal) -> PartnerReferralOut:
     async with request.app.state.runtime.pool.acquire() as conn:
-        row = await referral_sql.referral(conn, referral_id)
-    if row is None or row["to_organisation_id"] != principal.organisation:
+        row = await referral_sql.referral_of_partner(conn, principal.organisation, referral_id)
+    if row is None:
         raise NotFound(f"referral {referral_id} does not exist")
     return _view(row)
 
 
 def _view(row) -> PartnerReferralOut:
+    """The partner's view, under its own ids; a revoked referral shows only that it must be purged."""
+    mine, version = row["partner_referral_id"], row["partner_version"]
     if row["state"] == "revoked":
-        return PartnerReferralOut(referral_id=row["referral_id"], state="revoked", purge=True, version=row["version"])
+        return PartnerReferralOut(referral_id=mine, state="revoked", purge=True, version=version)
     return PartnerReferralOut(
-        referral_id=row["referral_id"], state=row["state"], client_pseudonym=row["client_pseudonym"],
+        referral_id=mine, state=row["state"], client_pseudonym=row["client_pseudonym"],
         purpose=row["purpose"], data_categories=list(row["data_categories"]), due_on=row["due_on"],
-        appointment_on=row["appointment_on"], outcome=row["outcome"], version=row["version"],
+        appointment_on=row["appointment_on"], outcome=row["outcome"], version=version,
     )

@@ -89,8 +89,10 @@ async def _referral(request: Request, referral_id: str, *, history: bool = False
     if row is None:
         raise NotFound(f"referral {referral_id} does not exist")
     out = ReferralOut(**{k: row[k] for k in ReferralOut.model_fields if k != "history"})
-    if history:
+    if history:  # the referral's events, then what its partner was told (under the partner's ids)
         stream = await runtime.store.read_stream(referral_id)
+        if row["partner_referral_id"]:
+            stream += await runtime.store.read_stream(row["partner_referral_id"], from_version=2)
         out.history = [HistoryItem(version=e.stream_version, type=e.type, time=e.time, actor=e.actor, data=e.data)
                        for e in stream]
     return out
