@@ -19,6 +19,7 @@ class Repository:
         case = Case.from_events(case_id, [from_envelope(e) for e in await self.store.read_stream(case_id, conn=conn)])
         if not case.exists:
             raise NotFound(f"no case {case_id}: check the id (GET /cases lists the cases you may see)")
+        case.client_erased_at = (await self.client(case.client_id, conn)).erased_at
         return case
 
     async def client(self, client_id: str, conn: asyncpg.Connection | None = None) -> Client:

@@ -33,7 +33,7 @@ class Case(ConsentCommands, WorkCommands, CaseState):
 
     def transfer(self, *, municipality: str, team: str, team_organisation_id: str, case_manager_id: str,
                  transferred_on: date) -> list[Event]:
-        self._open("transfer it")
+        self._active("transfer it")
         self._not_before_opening(transferred_on, "transferred_on")
         if (municipality, team, team_organisation_id, case_manager_id) == (
                 self.municipality, self.team, self.team_organisation_id, self.case_manager_id):
@@ -51,7 +51,7 @@ class Case(ConsentCommands, WorkCommands, CaseState):
                               expected_resume_on=expected_resume_on)]
 
     def resume(self, *, resumed_on: date) -> list[Event]:
-        self._open("resume it")
+        self._active("resume it")
         if self.paused is None:
             raise RuleViolation(f"case {self.case_id} is not paused: there is nothing to resume")
         if resumed_on < self.paused.paused_on:

@@ -1,5 +1,5 @@
 """Consent commands of a case: grant (recipients × purposes × categories) and withdraw (all, one recipient, one
-category). Withdrawal stays possible after closure: it must be as easy as granting."""
+category). Withdrawal stays possible after closure and after the client's erasure: it must be as easy as granting."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ class ConsentCommands:
     def grant_consent(self, *, consent_id: str, recipients: list[str], purposes: list, data_categories: list,
                       special_categories: bool, form, informed_in: str, granted_on: date, valid_until: date | None,
                       recorded_by: str) -> list[Event]:
-        self._open("record a consent")
+        self._active("record a consent")
         self._not_before_opening(granted_on, "granted_on")
         if valid_until is not None and valid_until < granted_on:
             raise RuleViolation(f"valid_until ({valid_until}) cannot be before granted_on ({granted_on})")

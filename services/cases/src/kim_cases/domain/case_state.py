@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 from kim_runtime.errors import RuleViolation
@@ -56,6 +56,8 @@ class CaseState:
         self.transfers: list[ev.CaseTransferred] = []
         self.pauses: list[ev.CasePaused | ev.CaseResumed] = []
         self.closure: ev.CaseClosed | None = None
+        # from the client's own stream (the repository sets it): nothing new is recorded about an erased client
+        self.client_erased_at: datetime | None = None
 
     def apply(self, e: Event) -> None:
         match e:
@@ -134,8 +136,17 @@ class CaseState:
         if self.closure is not None:
             raise RuleViolation(f"case {self.case_id} was closed on {self.closure.closed_on}: you cannot {doing}")
 
-    def _working(self, doing: str) -> None:
+    def _active(self, doing: str) -> None:
+        """Open, and its client not erased: only closure and consent withdrawal stay possible after an erasure."""
         self._open(doing)
+        if self.client_erased_at is not None:
+            raise RuleViolation(
+                f"the client of case {self.case_id} was erased at {self.client_erased_at.isoformat()} (right to "
+                f"erasure, Art. 17 GDPR): you cannot {doing}, as nothing new may be recorded about them; close the "
+                f"case instead (POST /cases/{self.case_id}/closure)")
+
+    def _working(self, doing: str) -> None:
+        self._active(doing)
         if self.paused is not None:
             raise RuleViolation(f"case {self.case_id} is paused since {self.paused.paused_on}: resume it before you "
                                 f"{doing}")

@@ -22,7 +22,7 @@ class WorkCommands:
 
     def record_residence_status(self, *, status, status_since: date, valid_until: date | None, perspective,
                                 recorded_on: date) -> list[Event]:
-        self._open("record a residence status")
+        self._active("record a residence status")
         if status_since > recorded_on:
             raise RuleViolation(f"status_since ({status_since}) cannot be after recorded_on ({recorded_on})")
         if valid_until is not None and valid_until < status_since:
@@ -31,7 +31,7 @@ class WorkCommands:
                                            valid_until=valid_until, perspective=perspective, recorded_on=recorded_on)]
 
     def change_rechtskreis(self, *, current, changed_on: date) -> list[Event]:
-        self._open("change the Rechtskreis")
+        self._active("change the Rechtskreis")
         self._not_before_opening(changed_on, "changed_on")
         if current == self.rechtskreis:
             raise RuleViolation(f"the Rechtskreis is {current} already")
@@ -70,7 +70,7 @@ class WorkCommands:
         return [ev.GoalDropped(case_id=self.case_id, goal_id=goal_id, reason=reason, dropped_on=dropped_on)]
 
     def record_milestone(self, *, milestone, reached_on: date, language_level=None) -> list[Event]:
-        self._open("record a milestone")
+        self._active("record a milestone")
         return [ev.MilestoneRecorded(case_id=self.case_id, milestone=milestone, reached_on=reached_on,
                                      language_level=language_level)]
 
@@ -83,7 +83,7 @@ class WorkCommands:
                                 "expired then: record a new one")
 
     def _open_goal(self, goal_id: str, doing: str, day: date) -> None:
-        self._open(doing)
+        self._active(doing)
         goal = self.goals.get(goal_id)
         if goal is None:
             raise NotFound(f"case {self.case_id} has no goal {goal_id}")
