@@ -108,15 +108,16 @@ async def test_a_clients_journey_across_every_service(services):
         referral = await eventually(lambda: _json_if(j.manager, 201, "POST", "referrals", "/referrals", {
             "case_id": case_id, "to_organisation_id": JOBCENTER, "purpose": "arbeitsmarktintegration",
             "data_categories": ["stammdaten", "arbeit_qualifikation"]}), what="the referral is accepted for the case")
-        referral_id = referral["referral_id"]
-        offered = await eventually(lambda: _partner_records(services, referral_id), what="the partner topic has it")
+        referral_id, partner_referral_id = referral["referral_id"], referral["partner_referral_id"]
+        offered = await eventually(lambda: _partner_records(services, partner_referral_id),
+                                   what="the partner topic has it")
         headers = dict(offered[0].headers)
         assert headers["ce_type"] == b"kim.partner.PartnerReferralOffered"
         assert headers["ce_subject"] not in (b"", client_id.encode())  # a pseudonym, not the client id
         assert name not in record_text(offered[0]) and client_id not in record_text(offered[0])
 
         # the Jobcenter (partner token) accepts, schedules, reports a placement; the case sees the outcome
-        mine = f"/partner/referrals/{referral_id}"
+        mine = f"/partner/referrals/{partner_referral_id}"  # the Jobcenter's own id of the referral
         assert (await j.partner.expect(200, "GET", "referrals", mine))["client_pseudonym"] == headers[
             "ce_subject"].decode()
         await j.partner.expect(200, "POST", "referrals", f"{mine}/accept")
@@ -136,10 +137,12 @@ async def test_a_clients_journey_across_every_service(services):
                                    what=f"reporting counts {want}")
         assert time.monotonic() - last_command <= REPORT_DEADLINE_S, figures
 
-        await _erase_and_look_everywhere(j, services, name, client_id, case_id, referral_id, cases_topic_start)
+        await _erase_and_look_everywhere(j, services, name, client_id, case_id, (referral_id, partner_referral_id),
+                                         cases_topic_start)
 
 
-async def _erase_and_look_everywhere(j: Journey, services, name, client_id, case_id, referral_id, cases_start):
+async def _erase_and_look_everywhere(j: Journey, services, name, client_id, case_id, referral_ids, cases_start):
+    referral_id, partner_referral_id = referral_ids
     await j.lead.expect(200, "POST", "cases", f"/clients/{client_id}/erasure")
     client = await j.manager.expect(200, "GET", "cases", f"/clients/{client_id}")
     assert client["erased"] and client["personal"]["name"] == "erased"
@@ -159,7 +162,7 @@ async def _erase_and_look_everywhere(j: Journey, services, name, client_id, case
         assert name not in r.text, f"{service}{path} shows the erased client's name"
     reads = await j.auditor.expect(200, "GET", "cases", f"/clients/{client_id}/reads")
     assert reads, "the read log records the case manager's reads of personal data"
-    partner_records = await _partner_records(services, referral_id)
+    partner_records = await _partner_records(services, partner_referral_id)
     assert len(partner_records) >= 3 and not any(name in record_text(r) for r in partner_records)
     ours = [r for r in await read_topic(services.kafka_bootstrap, "kim.cases", cases_start)
             if r.key in (client_id.encode(), case_id.encode())]

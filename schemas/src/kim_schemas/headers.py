@@ -15,8 +15,10 @@ CLOUDEVENTS_HEADERS: dict[str, str] = {
     "ce_specversion": "CloudEvents version, always 1.0.",
     "ce_time": "When the event happened (occurred-at), ISO 8601 with offset.",
     "ce_subject": "Pseudonymous id of the person concerned (on partner topics: the partner's own pseudonym).",
-    "ce_correlationid": "Id shared by all events that stem from one user action.",
-    "ce_causationid": "ce_id of the event or command that caused this one.",
+    "ce_correlationid": "Id shared by all events that stem from one user action (on a partner topic: that "
+                        "partner's own id for the action, different on every other topic).",
+    "ce_causationid": "ce_id of the event or command that caused this one (on a partner topic: derived for that "
+                      "partner, so it matches no id on another topic).",
     "ce_actor": "Who did it: pseudonymous staff id or service name.",
     "ce_municipality": "AGS (8 digits) of the municipality the event belongs to.",
     "ce_schemaversion": "Version of the event type's schema; the value follows schemas/json/<type>/v<N>.json.",

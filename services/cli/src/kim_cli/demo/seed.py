@@ -94,7 +94,7 @@ async def _referral(api: Api, who, case_id: str, r: ReferralPlan, tick) -> None:
         "data_categories": list(p.categories), "due_on": (date.today() + timedelta(days=30)).isoformat()},
         settle=True)  # the referrals service learns of the case and its consent over Kafka
     tick()
-    path, org = f"/partner/referrals/{made['referral_id']}", partner(p.organisation_id)
+    path, org = f"/partner/referrals/{made['partner_referral_id']}", partner(p.organisation_id)  # the partner's id
     if r.fate == "requested":
         return
     if r.fate == "declined":
