@@ -131,6 +131,10 @@ class CasesStandIn:
             granted_on=granted_on, valid_until=valid_until, recorded_by="cm-4711"), subject=client_id)
         return consent_id
 
+    async def erase(self, client_id: str) -> None:
+        await self.emit(cases.ClientErased(client_id=client_id, key_id=f"key-{client_id}",
+                                           erased_at=datetime.now(UTC)), subject=client_id)
+
     async def withdraw(self, case_id: str, client_id: str, consent_id: str, **scope) -> None:
         await self.emit(cases.ConsentWithdrawn(
             case_id=case_id, consent_id=consent_id, scope=scope.pop("scope", "alle"),

@@ -5,12 +5,15 @@ casework (cases service), each refused with a 409 that names the erasure. Both r
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import pytest
 from kim_runtime.topics import partner_topic
 
 from .support import (
-    PartnerTopicReader, ensure_topics, eventually, new_org, partner, referrals_service, register,
+    CASE_MANAGER, CasesStandIn, PartnerTopicReader, consent_known, ensure_topics, eventually, new_org, partner,
+    referrals_service, register,
 )
 from .with_cases import CASEWORKER, TEAM_LEAD, Kreis, cases_service, ok
 
@@ -101,3 +104,39 @@ async def _gate_facts(dsn: str, client_id: str, case_id: str, wanted):
     finally:
         await conn.close()
     return facts if facts is not None and wanted(facts) else None
+
+
+async def test_no_referral_made_while_the_erasure_arrives_survives_it(fresh_db, kafka_bootstrap):
+    """Requests lock the case and its client's row; the erasure waits for them and then revokes what they made, or
+    they wait for it and are refused. No request fails otherwise (no deadlock between the two)."""
+    await ensure_topics(kafka_bootstrap, "kim.cases", "kim.referrals")
+    jobcenter = new_org("jc")
+    async with referrals_service(fresh_db, kafka_bootstrap) as client, CasesStandIn(kafka_bootstrap) as cases:
+        await register(client, jobcenter)
+        case_id, client_id = await cases.open_case()
+        consent_id = await cases.grant(case_id, client_id, recipients=[jobcenter],
+                                       purposes=["aufenthaltssicherung"], categories=["aufenthalt"])
+        await consent_known(client, case_id, consent_id)
+        body = {"case_id": case_id, "to_organisation_id": jobcenter, "purpose": "aufenthaltssicherung",
+                "data_categories": ["aufenthalt"]}
+
+        async def keep_referring() -> list[int]:
+            codes = []
+            for _ in range(40):
+                codes.append((await client.post("/referrals", headers=CASE_MANAGER, json=body)).status_code)
+                if codes[-1] != 201:
+                    break
+            return codes
+
+        referring = [asyncio.create_task(keep_referring()) for _ in range(4)]
+        await cases.erase(client_id)
+        codes = [c for t in referring for c in await t]
+        assert set(codes) <= {201, 409} and 201 in codes, codes
+
+        async def all_revoked():
+            rows = (await client.get(f"/cases/{case_id}/referrals", headers=CASE_MANAGER)).json()
+            return rows if rows and all(r["state"] == "revoked" for r in rows) else None
+        rows = await eventually(all_revoked)
+        assert len(rows) == codes.count(201) and {r["revocation_reason"] for r in rows} == {"loeschung"}
+        refused = await client.post("/referrals", headers=CASE_MANAGER, json=body)
+        assert refused.status_code == 409 and "was erased" in refused.text

@@ -103,14 +103,15 @@ async def set_case_facts(conn: asyncpg.Connection, case_id: str, **facts) -> Non
 
 
 async def erase_client(conn: asyncpg.Connection, client_id: str, erased_at: datetime) -> None:
-    """Mark the client erased (row lock: a request for them waits, then sees it) and drop their facts."""
+    """Drop the client's facts and mark them erased. Rows are locked in a request's order (the cases, then the
+    client), so a request for them either finishes first (and is revoked after) or waits and sees the erasure."""
+    await conn.execute("UPDATE gate_cases SET residence_status = NULL, rechtskreis = NULL WHERE client_id = $1",
+                       client_id)
     await conn.execute(
         "INSERT INTO gate_clients (client_id, languages, erased_at) VALUES ($1, '{}', $2) ON CONFLICT (client_id) "
         "DO UPDATE SET languages = '{}', erased_at = coalesce(gate_clients.erased_at, excluded.erased_at)",
         client_id, erased_at,
     )
-    await conn.execute("UPDATE gate_cases SET residence_status = NULL, rechtskreis = NULL WHERE client_id = $1",
-                       client_id)
 
 
 async def client_erased_at(conn: asyncpg.Connection, client_id: str) -> datetime | None:

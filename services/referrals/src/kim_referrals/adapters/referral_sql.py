@@ -64,8 +64,10 @@ async def referral_of_partner(conn: asyncpg.Connection, organisation_id: str,
 
 
 async def referrals_of_partner(conn: asyncpg.Connection, organisation_id: str) -> list[asyncpg.Record]:
+    """A partner's referrals (those from before per-partner ids, which have none stored, stay out of its sight)."""
     return await conn.fetch(
-        "SELECT * FROM referrals WHERE to_organisation_id = $1 ORDER BY requested_at, referral_id", organisation_id
+        "SELECT * FROM referrals WHERE to_organisation_id = $1 AND partner_referral_id IS NOT NULL "
+        "ORDER BY requested_at, referral_id", organisation_id
     )
 
 

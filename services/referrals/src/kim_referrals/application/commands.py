@@ -115,7 +115,10 @@ class ReferralCommands:
                 raise NotFound(f"referral {partner_referral_id} does not exist")
             if expected_version is not None and expected_version != loaded.partner.version:
                 raise ConcurrencyConflict(partner_referral_id, expected_version, loaded.partner.version)
-            _, partner_version = await self._save(conn, loaded, decision(loaded.referral, self.clock()), ctx)
+            try:
+                _, partner_version = await self._save(conn, loaded, decision(loaded.referral, self.clock()), ctx)
+            except ConcurrencyConflict:  # the referral's own stream moved: say so under the partner's id
+                raise ConcurrencyConflict(partner_referral_id, loaded.partner.version, None) from None
             return partner_version
 
     async def _save(self, conn: asyncpg.Connection, loaded: Loaded, events: list[Event],
