@@ -24,7 +24,8 @@ import httpx
 from kim_cli.stack_procs import is_alive, tail, terminate
 
 SERVICES = ("cases", "staffing", "referrals", "reporting")
-DEFAULT_PORTS = {"cases": 8001, "staffing": 8002, "referrals": 8003, "reporting": 8004}
+DEFAULT_PORTS = {"cases": 8001, "staffing": 8002, "referrals": 8003, "reporting": 8004, "web": 8005}
+WEB = "web"  # the fifth process: no database, no Kafka; it calls the four services' HTTP APIs
 
 # settings a service would read in preference to (or besides) the ones we pass; dropped from the inherited env
 _OVERRIDES = ("KIM_SERVICE", "KIM_HTTP_HOST", "KIM_REPORTING_TOPIC_SUFFIX", *(f"KIM_{s.upper()}_{k}" for s in SERVICES
@@ -76,6 +77,18 @@ def service_env(*, database_url: str, port: int, kafka_bootstrap: str, auth_secr
     if pseudonym_secret:
         env["KIM_PSEUDONYM_SECRET"] = pseudonym_secret
     return env | extra
+
+
+def web_env(*, urls: dict[str, str], port: int, demo_tokens_file: Path | None = None,
+            base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of the web app: where the four services are, its port, and (dev only) the demo sign-ins."""
+    env = {k: v for k, v in (os.environ if base is None else base).items()
+           if k not in _OVERRIDES and not k.startswith("KIM_WEB_")}
+    env |= {f"KIM_WEB_{name.upper()}_URL": url for name, url in urls.items()}
+    env |= {"KIM_WEB_HTTP_PORT": str(port), "KIM_HTTP_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
+    if demo_tokens_file is not None:
+        env["KIM_WEB_DEMO_TOKENS_FILE"] = str(demo_tokens_file)
+    return env
 
 
 def start_service(name: str, port: int, env: dict[str, str], logs_dir: Path) -> ServiceProcess:

@@ -1,4 +1,5 @@
-"""`kim run`: the local stack, the four services, the demo (seeded once), in the foreground; Ctrl-C stops it all.
+"""`kim run`: the local stack, the four services, the web app, the demo (seeded once), in the foreground; Ctrl-C
+stops it all.
 
 What this command started (service processes, and Kafka/PostgreSQL unless they were running already) is stopped by
 pid; a second run reuses the stack's data, the secrets in <stack dir>/secrets.json and the seeded demo.
@@ -19,7 +20,7 @@ from kim_cli import stack
 from kim_cli.demo.api import DemoError
 from kim_cli.demo.data import JOBCENTER
 from kim_cli.demo.plans import DEFAULT_CLIENTS
-from kim_cli.demo.tokens import role_tokens
+from kim_cli.demo.tokens import role_tokens, write_sign_ins
 from kim_cli.demo_cmd import seed_demo
 from kim_cli.stack_cmd import _config
 from kim_cli.stack_procs import port_open
@@ -46,7 +47,7 @@ async def _fresh(handle: stack.StackHandle) -> list[str]:
 
 def start_all(handle: stack.StackHandle, base_port: int, secrets: dict[str, str]) -> list[procs.ServiceProcess]:
     """Start the four services on base_port.. base_port+3; on fresh databases their consumers skip old history."""
-    taken = [base_port + i for i in range(len(procs.SERVICES)) if port_open(base_port + i)]
+    taken = [base_port + i for i in range(len(procs.SERVICES) + 1) if port_open(base_port + i)]
     if taken:
         raise procs.ServiceError(f"port(s) {', '.join(map(str, taken))} are in use: stop what listens there, or "
                                  "choose other ports with --base-port (KIM_RUN_BASE_PORT)")
@@ -70,12 +71,29 @@ def start_all(handle: stack.StackHandle, base_port: int, secrets: dict[str, str]
     return started
 
 
+def start_web(services: list[procs.ServiceProcess], handle: stack.StackHandle, port: int,
+              secrets: dict[str, str]) -> procs.ServiceProcess:
+    """The web app on `port`, pointed at the services; it offers the demo roles (a dev-only file of tokens)."""
+    sign_ins = write_sign_ins(handle.config.dir / "demo-sign-ins.json", secrets["auth_secret"])
+    env = procs.web_env(urls={s.name: s.url for s in services}, port=port, demo_tokens_file=sign_ins)
+    web = procs.start_service(procs.WEB, port, env, handle.config.logs_dir)
+    typer.echo(f"web: started (pid {web.pid}) on {web.url}, log {web.log_path}")
+    try:
+        procs.wait_ready([web])
+    except BaseException:
+        procs.stop_services([web])
+        raise
+    return web
+
+
 def banner(services: list[procs.ServiceProcess], handle: stack.StackHandle, secrets: dict[str, str]) -> str:
     tokens = role_tokens(secrets["auth_secret"])
     lead = next(t for label, _, t in tokens if label == "team lead")
     reporting = next(s for s in services if s.name == "reporting")
     lines = ["", "KIM Hub is running. Ctrl-C stops the services and whatever this command started.", ""]
-    lines += [f"  {s.name:10} {s.url:24} API docs {s.url}/docs" for s in services]
+    lines += [f"  {s.name:10} {s.url:24} API docs {s.url}/docs" for s in services if s.name != procs.WEB]
+    lines += [f"  {s.name:10} {s.url:24} the web app: sign in with a demo role" for s in services
+              if s.name == procs.WEB]
     lines += ["", f"  dashboard  {reporting.url}/dashboard  (sign in with the team lead token, or open",
               f"             {reporting.url}/dashboard#token={lead} )",
               "             cells under 5 persons are suppressed: Jahr shows more than Quartal, Monat less", "",
@@ -92,12 +110,13 @@ def banner(services: list[procs.ServiceProcess], handle: stack.StackHandle, secr
 @app.callback(invoke_without_command=True)
 def run(
     base_port: Annotated[int, typer.Option(envvar="KIM_RUN_BASE_PORT", help="cases on it, staffing +1, referrals "
-                                                                          "+2, reporting +3")] = 8001,
+                                                                          "+2, reporting +3, web +4")] = 8001,
     clients: Annotated[int, typer.Option(envvar="KIM_DEMO_CLIENTS", min=0, help="Demo clients to seed")]
     = DEFAULT_CLIENTS,
     demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Seed the demo once (when nothing is there)")] = True,
 ) -> None:
-    """Start the stack and the four services, seed the demo once, print URLs and tokens; Ctrl-C stops all."""
+    """Start the stack, the four services and the web app, seed the demo once, print URLs and tokens; Ctrl-C stops
+    all."""
     cfg = _config()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
@@ -106,6 +125,7 @@ def run(
         handle = stack.ensure_up(cfg, log=typer.echo)
         secrets = procs.secrets(cfg.dir)
         services = start_all(handle, base_port, secrets)
+        services.append(start_web(services, handle, base_port + len(procs.SERVICES), secrets))
         if demo:
             try:
                 seed_demo({s.name: s.url for s in services}, secrets["auth_secret"], clients=clients)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 from kim_runtime.auth import Principal, Role, issue_token
 
 from kim_cli.demo.data import JOBCENTER
@@ -29,3 +33,18 @@ def role_tokens(secret: str) -> list[tuple[str, str, str]]:
 
 def token_for(secret: str, label: str) -> str:
     return next(t for lab, _, t in role_tokens(secret) if lab == label)
+
+
+GERMAN_LABELS = {"case manager": "Fallmanagement Lünen", "team lead": "Teamleitung Kreis Unna",
+                 "partner": "Jobcenter Kreis Unna (Partner)", "auditor": "Prüfung", "admin": "Administration"}
+
+
+def write_sign_ins(path: Path, secret: str) -> Path:
+    """The demo sign-ins the web app offers in development (KIM_WEB_DEMO_TOKENS_FILE), readable by this user only."""
+    entries = [{"label": GERMAN_LABELS.get(label, label), "who": who, "token": token}
+               for label, who, token in role_tokens(secret)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(entries, fh, ensure_ascii=False)
+    return path

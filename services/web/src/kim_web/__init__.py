@@ -1,0 +1,1 @@
+"""KIM Hub web app."""

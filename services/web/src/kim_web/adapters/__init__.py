@@ -1,0 +1,1 @@
+"""The four services' public HTTP APIs, one module per service; every path the web app calls is written here."""
