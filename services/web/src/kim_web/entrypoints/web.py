@@ -22,7 +22,7 @@ from ..adapters.staffing_api import StaffingApi
 from ..adapters.transport import Session
 from ..application.forms import Form
 from ..application.user import NotAToken, User, user_of
-from .form_state import states
+from .form_state import FormState, states
 
 SESSION_COOKIE, CSRF_COOKIE = "kim_session", "kim_csrf"
 FLASH = {  # ?ok=<code> after a redirect: fixed German sentences, never text taken from the URL
@@ -124,8 +124,10 @@ def set_cookie(request: Request, response, name: str, value: str, *, max_age: in
 
 def render(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
     context.setdefault("user", None)
-    section = context["section"] if "section" in context else "main"
-    context.setdefault("form", states(section, context.get("values") or {}, context.get("errors") or {}))
+    values, errors = context.get("values") or {}, context.get("errors") or {}
+    # pages with several forms pass `section` (the form that was posted) and get form(key); the others one form
+    context.setdefault("form", states(context["section"], values, errors) if "section" in context
+                       else FormState("main", values, errors))
     ok = request.query_params.get("ok")
     response = request.app.state.templates.TemplateResponse(
         request, template, {"csrf": csrf_token(request), "flash": FLASH.get(ok or ""), **context},

@@ -13,7 +13,8 @@ document.addEventListener("DOMContentLoaded", () => {
     const body = new URLSearchParams(new FormData(form));
     body.set("action", "pruefen");
     try {
-      const response = await fetch(form.action, { method: "POST", body, credentials: "same-origin" });
+      // getAttribute: form.action would be the button named "action"
+      const response = await fetch(form.getAttribute("action"), { method: "POST", body, credentials: "same-origin" });
       const page = new DOMParser().parseFromString(await response.text(), "text/html");
       for (const id of ["gate-answer", "gate-buttons"]) {
         const fresh = page.getElementById(id);
