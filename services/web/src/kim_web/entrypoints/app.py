@@ -19,6 +19,7 @@ from . import case_actions, case_page, partner, referral_new, reports, signin, s
 from .web import SESSION_COOKIE, CsrfRejected, SignInRequired, render, signed_in
 
 PACKAGE = resources.files("kim_web")
+PAGES = (signin, worklist, case_page, case_actions, referral_new, partner, reports, staffing)
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
                                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -45,7 +46,7 @@ def create_app(settings: WebSettings, client: httpx.AsyncClient | None = None) -
     app = FastAPI(title="KIM Hub: Web", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings, app.state.templates = settings, templates()
     app.mount("/static", StaticFiles(directory=str(PACKAGE / "static")), name="static")
-    for module in (signin, worklist, case_page, case_actions, referral_new, partner, reports, staffing):
+    for module in PAGES:
         app.include_router(module.router)
 
     @app.middleware("http")
