@@ -328,3 +328,16 @@ def test_every_variable_is_documented_in_the_ops_readme():
     readme = README.read_text()
     missing = sorted(v for v in variables_used(COMPOSE.read_text()) if f"`{v}`" not in readme)
     assert missing == []
+
+
+def test_the_web_app_runs_its_package_on_8005_and_reaches_the_services_only_over_http():
+    services = compose()["services"]
+    web, env = services["web"], environment(services["web"])
+    assert web["build"]["args"]["KIM_SERVICE"] == "web" and web["command"] == ["python", "-m", "kim_web"]
+    assert env["KIM_HTTP_PORT"] == "8005" and published_container_ports(web) == {8005}
+    assert {s: env[f"KIM_WEB_{s.upper()}_URL"] for s in SERVICES} == {
+        s: f"http://{s}:{environment(services[s])['KIM_HTTP_PORT']}" for s in SERVICES}
+    assert web["depends_on"] == {s: {"condition": "service_healthy"} for s in SERVICES}
+    # no database, no Kafka, no signing secret: it holds no data and mints no tokens
+    assert not {k for k in env if "DATABASE" in k or "KAFKA" in k or k == "KIM_AUTH_SECRET"}
+    assert env["KIM_WEB_SECURE_COOKIES"] == "true"
