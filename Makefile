@@ -49,7 +49,7 @@ test-unit: install
 test-integration: install node browser
 	$(PYTEST) tests/integration $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
-test-e2e: install browser
+test-e2e: install node browser
 	$(PYTEST) tests/e2e $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 run: install

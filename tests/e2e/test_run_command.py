@@ -63,7 +63,7 @@ class Run:
 def free_base_port() -> int:
     while True:
         base = free_port()
-        if base < 65000 and not any(port_open(base + i) for i in range(4)):
+        if base < 65000 and not any(port_open(base + i) for i in range(5)):
             return base
 
 
@@ -101,7 +101,13 @@ def test_kim_run_serves_the_demo_and_stops_everything_on_sigint(run_env):
     admin = {"Authorization": f"Bearer {token(text, 'admin')}"}
     for role in ROLES:
         assert token(text, role).count(".") == 2, role
-    assert len(started) == 6, text  # Kafka, PostgreSQL and the four services
+    assert len(started) == 7, text  # Kafka, PostgreSQL, the four services and the web app
+    web = f"http://127.0.0.1:{base + 4}"
+    assert web in text
+    with httpx.Client(base_url=web) as browser:  # the dev sign-in: a demo role, no token to paste
+        assert "Als Fallmanagement Lünen anmelden" in browser.get("/anmelden").text
+        signed = browser.post("/anmelden", data={"csrf": browser.cookies["kim_csrf"], "demo": "0"})
+        assert signed.status_code == 303 and "Arbeitsliste" in browser.get("/").text
     assert len(httpx.get(f"{urls['cases']}/cases?limit=1000", headers=admin).json()) == CLIENTS
     cells = httpx.get(f"{urls['reporting']}/indicators?period=year", headers=admin).json()["cells"]
     assert any(c["indicator"] == "vza_filled_at_end" and c["value"] for c in cells)

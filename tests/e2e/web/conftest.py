@@ -7,6 +7,7 @@ cases; the web app gets no secret and no data of its own.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import uuid
@@ -93,7 +94,9 @@ async def chromium():
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        # LANG: Chromium on Linux takes the format of date fields (TT.MM.JJJJ) from the process locale
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS,
+                                           env={**os.environ, "LANG": "de_DE.UTF-8", "LANGUAGE": "de"})
         try:
             yield browser
         finally:

@@ -35,13 +35,17 @@ def token_for(secret: str, label: str) -> str:
     return next(t for lab, _, t in role_tokens(secret) if lab == label)
 
 
-GERMAN_LABELS = {"case manager": "Fallmanagement Lünen", "team lead": "Teamleitung Kreis Unna",
-                 "partner": "Jobcenter Kreis Unna (Partner)", "auditor": "Prüfung", "admin": "Administration"}
+# what the web app's sign-in page shows for each demo role: (button, who it is)
+GERMAN = {"case manager": ("Fallmanagement Lünen", "ma-002, Team stadt-luenen, Lünen"),
+          "team lead": ("Teamleitung Kreis Unna", "Team kreis-unna; darf Daten löschen"),
+          "partner": ("Jobcenter Kreis Unna (Partner)", f"Posteingang der Organisation {JOBCENTER}"),
+          "auditor": ("Prüfung", "liest alles, personenbezogene Daten verborgen"),
+          "admin": ("Administration", "alles")}
 
 
 def write_sign_ins(path: Path, secret: str) -> Path:
     """The demo sign-ins the web app offers in development (KIM_WEB_DEMO_TOKENS_FILE), readable by this user only."""
-    entries = [{"label": GERMAN_LABELS.get(label, label), "who": who, "token": token}
+    entries = [{"label": GERMAN.get(label, (label, who))[0], "who": GERMAN.get(label, (label, who))[1], "token": token}
                for label, who, token in role_tokens(secret)]
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
