@@ -9,6 +9,7 @@ referral is sent; a unit test runs both on the same matrix of cases so they cann
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -39,9 +40,7 @@ def gaps(consent: dict, recipient: str, purpose: str, categories: Sequence[str],
         out.append(f"Der Zweck „{label(PURPOSES, purpose)}“ ist nicht abgedeckt.")
     missing = sorted(set(categories) - set(consent.get("data_categories", [])))
     if missing:
-        names = ", ".join(label(DATA_CATEGORIES, c) for c in missing)
-        out.append(f"{'Die Datenkategorie' if len(missing) == 1 else 'Die Datenkategorien'} {names} "
-                   f"{'ist' if len(missing) == 1 else 'sind'} nicht abgedeckt.")
+        out.append(_categories(missing))
     return out
 
 
@@ -59,3 +58,32 @@ def check(consents: Sequence[dict], *, recipient: str, purpose: str, categories:
             return GateAnswer(True, consent["consent_id"])
     closest = min(candidates, key=lambda c: len(found[c["consent_id"]]))
     return GateAnswer(False, closest["consent_id"], found[closest["consent_id"]])
+
+
+# The referrals service's 409 names each gap in English (kim_referrals.domain.consent); the same gaps in German.
+_GAPS = [
+    (re.compile(r"^consent \S+ was withdrawn$"), lambda m: "Die Einwilligung wurde widerrufen."),
+    (re.compile(r"^consent \S+ expired on (\S+)$"), lambda m: f"Die Einwilligung ist am {de_date(m[1])} abgelaufen."),
+    (re.compile(r"^recipient (\S+) is not named in consent \S+$"),
+     lambda m: f"Die Empfängerin {m[1]} ist in der Einwilligung nicht genannt."),
+    (re.compile(r"^purpose (\S+) is not covered by consent \S+$"),
+     lambda m: f"Der Zweck „{label(PURPOSES, m[1])}“ ist nicht abgedeckt."),
+    (re.compile(r"^data categor(?:y|ies) (.+) not covered by consent \S+$"), lambda m: _categories(m[1].split(", "))),
+    (re.compile(r"^case \S+ has no consent recorded$"), lambda m: "Für diesen Fall ist keine Einwilligung erfasst."),
+    (re.compile(r"^consent \S+ is not known for case \S+$"),
+     lambda m: "Die gewählte Einwilligung ist für diesen Fall nicht bekannt."),
+]
+
+
+def _categories(missing: list[str]) -> str:
+    names = ", ".join(label(DATA_CATEGORIES, c) for c in missing)
+    return (f"Die Datenkategorie {names} ist nicht abgedeckt." if len(missing) == 1
+            else f"Die Datenkategorien {names} sind nicht abgedeckt.")
+
+
+def german(gap: str) -> str:
+    """One gap of the service's 409 in German; one it does not know yet is shown as the service wrote it."""
+    for pattern, say in _GAPS:
+        if match := pattern.match(gap):
+            return say(match)
+    return gap

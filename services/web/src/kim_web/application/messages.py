@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..adapters.transport import ApiError
+from .consent_gate import german
 
 SERVICES = {"cases": "Fallverwaltung", "staffing": "Personalplanung", "referrals": "Vermittlungen",
             "reporting": "Berichtswesen"}
@@ -58,7 +59,7 @@ def problem(err: ApiError, *, what: str = "Die Aktion") -> Problem:
                        "Stand; bitte prüfen und erneut absenden.", err.detail)
     if err.status == 409 and err.missing:
         return Problem("Die Einwilligung deckt diese Vermittlung nicht ab. Es fehlt:", err.detail,
-                       missing=err.missing)
+                       missing=[german(m) for m in err.missing])
     if err.status == 409:
         return Problem(f"{what} ist so nicht möglich.", err.detail)
     if err.status == 401:
