@@ -1,4 +1,4 @@
-"""The four services as child processes (`python -m kim_<svc>`): start, wait until ready, stop by pid.
+"""The four services and the web app as child processes (`python -m kim_<name>`): start, wait until ready, stop by pid.
 
     procs = [start_service(name, port, service_env(...), logs_dir) for name, port in ...]
     wait_ready(procs)              # every /readyz answers 200, or ServiceError with the log's tail

@@ -20,12 +20,15 @@ ACCESS_CHANNELS = {
     "selbstmeldung": "Selbstmeldung", "auslaenderbehoerde": "Ausländerbehörde", "jobcenter": "Jobcenter",
     "agentur_fuer_arbeit": "Agentur für Arbeit", "sozialamt": "Sozialamt", "jugendamt": "Jugendamt",
     "wohlfahrtsverband": "Wohlfahrtsverband", "migrationsberatung": "Migrationsberatung (MBE/JMD)",
-    "ehrenamt": "Ehrenamt", "schule": "Schule oder Kita", "aufsuchend": "Aufsuchende Arbeit", "sonstige": "Sonstige"}
+    "ehrenamt": "Ehrenamt", "schule": "Schule oder Kita", "aufsuchend": "Aufsuchende Arbeit",
+    "sonstige": "Sonstige"}
 BAUSTEINE = {"1": "Baustein 1 (strategische Koordinierung)", "2": "Baustein 2 (Case Management)",
              "3": "Baustein 3 (ABH und EBH)"}
 CONSENT_FORMS = {"schriftlich": "schriftlich", "elektronisch": "elektronisch"}
-CONSENT_STATUS = {"active": "gültig", "withdrawn": "widerrufen", "expired": "abgelaufen", "pending": "noch nicht gültig"}
-WITHDRAWAL_SCOPES = {"alle": "ganze Einwilligung", "empfaenger": "eine Empfängerin", "kategorie": "eine Datenkategorie"}
+CONSENT_STATUS = {"active": "gültig", "withdrawn": "widerrufen", "expired": "abgelaufen",
+                  "pending": "noch nicht gültig"}
+WITHDRAWAL_SCOPES = {"alle": "ganze Einwilligung", "empfaenger": "eine Empfängerin",
+                     "kategorie": "eine Datenkategorie"}
 PURPOSES = {
     "aufenthaltssicherung": "Aufenthaltssicherung", "einbuergerung": "Einbürgerung",
     "arbeitsmarktintegration": "Arbeitsmarktintegration", "sprachfoerderung": "Sprachförderung",
@@ -68,7 +71,8 @@ CLOSURE_REASONS = {
 OUTCOMES = {
     "leistung_bewilligt": "Leistung bewilligt", "leistung_abgelehnt": "Leistung abgelehnt",
     "massnahme_begonnen": "Maßnahme begonnen", "massnahme_abgeschlossen": "Maßnahme abgeschlossen",
-    "aufenthaltstitel_erteilt": "Aufenthaltstitel erteilt", "aufenthaltstitel_verlaengert": "Aufenthaltstitel verlängert",
+    "aufenthaltstitel_erteilt": "Aufenthaltstitel erteilt",
+    "aufenthaltstitel_verlaengert": "Aufenthaltstitel verlängert",
     "einbuergerung_zugesichert": "Einbürgerung zugesichert", "vermittelt": "vermittelt",
     "in_bearbeitung": "in Bearbeitung", "nicht_erschienen": "nicht erschienen", "kein_bedarf": "kein Bedarf",
     "sonstiges": "sonstiges"}
@@ -86,7 +90,8 @@ PARTNER_KINDS = {
     "wohlfahrtsverband": "Wohlfahrtsverband", "migrationsberatung": "Migrationsberatung", "ehrenamt": "Ehrenamt"}
 PERIOD_KINDS = {"month": "Monat", "quarter": "Quartal", "half_year": "Halbjahr", "year": "Jahr"}
 LANGUAGES = {"de": "Deutsch", "ar": "Arabisch", "en": "Englisch", "fa": "Persisch", "prs": "Dari", "ku": "Kurdisch",
-             "ru": "Russisch", "uk": "Ukrainisch", "tr": "Türkisch", "ti": "Tigrinya", "so": "Somali", "fr": "Französisch",
+             "ru": "Russisch", "uk": "Ukrainisch", "tr": "Türkisch", "ti": "Tigrinya", "so": "Somali",
+             "fr": "Französisch",
              "ro": "Rumänisch", "bg": "Bulgarisch", "pl": "Polnisch", "sq": "Albanisch", "ps": "Paschtu"}
 
 

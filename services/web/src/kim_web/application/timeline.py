@@ -42,7 +42,8 @@ def _detail(kind: str, d: dict) -> str:
         case "AssessmentCompleted":
             return f"Rechtskreis {L.label(L.RECHTSKREISE, d.get('rechtskreis'))}"
         case "ResidenceStatusRecorded":
-            return f"{L.label(L.RESIDENCE, d.get('status'))}, Perspektive {L.label(L.PERSPECTIVES, d.get('perspective'))}"
+            return (f"{L.label(L.RESIDENCE, d.get('status'))}, "
+                    f"Perspektive {L.label(L.PERSPECTIVES, d.get('perspective'))}")
         case "RechtskreisChanged":
             return L.label(L.RECHTSKREISE, d.get("current"))
         case "IntegrationPlanAgreed":
