@@ -52,3 +52,17 @@ def test_dates_times_and_percentages():
                                         ("", None), ("   ", None), ("morgen", "morgen")])
 def test_typed_dates_go_to_the_api_as_iso_and_nonsense_goes_as_typed(typed, sent):
     assert iso_date(typed) == sent
+
+
+@pytest.mark.parametrize("name,text", [("name", "Name"), ("goals.0.target_date", "Ziel 1: Zieldatum"),
+                                       ("domains.2.need", "Lebensbereich 3: need"), ("unbekannt", "unbekannt")])
+def test_the_fields_an_api_names_are_given_their_german_names(name, text):
+    assert L.field_label(name) == text
+
+
+def test_every_form_field_the_pages_send_has_a_german_name():
+    from kim_web.application import forms
+    specs = [forms.CLIENT, forms.CASE, forms.CONSENT, forms.WITHDRAWAL, forms.RESIDENCE, forms.MILESTONE,
+             forms.CLOSURE, forms.REVIEW, forms.GOAL_ACHIEVED, forms.GOAL_DROPPED, forms.REFERRAL, forms.DECLINE,
+             forms.APPOINTMENT, forms.OUTCOME]
+    assert {f for spec in specs for f in spec} - set(L.FIELDS) == set()

@@ -109,3 +109,33 @@ def options(codes: dict[str, str]) -> list[tuple[str, str]]:
 def pairs(codes: list[str], names: dict[str, str]) -> list[tuple[str, str]]:
     """(code, label) for some codes, e.g. the recipients a consent still names."""
     return [(c, names.get(c, c)) for c in codes]
+
+
+FIELDS = {
+    "name": "Name", "date_of_birth": "Geburtsdatum", "address": "Anschrift", "contact": "Kontakt",
+    "languages": "Sprachen", "arrival_year": "Jahr der Einreise", "birth_year": "Geburtsjahr",
+    "client_id": "Person", "municipality": "Kommune", "team": "Art des Teams", "team_organisation_id": "Team",
+    "baustein": "Baustein", "access_channel": "Zugangsweg", "opened_on": "Eröffnet am",
+    "recipients": "Empfänger", "purposes": "Zwecke", "data_categories": "Datenkategorien",
+    "special_categories": "Besondere Kategorien", "form": "Form", "informed_in": "Sprache der Aufklärung",
+    "granted_on": "Erteilt am", "valid_until": "Gültig bis", "scope": "Umfang", "recipient": "Empfänger",
+    "data_category": "Datenkategorie", "assessed_on": "Abgeschlossen am", "domains": "Lebensbereiche",
+    "rechtskreis": "Rechtskreis", "current": "Neuer Rechtskreis", "changed_on": "Gewechselt am",
+    "status": "Status", "status_since": "Seit", "perspective": "Bleibeperspektive", "recorded_on": "Erfasst am",
+    "goals": "Ziele", "domain": "Lebensbereich", "target_date": "Zieldatum",
+    "responsible_organisation_id": "Verantwortlich", "agreed_on": "Vereinbart am", "held_on": "Am",
+    "notes": "Notiz", "next_review_on": "Nächste Besprechung", "milestone": "Meilenstein",
+    "reached_on": "Erreicht am", "language_level": "Niveau", "reason": "Grund", "closed_on": "Abgeschlossen am",
+    "achieved_on": "Erreicht am", "dropped_on": "Aufgegeben am", "to_organisation_id": "Partnerorganisation",
+    "purpose": "Zweck", "consent_id": "Einwilligung", "due_on": "Erledigen bis", "appointment_on": "Termin am",
+    "outcome": "Ergebnis", "confirm": "Bestätigung", "from": "Von", "to": "Bis", "period": "Periode",
+}
+
+
+def field_label(name: str) -> str:
+    """The German name of a form field the API named, e.g. "goals.0.target_date" -> "Ziel 1: Zieldatum"."""
+    parts = name.split(".")
+    if len(parts) >= 3 and parts[1].isdigit():
+        row = {"goals": "Ziel", "domains": "Lebensbereich"}.get(parts[0], FIELDS.get(parts[0], parts[0]))
+        return f"{row} {int(parts[1]) + 1}: {FIELDS.get(parts[-1], parts[-1])}"
+    return FIELDS.get(name, name)

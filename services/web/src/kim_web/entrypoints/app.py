@@ -31,7 +31,8 @@ def templates() -> Jinja2Templates:
     t = Jinja2Templates(directory=str(PACKAGE / "templates"))
     t.env.filters |= {"de_date": formats.de_date, "de_datetime": formats.de_datetime,
                       "de_number": formats.de_number, "de_percent": formats.de_percent}
-    t.env.globals |= {"labels": labels, "label": labels.label, "pairs": labels.pairs}
+    t.env.globals |= {"labels": labels, "label": labels.label, "pairs": labels.pairs,
+                      "field_label": labels.field_label}
     return t
 
 
