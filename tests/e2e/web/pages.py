@@ -14,6 +14,8 @@ from playwright.async_api import Page, expect
 from .conftest import AXE
 
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# waits, not timings: on a busy 2-core machine a page that calls four services can take longer than Playwright's 5 s
+expect.set_options(timeout=30_000)
 AXE_RESULTS: dict[str, int] = {}  # page -> violations (the session's summary)
 
 
@@ -29,6 +31,7 @@ class Person:
     @classmethod
     async def open(cls, chromium, base: str) -> Person:
         context = await chromium.new_context(locale="de-DE", bypass_csp=True, viewport={"width": 1200, "height": 900})
+        context.set_default_timeout(60_000)
         return cls(await context.new_page(), base)
 
     async def close(self) -> None:
