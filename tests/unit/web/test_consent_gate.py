@@ -13,18 +13,24 @@ from kim_web.application.consent_gate import check, german
 
 TODAY = date(2025, 6, 1)
 BASE = {"recipients": ["jobcenter"], "purposes": ["arbeitsmarktintegration"],
-        "data_categories": ["stammdaten", "arbeit_qualifikation"], "valid_until": None, "withdrawn_at": None}
+        "data_categories": ["stammdaten", "arbeit_qualifikation"], "granted_on": "2025-01-01", "valid_until": None,
+        "withdrawn_at": None, "withdrawn_recipients": [], "withdrawn_categories": []}
 VARIANTS = {
     "covering": {},
     "withdrawn": {"withdrawn_at": datetime(2025, 5, 1).isoformat()},
     "expired": {"valid_until": (TODAY - timedelta(days=1)).isoformat()},
     "valid today": {"valid_until": TODAY.isoformat()},
+    "granted today": {"granted_on": TODAY.isoformat()},
+    "not yet in effect": {"granted_on": (TODAY + timedelta(days=1)).isoformat()},
+    "withdrawn for the recipient": {"withdrawn_recipients": ["jobcenter"]},
+    "withdrawn for a category": {"withdrawn_categories": ["arbeit_qualifikation"]},
     "other recipient": {"recipients": ["abh"]},
     "other purpose": {"purposes": ["sprachfoerderung"]},
     "fewer categories": {"data_categories": ["stammdaten"]},
     "expired and other recipient": {"valid_until": "2024-01-01", "recipients": ["abh"]},
 }
 REQUESTS = [("jobcenter", "arbeitsmarktintegration", ["stammdaten"]),
+            ("jobcenter", "arbeitsmarktintegration", ["arbeit_qualifikation", "gesundheit"]),
             ("jobcenter", "arbeitsmarktintegration", ["stammdaten", "arbeit_qualifikation"]),
             ("jobcenter", "arbeitsmarktintegration", ["gesundheit", "stammdaten", "wohnen"]),
             ("abh", "aufenthaltssicherung", ["aufenthalt"])]
@@ -36,9 +42,10 @@ def ledger(names: tuple[str, ...]) -> list[dict]:
 
 def domain(row: dict) -> Consent:
     return Consent(row["consent_id"], "case-1", frozenset(row["recipients"]), frozenset(row["purposes"]),
-                   frozenset(row["data_categories"]),
+                   frozenset(row["data_categories"]), date.fromisoformat(row["granted_on"]),
                    date.fromisoformat(row["valid_until"]) if row["valid_until"] else None,
-                   withdrawn=row["withdrawn_at"] is not None)
+                   withdrawn=row["withdrawn_at"] is not None, withdrawn_recipients=frozenset(row["withdrawn_recipients"]),
+                   withdrawn_categories=frozenset(row["withdrawn_categories"]))
 
 
 LEDGERS = [()] + [(n,) for n in VARIANTS] + list(itertools.combinations(VARIANTS, 2))
