@@ -79,7 +79,7 @@ OUTCOMES = {
 DECLINE_REASONS = {"nicht_zustaendig": "nicht zuständig", "keine_kapazitaet": "keine Kapazität",
                    "voraussetzungen_fehlen": "Voraussetzungen fehlen", "sonstiges": "sonstiger Grund"}
 REVOCATION_REASONS = {"einwilligung_widerrufen": "Einwilligung widerrufen", "fall_abgeschlossen": "Fall abgeschlossen",
-                      "sonstiges": "sonstiger Grund"}
+                      "loeschung": "Daten der Person gelöscht", "sonstiges": "sonstiger Grund"}
 REFERRAL_STATES = {
     "requested": "angefragt", "accepted": "angenommen", "declined": "abgelehnt",
     "appointment_scheduled": "Termin vereinbart", "outcome_reported": "Ergebnis gemeldet", "closed": "abgeschlossen",
