@@ -23,7 +23,9 @@ from kim_cases.settings import CasesSettings
 
 def status_lines(status: key_rotation.KeyStatus, keyring: Keyring | None) -> list[str]:
     """The status as a table: one row per KEK the database knows, then what to do next."""
-    ids = sorted(set(status.by_kek) | set(status.held), key=lambda i: (keyring is None or i not in keyring.ids, i))
+    held_here = keyring.ids if keyring is not None else []
+    ids = sorted(set(status.by_kek) | set(status.held),
+                 key=lambda i: (held_here.index(i) if i in held_here else len(held_here), i))
     lines = [f"{'KEK':24} {'data keys':>10}  {'here':8}  held by a service since"]
     for kek_id in ids:
         role = "-" if keyring is None or kek_id not in keyring.ids else (
