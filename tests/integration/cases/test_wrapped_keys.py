@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 from kim_runtime import db
+from kim_runtime.auth import Principal, Role
 from kim_runtime.store import EventStore
 
 from kim_cases.adapters import crypto
@@ -100,7 +101,7 @@ async def seed_today_main(url: str, names: list[str]) -> dict[str, str]:
         await conn.close()
     pool = await db.create_pool(url, max_size=2)
     repo, clients = Repository(EventStore(pool, topic=None)), {}
-    ctx = CommandContext(token_principal())
+    ctx = CommandContext(Principal(sub="staff-1", role=Role.CASE_MANAGER, team="stadt-luenen", municipality=LUENEN))
     try:
         for person in names:
             client_id, key_id, key = str(uuid.uuid4()), str(uuid.uuid4()), crypto.new_key()
@@ -115,12 +116,6 @@ async def seed_today_main(url: str, names: list[str]) -> dict[str, str]:
     finally:
         await pool.close()
     return clients
-
-
-def token_principal():
-    from kim_runtime.auth import Principal, Role
-
-    return Principal(sub="staff-1", role=Role.CASE_MANAGER, team="stadt-luenen", municipality=LUENEN)
 
 
 async def test_an_upgraded_database_ends_with_no_raw_key_and_every_client_still_readable(
