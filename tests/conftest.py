@@ -9,12 +9,17 @@ KIM_POSTGRES_URL for existing servers.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from kim_cli.stack import StackConfig, StackHandle, create_database, drop_database, ensure_up, stop
+
+# The suite is a dev environment: a cases service started without a key-encryption key uses the public dev-only one
+# (and so do the `kim` commands the tests run). Tests about KEKs pass their own; outside dev a missing KEK is fatal.
+os.environ.setdefault("KIM_ENV", "dev")
 
 
 @pytest.fixture(scope="session")

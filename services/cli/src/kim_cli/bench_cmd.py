@@ -1,5 +1,5 @@
 """`kim bench`: benchmarks that print figures (never run inside the tests). store: the event store's append;
-replay: a projection rebuild from Kafka against a raw consumer."""
+replay: a projection rebuild from Kafka against a raw consumer; keys: `kim keys rotate` re-wrapping N data keys."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import time
 
 import typer
 
+from kim_cli.bench_keys import keys
+
 app = typer.Typer(no_args_is_help=True)
+app.command("keys")(keys)
 
 try:
     from kim_cli.bench_store import store

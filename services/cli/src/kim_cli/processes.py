@@ -54,17 +54,40 @@ class ServiceProcess:
 
 
 def secrets(stack_dir: Path) -> dict[str, str]:
-    """The auth and pseudonym secrets of this stack: generated once, kept in <stack dir>/secrets.json (mode 600),
-    so printed tokens and partner pseudonyms stay valid across runs on the same data."""
+    """The secrets of this stack: the auth and pseudonym secrets and the cases service's key-encryption key (KEK,
+    as ID:KEY). Generated once and kept in <stack dir>/secrets.json (mode 600), so printed tokens, partner
+    pseudonyms and wrapped client keys stay valid across runs on the same data; one missing from an older file is
+    added to it."""
     path = stack_dir / "secrets.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    values = {"auth_secret": secrets_mod.token_urlsafe(48), "pseudonym_secret": secrets_mod.token_urlsafe(48)}
-    stack_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(values, fh)
+    values = json.loads(path.read_text()) if path.exists() else {}
+    missing = {name: make() for name, make in _GENERATED.items() if name not in values}
+    if missing:
+        values |= missing
+        stack_dir.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_name(f".{path.name}.{os.getpid()}")
+        scratch.unlink(missing_ok=True)
+        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(values, fh)
+        os.replace(scratch, path)
     return values
+
+
+def _local_kek() -> str:
+    from kim_cases.adapters.keyring import generate
+
+    return generate(f"local-{secrets_mod.token_hex(4)}").entry()
+
+
+_GENERATED = {"auth_secret": lambda: secrets_mod.token_urlsafe(48),
+              "pseudonym_secret": lambda: secrets_mod.token_urlsafe(48), "master_key": _local_kek}
+
+
+def kek_env(stack_secrets: dict[str, str]) -> dict[str, str]:
+    """KIM_MASTER_KEY for the cases service from the stack's secrets, unless the caller configured a KEK already."""
+    if os.environ.get("KIM_MASTER_KEY") or os.environ.get("KIM_MASTER_KEY_FILE"):
+        return {}
+    return {"KIM_MASTER_KEY": stack_secrets["master_key"]}
 
 
 def service_env(*, database_url: str, port: int, kafka_bootstrap: str, auth_secret: str,

@@ -1,6 +1,8 @@
-"""The per-client key store, in the cases service's own database (table client_keys, migration 001).
+"""The per-client key store, in the cases service's own database (table client_keys, migration 002).
 
-Erasing a client deletes its key row in the same transaction as the ClientErased event.
+A data key is stored only wrapped by the current key-encryption key of the keyring (adapters/keyring.py), which is
+not in the database; it is unwrapped in memory when a field is opened. Erasing a client deletes its key row in the
+same transaction as the ClientErased event.
 """
 
 from __future__ import annotations
@@ -10,26 +12,35 @@ import uuid
 import asyncpg
 
 from kim_cases.adapters import crypto
+from kim_cases.adapters.keyring import Keyring
 
 
 class KeyStore:
-    def __init__(self, pool: asyncpg.Pool):
-        self.pool = pool
+    def __init__(self, pool: asyncpg.Pool, keyring: Keyring):
+        self.pool, self.keyring = pool, keyring
 
     async def create(self, conn: asyncpg.Connection, client_id: str) -> tuple[str, bytes]:
         key_id, key = str(uuid.uuid4()), crypto.new_key()
-        await conn.execute("INSERT INTO client_keys (client_id, key_id, key) VALUES ($1, $2, $3)",
-                           client_id, key_id, key)
+        kek_id, wrapped = self.keyring.wrap(client_id, key_id, key)
+        await conn.execute("INSERT INTO client_keys (client_id, key_id, kek_id, wrapped_key) VALUES ($1, $2, $3, $4)",
+                           client_id, key_id, kek_id, wrapped)
         return key_id, key
 
     async def get(self, client_id: str, conn: asyncpg.Connection | None = None) -> tuple[str, bytes] | None:
-        sql = "SELECT key_id::text, key FROM client_keys WHERE client_id = $1"
+        """(key id, data key) of the client, or None once the key is destroyed."""
+        sql = "SELECT key_id::text, kek_id, wrapped_key FROM client_keys WHERE client_id = $1"
         if conn is not None:
             row = await conn.fetchrow(sql, client_id)
         else:
             async with self.pool.acquire() as c:
                 row = await c.fetchrow(sql, client_id)
-        return (row["key_id"], row["key"]) if row else None
+        if row is None:
+            return None
+        return row["key_id"], self.keyring.unwrap(client_id, row["key_id"], row["kek_id"], row["wrapped_key"])
+
+    async def exists(self, client_id: str) -> bool:
+        async with self.pool.acquire() as conn:
+            return bool(await conn.fetchval("SELECT true FROM client_keys WHERE client_id = $1", client_id))
 
     async def destroy(self, conn: asyncpg.Connection, client_id: str) -> bool:
         return await conn.fetchval("DELETE FROM client_keys WHERE client_id = $1 RETURNING true", client_id) or False

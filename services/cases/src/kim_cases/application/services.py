@@ -9,6 +9,7 @@ from kim_runtime.auth import Principal
 from kim_runtime.store import EventStore
 
 from kim_cases.adapters.access_log import AccessLog
+from kim_cases.adapters.keyring import Keyring
 from kim_cases.adapters.keys import KeyStore
 from kim_cases.application.personal import PersonalReader
 from kim_cases.application.repository import Repository
@@ -23,8 +24,8 @@ class Services:
     repo: Repository
 
     @classmethod
-    def build(cls, pool: asyncpg.Pool, store: EventStore) -> Services:
-        return cls(pool, store, KeyStore(pool), AccessLog(pool), Repository(store))
+    def build(cls, pool: asyncpg.Pool, store: EventStore, keyring: Keyring) -> Services:
+        return cls(pool, store, KeyStore(pool, keyring), AccessLog(pool), Repository(store))
 
     async def reader(self, principal: Principal, client_id: str) -> PersonalReader:
         return await PersonalReader.for_client(principal, client_id, self.keys, self.access_log)

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from kim_runtime.http import create_app
 from kim_runtime.service import ServiceRuntime
 
+from kim_cases.adapters import key_setup, keyring
 from kim_cases.application.services import Services
 from kim_cases.entrypoints import cases_api, casework_api, clients_api
 from kim_cases.projections import OverviewReader
@@ -18,8 +19,10 @@ def create(runtime: ServiceRuntime) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        keys = keyring.from_settings(runtime.settings)  # no KEK outside dev: refuse before touching anything
         async with runtime.lifespan(app):
-            app.state.services = Services.build(runtime.pool, runtime.store)
+            await key_setup.prepare(runtime.pool, keys)
+            app.state.services = Services.build(runtime.pool, runtime.store, keys)
             app.state.overview = OverviewReader(runtime.pool, overview)
             yield
 

@@ -33,7 +33,7 @@ async def case_report(case_id: str, *, fmt: str, as_of: datetime | None, reveal:
             raise UserError(f"no case {case_id} in the cases store: check the id (GET /cases on the cases service "
                             f"lists them)")
         trail = await collect(stores, case_id, client_id)
-        opener = Opener(client_id, await client_key(cases, client_id), reveal=reveal)
+        opener = Opener(client_id, await client_key(cases, client_id, reveal=reveal), reveal=reveal)
         if as_of is not None:
             state = state_as_of(case_id, client_id, trail, as_of, opener)
             text = {"json": lambda: json.dumps(state, indent=2, ensure_ascii=False, default=str) + "\n",

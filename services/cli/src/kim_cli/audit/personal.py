@@ -1,8 +1,9 @@
 """Personal data in a trail: encrypted fields shown as "erased" once the client's key is gone, else "withheld",
 or in clear when the auditor asks for it (--show-personal; every such read is itself recorded).
 
-Keys live in the cases service's table client_keys; decryption is the cases service's own (AES-GCM, client id
-bound in as associated data).
+Keys live in the cases service's table client_keys, wrapped by its key-encryption key (KEK); unwrapping and
+decryption are the cases service's own. Only --show-personal needs the KEK (kim_cli.master_key says where it is
+found); without it, whether the key row still exists is all that matters (erased or withheld).
 """
 
 from __future__ import annotations
@@ -19,13 +20,31 @@ def is_encrypted(value: Any) -> bool:
     return isinstance(value, dict) and {"key_id", "nonce", "ciphertext"} <= value.keys()
 
 
-async def client_key(cases: asyncpg.Pool, client_id: str | None) -> bytes | None:
+NOT_UNWRAPPED = b""  # the key exists but was not unwrapped: nothing is shown in clear, so no KEK is needed
+
+
+async def client_key(cases: asyncpg.Pool, client_id: str | None, *, reveal: bool) -> bytes | None:
+    """The client's data key (None once erased); unwrapped only when personal data is to be shown in clear."""
+    from kim_cases.adapters.crypto import Undecryptable
+    from kim_cases.adapters.keyring import MasterKeyError
+    from kim_cases.adapters.keys import KeyStore
+
+    from kim_cli.audit.connect import UserError
+    from kim_cli.master_key import keyring
+
     if client_id is None:
         return None
     async with cases.acquire() as conn:
         if not await conn.fetchval("SELECT to_regclass('client_keys') IS NOT NULL"):
             return None
-        return await conn.fetchval("SELECT key FROM client_keys WHERE client_id = $1", client_id)
+    try:
+        store = KeyStore(cases, keyring() if reveal else None)
+        if not reveal:
+            return NOT_UNWRAPPED if await store.exists(client_id) else None
+        found = await store.get(client_id)
+    except (MasterKeyError, Undecryptable) as exc:
+        raise UserError(f"--show-personal needs the cases service's key-encryption key: {exc}") from None
+    return found[1] if found else None
 
 
 class Opener:

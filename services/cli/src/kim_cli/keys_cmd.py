@@ -1,0 +1,74 @@
+"""`kim keys`: the key-encryption keys (KEKs) that wrap every client's data key in the cases database.
+
+The KEK comes from KIM_MASTER_KEY or KIM_MASTER_KEY_FILE, as for the cases service, else from the local stack's
+secrets.json (kim_cli.master_key); the database from KIM_CASES_DATABASE_URL, else the local stack's kim_cases.
+Rotating: deploy/README.md, section "Client data keys".
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import typer
+from kim_cases import key_admin
+from kim_cases.adapters.crypto import Undecryptable
+from kim_cases.adapters.keyring import MasterKeyError, generate as new_kek
+from tqdm import tqdm
+
+from kim_cli.audit.connect import database_url
+from kim_cli.master_key import keyring
+from kim_cli.stack_postgres import redact
+
+app = typer.Typer(no_args_is_help=True)
+
+
+def _run(command: str, batch_size: int = 500, progress=None, *, need_key: bool) -> list[str]:
+    url = database_url("cases")
+    try:
+        ring = keyring() if need_key else _keyring_if_any()
+        return asyncio.run(key_admin.run(command, url, ring, batch_size, progress))
+    except (MasterKeyError, Undecryptable, key_admin.NotReady) as exc:
+        typer.echo(f"error: {exc}", err=True)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        typer.echo(f"error: cannot use the cases database at {redact(url)} ({exc}); start the stack (`kim stack up`) "
+                   "or set KIM_CASES_DATABASE_URL", err=True)
+    raise typer.Exit(2)
+
+
+def _keyring_if_any():
+    try:
+        return keyring()
+    except MasterKeyError:
+        return None  # status still counts keys per KEK; it just cannot say which one is current here
+
+
+@app.command()
+def generate(kek_id: str = typer.Option(None, "--id", help="The new KEK's id (default kek-<date>-<random>)")) -> None:
+    """Print a new KEK as ID:KEY, for KIM_MASTER_KEY or the key file (put it first, the old KEK after it)."""
+    try:
+        typer.echo(new_kek(kek_id).entry())
+    except MasterKeyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def status() -> None:
+    """How many client data keys are wrapped under which KEK, and which KEKs the cases service has held."""
+    typer.echo("\n".join(_run("status", need_key=False)))
+
+
+@app.command()
+def rotate(batch_size: int = typer.Option(500, min=1, help="Data keys re-wrapped per transaction")) -> None:
+    """Re-wrap every client data key under the current KEK (the first of KIM_MASTER_KEY), while the service runs.
+
+    Give the cases service the new keyring first (new KEK first, old ones after it) and restart it; rotate
+    refuses a KEK no cases service holds. Safe to interrupt and run again: it goes on where it stopped."""
+    with tqdm(desc="re-wrapping", unit="key", total=0, dynamic_ncols=True) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        lines = _run("rotate", batch_size, progress, need_key=True)
+    typer.echo("\n".join(lines))
