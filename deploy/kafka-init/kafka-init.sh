@@ -4,7 +4,7 @@
 # partner organisation or rotate a password: edit .env, then `docker compose run --rm kafka-init`.
 #
 # Who may do what (the broker denies everything else; only the admin user is a super user):
-#   kim-<service>     writes kim.<service> and kim.dlq.<service>; reads the four service topics and its own
+#   kim-<service>     writes kim.<service>, kim.dlq.<service> and kim.audit.anchors; reads the four service topics and its own
 #                     dead-letter topic; consumer groups kim-<service>-*. kim-referrals also writes kim.partner.*
 #   partner-<org>     reads kim.partner.<org> only; consumer groups partner.<org>.*
 #
@@ -62,7 +62,8 @@ topic_settings() {  # $1 = kind -> "<partitions> <retention.ms>"
     service) echo "${KIM_SERVICE_TOPIC_PARTITIONS:-6} -1" ;;  # the shared history: kept forever, by design
     partner) echo "${KIM_PARTNER_TOPIC_PARTITIONS:-3} ${KIM_PARTNER_TOPIC_RETENTION_MS:--1}" ;;
     dlq) echo "${KIM_DLQ_TOPIC_PARTITIONS:-1} ${KIM_DLQ_TOPIC_RETENTION_MS:--1}" ;;
-    *) fail "$topics_file: unknown topic kind '$1' (service, partner or dlq)" ;;
+    audit) echo "1 -1" ;;  # one partition keeps each service's anchors in order; kept forever, like the history
+    *) fail "$topics_file: unknown topic kind '$1' (service, partner, dlq or audit)" ;;
   esac
 }
 
@@ -82,6 +83,7 @@ ensure_topic() {  # $1 = name, $2 = kind
 }
 
 services=()
+audit_topics=()
 while read -r name kind _; do
   [[ -z "$name" || "$name" == \#* ]] && continue
   if [[ "$kind" == partner ]]; then
@@ -89,6 +91,7 @@ while read -r name kind _; do
   else
     ensure_topic "$name" "$kind"
     [[ "$kind" == service ]] && services+=("${name#kim.}")
+    [[ "$kind" == audit ]] && audit_topics+=(--topic "$name")
   fi
 done <"$topics_file"
 [[ ${#services[@]} -gt 0 ]] || fail "$topics_file lists no service topic"
@@ -115,7 +118,7 @@ for s in "${services[@]}"; do
   user="kim-$s"
   set_password "$user" "$password"
   allow "$user" --operation Read --operation Describe "${service_topic_args[@]}" --topic "kim.dlq.$s"
-  allow "$user" --operation Write --topic "kim.$s" --topic "kim.dlq.$s"
+  allow "$user" --operation Write --topic "kim.$s" --topic "kim.dlq.$s" "${audit_topics[@]}"
   allow "$user" --operation Read --resource-pattern-type prefixed --group "kim-$s-"
 done
 # The referrals service publishes what each partner may see to that partner's topic.

@@ -31,6 +31,10 @@ class Services:
     kafka_bootstrap: str
     logs_dir: Path
 
+    def anchor_file(self, service: str) -> Path:
+        """Where the service appends its signed anchors (every second here; every 5 minutes by default)."""
+        return self.logs_dir / "anchors" / f"{service}.jsonl"
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -53,7 +57,9 @@ def services(stack: StackHandle, tmp_path_factory: pytest.TempPathFactory) -> It
             port = free_port()
             env = procs.service_env(database_url=stack.database_url(names[name]), port=port,
                                     kafka_bootstrap=stack.kafka_bootstrap, auth_secret=secret,
-                                    pseudonym_secret=secrets.token_urlsafe(32))
+                                    pseudonym_secret=secrets.token_urlsafe(32),
+                                    KIM_AUDIT_ANCHOR_DIR=str(logs / "anchors"),
+                                    KIM_AUDIT_ANCHOR_INTERVAL_S="1")
             started.append(procs.start_service(name, port, env, logs))
         procs.wait_ready(started)
         yield Services({p.name: p.url for p in started}, {n: stack.database_url(db) for n, db in names.items()},

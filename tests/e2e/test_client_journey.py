@@ -20,8 +20,10 @@ import time
 import uuid
 from datetime import date
 
+import asyncpg
 import httpx
 import pytest
+from kim_runtime.anchor import read_file
 from kim_runtime.auth import Principal, Role
 
 from .support import Caller, end_offsets, eventually, read_topic, record_text
@@ -169,6 +171,31 @@ async def _erase_and_look_everywhere(j: Journey, services, name, client_id, case
     assert len(ours) >= 8 and not any(name in record_text(r) for r in ours)
     trail = _audit_trail(services, case_id)
     assert case_id in trail and "erased" in trail and name not in trail
+    for service in services.urls:
+        await _sealed_and_verified(services, service)
+
+
+async def _sealed_and_verified(services, service: str) -> None:
+    """The service itself anchored its whole store (its signed anchor seals every event, published or not), and
+    `kim audit verify` finds the store as its anchors describe it."""
+    conn = await asyncpg.connect(services.database_urls[service])
+    try:
+        stored = await conn.fetchval("SELECT count(*) FROM events")
+    finally:
+        await conn.close()
+
+    async def sealed():
+        path = services.anchor_file(service)
+        latest = [r for r in read_file(path) if r.kind == "anchor"][-1] if path.exists() else None
+        return latest if latest and latest.body.events == stored else None
+
+    await eventually(sealed, timeout_s=30, what=f"{service}: an anchor sealing all {stored} events")
+    env = {**os.environ, f"KIM_{service.upper()}_DATABASE_URL": services.database_urls[service]}
+    out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "kim"), "audit", "verify", "--service",
+                          service, "--no-kafka", "--anchors", str(services.anchor_file(service))],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"seals {stored:,} events" in out.stdout, out.stdout
 
 
 def _audit_trail(services, case_id: str) -> str:

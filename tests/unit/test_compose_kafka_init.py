@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kim_runtime.topics import SERVICE_TOPICS, dead_letter_topic, partner_topic
+from kim_runtime.topics import ANCHOR_TOPIC, SERVICE_TOPICS, dead_letter_topic, partner_topic
 from tests.unit.test_compose_file import ROOT, SERVICES, compose, environment
 
 KAFKA_DIR = ROOT / "deploy" / "kafka-init"
@@ -44,7 +44,7 @@ def test_topics_are_the_channels_of_the_asyncapi_document():
 
 def test_topics_use_the_runtime_topic_names():
     topics = topic_templates()
-    expected = set(SERVICE_TOPICS.values()) | {dead_letter_topic(s) for s in SERVICE_TOPICS}
+    expected = set(SERVICE_TOPICS.values()) | {dead_letter_topic(s) for s in SERVICE_TOPICS} | {ANCHOR_TOPIC}
     assert {t for t, kind in topics.items() if kind != "partner"} == expected
     [partner] = [t for t, kind in topics.items() if kind == "partner"]
     assert partner.replace("{organisationId}", "jobcenter-unna") == partner_topic("jobcenter-unna")
@@ -103,6 +103,7 @@ def test_init_creates_every_topic_with_its_partitions_and_retention():
     for s in SERVICES:
         assert created[f"kim.{s}"] == ("6", ["retention.ms=-1"])  # the shared history is kept forever
     assert created["kim.partner.caritas-unna"][0] == "3"
+    assert created[ANCHOR_TOPIC] == ("1", ["retention.ms=-1"])  # one service's anchors stay in order, forever
 
 
 def test_partition_counts_come_from_the_environment():
@@ -138,7 +139,7 @@ def test_a_service_writes_only_its_own_topics():
         granted = acls(cmds, f"kim-{s}")
         writes = {name for op, kind, _, name in granted if op == "Write"}
         extra = {"kim.partner."} if s == "referrals" else set()
-        assert writes == {f"kim.{s}", f"kim.dlq.{s}"} | extra
+        assert writes == {f"kim.{s}", f"kim.dlq.{s}", ANCHOR_TOPIC} | extra  # every service anchors its store
         assert {f"kim.{other}" for other in SERVICES} <= {n for op, k, _, n in granted if op == "Read" and k == "topic"}
         # the runtime names its consumer groups kim-<service>-<handler>
         assert ("Read", "group", "prefixed", f"kim-{s}-") in granted

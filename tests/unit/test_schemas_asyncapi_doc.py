@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 from jsonschema import Draft202012Validator
 from kim_runtime.envelope import Envelope
-from kim_runtime.topics import SERVICES, dead_letter_topic, service_topic
+from kim_runtime.topics import ANCHOR_TOPIC, SERVICES, dead_letter_topic, service_topic
 
 from kim_schemas import EVENT_TYPES
 from kim_schemas.asyncapi import message_id
@@ -22,7 +22,7 @@ def validator_for(schema: dict) -> Draft202012Validator:
 
 def test_every_topic_is_a_channel():
     addresses = {c["address"] for c in DOC["channels"].values()}
-    expected = {service_topic(s) for s in SERVICES} | {dead_letter_topic(s) for s in SERVICES}
+    expected = {service_topic(s) for s in SERVICES} | {dead_letter_topic(s) for s in SERVICES} | {ANCHOR_TOPIC}
     assert addresses == expected | {"kim.partner.{organisationId}"}
     assert "organisationId" in DOC["channels"]["partner"]["parameters"]
 

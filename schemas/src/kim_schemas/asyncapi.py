@@ -10,7 +10,8 @@ from collections import defaultdict
 from typing import Any
 
 import yaml
-from kim_runtime.topics import SERVICES, dead_letter_topic, service_topic
+from kim_runtime.anchor import AnchorRecord, HeadsRecord
+from kim_runtime.topics import ANCHOR_TOPIC, SERVICES, dead_letter_topic, service_topic
 from pydantic.json_schema import models_json_schema
 
 from kim_schemas.base import EventRegistry
@@ -48,8 +49,12 @@ def asyncapi_document(registry: EventRegistry) -> dict[str, Any]:
         }
         by_topic[topic_of(model)].append(mid)
     messages[DLQ_MESSAGE] = _dead_letter_message()
+    anchor_refs, anchor_defs = models_json_schema([(AnchorRecord, "validation"), (HeadsRecord, "validation")],
+                                                  ref_template="#/components/schemas/{model}")
+    messages |= _anchor_messages(anchor_refs)
     channels = _channels(by_topic)
-    schemas = {"CloudEventsHeaders": cloudevents_headers_schema(), "DeadLetterHeaders": dead_letter_headers_schema()}
+    schemas = {"CloudEventsHeaders": cloudevents_headers_schema(), "DeadLetterHeaders": dead_letter_headers_schema(),
+               **anchor_defs["$defs"]}
     return {
         "asyncapi": "3.0.0",
         "info": {"title": "KIM Hub events", "version": "1.0.0", "description": DESCRIPTION},
@@ -98,7 +103,29 @@ def _channels(by_topic: dict[str, list[str]]) -> dict[str, Any]:
         channels[f"dlq_{service}"] = _channel(
             topic, f"Records the {service} service could not decode or handle, with the reason in dlq_* headers.",
             [DLQ_MESSAGE], {"topic": topic})
+    channels["audit_anchors"] = _channel(
+        ANCHOR_TOPIC, "Signed anchors of every service's store, for auditors: a Merkle root over every stream head, "
+        "signed with the audit key, and the heads that changed since the service's previous anchor (`kim audit "
+        "verify` rebuilds and checks them). Kept forever; one partition, keyed by service.",
+        list(ANCHOR_MESSAGES.values()), {"topic": ANCHOR_TOPIC, "partitions": 1,
+                                         "topicConfiguration": {"retention.ms": -1, "cleanup.policy": ["delete"]}})
     return channels
+
+
+ANCHOR_MESSAGES = {"anchor": "audit.anchor", "heads": "audit.heads"}
+
+
+def _anchor_messages(refs: dict) -> dict[str, Any]:
+    out = {}
+    for model in (AnchorRecord, HeadsRecord):
+        doc = inspect.cleandoc(model.__doc__ or "")
+        kind = model.model_fields["kind"].default
+        out[ANCHOR_MESSAGES[kind]] = {
+            "name": f"kim.audit.{kind}", "title": doc.splitlines()[0], "summary": doc.splitlines()[0],
+            "contentType": "application/json", "payload": refs[(model, "validation")],
+            "bindings": {"kafka": {"key": _key("The service whose store it anchors"), "bindingVersion": KAFKA}},
+        }
+    return out
 
 
 def _operations(channels: dict[str, Any]) -> dict[str, Any]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
-
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 from kim_runtime.settings import RuntimeSettings
@@ -19,9 +17,6 @@ class CasesSettings(RuntimeSettings):
         default="postgresql://postgres@127.0.0.1:5432/kim_cases",
         validation_alias=AliasChoices("KIM_CASES_DATABASE_URL", "KIM_DATABASE_URL"),
         description="The cases service's own PostgreSQL database (events, outbox, client keys, read models)")
-    env: Literal["production", "dev"] = Field(
-        default="production",
-        description="dev: the service may run without a key-encryption key (a public dev-only one is used)")
     master_key: SecretStr | None = Field(
         default=None, description="Key-encryption keys that wrap the clients' data keys: ID:KEY[,ID:KEY...], "
                                   "current first (`kim keys generate`)")

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from aiokafka.errors import KafkaConnectionError
 
-from kim_runtime.topics import SERVICES
+from kim_runtime.topics import ANCHOR_TOPIC, SERVICES
 
 from kim_cli.audit.connect import UserError, kafka_bootstrap
 
@@ -72,17 +72,24 @@ def verify(
     kafka: bool = typer.Option(True, "--kafka/--no-kafka", help="Also compare each topic with its store"),
     topic: list[str] = typer.Option(None, help="SERVICE=TOPIC: the topic to compare for a service "
                                     "(default kim.<service>)"),
+    anchors: Path = typer.Option(None, "--anchors", help="Read the signed anchors from this file (a copy of a "
+                                 "service's anchor file, KIM_AUDIT_ANCHOR_DIR) instead of the anchor topic"),
+    anchor_topic: str = typer.Option(ANCHOR_TOPIC, "--anchor-topic", help="The topic the anchors are on"),
+    public_key: list[str] = typer.Option(None, "--public-key", help="A trusted audit public key (base64; repeat "
+                                         "for several; default KIM_AUDIT_PUBLIC_KEYS or this shell's signing key)"),
 ) -> None:
-    """Check every stream's hash chain in every service store and that Kafka holds the same events; exit 1 on any
-    finding (the first broken link is named with its stream and version)."""
-    from kim_cli.audit.verify_report import verify_all
+    """Check every stream's hash chain in every service store, the store against its signed anchors (an edited
+    and re-chained, truncated, deleted or back-dated stream is named with the anchor that proves it), and that
+    Kafka holds the same events; exit 1 on any finding."""
+    from kim_cli.audit.verify_report import AnchorSource, verify_all
 
     try:
         unknown = [s for s in service or [] if s not in SERVICES]
         if unknown:
             raise UserError(f"unknown service(s) {', '.join(unknown)}: choose from {', '.join(SERVICES)}")
+        source = AnchorSource(anchor_topic, anchors, tuple(public_key or ()))
         findings = asyncio.run(verify_all(service or list(SERVICES), _topic_overrides(topic),
-                                          kafka_bootstrap() if kafka else None, typer.echo))
+                                          kafka_bootstrap() if kafka else None, typer.echo, source))
     except UserError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -94,3 +101,49 @@ def verify(
         typer.echo(f"{findings} finding(s): the history was changed or Kafka and the stores disagree")
         raise typer.Exit(1)
     typer.echo("verified: no findings")
+
+
+@app.command()
+def anchor(
+    service: list[str] = typer.Option(None, "--service", "-s", help="Only these services (default: all four)"),
+    anchor_topic: str = typer.Option(ANCHOR_TOPIC, "--anchor-topic", help="The topic to write the anchors to"),
+    file: Path = typer.Option(None, "--file", help="Also append them to this file (default <service>.jsonl in "
+                              "KIM_AUDIT_ANCHOR_DIR)"),
+) -> None:
+    """Seal every service store now with a signed anchor (the services also do so every
+    KIM_AUDIT_ANCHOR_INTERVAL_S); needs the audit signing key, as the services have it."""
+    from kim_runtime.settings import RuntimeSettings
+
+    from kim_cli.audit.anchors import anchor_now
+    from kim_cli.audit.connect import open_store
+
+    async def write_all() -> None:
+        for name in service or SERVICES:
+            target = file or RuntimeSettings(service=name).audit_anchor_file()
+            pool = await open_store(name, typer.echo)
+            if pool is not None:
+                try:
+                    typer.echo(await anchor_now(name, pool, kafka_bootstrap(), anchor_topic, target))
+                finally:
+                    await pool.close()
+
+    try:
+        asyncio.run(write_all())
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except KafkaConnectionError as exc:
+        typer.echo(f"error: cannot reach Kafka at {kafka_bootstrap()} ({exc}); start the stack or set "
+                   "KIM_KAFKA_BOOTSTRAP", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def keygen() -> None:
+    """Print a new audit signing key (for KIM_AUDIT_SIGNING_KEY, kept by ops like the KEK) and its public key
+    (KIM_AUDIT_PUBLIC_KEYS, handed to auditors)."""
+    from kim_runtime.anchor import Signer, public_text
+
+    signer, secret = Signer.generate()
+    typer.echo(f"KIM_AUDIT_SIGNING_KEY={secret}")
+    typer.echo(f"KIM_AUDIT_PUBLIC_KEYS={public_text(signer.public)}  # key id {signer.key_id}")

@@ -54,8 +54,8 @@ class ServiceProcess:
 
 
 def secrets(stack_dir: Path) -> dict[str, str]:
-    """The secrets of this stack: the auth and pseudonym secrets and the cases service's key-encryption key (KEK,
-    as ID:KEY). Generated once and kept in <stack dir>/secrets.json (mode 600), so printed tokens, partner
+    """The secrets of this stack: the auth and pseudonym secrets, the cases service's key-encryption key (KEK,
+    as ID:KEY) and the key that signs the stores' anchors. Generated once and kept in <stack dir>/secrets.json (mode 600), so printed tokens, partner
     pseudonyms and wrapped client keys stay valid across runs on the same data; one missing from an older file is
     added to it."""
     path = stack_dir / "secrets.json"
@@ -79,8 +79,15 @@ def _local_kek() -> str:
     return generate(f"local-{secrets_mod.token_hex(4)}").entry()
 
 
+def _audit_signing_key() -> str:
+    from kim_runtime.anchor import Signer
+
+    return Signer.generate()[1]
+
+
 _GENERATED = {"auth_secret": lambda: secrets_mod.token_urlsafe(48),
-              "pseudonym_secret": lambda: secrets_mod.token_urlsafe(48), "master_key": _local_kek}
+              "pseudonym_secret": lambda: secrets_mod.token_urlsafe(48), "master_key": _local_kek,
+              "audit_signing_key": _audit_signing_key}
 
 
 def kek_env(stack_secrets: dict[str, str]) -> dict[str, str]:
@@ -88,6 +95,15 @@ def kek_env(stack_secrets: dict[str, str]) -> dict[str, str]:
     if os.environ.get("KIM_MASTER_KEY") or os.environ.get("KIM_MASTER_KEY_FILE"):
         return {}
     return {"KIM_MASTER_KEY": stack_secrets["master_key"]}
+
+
+def audit_env(stack_secrets: dict[str, str], anchor_dir: Path) -> dict[str, str]:
+    """The audit signing key from the stack's secrets (unless the caller configured one) and the folder of the
+    services' anchor files."""
+    env = {"KIM_AUDIT_ANCHOR_DIR": str(anchor_dir)}
+    if os.environ.get("KIM_AUDIT_SIGNING_KEY") or os.environ.get("KIM_AUDIT_SIGNING_KEY_FILE"):
+        return env
+    return env | {"KIM_AUDIT_SIGNING_KEY": stack_secrets["audit_signing_key"]}
 
 
 def service_env(*, database_url: str, port: int, kafka_bootstrap: str, auth_secret: str,

@@ -62,6 +62,7 @@ def start_all(handle: stack.StackHandle, base_port: int, secrets: dict[str, str]
             env = procs.service_env(database_url=handle.database_url(f"kim_{name}"), port=base_port + i,
                                     kafka_bootstrap=handle.kafka_bootstrap, auth_secret=secrets["auth_secret"],
                                     pseudonym_secret=secrets["pseudonym_secret"],
+                                    **procs.audit_env(secrets, handle.config.dir / "anchors"),
                                     **(procs.kek_env(secrets) if name == "cases" else {}))
             started.append(procs.start_service(name, base_port + i, env, logs))
             typer.echo(f"{name}: started (pid {started[-1].pid}) on {started[-1].url}, log {started[-1].log_path}")

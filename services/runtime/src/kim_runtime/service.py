@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import Sequence
 
 import asyncpg
 import uvicorn
+from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
 
 from . import db
+from .anchor import AnchorKeyError, Anchorer, Signer, load_signer
 from .consumer import ConsumerRunner, Handler
 from .kafka import make_broker
 from .outbox import OutboxRelay
@@ -27,6 +30,7 @@ from .topics import dead_letter_topic, service_topic
 log = logging.getLogger(__name__)
 
 PUBLISHED = Counter("kim_events_published_total", "Events the outbox relay published", ["service"])
+ANCHORS = Counter("kim_audit_anchors_total", "Signed anchors this process wrote", ["service"])
 HANDLED = Gauge("kim_events_handled", "Events handled by this process's consumers", ["service"])
 OUTBOX_PENDING = Gauge("kim_outbox_pending", "Outbox rows not yet published", ["service"])
 
@@ -61,6 +65,7 @@ class ServiceRuntime:
         for handler in self.handlers:
             self.consumers.add(handler)
         self.relay: OutboxRelay | None = None
+        self.anchorer: Anchorer | None = None
         self._tasks: list[asyncio.Task] = []
         self.kafka_ready = asyncio.Event()
 
@@ -80,6 +85,29 @@ class ServiceRuntime:
                 on_published=lambda n: PUBLISHED.labels(s.service).inc(n),
             )
             self._tasks.append(asyncio.create_task(self._run_relay(), name="outbox-relay"))
+        self.anchorer = Anchorer(self.pool, s.service, signer_of(s), self._publish_anchor,
+                                s.audit_anchor_file())
+        self._tasks.append(asyncio.create_task(self._anchor_every_interval(), name="audit-anchors"))
+
+    async def _publish_anchor(self, values) -> None:
+        await self.kafka_ready.wait()
+        key = self.settings.service.encode()
+        for value in values:
+            await self.broker.publish(value, self.settings.audit_anchor_topic, key=key,
+                                      headers={"content-type": "application/json"})
+
+    async def _anchor_every_interval(self) -> None:
+        """Seal the store once Kafka is there, then every KIM_AUDIT_ANCHOR_INTERVAL_S (a no-op when nothing
+        changed); a failed anchor is retried at the next tick."""
+        await self.kafka_ready.wait()
+        while True:
+            try:
+                if await self.anchorer.anchor():
+                    ANCHORS.labels(self.settings.service).inc()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError) as exc:
+                log.warning("%s: could not write an anchor (%s); next try in %.0fs", self.settings.service, exc,
+                            self.settings.audit_anchor_interval_s)
+            await asyncio.sleep(self.settings.audit_anchor_interval_s)
 
     async def _start_broker(self) -> None:
         delay = 0.5
@@ -139,6 +167,15 @@ class ServiceRuntime:
         return n
 
 
+def signer_of(settings: RuntimeSettings) -> Signer:
+    secret = settings.audit_signing_key.get_secret_value() if settings.audit_signing_key is not None else None
+    return load_signer(env=settings.env, key=secret, key_file=settings.audit_signing_key_file)
+
+
 def run(app, settings: RuntimeSettings) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        signer_of(settings)  # the lifespan loads it again; this only turns a missing key into one clear line
+    except AnchorKeyError as exc:
+        sys.exit(f"kim_{settings.service} cannot start: {exc}")
     uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level=settings.log_level.lower())

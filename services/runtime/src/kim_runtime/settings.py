@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .topics import ANCHOR_TOPIC
 
 
 class RuntimeSettings(BaseSettings):
@@ -32,6 +37,27 @@ class RuntimeSettings(BaseSettings):
         description="Consumer groups are <prefix>-<service>-<handler>; a second deployment on one broker needs its own",
     )
     relay_batch_size: int = Field(default=500, ge=1)
+    env: Literal["production", "dev"] = Field(
+        default="production", description="dev: secrets such as the key-encryption key and the audit signing key "
+                                          "may be missing (public dev-only ones are used)")
+    audit_signing_key: SecretStr | None = Field(
+        default=None, description="Ed25519 key (base64 of 32 bytes) that signs the store's anchors "
+                                  "(`kim audit keygen`); never in the database")
+    audit_signing_key_file: Path | None = Field(default=None, description="A file holding the audit signing key")
+    audit_anchor_interval_s: float = Field(
+        default=300, gt=0, description="Seconds between anchors of the store (none is written when nothing changed)")
+    audit_anchor_dir: Path | None = Field(
+        default=None, description="Folder of the append-only file <service>.jsonl every anchor is also written to "
+                                  "(default: the topic only)")
+    audit_anchor_topic: str = Field(default=ANCHOR_TOPIC, description="The topic anchors go to")
+
+    @field_validator("audit_signing_key", "audit_signing_key_file", "audit_anchor_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value):
+        return None if value == "" else value
+
+    def audit_anchor_file(self) -> Path | None:
+        return self.audit_anchor_dir / f"{self.service}.jsonl" if self.audit_anchor_dir else None
 
     def kafka_options(self) -> dict:
         """Connection options for aiokafka/faststream (SASL only when configured)."""

@@ -9,6 +9,9 @@ SERVICES = ("cases", "staffing", "referrals", "reporting")
 # One topic per service's aggregate type: the shared history, retention forever.
 SERVICE_TOPICS: dict[str, str] = {s: f"kim.{s}" for s in SERVICES}
 
+# Signed anchors of every store (kim_runtime.anchor): written by every service, read by auditors, kept forever.
+ANCHOR_TOPIC = "kim.audit.anchors"
+
 _ORG_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
 

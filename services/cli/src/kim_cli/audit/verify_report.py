@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 from kim_runtime.topics import service_topic
 
+from kim_cli.audit.anchors import check_service, read_anchors, trusted_keys
 from kim_cli.audit.connect import open_store
 from kim_cli.audit.verify import TopicReport, chains, compare_topic, store_topics
 
@@ -30,9 +33,20 @@ def _print_topic(service: str, r: TopicReport, say) -> int:
     return len(r.missing) + len(r.extra) + len(r.differing)
 
 
+@dataclass(frozen=True)
+class AnchorSource:
+    topic: str
+    file: Path | None = None
+    public_keys: tuple[str, ...] = ()
+
+
 async def verify_all(services: list[str], topic_of: dict[str, str], bootstrap: str | None,
-                     say: Callable[[str], None]) -> int:
+                     say: Callable[[str], None], anchors: AnchorSource | None = None) -> int:
     findings = 0
+    records, trusted = [], {}
+    if anchors is not None:
+        trusted = trusted_keys(list(anchors.public_keys))
+        records = await read_anchors(bootstrap, anchors.topic, anchors.file)
     for service in services:
         pool = await open_store(service, say)
         if pool is None:
@@ -45,6 +59,8 @@ async def verify_all(services: list[str], topic_of: dict[str, str], bootstrap: s
                 b = report.first_break
                 say(f"{service}: BROKEN hash chain: stream {b.stream_id} version {b.version}: {b.problem}")
                 findings += 1
+            if anchors is not None:
+                findings += len(await check_service(pool, service, records, trusted, say))
             if bootstrap:
                 main = topic_of.get(service) or service_topic(service)
                 topics = [main] + [t for t in await store_topics(pool) if t != main and service not in topic_of]

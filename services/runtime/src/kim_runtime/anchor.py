@@ -1,0 +1,380 @@
+"""Signed anchors: a store's history, sealed from outside the database (issue 15).
+
+The hash chain in the `events` table shows an edited row, but whoever can write the table can also recompute the chain
+after an edit, or delete a whole stream with its chain. An anchor closes that gap. At a fixed interval (and on demand,
+`kim audit anchor`) each service takes the head of every stream in its store, published or not (version and hash
+of the last event), folds them into a Merkle root, and signs the root with an Ed25519 key that is not in the database
+(KIM_AUDIT_SIGNING_KEY or KIM_AUDIT_SIGNING_KEY_FILE). The anchor names its predecessor's digest, so anchors form a
+chain of their own. It goes to the topic kim.audit.anchors and to an append-only file, with the heads that changed
+since the previous anchor, so an auditor who holds only the public key can rebuild every stream head an anchor
+vouches for and compare it with the store: an edited and re-chained, truncated, deleted or back-dated added stream is
+found with its stream, version and the anchor that proves it (`kim audit verify`).
+
+What an anchor cannot see: a change made after the last anchor and before the next one is sealed by the next one
+(the interval is the window); the file and the topic must be kept where the database's administrators cannot
+rewrite them (a WORM bucket, another team's broker ACLs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+import asyncpg
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from .topics import ANCHOR_TOPIC
+
+log = logging.getLogger(__name__)
+
+HEADS_PER_RECORD = 2000  # ~150 KB a record: well under Kafka's 1 MB default
+COMMIT_MARGIN = timedelta(minutes=1)  # a transaction open while the anchor was taken may commit a little later
+_LOCK = 0x6B696D_616E6368  # pg_advisory_xact_lock id: one anchor writer per database at a time
+_DEV_SEED = hashlib.sha256(b"kim-hub: the public dev-only audit signing key; never for real data").digest()
+HOW_TO_GET_ONE = "`kim audit keygen` prints a new one"
+
+Head = tuple[str, int, str]  # stream id, version, hash of its last event (hex)
+
+
+class AnchorKeyError(ValueError):
+    """The audit signing or public key is missing or unreadable."""
+
+
+# -- the records on the topic and in the file ---------------------------------------------------------------------
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AnchorBody(_Record):
+    """What an anchor vouches for; the signature covers exactly its canonical JSON."""
+
+    service: str = Field(description="The service whose store this anchors")
+    seq: int = Field(ge=1, description="1, 2, ... per service")
+    created_at: datetime
+    streams: int = Field(ge=0, description="Streams in the store")
+    events: int = Field(ge=0, description="Events in the store (the sum of the stream heads' versions)")
+    root: str = Field(description="Merkle root over every stream head (hex SHA-256; see kim_runtime.anchor)")
+    previous: str = Field(description="Digest of the previous anchor's body, '' for the first")
+    parts: int = Field(ge=0, description="How many heads records of this seq precede the anchor")
+    key_id: str = Field(description="Which key signed it: the first 16 hex digits of SHA-256 of the public key")
+
+    def canonical(self) -> bytes:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":")).encode()
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.canonical()).hexdigest()
+
+
+class AnchorRecord(_Record):
+    """A signed anchor of one service's store."""
+
+    kind: Literal["anchor"] = "anchor"
+    body: AnchorBody
+    signature: str = Field(description="Ed25519 signature of the body's canonical JSON (base64)")
+
+
+class HeadsRecord(_Record):
+    """Stream heads that changed since the service's previous anchor (one of `parts` records before the anchor)."""
+
+    kind: Literal["heads"] = "heads"
+    service: str
+    seq: int = Field(ge=1)
+    part: int = Field(ge=0)
+    heads: list[tuple[str, int, str]] = Field(description="[stream id, version, hash (hex)] of each changed stream")
+
+
+AnyRecord = AnchorRecord | HeadsRecord
+_RECORD = TypeAdapter(AnyRecord)
+
+
+def parse_record(raw: bytes | str) -> AnyRecord:
+    return _RECORD.validate_json(raw)
+
+
+# -- the Merkle root ----------------------------------------------------------------------------------------------
+def _leaf(head: Head) -> bytes:
+    stream_id, version, hash_hex = head
+    return hashlib.sha256(b"\x00" + stream_id.encode() + b"\x00" + version.to_bytes(8, "big")
+                          + bytes.fromhex(hash_hex)).digest()
+
+
+def merkle_root(heads: Iterable[Head]) -> str:
+    """Leaves are the heads sorted by stream id; a node hashes 0x01 + left + right; an odd last node moves up."""
+    level = [_leaf(h) for h in sorted(heads)]
+    if not level:
+        return hashlib.sha256(b"").hexdigest()
+    while len(level) > 1:
+        pairs = [hashlib.sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
+        level = pairs + ([level[-1]] if len(level) % 2 else [])
+    return level[0].hex()
+
+
+# -- keys ---------------------------------------------------------------------------------------------------------
+def key_id(public: Ed25519PublicKey) -> str:
+    return hashlib.sha256(_raw_public(public)).hexdigest()[:16]
+
+
+def _raw_public(public: Ed25519PublicKey) -> bytes:
+    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def public_text(public: Ed25519PublicKey) -> str:
+    return base64.b64encode(_raw_public(public)).decode()
+
+
+def _decode32(text: str, where: str) -> bytes:
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise AnchorKeyError(f"{where}: expected 32 bytes in base64 (44 characters); {HOW_TO_GET_ONE}")
+    return raw
+
+
+class Signer:
+    def __init__(self, private: Ed25519PrivateKey, source: str):
+        self._private = private
+        self.public = private.public_key()
+        self.key_id = key_id(self.public)
+        self.source = source
+
+    @classmethod
+    def from_text(cls, text: str, where: str) -> Signer:
+        return cls(Ed25519PrivateKey.from_private_bytes(_decode32(text, where)), where)
+
+    @classmethod
+    def generate(cls) -> tuple[Signer, str]:
+        seed = os.urandom(32)
+        return cls(Ed25519PrivateKey.from_private_bytes(seed), "generated"), base64.b64encode(seed).decode()
+
+    def sign(self, body: AnchorBody) -> AnchorRecord:
+        return AnchorRecord(body=body, signature=base64.b64encode(self._private.sign(body.canonical())).decode())
+
+
+DEV_SIGNER_TEXT = base64.b64encode(_DEV_SEED).decode()
+
+
+def load_signer(*, env: str, key: str | None, key_file: Path | None) -> Signer:
+    """The signing key from KIM_AUDIT_SIGNING_KEY or KIM_AUDIT_SIGNING_KEY_FILE; only KIM_ENV=dev may go without
+    (then the public dev-only key signs, and says so in the log)."""
+    if key and key_file:
+        raise AnchorKeyError("set KIM_AUDIT_SIGNING_KEY or KIM_AUDIT_SIGNING_KEY_FILE, not both")
+    if key_file:
+        try:
+            text = Path(key_file).read_text()
+        except OSError as exc:
+            raise AnchorKeyError(f"KIM_AUDIT_SIGNING_KEY_FILE: cannot read {key_file} ({exc.strerror})") from None
+        return Signer.from_text(text, f"KIM_AUDIT_SIGNING_KEY_FILE ({key_file})")
+    if key:
+        return Signer.from_text(key, "KIM_AUDIT_SIGNING_KEY")
+    if env == "dev":
+        log.warning("KIM_ENV=dev and no KIM_AUDIT_SIGNING_KEY: anchors are signed with the public dev-only key")
+        return Signer.from_text(DEV_SIGNER_TEXT, "the dev-only fallback (KIM_ENV=dev)")
+    raise AnchorKeyError("no audit signing key: set KIM_AUDIT_SIGNING_KEY or KIM_AUDIT_SIGNING_KEY_FILE; "
+                         f"{HOW_TO_GET_ONE}. Only KIM_ENV=dev runs without one.")
+
+
+def parse_public_keys(text: str, where: str) -> dict[str, Ed25519PublicKey]:
+    """Comma- or line-separated base64 public keys, by key id."""
+    keys = [Ed25519PublicKey.from_public_bytes(_decode32(t, where)) for t in text.replace(",", "\n").split() if t]
+    return {key_id(k): k for k in keys}
+
+
+# -- writing anchors ----------------------------------------------------------------------------------------------
+Publish = Callable[[Sequence[bytes]], Awaitable[None]]  # values for the anchor topic, in order, keyed by service
+
+
+def seal(service: str, signer: Signer, heads: Sequence[Head], changed: Sequence[Head], *, seq: int, previous: str,
+         created_at: datetime) -> tuple[AnchorBody, list[bytes]]:
+    """The anchor over all `heads`, and the records that carry it: the `changed` heads in parts, then the anchor."""
+    parts = [list(changed[i:i + HEADS_PER_RECORD]) for i in range(0, len(changed), HEADS_PER_RECORD)]
+    body = AnchorBody(service=service, seq=seq, created_at=created_at, streams=len(heads),
+                      events=sum(h[1] for h in heads), root=merkle_root(heads), previous=previous, parts=len(parts),
+                      key_id=signer.key_id)
+    records = [HeadsRecord(service=service, seq=seq, part=i, heads=p) for i, p in enumerate(parts)]
+    return body, [r.model_dump_json().encode() for r in [*records, signer.sign(body)]]
+
+
+class Anchorer:
+    """Writes one service's anchors: to the topic (through `publish`) and to an append-only file."""
+
+    def __init__(self, pool: asyncpg.Pool, service: str, signer: Signer, publish: Publish,
+                 file: Path | None = None, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self.pool, self.service, self.signer, self.publish = pool, service, signer, publish
+        self.file, self.clock = file, clock
+
+    async def anchor(self, *, force: bool = False) -> AnchorBody | None:
+        """Seal the store as it is now; None when nothing changed since the last anchor (unless forced)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK)
+            last = await conn.fetchrow("SELECT seq, digest FROM audit_anchors ORDER BY seq DESC LIMIT 1")
+            heads = [(r[0], r[1], r[2]) for r in await conn.fetch(
+                "SELECT stream_id, version, encode(last_hash, 'hex') FROM streams WHERE version > 0")]
+            sealed = {r[0]: (r[1], r[2]) for r in await conn.fetch(
+                "SELECT stream_id, version, encode(hash, 'hex') FROM audit_anchor_heads")}
+            changed = sorted(h for h in heads if sealed.get(h[0]) != (h[1], h[2]))
+            if last is not None and not changed and not force:
+                return None
+            body, values = seal(self.service, self.signer, heads, changed, seq=(last["seq"] if last else 0) + 1,
+                                previous=last["digest"] if last else "", created_at=self.clock())
+            await self.publish(values)
+            if self.file is not None:
+                await asyncio.to_thread(_append_lines, self.file, values)
+            await conn.execute("INSERT INTO audit_anchors (seq, digest, created_at, streams, events) "
+                               "VALUES ($1, $2, $3, $4, $5)", body.seq, body.digest(), body.created_at, body.streams,
+                               body.events)
+            await conn.executemany(
+                "INSERT INTO audit_anchor_heads (stream_id, version, hash) VALUES ($1, $2, decode($3, 'hex')) "
+                "ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, hash = excluded.hash", changed)
+        log.info("%s: anchor #%d: %d streams, %d events, %d changed heads", self.service, body.seq, body.streams,
+                 body.events, len(changed))
+        return body
+
+
+def _append_lines(path: Path, values: Sequence[bytes]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    try:
+        os.write(fd, b"".join(v + b"\n" for v in values))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_file(path: Path) -> list[AnyRecord]:
+    return [parse_record(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+# -- checking anchors ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AnchorFinding:
+    kind: str  # edited, missing, truncated, added, anchor
+    service: str
+    detail: str
+    stream_id: str | None = None
+    version: int | None = None
+    seq: int | None = None
+
+    def line(self) -> str:
+        where = f"stream {self.stream_id} version {self.version}: " if self.stream_id is not None else ""
+        return f"[{self.kind}] {self.service}: {where}{self.detail}"
+
+
+@dataclass
+class AnchorLog:
+    """One service's anchors as read from the topic or the file, checked among themselves."""
+
+    service: str
+    latest: AnchorBody | None = None
+    anchors: int = 0
+    heads: dict[str, tuple[int, str, int]] = field(default_factory=dict)  # stream -> (version, hash, anchor seq)
+    findings: list[AnchorFinding] = field(default_factory=list)
+
+
+def check_log(service: str, records: Iterable[AnyRecord], trusted: dict[str, Ed25519PublicKey]) -> AnchorLog:
+    """Fold the service's anchors in order: each must be signed by a trusted key, follow its predecessor (seq and
+    digest), and its heads folded into all earlier ones must give its signed root. A repeated seq (a writer that died
+    before it could record its anchor) counts once, the last one read."""
+    out = AnchorLog(service)
+    pending: dict[int, list[HeadsRecord]] = {}
+    anchors: dict[int, AnchorRecord] = {}
+    for record in records:
+        if isinstance(record, HeadsRecord):
+            if record.service == service:
+                pending.setdefault(record.seq, []).append(record)
+        elif record.body.service == service:
+            anchors[record.body.seq] = record
+    previous = ""
+    for seq in sorted(anchors):
+        record, body = anchors[seq], anchors[seq].body
+        problem = _anchor_problem(record, trusted, seq, previous, out.latest)
+        parts = {h.part: h for h in pending.get(seq, [])}
+        if problem is None and sorted(parts) != list(range(body.parts)):
+            problem = f"{body.parts} heads record(s) announced, {len(parts)} found"
+        if problem is None:
+            folded = dict(out.heads)
+            for part in sorted(parts):
+                folded |= {s: (v, h, seq) for s, v, h in parts[part].heads}
+            if merkle_root((s, v, h) for s, (v, h, _) in folded.items()) != body.root:
+                problem = "its heads, folded into the earlier anchors', do not give the signed root"
+            else:
+                out.heads = folded
+        if problem is not None:
+            out.findings.append(AnchorFinding("anchor", service, f"anchor #{seq} of {body.created_at:%Y-%m-%d %H:%M:%S}"
+                                              f" is not valid: {problem}; later anchors are not trusted", seq=seq))
+            break
+        out.latest, out.anchors, previous = body, out.anchors + 1, body.digest()
+    return out
+
+
+def _anchor_problem(record: AnchorRecord, trusted: dict[str, Ed25519PublicKey], seq: int, previous: str,
+                    before: AnchorBody | None) -> str | None:
+    body = record.body
+    expected = (before.seq + 1) if before else 1
+    if seq != expected:
+        return f"anchor #{expected} is missing"
+    key = trusted.get(body.key_id)
+    if key is None:
+        return f"signed by key {body.key_id}, which is not a trusted audit key"
+    try:
+        key.verify(base64.b64decode(record.signature), body.canonical())
+    except (InvalidSignature, ValueError):
+        return "the signature does not match (the anchor was changed)"
+    if body.previous != previous:
+        return "it does not name its predecessor (the chain of anchors was cut or rewritten)"
+    return None
+
+
+_STORE_HEADS = """
+SELECT a.stream_id, a.version AS anchored, e.version AS found, encode(e.hash, 'hex') AS hash,
+       (SELECT max(version) FROM events m WHERE m.stream_id = a.stream_id) AS last
+FROM unnest($1::text[], $2::int[]) AS a (stream_id, version)
+LEFT JOIN events e ON e.stream_id = a.stream_id AND e.version = a.version
+"""
+_ADDED = """
+SELECT stream_id, min(version) AS first, min(recorded_at) AS since FROM events
+WHERE NOT (stream_id = ANY($1::text[])) GROUP BY stream_id HAVING min(recorded_at) <= $2 ORDER BY stream_id
+"""
+
+
+async def compare_store(pool: asyncpg.Pool, log_: AnchorLog) -> list[AnchorFinding]:
+    """The store against the heads its latest anchor vouches for: each anchored head must still be there with the
+    same hash, and no stream may claim to be older than the anchor without being in it."""
+    if log_.latest is None:
+        return []
+    names = list(log_.heads)
+    latest, service, out = log_.latest, log_.service, []
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(_STORE_HEADS, names, [log_.heads[n][0] for n in names])
+        added = await conn.fetch(_ADDED, names, latest.created_at - COMMIT_MARGIN)
+    for r in rows:
+        version, hash_hex, seq = log_.heads[r["stream_id"]]
+        proof = f"anchor #{seq} sealed version {version}"
+        if r["last"] is None:
+            out.append(AnchorFinding("missing", service, f"the stream is gone from the store; {proof}",
+                                     r["stream_id"], version, seq))
+        elif r["found"] is None:
+            out.append(AnchorFinding("truncated", service, f"the stream ends at version {r['last']}; {proof}",
+                                     r["stream_id"], version, seq))
+        elif r["hash"] != hash_hex:
+            out.append(AnchorFinding("edited", service, f"the event's hash differs from the sealed one (an event up "
+                                     f"to here was edited and the chain recomputed); {proof}", r["stream_id"],
+                                     version, seq))
+    for r in added:
+        out.append(AnchorFinding("added", service, f"recorded {r['since']:%Y-%m-%d %H:%M:%S} but in no anchor up to "
+                                 f"#{latest.seq} of {latest.created_at:%Y-%m-%d %H:%M:%S}", r["stream_id"],
+                                 r["first"], latest.seq))
+    return out

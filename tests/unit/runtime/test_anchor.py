@@ -1,0 +1,158 @@
+"""Signed anchors among themselves (kim_runtime.anchor): the Merkle root, signatures, the chain of anchors, and every
+way an anchor log can be cut, forged or padded. The store side runs on PostgreSQL (tests/integration/audit)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from kim_runtime.anchor import (AnchorKeyError, HeadsRecord, Signer, check_log, load_signer, merkle_root,
+                                parse_public_keys, parse_record, public_text, seal)
+
+T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+
+
+def head(stream: str, version: int) -> tuple[str, int, str]:
+    return stream, version, hashlib.sha256(f"{stream}/{version}".encode()).hexdigest()
+
+
+def history(signer: Signer, steps: list[list[tuple[str, int, str]]], service: str = "cases") -> list:
+    """The records of successive anchors, each step being the heads that changed since the one before."""
+    heads: dict[str, tuple[str, int, str]] = {}
+    records, previous = [], ""
+    for seq, changed in enumerate(steps, start=1):
+        heads |= {h[0]: h for h in changed}
+        body, values = seal(service, signer, list(heads.values()), changed, seq=seq, previous=previous,
+                            created_at=T0 + timedelta(minutes=5 * seq))
+        records += [parse_record(v) for v in values]
+        previous = body.digest()
+    return records
+
+
+STEPS = [[head("a", 1), head("b", 2)], [head("a", 3)], [head("c", 1), head("b", 4)]]
+
+
+@pytest.fixture(scope="module")
+def signer() -> Signer:
+    return Signer.generate()[0]
+
+
+def trusted(*signers: Signer) -> dict:
+    return {s.key_id: s.public for s in signers}
+
+
+def test_the_root_depends_on_every_head_and_not_on_their_order():
+    heads = [head(s, v) for s, v in (("a", 1), ("b", 7), ("c", 2), ("d", 1), ("e", 3))]
+    root = merkle_root(heads)
+    assert merkle_root(list(reversed(heads))) == root
+    for i in range(len(heads)):
+        changed = list(heads)
+        changed[i] = head(heads[i][0], heads[i][1] + 1)
+        assert merkle_root(changed) != root, f"a changed head {i} must change the root"
+        assert merkle_root(heads[:i] + heads[i + 1:]) != root, f"a missing head {i} must change the root"
+    assert merkle_root(heads + [head("f", 1)]) != root
+
+
+def test_an_honest_log_folds_to_the_latest_heads(signer):
+    log = check_log("cases", history(signer, STEPS), trusted(signer))
+    assert log.findings == []
+    assert (log.anchors, log.latest.seq, log.latest.streams, log.latest.events) == (3, 3, 3, 3 + 4 + 1)
+    assert {s: v for s, (v, _, _) in log.heads.items()} == {"a": 3, "b": 4, "c": 1}
+    assert log.heads["a"][2] == 2  # the anchor that last sealed stream a
+
+
+def test_other_services_anchors_are_ignored(signer):
+    records = history(signer, STEPS) + history(signer, [[head("x", 1)]], service="staffing")
+    assert check_log("staffing", records, trusted(signer)).heads.keys() == {"x"}
+    assert check_log("cases", records, trusted(signer)).latest.seq == 3
+
+
+def _replace(records, index, **changes):
+    out = list(records)
+    out[index] = records[index].model_copy(update=changes)
+    return out
+
+
+def _anchor_index(records, seq):
+    return next(i for i, r in enumerate(records) if r.kind == "anchor" and r.body.seq == seq)
+
+
+def _forged_body(records, seq, **changes):
+    i = _anchor_index(records, seq)
+    return _replace(records, i, body=records[i].body.model_copy(update=changes))
+
+
+def _drop(records, predicate):
+    return [r for r in records if not predicate(r)]
+
+
+FORGERIES = {
+    "a changed body keeps its old signature": (
+        lambda rs, other: _forged_body(rs, 2, events=99), "#2", "the signature does not match"),
+    "an anchor removed from the middle": (
+        lambda rs, other: _drop(rs, lambda r: r.kind == "anchor" and r.body.seq == 2), "#2", "anchor #2 is missing"),
+    "an anchor signed by an untrusted key": (
+        lambda rs, other: rs[:_anchor_index(rs, 2)] + [other.sign(rs[_anchor_index(rs, 2)].body.model_copy(
+            update={"key_id": other.key_id}))] + rs[_anchor_index(rs, 2) + 1:], "#2", "not a trusted audit key"),
+    "a heads record removed": (
+        lambda rs, other: _drop(rs, lambda r: r.kind == "heads" and r.seq == 3), "#3", "1 heads record(s) announced"),
+    "a head changed in a heads record": (
+        lambda rs, other: [r.model_copy(update={"heads": [head("a", 2)]}) if r.kind == "heads" and r.seq == 2 else r
+                           for r in rs], "#2", "do not give the signed root"),
+    "an extra head slipped into a heads record": (
+        lambda rs, other: [r.model_copy(update={"heads": r.heads + [head("z", 1)]}) if r.kind == "heads" and
+                           r.seq == 3 else r for r in rs], "#3", "do not give the signed root"),
+}
+
+
+@pytest.mark.parametrize("how", FORGERIES)
+def test_a_forged_or_cut_log_is_found_at_the_anchor_it_breaks(signer, how):
+    forge, where, problem = FORGERIES[how]
+    log = check_log("cases", forge(history(signer, STEPS), Signer.generate()[0]), trusted(signer))
+    [finding] = log.findings
+    assert finding.kind == "anchor" and f"anchor {where} " in finding.detail and problem in finding.detail
+    assert log.latest is None or log.latest.seq < int(where[1:])  # nothing from the broken anchor on is trusted
+
+
+def test_a_restarted_chain_is_found(signer):
+    """Whoever empties audit_anchors restarts the numbering: the new #1 does not chain on to the old #2."""
+    old = history(signer, STEPS[:2])
+    restarted = history(signer, [[head("a", 3), head("b", 2), head("z", 1)]])
+    log = check_log("cases", old + restarted, trusted(signer))
+    assert [f.kind for f in log.findings] == ["anchor"]
+    assert "does not name its predecessor" in log.findings[0].detail
+
+
+def test_a_repeated_seq_counts_once(signer):
+    """A writer that died after publishing but before recording its anchor publishes that seq again."""
+    records = history(signer, STEPS)
+    again = history(signer, STEPS)  # the same anchors, written a second time with their own timestamps
+    log = check_log("cases", records + again, trusted(signer))
+    assert log.findings == [] and log.latest.seq == 3
+
+
+def test_heads_are_split_into_records_of_bounded_size(signer):
+    many = [head(f"s{i:05}", 1) for i in range(4500)]
+    body, values = seal("cases", signer, many, many, seq=1, previous="", created_at=T0)
+    parts = [parse_record(v) for v in values[:-1]]
+    assert body.parts == 3 and all(isinstance(p, HeadsRecord) for p in parts)
+    assert max(len(v) for v in values) < 1_000_000  # Kafka's default message size
+    assert check_log("cases", [*parts, parse_record(values[-1])], trusted(signer)).latest.events == 4500
+
+
+def test_keys_load_from_settings_and_refuse_what_is_not_a_key(tmp_path, signer):
+    generated, text = Signer.generate()
+    assert load_signer(env="production", key=text, key_file=None).key_id == generated.key_id
+    (tmp_path / "k").write_text(text + "\n")
+    assert load_signer(env="production", key=None, key_file=tmp_path / "k").key_id == generated.key_id
+    assert load_signer(env="dev", key=None, key_file=None).source.startswith("the dev-only")
+    for kwargs, message in (({"key": None, "key_file": None}, "no audit signing key"),
+                            ({"key": "c2hvcnQ=", "key_file": None}, "expected 32 bytes"),
+                            ({"key": text, "key_file": tmp_path / "k"}, "not both"),
+                            ({"key": None, "key_file": tmp_path / "missing"}, "cannot read")):
+        with pytest.raises(AnchorKeyError, match=message):
+            load_signer(env="production", **kwargs)
+    keys = parse_public_keys(f"{public_text(generated.public)}, {public_text(signer.public)}", "test")
+    assert set(keys) == {generated.key_id, signer.key_id}
