@@ -34,6 +34,7 @@ async def _published_store(dsn: str, bootstrap: str, topic: str) -> None:
 
 async def _verify(dsn: str, bootstrap: str, topic: str) -> tuple[int, str]:
     code, out, err = await cli.run("audit", "verify", "--service", "cases", "--topic", f"cases={topic}",
+                                   "--anchor-topic", unique("kim.test.anchors"),  # none: tests/.../test_anchors.py
                                    env=cli.environment(KIM_CASES_DATABASE_URL=dsn, KIM_KAFKA_BOOTSTRAP=bootstrap))
     assert code in (0, 1), err
     return code, out

@@ -12,6 +12,7 @@ from kim_runtime.anchor import (AnchorKeyError, HeadsRecord, Signer, check_log, 
                                 parse_public_keys, parse_record, public_text, seal)
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+STORE = "5d1c1f5e-0000-4000-8000-000000000001"
 
 
 def head(stream: str, version: int) -> tuple[str, int, str]:
@@ -24,7 +25,7 @@ def history(signer: Signer, steps: list[list[tuple[str, int, str]]], service: st
     records, previous = [], ""
     for seq, changed in enumerate(steps, start=1):
         heads |= {h[0]: h for h in changed}
-        body, values = seal(service, signer, list(heads.values()), changed, seq=seq, previous=previous,
+        body, values = seal(service, STORE, signer, list(heads.values()), changed, seq=seq, previous=previous,
                             created_at=T0 + timedelta(minutes=5 * seq))
         records += [parse_record(v) for v in values]
         previous = body.digest()
@@ -56,7 +57,7 @@ def test_the_root_depends_on_every_head_and_not_on_their_order():
 
 
 def test_an_honest_log_folds_to_the_latest_heads(signer):
-    log = check_log("cases", history(signer, STEPS), trusted(signer))
+    log = check_log("cases", STORE, history(signer, STEPS), trusted(signer))
     assert log.findings == []
     assert (log.anchors, log.latest.seq, log.latest.streams, log.latest.events) == (3, 3, 3, 3 + 4 + 1)
     assert {s: v for s, (v, _, _) in log.heads.items()} == {"a": 3, "b": 4, "c": 1}
@@ -65,8 +66,8 @@ def test_an_honest_log_folds_to_the_latest_heads(signer):
 
 def test_other_services_anchors_are_ignored(signer):
     records = history(signer, STEPS) + history(signer, [[head("x", 1)]], service="staffing")
-    assert check_log("staffing", records, trusted(signer)).heads.keys() == {"x"}
-    assert check_log("cases", records, trusted(signer)).latest.seq == 3
+    assert check_log("staffing", STORE, records, trusted(signer)).heads.keys() == {"x"}
+    assert check_log("cases", STORE, records, trusted(signer)).latest.seq == 3
 
 
 def _replace(records, index, **changes):
@@ -110,17 +111,22 @@ FORGERIES = {
 @pytest.mark.parametrize("how", FORGERIES)
 def test_a_forged_or_cut_log_is_found_at_the_anchor_it_breaks(signer, how):
     forge, where, problem = FORGERIES[how]
-    log = check_log("cases", forge(history(signer, STEPS), Signer.generate()[0]), trusted(signer))
+    log = check_log("cases", STORE, forge(history(signer, STEPS), Signer.generate()[0]), trusted(signer))
     [finding] = log.findings
     assert finding.kind == "anchor" and f"anchor {where} " in finding.detail and problem in finding.detail
     assert log.latest is None or log.latest.seq < int(where[1:])  # nothing from the broken anchor on is trusted
+
+
+def test_anchors_of_another_store_of_the_service_vouch_for_nothing_here(signer):
+    log = check_log("cases", "another-store", history(signer, STEPS), trusted(signer))
+    assert log.latest is None and log.heads == {} and log.other_stores == {STORE}
 
 
 def test_a_restarted_chain_is_found(signer):
     """Whoever empties audit_anchors restarts the numbering: the new #1 does not chain on to the old #2."""
     old = history(signer, STEPS[:2])
     restarted = history(signer, [[head("a", 3), head("b", 2), head("z", 1)]])
-    log = check_log("cases", old + restarted, trusted(signer))
+    log = check_log("cases", STORE, old + restarted, trusted(signer))
     assert [f.kind for f in log.findings] == ["anchor"]
     assert "does not name its predecessor" in log.findings[0].detail
 
@@ -129,17 +135,17 @@ def test_a_repeated_seq_counts_once(signer):
     """A writer that died after publishing but before recording its anchor publishes that seq again."""
     records = history(signer, STEPS)
     again = history(signer, STEPS)  # the same anchors, written a second time with their own timestamps
-    log = check_log("cases", records + again, trusted(signer))
+    log = check_log("cases", STORE, records + again, trusted(signer))
     assert log.findings == [] and log.latest.seq == 3
 
 
 def test_heads_are_split_into_records_of_bounded_size(signer):
     many = [head(f"s{i:05}", 1) for i in range(4500)]
-    body, values = seal("cases", signer, many, many, seq=1, previous="", created_at=T0)
+    body, values = seal("cases", STORE, signer, many, many, seq=1, previous="", created_at=T0)
     parts = [parse_record(v) for v in values[:-1]]
     assert body.parts == 3 and all(isinstance(p, HeadsRecord) for p in parts)
     assert max(len(v) for v in values) < 1_000_000  # Kafka's default message size
-    assert check_log("cases", [*parts, parse_record(values[-1])], trusted(signer)).latest.events == 4500
+    assert check_log("cases", STORE, [*parts, parse_record(values[-1])], trusted(signer)).latest.events == 4500
 
 
 def test_keys_load_from_settings_and_refuse_what_is_not_a_key(tmp_path, signer):

@@ -61,6 +61,7 @@ class AnchorBody(_Record):
     """What an anchor vouches for; the signature covers exactly its canonical JSON."""
 
     service: str = Field(description="The service whose store this anchors")
+    store: str = Field(description="The store's own id (made once when its database is set up)")
     seq: int = Field(ge=1, description="1, 2, ... per service")
     created_at: datetime
     streams: int = Field(ge=0, description="Streams in the store")
@@ -90,6 +91,7 @@ class HeadsRecord(_Record):
 
     kind: Literal["heads"] = "heads"
     service: str
+    store: str
     seq: int = Field(ge=1)
     part: int = Field(ge=0)
     heads: list[tuple[str, int, str]] = Field(description="[stream id, version, hash (hex)] of each changed stream")
@@ -194,17 +196,18 @@ def parse_public_keys(text: str, where: str) -> dict[str, Ed25519PublicKey]:
 
 
 # -- writing anchors ----------------------------------------------------------------------------------------------
+STORE_ID = "SELECT id FROM audit_store ORDER BY created_at LIMIT 1"
 Publish = Callable[[Sequence[bytes]], Awaitable[None]]  # values for the anchor topic, in order, keyed by service
 
 
-def seal(service: str, signer: Signer, heads: Sequence[Head], changed: Sequence[Head], *, seq: int, previous: str,
-         created_at: datetime) -> tuple[AnchorBody, list[bytes]]:
+def seal(service: str, store: str, signer: Signer, heads: Sequence[Head], changed: Sequence[Head], *, seq: int,
+         previous: str, created_at: datetime) -> tuple[AnchorBody, list[bytes]]:
     """The anchor over all `heads`, and the records that carry it: the `changed` heads in parts, then the anchor."""
     parts = [list(changed[i:i + HEADS_PER_RECORD]) for i in range(0, len(changed), HEADS_PER_RECORD)]
-    body = AnchorBody(service=service, seq=seq, created_at=created_at, streams=len(heads),
+    body = AnchorBody(service=service, store=store, seq=seq, created_at=created_at, streams=len(heads),
                       events=sum(h[1] for h in heads), root=merkle_root(heads), previous=previous, parts=len(parts),
                       key_id=signer.key_id)
-    records = [HeadsRecord(service=service, seq=seq, part=i, heads=p) for i, p in enumerate(parts)]
+    records = [HeadsRecord(service=service, store=store, seq=seq, part=i, heads=p) for i, p in enumerate(parts)]
     return body, [r.model_dump_json().encode() for r in [*records, signer.sign(body)]]
 
 
@@ -220,6 +223,7 @@ class Anchorer:
         """Seal the store as it is now; None when nothing changed since the last anchor (unless forced)."""
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK)
+            store = str(await conn.fetchval(STORE_ID))
             last = await conn.fetchrow("SELECT seq, digest FROM audit_anchors ORDER BY seq DESC LIMIT 1")
             heads = [(r[0], r[1], r[2]) for r in await conn.fetch(
                 "SELECT stream_id, version, encode(last_hash, 'hex') FROM streams WHERE version > 0")]
@@ -228,7 +232,7 @@ class Anchorer:
             changed = sorted(h for h in heads if sealed.get(h[0]) != (h[1], h[2]))
             if last is not None and not changed and not force:
                 return None
-            body, values = seal(self.service, self.signer, heads, changed, seq=(last["seq"] if last else 0) + 1,
+            body, values = seal(self.service, store, self.signer, heads, changed, seq=(last["seq"] if last else 0) + 1,
                                 previous=last["digest"] if last else "", created_at=self.clock())
             await self.publish(values)
             if self.file is not None:
@@ -278,25 +282,30 @@ class AnchorLog:
     """One service's anchors as read from the topic or the file, checked among themselves."""
 
     service: str
+    store: str
     latest: AnchorBody | None = None
     anchors: int = 0
+    other_stores: set[str] = field(default_factory=set)  # ids of other stores of this service with anchors
     heads: dict[str, tuple[int, str, int]] = field(default_factory=dict)  # stream -> (version, hash, anchor seq)
     findings: list[AnchorFinding] = field(default_factory=list)
 
 
-def check_log(service: str, records: Iterable[AnyRecord], trusted: dict[str, Ed25519PublicKey]) -> AnchorLog:
-    """Fold the service's anchors in order: each must be signed by a trusted key, follow its predecessor (seq and
+def check_log(service: str, store: str, records: Iterable[AnyRecord],
+              trusted: dict[str, Ed25519PublicKey]) -> AnchorLog:
+    """Fold the anchors of the service's store in order: each must be signed by a trusted key, follow its predecessor (seq and
     digest), and its heads folded into all earlier ones must give its signed root. A repeated seq (a writer that died
     before it could record its anchor) counts once, the last one read."""
-    out = AnchorLog(service)
+    out = AnchorLog(service, store)
     pending: dict[int, list[HeadsRecord]] = {}
     anchors: dict[int, AnchorRecord] = {}
     for record in records:
         if isinstance(record, HeadsRecord):
-            if record.service == service:
+            if (record.service, record.store) == (service, store):
                 pending.setdefault(record.seq, []).append(record)
-        elif record.body.service == service:
+        elif (record.body.service, record.body.store) == (service, store):
             anchors[record.body.seq] = record
+        elif record.body.service == service:
+            out.other_stores.add(record.body.store)
     previous = ""
     for seq in sorted(anchors):
         record, body = anchors[seq], anchors[seq].body
@@ -354,7 +363,11 @@ async def compare_store(pool: asyncpg.Pool, log_: AnchorLog) -> list[AnchorFindi
     """The store against the heads its latest anchor vouches for: each anchored head must still be there with the
     same hash, and no stream may claim to be older than the anchor without being in it."""
     if log_.latest is None:
-        return []
+        if not log_.other_stores:
+            return []
+        return [AnchorFinding("anchor", log_.service, f"no anchor names this store (id {log_.store}), but anchors "
+                              f"of {len(log_.other_stores)} other {log_.service} store(s) exist: was the store "
+                              "replaced or rebuilt from scratch?")]
     names = list(log_.heads)
     latest, service, out = log_.latest, log_.service, []
     async with pool.acquire() as conn:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from kim_runtime.anchor import (AnchorKeyError, Anchorer, AnchorFinding, AnyRecord, Signer, check_log,
-                                compare_store, parse_record, parse_public_keys, read_file)
+                                STORE_ID, compare_store, parse_record, parse_public_keys, read_file)
 from kim_runtime.service import signer_of
 from kim_runtime.settings import RuntimeSettings
 
@@ -85,10 +85,14 @@ async def check_service(pool, service: str, records: list[AnyRecord], trusted: d
                         say: Callable[[str], None]) -> list[AnchorFinding]:
     """Say what the service's anchors vouch for and return every finding (anchors among themselves, then the store
     against the latest valid one)."""
-    log = check_log(service, records, trusted)
+    async with pool.acquire() as conn:
+        store = str(await conn.fetchval(STORE_ID)) if await conn.fetchval(
+            "SELECT to_regclass('audit_store') IS NOT NULL") else "-"
+    log = check_log(service, store, records, trusted)
     findings = log.findings + await compare_store(pool, log)
     if log.latest is None:
-        say(f"{service}: no valid anchor yet: nothing outside the database vouches for this store")
+        say(f"{service}: no valid anchor of this store (id {store}) yet: nothing outside the database vouches "
+            "for it")
     else:
         a = log.latest
         say(f"{service}: {log.anchors} anchor(s); the latest, #{a.seq} of {a.created_at:%Y-%m-%d %H:%M:%S %Z} "
