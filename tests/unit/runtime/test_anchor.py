@@ -156,7 +156,7 @@ def test_keys_load_from_settings_and_refuse_what_is_not_a_key(tmp_path, signer):
     assert load_signer(env="dev", key=None, key_file=None).source.startswith("the dev-only")
     for kwargs, message in (({"key": None, "key_file": None}, "no audit signing key"),
                             ({"key": "c2hvcnQ=", "key_file": None}, "expected 32 bytes"),
-                            ({"key": text, "key_file": tmp_path / "k"}, "not both"),
+                            ({"key": text, "key_file": tmp_path / "k"}, "keep one of them"),
                             ({"key": None, "key_file": tmp_path / "missing"}, "cannot read")):
         with pytest.raises(AnchorKeyError, match=message):
             load_signer(env="production", **kwargs)

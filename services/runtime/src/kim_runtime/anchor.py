@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from .secret_source import read_secret
 from .topics import ANCHOR_TOPIC
 
 log = logging.getLogger(__name__)
@@ -172,16 +173,9 @@ DEV_SIGNER_TEXT = base64.b64encode(_DEV_SEED).decode()
 def load_signer(*, env: str, key: str | None, key_file: Path | None) -> Signer:
     """The signing key from KIM_AUDIT_SIGNING_KEY or KIM_AUDIT_SIGNING_KEY_FILE; only KIM_ENV=dev may go without
     (then the public dev-only key signs, and says so in the log)."""
-    if key and key_file:
-        raise AnchorKeyError("set KIM_AUDIT_SIGNING_KEY or KIM_AUDIT_SIGNING_KEY_FILE, not both")
-    if key_file:
-        try:
-            text = Path(key_file).read_text()
-        except OSError as exc:
-            raise AnchorKeyError(f"KIM_AUDIT_SIGNING_KEY_FILE: cannot read {key_file} ({exc.strerror})") from None
-        return Signer.from_text(text, f"KIM_AUDIT_SIGNING_KEY_FILE ({key_file})")
-    if key:
-        return Signer.from_text(key, "KIM_AUDIT_SIGNING_KEY")
+    given = read_secret("KIM_AUDIT_SIGNING_KEY", key, key_file, AnchorKeyError)
+    if given is not None:
+        return Signer.from_text(*given)
     if env == "dev":
         log.warning("KIM_ENV=dev and no KIM_AUDIT_SIGNING_KEY: anchors are signed with the public dev-only key")
         return Signer.from_text(DEV_SIGNER_TEXT, "the dev-only fallback (KIM_ENV=dev)")

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from kim_runtime.secret_source import read_secret
+
 from kim_cases.adapters import crypto
 
 log = logging.getLogger(__name__)
@@ -119,17 +121,10 @@ class Keyring:
 
 def load(*, env: str, master_key: str | None, master_key_file: Path | None) -> Keyring:
     """The keyring a process runs with, or MasterKeyError saying what is missing and how to provide it."""
-    if master_key and master_key_file:
-        raise MasterKeyError("KIM_MASTER_KEY and KIM_MASTER_KEY_FILE are both set: keep one of them")
-    if master_key_file:
-        try:
-            text = Path(master_key_file).read_text()
-        except OSError as exc:
-            raise MasterKeyError(f"KIM_MASTER_KEY_FILE: cannot read {master_key_file} ({exc.strerror}); check "
-                                 "the path and that this process's user may read it") from None
-        return Keyring(tuple(parse(text, f"KIM_MASTER_KEY_FILE ({master_key_file})")), "KIM_MASTER_KEY_FILE")
-    if master_key:
-        return Keyring(tuple(parse(master_key, "KIM_MASTER_KEY")), "KIM_MASTER_KEY")
+    given = read_secret("KIM_MASTER_KEY", master_key, master_key_file, MasterKeyError)
+    if given is not None:
+        text, where = given
+        return Keyring(tuple(parse(text, where)), where.split(" (")[0])
     if env == "dev":
         log.warning("KIM_ENV=dev and no KIM_MASTER_KEY: client data keys are wrapped under the public dev-only KEK")
         return Keyring((DEV_KEK,), "the dev-only fallback (KIM_ENV=dev)")
