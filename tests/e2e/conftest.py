@@ -52,10 +52,12 @@ def services(stack: StackHandle, tmp_path_factory: pytest.TempPathFactory) -> It
     asyncio.run(procs.skip_history(stack.kafka_bootstrap, groups))
     secret, logs = secrets.token_urlsafe(32), tmp_path_factory.mktemp("e2e-logs")
     started: list[procs.ServiceProcess] = []
+    asyncio.run(procs.ensure_service_roles(stack.postgres_url, list(procs.SERVICES)))
     try:
         for name in procs.SERVICES:
             port = free_port()
-            env = procs.service_env(database_url=stack.database_url(names[name]), port=port,
+            service_url, migration = procs.database_urls(stack.database_url(names[name]), name)
+            env = procs.service_env(database_url=service_url, port=port, **migration,
                                     kafka_bootstrap=stack.kafka_bootstrap, auth_secret=secret,
                                     pseudonym_secret=secrets.token_urlsafe(32),
                                     KIM_AUDIT_ANCHOR_DIR=str(logs / "anchors"),

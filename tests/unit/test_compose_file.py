@@ -222,9 +222,12 @@ def test_each_service_runs_its_own_package_with_its_own_database_and_kafka_user(
         assert (ROOT / svc["build"]["context"] / svc["build"]["dockerfile"]).is_file()
         assert (ROOT / "services" / s / "src" / f"kim_{s}" / "__init__.py").is_file()
         assert svc["command"] == ["python", "-m", f"kim_{s}"]
-        url = urlsplit(env["KIM_DATABASE_URL"])
-        assert (url.scheme, url.username, url.path) == ("postgresql", f"kim_{s}", f"/kim_{s}")
-        assert url.password == example_env()[f"KIM_{s.upper()}_DB_PASSWORD"]
+        url = urlsplit(env["KIM_DATABASE_URL"])  # the service's own role, which may not rewrite events
+        assert (url.scheme, url.username, url.path) == ("postgresql", f"kim_{s}_app", f"/kim_{s}")
+        assert url.password == example_env()[f"KIM_{s.upper()}_DB_APP_PASSWORD"]
+        owner = urlsplit(env["KIM_MIGRATION_DATABASE_URL"])  # the database's owner, for migrations only
+        assert (owner.username, owner.path) == (f"kim_{s}", f"/kim_{s}")
+        assert owner.password == example_env()[f"KIM_{s.upper()}_DB_PASSWORD"]
         assert env["KIM_KAFKA_SASL_USERNAME"] == f"kim-{s}"  # the user kafka-init.sh creates
         assert env["KIM_KAFKA_SASL_PASSWORD"] == example_env()[f"KIM_{s.upper()}_KAFKA_PASSWORD"]
         assert env["KIM_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"

@@ -10,6 +10,7 @@ then sees only what happens from now on, not what earlier runs and tests left on
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets as secrets_mod
@@ -18,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -28,7 +30,7 @@ DEFAULT_PORTS = {"cases": 8001, "staffing": 8002, "referrals": 8003, "reporting"
 WEB = "web"  # the fifth process: no database, no Kafka; it calls the four services' HTTP APIs
 
 # settings a service would read in preference to (or besides) the ones we pass; dropped from the inherited env
-_OVERRIDES = ("KIM_SERVICE", "KIM_HTTP_HOST", "KIM_REPORTING_TOPIC_SUFFIX", *(f"KIM_{s.upper()}_{k}" for s in SERVICES
+_OVERRIDES = ("KIM_SERVICE", "KIM_HTTP_HOST", "KIM_REPORTING_TOPIC_SUFFIX", "KIM_MIGRATION_DATABASE_URL", *(f"KIM_{s.upper()}_{k}" for s in SERVICES
                                                   for k in ("DATABASE_URL", "HTTP_PORT")))
 
 
@@ -104,6 +106,35 @@ def audit_env(stack_secrets: dict[str, str], anchor_dir: Path) -> dict[str, str]
     if os.environ.get("KIM_AUDIT_SIGNING_KEY") or os.environ.get("KIM_AUDIT_SIGNING_KEY_FILE"):
         return env
     return env | {"KIM_AUDIT_SIGNING_KEY": stack_secrets["audit_signing_key"]}
+
+
+def service_role(name: str) -> str:
+    """The login role a service connects as; its database's owner (the stack's admin) runs the migrations."""
+    return f"kim_{name}_app"
+
+
+async def ensure_service_roles(admin_url: str, names: list[str]) -> None:
+    """Create each service's login role on the local PostgreSQL unless it exists (trust auth: no password)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url)
+    try:
+        for name in names:
+            role = service_role(name)
+            if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
+                with contextlib.suppress(asyncpg.DuplicateObjectError):
+                    await conn.execute(f'CREATE ROLE "{role}" LOGIN')
+    finally:
+        await conn.close()
+
+
+def database_urls(owner_url: str, name: str) -> tuple[str, dict[str, str]]:
+    """The service connects as its own role (which may not rewrite events); migrations run as the database's
+    owner, as in compose. Returns the service's URL and the migration setting for `service_env`."""
+    parts = urlsplit(owner_url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return (urlunsplit(parts._replace(netloc=f"{service_role(name)}@{host}")),
+            {"KIM_MIGRATION_DATABASE_URL": owner_url})
 
 
 def service_env(*, database_url: str, port: int, kafka_bootstrap: str, auth_secret: str,

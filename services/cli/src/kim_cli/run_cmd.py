@@ -57,12 +57,14 @@ def start_all(handle: stack.StackHandle, base_port: int, secrets: dict[str, str]
         asyncio.run(procs.skip_history(handle.kafka_bootstrap, groups))
     logs = handle.config.logs_dir
     started = []
+    asyncio.run(procs.ensure_service_roles(handle.postgres_url, list(procs.SERVICES)))
     try:
         for i, name in enumerate(procs.SERVICES):
-            env = procs.service_env(database_url=handle.database_url(f"kim_{name}"), port=base_port + i,
+            service_url, migration = procs.database_urls(handle.database_url(f"kim_{name}"), name)
+            env = procs.service_env(database_url=service_url, port=base_port + i,
                                     kafka_bootstrap=handle.kafka_bootstrap, auth_secret=secrets["auth_secret"],
                                     pseudonym_secret=secrets["pseudonym_secret"],
-                                    **procs.audit_env(secrets, handle.config.dir / "anchors"),
+                                    **procs.audit_env(secrets, handle.config.dir / "anchors"), **migration,
                                     **(procs.kek_env(secrets) if name == "cases" else {}))
             started.append(procs.start_service(name, base_port + i, env, logs))
             typer.echo(f"{name}: started (pid {started[-1].pid}) on {started[-1].url}, log {started[-1].log_path}")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
 import logging
 from importlib import resources
 from importlib.resources.abc import Traversable
+from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
@@ -32,6 +34,41 @@ async def connect(dsn: str) -> asyncpg.Connection:
     conn = await asyncpg.connect(dsn)
     await _init_connection(conn)
     return conn
+
+
+# What the service's own role may do when migrations run as another role (KIM_MIGRATION_DATABASE_URL): everything
+# on its tables except rewriting history. Events and stream heads are read-only (appends go through kim_append, which
+# runs as the owner); the outbox only gets its sent marks; migrations, the store id and anchors are append-only.
+READ_ONLY = ("events", "streams", "schema_migrations", "audit_store")
+APPEND_ONLY = ("audit_anchors",)
+_GRANTS = """
+GRANT CONNECT, CREATE ON DATABASE {database} TO {role};
+GRANT USAGE ON SCHEMA public TO {role};
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {read_only} FROM {role};
+REVOKE UPDATE, DELETE, TRUNCATE ON {append_only} FROM {role};
+REVOKE DELETE, TRUNCATE ON outbox FROM {role};
+REVOKE UPDATE ON outbox FROM {role};
+GRANT UPDATE (sent_at) ON outbox TO {role};
+"""
+
+
+def role_of(dsn: str) -> str:
+    """The login role a PostgreSQL URL connects as (libpq's default: the OS user)."""
+    return unquote(urlsplit(dsn).username or "") or getpass.getuser()
+
+
+async def grant_service_role(conn: asyncpg.Connection, role: str) -> None:
+    """Run as the store's owner after the migrations: give the service's role what it needs and nothing that
+    rewrites history. Safe to repeat at every start (tables added by later migrations are covered too)."""
+    if await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = $1", role):
+        log.warning("the service's database role %s is a superuser: nothing stops it from rewriting history", role)
+        return
+    ident = lambda name: '"' + name.replace('"', '""') + '"'  # noqa: E731
+    database = await conn.fetchval("SELECT current_database()")
+    await conn.execute(_GRANTS.format(database=ident(database), role=ident(role),
+                                      read_only=", ".join(READ_ONLY), append_only=", ".join(APPEND_ONLY)))
 
 
 def migrations_of(package: str) -> list[tuple[str, str]]:

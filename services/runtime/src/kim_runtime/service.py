@@ -71,9 +71,9 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         s = self.settings
+        await self._migrate()
         self.pool = await db.create_pool(s.database_url, max_size=s.db_pool_size)
         async with self.pool.acquire() as conn:
-            await db.migrate(conn, [self.migrations_package] if self.migrations_package else [])
             for projection in self.projections:
                 await projection.create_schema(conn)
         self.store = EventStore(self.pool, self.topic)
@@ -108,6 +108,19 @@ class ServiceRuntime:
                 log.warning("%s: could not write an anchor (%s); next try in %.0fs", self.settings.service, exc,
                             self.settings.audit_anchor_interval_s)
             await asyncio.sleep(self.settings.audit_anchor_interval_s)
+
+    async def _migrate(self) -> None:
+        """Migrations run as the store's owner (KIM_MIGRATION_DATABASE_URL, else the service's own URL); with a
+        separate owner, the service's role then gets what it needs and nothing that rewrites history."""
+        s = self.settings
+        packages = [self.migrations_package] if self.migrations_package else []
+        conn = await db.connect(s.migration_database_url or s.database_url)
+        try:
+            await db.migrate(conn, packages)
+            if s.migration_database_url:
+                await db.grant_service_role(conn, db.role_of(s.database_url))
+        finally:
+            await conn.close()
 
     async def _start_broker(self) -> None:
         delay = 0.5

@@ -20,6 +20,9 @@ class RuntimeSettings(BaseSettings):
     database_url: str = Field(
         default="postgresql://postgres@127.0.0.1:5432/postgres", description="The service's own PostgreSQL database"
     )
+    migration_database_url: str | None = Field(
+        default=None, description="The store owner's URL, for migrations only; the service then connects with its "
+                                  "own role (KIM_DATABASE_URL), which may not rewrite events (unset: one role)")
     kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers")
     kafka_security_protocol: str = "PLAINTEXT"
     kafka_sasl_mechanism: str | None = None
@@ -51,7 +54,8 @@ class RuntimeSettings(BaseSettings):
                                   "(default: the topic only)")
     audit_anchor_topic: str = Field(default=ANCHOR_TOPIC, description="The topic anchors go to")
 
-    @field_validator("audit_signing_key", "audit_signing_key_file", "audit_anchor_dir", mode="before")
+    @field_validator("audit_signing_key", "audit_signing_key_file", "audit_anchor_dir", "migration_database_url",
+                     mode="before")
     @classmethod
     def _empty_is_unset(cls, value):
         return None if value == "" else value

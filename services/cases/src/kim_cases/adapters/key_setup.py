@@ -5,7 +5,8 @@
 2. Every KEK that wraps a data key in client_keys must be in the keyring; otherwise the service would answer
    requests it cannot serve, so it refuses to start and says which KEK ids are missing and for how many keys.
 3. Raw data keys left from before wrapping (table client_keys_unwrapped, migration 002) are wrapped under the
-   current KEK and the raw table dropped, all in one transaction: afterwards no raw key is left in the database.
+   current KEK and the raw table dropped (emptied, when the service's role does not own it), all in one
+   transaction: afterwards no raw key is left in the database.
 """
 
 from __future__ import annotations
@@ -65,7 +66,11 @@ async def wrap_unwrapped(conn: asyncpg.Connection, keyring: Keyring) -> int:
             await conn.executemany("INSERT INTO client_keys (client_id, key_id, kek_id, wrapped_key, created_at) "
                                    "VALUES ($1, $2, $3, $4, $5)", records)
             wrapped += len(records)
-        await conn.execute("DROP TABLE client_keys_unwrapped")
+        if await conn.fetchval("SELECT pg_has_role(current_user, tableowner, 'MEMBER') FROM pg_tables "
+                               "WHERE schemaname = 'public' AND tablename = 'client_keys_unwrapped'"):
+            await conn.execute("DROP TABLE client_keys_unwrapped")
+        else:  # the service's own role may not drop the owner's table; emptied, it holds no key either
+            await conn.execute("DELETE FROM client_keys_unwrapped")
     return wrapped
 
 
