@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 from kim_runtime import db
+from kim_runtime.anchor import Signer
 from kim_runtime.auth import Principal, Role
 from kim_runtime.store import EventStore
 
@@ -29,13 +30,14 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 NAMES = ["Zaynab Qaraqosh-Wielgosz", "Oleksandr Wyszomirski", "Efua Asantewaa-Lindqvist"]
 NOTES = "Vertrauliche Notiz: Kinder im Schulstress"
+AUDIT_KEY = Signer.generate()[1]  # outside dev a service also needs the key that signs its anchors
 
 
 @asynccontextmanager
 async def cases_service(database_url: str, kafka_bootstrap: str, master_key: str):
     """The cases service in-process (real lifespan), outside dev: it runs only with the KEKs given here."""
     settings = CasesSettings(database_url=database_url, kafka_bootstrap=kafka_bootstrap, auth_secret=SECRET,
-                             env="production", master_key=master_key)
+                             env="production", master_key=master_key, audit_signing_key=AUDIT_KEY)
     app = build_app(settings)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cases") as http:
