@@ -65,7 +65,7 @@ def audit(published: Iterable[dict], min_width: float = 1, bounds: bool = True) 
 
 def _shares(period: str, cells: dict[Key, dict], base: dict[Key, dict]) -> list[Finding]:
     out = []
-    for k, c in sorted(cells.items()):
+    for k, c in sorted(cells.items(), key=lambda item: order(item[0])):
         base_cell = base.get((SHARES_PATTERN[k[0]], *k[1:]))
         if base_cell is not None and base_cell["suppressed"] and not c["suppressed"]:
             out.append(Finding(period, k, "shares_pattern"))

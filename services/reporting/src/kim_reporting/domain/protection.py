@@ -20,7 +20,7 @@ from functools import lru_cache
 
 from .catalogue import BY_NAME, Aggregate
 from .lattice import Key, Relation, determined, family, order, relations
-from .suppression import Cell
+from .suppression import MIN_PERSONS, Cell
 
 SHARES_PATTERN = {"consent_coverage": "active_cases", "active_cases_per_filled_vza": "active_cases"}
 
@@ -71,6 +71,7 @@ def pattern(entries: tuple[tuple[Key, float, bool], ...]) -> frozenset[Key]:
     for i, eq in enumerate(equations):
         for k in eq:
             through[k].append(i)
+    _widen(equations, hidden, weight, frozenset(hidden))
     while pinned := determined(equations, hidden):
         closed: set[int] = set()
         for cell in pinned:
@@ -83,6 +84,20 @@ def pattern(entries: tuple[tuple[Key, float, bool], ...]) -> frozenset[Key]:
         if not closed:
             break  # nothing left to hide (cannot happen while an equation pins a cell; guards the loop)
     return frozenset(hidden)
+
+
+def _widen(equations: list[Relation], hidden: set[Key], weight: dict[Key, float], small: frozenset[Key]) -> None:
+    """Where all hidden cells of an equation through a small cell stand on one side, their sum is published in
+    effect and bounds each of them: hide further cells of it (smallest first) until that sum reaches MIN_PERSONS."""
+    for eq in equations:
+        while small & eq.keys():
+            inside = [k for k in eq if k in hidden]
+            if len({eq[k] for k in inside}) > 1 or sum(weight[k] for k in inside) >= MIN_PERSONS:
+                break
+            rest = [k for k in eq if k not in hidden and eq[k] == eq[inside[0]]]
+            if not rest:
+                break
+            hidden.add(min(rest, key=lambda k: ((k[1] is None) + (k[2] is None), weight[k], order(k))))
 
 
 def _complement(cell: Key, equations: list[Relation], through: dict[Key, list[int]], hidden: set[Key],
