@@ -64,3 +64,25 @@ def merged(responses: list[list[dict]]) -> list[dict]:
                    tuple(cell["dimensions"].items()))
             assert seen.setdefault(key, cell) == cell, f"{key} differs between responses"
     return list(seen.values())
+
+
+def subtraction_attack(public: list[dict]) -> dict[tuple, int]:
+    """The finding: by=municipality minus the visible cells of by=municipality,baustein (and the same along
+    Bausteine and the grand total). Returns each hidden cell recovered this way with its value."""
+    cells = {(c["municipality"], c["baustein"]): c for c in public}
+    recovered = {}
+    for total_key, parts in _lines(cells):
+        total = cells.get(total_key)
+        hidden = [p for p in parts if cells[p]["suppressed"]]
+        if total and not total["suppressed"] and len(hidden) == 1:
+            recovered[hidden[0]] = total["value"] - sum(cells[p]["value"] for p in parts if p != hidden[0])
+    return recovered
+
+
+def _lines(cells):
+    municipalities = {m for m, _ in cells if m}
+    bausteine = {b for _, b in cells if b}
+    for m in [None, *municipalities]:
+        yield (m, None), [(m, b) for b in bausteine if (m, b) in cells]
+    for b in [None, *bausteine]:
+        yield (None, b), [(m, b) for m in municipalities if (m, b) in cells]

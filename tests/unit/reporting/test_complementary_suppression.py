@@ -16,7 +16,7 @@ from kim_reporting.domain.lattice import relations
 from kim_reporting.domain.protection import protect
 from kim_reporting.domain.suppression import MIN_PERSONS
 
-from .lattice_data import Case, every_response, lattice, merged
+from .lattice_data import Case, every_response, lattice, merged, subtraction_attack
 
 AGS = ["05978004", "05978008", "05978012", "05978016", "05978020"]
 
@@ -26,28 +26,6 @@ def active_cases(per_municipality: dict[str, tuple[int, ...]]) -> list:
     cases = [Case(m, str(b + 1), ("", "sgb2"), f"{m}-{b}-{i}")
              for m, counts in per_municipality.items() for b, n in enumerate(counts) for i in range(n)]
     return lattice(("active_cases",), cases)
-
-
-def subtraction_attack(public: list[dict]) -> dict[tuple, int]:
-    """The finding: by=municipality minus the visible cells of by=municipality,baustein (and the same along
-    Bausteine and the grand total). Returns each hidden cell recovered this way with its value."""
-    cells = {(c["municipality"], c["baustein"]): c for c in public}
-    recovered = {}
-    for total_key, parts in _lines(cells):
-        total = cells.get(total_key)
-        hidden = [p for p in parts if cells[p]["suppressed"]]
-        if total and not total["suppressed"] and len(hidden) == 1:
-            recovered[hidden[0]] = total["value"] - sum(cells[p]["value"] for p in parts if p != hidden[0])
-    return recovered
-
-
-def _lines(cells):
-    municipalities = {m for m, _ in cells if m}
-    bausteine = {b for _, b in cells if b}
-    for m in [None, *municipalities]:
-        yield (m, None), [(m, b) for b in bausteine if (m, b) in cells]
-    for b in [None, *bausteine]:
-        yield (None, b), [(m, b) for m in municipalities if (m, b) in cells]
 
 
 FINDING = {AGS[0]: (1, 9, 12), AGS[1]: (2, 8, 7), AGS[2]: (13, 1, 15), AGS[3]: (10, 11, 12)}
