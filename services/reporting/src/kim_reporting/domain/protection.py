@@ -59,7 +59,7 @@ def _weight(c: Cell) -> float:
     return float(c.value or 0) if BY_NAME[c.indicator].aggregate is Aggregate.COUNT else float(c.persons or 0)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=512)
 def pattern(entries: tuple[tuple[Key, float, bool], ...]) -> frozenset[Key]:
     """entries: (key, weight, primary) of one family and period. Returns every key to hide."""
     weight = {k: w for k, w, _ in entries}
