@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 from itertools import product
 from fractions import Fraction
 
@@ -123,3 +126,15 @@ def test_no_hidden_cell_is_determined_or_narrowly_bounded_by_everything_publishe
           f"{GENERATED['withheld']} complementary; {GENERATED['narrower_than_threshold']} hidden cells bounded to an "
           f"interval narrower than {MIN_PERSONS - 1} (none narrower than 1)")
     assert GENERATED["cases"] >= 100
+
+
+def test_the_pattern_is_the_same_in_every_process_whatever_the_string_hashing():
+    """Two replicas of the service must hide the same cells, or comparing their answers would give cells back."""
+    script = ("from tests.unit.reporting.test_complementary_suppression import *\n"
+              "cases = [Case(m, b, ('', f'v{i % 3}'), f'{m}{b}{i}') for m, counts in FINDING.items()\n"
+              "         for b, n in zip('123', counts) for i in range(n)]\n"
+              "print(sorted(str(c.key()) for c in protect(lattice(('active_cases', 'rechtskreis_mix'), cases))\n"
+              "             if c.suppressed))")
+    runs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                           env=os.environ | {"PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert len(runs) == 1 and "rechtskreis_mix" in runs.pop()

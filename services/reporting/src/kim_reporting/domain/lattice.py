@@ -36,13 +36,14 @@ def order(key: Key) -> tuple:
 
 
 def relations(keys: Iterable[Key]) -> list[Relation]:
-    """Every additivity equation among the given cells (one family of indicators, one period)."""
+    """Every additivity equation among the given cells (one family of indicators, one period), in an order that does
+    not depend on the order of the keys (nor on string hashing): the pattern built on them is the same everywhere."""
     keys = set(keys)
     out: list[Relation] = []
     by_table: dict[tuple[str, str], set[Key]] = defaultdict(set)
     for k in keys:
         by_table[(k[0], k[3])].add(k)
-    for (name, dim), cells in by_table.items():
+    for (name, dim), cells in sorted(by_table.items()):
         municipalities = sorted({k[1] for k in cells if k[1] is not None})
         bausteine = sorted({k[2] for k in cells if k[2] is not None})
         for b in [None, *bausteine]:
@@ -51,7 +52,7 @@ def relations(keys: Iterable[Key]) -> list[Relation]:
             out.append(_sum((name, m, None, dim), [(name, m, b, dim) for b in bausteine], keys))
     members = sorted({k[0] for k in keys}, key=lambda n: family(n).index(n) if n in family(n) else 0)
     by_place: dict[tuple, Relation] = defaultdict(dict)
-    for k in keys:
+    for k in sorted(keys, key=order):
         for other in members[1:]:
             if k[0] in (members[0], other):
                 by_place[(other, k[1], k[2])][k] = 1 if k[0] == members[0] else -1
