@@ -1,6 +1,7 @@
 """The indicators recomputed plainly from the full event history, in Python, without the projections' tables.
 
-Returns {cell key: (value, suppressed)} for every cell the service should serve (totals and every breakdown).
+Returns {cell key: (value, suppressed)} for every cell the service should serve (totals and every breakdown). The
+complementary suppression is the domain's (domain/protection.py, tested on its own), applied to these cells.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from decimal import Decimal
 from kim_reporting.domain.catalogue import BY_NAME, INDICATORS, Aggregate
 from kim_reporting.domain.periods import Period
 from kim_reporting.domain.residence import B1_PLUS, RANK
-from kim_reporting.domain.suppression import MIN_PERSONS, rounded
+from kim_reporting.domain.protection import protect
+from kim_reporting.domain.suppression import Cell, rounded
 
 
 def _d(v: str | None) -> date | None:
@@ -234,10 +236,9 @@ def recompute(history, periods: list[Period]) -> dict[tuple, tuple]:
             vza = raw.get(("vza_filled_at_end", label, m, bb, ""), (None,))[0]
             if vza:
                 raw[("active_cases_per_filled_vza", label, m, bb, "")] = (Decimal(value) / vza, persons)
-    out = {}
+    cells = []
     for (name, label, m, bb, dim), (value, persons) in raw.items():
         indicator = BY_NAME[name]
-        dims = ((indicator.dimension, dim),) if indicator.dimension else ()
-        suppressed = indicator.person_based and persons < MIN_PERSONS
-        out[(name, label, m or "", bb or "", dims)] = (None if suppressed else rounded(name, value), suppressed)
-    return out
+        cells.append(Cell(name, label, m, bb, {indicator.dimension: dim} if indicator.dimension else {},
+                          rounded(name, value), persons if indicator.person_based else None))
+    return {c.key(): (None if c.suppressed else c.value, c.suppressed) for c in protect(cells)}

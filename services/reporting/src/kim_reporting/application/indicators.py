@@ -1,4 +1,8 @@
-"""Indicators for a range of periods, filtered and broken down as asked, with small cells suppressed."""
+"""Indicators for a range of periods, filtered and broken down as asked, with small cells suppressed.
+
+Every cell of every breakdown is computed (one query with grouping sets), the suppression pattern is decided over
+all of them (domain/protection.py), and only then is the asked scope cut out: every response, CSV and report shows
+the same hidden cells."""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from kim_reporting.adapters.indicator_sql import FACTS, query
 from kim_reporting.adapters.reading import snapshot
 from kim_reporting.domain.catalogue import BY_NAME, INDICATORS, Aggregate
 from kim_reporting.domain.periods import Period
+from kim_reporting.domain.protection import needed as pattern_needs
+from kim_reporting.domain.protection import protect
 from kim_reporting.domain.suppression import Cell, rounded
 
 BREAKDOWNS = ("municipality", "baustein")
@@ -43,8 +49,9 @@ async def compute(conn: asyncpg.Connection, periods: list[Period], scope: Scope,
                   names: Iterable[str] | None = None) -> list[Cell]:
     """All cells of the wanted indicators (default: all), in one consistent snapshot of the projections."""
     wanted = list(names) if names else [i.name for i in INDICATORS]
-    needed = {n for n in wanted if n in FACTS}
-    if "active_cases_per_filled_vza" in wanted:
+    computed = sorted(pattern_needs(set(wanted)) | set(wanted))
+    needed = {n for n in computed if n in FACTS}
+    if "active_cases_per_filled_vza" in computed:
         needed |= {"active_cases", "vza_filled_at_end"}
     args = ([p.label for p in periods], [p.start for p in periods], [p.end for p in periods])
     async with snapshot(conn):
@@ -55,8 +62,9 @@ async def compute(conn: asyncpg.Connection, periods: list[Period], scope: Scope,
         if value is not None:
             raw.setdefault(r["indicator"], []).append(dict(r) | {"value": value})
     cells: list[Cell] = []
-    for name in wanted:
-        cells.extend(_cells(name, raw.get(name, []) if name in FACTS else _per_filled_vza(raw), scope))
+    for name in computed:
+        cells.extend(_cells(name, raw.get(name, []) if name in FACTS else _per_filled_vza(raw)))
+    cells = [c for c in protect(cells) if c.indicator in wanted and scope.wants(c.municipality, c.baustein)]
     order = {p.label: i for i, p in enumerate(periods)}
     cells.sort(key=lambda c: (order[c.period], c.indicator, c.municipality or "", c.baustein or "",
                               sorted(c.dimensions.items())))
@@ -73,15 +81,13 @@ def _value(aggregate: Aggregate, row) -> Decimal | float | int | None:
     return row["sum_x"] / row["sum_y"] if row["sum_y"] else None
 
 
-def _cells(name: str, rows: list, scope: Scope) -> list[Cell]:
+def _cells(name: str, rows: list) -> list[Cell]:
     indicator = BY_NAME[name]
     out = []
     for r in rows:
         municipality = r["municipality"]
         if municipality == "*":
             continue  # a figure that is not broken down by municipality
-        if not scope.wants(municipality, r["baustein"]):
-            continue
         out.append(Cell(
             indicator=name, period=r["label"], municipality=municipality, baustein=r["baustein"],
             dimensions={indicator.dimension: r["dim"]} if indicator.dimension else {},

@@ -19,10 +19,15 @@ class Cell:
     dimensions: dict[str, str] = field(default_factory=dict)
     value: float | int | None = None
     persons: int | None = None  # None: the figure does not count persons (staffing)
+    withheld: bool = False  # hidden to protect a small cell (complementary suppression, domain/protection.py)
+
+    @property
+    def small(self) -> bool:
+        return self.persons is not None and self.persons < MIN_PERSONS
 
     @property
     def suppressed(self) -> bool:
-        return self.persons is not None and self.persons < MIN_PERSONS
+        return self.small or self.withheld
 
     def key(self) -> tuple:
         return (self.indicator, self.period, self.municipality or "", self.baustein or "",
