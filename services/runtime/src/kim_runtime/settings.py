@@ -34,7 +34,10 @@ class RuntimeSettings(BaseSettings):
     log_level: str = "INFO"
     db_pool_size: int = 10
     consumer_max_attempts: int = Field(default=3, ge=1, description="Handling attempts before dead-lettering")
-    consumer_fetch_max_wait_ms: int = Field(default=5, ge=0, description="Kafka fetch wait: low for near real time")
+    consumer_fetch_max_wait_ms: int = Field(
+        default=500, ge=0, description="How long an empty Kafka fetch waits on the broker (a long poll: a record that "
+                                       "arrives is returned at once, so this does not delay delivery, and an idle "
+                                       "consumer asks twice a second instead of 200 times)")
     consumer_group_prefix: str = Field(
         default="kim", pattern=r"^[A-Za-z0-9._-]+$",
         description="Consumer groups are <prefix>-<service>-<handler>; a second deployment on one broker needs its own",
