@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy/tools/validate-asyncapi.mjs"
@@ -25,7 +26,8 @@ def validate(path: Path) -> subprocess.CompletedProcess:
 def test_the_committed_asyncapi_document_is_valid():
     result = validate(DOCUMENT)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "VALID: " in result.stdout and "AsyncAPI 3.0.0, 9 channels" in result.stdout
+    channels = len(yaml.safe_load(DOCUMENT.read_text(encoding="utf-8"))["channels"])
+    assert "VALID: " in result.stdout and f"AsyncAPI 3.0.0, {channels} channels" in result.stdout
 
 
 def test_the_validator_rejects_a_broken_document(tmp_path):

@@ -71,6 +71,7 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         s = self.settings
+        signer = signer_of(s)  # a missing key fails here, before anything runs that would have to be stopped
         await self._migrate()
         self.pool = await db.create_pool(s.database_url, max_size=s.db_pool_size)
         async with self.pool.acquire() as conn:
@@ -85,7 +86,7 @@ class ServiceRuntime:
                 on_published=lambda n: PUBLISHED.labels(s.service).inc(n),
             )
             self._tasks.append(asyncio.create_task(self._run_relay(), name="outbox-relay"))
-        self.anchorer = Anchorer(self.pool, s.service, signer_of(s), self._publish_anchor,
+        self.anchorer = Anchorer(self.pool, s.service, signer, self._publish_anchor,
                                 s.audit_anchor_file())
         self._tasks.append(asyncio.create_task(self._anchor_every_interval(), name="audit-anchors"))
 
@@ -155,7 +156,11 @@ class ServiceRuntime:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app):
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()  # what did start (broker, relay, consumers) must not outlive a failed start
+            raise
         try:
             yield
         finally:
