@@ -225,3 +225,24 @@ def check_routes(app: FastAPI, document: dict | None = None) -> dict[tuple[str, 
         if operation is not None:
             operation["x-kim-action"] = action
     return actions
+
+
+# What the isolation matrix expects, read off the same table the policy enforces: for an action, a role (None: no
+# token) and whether the resource is the caller's own or another's, the answer. ALLOWED: the policy lets the call
+# through (what follows is the command's own business: 2xx, or 409/422 for a rule or the input).
+ALLOWED = "allowed"
+OWN, FOREIGN = "own", "foreign"
+
+
+def expected(action: str, role: Role | None, ownership: str) -> int | str:
+    rule = POLICY[action]
+    if rule.public:
+        return ALLOWED
+    if role is None:
+        return 401
+    reach = rule.reach.get(role)
+    if reach is None:
+        return 403
+    if reach is Reach.ALL or rule.resource is Resource.NONE or ownership == OWN:
+        return ALLOWED
+    return 404 if rule.resource in HIDDEN else 403
