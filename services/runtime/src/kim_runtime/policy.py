@@ -155,7 +155,9 @@ def ensure(principal: Principal, action: str, owner: Owner | None, ident: str) -
     if may(principal, rule, owner):
         return
     if rule.resource in HIDDEN:
-        raise HTTPException(404, detail=f"{rule.resource.value.replace('_', ' ')} {ident} not found")
+        kind = "referral" if rule.resource is Resource.PARTNER_REFERRAL else rule.resource.value
+        raise HTTPException(404, detail=f"no {kind} {ident} that you may reach: check the id, or ask the team "
+                                        "that serves it")
     raise HTTPException(403, detail=(
         f"{rule.resource.value} {ident} is outside your scope (team {principal.team or '-'}, municipality "
         f"{principal.municipality or '-'}): ask its team or an admin"))
