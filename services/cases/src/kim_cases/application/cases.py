@@ -1,4 +1,5 @@
-"""Case commands: load the case (the route checked its scope), check the version the caller saw, let the aggregate decide, append."""
+"""Case commands: load the case (the route's policy checked its scope), check the version the caller saw, let the
+aggregate decide, append."""
 
 from __future__ import annotations
 

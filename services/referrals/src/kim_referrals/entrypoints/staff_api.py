@@ -20,7 +20,8 @@ router = APIRouter(tags=["case side"])
 
 
 @router.post("/partners", status_code=201, response_model=PartnerOut, summary="Register a partner organisation")
-async def register_partner(body: PartnerIn, request: Request, principal: Principal = Depends(authorize("registry.register"))):
+async def register_partner(body: PartnerIn, request: Request,
+                           principal: Principal = Depends(authorize("registry.register"))):
     await commands(request).register_partner(PartnerRegistered(**body.model_dump()), context(request, principal))
     return PartnerOut(**body.model_dump(), topic=partner_topic(body.organisation_id))
 
