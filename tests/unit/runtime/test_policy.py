@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from kim_runtime.auth import Principal, Role, issue_token
 from kim_runtime.http import create_app
-from kim_runtime.policy import (ALLOWED, FOREIGN, HIDDEN, OWN, POLICY, Owner, Reach, Resource, Unauthorized,
+from kim_runtime.policy import (ALLOWED, FOREIGN, HIDDEN, OWN, POLICY, Owner, Reach, Resource, RouteWithoutRule,
                                 authorize, expected, may, owner_resolvers, route_actions)
 
 SECRET = "unit-test-secret-of-at-least-32-bytes!"
@@ -106,14 +106,14 @@ def test_a_route_without_a_rule_stops_the_service_at_start_up_and_the_document()
         return {"secret": 1}
 
     app.include_router(router)
-    with pytest.raises(Unauthorized, match="GET /open-secrets declares no authorization rules"):
+    with pytest.raises(RouteWithoutRule, match="GET /open-secrets declares no authorization rules"):
         app.openapi()
 
     async def start():
         async with app.router.lifespan_context(app):
             pass
 
-    with pytest.raises(Unauthorized):
+    with pytest.raises(RouteWithoutRule):
         asyncio.run(start())
 
 
@@ -124,7 +124,18 @@ def test_two_different_rules_on_one_route_are_refused():
     async def x():
         return {}
 
-    with pytest.raises(Unauthorized, match="declares 2 authorization rules"):
+    with pytest.raises(RouteWithoutRule, match="declares 2 authorization rules"):
+        route_actions(app)
+
+
+def test_a_partner_action_lives_on_the_partner_api_only():
+    app = create_app("t", auth_secret=SECRET)
+
+    @app.get("/cases/{case_id}/inbox", dependencies=[Depends(authorize("partner.inbox"))])
+    async def x(case_id: str):
+        return {}
+
+    with pytest.raises(RouteWithoutRule, match="belong on the partner API"):
         route_actions(app)
 
 

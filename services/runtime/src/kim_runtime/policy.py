@@ -124,8 +124,8 @@ _check_policy(POLICY)
 Resolver = Callable[[Request, Principal, str], Awaitable[Owner | None]]
 
 
-class Unauthorized(Exception):
-    """Raised by `check_routes` for a route that declares no action."""
+class RouteWithoutRule(Exception):
+    """Raised by `check_routes` for a route that declares no action, two, or a partner action off the partner API."""
 
 
 def may(principal: Principal, rule: Rule, owner: Owner | None) -> bool:
@@ -203,11 +203,15 @@ def route_actions(app: FastAPI) -> dict[tuple[str, str], str]:
         found = set(_actions(route.dependant.dependencies))
         name = f"{','.join(sorted(route.methods))} {route.path_format}"
         if len(found) != 1:
-            raise Unauthorized(f"{name} declares {len(found) or 'no'} authorization rules ({', '.join(found)}): "
+            raise RouteWithoutRule(f"{name} declares {len(found) or 'no'} authorization rules ({', '.join(found)}): "
                                "add exactly one Depends(authorize('<action>')) naming an entry of "
                                "kim_runtime.policy.POLICY")
+        action = next(iter(found))
+        if action.startswith("partner.") != route.path_format.startswith("/partner/"):
+            raise RouteWithoutRule(f"{name}: partner actions (partner.*) belong on the partner API (/partner/...) "
+                                   f"and only there; this route declares {action}")
         for method in route.methods:
-            actions[(method, route.path_format)] = next(iter(found))
+            actions[(method, route.path_format)] = action
     return actions
 
 
