@@ -24,6 +24,7 @@ from kim_referrals.settings import ReferralSettings
 from kim_staffing.bootstrap import build_app as build_staffing
 from kim_staffing.settings import StaffingSettings
 from tests.integration.reporting.conftest import SECRET, running_service
+from tests.integration.staffing.conftest import skip_history
 from tests.polling import eventually
 
 LUENEN, UNNA = "05978024", "05978036"
@@ -91,6 +92,10 @@ async def four_services(stack, bootstrap: str) -> AsyncIterator[Services]:
                 "staffing": build_staffing(StaffingSettings(database_url=staffing_db, **common)),
                 "referrals": build_referrals(ReferralSettings(database_url=referrals_db,
                                                               pseudonym_secret="authz-pseudonyms", **common))}
+        for app in apps.values():  # only this test's events: a list shows what this test made, nothing older
+            runtime = app.state.runtime
+            for handler in runtime.handlers:
+                await skip_history(bootstrap, runtime.consumers.group_id(handler), tuple(handler.topics))
         async with (served(apps["cases"], "cases") as cases, served(apps["staffing"], "staffing") as staffing,
                     served(apps["referrals"], "referrals") as referrals,
                     running_service(reporting_db, bootstrap) as reporting):
@@ -125,12 +130,13 @@ class Kreis:
             "form": "schriftlich", "informed_in": "de", "granted_on": "2025-01-10"}), 201))["consent_id"]
 
     async def known_downstream(self, case_id: str, consent_id: str) -> None:
-        """Staffing and the referrals service's consent gate have seen the case (from kim.cases)."""
+        """Staffing, the referrals service's consent gate and the case list have seen the case (from kim.cases)."""
         async def seen():
             gate = await self.s.referrals.get(f"/cases/{case_id}/consents", headers=ADMIN)
             staffing = await self.s.staffing.get(f"/cases/{case_id}", headers=ADMIN)
+            listed = await self.s.cases.get("/cases", headers=ADMIN, params={"limit": 1000})
             return (gate.status_code == 200 and any(c["consent_id"] == consent_id for c in gate.json())
-                    and staffing.status_code == 200)
+                    and staffing.status_code == 200 and any(c["case_id"] == case_id for c in listed.json()))
         await eventually(seen, timeout=60)
 
     async def refer(self, headers: dict, case_id: str, org: str) -> str:

@@ -5,7 +5,10 @@ The expected answer of each cell comes from kim_runtime.policy (`expected`), rea
 enforce; each operation names its action in its OpenAPI document (x-kim-action). A route without an action stops
 its service at start-up and fails this test when the document is built; an action without an entry fails at import.
 
-A cell the policy allows must get through it: 2xx, or 409/422 from the command itself. To keep such cells free of
+A cell the policy allows must get through it: 2xx, or 409/422 from the command itself; and no answer to a case
+manager, team lead or partner (but a refusal echoing the id asked for) names anything of the foreign place: not its
+client, case, consent or referral ids, nor the foreign client's name. So a route that declares too wide an action
+for a foreign resource shows up here too, not only in the statuses. To keep such cells free of
 side effects, their body is `[]` (422 after the policy) unless the resource is named in the body (POST /cases,
 POST /referrals): those carry a real body naming the own or the foreign client or case.
 """
@@ -26,6 +29,8 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 ROLES: tuple[Role | None, ...] = (Role.CASE_MANAGER, Role.TEAM_LEAD, Role.PARTNER, Role.AUDITOR, Role.ADMIN, None)
 ALLOWED_ANSWERS = {200, 201, 202, 409, 422}
+SCOPED = (Role.CASE_MANAGER, Role.TEAM_LEAD, Role.PARTNER)
+FOREIGN_NAME = "Oleksandr K."
 # run last: they change what other cells read (an erased client stays readable; its commands answer 409)
 LAST = ("client.erase",)
 
@@ -36,6 +41,12 @@ class World:
     bodies: dict[str, dict[str, dict]]  # in-body action -> ownership -> body
     tokens: dict[Role | None, dict[str, str]]
 
+    @property
+    def foreign_marks(self) -> list[str]:
+        ids = self.ids[FOREIGN]
+        return [FOREIGN_NAME] + [ids[k] for k in ("client_id", "case_id", "consent_id", "referral_id",
+                                                  "partner_referral_id")]
+
 
 async def build_world(s: Services) -> World:
     kreis = Kreis(s)
@@ -43,7 +54,7 @@ async def build_world(s: Services) -> World:
     for org in (org_a, org_b):
         await kreis.register_partner(org)
     own_client, own_case = await kreis.client_with_case(OWN_MANAGER, OWN_PLACE, "Amina Haddad")
-    foreign_client, foreign_case = await kreis.client_with_case(FOREIGN_MANAGER, FOREIGN_PLACE, "Oleksandr K.")
+    foreign_client, foreign_case = await kreis.client_with_case(FOREIGN_MANAGER, FOREIGN_PLACE, FOREIGN_NAME)
     # opening a case for a foreign client succeeds for an admin: a client of its own, so the others stay foreign
     opened_for, _ = await kreis.client_with_case(FOREIGN_MANAGER, FOREIGN_PLACE, "Samir A.")
     own_consent = await kreis.consent(OWN_MANAGER, own_case, org_a)
@@ -109,7 +120,7 @@ async def test_every_operation_by_every_role_on_own_and_foreign_resources(servic
     clients = {"cases": services.cases, "staffing": services.staffing, "referrals": services.referrals,
                "reporting": services.reporting}
     ops = operations(services)
-    cells, failures = 0, []
+    cells, failed, failures = 0, 0, []
     for service, method, path, action in ops:
         rule = POLICY[action]
         for role in ROLES:
@@ -121,11 +132,17 @@ async def test_every_operation_by_every_role_on_own_and_foreign_resources(servic
                                                    headers=world.tokens[role], json=body)
                 cells += 1
                 passed = r.status_code in ALLOWED_ANSWERS if want == ALLOWED else r.status_code == want
+                who = f"{service} {method} {path} [{action}] as {role and role.value or 'no token'} on {ownership}"
                 if not passed:
-                    failures.append(f"{service} {method} {path} [{action}] as {role and role.value or 'no token'} "
-                                    f"on {ownership}: expected {want}, got {r.status_code} {r.text[:160]}")
+                    failures.append(f"{who}: expected {want}, got {r.status_code} {r.text[:160]}")
+                # a foreign id in a refusal only echoes the request; in any other answer it is a leak
+                looked = role in SCOPED and (ownership == OWN or r.is_success)
+                leaked = [m for m in world.foreign_marks if m in r.text] if looked else []
+                if leaked:
+                    failures.append(f"{who}: the answer names the foreign place's {leaked}")
+                failed += not passed or bool(leaked)
     roles, ownerships = len(ROLES), 2
     print(f"\nisolation matrix: {len(ops)} operations x {roles} roles (incl. no token) x {ownerships} ownerships "
-          f"= {cells} cells; {cells - len(failures)} passed, {len(failures)} failed")
+          f"= {cells} cells; {cells - failed} passed, {failed} failed")
     assert cells == len(ops) * roles * ownerships
     assert not failures, "\n".join(failures)
