@@ -19,7 +19,7 @@ async def test_401_without_or_with_a_bad_token(api: Api):
     assert r.status_code == 401 and "not valid" in r.json()["detail"]
 
 
-async def test_403_for_a_wrong_role_or_another_team(api: Api):
+async def test_403_for_a_wrong_role_404_for_another_teams_client_or_case(api: Api):
     client_id = await api.client()
     case_id = await api.case(client_id)
     r = await api.call("POST", f"/cases/{case_id}/closure", json={"reason": "sonstiges"}, headers=AUDITOR)
@@ -28,14 +28,20 @@ async def test_403_for_a_wrong_role_or_another_team(api: Api):
     assert r.status_code == 403
     partner = token(Role.PARTNER, sub="p", team=None, municipality=None, organisation="abh-unna")
     assert (await api.call("GET", f"/cases/{case_id}", headers=partner)).status_code == 403
+    # another team's case or client: as if there were none (their existence is personal data)
     r = await api.call("GET", f"/cases/{case_id}", headers=OTHER_MANAGER)
-    assert r.status_code == 403 and "belongs to team stadt-luenen" in r.json()["detail"]
+    assert r.status_code == 404 and r.json()["detail"].startswith(f"no case {case_id} ")
     r = await api.call("GET", f"/clients/{client_id}", headers=OTHER_MANAGER)
-    assert r.status_code == 403
+    assert r.status_code == 404
     r = await api.call("POST", "/cases", headers=OTHER_MANAGER, json={
-        "client_id": client_id, "municipality": "05978024", "team": "stadt", "team_organisation_id": "stadt-luenen",
+        "client_id": client_id, "municipality": "05978036", "team": "stadt", "team_organisation_id": "stadt-unna",
         "access_channel": "jobcenter"})
-    assert r.status_code == 403
+    assert r.status_code == 404
+    # an own client, but a new case in another team's place: 403 naming both
+    r = await api.call("POST", "/cases", json={
+        "client_id": client_id, "municipality": "05978036", "team": "stadt", "team_organisation_id": "stadt-unna",
+        "access_channel": "jobcenter"})
+    assert r.status_code == 403 and "belongs to team stadt-unna" in r.json()["detail"]
     # same municipality, other team: in scope
     same_town = token(sub="staff-5", team="kreis-unna")
     await api.get(f"/cases/{case_id}", headers=same_town)
@@ -48,6 +54,10 @@ async def test_404_for_unknown_ids(api: Api):
     assert r.status_code == 404
     r = await api.call("POST", "/cases", json={"client_id": "ghost", "municipality": "05978024", "team": "stadt",
                                                 "team_organisation_id": "stadt-luenen", "access_channel": "jobcenter"})
+    assert r.status_code == 404 and "no client ghost" in r.json()["detail"]
+    r = await api.call("POST", "/cases", headers=ADMIN, json={
+        "client_id": "ghost", "municipality": "05978024", "team": "stadt", "team_organisation_id": "stadt-luenen",
+        "access_channel": "jobcenter"})
     assert r.status_code == 404 and "register the client first" in r.json()["detail"]
     case_id = await api.case(await api.client())
     r = await api.call("POST", f"/cases/{case_id}/goals/nope/achieved", json={})

@@ -103,7 +103,7 @@ async def test_erasure_makes_the_name_unreadable_everywhere_the_service_shows_it
     assert r.status_code == 409 and "open a case for them" in r.json()["detail"]
 
 
-async def test_reads_in_clear_are_recorded_and_auditors_see_personal_data_withheld(api: Api):
+async def test_reads_are_recorded_and_auditors_see_personal_data_withheld(api: Api):
     client_id, case_id = await _story(api)
     await api.get(f"/clients/{client_id}")
     await api.get(f"/cases/{case_id}", headers=TEAM_LEAD)
@@ -111,14 +111,16 @@ async def test_reads_in_clear_are_recorded_and_auditors_see_personal_data_withhe
     assert audited["client"]["name"] == "withheld" and audited["reviews"][0]["notes"] == "withheld"
     reads = await api.get(f"/clients/{client_id}/reads", headers=AUDITOR)
     assert [(r["actor"], r["via"]) for r in reads] == [
-        ("staff-1", f"GET /clients/{client_id}"), ("lead-1", f"GET /cases/{case_id}")]
+        ("staff-1", f"GET /clients/{client_id}"), ("lead-1", f"GET /cases/{case_id}"),
+        ("audit-1", f"GET /cases/{case_id}")]
     assert reads[1]["fields"] == ["notes", "personal"] and reads[1]["role"] == "team_lead"
+    assert reads[2]["fields"] == ["notes (withheld)", "personal (withheld)"] and reads[2]["role"] == "auditor"
     r = await api.call("GET", f"/clients/{client_id}/reads")
     assert r.status_code == 403
     # the read log is hash-chained: rewriting who read it is found
     pool = api.app.state.runtime.pool
     report = await verify_chains(pool, f"access-{client_id}")
-    assert report.ok and report.events == 2
+    assert report.ok and report.events == 3
     async with pool.acquire() as conn:
         await conn.execute("UPDATE events SET metadata = jsonb_set(metadata, '{actor}', '\"nobody\"') "
                            "WHERE stream_id = $1 AND version = 1", f"access-{client_id}")

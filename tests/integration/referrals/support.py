@@ -56,8 +56,8 @@ async def register(client, org: str, kind: str = "jobcenter") -> None:
 
 async def consent_known(client, case_id: str, consent_id: str):
     async def check():
-        r = await client.get(f"/cases/{case_id}/consents", headers=CASE_MANAGER)
-        return [c for c in r.json() if c["consent_id"] == consent_id]
+        r = await client.get(f"/cases/{case_id}/consents", headers=CASE_MANAGER)  # 404 until the case is known
+        return r.status_code == 200 and [c for c in r.json() if c["consent_id"] == consent_id]
     return await eventually(check)
 
 

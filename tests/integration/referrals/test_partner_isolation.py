@@ -51,14 +51,15 @@ async def test_one_partner_cannot_see_or_act_on_another_partners_referral(fresh_
         assert (await client.get("/partner/referrals", headers=token(Role.AUDITOR))).status_code == 403
         assert (await client.get(f"/referrals/{rid}", headers=token(Role.AUDITOR))).status_code == 200
         elsewhere = token(Role.CASE_MANAGER, sub="cm-unna", team="stadt-unna", municipality="05978036")
+        # another team's case and its referrals: as if there were none (404, worded like an unknown id)
         for method, path in [("GET", f"/referrals/{rid}"), ("GET", f"/cases/{case_id}/referrals"),
                              ("GET", f"/cases/{case_id}/consents"), ("POST", f"/referrals/{rid}/close")]:
             r = await client.request(method, path, headers=elsewhere)
-            assert r.status_code == 403 and "ask that team" in r.text, (path, r.text)
+            assert r.status_code == 404 and "ask the team that serves it" in r.text, (path, r.text)
         r = await client.post("/referrals", headers=elsewhere, json={
             "case_id": case_id, "to_organisation_id": theirs, "purpose": "soziale_begleitung",
             "data_categories": ["sprache_bildung"]})
-        assert r.status_code == 403
+        assert r.status_code == 404
 
         async with PartnerTopicReader(kafka_bootstrap, partner_topic(theirs)) as agency:
             await agency.wait_for(lambda m: m["key"] == their_id)

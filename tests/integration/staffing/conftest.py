@@ -23,7 +23,8 @@ SECRET = "staffing-test-secret-of-enough-length!"
 
 
 def token(role: Role, sub: str | None = None) -> dict[str, str]:
-    principal = Principal(sub=sub or f"{role.value}-1", role=role, organisation="kreis-unna")
+    # the Kreis's team (its cases in these tests are kreis-unna's); a partner token names the Kreis as organisation
+    principal = Principal(sub=sub or f"{role.value}-1", role=role, team="kreis-unna", organisation="kreis-unna")
     return {"Authorization": f"Bearer {issue_token(SECRET, principal)}"}
 
 

@@ -7,9 +7,10 @@ from fastapi import Depends
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from kim_runtime.auth import Principal, Role, issue_token, require
+from kim_runtime.auth import Principal, Role, issue_token
 from kim_runtime.errors import ConcurrencyConflict, NotFound
 from kim_runtime.http import create_app, parse_if_match
+from kim_runtime.policy import authorize
 
 SECRET = "unit-test-secret-of-at-least-32-bytes!"
 
@@ -22,7 +23,7 @@ def make_client() -> TestClient:
     app = create_app("t", auth_secret=SECRET)
 
     @app.post("/things")
-    async def create(body: Body, who: Principal = Depends(require(Role.TEAM_LEAD, Role.ADMIN))):
+    async def create(body: Body, who: Principal = Depends(authorize("staffing.plan"))):
         return {"by": who.sub, "age": body.age}
 
     @app.get("/conflict")

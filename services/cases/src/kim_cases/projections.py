@@ -8,12 +8,11 @@ a single case is always read from the store itself.
 from __future__ import annotations
 
 import asyncpg
-from kim_runtime.auth import Principal
+from kim_runtime.auth import UNSCOPED, Principal
 from kim_runtime.envelope import Envelope
 from kim_runtime.projection import Projection
 from kim_runtime.topics import service_topic
 
-from kim_cases.application.access import UNSCOPED
 from kim_cases.domain import Phase
 
 RANK_OF = {"kim.cases.ConsentGranted": Phase.CONSENT, "kim.cases.AssessmentCompleted": Phase.ASSESSMENT,

@@ -1,7 +1,8 @@
 """Bearer tokens and roles. Tokens are HS256 JWTs signed with KIM_AUTH_SECRET.
 
 Roles: case_manager, team_lead, partner (bound to one organisation), auditor, admin. A token may carry the team
-and municipality (AGS) its holder works for; a partner token carries its organisation id.
+and municipality (AGS) its holder works for; a partner token carries its organisation id. What each role may do on
+which route is decided in one place, kim_runtime.policy.
 """
 
 from __future__ import annotations
@@ -65,19 +66,6 @@ async def current_principal(
         raise _unauthorized("the token has expired: ask for a new one") from None
     except (jwt.InvalidTokenError, ValueError) as exc:
         raise _unauthorized(f"the token is not valid: {exc}") from None
-
-
-def require(*roles: Role):
-    """A dependency that lets only the given roles through (403 otherwise)."""
-    allowed = set(roles)
-
-    async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
-        if principal.role not in allowed:
-            names = ", ".join(sorted(r.value for r in allowed))
-            raise HTTPException(403, detail=f"role {principal.role.value} may not do this; needs one of: {names}")
-        return principal
-
-    return dependency
 
 
 # Admins and auditors reach every case; case managers and team leads those of their own team or municipality.

@@ -2,23 +2,42 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .errors import ConcurrencyConflict, NotFound, RuleViolation
+from .policy import authorize, check_routes
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 
 def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[str, ReadinessCheck] | None = None,
                version: str = "0.1.0") -> FastAPI:
-    app = FastAPI(title=title, version=version, lifespan=lifespan)
+    @contextlib.asynccontextmanager
+    async def checked(app_: FastAPI):
+        check_routes(app_)  # a route without an authorization rule stops the service before it serves anything
+        if lifespan is None:
+            yield
+        else:
+            async with lifespan(app_):
+                yield
+
+    app = FastAPI(title=title, version=version, lifespan=checked)
     app.state.auth_secret = auth_secret
+    built_openapi = app.openapi
+
+    def openapi() -> dict:
+        document = built_openapi()
+        check_routes(app, document)  # also names each operation's action (x-kim-action)
+        return document
+
+    app.openapi = openapi
     checks = readiness or {}
 
     @app.exception_handler(ConcurrencyConflict)
@@ -44,11 +63,13 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
         fields = ", ".join(e["field"] for e in errors)
         return JSONResponse({"detail": f"invalid input: {fields}", "errors": errors}, status_code=422)
 
-    @app.get("/healthz", tags=["ops"], summary="Liveness: the process answers")
+    public = [Depends(authorize("public"))]
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness: the process answers", dependencies=public)
     async def healthz():
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"], summary="Readiness: database and Kafka reachable")
+    @app.get("/readyz", tags=["ops"], summary="Readiness: database and Kafka reachable", dependencies=public)
     async def readyz():
         results = {}
         for name, check in checks.items():
@@ -60,7 +81,8 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
         ready = all(v == "ok" for v in results.values())
         return JSONResponse({"ready": ready, "checks": results}, status_code=200 if ready else 503)
 
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse,
+             dependencies=public)
     async def metrics():
         return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 

@@ -1,4 +1,5 @@
-"""Case commands: load the case, check scope and the version the caller saw, let the aggregate decide, append."""
+"""Case commands: load the case (the route's policy checked its scope), check the version the caller saw, let the
+aggregate decide, append."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import inspect
 import uuid
 from collections.abc import Awaitable, Callable
 
+from kim_runtime.auth import ensure_in_scope
 from kim_runtime.errors import RuleViolation
+from kim_runtime.policy import ensure
 from kim_schemas.base import Event
 
 from kim_cases.adapters import crypto
 from kim_cases.adapters.events import CommandContext
-from kim_cases.application.access import ensure_in_scope
+from kim_cases.application.access import client_owner
 from kim_cases.application.repository import check_expected
 from kim_cases.application.services import Services
 from kim_cases.domain import Case
@@ -20,6 +23,9 @@ Decide = Callable[[Case], list[Event] | Awaitable[list[Event]]]
 
 
 async def open_case(s: Services, ctx: CommandContext, **fields) -> tuple[Case, int]:
+    """Only for a client the caller may act for (404 otherwise, as for no client), in the caller's own place (403).
+    Serving a client another team serves is that team's transfer of the case (POST /cases/{id}/transfer)."""
+    ensure(ctx.principal, "case.open", await client_owner(s, fields["client_id"]), fields["client_id"])
     ensure_in_scope(ctx.principal, fields["municipality"], fields["team_organisation_id"], "the new case")
     client = await s.repo.client(fields["client_id"])
     client.ensure_active("open a case for them")
@@ -29,9 +35,9 @@ async def open_case(s: Services, ctx: CommandContext, **fields) -> tuple[Case, i
 
 async def execute(s: Services, ctx: CommandContext, case_id: str, expected: int | None, decide: Decide
                   ) -> tuple[Case, int]:
-    """Run one command on a case. `expected` is the version from If-Match (None: the version just loaded)."""
+    """Run one command on a case (the route's policy let the caller reach it). `expected` is the version from
+    If-Match (None: the version just loaded)."""
     case = await s.repo.case(case_id)
-    ensure_in_scope(ctx.principal, case.municipality, case.team_organisation_id, f"case {case_id}")
     check_expected(case_id, expected, case.version)
     return await _decide_and_append(s, ctx, case, decide)
 

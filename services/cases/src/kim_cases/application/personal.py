@@ -34,6 +34,7 @@ class PersonalReader:
         if self.key is None:
             return crypto.ERASED
         if self.principal.role not in PERSONAL_DATA_READERS:
+            self.read.append(f"{label} ({WITHHELD})")  # an auditor's look at a client's file is recorded too
             return WITHHELD
         self.read.append(label)
         return crypto.decrypt(self.key, self.client_id, value)

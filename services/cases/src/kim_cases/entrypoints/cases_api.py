@@ -9,19 +9,19 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from kim_cases.adapters.events import CommandContext
 from kim_cases.application import cases, views
-from kim_cases.application.access import CASEWORKERS, READERS
 from kim_cases.application.services import Services
 from kim_cases.domain import Phase
 from kim_cases.entrypoints import requests as rq
 from kim_cases.entrypoints.deps import caller, expected_version, result, services, tag
 
 router = APIRouter(prefix="/cases", tags=["cases"])
-Writer = Depends(caller(*CASEWORKERS))
+Writer = Depends(caller("case.work"))
+Reader = Depends(caller("case.read"))
 Version = Depends(expected_version)
 
 
 @router.post("", status_code=201, summary="Intake: open a case for a registered client")
-async def open_case(body: rq.OpenCase, response: Response, ctx: CommandContext = Writer,
+async def open_case(body: rq.OpenCase, response: Response, ctx: CommandContext = Depends(caller("case.open")),
                     s: Services = Depends(services)):
     fields = body.model_dump() | {"case_manager_id": body.case_manager_id or ctx.principal.sub}
     case, version = await cases.open_case(s, ctx, **fields)
@@ -30,13 +30,13 @@ async def open_case(body: rq.OpenCase, response: Response, ctx: CommandContext =
 
 
 @router.get("", summary="The cases you may see (your team's or municipality's), newest first")
-async def list_cases(request: Request, ctx: CommandContext = Depends(caller(*READERS)),
+async def list_cases(request: Request, ctx: CommandContext = Depends(caller("case.list")),
                      phase: Phase | None = None, limit: int = Query(100, ge=1, le=1000)):
     return await request.app.state.overview.list(ctx.principal, phase=phase, limit=limit)
 
 
 @router.get("/{case_id}", summary="A case's current state (personal data opened per reader, each read recorded)")
-async def get_case(case_id: str, response: Response, ctx: CommandContext = Depends(caller(*READERS)),
+async def get_case(case_id: str, response: Response, ctx: CommandContext = Reader,
                    s: Services = Depends(services), as_of: date | None = Query(None, description="Day for consent "
                                                                                       "status; default today")):
     case = await views.load_visible(s, ctx, case_id)
@@ -45,7 +45,7 @@ async def get_case(case_id: str, response: Response, ctx: CommandContext = Depen
 
 
 @router.get("/{case_id}/history", summary="Every event of the case: what, who, when, caused by which command")
-async def case_history(case_id: str, ctx: CommandContext = Depends(caller(*READERS)),
+async def case_history(case_id: str, ctx: CommandContext = Reader,
                        s: Services = Depends(services)):
     case = await views.load_visible(s, ctx, case_id)
     return await views.history(s, ctx, case_id, case.client_id, via=f"GET /cases/{case_id}/history")
@@ -71,7 +71,7 @@ async def withdraw_consent(case_id: str, consent_id: str, body: rq.WithdrawConse
 
 @router.post("/{case_id}/transfer", summary="Move the case to another team, municipality or case manager")
 async def transfer(case_id: str, body: rq.TransferCase, response: Response, expected: int | None = Version,
-                   ctx: CommandContext = Writer, s: Services = Depends(services)):
+                   ctx: CommandContext = Depends(caller("case.transfer")), s: Services = Depends(services)):
     case, version = await cases.execute(s, ctx, case_id, expected, lambda c: c.transfer(**body.model_dump()))
     return result(response, case, version)
 

@@ -8,13 +8,12 @@ from fastapi import APIRouter, Depends, Response
 
 from kim_cases.adapters.events import CommandContext
 from kim_cases.application import cases
-from kim_cases.application.access import CASEWORKERS
 from kim_cases.application.services import Services
 from kim_cases.entrypoints import requests as rq
 from kim_cases.entrypoints.deps import caller, expected_version, result, services
 
 router = APIRouter(prefix="/cases/{case_id}", tags=["casework"])
-Writer = Depends(caller(*CASEWORKERS))
+Writer = Depends(caller("case.work"))
 Version = Depends(expected_version)
 
 

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from fastapi import Depends, Header, Request, Response
-from kim_runtime.auth import Principal, Role, require
+from kim_runtime.auth import Principal
 from kim_runtime.envelope import new_id
 from kim_runtime.http import etag, parse_if_match
+from kim_runtime.policy import authorize
 
 from kim_cases.adapters.events import CommandContext
 from kim_cases.application.services import Services
 
 
-def caller(*roles: Role):
-    """A dependency: the CommandContext of a caller with one of `roles` (401 without a token, 403 otherwise)."""
+def caller(action: str):
+    """A dependency: the CommandContext of a caller the policy lets do `action` (kim_runtime.policy: 401/403/404)."""
 
-    async def dependency(principal: Principal = Depends(require(*roles)),
+    async def dependency(principal: Principal = Depends(authorize(action)),
                          x_correlation_id: str | None = Header(default=None, max_length=100),
                          x_command_id: str | None = Header(default=None, max_length=100)) -> CommandContext:
         return CommandContext(principal, x_correlation_id or new_id(), x_command_id or new_id())

@@ -9,6 +9,7 @@ from kim_runtime.http import create_app
 from kim_runtime.service import ServiceRuntime
 
 from kim_cases.adapters import key_setup, keyring
+from kim_cases.application import access
 from kim_cases.application.services import Services
 from kim_cases.entrypoints import cases_api, casework_api, clients_api
 from kim_cases.projections import OverviewReader
@@ -29,6 +30,7 @@ def create(runtime: ServiceRuntime) -> FastAPI:
     app = create_app("KIM Hub: cases", auth_secret=runtime.settings.auth_secret, lifespan=lifespan,
                      readiness=runtime.readiness())
     app.state.runtime = runtime
+    access.install(app)
     for router in (clients_api.router, cases_api.router, casework_api.router):
         app.include_router(router)
     return app

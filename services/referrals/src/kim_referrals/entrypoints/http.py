@@ -6,10 +6,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from ..domain.consent import ConsentMissing
-from . import partner_api, staff_api
+from . import partner_api, scope, staff_api
 
 
 def install(app: FastAPI) -> None:
+    scope.install(app)
     app.include_router(staff_api.router)
     app.include_router(partner_api.router)
 

@@ -8,9 +8,10 @@ The ETag is the version of the partner's stream (ce_streamversion on its topic).
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Header, Request, Response
-from kim_runtime.auth import Principal, Role, require
+from kim_runtime.auth import Principal
 from kim_runtime.errors import NotFound
 from kim_runtime.http import etag, parse_if_match
+from kim_runtime.policy import authorize
 
 from ..adapters import referral_sql
 from ..application.commands import Decision
@@ -18,18 +19,20 @@ from .deps import commands, context
 from .models import AppointmentIn, DeclineIn, OutcomeIn, PartnerReferralOut
 
 router = APIRouter(prefix="/partner", tags=["partner side"])
-partner_only = require(Role.PARTNER)
+inbox = authorize("partner.inbox")
+reads = authorize("partner.referral.read")
+partner_only = authorize("partner.referral.act")
 
 
 @router.get("/referrals", response_model=list[PartnerReferralOut], summary="My organisation's referrals")
-async def my_referrals(request: Request, principal: Principal = Depends(partner_only)):
+async def my_referrals(request: Request, principal: Principal = Depends(inbox)):
     async with request.app.state.runtime.pool.acquire() as conn:
         return [_view(r) for r in await referral_sql.referrals_of_partner(conn, principal.organisation)]
 
 
 @router.get("/referrals/{referral_id}", response_model=PartnerReferralOut, summary="One of my referrals")
 async def my_referral(referral_id: str, request: Request, response: Response,
-                      principal: Principal = Depends(partner_only)):
+                      principal: Principal = Depends(reads)):
     out = await _mine(request, referral_id, principal)
     response.headers["ETag"] = etag(out.version)
     return out

@@ -3,31 +3,31 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Header, Request, Response
-from kim_runtime.auth import Principal, Role, require
+from kim_runtime.auth import Principal
 from kim_runtime.errors import NotFound
 from kim_runtime.http import etag, parse_if_match
+from kim_runtime.policy import authorize, ensure
 from kim_runtime.topics import partner_topic
 from kim_schemas.referrals import PartnerRegistered
 
 from ..adapters import gate_sql, referral_sql
 from ..application.commands import RequestReferral
 from .deps import commands, context
-from .scope import ensure_case_in_scope
+from .scope import case_owner
 from .models import ConsentOut, HistoryItem, PartnerIn, PartnerOut, ReferralIn, ReferralOut
 
 router = APIRouter(tags=["case side"])
-STAFF = (Role.CASE_MANAGER, Role.TEAM_LEAD)
-READERS = (Role.CASE_MANAGER, Role.TEAM_LEAD, Role.AUDITOR, Role.ADMIN)
 
 
 @router.post("/partners", status_code=201, response_model=PartnerOut, summary="Register a partner organisation")
-async def register_partner(body: PartnerIn, request: Request, principal: Principal = Depends(require(Role.ADMIN))):
+async def register_partner(body: PartnerIn, request: Request,
+                           principal: Principal = Depends(authorize("registry.register"))):
     await commands(request).register_partner(PartnerRegistered(**body.model_dump()), context(request, principal))
     return PartnerOut(**body.model_dump(), topic=partner_topic(body.organisation_id))
 
 
 @router.get("/partners", response_model=list[PartnerOut], summary="The partner registry")
-async def list_partners(request: Request, _: Principal = Depends(require(*READERS))):
+async def list_partners(request: Request, _: Principal = Depends(authorize("registry.read"))):
     async with request.app.state.runtime.pool.acquire() as conn:
         rows = await referral_sql.partners(conn)
     return [PartnerOut(**{k: r[k] for k in r.keys() if k != "registered_at"}, topic=partner_topic(r["organisation_id"]))
@@ -37,8 +37,8 @@ async def list_partners(request: Request, _: Principal = Depends(require(*READER
 @router.post("/referrals", status_code=201, response_model=ReferralOut,
              summary="Refer a client to a partner (refused with what is missing when no consent covers it)")
 async def request_referral(body: ReferralIn, request: Request, response: Response,
-                           principal: Principal = Depends(require(*STAFF))):
-    await ensure_case_in_scope(request, principal, body.case_id)
+                           principal: Principal = Depends(authorize("referral.request"))):
+    ensure(principal, "referral.request", await case_owner(request, principal, body.case_id), body.case_id)
     referral_id, version = await commands(request).request(RequestReferral(**body.model_dump()),
                                                            context(request, principal))
     response.headers["ETag"] = etag(version)
@@ -48,9 +48,8 @@ async def request_referral(body: ReferralIn, request: Request, response: Respons
 
 @router.get("/referrals/{referral_id}", response_model=ReferralOut, summary="A referral, with its history if asked")
 async def get_referral(referral_id: str, request: Request, response: Response, history: bool = False,
-                       principal: Principal = Depends(require(*READERS))):
+                       _: Principal = Depends(authorize("referral.read"))):
     out = await _referral(request, referral_id, history=history)
-    await ensure_case_in_scope(request, principal, out.case_id)
     response.headers["ETag"] = etag(out.version)
     return out
 
@@ -58,8 +57,8 @@ async def get_referral(referral_id: str, request: Request, response: Response, h
 @router.post("/referrals/{referral_id}/close", response_model=ReferralOut,
              summary="Close a referral once declined or its outcome is reported")
 async def close_referral(referral_id: str, request: Request, response: Response,
-                         if_match: str | None = Header(default=None), principal: Principal = Depends(require(*STAFF))):
-    await ensure_case_in_scope(request, principal, (await _referral(request, referral_id)).case_id)
+                         if_match: str | None = Header(default=None),
+                         principal: Principal = Depends(authorize("referral.close"))):
     version = await commands(request).decide(referral_id, lambda r, now: r.close(now), context(request, principal),
                                              expected_version=parse_if_match(if_match))
     response.headers["ETag"] = etag(version)
@@ -67,16 +66,14 @@ async def close_referral(referral_id: str, request: Request, response: Response,
 
 
 @router.get("/cases/{case_id}/referrals", response_model=list[ReferralOut], summary="The referrals of a case")
-async def case_referrals(case_id: str, request: Request, principal: Principal = Depends(require(*READERS))):
-    await ensure_case_in_scope(request, principal, case_id)
+async def case_referrals(case_id: str, request: Request, _: Principal = Depends(authorize("referral.case.read"))):
     async with request.app.state.runtime.pool.acquire() as conn:
         return [ReferralOut(**r) for r in await referral_sql.referrals_of_case(conn, case_id)]
 
 
 @router.get("/cases/{case_id}/consents", response_model=list[ConsentOut],
             summary="The consents of a case as the consent gate knows them")
-async def case_consents(case_id: str, request: Request, principal: Principal = Depends(require(*READERS))):
-    await ensure_case_in_scope(request, principal, case_id)
+async def case_consents(case_id: str, request: Request, _: Principal = Depends(authorize("referral.case.read"))):
     async with request.app.state.runtime.pool.acquire() as conn:
         rows = await gate_sql.consent_rows(conn, case_id)
     return [ConsentOut(**{k: r[k] for k in ConsentOut.model_fields}) for r in rows]

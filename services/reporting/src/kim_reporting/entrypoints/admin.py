@@ -9,7 +9,8 @@ import time
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import JSONResponse
 
-from kim_runtime.auth import Principal, Role, require
+from kim_runtime.auth import Principal
+from kim_runtime.policy import authorize
 from kim_runtime.rebuild import rebuild_from_kafka
 
 from .deps import Service, service
@@ -35,7 +36,7 @@ async def rebuild(svc: Service, names: list[str]) -> None:
 
 @router.post("/rebuild", status_code=202, summary="Rebuild projections from Kafka offset zero, then swap them in")
 async def start_rebuild(projection: str | None = None, svc: Service = Depends(service),
-                        _: Principal = Depends(require(Role.ADMIN))):
+                        _: Principal = Depends(authorize("projections.rebuild"))):
     known = [p.name for p in svc.projections]
     if projection is not None and projection not in known:
         raise HTTPException(422, detail=f"unknown projection {projection!r}; one of: {', '.join(known)}")
@@ -59,7 +60,7 @@ async def start_rebuild(projection: str | None = None, svc: Service = Depends(se
 
 
 @router.get("/rebuild", summary="Progress of the last rebuild")
-async def rebuild_status(svc: Service = Depends(service), _: Principal = Depends(require(Role.ADMIN))):
+async def rebuild_status(svc: Service = Depends(service), _: Principal = Depends(authorize("projections.status"))):
     return _public(svc.rebuild) if svc.rebuild else {"status": "never"}
 
 

@@ -1,4 +1,4 @@
-"""What the routers share: the roles that may read, the service's state on the app."""
+"""What the routers share: the readers' rule of the policy, the service's state on the app."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from fastapi import Request
 
 from kim_reporting.adapters.lag import EndOffsets
 from kim_reporting.settings import ReportingSettings
-from kim_runtime.auth import Role
+from kim_runtime.policy import authorize
 from kim_runtime.projection import Projection
 from kim_runtime.service import ServiceRuntime
 
-READERS = (Role.CASE_MANAGER, Role.TEAM_LEAD, Role.AUDITOR, Role.ADMIN)
-REPORTERS = (Role.TEAM_LEAD, Role.ADMIN)
+READER = authorize("indicators.read")  # the county's staff: indicators, reports, exports; never partners
 
 
 @dataclass

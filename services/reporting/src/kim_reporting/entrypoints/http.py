@@ -14,9 +14,9 @@ from kim_reporting.application.indicators import BREAKDOWNS, Scope, compute
 from kim_reporting.domain.catalogue import BY_NAME, INDICATORS
 from kim_reporting.domain.periods import PeriodKind, period_of, periods_between
 from kim_reporting.domain.suppression import MIN_PERSONS
-from kim_runtime.auth import Principal, require
+from kim_runtime.auth import Principal
 
-from .deps import READERS, Service, service
+from .deps import READER, Service, service
 
 router = APIRouter(tags=["indicators"])
 
@@ -49,7 +49,7 @@ async def _cells(svc: Service, period: PeriodKind, first, last, municipality, ba
 
 @router.get("/indicators", summary="Indicators per period; cells under 5 persons are suppressed")
 async def indicators(
-    svc: Service = Depends(service), _: Principal = Depends(require(*READERS)),
+    svc: Service = Depends(service), _: Principal = Depends(READER),
     period: PeriodKind = PeriodKind.MONTH, from_: Annotated[date | None, Query(alias="from")] = None,
     to: date | None = None, municipality: Ags = None, baustein: Baustein = None,
     by: Annotated[str | None, Query(description="Break down by: municipality, baustein (comma-separated)")] = None,
@@ -66,7 +66,7 @@ async def indicators(
 @router.get("/indicators.csv", summary="The same cells as CSV (the export is recorded)",
             response_class=PlainTextResponse)
 async def indicators_csv(
-    svc: Service = Depends(service), who: Principal = Depends(require(*READERS)),
+    svc: Service = Depends(service), who: Principal = Depends(READER),
     period: PeriodKind = PeriodKind.MONTH, from_: Annotated[date | None, Query(alias="from")] = None,
     to: date | None = None, municipality: Ags = None, baustein: Baustein = None, by: str | None = None,
     indicator: Annotated[list[str] | None, Query()] = None,
@@ -81,13 +81,13 @@ async def indicators_csv(
 
 
 @router.get("/catalogue", summary="The indicators and what they mean")
-async def catalogue(_: Principal = Depends(require(*READERS))):
+async def catalogue(_: Principal = Depends(READER)):
     return {"min_persons": MIN_PERSONS, "indicators": [
         {"name": i.name, "title": i.title, "aggregate": i.aggregate.value, "dimension": i.dimension,
          "person_based": i.person_based, "by_municipality": i.by_municipality} for i in INDICATORS]}
 
 
 @router.get("/lag", summary="How far behind each projection is")
-async def lag(svc: Service = Depends(service), _: Principal = Depends(require(*READERS))):
+async def lag(svc: Service = Depends(service), _: Principal = Depends(READER)):
     async with svc.runtime.pool.acquire() as conn:
         return {"projections": [await projection_lag(conn, svc.offsets, p) for p in svc.projections]}

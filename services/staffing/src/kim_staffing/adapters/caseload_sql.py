@@ -10,13 +10,15 @@ import asyncpg
 # A manager named by an event only replaces one named by an earlier event: the cases and staffing topics are
 # ordered per case within each topic but not across them.
 SET_MANAGER = """
-INSERT INTO caseload_cases AS c (case_id, staff_member_id, municipality, baustein, status, manager_since, updated_at)
-VALUES ($1, $2, $3, $4, coalesce($5, 'unknown'), $6, now())
+INSERT INTO caseload_cases AS c (case_id, staff_member_id, municipality, baustein, status, manager_since,
+                                 team_organisation_id, updated_at)
+VALUES ($1, $2, $3, $4, coalesce($5, 'unknown'), $6, $7, now())
 ON CONFLICT (case_id) DO UPDATE SET
     staff_member_id = CASE WHEN c.manager_since IS NULL OR excluded.manager_since >= c.manager_since
                            THEN excluded.staff_member_id ELSE c.staff_member_id END,
     manager_since = greatest(c.manager_since, excluded.manager_since),
     municipality = coalesce(excluded.municipality, c.municipality),
+    team_organisation_id = coalesce(excluded.team_organisation_id, c.team_organisation_id),
     baustein = coalesce(excluded.baustein, c.baustein),
     status = CASE WHEN c.status = 'closed' OR $5::text IS NULL THEN c.status ELSE $5 END,
     updated_at = now()
@@ -26,11 +28,11 @@ RETURNING c.staff_member_id
 
 async def set_manager(conn: asyncpg.Connection, case_id: str, staff_member_id: str, since: datetime, *,
                       municipality: str | None = None, baustein: str | None = None,
-                      status: str | None = None) -> set[str]:
+                      status: str | None = None, team: str | None = None) -> set[str]:
     """Record a manager (and optionally where the case is and its status); returns the staff members touched."""
     before = await conn.fetchval(
         "SELECT staff_member_id FROM caseload_cases WHERE case_id = $1 FOR UPDATE", case_id)
-    after = await conn.fetchval(SET_MANAGER, case_id, staff_member_id, municipality, baustein, status, since)
+    after = await conn.fetchval(SET_MANAGER, case_id, staff_member_id, municipality, baustein, status, since, team)
     return {s for s in (before, after) if s}
 
 

@@ -52,9 +52,10 @@ async def record(conn: asyncpg.Connection, env: Envelope) -> set[str]:
         return await sql.set_status(conn, case_id, STATUS_AFTER[env.type])
     if env.type == "kim.cases.CaseOpened":
         return await sql.set_manager(conn, case_id, event.case_manager_id, env.time, municipality=event.municipality,
-                                     baustein=event.baustein.value, status="open")
+                                     baustein=event.baustein.value, status="open", team=event.team_organisation_id)
     if env.type == "kim.cases.CaseTransferred":
-        return await sql.set_manager(conn, case_id, event.case_manager_id, env.time, municipality=event.municipality)
+        return await sql.set_manager(conn, case_id, event.case_manager_id, env.time, municipality=event.municipality,
+                                     team=event.team_organisation_id)
     return await sql.set_manager(conn, case_id, event.staff_member_id, env.time)  # CaseManagerAssigned
 
 

@@ -7,12 +7,13 @@ from decimal import Decimal
 from fastapi import APIRouter, Depends, Header, Query, Response
 from kim_runtime.errors import NotFound
 from kim_runtime.http import parse_if_match
+from kim_runtime.policy import authorize
 from kim_schemas.codes import Baustein
 
 from ..adapters import caseload_sql, staffing_sql
 from ..application.commands import AssignCaseManager
 from ..domain.caseload import per_vza
-from .http import case_managers, context, history, plain, pool, reader, store, with_etag
+from .http import case_managers, context_for, history, plain, pool, reader, store, with_etag
 
 router = APIRouter(tags=["caseload"])
 
@@ -27,7 +28,8 @@ def caseload_view(row) -> dict:
 
 @router.put("/cases/{case_id}/case-manager", summary="Make a staff member the case manager of a case")
 async def assign(case_id: str, cmd: AssignCaseManager, response: Response,
-                 if_match: str | None = Header(default=None, alias="If-Match"), ctx=Depends(context),
+                 if_match: str | None = Header(default=None, alias="If-Match"),
+                 ctx=Depends(context_for("staffing.case.assign")),
                  svc=Depends(case_managers), pool_=Depends(pool)):
     assignment = await svc.assign(ctx, case_id, cmd, parse_if_match(if_match))
     with_etag(response, assignment.version)
@@ -35,7 +37,7 @@ async def assign(case_id: str, cmd: AssignCaseManager, response: Response,
 
 
 @router.get("/cases/{case_id}", summary="A case as staffing sees it: manager and status",
-            dependencies=[Depends(reader)])
+            dependencies=[Depends(authorize("staffing.case.read"))])
 async def get_case(case_id: str, response: Response, show_history: bool = Query(False, alias="history"),
                    pool_=Depends(pool), store_=Depends(store)):
     events = await history(store_, case_id)

@@ -1,4 +1,6 @@
-"""The HTTP API: team leads and admins change, every token holder reads. Routers per resource, shared helpers here."""
+"""The HTTP API: each route names its action of the runtime's policy (kim_runtime.policy): team leads and admins
+plan grants and positions; the county's staff read them; a case is reached within the same scope as in the cases
+service (its team and municipality, known here from the cases events). Routers per resource, shared helpers here."""
 
 from __future__ import annotations
 
@@ -7,17 +9,33 @@ from datetime import date
 from decimal import Decimal
 
 from fastapi import Depends, FastAPI, Request, Response
-from kim_runtime.auth import Principal, Role, current_principal, require
+from kim_runtime.auth import Principal
 from kim_runtime.http import etag
+from kim_runtime.policy import Owner, Resource, authorize, owner_resolvers
 
+from ..adapters import caseload_sql
 from ..adapters.events import Context
 
-writer = require(Role.TEAM_LEAD, Role.ADMIN)
-reader = current_principal
+reader = authorize("staffing.read")
 
 
-def context(request: Request, principal: Principal = Depends(writer)) -> Context:
-    return Context(actor=principal.sub, correlation_id=request.headers.get("X-Correlation-ID") or str(uuid.uuid4()))
+def context_for(action: str):
+    """A dependency: the command context of a caller the policy lets do `action`."""
+
+    def context(request: Request, principal: Principal = Depends(authorize(action))) -> Context:
+        return Context(actor=principal.sub,
+                       correlation_id=request.headers.get("X-Correlation-ID") or str(uuid.uuid4()))
+
+    return context
+
+
+context = context_for("staffing.plan")
+
+
+async def case_owner(request: Request, _: Principal, case_id: str) -> Owner | None:
+    async with request.app.state.runtime.pool.acquire() as conn:
+        row = await caseload_sql.case(conn, case_id)
+    return None if row is None else Owner(frozenset({(row["municipality"], row["team_organisation_id"])}))
 
 
 def staffing(request: Request):
@@ -64,5 +82,6 @@ async def history(store, stream_id: str) -> list[dict]:
 def include(app: FastAPI) -> None:
     from . import caseload_api, grants_api, positions_api, reports_api
 
+    owner_resolvers(app)[Resource.CASE] = case_owner
     for module in (grants_api, positions_api, caseload_api, reports_api):
         app.include_router(module.router)

@@ -23,7 +23,12 @@ router = APIRouter(prefix="/faelle/{case_id}/vermittlung")
 async def _page(request: Request, signed: Signed, case_id: str, form: forms.Form | None, status: int = 200,
                 p=None):
     case = (await signed.cases.case(case_id)).body
-    consents = await signed.referrals.consents_of_case(case_id)
+    try:
+        consents = await signed.referrals.consents_of_case(case_id)
+    except ApiError as exc:  # 404: the gate has not seen the just-opened case yet (the cases service showed it)
+        if exc.status != 404:
+            raise
+        consents = []
     partners = await partner_names(signed)
     answer = None
     if form is not None and form.get("to_organisation_id") and form.get("purpose"):

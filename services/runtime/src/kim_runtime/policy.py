@@ -1,0 +1,254 @@
+"""The one authorization policy of every HTTP route of the four services: role × scope × the resource's owner.
+
+Every route declares an action (`Depends(authorize("case.read"))`); the action names one entry of `POLICY`. An
+entry says what the route acts on (`Resource`) and how far each role reaches:
+- `ALL`: every resource of the kind (admins; auditors for reading);
+- `SCOPE`: resources of the caller's team or municipality (case managers, team leads). A case is owned by its
+  team and municipality; a client by the places of their cases and by the team and municipality that registered
+  them; a referral by its case;
+- `ORGANISATION`: what was sent to the caller's partner organisation (partners, on the partner API only).
+A role missing from an entry gets 403. A resource outside the caller's reach answers 404 where its mere existence is
+personal data (clients, cases, referrals), exactly like one that does not exist; 403 otherwise. No token: 401.
+Auditors read everything and write nothing; partners reach the partner API only (both checked below, at import).
+
+`check_routes(app)` refuses an app with a route that declares no action, or two (at start-up and when the OpenAPI
+document is built), and writes each operation's action into the document as `x-kim-action` (the isolation matrix
+reads it there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.routing import APIRoute, iter_route_contexts
+
+from .auth import Principal, Role, current_principal, in_scope
+
+
+class Reach(StrEnum):
+    ALL = "all"
+    SCOPE = "scope"
+    ORGANISATION = "organisation"
+
+
+class Resource(StrEnum):
+    """What a route acts on, named by a path parameter (or, for `in_body` rules, by a field of the body)."""
+
+    NONE = "none"  # no owner: registries, county-wide staffing and indicators, lists filtered to the caller
+    CLIENT = "client"
+    CASE = "case"
+    REFERRAL = "referral"
+    PARTNER_REFERRAL = "partner_referral"
+
+
+# Resources whose existence alone is personal data: out of reach they answer 404, like a resource that does not exist
+HIDDEN = frozenset({Resource.CLIENT, Resource.CASE, Resource.REFERRAL, Resource.PARTNER_REFERRAL})
+PATH_PARAM = {Resource.CLIENT: "client_id", Resource.CASE: "case_id", Resource.REFERRAL: "referral_id",
+              Resource.PARTNER_REFERRAL: "referral_id"}
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Whose a resource is: the (municipality, team) places that own it, or the partner organisation it went to."""
+
+    places: frozenset[tuple[str | None, str | None]] = frozenset()
+    organisation: str | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    resource: Resource
+    reach: Mapping[Role, Reach] = field(default_factory=dict)
+    writes: bool = False
+    in_body: bool = False  # the resource is named in the body: the handler calls `ensure` itself
+    public: bool = False  # no token needed (health, metrics, the dashboard's static page)
+
+
+CM, TL, PARTNER, AUDITOR, ADMIN = Role.CASE_MANAGER, Role.TEAM_LEAD, Role.PARTNER, Role.AUDITOR, Role.ADMIN
+A, S, O = Reach.ALL, Reach.SCOPE, Reach.ORGANISATION
+STAFF_READ = {CM: S, TL: S, AUDITOR: A, ADMIN: A}  # casework readers
+CASEWORK = {CM: S, TL: S, ADMIN: A}
+INTERNAL_READ = {CM: A, TL: A, AUDITOR: A, ADMIN: A}  # the county's own staff, not partners
+
+POLICY: dict[str, Rule] = {
+    "public": Rule(Resource.NONE, public=True),
+    # cases
+    "client.register": Rule(Resource.NONE, {CM: A, TL: A, ADMIN: A}, writes=True),
+    "client.read": Rule(Resource.CLIENT, STAFF_READ),
+    "client.erase": Rule(Resource.CLIENT, {TL: S, ADMIN: A}, writes=True),
+    "client.reads": Rule(Resource.CLIENT, {AUDITOR: A, ADMIN: A}),
+    "case.open": Rule(Resource.CLIENT, CASEWORK, writes=True, in_body=True),
+    "case.list": Rule(Resource.NONE, STAFF_READ),
+    "case.read": Rule(Resource.CASE, STAFF_READ),
+    "case.work": Rule(Resource.CASE, CASEWORK, writes=True),
+    "case.transfer": Rule(Resource.CASE, CASEWORK, writes=True),
+    # staffing
+    "staffing.case.read": Rule(Resource.CASE, STAFF_READ),
+    "staffing.case.assign": Rule(Resource.CASE, {TL: S, ADMIN: A}, writes=True),
+    "staffing.read": Rule(Resource.NONE, INTERNAL_READ),
+    "staffing.plan": Rule(Resource.NONE, {TL: A, ADMIN: A}, writes=True),
+    # referrals, case side
+    "registry.read": Rule(Resource.NONE, INTERNAL_READ),
+    "registry.register": Rule(Resource.NONE, {ADMIN: A}, writes=True),
+    "referral.request": Rule(Resource.CASE, {CM: S, TL: S}, writes=True, in_body=True),
+    "referral.read": Rule(Resource.REFERRAL, STAFF_READ),
+    "referral.close": Rule(Resource.REFERRAL, {CM: S, TL: S}, writes=True),
+    "referral.case.read": Rule(Resource.CASE, STAFF_READ),
+    # referrals, partner side: a partner token reaches nothing else
+    "partner.inbox": Rule(Resource.NONE, {PARTNER: O}),
+    "partner.referral.read": Rule(Resource.PARTNER_REFERRAL, {PARTNER: O}),
+    "partner.referral.act": Rule(Resource.PARTNER_REFERRAL, {PARTNER: O}, writes=True),
+    # reporting
+    "indicators.read": Rule(Resource.NONE, INTERNAL_READ),
+    "report.generate": Rule(Resource.NONE, {TL: A, ADMIN: A}, writes=True),
+    "report.approve": Rule(Resource.NONE, {TL: A, ADMIN: A}, writes=True),
+    "projections.rebuild": Rule(Resource.NONE, {ADMIN: A}, writes=True),
+    "projections.status": Rule(Resource.NONE, {ADMIN: A}),
+}
+
+
+def _check_policy(policy: Mapping[str, Rule]) -> None:
+    """The invariants no entry may break; checked at import, so a wrong entry stops every service from starting."""
+    for action, rule in policy.items():
+        if rule.writes and AUDITOR in rule.reach:
+            raise AssertionError(f"policy {action}: auditors read, they never write")
+        if (PARTNER in rule.reach) != action.startswith("partner."):
+            raise AssertionError(f"policy {action}: partners reach the partner API (partner.*) and nothing else")
+
+
+_check_policy(POLICY)
+
+Resolver = Callable[[Request, Principal, str], Awaitable[Owner | None]]
+
+
+class RouteWithoutRule(Exception):
+    """Raised by `check_routes` for a route that declares no action, two, or a partner action off the partner API."""
+
+
+def may(principal: Principal, rule: Rule, owner: Owner | None) -> bool:
+    """Whether the principal's role reaches this resource (None: the resource does not exist)."""
+    reach = rule.reach.get(principal.role)
+    if reach is Reach.ALL:
+        return True
+    if owner is None or reach is None:
+        return False
+    if reach is Reach.ORGANISATION:
+        return owner.organisation is not None and owner.organisation == principal.organisation
+    return any(in_scope(principal, municipality, team) for municipality, team in owner.places)
+
+
+def ensure_role(principal: Principal, action: str) -> Rule:
+    rule = POLICY[action]
+    if principal.role not in rule.reach:
+        names = ", ".join(sorted(r.value for r in rule.reach))
+        raise HTTPException(403, detail=f"role {principal.role.value} may not do this ({action}); "
+                                        f"needs one of: {names}")
+    return rule
+
+
+def ensure(principal: Principal, action: str, owner: Owner | None, ident: str) -> None:
+    """404 (hidden resources: the same answer as for one that does not exist) or 403 when out of reach."""
+    rule = ensure_role(principal, action)
+    if may(principal, rule, owner):
+        return
+    if rule.resource in HIDDEN:
+        kind = "referral" if rule.resource is Resource.PARTNER_REFERRAL else rule.resource.value
+        raise HTTPException(404, detail=f"no {kind} {ident} that you may reach: check the id, or ask the team "
+                                        "that serves it")
+    raise HTTPException(403, detail=(
+        f"{rule.resource.value} {ident} is outside your scope (team {principal.team or '-'}, municipality "
+        f"{principal.municipality or '-'}): ask its team or an admin"))
+
+
+def owner_resolvers(app: FastAPI) -> dict[Resource, Resolver]:
+    """Where a service tells the policy how to find the owner of each kind of resource it serves."""
+    if not hasattr(app.state, "owners"):
+        app.state.owners = {}
+    return app.state.owners
+
+
+def authorize(action: str):
+    """The dependency every route declares: 401 without a valid token, 403 for a role the action does not name,
+    404/403 for a resource (named by a path parameter) outside the caller's reach. Returns the principal."""
+    rule = POLICY[action]  # an unknown action fails at import of the route's module
+
+    if rule.public:
+        async def public() -> None:
+            return None
+
+        public.kim_action = action
+        return public
+
+    async def dependency(request: Request, principal: Principal = Depends(current_principal)) -> Principal:
+        ensure_role(principal, action)
+        if rule.resource is not Resource.NONE and not rule.in_body and rule.reach[principal.role] is not Reach.ALL:
+            ident = request.path_params[PATH_PARAM[rule.resource]]
+            owner = await owner_resolvers(request.app)[rule.resource](request, principal, ident)
+            ensure(principal, action, owner, ident)
+        return principal
+
+    dependency.kim_action = action
+    return dependency
+
+
+def route_actions(app: FastAPI) -> dict[tuple[str, str], str]:
+    """Every operation's action, {(method, path): action}; refuses a route that declares none, or two."""
+    actions = {}
+    for route in iter_route_contexts(app.routes):
+        if not isinstance(route.original_route, APIRoute):
+            continue  # static mounts and the docs pages: no data
+        found = set(_actions(route.dependant.dependencies))
+        name = f"{','.join(sorted(route.methods))} {route.path_format}"
+        if len(found) != 1:
+            raise RouteWithoutRule(f"{name} declares {len(found) or 'no'} authorization rules ({', '.join(found)}): "
+                               "add exactly one Depends(authorize('<action>')) naming an entry of "
+                               "kim_runtime.policy.POLICY")
+        action = next(iter(found))
+        if action.startswith("partner.") != route.path_format.startswith("/partner/"):
+            raise RouteWithoutRule(f"{name}: partner actions (partner.*) belong on the partner API (/partner/...) "
+                                   f"and only there; this route declares {action}")
+        for method in route.methods:
+            actions[(method, route.path_format)] = action
+    return actions
+
+
+def _actions(dependencies: Iterable) -> Iterable[str]:
+    for dep in dependencies:
+        action = getattr(dep.call, "kim_action", None)
+        if action is not None:
+            yield action
+        yield from _actions(dep.dependencies)
+
+
+def check_routes(app: FastAPI, document: dict | None = None) -> dict[tuple[str, str], str]:
+    """Refuse an app with a route without a rule; name each operation's action in its OpenAPI document."""
+    actions = route_actions(app)
+    for (method, path), action in actions.items():
+        operation = (document or {}).get("paths", {}).get(path, {}).get(method.lower())
+        if operation is not None:
+            operation["x-kim-action"] = action
+    return actions
+
+
+# What the isolation matrix expects, read off the same table the policy enforces: for an action, a role (None: no
+# token) and whether the resource is the caller's own or another's, the answer. ALLOWED: the policy lets the call
+# through (what follows is the command's own business: 2xx, or 409/422 for a rule or the input).
+ALLOWED = "allowed"
+OWN, FOREIGN = "own", "foreign"
+
+
+def expected(action: str, role: Role | None, ownership: str) -> int | str:
+    rule = POLICY[action]
+    if rule.public:
+        return ALLOWED
+    if role is None:
+        return 401
+    reach = rule.reach.get(role)
+    if reach is None:
+        return 403
+    if reach is Reach.ALL or rule.resource is Resource.NONE or ownership == OWN:
+        return ALLOWED
+    return 404 if rule.resource in HIDDEN else 403
