@@ -92,6 +92,7 @@ class OutboxRelay:
         self.token: int | None = None
         self.valid_until = 0.0  # monotonic time until which the lease is surely ours
         self.listening = False
+        self.listens = 0  # times the LISTEN connection was opened (1 + reconnections)
         self.leaderships = 0
         self.last_error: str | None = None  # why the last batch or lease query failed (None after a success)
         self._db_log = RateLimitedLog(log, "outbox relay cannot reach the database")
@@ -296,6 +297,7 @@ class OutboxRelay:
                 conn.add_termination_listener(lambda _c: closed.set())
                 await conn.add_listener("kim_outbox", self._notified)
                 self.listening, backoff = True, 0.2
+                self.listens += 1
                 self._listen_log.recovered()
                 self._wake.set()  # a notification may have been missed while it was away
                 while not closed.is_set():
