@@ -192,3 +192,23 @@ async def _is_state(r: Replica, state: RelayState) -> bool:
 
 async def _is(coro, value) -> bool:
     return (await coro if asyncio.iscoroutine(coro) else coro) == value
+
+
+async def test_a_confirmed_batch_whose_mark_was_lost_is_marked_not_published_again(setup):
+    store, pool, replicas, topic, bootstrap = setup
+    a = await replicas[0].start()
+    await eventually(lambda: leader_of([a]))
+    mark, failures = a.relay._mark_sent, []
+
+    async def mark_lost_once(positions):
+        if not failures:
+            failures.append(positions)
+            raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+        await mark(positions)
+
+    a.relay._mark_sent = mark_lost_once
+    await append_many(store, 2, 0, 10)
+    await eventually(lambda: _is(pending(pool), 0))
+    assert failures and a.relay.published == 10
+    records = await read_topic(bootstrap, topic, 10)
+    assert len(records) == 10, "the batch was published again"

@@ -9,8 +9,9 @@ marks nothing and steps back to follower. A leader that stops cleanly gives the 
 over at once; one that dies is replaced when its lease expires (`lease_s`, default 5 s).
 
 Rows are published in position order in batches; the producer is idempotent, so a batch retried after a failure
-keeps its order, and the only repeat a consumer can see (absorbed by its inbox) is a batch published by a relay
-that died before marking it sent. LISTEN/NOTIFY wakes the relay at once; its connection is reopened whenever it
+keeps its order. A confirmed batch whose mark was lost with the database is marked, not published again, as long as
+the relay still holds the same token. So the only repeat a consumer can see (absorbed by its inbox) is a batch
+published by a relay that died, or lost its lease, between publishing and marking it sent. LISTEN/NOTIFY wakes the relay at once; its connection is reopened whenever it
 is lost, and until then the relay polls every `poll_interval` seconds.
 """
 
@@ -87,6 +88,7 @@ class OutboxRelay:
         self.on_published = on_published
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
+        self._unmarked: list[int] = []  # positions of a confirmed batch whose mark did not reach the database
         self.published = 0
         self.state = RelayState.STARTING
         self.token: int | None = None
@@ -117,7 +119,7 @@ class OutboxRelay:
                     await self._lead()
                 except LeadershipLost as lost:
                     log.warning("outbox relay %s is no longer the leader: %s", self.holder, lost)
-                    self.token, self.state = None, RelayState.FOLLOWER
+                    self.token, self.state, self._unmarked = None, RelayState.FOLLOWER, []
         finally:
             listener.cancel()
             with contextlib.suppress(BaseException):
@@ -234,6 +236,9 @@ class OutboxRelay:
         """Publish one batch of unsent rows while the lease is surely ours; returns how many were sent."""
         if self.token is None:
             raise LeadershipLost("not the leader")
+        if self._unmarked:  # published and confirmed under this token, but the database went away before the mark
+            await self._mark_sent(self._unmarked)
+            return self._sent(len(self._unmarked))
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(_FETCH, self.batch_size)
         if not rows:
@@ -261,12 +266,17 @@ class OutboxRelay:
         except TimeoutError:
             done.cancel()
             raise LeadershipLost("Kafka did not confirm the batch while the lease was surely valid") from None
-        await self._mark_sent([r["position"] for r in rows])
-        self.published += len(rows)
+        self._unmarked = [r["position"] for r in rows]
+        await self._mark_sent(self._unmarked)
+        return self._sent(len(rows))
+
+    def _sent(self, n: int) -> int:
+        self._unmarked = []
+        self.published += n
         self._published_ok()
         if self.on_published:
-            self.on_published(len(rows))
-        return len(rows)
+            self.on_published(n)
+        return n
 
     async def _mark_sent(self, positions: list[int]) -> None:
         """Mark the batch sent and renew the lease in one transaction, only if the token is still ours."""
