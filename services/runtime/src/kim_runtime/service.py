@@ -84,8 +84,9 @@ class ServiceRuntime:
         await self._migrate()
         self.pool = await db.create_pool(s.database_url, max_size=s.db_pool_size)
         async with self.pool.acquire() as conn:
-            for projection in self.projections:
-                await projection.create_schema(conn)
+            async with db.migration_lock(conn):  # CREATE ... IF NOT EXISTS races between replicas starting together
+                for projection in self.projections:
+                    await projection.create_schema(conn)
         self.store = EventStore(self.pool, self.topic)
         self.consumers.pool = self.pool
         self._tasks.append(asyncio.create_task(self._start_broker(), name="broker"))
