@@ -344,9 +344,10 @@ class Rig:
         for rec in sorted(records, key=lambda r: (r.partition, r.offset)):
             headers = dict(rec.headers)
             event_id, version = headers["ce_id"].decode(), int(headers["ce_streamversion"])
-            duplicates += event_id in seen
+            mine = self.fault_at(rec.timestamp / 1000) is fault  # a repeat or reorder counts for the fault before it
+            duplicates += mine and event_id in seen
+            reorders += mine and version < newest.get(rec.key, 0)
             seen.add(event_id)
-            reorders += version < newest.get(rec.key, 0)
             newest[rec.key] = max(version, newest.get(rec.key, 0))
         handled = Counter(str(r["event_id"]) for r in effects)
         lost = (sum((a.case_id, a.version) not in in_store for a in self.acks)
@@ -354,6 +355,10 @@ class Rig:
         return Figures(commands=len(self.acks), lost=lost, duplicates=duplicates, reorders=reorders,
                        double_applied=sum(n - 1 for n in handled.values()),
                        failover_s=self.failover(effects, fault), answers=dict(self.answers))
+
+    def fault_at(self, at: float) -> Fault:
+        """The last fault injected before `at` (the first one for anything earlier)."""
+        return max((f for f in self.faults if f.injected <= at), key=lambda f: f.injected, default=self.faults[0])
 
     def failover(self, effects: list[asyncpg.Record], fault: Fault) -> float:
         """Seconds from the end of the fault until the first command acknowledged after it began was handled."""

@@ -24,6 +24,7 @@ OUTAGES = [
     ConnectionResetError(104, "reset by peer"),
     TimeoutError(),
     asyncpg.InterfaceError("connection is closed"),
+    asyncpg.InternalClientError("cannot switch to state 15; another operation (2) is in progress"),
 ]
 BUGS = [asyncpg.InterfaceError("cannot call Connection.fetch(): connection has been released back to the pool"),
         ValueError("a bug")]

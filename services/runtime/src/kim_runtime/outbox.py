@@ -248,6 +248,8 @@ class OutboxRelay:
             raise LeadershipLost("the lease is about to expire; not publishing")
         futures = []
         for row in rows:
+            if self.lease_left() <= self.margin:  # sending can block while Kafka is away; the lease may run low
+                raise LeadershipLost("the lease ran low while the batch was being sent")
             env = row_to_envelope(row, upcast=False)
             futures.append(
                 await self.broker.publish(
@@ -259,13 +261,7 @@ class OutboxRelay:
                     no_confirm=True,
                 )
             )
-        # wait for the acks, but not past the lease: a batch in doubt then is published again by the next leader
-        done = asyncio.gather(*futures)
-        try:
-            await asyncio.wait_for(asyncio.shield(done), timeout=max(self.lease_left() - self.margin / 2, 0.01))
-        except TimeoutError:
-            done.cancel()
-            raise LeadershipLost("Kafka did not confirm the batch while the lease was surely valid") from None
+        await self._confirmed(asyncio.gather(*futures))
         self._unmarked = [r["position"] for r in rows]
         await self._mark_sent(self._unmarked)
         return self._sent(len(rows))
@@ -277,6 +273,19 @@ class OutboxRelay:
         if self.on_published:
             self.on_published(n)
         return n
+
+    async def _confirmed(self, acks: asyncio.Future) -> None:
+        """Wait for Kafka's acks while the lease stays ours (the heartbeat renews it meanwhile). If it cannot be
+        renewed in time, give up before it expires: the batch, in doubt, is then published by the next leader."""
+        while not acks.done():
+            left = self.lease_left() - self.margin / 2
+            if left <= 0:
+                acks.cancel()
+                with contextlib.suppress(BaseException):
+                    await acks
+                raise LeadershipLost("Kafka did not confirm the batch before the lease ran out")
+            await asyncio.wait([acks], timeout=min(left, self.renew_every))
+        acks.result()
 
     async def _mark_sent(self, positions: list[int]) -> None:
         """Mark the batch sent and renew the lease in one transaction, only if the token is still ours."""

@@ -18,6 +18,7 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.CrashShutdownError,  # 57P02
     asyncpg.TooManyConnectionsError,  # 53300
     ConnectionError,  # refused / reset while the pool opens a new connection
+    asyncpg.InternalClientError,  # a connection the server dropped mid-operation, found broken when it is released
     TimeoutError,  # the pool could not hand out a connection in time
 )
 
