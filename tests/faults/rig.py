@@ -175,7 +175,7 @@ class Rig:
         for i in range(self.replicas_wanted):
             self.start_replica(i)
         await asyncio.to_thread(procs.wait_ready, self.replicas, 120)
-        self.start_recorder()
+        await self.start_recorder()
         self.http = httpx.AsyncClient(timeout=10)
         for _ in range(CASES):
             self.case_ids.append(await self.open_case())
@@ -188,13 +188,22 @@ class Rig:
         self.replicas.append(proc)
         return proc
 
-    def start_recorder(self) -> None:
-        log = open(self.logs / "recorder.log", "ab")  # noqa: SIM115 - kept open by the child
+    async def start_recorder(self) -> None:
+        """Start the consumer and return once it is connected to Kafka."""
+        path = self.logs / "recorder.log"
+        path.unlink(missing_ok=True)
+        log = open(path, "ab")  # noqa: SIM115 - kept open by the child
         self.recorder = subprocess.Popen(
             [sys.executable, str(Path(recorder.__file__)), self.url(self.recorder_db), self.stack.bootstrap,
              self.prefix, str(self.delay_ms)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True, env=os.environ | {"PYTHONUNBUFFERED": "1"})
         log.close()
+
+        async def ready() -> bool:
+            assert self.recorder.poll() is None, f"the recorder exited: {path.read_text()[-2000:]}"
+            return "ready" in path.read_text().splitlines()
+
+        await eventually(ready, timeout=60, every=0.1)
 
     def kill_recorder(self) -> None:
         os.kill(self.recorder.pid, signal.SIGKILL)

@@ -36,6 +36,7 @@ from .store import row_to_envelope
 log = logging.getLogger(__name__)
 
 LEASE = "outbox"
+ACK_TIMEOUT_S = 30.0  # a leader waits this long for Kafka's acks of a batch, then publishes it again
 
 _FETCH = """
 SELECT o.position, o.topic, e.event_id, e.stream_id, e.version, e.type, e.schema_version, e.occurred_at,
@@ -277,13 +278,16 @@ class OutboxRelay:
     async def _confirmed(self, acks: asyncio.Future) -> None:
         """Wait for Kafka's acks while the lease stays ours (the heartbeat renews it meanwhile). If it cannot be
         renewed in time, give up before it expires: the batch, in doubt, is then published by the next leader."""
+        give_up = time.monotonic() + ACK_TIMEOUT_S
         while not acks.done():
             left = self.lease_left() - self.margin / 2
-            if left <= 0:
+            if left <= 0 or time.monotonic() > give_up:
                 acks.cancel()
                 with contextlib.suppress(BaseException):
                     await acks
-                raise LeadershipLost("Kafka did not confirm the batch before the lease ran out")
+                if left <= 0:
+                    raise LeadershipLost("Kafka did not confirm the batch before the lease ran out")
+                raise TimeoutError(f"Kafka did not confirm the batch within {ACK_TIMEOUT_S} s")  # sent again
             await asyncio.wait([acks], timeout=min(left, self.renew_every))
         acks.result()
 
