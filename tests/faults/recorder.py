@@ -21,7 +21,8 @@ SERVICE = "faults"
 TOPIC = "kim.cases"
 DDL = """
 CREATE TABLE IF NOT EXISTS effects (
-    event_id uuid NOT NULL, stream_id text NOT NULL, version int, handled_at timestamptz NOT NULL DEFAULT clock_timestamp()
+    event_id uuid NOT NULL, stream_id text NOT NULL, version int,
+    handled_at timestamptz NOT NULL DEFAULT clock_timestamp()
 )
 """
 

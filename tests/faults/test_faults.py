@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import pytest
 
-from tests.faults.rig import Figures, Rig
+from tests.faults.rig import Fault, Figures, Rig
 
 pytestmark = pytest.mark.timeout(300)
 LOAD_S = 2.0
@@ -34,6 +35,19 @@ def check(rig: Rig, figures: Figures, capsys, fault: str, *, repeats_allowed: bo
     assert "500" not in figures.answers and "503 without Retry-After" not in figures.answers, figures.answers
 
 
+async def under_load(rig: Rig) -> None:
+    await rig.start()
+    rig.start_load()
+    await asyncio.sleep(LOAD_S)
+
+
+def killed(rig: Rig, name: str, kill: Callable[[], None]) -> Fault:
+    fault = rig.fault(name)
+    kill()
+    fault.ended = fault.injected
+    return fault
+
+
 async def finish(rig: Rig) -> None:
     await rig.stop_load()
     await rig.next_event_handled()
@@ -41,17 +55,13 @@ async def finish(rig: Rig) -> None:
 
 
 async def test_postgres_restart_with_two_replicas_then_the_leaders_death(rig: Rig, capsys):
-    await rig.start()
-    rig.start_load()
-    await asyncio.sleep(LOAD_S)
+    await under_load(rig)
     restart = rig.fault("postgres restart")
     await rig.stack.restart_postgres()
     restart.ended = time.time()
     await asyncio.sleep(LOAD_S)
     leader = await rig.leader()
-    kill = rig.fault("leader kill -9 after the restart")
-    rig.kill(leader)
-    kill.ended = kill.injected
+    kill = killed(rig, "leader kill -9 after the restart", lambda: rig.kill(leader))
     await asyncio.sleep(LOAD_S)
     await finish(rig)
     assert rig.answers["503"] > 0, "no request met the restart: the test proved nothing about 503"
@@ -60,13 +70,9 @@ async def test_postgres_restart_with_two_replicas_then_the_leaders_death(rig: Ri
 
 
 async def test_leader_kill(rig: Rig, capsys):
-    await rig.start()
-    rig.start_load()
-    await asyncio.sleep(LOAD_S)
+    await under_load(rig)
     leader = await rig.leader()
-    kill = rig.fault("leader kill -9")
-    rig.kill(leader)
-    kill.ended = kill.injected
+    kill = killed(rig, "leader kill -9", lambda: rig.kill(leader))
     survivor = await rig.leader()
     assert survivor is not leader
     await asyncio.sleep(LOAD_S)
@@ -76,13 +82,9 @@ async def test_leader_kill(rig: Rig, capsys):
 
 @pytest.mark.parametrize("rig", [{"recorder_delay_ms": 20}], indirect=True)  # the consumer lags: kills land mid-batch
 async def test_consumer_kill_mid_batch(rig: Rig, capsys):
-    await rig.start()
-    rig.start_load()
-    await asyncio.sleep(LOAD_S)
+    await under_load(rig)
     backlog = await rig.backlog()
-    kill = rig.fault("consumer kill -9 mid-batch")
-    rig.kill_recorder()
-    kill.ended = kill.injected
+    kill = killed(rig, "consumer kill -9 mid-batch", rig.kill_recorder)
     assert backlog > 0, "the consumer was not behind: the kill did not land mid-batch"
     await rig.start_recorder()
     await asyncio.sleep(LOAD_S)
@@ -91,9 +93,7 @@ async def test_consumer_kill_mid_batch(rig: Rig, capsys):
 
 
 async def test_broker_kill_and_restart(rig: Rig, capsys):
-    await rig.start()
-    rig.start_load()
-    await asyncio.sleep(LOAD_S)
+    await under_load(rig)
     kill = rig.fault("broker kill -9 and restart")
     rig.stack.kill_kafka()
     acked = len(rig.acks)

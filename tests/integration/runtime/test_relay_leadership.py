@@ -12,13 +12,14 @@ import contextlib
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from kim_runtime import db
 from kim_runtime.kafka import make_broker
 from kim_runtime.outbox import OutboxRelay, RelayState
 from kim_runtime.settings import RuntimeSettings
 from kim_runtime.store import EventStore
+
+from tests.e2e.support import read_topic
 
 from .harness import event, eventually, unique
 
@@ -83,26 +84,6 @@ async def append_many(store: EventStore, streams: int, start: int, count: int) -
         await store.append(stream, [event(stream, n)], expected_version=n // streams)
 
 
-async def read_topic(bootstrap: str, topic: str, expected: int) -> list:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None,
-                                enable_auto_commit=False)
-    await consumer.start()
-    got: list = []
-    try:
-        async def enough():
-            batch = await consumer.getmany(timeout_ms=200)
-            got.extend(m for ms in batch.values() for m in ms)
-            return len(got) >= expected
-
-        await eventually(enough)
-        await asyncio.sleep(0.5)  # anything beyond `expected` (a repeat) would arrive now
-        batch = await consumer.getmany(timeout_ms=500)
-        got.extend(m for ms in batch.values() for m in ms)
-    finally:
-        await consumer.stop()
-    return got
-
-
 async def pending(pool) -> int:
     async with pool.acquire() as conn:
         return await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
@@ -139,7 +120,7 @@ async def test_one_leader_publishes_and_a_follower_takes_over_when_it_stops_or_d
     assert LEASE_S * 0.5 <= took <= LEASE_S * 3, f"took over after {took:.1f} s with a {LEASE_S} s lease"
     await eventually(lambda: _is(pending(pool), 0))
 
-    records = await read_topic(bootstrap, topic, 80)
+    records = await read_topic(bootstrap, topic)
     assert len(records) == 80, "an event was published twice or not at all"
     async with pool.acquire() as conn:
         tokens = await conn.fetchval("SELECT token FROM relay_lease WHERE name = 'outbox'")
@@ -210,5 +191,5 @@ async def test_a_confirmed_batch_whose_mark_was_lost_is_marked_not_published_aga
     await append_many(store, 2, 0, 10)
     await eventually(lambda: _is(pending(pool), 0))
     assert failures and a.relay.published == 10
-    records = await read_topic(bootstrap, topic, 10)
+    records = await read_topic(bootstrap, topic)
     assert len(records) == 10, "the batch was published again"

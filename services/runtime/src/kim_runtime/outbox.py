@@ -10,9 +10,10 @@ over at once; one that dies is replaced when its lease expires (`lease_s`, defau
 
 Rows are published in position order in batches; the producer is idempotent, so a batch retried after a failure
 keeps its order. A confirmed batch whose mark was lost with the database is marked, not published again, as long as
-the relay still holds the same token. So the only repeat a consumer can see (absorbed by its inbox) is a batch
-published by a relay that died, or lost its lease, between publishing and marking it sent. LISTEN/NOTIFY wakes the relay at once; its connection is reopened whenever it
-is lost, and until then the relay polls every `poll_interval` seconds.
+the relay still holds the same token. So a consumer sees a repeat (absorbed by its inbox) only of a batch published
+by a relay that died, or lost its lease, between publishing and marking it sent, or one the broker wrote but died
+before acknowledging. LISTEN/NOTIFY wakes the relay at once; its connection is reopened whenever it is lost, and
+until then the relay polls every `poll_interval` seconds.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ FROM outbox o JOIN events e USING (position)
 WHERE o.sent_at IS NULL ORDER BY o.position LIMIT $1
 """
 _ACQUIRE = """
-UPDATE relay_lease SET holder = $2, token = token + 1, acquired_at = now(), expires_at = now() + make_interval(secs => $3)
+UPDATE relay_lease
+SET holder = $2, token = token + 1, acquired_at = now(), expires_at = now() + make_interval(secs => $3)
 WHERE name = $1 AND expires_at <= now() RETURNING token
 """
 # Renewing needs only the token: while it is unchanged nobody else took the lease, even if it expired meanwhile.
