@@ -193,3 +193,48 @@ async def test_a_confirmed_batch_whose_mark_was_lost_is_marked_not_published_aga
     assert failures and a.relay.published == 10
     records = await read_topic(bootstrap, topic)
     assert len(records) == 10, "the batch was published again"
+
+
+async def test_the_service_restarts_a_crashed_relay_and_shows_its_state_on_readyz_and_metrics(
+        fresh_db, kafka_bootstrap, monkeypatch):
+    from fastapi.testclient import TestClient
+    from prometheus_client import REGISTRY
+
+    from kim_runtime.http import create_app
+    from kim_runtime.service import ServiceRuntime
+
+    run, calls = OutboxRelay.run, []
+
+    async def crashes_once(self):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("relay bug")
+        await run(self)
+
+    monkeypatch.setattr(OutboxRelay, "run", crashes_once)
+    service = "staffing"  # a service that publishes; nothing is appended, so nothing reaches its topic
+    restarts = REGISTRY.get_sample_value("kim_relay_restarts_total", {"service": service}) or 0.0
+    runtime = ServiceRuntime(RuntimeSettings(service=service, database_url=fresh_db, kafka_bootstrap=kafka_bootstrap),
+                             migrations_package=None)
+    app = create_app("t", auth_secret="integration-test-secret-0123456789", lifespan=runtime.lifespan,
+                     readiness=runtime.readiness())
+    with TestClient(app) as client:
+        async def leading():
+            return runtime.relay and runtime.relay.state is RelayState.LEADER
+
+        await eventually(leading)
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["checks"]["relay"] == "ok"
+        sample = REGISTRY.get_sample_value
+        assert sample("kim_relay_restarts_total", {"service": service}) == restarts + 1
+        assert sample("kim_relay_leader", {"service": service}) == 1.0
+        assert sample("kim_relay_state", {"service": service, "state": "leader"}) == 1.0
+        assert sample("kim_relay_state", {"service": service, "state": "follower"}) == 0.0
+        assert sample("kim_relay_listening", {"service": service}) == 1.0
+        assert 0 < sample("kim_relay_lease_seconds_left", {"service": service}) <= 5.0
+        assert client.get("/metrics").text.count(f'kim_relay_state{{service="{service}"') == len(RelayState)
+        runtime.relay.last_error = "publishing failed: KafkaConnectionError()"  # what a failing batch leaves
+        down = client.get("/readyz")
+        assert down.status_code == 503 and down.headers["Retry-After"] == "2"
+        assert down.json()["checks"]["relay"] == "down: leader, publishing failed: KafkaConnectionError()"
+    assert len(calls) == 2
