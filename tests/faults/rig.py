@@ -151,6 +151,7 @@ class Rig:
         self.recorder: subprocess.Popen | None = None
         self.acks: list[Ack] = []
         self.answers: Counter[str] = Counter()
+        self.readyz: Counter[str] = Counter()
         self.faults: list[Fault] = []
         self._managers = itertools.count()
         self._load: list[asyncio.Task] = []
@@ -284,6 +285,34 @@ class Rig:
         self._stop_load.clear()
         for w in range(WORKERS):
             self._load.append(asyncio.create_task(self._sender(self.case_ids[w::WORKERS])))
+        self._load.append(asyncio.create_task(self._readiness_sampler()))
+
+    async def _readiness_sampler(self) -> None:
+        """What /readyz said on each live replica, every 0.2 s while the load runs."""
+        while not self._stop_load.is_set():
+            for status, body, retry_after in await self.readiness():
+                self.readyz[str(status)] += 1
+                if status == 503:
+                    self.readyz["503 without Retry-After"] += retry_after is None
+                    for check, answer in body.get("checks", {}).items():
+                        self.readyz[f"503 {check} down"] += answer != "ok"
+            await asyncio.sleep(0.2)
+
+    async def readiness(self) -> list[tuple[int, dict, str | None]]:
+        answers = []
+        for proc in procs.alive(self.replicas):
+            try:
+                r = await self.http.get(f"{proc.url}/readyz", timeout=5)
+            except httpx.TransportError:
+                continue
+            answers.append((r.status_code, r.json(), r.headers.get("Retry-After")))
+        return answers
+
+    async def metric(self, proc: procs.ServiceProcess, name: str) -> float | None:
+        """A sample of the replica's /metrics for service cases, e.g. metric(p, "kim_relay_leader")."""
+        text = (await self.http.get(f"{proc.url}/metrics")).text
+        prefix = f'{name}{{service="cases"}} '
+        return next((float(line.removeprefix(prefix)) for line in text.splitlines() if line.startswith(prefix)), None)
 
     async def _sender(self, cases: list[str]) -> None:
         while not self._stop_load.is_set():

@@ -65,6 +65,9 @@ async def test_postgres_restart_with_two_replicas_then_the_leaders_death(rig: Ri
     await asyncio.sleep(LOAD_S)
     await finish(rig)
     assert rig.answers["503"] > 0, "no request met the restart: the test proved nothing about 503"
+    assert rig.readyz["503 database down"] > 0 and rig.readyz["503 relay down"] > 0, rig.readyz
+    assert rig.readyz["503 without Retry-After"] == 0, rig.readyz
+    assert [status for status, _, _ in await rig.readiness()] == [200]  # the survivor, ready again
     for fault in rig.faults:
         check(rig, await rig.figures(fault), capsys, fault.name, repeats_allowed=fault is kill)
 
@@ -77,6 +80,9 @@ async def test_leader_kill(rig: Rig, capsys):
     assert survivor is not leader
     await asyncio.sleep(LOAD_S)
     await finish(rig)
+    assert await rig.metric(survivor, "kim_relay_leader") == 1.0
+    assert await rig.metric(survivor, "kim_relay_leaderships") == 1.0
+    assert await rig.metric(survivor, "kim_relay_listening") == 1.0
     check(rig, await rig.figures(kill), capsys, kill.name, repeats_allowed=True)
 
 
