@@ -109,7 +109,7 @@ class PrivateStack:
 class Ack:
     case_id: str
     version: int
-    at: float  # time.time() of the answer
+    at: float  # time.time() when the command was sent (so one sent after a fault began was handled after it)
 
 
 @dataclass
@@ -273,13 +273,14 @@ class Rig:
     async def transfer(self, case_id: str) -> Ack | None:
         body = {"municipality": LUENEN, "team": "stadt", "team_organisation_id": TEAM,
                 "case_manager_id": f"cm-{next(self._managers)}"}
+        sent = time.time()
         r = await self.send("POST", f"/cases/{case_id}/transfer", body)
         if r is None:
             return None
         if r.status_code == 409 and "nothing to transfer" in r.text:
             return None  # an attempt that got no answer (or a 503) was applied after all: not acknowledged
         assert r.status_code == 200, f"transfer: {r.status_code} {r.text}"
-        ack = Ack(case_id, int(r.headers["ETag"].strip('"')), time.time())
+        ack = Ack(case_id, int(r.headers["ETag"].strip('"')), sent)
         self.acks.append(ack)
         return ack
 
@@ -401,7 +402,7 @@ class Rig:
         return max((f for f in self.faults if f.injected <= at), key=lambda f: f.injected, default=self.faults[0])
 
     def failover(self, effects: list[asyncpg.Record], fault: Fault) -> float:
-        """Seconds from the end of the fault until the first command acknowledged after it began was handled."""
+        """Seconds from the end of the fault until the first command sent after it began was handled."""
         later = [f.injected for f in self.faults if f.injected > fault.injected]
         until = min(later, default=float("inf"))
         handled_at = {(r["stream_id"], r["version"]): r["handled_at"].timestamp() for r in effects}
