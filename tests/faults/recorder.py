@@ -2,7 +2,7 @@
 
 It handles kim.cases through the runtime's ConsumerRunner (inbox claim + checkpoint + effect in one transaction,
 offsets committed to Kafka in batches afterwards). Its effect is one row per handled event in `effects`, a table
-without a unique key: an event applied twice shows as two rows. DELAY_MS slows each event down, so that a kill -9
+without a unique key: an event applied twice shows as two rows. Every delivery is also counted in `deliveries`. DELAY_MS slows each event down, so that a kill -9
 lands in the middle of a fetched batch whose offsets are not committed yet.
 """
 
@@ -23,7 +23,8 @@ DDL = """
 CREATE TABLE IF NOT EXISTS effects (
     event_id uuid NOT NULL, stream_id text NOT NULL, version int,
     handled_at timestamptz NOT NULL DEFAULT clock_timestamp()
-)
+);
+CREATE TABLE IF NOT EXISTS deliveries (partition int NOT NULL, "offset" bigint NOT NULL)
 """
 
 
@@ -41,6 +42,16 @@ class Recorder:
             await asyncio.sleep(self.delay_s)
 
 
+class CountingRunner(ConsumerRunner):
+    """Records every delivery (outside the handler's transaction): a record delivered twice shows as two rows."""
+
+    async def process(self, handler, record):
+        async with self.pool.acquire() as conn:
+            await conn.execute('INSERT INTO deliveries (partition, "offset") VALUES ($1, $2)', record.partition,
+                               record.offset)
+        return await super().process(handler, record)
+
+
 def group_id(prefix: str) -> str:
     return f"{prefix}-{SERVICE}-{Recorder.name}"
 
@@ -49,7 +60,7 @@ async def main(dsn: str, bootstrap: str, prefix: str, delay_ms: int) -> None:
     settings = RuntimeSettings(service=SERVICE, database_url=dsn, kafka_bootstrap=bootstrap)
     pool = await db.create_pool(dsn)
     broker = make_broker(settings)
-    runner = ConsumerRunner(SERVICE, pool, broker, f"kim.dlq.{prefix}", group_prefix=prefix)
+    runner = CountingRunner(SERVICE, pool, broker, f"kim.dlq.{prefix}", group_prefix=prefix)
     runner.add(Recorder(delay_ms / 1000))
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

@@ -127,12 +127,14 @@ class Figures:
     reorders: int
     double_applied: int
     failover_s: float
+    redelivered: int = 0  # records the consumer got again (absorbed by its inbox)
     answers: dict[str, int] = field(default_factory=dict)
 
     def line(self, fault: str) -> str:
         answers = " ".join(f"{k}={v}" for k, v in sorted(self.answers.items()))
         return (f"FAULT {fault}: commands sent={self.commands} lost={self.lost} duplicates in Kafka={self.duplicates} "
                 f"reorders={self.reorders} double-applied={self.double_applied} failover={self.failover_s:.1f} s "
+                f"redelivered to the consumer={self.redelivered} "
                 f"(answers: {answers})")
 
 
@@ -352,6 +354,12 @@ class Rig:
         handled = await self.fetchrow(self.recorder_db, "SELECT count(DISTINCT event_id) AS n FROM effects")
         return stored["n"] - handled["n"]
 
+    async def redeliveries(self) -> int:
+        """Records the consumer got more than once (its inbox must have absorbed them)."""
+        row = await self.fetchrow(self.recorder_db, 'SELECT count(*) - count(DISTINCT (partition, "offset")) AS n '
+                                  "FROM deliveries")
+        return row["n"]
+
     async def next_event_handled(self) -> Ack:
         """One more command after recovery, handled end to end."""
         ack = None
@@ -395,7 +403,8 @@ class Rig:
                 + len({str(i) for i in stored_ids} - seen) + len({str(i) for i in stored_ids} - set(handled)))
         return Figures(commands=len(self.acks), lost=lost, duplicates=duplicates, reorders=reorders,
                        double_applied=sum(n - 1 for n in handled.values()),
-                       failover_s=self.failover(effects, fault), answers=dict(self.answers))
+                       failover_s=self.failover(effects, fault), redelivered=await self.redeliveries(),
+                       answers=dict(self.answers))
 
     def fault_at(self, at: float) -> Fault:
         """The last fault injected before `at` (the first one for anything earlier)."""
