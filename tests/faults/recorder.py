@@ -15,6 +15,7 @@ import sys
 from kim_runtime import db
 from kim_runtime.consumer import ConsumerRunner
 from kim_runtime.kafka import make_broker
+from kim_runtime.resilience import is_unavailable
 from kim_runtime.settings import RuntimeSettings
 
 SERVICE = "faults"
@@ -46,9 +47,16 @@ class CountingRunner(ConsumerRunner):
     """Records every delivery (outside the handler's transaction): a record delivered twice shows as two rows."""
 
     async def process(self, handler, record):
-        async with self.pool.acquire() as conn:
-            await conn.execute('INSERT INTO deliveries (partition, "offset") VALUES ($1, $2)', record.partition,
-                               record.offset)
+        while True:  # the database may be restarting: this count must not make the record fail
+            try:
+                async with self.pool.acquire() as conn:
+                    await conn.execute('INSERT INTO deliveries (partition, "offset") VALUES ($1, $2)',
+                                       record.partition, record.offset)
+                break
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    raise
+                await asyncio.sleep(0.1)
         return await super().process(handler, record)
 
 
