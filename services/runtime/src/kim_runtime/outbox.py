@@ -114,6 +114,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Run until cancelled: listen, wait for the lease, relay while it lasts, and wait again if it is lost."""
+        self.last_error = None  # a restart by the supervisor starts clean
         listener = asyncio.create_task(self._listen_forever(), name="outbox-listener")
         try:
             while True:
@@ -332,9 +333,7 @@ class OutboxRelay:
                         await conn.fetchval("SELECT 1", timeout=5)  # a dead peer that sent no FIN shows here
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
-                if not is_unavailable(exc):
-                    raise
+            except Exception as exc:  # whatever broke it, the relay polls meanwhile and the connection is reopened
                 self._listen_log.failed(repr(exc))
             else:
                 self._listen_log.failed("the server closed it")
