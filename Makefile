@@ -11,12 +11,12 @@ KIM := $(VENV)/bin/kim
 PYTEST := $(VENV)/bin/pytest
 PYTEST_ARGS ?=
 
-.PHONY: help install node browser test test-unit test-integration test-e2e run stack-up stack-down stack-status bench clean distclean
+.PHONY: help install node browser test test-unit test-integration test-e2e test-faults run stack-up stack-down stack-status bench clean distclean
 
 help:
 	@echo "make test     install, start the local stack, run the whole suite, stop what was started"
 	@echo "make run      start the stack (and the services once they exist) in the foreground; Ctrl-C stops all"
-	@echo "make install | test-unit | test-integration | test-e2e | stack-up | stack-down | stack-status | bench | clean"
+	@echo "make install | test-unit | test-integration | test-e2e | test-faults | stack-up | stack-down | stack-status | bench | clean"
 
 $(UV):
 	python3 -m venv .cache/bootstrap
@@ -51,6 +51,9 @@ test-integration: install node browser
 
 test-e2e: install node browser
 	$(PYTEST) tests/e2e $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+test-faults: install
+	$(PYTEST) tests/faults $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 run: install
 	@if $(KIM) run --help >/dev/null 2>&1; then exec $(KIM) run; else exec $(KIM) stack up --foreground; fi

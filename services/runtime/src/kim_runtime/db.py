@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import json
@@ -86,8 +87,7 @@ async def migrate(conn: asyncpg.Connection, packages: list[str]) -> list[str]:
     A changed migration that was already applied is refused: migrations are append-only, like events.
     """
     applied: list[str] = []
-    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
-    try:
+    async with migration_lock(conn):
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
@@ -107,6 +107,14 @@ async def migrate(conn: asyncpg.Connection, packages: list[str]) -> list[str]:
                     )
                 log.info("applied migration %s", name)
                 applied.append(name)
+    return applied
+
+
+@contextlib.asynccontextmanager
+async def migration_lock(conn: asyncpg.Connection):
+    """One migrator per database at a time: replicas starting together must not race to create the same objects."""
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+    try:
+        yield
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
-    return applied

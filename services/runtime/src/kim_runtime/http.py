@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import Awaitable, Callable
 
+import asyncpg
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -13,8 +15,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .errors import ConcurrencyConflict, NotFound, RuleViolation
 from .policy import authorize, check_routes
+from .resilience import UNAVAILABLE_ERRORS, RateLimitedLog, is_unavailable
+
+log = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+RETRY_AFTER_S = 2  # what a 503 asks the client to wait: a database restart or a relay failover takes seconds
 
 
 def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[str, ReadinessCheck] | None = None,
@@ -39,6 +45,18 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
 
     app.openapi = openapi
     checks = readiness or {}
+    unavailable_log = RateLimitedLog(log, f"{title}: answering 503, the database is unavailable")
+
+    async def _unavailable(request: Request, exc: Exception):
+        if not is_unavailable(exc):  # an asyncpg InterfaceError that is a bug, not an outage
+            log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+            return JSONResponse({"detail": "internal error"}, status_code=500)
+        unavailable_log.failed(repr(exc), f" ({request.method} {request.url.path})")
+        return JSONResponse({"detail": "the service's database is unavailable; retry shortly"}, status_code=503,
+                            headers={"Retry-After": str(RETRY_AFTER_S)})
+
+    for error in (*UNAVAILABLE_ERRORS, asyncpg.InterfaceError):
+        app.add_exception_handler(error, _unavailable)
 
     @app.exception_handler(ConcurrencyConflict)
     async def _conflict(_: Request, exc: ConcurrencyConflict):
@@ -69,7 +87,7 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
     async def healthz():
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"], summary="Readiness: database and Kafka reachable", dependencies=public)
+    @app.get("/readyz", tags=["ops"], summary="Readiness: database, Kafka and the outbox relay", dependencies=public)
     async def readyz():
         results = {}
         for name, check in checks.items():
@@ -79,7 +97,10 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
             except Exception as exc:  # report, don't crash: ops need to see which part is down
                 results[name] = f"down: {exc}"
         ready = all(v == "ok" for v in results.values())
-        return JSONResponse({"ready": ready, "checks": results}, status_code=200 if ready else 503)
+        if ready:
+            return JSONResponse({"ready": True, "checks": results})
+        return JSONResponse({"ready": False, "checks": results}, status_code=503,
+                            headers={"Retry-After": str(RETRY_AFTER_S)})
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse,
              dependencies=public)

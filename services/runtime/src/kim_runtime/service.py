@@ -21,8 +21,9 @@ from . import db
 from .anchor import AnchorKeyError, Anchorer, Signer, load_signer
 from .consumer import ConsumerRunner, Handler
 from .kafka import make_broker
-from .outbox import OutboxRelay
+from .outbox import OutboxRelay, RelayState
 from .projection import Projection, ProjectionHandler
+from .resilience import RateLimitedLog, supervise
 from .settings import RuntimeSettings
 from .store import EventStore
 from .topics import dead_letter_topic, service_topic
@@ -33,6 +34,14 @@ PUBLISHED = Counter("kim_events_published_total", "Events the outbox relay publi
 ANCHORS = Counter("kim_audit_anchors_total", "Signed anchors this process wrote", ["service"])
 HANDLED = Gauge("kim_events_handled", "Events handled by this process's consumers", ["service"])
 OUTBOX_PENDING = Gauge("kim_outbox_pending", "Outbox rows not yet published", ["service"])
+RELAY_STATE = Gauge("kim_relay_state", "1 for the outbox relay's current state in this process", ["service", "state"])
+RELAY_LEADER = Gauge("kim_relay_leader", "1 while this process's outbox relay holds the lease", ["service"])
+RELAY_LISTENING = Gauge("kim_relay_listening", "1 while the relay's LISTEN connection is open", ["service"])
+RELAY_RESTARTS = Counter("kim_relay_restarts_total", "Times the outbox relay task crashed and was restarted",
+                         ["service"])
+RELAY_LEADERSHIPS = Gauge("kim_relay_leaderships", "Times this process's relay took the lease", ["service"])
+RELAY_LEASE_LEFT = Gauge("kim_relay_lease_seconds_left", "Seconds the leader's lease is surely valid (0 unless "
+                         "leader)", ["service"])
 
 
 class ServiceRuntime:
@@ -75,16 +84,18 @@ class ServiceRuntime:
         await self._migrate()
         self.pool = await db.create_pool(s.database_url, max_size=s.db_pool_size)
         async with self.pool.acquire() as conn:
-            for projection in self.projections:
-                await projection.create_schema(conn)
+            async with db.migration_lock(conn):  # CREATE ... IF NOT EXISTS races between replicas starting together
+                for projection in self.projections:
+                    await projection.create_schema(conn)
         self.store = EventStore(self.pool, self.topic)
         self.consumers.pool = self.pool
         self._tasks.append(asyncio.create_task(self._start_broker(), name="broker"))
         if self.topic:
             self.relay = OutboxRelay(
-                self.pool, self.broker, dsn=s.database_url, batch_size=s.relay_batch_size,
+                self.pool, self.broker, dsn=s.database_url, batch_size=s.relay_batch_size, lease_s=s.relay_lease_s,
                 on_published=lambda n: PUBLISHED.labels(s.service).inc(n),
             )
+            self._relay_metrics(self.relay)
             self._tasks.append(asyncio.create_task(self._run_relay(), name="outbox-relay"))
         self.anchorer = Anchorer(self.pool, s.service, signer, self._publish_anchor,
                                 s.audit_anchor_file())
@@ -125,6 +136,7 @@ class ServiceRuntime:
 
     async def _start_broker(self) -> None:
         delay = 0.5
+        unreachable = RateLimitedLog(log, f"{self.settings.service}: Kafka not reachable")
         while True:
             try:
                 await self.broker.start()
@@ -132,15 +144,31 @@ class ServiceRuntime:
                 log.info("%s: connected to Kafka at %s", self.settings.service, self.settings.kafka_bootstrap)
                 return
             except Exception as exc:  # Kafka not up yet: keep serving HTTP, retry
-                log.warning("%s: Kafka not reachable (%s); retrying in %.1fs", self.settings.service, exc, delay)
+                unreachable.failed(repr(exc), f"; retrying in {delay:.1f} s")
                 with contextlib.suppress(Exception):
                     await self.broker.stop()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
 
     async def _run_relay(self) -> None:
+        """The relay, restarted with backoff whenever it crashes (its state shows on /readyz and /metrics)."""
         await self.kafka_ready.wait()
-        await self.relay.run()
+
+        def crashed(exc: BaseException) -> None:
+            RELAY_RESTARTS.labels(self.settings.service).inc()
+            self.relay.state, self.relay.last_error = RelayState.STARTING, f"crashed, restarting: {exc!r}"
+
+        await supervise("outbox relay", self.relay.run, on_crash=crashed, logger=log)
+
+    def _relay_metrics(self, relay: OutboxRelay) -> None:
+        service = self.settings.service
+        for state in RelayState:
+            RELAY_STATE.labels(service, state.value).set_function(lambda st=state: float(relay.state is st))
+        RELAY_LEADER.labels(service).set_function(lambda: float(relay.state is RelayState.LEADER))
+        RELAY_LISTENING.labels(service).set_function(lambda: float(relay.listening))
+        RELAY_LEADERSHIPS.labels(service).set_function(lambda: float(relay.leaderships))
+        RELAY_LEASE_LEFT.labels(service).set_function(
+            lambda: max(relay.lease_left(), 0.0) if relay.state is RelayState.LEADER else 0.0)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -175,8 +203,16 @@ class ServiceRuntime:
         if not self.kafka_ready.is_set():
             raise RuntimeError("not connected yet")
 
+    async def check_relay(self) -> None:
+        relay = self.relay
+        if not relay.healthy:
+            raise RuntimeError(f"{relay.state.value}" + (f", {relay.last_error}" if relay.last_error else ""))
+
     def readiness(self) -> dict:
-        return {"database": self.check_database, "kafka": self.check_kafka}
+        checks = {"database": self.check_database, "kafka": self.check_kafka}
+        if self.topic:
+            checks["relay"] = self.check_relay
+        return checks
 
     async def outbox_pending(self) -> int:
         async with self.pool.acquire() as conn:

@@ -43,6 +43,10 @@ class RuntimeSettings(BaseSettings):
         description="Consumer groups are <prefix>-<service>-<handler>; a second deployment on one broker needs its own",
     )
     relay_batch_size: int = Field(default=500, ge=1)
+    relay_lease_s: float = Field(
+        default=5.0, ge=1.0, le=300.0,
+        description="Outbox relay lease: a follower takes over this long after its leader died (renewed every fifth)",
+    )
     env: Literal["production", "dev"] = Field(
         default="production", description="dev: secrets such as the key-encryption key and the audit signing key "
                                           "may be missing (public dev-only ones are used)")
