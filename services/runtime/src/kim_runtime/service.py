@@ -26,6 +26,7 @@ from .projection import Projection, ProjectionHandler
 from .settings import RuntimeSettings
 from .store import EventStore
 from .topics import dead_letter_topic, service_topic
+from .types import configure_municipalities
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class ServiceRuntime:
         publishes: bool = True,
     ):
         self.settings = settings
+        configure_municipalities(settings.municipalities)
         self.migrations_package = migrations_package
         self.handlers = list(handlers) + [ProjectionHandler(p) for p in projections]
         self.projections = list(projections)

@@ -1,0 +1,131 @@
+"""The four services in-process on their real PostgreSQL (a fresh database each), without Kafka.
+
+Bad input is refused by the HTTP layer before anything is written, so these tests need no broker: each app gets an
+unreachable bootstrap address, keeps retrying it in the background and never starts its relay or consumers. The
+database then changes only through HTTP, which lets a test prove that a refused request wrote nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from kim_cli.stack import create_database, drop_database
+from kim_runtime.auth import Principal, Role, issue_token
+
+SECRET = "bad-input-test-secret-of-enough-length!!"
+NO_KAFKA = "127.0.0.1:1"
+LUENEN = "05978024"
+
+
+def token(role: Role = Role.ADMIN, *, sub: str = "staff-1", team: str | None = None,
+          municipality: str | None = None, organisation: str | None = None) -> dict[str, str]:
+    principal = Principal(sub=sub, role=role, team=team, municipality=municipality, organisation=organisation)
+    return {"Authorization": f"Bearer {issue_token(SECRET, principal)}"}
+
+
+ADMIN = token()
+MANAGER = token(Role.CASE_MANAGER, team="stadt-luenen", municipality=LUENEN)
+TEAM_LEAD = token(Role.TEAM_LEAD, sub="lead-1", team="stadt-luenen", municipality=LUENEN)
+PARTNER = token(Role.PARTNER, sub="partner-1", organisation="abh-unna")
+
+
+def _builders() -> dict[str, Callable[[str], FastAPI]]:
+    from kim_cases.bootstrap import build_app as cases
+    from kim_cases.settings import CasesSettings
+    from kim_referrals.bootstrap import build_app as referrals
+    from kim_referrals.settings import ReferralSettings
+    from kim_reporting.bootstrap import build_app as reporting
+    from kim_reporting.settings import ReportingSettings
+    from kim_staffing.bootstrap import build_app as staffing
+    from kim_staffing.settings import StaffingSettings
+
+    common = {"kafka_bootstrap": NO_KAFKA, "auth_secret": SECRET}
+    return {
+        "cases": lambda url: cases(CasesSettings(database_url=url, **common)),
+        "staffing": lambda url: staffing(StaffingSettings(database_url=url, **common)),
+        "referrals": lambda url: referrals(ReferralSettings(database_url=url, **common)),
+        "reporting": lambda url: reporting(ReportingSettings(database_url=url, **common)),
+    }
+
+
+SERVICES = ("cases", "staffing", "referrals", "reporting")
+
+
+@dataclass
+class Service:
+    name: str
+    app: FastAPI
+    http: httpx.AsyncClient
+    database_url: str
+
+    async def call(self, method: str, url: str, *, headers: dict | None = None, **kw) -> httpx.Response:
+        return await self.http.request(method, url, headers=ADMIN if headers is None else headers, **kw)
+
+    async def state(self) -> dict[str, str]:
+        """A digest of every table's content: equal digests, nothing written."""
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            tables = await conn.fetch(
+                "SELECT format('%I.%I', schemaname, tablename) AS t FROM pg_tables "
+                "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1")
+            digest = {}
+            for row in tables:
+                digest[row["t"]] = await conn.fetchval(
+                    f"SELECT md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM {row['t']} x")
+            return digest
+        finally:
+            await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def running(name: str, database_url: str) -> AsyncIterator[Service]:
+    app = _builders()[name](database_url)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as http:
+            yield Service(name, app, http, database_url)
+
+
+@pytest.fixture
+async def service_db(stack) -> AsyncIterator[Callable[[], str]]:
+    created: list[str] = []
+
+    async def new() -> str:
+        name = f"kim_test_{uuid.uuid4().hex[:16]}"
+        await create_database(stack.postgres_url, name)
+        created.append(name)
+        return stack.database_url(name)
+
+    try:
+        yield new
+    finally:
+        for name in created:
+            await drop_database(stack.postgres_url, name)
+
+
+@pytest.fixture(params=SERVICES)
+async def service(request, service_db) -> AsyncIterator[Service]:
+    async with running(request.param, await service_db()) as svc:
+        yield svc
+
+
+def service_fixture(name: str):
+    @pytest.fixture
+    async def fixture(service_db) -> AsyncIterator[Service]:
+        async with running(name, await service_db()) as svc:
+            yield svc
+
+    return fixture
+
+
+cases = service_fixture("cases")
+staffing = service_fixture("staffing")
+referrals = service_fixture("referrals")
+reporting = service_fixture("reporting")
