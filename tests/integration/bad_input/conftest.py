@@ -63,25 +63,22 @@ class Service:
     name: str
     app: FastAPI
     http: httpx.AsyncClient
-    database_url: str
+    db: asyncpg.Connection
+    _digest_query: str = ""
 
     async def call(self, method: str, url: str, *, headers: dict | None = None, **kw) -> httpx.Response:
         return await self.http.request(method, url, headers=ADMIN if headers is None else headers, **kw)
 
     async def state(self) -> dict[str, str]:
-        """A digest of every table's content: equal digests, nothing written."""
-        conn = await asyncpg.connect(self.database_url)
-        try:
-            tables = await conn.fetch(
+        """A digest of every table's content (event store, outbox, read models): equal digests, nothing written."""
+        if not self._digest_query:
+            tables = [r["t"] for r in await self.db.fetch(
                 "SELECT format('%I.%I', schemaname, tablename) AS t FROM pg_tables "
-                "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1")
-            digest = {}
-            for row in tables:
-                digest[row["t"]] = await conn.fetchval(
-                    f"SELECT md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM {row['t']} x")
-            return digest
-        finally:
-            await conn.close()
+                "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1")]
+            self._digest_query = " UNION ALL ".join(
+                f"SELECT '{t}' AS t, md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) AS d FROM {t} x"
+                for t in tables)
+        return {r["t"]: r["d"] for r in await self.db.fetch(self._digest_query)}
 
 
 @contextlib.asynccontextmanager
@@ -89,8 +86,12 @@ async def running(name: str, database_url: str) -> AsyncIterator[Service]:
     app = _builders()[name](database_url)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as http:
-            yield Service(name, app, http, database_url)
+        db = await asyncpg.connect(database_url)
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as http:
+                yield Service(name, app, http, db)
+        finally:
+            await db.close()
 
 
 @pytest.fixture

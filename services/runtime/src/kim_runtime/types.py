@@ -140,6 +140,7 @@ PATH_PARAMETER = TypeAdapter(Id)
 """Every path parameter of the four services is an id."""
 QUERY_PARAMETERS: dict[str, TypeAdapter] = {
     "municipality": TypeAdapter(Municipality),
+    "baustein": TypeAdapter(Annotated[str, StringConstraints(pattern=r"^[123]$")]),
     "grant_id": TypeAdapter(Id),
     "as_of": TypeAdapter(Day), "from": TypeAdapter(Day), "to": TypeAdapter(Day),
     "period_from": TypeAdapter(Day), "period_to": TypeAdapter(Day),
