@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from json import dumps
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from json import dumps
 
 import asyncpg
 import httpx
@@ -37,7 +37,7 @@ TEAM_LEAD = token(Role.TEAM_LEAD, sub="lead-1", team="stadt-luenen", municipalit
 PARTNER = token(Role.PARTNER, sub="partner-1", organisation="abh-unna")
 
 
-def _builders() -> dict[str, Callable[[str], FastAPI]]:
+def _builders() -> dict[str, Callable[..., FastAPI]]:
     from kim_cases.bootstrap import build_app as cases
     from kim_cases.settings import CasesSettings
     from kim_referrals.bootstrap import build_app as referrals
@@ -49,14 +49,11 @@ def _builders() -> dict[str, Callable[[str], FastAPI]]:
 
     common = {"kafka_bootstrap": NO_KAFKA, "auth_secret": SECRET}
     return {
-        "cases": lambda url: cases(CasesSettings(database_url=url, **common)),
-        "staffing": lambda url: staffing(StaffingSettings(database_url=url, **common)),
-        "referrals": lambda url: referrals(ReferralSettings(database_url=url, **common)),
-        "reporting": lambda url: reporting(ReportingSettings(database_url=url, **common)),
+        "cases": lambda url, **kw: cases(CasesSettings(database_url=url, **common, **kw)),
+        "staffing": lambda url, **kw: staffing(StaffingSettings(database_url=url, **common, **kw)),
+        "referrals": lambda url, **kw: referrals(ReferralSettings(database_url=url, **common, **kw)),
+        "reporting": lambda url, **kw: reporting(ReportingSettings(database_url=url, **common, **kw)),
     }
-
-
-SERVICES = ("cases", "staffing", "referrals", "reporting")
 
 
 @dataclass
@@ -88,8 +85,8 @@ class Service:
 
 
 @contextlib.asynccontextmanager
-async def running(name: str, database_url: str) -> AsyncIterator[Service]:
-    app = _builders()[name](database_url)
+async def running(name: str, database_url: str, **settings) -> AsyncIterator[Service]:
+    app = _builders()[name](database_url, **settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         db = await asyncpg.connect(database_url)
@@ -115,24 +112,3 @@ async def service_db(stack) -> AsyncIterator[Callable[[], str]]:
     finally:
         for name in created:
             await drop_database(stack.postgres_url, name)
-
-
-@pytest.fixture(params=SERVICES)
-async def service(request, service_db) -> AsyncIterator[Service]:
-    async with running(request.param, await service_db()) as svc:
-        yield svc
-
-
-def service_fixture(name: str):
-    @pytest.fixture
-    async def fixture(service_db) -> AsyncIterator[Service]:
-        async with running(name, await service_db()) as svc:
-            yield svc
-
-    return fixture
-
-
-cases = service_fixture("cases")
-staffing = service_fixture("staffing")
-referrals = service_fixture("referrals")
-reporting = service_fixture("reporting")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import MANAGER, Service
+from .conftest import MANAGER, Service, running
 
 pytestmark = [pytest.mark.postgres]
 
@@ -106,8 +106,6 @@ def _fill(value, ids: dict):
 
 @pytest.mark.parametrize("name", ["cases", "staffing", "referrals", "reporting"])
 async def test_bad_input_is_a_422_naming_the_field_and_writes_nothing(name, service_db):
-    from .conftest import running
-
     async with running(name, await service_db()) as svc:
         ids = await SETUPS[name](svc)
         headers = MANAGER if name == "cases" else None
@@ -123,3 +121,18 @@ async def test_bad_input_is_a_422_naming_the_field_and_writes_nothing(name, serv
                     await _ok(svc, method, _fill(good, ids), headers=headers)
                 else:
                     await _ok(svc, method, _fill(url, ids), _fill(good, ids), headers=headers)
+
+
+async def test_the_municipalities_are_the_ones_the_service_is_configured_for(service_db):
+    unna = POSITION | {"municipality": "05978036"}
+    async with running("staffing", await service_db(), municipalities=("05978024",)) as only_luenen, \
+            running("staffing", await service_db()) as kreis_unna:
+        before = await only_luenen.state()
+        for method, url, body, field in (("POST", "/positions", unna, "municipality"),
+                                         ("GET", "/positions?municipality=05978036", None, "query.municipality")):
+            r = await only_luenen.call(method, url, json=body)
+            assert r.status_code == 422 and r.json()["errors"][0]["field"] == field, r.text
+            assert "unknown municipality 05978036: one of 05978024" in r.text
+        assert await only_luenen.state() == before
+        await _ok(only_luenen, "POST", "/positions", POSITION)
+        await _ok(kreis_unna, "POST", "/positions", unna)  # the default: Kreis Unna's eleven codes

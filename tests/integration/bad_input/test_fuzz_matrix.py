@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import pytest
 
-from .conftest import ADMIN, MANAGER, PARTNER, TEAM_LEAD, Service
+from .conftest import ADMIN, MANAGER, PARTNER, TEAM_LEAD, Service, running
 
 pytestmark = [pytest.mark.postgres]
 
@@ -182,8 +182,6 @@ def _names(response, field: Field) -> bool:
 
 @pytest.mark.parametrize("name", ["cases", "staffing", "referrals", "reporting"])
 async def test_no_bad_value_reaches_a_5xx_and_refusals_write_nothing(name, service_db, capsys):
-    from .conftest import running
-
     async with running(name, await service_db()) as svc:
         failures, counts = [], {"cases": 0, "refused": 0, "accepted": 0}
         for op in operations(svc):

@@ -55,10 +55,8 @@ def test_municipalities_are_a_setting_with_kreis_unnas_codes_as_default(monkeypa
     with pytest.raises(ValidationError, match="8-digit AGS"):
         RuntimeSettings()
     adapter = TypeAdapter(t.Municipality)
-    try:
-        t.configure_municipalities(["05111000"])
+    with t.municipalities_served(["05111000"]):
         adapter.validate_python("05111000")
         with pytest.raises(ValidationError, match="unknown municipality 05978024"):
             adapter.validate_python("05978024")
-    finally:
-        t.configure_municipalities(t.KREIS_UNNA_MUNICIPALITIES)
+    adapter.validate_python("05978024")

@@ -3,6 +3,8 @@
 - `CleanInput` (ASGI middleware): a NUL byte or invalid UTF-8 in the path, the query or the body, a lone surrogate
   or NUL in a JSON string (escaped as \\u0000 / \\ud800), a body over 1 MiB, or an X-Correlation-ID that is not an
   id, answers 422 (413 for the size) naming where, before routing.
+- It also wraps each request in the service's municipalities (app.state.municipalities, set by ServiceRuntime from
+  KIM_MUNICIPALITIES), which kim_runtime.types.Municipality validates against.
 - `check_parameters` (app-wide FastAPI dependency): every path parameter is an id, and query parameters are checked
   by name (kim_runtime.types.QUERY_PARAMETERS), so no route needs to repeat it.
 Both answer in the shape of the validation errors: {"detail": "invalid input: <fields>", "errors": [...]}.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import nullcontext
 from urllib.parse import unquote_to_bytes
 
 from fastapi import Request
@@ -19,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 from starlette.responses import JSONResponse
 
-from .types import ID_PATTERN, OTHER_QUERY_PARAMETER, PATH_PARAMETER, QUERY_PARAMETERS
+from .types import ID_PATTERN, OTHER_QUERY_PARAMETER, PATH_PARAMETER, QUERY_PARAMETERS, municipalities_served
 
 MAX_BODY = 1 << 20
 _ID = re.compile(ID_PATTERN)
@@ -124,7 +127,9 @@ class CleanInput:
             receive = _replay(body, disconnected, receive)
         if problems:
             return await invalid(problems)(scope, receive, send)
-        await self.app(scope, receive, send)
+        codes = getattr(getattr(scope.get("app"), "state", None), "municipalities", None)
+        with municipalities_served(codes) if codes else nullcontext():
+            await self.app(scope, receive, send)
 
 
 async def _read(receive) -> tuple[bytes | None, bool]:

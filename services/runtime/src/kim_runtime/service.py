@@ -26,7 +26,6 @@ from .projection import Projection, ProjectionHandler
 from .settings import RuntimeSettings
 from .store import EventStore
 from .topics import dead_letter_topic, service_topic
-from .types import configure_municipalities
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +46,6 @@ class ServiceRuntime:
         publishes: bool = True,
     ):
         self.settings = settings
-        configure_municipalities(settings.municipalities)
         self.migrations_package = migrations_package
         self.handlers = list(handlers) + [ProjectionHandler(p) for p in projections]
         self.projections = list(projections)
@@ -157,7 +155,8 @@ class ServiceRuntime:
             await self.pool.close()
 
     @contextlib.asynccontextmanager
-    async def lifespan(self, _app):
+    async def lifespan(self, app):
+        app.state.municipalities = self.settings.municipalities  # kim_runtime.clean_input validates against them
         try:
             await self.start()
         except BaseException:

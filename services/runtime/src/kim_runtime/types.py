@@ -13,7 +13,9 @@ Path and query parameters are checked by name with `PATH_PARAMETER` and `QUERY_P
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 from typing import Annotated, Any
 
@@ -22,7 +24,7 @@ from pydantic import AfterValidator, Field, StringConstraints, TypeAdapter
 
 __all__ = [
     "BirthDate", "Day", "Id", "LanguageCode", "Line", "Municipality", "OrganisationId", "PastYear",
-    "ReportPeriod", "Text", "KREIS_UNNA_MUNICIPALITIES", "configure_municipalities", "municipalities",
+    "ReportPeriod", "Text", "KREIS_UNNA_MUNICIPALITIES", "municipalities", "municipalities_served",
 ]
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,99}$"
@@ -113,22 +115,29 @@ KREIS_UNNA_MUNICIPALITIES = (
     "05978036",  # Unna
     "05978040",  # Werne
 )
-_municipalities: frozenset[str] = frozenset(KREIS_UNNA_MUNICIPALITIES)
+_MUNICIPALITIES: ContextVar[frozenset[str]] = ContextVar("municipalities",
+                                                         default=frozenset(KREIS_UNNA_MUNICIPALITIES))
 
 
-def configure_municipalities(codes: Iterable[str]) -> None:
-    """The AGS codes this deployment serves (ServiceRuntime sets them from KIM_MUNICIPALITIES)."""
-    global _municipalities
-    _municipalities = frozenset(codes)
+@contextmanager
+def municipalities_served(codes: Iterable[str]) -> Iterator[None]:
+    """Validate against these AGS codes meanwhile: the runtime's middleware wraps each request of a service in the
+    codes of its setting KIM_MUNICIPALITIES (so two services in one process may serve different ones)."""
+    token = _MUNICIPALITIES.set(frozenset(codes))
+    try:
+        yield
+    finally:
+        _MUNICIPALITIES.reset(token)
 
 
 def municipalities() -> frozenset[str]:
-    return _municipalities
+    return _MUNICIPALITIES.get()
 
 
 def _known_municipality(value: str) -> str:
-    if value not in _municipalities:
-        raise ValueError(f"unknown municipality {value}: one of {', '.join(sorted(_municipalities))}")
+    known = _MUNICIPALITIES.get()
+    if value not in known:
+        raise ValueError(f"unknown municipality {value}: one of {', '.join(sorted(known))}")
     return value
 
 
