@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from datetime import date
 
+from kim_runtime.types import BirthDate, Day, Id, LanguageCode, Line, Municipality, OrganisationId, PastYear, Text
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from kim_schemas.case_codes import (
     AccessChannel, ClosureReason, ConsentForm, GoalDropReason, LanguageLevel, MilestoneKind, PauseReason,
     Perspective, TeamKind, WithdrawalScope,
 )
-from kim_runtime.types import BirthDate, Day, Id, LanguageCode, Line, Municipality, OrganisationId, PastYear, Text
 from kim_schemas.cases import DomainAssessment, Goal
 from kim_schemas.codes import Baustein, ConsentPurpose, DataCategory, Rechtskreis, ResidenceStatus
 

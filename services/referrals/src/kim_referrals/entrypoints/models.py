@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from kim_runtime.types import Day, Id, Line, Municipality, OrganisationId
 from kim_schemas.codes import ConsentPurpose, DataCategory, OutcomeCode, PartnerKind
 from kim_schemas.referrals import DeclineReason
-from kim_runtime.types import Day, Id, Line, Municipality, OrganisationId
 from pydantic import BaseModel, ConfigDict, Field
 
 
