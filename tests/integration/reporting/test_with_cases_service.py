@@ -20,6 +20,7 @@ from kim_cli.stack import create_database, drop_database
 from kim_reporting.bootstrap import build_app as build_reporting
 from kim_reporting.settings import ReportingSettings
 from kim_runtime.auth import Principal, Role, issue_token
+from kim_runtime.types import KREIS_UNNA_MUNICIPALITIES
 
 from ..runtime.harness import eventually
 
@@ -38,13 +39,15 @@ async def in_process(app, name: str):
 async def test_cases_opened_and_closed_in_the_cases_service_are_counted(stack, fresh_db, kafka_bootstrap):
     reporting_db = f"kim_test_{uuid.uuid4().hex[:16]}"
     await create_database(stack.postgres_url, reporting_db)
-    ags = f"0597{random.randrange(9000, 10000)}"  # a municipality of its own for this test
+    ags = f"0597{random.randrange(9000, 10000)}"  # a municipality of its own for this test (so both serve it)
+    served = {"municipalities": (*KREIS_UNNA_MUNICIPALITIES, ags)}
     today = date.today().isoformat()
     try:
         cases_app = build_cases(CasesSettings(database_url=fresh_db, kafka_bootstrap=kafka_bootstrap,
-                                              auth_secret=SECRET))
+                                              auth_secret=SECRET, **served))
         reporting_app = build_reporting(ReportingSettings(database_url=stack.database_url(reporting_db),
-                                                          kafka_bootstrap=kafka_bootstrap, auth_secret=SECRET))
+                                                          kafka_bootstrap=kafka_bootstrap, auth_secret=SECRET,
+                                                          **served))
         async with in_process(cases_app, "cases") as cases, in_process(reporting_app, "reporting") as reporting:
             case_ids = []
             for n in range(6):

@@ -8,14 +8,19 @@ import re
 from collections.abc import Awaitable, Callable
 
 import asyncpg
+from asyncpg.exceptions import DataError
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
 
+from .clean_input import CleanInput, check_parameters, invalid
 from .errors import ConcurrencyConflict, NotFound, RuleViolation
 from .policy import authorize, check_routes
 from .resilience import UNAVAILABLE_ERRORS, RateLimitedLog, is_unavailable
+
+log = logging.getLogger(__name__)
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +39,8 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
             async with lifespan(app_):
                 yield
 
-    app = FastAPI(title=title, version=version, lifespan=checked)
+    app = FastAPI(title=title, version=version, lifespan=checked, dependencies=[Depends(check_parameters)])
+    app.add_middleware(CleanInput)
     app.state.auth_secret = auth_secret
     built_openapi = app.openapi
 
@@ -74,12 +80,23 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError):
-        errors = [
+        return invalid([
             {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"], "type": e["type"]}
             for e in exc.errors()
-        ]
-        fields = ", ".join(e["field"] for e in errors)
-        return JSONResponse({"detail": f"invalid input: {fields}", "errors": errors}, status_code=422)
+        ])
+
+    @app.exception_handler(ValidationError)
+    async def _invalid_later(request: Request, exc: ValidationError):
+        # input the request models let through but an event or a domain model refused: still the caller's input
+        log.warning("%s %s: input refused after the request models: %s", request.method, request.url.path, exc)
+        return invalid([{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
+                        for e in exc.errors(include_url=False, include_input=False)])
+
+    @app.exception_handler(DataError)
+    async def _refused_by_database(request: Request, exc: DataError):
+        log.warning("%s %s: the database refused a value: %s", request.method, request.url.path, exc)
+        return invalid([{"field": "request", "message": f"the database refused a value: {exc}",
+                         "type": type(exc).__name__}])
 
     public = [Depends(authorize("public"))]
 

@@ -183,7 +183,8 @@ class ServiceRuntime:
             await self.pool.close()
 
     @contextlib.asynccontextmanager
-    async def lifespan(self, _app):
+    async def lifespan(self, app):
+        app.state.municipalities = self.settings.municipalities  # kim_runtime.clean_input validates against them
         try:
             await self.start()
         except BaseException:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .topics import ANCHOR_TOPIC
+from .types import KREIS_UNNA_MUNICIPALITIES
 
 
 class RuntimeSettings(BaseSettings):
@@ -69,6 +70,23 @@ class RuntimeSettings(BaseSettings):
 
     def audit_anchor_file(self) -> Path | None:
         return self.audit_anchor_dir / f"{self.service}.jsonl" if self.audit_anchor_dir else None
+    municipalities: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=KREIS_UNNA_MUNICIPALITIES,
+        description="The AGS codes of the county's municipalities (comma-separated); any other is refused (422)",
+    )
+
+    @field_validator("municipalities", mode="before")
+    @classmethod
+    def _split(cls, value):
+        return tuple(v.strip() for v in value.split(",") if v.strip()) if isinstance(value, str) else value
+
+    @field_validator("municipalities")
+    @classmethod
+    def _ags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [v for v in value if not (len(v) == 8 and v.isascii() and v.isdigit())]
+        if bad or not value:
+            raise ValueError(f"municipalities must be 8-digit AGS codes; got {', '.join(bad) or 'none'}")
+        return value
 
     def kafka_options(self) -> dict:
         """Connection options for aiokafka/faststream (SASL only when configured)."""

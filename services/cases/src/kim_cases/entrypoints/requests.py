@@ -1,9 +1,13 @@
-"""Request bodies of the HTTP API. Codes are the event contract's enums; dates default to today."""
+"""Request bodies of the HTTP API. Codes are the event contract's enums; dates default to today.
+
+Ids, texts, dates and municipalities use the shared input types of kim_runtime.types (plausible ranges, no control
+characters), stricter than the event contract's."""
 
 from __future__ import annotations
 
 from datetime import date
 
+from kim_runtime.types import BirthDate, Day, Id, LanguageCode, Line, Municipality, OrganisationId, PastYear, Text
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from kim_schemas.case_codes import (
     AccessChannel, ClosureReason, ConsentForm, GoalDropReason, LanguageLevel, MilestoneKind, PauseReason,
@@ -11,20 +15,19 @@ from kim_schemas.case_codes import (
 )
 from kim_schemas.cases import DomainAssessment, Goal
 from kim_schemas.codes import Baustein, ConsentPurpose, DataCategory, Rechtskreis, ResidenceStatus
-from kim_schemas.types import Ags, Id, LanguageCode, OrganisationId
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class RegisterClient(Body):
-    name: str = Field(min_length=1, max_length=200, description="Full name (encrypted at rest, never on Kafka)")
-    date_of_birth: date | None = None
-    address: str | None = Field(default=None, max_length=500)
-    contact: str | None = Field(default=None, max_length=200)
-    birth_year: int | None = Field(default=None, ge=1900, le=2100, description="Defaults to the year of birth")
-    languages: list[LanguageCode] = Field(default_factory=list)
-    arrival_year: int | None = Field(default=None, ge=1900, le=2100)
+    name: Line(200, min_length=1) = Field(description="Full name (encrypted at rest, never on Kafka)")
+    date_of_birth: BirthDate | None = None
+    address: Text(500) | None = None
+    contact: Line(200) | None = None
+    birth_year: PastYear | None = Field(default=None, description="Defaults to the year of birth")
+    languages: list[LanguageCode] = Field(default_factory=list, max_length=20)
+    arrival_year: PastYear | None = None
 
     @field_validator("birth_year")
     @classmethod
@@ -38,26 +41,33 @@ class RegisterClient(Body):
         return self.birth_year or (self.date_of_birth.year if self.date_of_birth else None)
 
 
+class GoalIn(Goal):
+    """A goal as the API takes it: an id and a target date that fit."""
+
+    goal_id: Id = Field(description="Id of the goal, unique within the case")
+    target_date: Day = Field(description="When the goal should be reached")
+
+
 class OpenCase(Body):
     client_id: Id
-    municipality: Ags
+    municipality: Municipality
     baustein: Baustein = Baustein.CASE_MANAGEMENT
     team: TeamKind
     team_organisation_id: OrganisationId
     case_manager_id: Id | None = Field(default=None, description="Defaults to the caller")
     access_channel: AccessChannel
-    opened_on: date = Field(default_factory=date.today)
+    opened_on: Day = Field(default_factory=date.today)
 
 
 class GrantConsent(Body):
-    recipients: list[OrganisationId] = Field(min_length=1)
-    purposes: list[ConsentPurpose] = Field(min_length=1)
-    data_categories: list[DataCategory] = Field(min_length=1)
+    recipients: list[OrganisationId] = Field(min_length=1, max_length=100)
+    purposes: list[ConsentPurpose] = Field(min_length=1, max_length=50)
+    data_categories: list[DataCategory] = Field(min_length=1, max_length=50)
     special_categories: bool = False
     form: ConsentForm
     informed_in: LanguageCode
-    granted_on: date = Field(default_factory=date.today)
-    valid_until: date | None = None
+    granted_on: Day = Field(default_factory=date.today)
+    valid_until: Day | None = None
 
 
 class WithdrawConsent(Body):
@@ -77,47 +87,47 @@ class WithdrawConsent(Body):
 
 
 class CompleteAssessment(Body):
-    assessed_on: date = Field(default_factory=date.today)
-    domains: list[DomainAssessment] = Field(min_length=1)
+    assessed_on: Day = Field(default_factory=date.today)
+    domains: list[DomainAssessment] = Field(min_length=1, max_length=50)
     rechtskreis: Rechtskreis
 
 
 class RecordResidenceStatus(Body):
     status: ResidenceStatus
-    status_since: date
-    valid_until: date | None = None
+    status_since: Day
+    valid_until: Day | None = None
     perspective: Perspective
-    recorded_on: date = Field(default_factory=date.today)
+    recorded_on: Day = Field(default_factory=date.today)
 
 
 class ChangeRechtskreis(Body):
     current: Rechtskreis
-    changed_on: date = Field(default_factory=date.today)
+    changed_on: Day = Field(default_factory=date.today)
 
 
 class AgreePlan(Body):
-    goals: list[Goal] = Field(min_length=1)
-    agreed_on: date = Field(default_factory=date.today)
+    goals: list[GoalIn] = Field(min_length=1, max_length=100)
+    agreed_on: Day = Field(default_factory=date.today)
 
 
 class HoldReview(Body):
-    held_on: date = Field(default_factory=date.today)
-    notes: str | None = Field(default=None, max_length=20_000, description="Encrypted with the client's key")
-    next_review_on: date | None = None
+    held_on: Day = Field(default_factory=date.today)
+    notes: Text(20_000) | None = Field(default=None, description="Encrypted with the client's key")
+    next_review_on: Day | None = None
 
 
 class AchieveGoal(Body):
-    achieved_on: date = Field(default_factory=date.today)
+    achieved_on: Day = Field(default_factory=date.today)
 
 
 class DropGoal(Body):
     reason: GoalDropReason
-    dropped_on: date = Field(default_factory=date.today)
+    dropped_on: Day = Field(default_factory=date.today)
 
 
 class RecordMilestone(Body):
     milestone: MilestoneKind
-    reached_on: date = Field(default_factory=date.today)
+    reached_on: Day = Field(default_factory=date.today)
     language_level: LanguageLevel | None = Field(default=None, validate_default=True)
 
     @field_validator("language_level")
@@ -129,23 +139,23 @@ class RecordMilestone(Body):
 
 
 class TransferCase(Body):
-    municipality: Ags
+    municipality: Municipality
     team: TeamKind
     team_organisation_id: OrganisationId
     case_manager_id: Id
-    transferred_on: date = Field(default_factory=date.today)
+    transferred_on: Day = Field(default_factory=date.today)
 
 
 class PauseCase(Body):
     reason: PauseReason
-    paused_on: date = Field(default_factory=date.today)
-    expected_resume_on: date | None = None
+    paused_on: Day = Field(default_factory=date.today)
+    expected_resume_on: Day | None = None
 
 
 class ResumeCase(Body):
-    resumed_on: date = Field(default_factory=date.today)
+    resumed_on: Day = Field(default_factory=date.today)
 
 
 class CloseCase(Body):
     reason: ClosureReason
-    closed_on: date = Field(default_factory=date.today)
+    closed_on: Day = Field(default_factory=date.today)

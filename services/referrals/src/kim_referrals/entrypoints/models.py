@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from kim_runtime.types import Day, Id, Line, Municipality, OrganisationId
 from kim_schemas.codes import ConsentPurpose, DataCategory, OutcomeCode, PartnerKind
 from kim_schemas.referrals import DeclineReason
-from kim_schemas.types import Ags, Id, OrganisationId
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -16,19 +16,20 @@ class _In(BaseModel):
 
 class PartnerIn(_In):
     organisation_id: OrganisationId = Field(description="Id; also the suffix of its topic kim.partner.<id>")
-    name: str = Field(min_length=1, max_length=200)
+    name: Line(200, min_length=1)
     kind: PartnerKind
     public_body: bool = Field(default=False, description="A public body (Behörde) or not")
-    municipality: Ags | None = None
+    municipality: Municipality | None = None
 
 
 class ReferralIn(_In):
     case_id: Id
     to_organisation_id: OrganisationId = Field(description="The receiving partner")
     purpose: ConsentPurpose
-    data_categories: list[DataCategory] = Field(min_length=1, description="What is shared with the partner")
+    data_categories: list[DataCategory] = Field(min_length=1, max_length=50,
+                                                description="What is shared with the partner")
     consent_id: Id | None = Field(default=None, description="The consent it rests on; empty: the service finds one")
-    due_on: date | None = None
+    due_on: Day | None = None
 
 
 class DeclineIn(_In):
@@ -36,7 +37,7 @@ class DeclineIn(_In):
 
 
 class AppointmentIn(_In):
-    appointment_on: date
+    appointment_on: Day
 
 
 class OutcomeIn(_In):

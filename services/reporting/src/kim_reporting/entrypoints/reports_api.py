@@ -15,6 +15,7 @@ from kim_reporting.domain.report import Report
 from kim_runtime.auth import Principal
 from kim_runtime.http import etag, parse_if_match
 from kim_runtime.policy import authorize
+from kim_runtime.types import Municipality, ReportPeriod
 
 from .deps import READER, Service, service
 
@@ -23,9 +24,8 @@ Correlation = Annotated[str | None, Header(alias="X-Correlation-ID")]
 
 
 class GenerateReport(BaseModel):
-    period: str = Field(pattern=r"^\d{4}(-Q[1-4]|-H[12])?$", description="2025-Q1, 2025-H2 or 2025",
-                        examples=["2025-Q1"])
-    municipality: str | None = Field(default=None, pattern=r"^[0-9]{8}$", description="AGS; none = whole county")
+    period: ReportPeriod = Field(description="2025-Q1, 2025-H2 or 2025 (years 2000-2099)", examples=["2025-Q1"])
+    municipality: Municipality | None = Field(default=None, description="AGS; none = whole county")
     baustein: str | None = Field(default=None, pattern=r"^[123]$", description="Baustein; none = all")
 
 
