@@ -95,8 +95,8 @@ def _channels(by_topic: dict[str, list[str]]) -> dict[str, Any]:
     partner = _channel(PARTNER_TOPIC, "One topic per partner organisation: its own referrals only, pseudonymous"
                        " ids and codes, nothing without consent.", by_topic[PARTNER_TOPIC], {})
     partner["parameters"] = {"organisationId": {
-        "description": "The partner's organisation id (lower-case letters, digits, hyphens), e.g. jobcenter-unna.",
-        "examples": ["jobcenter-unna", "abh-kreis-unna"]}}
+        "description": "The partner's organisation id (lower-case letters, digits, hyphens), e.g. jobcenter-kreis-unna.",
+        "examples": ["jobcenter-kreis-unna", "abh-kreis-unna"]}}
     channels["partner"] = partner
     for service in SERVICES:
         topic = dead_letter_topic(service)

@@ -27,6 +27,12 @@ CLOUDEVENTS_HEADERS: dict[str, str] = {
     "content-type": "Media type of the value, always application/json.",
 }
 
+# Written by the publishing library (FastStream) on every record, besides the CloudEvents attributes.
+LIBRARY_HEADERS: dict[str, str] = {
+    "correlation_id": "FastStream's own correlation header: the same value as ce_correlationid (on a partner topic "
+                      "the partner's own id, as there). Read ce_correlationid instead.",
+}
+
 DLQ_HEADERS: dict[str, str] = {
     "dlq_error": "Why the record could not be handled: exception type and message.",
     "dlq_topic": "Topic the record was read from.",
@@ -50,7 +56,8 @@ def _check_coverage() -> None:
 def cloudevents_headers_schema() -> dict[str, Any]:
     """JSON Schema of the headers every KIM Hub event record carries."""
     _check_coverage()
-    props: dict[str, Any] = {name: {"type": "string", "description": d} for name, d in CLOUDEVENTS_HEADERS.items()}
+    props: dict[str, Any] = {name: {"type": "string", "description": d}
+                             for name, d in (CLOUDEVENTS_HEADERS | LIBRARY_HEADERS).items()}
     props["ce_specversion"]["const"] = SPECVERSION
     props["content-type"]["const"] = CONTENT_TYPE
     props["ce_time"]["format"] = "date-time"

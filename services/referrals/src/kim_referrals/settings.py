@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from kim_runtime.settings import RuntimeSettings
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
@@ -9,6 +11,8 @@ from pydantic_settings import SettingsConfigDict
 
 class ReferralSettings(RuntimeSettings):
     model_config = SettingsConfigDict(env_prefix="KIM_", extra="ignore", populate_by_name=True)
+
+    dev_default_secrets: ClassVar[tuple[str, ...]] = ("auth_secret", "pseudonym_secret")
 
     service: str = "referrals"
     http_port: int = Field(default=8003, validation_alias=AliasChoices("KIM_REFERRALS_HTTP_PORT", "KIM_HTTP_PORT"))

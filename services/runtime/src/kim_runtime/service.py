@@ -24,7 +24,7 @@ from .kafka import make_broker
 from .outbox import OutboxRelay, RelayState
 from .projection import Projection, ProjectionHandler
 from .resilience import RateLimitedLog, supervise
-from .settings import RuntimeSettings
+from .settings import InsecureSettings, RuntimeSettings
 from .store import EventStore
 from .topics import dead_letter_topic, service_topic
 
@@ -80,7 +80,8 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         s = self.settings
-        signer = signer_of(s)  # a missing key fails here, before anything runs that would have to be stopped
+        s.refuse_public_defaults()  # a public secret or a missing key fails here, before anything runs
+        signer = signer_of(s)
         await self._migrate()
         self.pool = await db.create_pool(s.database_url, max_size=s.db_pool_size)
         async with self.pool.acquire() as conn:
@@ -229,8 +230,9 @@ def signer_of(settings: RuntimeSettings) -> Signer:
 
 def run(app, settings: RuntimeSettings) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        signer_of(settings)  # the lifespan loads it again; this only turns a missing key into one clear line
-    except AnchorKeyError as exc:
+    try:  # the lifespan checks again; this only turns a missing or public secret into one clear line
+        settings.refuse_public_defaults()
+        signer_of(settings)
+    except (AnchorKeyError, InsecureSettings) as exc:
         sys.exit(f"kim_{settings.service} cannot start: {exc}")
     uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level=settings.log_level.lower())

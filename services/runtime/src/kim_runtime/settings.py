@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -12,8 +12,15 @@ from .topics import ANCHOR_TOPIC
 from .types import KREIS_UNNA_MUNICIPALITIES
 
 
+class InsecureSettings(ValueError):
+    """A secret still has its public dev-only default outside KIM_ENV=dev."""
+
+
 class RuntimeSettings(BaseSettings):
     """Each service subclasses this and sets its own defaults (service name, HTTP port, database)."""
+
+    # secrets whose defaults are public (in this repository): only KIM_ENV=dev may run with them
+    dev_default_secrets: ClassVar[tuple[str, ...]] = ("auth_secret",)
 
     model_config = SettingsConfigDict(env_prefix="KIM_", extra="ignore")
 
@@ -67,6 +74,17 @@ class RuntimeSettings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value):
         return None if value == "" else value
+
+    def refuse_public_defaults(self) -> None:
+        """Outside dev, a secret left at its public default would let anyone sign tokens (or compute pseudonyms)."""
+        if self.env == "dev":
+            return
+        public = [name for name in self.dev_default_secrets
+                  if getattr(self, name) == type(self).model_fields[name].default]
+        if public:
+            names = ", ".join(f"KIM_{n.upper()}" for n in public)
+            raise InsecureSettings(f"{names} still has the public dev-only default: set a secret of your own "
+                                   "(openssl rand -hex 32); only KIM_ENV=dev runs with it")
 
     def audit_anchor_file(self) -> Path | None:
         return self.audit_anchor_dir / f"{self.service}.jsonl" if self.audit_anchor_dir else None

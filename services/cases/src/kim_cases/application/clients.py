@@ -44,6 +44,14 @@ async def erase(s: Services, ctx: CommandContext, client_id: str, expected: int 
     return client, version
 
 
+def _quasi_identifiers(client) -> dict:
+    """Birth year, languages and arrival year together can single a person out: gone from the view once erased."""
+    reg = client.registered
+    if client.erased:
+        return {"birth_year": None, "languages": [], "arrival_year": None}
+    return {"birth_year": reg.birth_year, "languages": reg.languages, "arrival_year": reg.arrival_year}
+
+
 async def view(s: Services, ctx: CommandContext, client_id: str, via: str) -> tuple[dict, int]:
     client = await s.repo.client(client_id)
     case_ids = await s.repo.case_ids_of(client_id)
@@ -51,8 +59,7 @@ async def view(s: Services, ctx: CommandContext, client_id: str, via: str) -> tu
     reg = client.registered
     body = {"client_id": client_id, "version": client.version, "erased": client.erased,
             "erased_at": client.erased_at.isoformat() if client.erased_at else None,
-            "personal": reader.personal(reg.personal), "birth_year": reg.birth_year, "languages": reg.languages,
-            "arrival_year": reg.arrival_year, "case_ids": case_ids}
+            "personal": reader.personal(reg.personal), **_quasi_identifiers(client), "case_ids": case_ids}
     await reader.finish(via, ctx.correlation_id)
     return body, client.version
 
