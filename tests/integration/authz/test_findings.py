@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from kim_runtime.auth import Principal, Role
 
-from .conftest import ADMIN, OWN_MANAGER, OWN_PLACE, Kreis, Services, bearer, ok, partner_token, staff
+from .conftest import (ADMIN, FOREIGN_MANAGER, FOREIGN_PLACE, OWN_MANAGER, OWN_PLACE, Kreis, Services, bearer, ok,
+                       partner_token, staff)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -35,6 +36,40 @@ async def test_a_client_another_team_serves_is_taken_over_by_transfer_not_by_ope
     assert client["personal"]["name"] == "Leyla Demir"
     assert (await services.cases.get(f"/clients/{client_id}", headers=KREIS_MANAGER)).status_code == 200, \
         "the registering team may still act for the client"
+
+
+async def test_a_case_transferred_away_is_out_of_the_registering_teams_reach_and_no_second_case_opens(
+        services: Services):
+    kreis = Kreis(services)
+    client_id, case_id = await kreis.client_with_case(OWN_MANAGER, OWN_PLACE, "Nadia Rahimi")
+    consent_id = await kreis.consent(OWN_MANAGER, case_id, "abh-unna")
+    await ok(await services.cases.post(f"/cases/{case_id}/transfer", headers=OWN_MANAGER, json={
+        "case_manager_id": "cm-unna", **FOREIGN_PLACE}))
+    marks = (case_id, consent_id, FOREIGN_PLACE["team_organisation_id"], FOREIGN_PLACE["municipality"])
+
+    client = await ok(await services.cases.get(f"/clients/{client_id}", headers=OWN_MANAGER))
+    assert client["personal"]["name"] == "Nadia Rahimi", "the registering team still acts for the client"
+    assert client["case_ids"] == [], "the other team's case is not listed"
+    ledger = await services.cases.get(f"/clients/{client_id}/consents", headers=OWN_MANAGER)
+    assert ledger.status_code == 200 and ledger.json() == [], ledger.text
+    for method, path, body in (("GET", f"/cases/{case_id}", None), ("GET", f"/cases/{case_id}/history", None),
+                               ("POST", f"/cases/{case_id}/pause", {"reason": "krankheit"})):
+        r = await services.cases.request(method, path, headers=OWN_MANAGER, json=body)
+        assert r.status_code == 404, (method, path, r.status_code, r.text)
+
+    second = {"client_id": client_id, "access_channel": "selbstmeldung", **OWN_PLACE}
+    refused = await services.cases.post("/cases", headers=OWN_MANAGER, json=second)
+    assert refused.status_code == 409, refused.text
+    assert "another team" in refused.json()["detail"] and "transfer" in refused.json()["detail"]
+    assert not [m for m in marks if m in refused.text], refused.text
+
+    served = await ok(await services.cases.get(f"/clients/{client_id}", headers=FOREIGN_MANAGER))
+    assert served["case_ids"] == [case_id], "the serving team sees its case"
+    await ok(await services.cases.post(f"/cases/{case_id}/closure", headers=FOREIGN_MANAGER, json={
+        "reason": "wegzug"}))
+    reopened = await ok(await services.cases.post("/cases", headers=OWN_MANAGER, json=second), 201)
+    client = await ok(await services.cases.get(f"/clients/{client_id}", headers=OWN_MANAGER))
+    assert client["case_ids"] == [reopened["case_id"]], "once the other case is closed, a case of their own opens"
 
 
 async def test_staffing_scopes_cases_like_the_cases_service_and_partners_reach_none_of_it(services: Services):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from fastapi import Depends
 from fastapi.testclient import TestClient
@@ -9,7 +11,7 @@ from pydantic import BaseModel
 
 from kim_runtime.auth import Principal, Role, issue_token
 from kim_runtime.errors import ConcurrencyConflict, NotFound
-from kim_runtime.http import create_app, parse_if_match
+from kim_runtime.http import NOT_FOUND_FLOOR_S, create_app, parse_if_match
 from kim_runtime.policy import authorize
 
 SECRET = "unit-test-secret-of-at-least-32-bytes!"
@@ -95,3 +97,23 @@ def test_health_and_metrics_need_no_token():
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/metrics").status_code == 200
     assert client.get("/readyz").json()["ready"] is True
+
+
+def test_every_404_leaves_no_sooner_than_the_floor_and_other_answers_are_not_held():
+    """A resource out of reach takes longer to find out than one that does not exist; the floor hides the
+    difference (kim_runtime.http.NOT_FOUND_FLOOR_S)."""
+    client = make_client()
+    client.get("/missing")  # warm up
+
+    def took(path: str, **kw) -> tuple[int, float]:
+        started = time.monotonic()
+        status = client.get(path, **kw).status_code
+        return status, time.monotonic() - started
+
+    for path in ("/missing", "/no-such-route"):
+        status, seconds = took(path)
+        assert status == 404 and seconds >= NOT_FOUND_FLOOR_S, (path, seconds)
+    status, seconds = took("/conflict")
+    assert status == 409
+    print(f"\n404 after {took('/missing')[1] * 1000:.1f} ms, 409 after {seconds * 1000:.1f} ms "
+          f"(floor {NOT_FOUND_FLOOR_S * 1000:.0f} ms)")

@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 from fastapi import APIRouter, Depends
+from fastapi.responses import PlainTextResponse
 from fastapi.testclient import TestClient
 
 from kim_runtime.auth import Principal, Role, issue_token
@@ -173,3 +174,38 @@ def test_a_foreign_case_answers_404_like_a_missing_one_and_a_role_refusal_403():
     refused = get("c-own", Role.PARTNER, organisation="jobcenter")
     assert refused.status_code == 403 and "role partner may not" in refused.json()["detail"]
     assert client.get("/cases/c-own").status_code == 401
+
+
+# what the README's "no token" row lists, per service: everything else needs a token
+NO_TOKEN = {"/healthz", "/readyz", "/metrics"}
+DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+NO_TOKEN_OF = {"cases": NO_TOKEN | DOCS, "staffing": NO_TOKEN | DOCS, "referrals": NO_TOKEN | DOCS,
+               "reporting": NO_TOKEN | DOCS | {"/dashboard", "/dashboard/static/{path}"}}
+
+
+def test_what_answers_without_a_token_is_declared_in_the_policy_and_is_what_the_readme_lists(apps):
+    for name, app in apps.items():
+        actions = route_actions(app)
+        public = {path for (_, path), action in actions.items() if POLICY[action].public}
+        assert public == NO_TOKEN_OF[name], name
+        assert {path for (_, path), action in actions.items() if action == "docs"} == DOCS, name
+        client = TestClient(app)
+        for path in sorted(DOCS):
+            assert client.get(path).status_code == 200, (name, path)
+        document = client.get("/openapi.json").json()
+        for path, operations in document["paths"].items():  # every operation of the description: a token
+            for method in operations:
+                if path not in public and "{" not in path:
+                    assert client.request(method.upper(), path).status_code == 401, (name, method, path)
+
+
+def test_a_route_that_is_not_an_api_route_nor_the_description_is_refused():
+    app = create_app("t", auth_secret=SECRET)
+
+    async def raw(_request):
+        return PlainTextResponse("secret")
+
+    app.add_route("/raw", raw)
+    with pytest.raises(RouteWithoutRule, match="GET,HEAD /raw is neither an API route"):
+        route_actions(app)
+    assert ("GET", "/docs") in route_actions(create_app("t", auth_secret=SECRET))

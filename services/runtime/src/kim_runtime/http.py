@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -22,10 +24,32 @@ from .resilience import UNAVAILABLE_ERRORS, RateLimitedLog, is_unavailable
 
 log = logging.getLogger(__name__)
 
-log = logging.getLogger(__name__)
-
 ReadinessCheck = Callable[[], Awaitable[None]]
 RETRY_AFTER_S = 2  # what a 503 asks the client to wait: a database restart or a relay failover takes seconds
+# every 404 leaves no sooner than this after the request came in: finding that a client, case or referral is out of
+# the caller's reach takes longer than finding that there is none, and the difference must not tell one from the other
+NOT_FOUND_FLOOR_S = 0.010
+
+
+class NotFoundFloor:
+    """ASGI middleware holding back the start of every 404 until `floor` seconds after the request came in (the
+    policy answers a resource out of reach exactly like one that does not exist: same status, same body, and so
+    also the same time). Other answers pass untouched."""
+
+    def __init__(self, app, floor: float = NOT_FOUND_FLOOR_S):
+        self.app, self.floor = app, floor
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.monotonic()
+
+        async def held(message):
+            if message["type"] == "http.response.start" and message["status"] == 404:
+                await asyncio.sleep(max(0.0, started + self.floor - time.monotonic()))
+            await send(message)
+
+        await self.app(scope, receive, held)
 
 
 def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[str, ReadinessCheck] | None = None,
@@ -41,6 +65,7 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
 
     app = FastAPI(title=title, version=version, lifespan=checked, dependencies=[Depends(check_parameters)])
     app.add_middleware(CleanInput)
+    app.add_middleware(NotFoundFloor)  # outermost: its clock starts first
     app.state.auth_secret = auth_secret
     built_openapi = app.openapi
 

@@ -13,7 +13,9 @@ Auditors read everything and write nothing; partners reach the partner API only 
 
 `check_routes(app)` refuses an app with a route that declares no action, or two (at start-up and when the OpenAPI
 document is built), and writes each operation's action into the document as `x-kim-action` (the isolation matrix
-reads it there).
+reads it there). The routes FastAPI adds itself are declared here too: the API's description (`/openapi.json`,
+`/docs`, `/docs/oauth2-redirect`, `/redoc`: action `docs`, public, it holds no data) and static files (`public`);
+any other route that is not an API route is refused like one without an action.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from enum import StrEnum
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
 
 from .auth import Principal, Role, current_principal, in_scope
 
@@ -75,6 +79,7 @@ INTERNAL_READ = {CM: A, TL: A, AUDITOR: A, ADMIN: A}  # the county's own staff, 
 
 POLICY: dict[str, Rule] = {
     "public": Rule(Resource.NONE, public=True),
+    "docs": Rule(Resource.NONE, public=True),  # the API's description (OpenAPI, Swagger UI, ReDoc): no data
     # cases
     "client.register": Rule(Resource.NONE, {CM: A, TL: A, ADMIN: A}, writes=True),
     "client.read": Rule(Resource.CLIENT, STAFF_READ),
@@ -194,14 +199,21 @@ def authorize(action: str):
     return dependency
 
 
+def documentation_paths(app: FastAPI) -> frozenset[str]:
+    """Where FastAPI serves the API's description (None: turned off)."""
+    return frozenset(p for p in (app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+                     if p)
+
+
 def route_actions(app: FastAPI) -> dict[tuple[str, str], str]:
     """Every operation's action, {(method, path): action}; refuses a route that declares none, or two."""
     actions = {}
     for route in iter_route_contexts(app.routes):
+        name = f"{','.join(sorted(getattr(route, 'methods', None) or ['*']))} {route.path_format}"
         if not isinstance(route.original_route, APIRoute):
-            continue  # static mounts and the docs pages: no data
+            actions[("GET", route.path_format)] = _framework_action(app, route.original_route, name)
+            continue
         found = set(_actions(route.dependant.dependencies))
-        name = f"{','.join(sorted(route.methods))} {route.path_format}"
         if len(found) != 1:
             raise RouteWithoutRule(f"{name} declares {len(found) or 'no'} authorization rules ({', '.join(found)}): "
                                "add exactly one Depends(authorize('<action>')) naming an entry of "
@@ -213,6 +225,16 @@ def route_actions(app: FastAPI) -> dict[tuple[str, str], str]:
         for method in route.methods:
             actions[(method, route.path_format)] = action
     return actions
+
+
+def _framework_action(app: FastAPI, route, name: str) -> str:
+    """The action of a route that is not an API route: the API's description or static files, else refused."""
+    if isinstance(route, Mount) and isinstance(route.app, StaticFiles):
+        return "public"
+    if getattr(route, "path", None) in documentation_paths(app):
+        return "docs"
+    raise RouteWithoutRule(f"{name} is neither an API route, the API's description nor static files: serve it "
+                           "from an APIRouter with exactly one Depends(authorize('<action>'))")
 
 
 def _actions(dependencies: Iterable) -> Iterable[str]:

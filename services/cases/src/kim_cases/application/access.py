@@ -1,8 +1,9 @@
 """Who may see and change what: the owners of clients and cases, for the runtime's one policy (kim_runtime.policy).
 
 A case is owned by its team and municipality. A client is owned by the places of their cases and by the team and
-municipality that registered them: whoever may act for one of these may act for the client. Taking over a client
-another team serves is a recorded transfer of the case (POST /cases/{id}/transfer by its team), never a new case.
+municipality that registered them: whoever may act for one of these may act for the client, but sees and acts on
+only the client's cases in their own reach (`cases_of`). Taking over a client another team serves is a recorded
+transfer of the case (POST /cases/{id}/transfer by its team), never a new case: `ensure_not_served_elsewhere`.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import asyncpg
 from fastapi import FastAPI, Request
 from kim_runtime.auth import Principal, Role
-from kim_runtime.errors import NotFound
-from kim_runtime.policy import Owner, Resource, owner_resolvers
+from kim_runtime.errors import NotFound, RuleViolation
+from kim_runtime.policy import POLICY, Owner, Resource, may, owner_resolvers
+
+from kim_cases.domain import Case, Phase
 
 # roles that may read personal data in clear; an auditor sees that it exists ("withheld"), not what it says
 PERSONAL_DATA_READERS = frozenset({Role.CASE_MANAGER, Role.TEAM_LEAD, Role.ADMIN})
@@ -22,27 +25,54 @@ async def record_registration(conn: asyncpg.Connection, client_id: str, principa
                        client_id, principal.municipality, principal.team)
 
 
+def owner_of(case: Case) -> Owner:
+    return Owner(frozenset({(case.municipality, case.team_organisation_id)}))
+
+
+def reaches(principal: Principal, case: Case) -> bool:
+    return may(principal, POLICY["case.read"], owner_of(case))
+
+
+async def all_cases_of(s, client_id: str) -> list[Case]:
+    return [await s.repo.case(case_id) for case_id in await s.repo.case_ids_of(client_id)]
+
+
 async def case_owner(s, case_id: str) -> Owner | None:
     try:
         case = await s.repo.case(case_id)
     except NotFound:
         return None
-    return Owner(frozenset({(case.municipality, case.team_organisation_id)}))
+    return owner_of(case)
 
 
 async def client_owner(s, client_id: str) -> Owner | None:
-    """The registering place and the place of each of the client's cases (None: no such client)."""
+    """The registering place and the place of each of the client's cases (None: no such client). An unknown id
+    takes the same queries as a known one (its registration, its cases), so the answer takes about as long."""
     first = await s.store.read_stream(client_id)
-    if not first:
-        return None
     async with s.pool.acquire() as conn:
         registered = await conn.fetchrow(
             "SELECT municipality, team FROM client_registrations WHERE client_id = $1", client_id)
+    cases = await all_cases_of(s, client_id)
+    if not first:
+        return None
     places = {(registered["municipality"], registered["team"]) if registered else (first[0].municipality, None)}
-    for case_id in await s.repo.case_ids_of(client_id):
-        case = await s.repo.case(case_id)
-        places.add((case.municipality, case.team_organisation_id))
-    return Owner(frozenset(places))
+    return Owner(frozenset(places | {(case.municipality, case.team_organisation_id) for case in cases}))
+
+
+async def cases_of(s, principal: Principal, client_id: str) -> list[Case]:
+    """The client's cases in the caller's reach: a team that registered a client, or serves one of their cases,
+    does not thereby see the cases another team serves (their ids included)."""
+    return [case for case in await all_cases_of(s, client_id) if reaches(principal, case)]
+
+
+async def ensure_not_served_elsewhere(s, principal: Principal, client_id: str) -> None:
+    """409 when the client has an open case outside the caller's reach: one client, one serving team at a time. The
+    answer names no case, team or municipality the caller may not see."""
+    if any(case.phase is not Phase.CLOSED and not reaches(principal, case) for case in await all_cases_of(s, client_id)):
+        raise RuleViolation(
+                f"client {client_id} is served by another team or municipality (an open case outside your reach): "
+                "a second case is not opened; ask that team to transfer its case to you (POST /cases/{id}/transfer "
+                "by that team; your team lead or an admin can find it), or open one once it is closed")
 
 
 def install(app: FastAPI) -> None:

@@ -14,7 +14,7 @@ from kim_schemas.base import Event
 
 from kim_cases.adapters import crypto
 from kim_cases.adapters.events import CommandContext
-from kim_cases.application.access import client_owner
+from kim_cases.application.access import client_owner, ensure_not_served_elsewhere
 from kim_cases.application.repository import check_expected
 from kim_cases.application.services import Services
 from kim_cases.domain import Case
@@ -24,9 +24,11 @@ Decide = Callable[[Case], list[Event] | Awaitable[list[Event]]]
 
 async def open_case(s: Services, ctx: CommandContext, **fields) -> tuple[Case, int]:
     """Only for a client the caller may act for (404 otherwise, as for no client), in the caller's own place (403).
-    Serving a client another team serves is that team's transfer of the case (POST /cases/{id}/transfer)."""
+    Serving a client another team serves is that team's transfer of the case (POST /cases/{id}/transfer): 409 while
+    the client has an open case outside the caller's reach."""
     ensure(ctx.principal, "case.open", await client_owner(s, fields["client_id"]), fields["client_id"])
     ensure_in_scope(ctx.principal, fields["municipality"], fields["team_organisation_id"], "the new case")
+    await ensure_not_served_elsewhere(s, ctx.principal, fields["client_id"])
     client = await s.repo.client(fields["client_id"])
     client.ensure_active("open a case for them")
     case = Case(str(uuid.uuid4()))

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 from kim_cases.adapters import crypto
 from kim_cases.adapters.events import CommandContext
-from kim_cases.application.access import record_registration
+from kim_cases.application.access import cases_of, record_registration
 from kim_cases.application.repository import check_expected
 from kim_cases.application.services import Services
 from kim_cases.domain import Client
@@ -54,7 +54,7 @@ def _quasi_identifiers(client) -> dict:
 
 async def view(s: Services, ctx: CommandContext, client_id: str, via: str) -> tuple[dict, int]:
     client = await s.repo.client(client_id)
-    case_ids = await s.repo.case_ids_of(client_id)
+    case_ids = [case.case_id for case in await cases_of(s, ctx.principal, client_id)]
     reader = await s.reader(ctx.principal, client_id)
     reg = client.registered
     body = {"client_id": client_id, "version": client.version, "erased": client.erased,
@@ -65,10 +65,6 @@ async def view(s: Services, ctx: CommandContext, client_id: str, via: str) -> tu
 
 
 async def consents(s: Services, ctx: CommandContext, client_id: str, today: date) -> list[dict]:
-    """The client's consent ledger: every consent of every case of theirs, with its status today."""
+    """The client's consent ledger: every consent of every case of theirs in the caller's reach, status today."""
     await s.repo.client(client_id)
-    ledger = []
-    for case_id in await s.repo.case_ids_of(client_id):
-        case = await s.repo.case(case_id)
-        ledger += [c.view(today) for c in case.consents.values()]
-    return ledger
+    return [c.view(today) for case in await cases_of(s, ctx.principal, client_id) for c in case.consents.values()]
