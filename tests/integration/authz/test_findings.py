@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import statistics
+import time
+import uuid
+
 import pytest
 from kim_runtime.auth import Principal, Role
+from kim_runtime.http import NOT_FOUND_FLOOR_S
 
 from .conftest import (ADMIN, FOREIGN_MANAGER, FOREIGN_PLACE, OWN_MANAGER, OWN_PLACE, Kreis, Services, bearer, ok,
                        partner_token, staff)
@@ -106,3 +111,26 @@ async def test_an_auditors_look_at_a_client_is_recorded_like_any_read_of_persona
     assert all(r["role"] == "auditor" for r in by_auditor)
     assert (await services.cases.post(f"/cases/{case_id}/pause", headers=auditor,
                                       json={"reason": "krankheit"})).status_code == 403
+
+
+async def test_a_foreign_client_or_case_takes_as_long_to_refuse_as_one_that_does_not_exist(services: Services):
+    """Benchmark-style: the same 404 for a foreign and a missing id, and (the runtime's 404 floor) the same time.
+    Prints p10/p50/p90 per path; asserts only what holds under any load: no 404 sooner than the floor, and the
+    foreign and the missing spread overlap."""
+    client_id, case_id = await Kreis(services).client_with_case(FOREIGN_MANAGER, FOREIGN_PLACE, "Oleksandr K.")
+    rounds, report = 40, []
+    for kind, foreign in (("clients", client_id), ("cases", case_id)):
+        took: dict[str, list[float]] = {"foreign": [], "missing": []}
+        for _ in range(rounds):  # interleaved, so both see the same load
+            for which, ident in (("foreign", foreign), ("missing", str(uuid.uuid4()))):
+                started = time.perf_counter()
+                r = await services.cases.get(f"/{kind}/{ident}", headers=OWN_MANAGER)
+                took[which].append(time.perf_counter() - started)
+                assert r.status_code == 404, r.text
+        cut = {which: statistics.quantiles(seconds, n=10) for which, seconds in took.items()}
+        for which, deciles in cut.items():
+            report.append(f"GET /{kind}/{{id}} {which}: p10 {deciles[0] * 1000:.2f} ms, p50 {deciles[4] * 1000:.2f} "
+                          f"ms, p90 {deciles[8] * 1000:.2f} ms")
+            assert min(took[which]) >= NOT_FOUND_FLOOR_S, (kind, which, min(took[which]))
+        assert cut["foreign"][0] <= cut["missing"][8] and cut["missing"][0] <= cut["foreign"][8], report
+    print("\n" + "\n".join(report))
