@@ -68,11 +68,12 @@ async def cases_of(s, principal: Principal, client_id: str) -> list[Case]:
 async def ensure_not_served_elsewhere(s, principal: Principal, client_id: str) -> None:
     """409 when the client has an open case outside the caller's reach: one client, one serving team at a time. The
     answer names no case, team or municipality the caller may not see."""
-    if any(case.phase is not Phase.CLOSED and not reaches(principal, case) for case in await all_cases_of(s, client_id)):
+    cases = await all_cases_of(s, client_id)
+    if any(case.phase is not Phase.CLOSED and not reaches(principal, case) for case in cases):
         raise RuleViolation(
-                f"client {client_id} is served by another team or municipality (an open case outside your reach): "
-                "a second case is not opened; ask that team to transfer its case to you (POST /cases/{id}/transfer "
-                "by that team; your team lead or an admin can find it), or open one once it is closed")
+            f"client {client_id} is served by another team or municipality (an open case outside your reach): "
+            "a second case is not opened; ask that team to transfer its case to you (POST /cases/{id}/transfer "
+            "by that team; your team lead or an admin can find it), or open one once it is closed")
 
 
 def install(app: FastAPI) -> None:
