@@ -3,8 +3,10 @@
 `stack` brings up the real local Kafka and PostgreSQL (kim_cli.stack.ensure_up) once per session, only when a
 test asks for it (directly, through `fresh_db` / `kafka_bootstrap`, or by the `kafka` / `postgres` markers), and
 stops at the end exactly the processes it started. The unit tier therefore starts nothing and runs anywhere.
-Settings: KIM_STACK_DIR, KIM_KAFKA_PORT, KIM_KAFKA_CONTROLLER_PORT, KIM_POSTGRES_PORT, or KIM_KAFKA_BOOTSTRAP /
-KIM_POSTGRES_URL for existing servers.
+The suite has a stack of its own, never `make run`'s: <repo>/.cache/test-stack on ports 29092 (Kafka), 29093
+(controller) and 29432 (PostgreSQL) (StackConfig.for_tests). KIM_STACK_DIR, KIM_KAFKA_PORT, KIM_KAFKA_CONTROLLER_PORT,
+KIM_POSTGRES_PORT, or KIM_KAFKA_BOOTSTRAP / KIM_POSTGRES_URL for existing servers, override it. Its settings are put
+into the environment, so every `kim` command and service a test starts finds the same stack.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from kim_cli.stack import StackConfig, StackHandle, create_database, drop_databa
 # The suite is a dev environment: a cases service started without a key-encryption key uses the public dev-only one
 # (and so do the `kim` commands the tests run). Tests about KEKs pass their own; outside dev a missing KEK is fatal.
 os.environ.setdefault("KIM_ENV", "dev")
+TEST_STACK = StackConfig.for_tests()
+os.environ.update(TEST_STACK.environment())
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackHandle]:
-    handle = ensure_up(StackConfig.from_env(), log=print)
+    handle = ensure_up(TEST_STACK, log=print)
     try:
         yield handle
     finally:

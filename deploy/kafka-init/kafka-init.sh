@@ -4,8 +4,9 @@
 # partner organisation or rotate a password: edit .env, then `docker compose run --rm kafka-init`.
 #
 # Who may do what (the broker denies everything else; only the admin user is a super user):
-#   kim-<service>     writes kim.<service>, kim.dlq.<service> and kim.audit.anchors; reads the four service topics and its own
-#                     dead-letter topic; consumer groups kim-<service>-*. kim-referrals also writes kim.partner.*
+#   kim-<service>     writes kim.<service>, kim.dlq.<service> and kim.audit.anchors; reads the four service topics
+#                     and its own dead-letter topic; consumer groups kim-<service>-*. kim-referrals also writes (and
+#                     creates) kim.partner.*
 #   partner-<org>     reads kim.partner.<org> only; consumer groups partner.<org>.*
 #
 # KIM_KAFKA_INIT_DRY_RUN=1 prints the commands instead of running them (the unit tests use it).
@@ -121,8 +122,10 @@ for s in "${services[@]}"; do
   allow "$user" --operation Write --topic "kim.$s" --topic "kim.dlq.$s" "${audit_topics[@]}"
   allow "$user" --operation Read --resource-pattern-type prefixed --group "kim-$s-"
 done
-# The referrals service publishes what each partner may see to that partner's topic.
-allow kim-referrals --operation Write --operation Describe --resource-pattern-type prefixed --topic kim.partner.
+# The referrals service publishes what each partner may see to that partner's topic, and creates the topic of a
+# partner registered later than this job ran (brokers never auto-create topics).
+allow kim-referrals --operation Write --operation Describe --operation Create --resource-pattern-type prefixed \
+  --topic kim.partner.
 
 for org in "${!partner_password[@]}"; do
   user="partner-$org"

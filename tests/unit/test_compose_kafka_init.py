@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kim_runtime.topics import ANCHOR_TOPIC, SERVICE_TOPICS, dead_letter_topic, partner_topic
+from kim_runtime.topics import ANCHOR_TOPIC, PARTITIONS, SERVICE_TOPICS, dead_letter_topic, partner_topic
 from tests.unit.test_compose_file import ROOT, SERVICES, compose, environment
 
 KAFKA_DIR = ROOT / "deploy" / "kafka-init"
@@ -104,6 +104,17 @@ def test_init_creates_every_topic_with_its_partitions_and_retention():
         assert created[f"kim.{s}"] == ("6", ["retention.ms=-1"])  # the shared history is kept forever
     assert created["kim.partner.caritas-unna"][0] == "3"
     assert created[ANCHOR_TOPIC] == ("1", ["retention.ms=-1"])  # one service's anchors stay in order, forever
+
+
+def test_default_partitions_are_the_ones_the_local_stack_and_the_referrals_service_use():
+    kinds = {t: kind for t, kind in topic_templates().items() if kind != "partner"}
+    kinds |= {"kim.partner.caritas-unna": "partner"}
+    partitions = {option_values(c, "--topic")[0]: option_values(c, "--partitions")[0] for c in commands() if "--create" in c}
+    assert {t: int(partitions[t]) for t in kinds} == {t: PARTITIONS[kind] for t, kind in kinds.items()}
+
+
+def test_referrals_may_create_the_topic_of_a_partner_registered_later():
+    assert ("Create", "topic", "prefixed", "kim.partner.") in acls(commands(), "kim-referrals")
 
 
 def test_partition_counts_come_from_the_environment():

@@ -21,6 +21,7 @@ from typing import Any
 
 from kim_cli import stack_kafka as kafka
 from kim_cli import stack_postgres as pg
+from kim_cli import stack_topics
 from kim_cli.stack_config import DEFAULT_KAFKA_VERSION, SERVICE_DATABASES, StackConfig, StackError
 from kim_cli.stack_postgres import create_database, drop_database
 from kim_cli.stack_procs import file_lock, owned_pid, port_open, terminate, write_pid
@@ -61,6 +62,12 @@ def _claim_port(port: int, what: str, env: str) -> None:
 
 
 def _kafka_up(cfg: StackConfig, started: list[int], log: Log) -> None:
+    _kafka_running(cfg, started, log)
+    if created := _run(stack_topics.ensure(cfg)):
+        log(f"Kafka: created topics {', '.join(sorted(created))} ({stack_topics.TOPICS_FILE})")
+
+
+def _kafka_running(cfg: StackConfig, started: list[int], log: Log) -> None:
     if not cfg.local_kafka:
         log(f"Kafka: using the existing broker at {cfg.bootstrap()} (KIM_KAFKA_BOOTSTRAP)")
         return _run(kafka.wait_ready(cfg, None, timeout_s=30))

@@ -15,6 +15,12 @@ DEFAULT_KAFKA_VERSION = "4.1.2"
 SERVICE_DATABASES = ("kim_cases", "kim_staffing", "kim_referrals", "kim_reporting")
 
 
+# The test suite's own stack (tests/conftest.py): another folder and another port block than `make run`'s, so tests
+# never write into the broker or databases the demo runs on. KIM_STACK_DIR and the KIM_*_PORT variables override it.
+TEST_STACK_DIR = Path(".cache") / "test-stack"  # under the repo root
+TEST_STACK_PORTS = {"kafka_port": 29092, "kafka_controller_port": 29093, "postgres_port": 29432}
+
+
 class StackError(RuntimeError):
     """Something the user has to fix; the message says what was wrong and what to do."""
 
@@ -49,6 +55,22 @@ class StackConfig(BaseSettings):
     @classmethod
     def from_env(cls) -> StackConfig:
         return cls()
+
+    @classmethod
+    def for_tests(cls) -> StackConfig:
+        """The test suite's stack: <repo>/.cache/test-stack and ports 29092/29093/29432 unless KIM_* say otherwise."""
+        cfg = cls()
+        defaults = {name: value for name, value in TEST_STACK_PORTS.items() if name not in cfg.model_fields_set}
+        if "stack_dir" not in cfg.model_fields_set:
+            defaults["stack_dir"] = cfg.repo_root / TEST_STACK_DIR
+        return cfg.model_copy(update=defaults)
+
+    def environment(self) -> dict[str, str]:
+        """The KIM_* variables that name this stack, for child processes (`kim`, services) to find it."""
+        env = {"KIM_STACK_DIR": str(self.dir), "KIM_KAFKA_PORT": str(self.kafka_port),
+               "KIM_KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port), "KIM_POSTGRES_PORT": str(self.postgres_port)}
+        return env | {k: v for k, v in (("KIM_KAFKA_BOOTSTRAP", self.kafka_bootstrap),
+                                        ("KIM_POSTGRES_URL", self.postgres_url)) if v}
 
     @cached_property
     def repo_root(self) -> Path:

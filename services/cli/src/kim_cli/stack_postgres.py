@@ -7,17 +7,19 @@ crash of the machine can lose or corrupt the local data. Never point production 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib.util
 import os
 import pwd
 import re
+import shutil
 import subprocess
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from kim_cli.stack_config import StackConfig, StackError
-from kim_cli.stack_procs import is_alive, tail
+from kim_cli.stack_procs import file_lock, is_alive, tail
 
 SYSTEM_USER = "kim-postgres"  # postgres refuses to run as root
 DEV_SETTINGS = {
@@ -40,8 +42,51 @@ def bin_dir() -> Path:
     return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
 
 
+# Where the data goes when root runs the stack from a folder the PostgreSQL user cannot enter (a clone under a
+# `mktemp -d` folder, mode 700): one folder per stack dir, owned by that user.
+OUTSIDE_DATA_ROOT = Path("/var/tmp/kim-postgres")
+
+
 def paths(cfg: StackConfig) -> dict[str, Path]:
-    return {"data": cfg.dir / "postgres" / "data", "log": cfg.logs_dir / "postgres.log", "pid": cfg.dir / "postgres.pid"}
+    return {"data": data_dir(cfg), "log": cfg.logs_dir / "postgres.log", "pid": cfg.dir / "postgres.pid"}
+
+
+def data_dir(cfg: StackConfig) -> Path:
+    """<stack dir>/postgres/data, or, run as root from a folder others cannot enter, a folder outside it.
+
+    PostgreSQL runs as the unprivileged SYSTEM_USER when we are root, and that user must reach its data directory.
+    """
+    inside = cfg.dir / "postgres" / "data"
+    if os.geteuid() != 0 or _others_can_enter(cfg.dir):
+        return inside
+    digest = hashlib.sha256(str(cfg.dir).encode()).hexdigest()[:16]
+    return OUTSIDE_DATA_ROOT / digest / "data"
+
+
+def server_bin_dir(cfg: StackConfig) -> Path:
+    """The binaries to run: the wheel's, or a copy beside data kept outside (that user cannot reach the venv either)."""
+    source = bin_dir()
+    if not paths(cfg)["data"].is_relative_to(OUTSIDE_DATA_ROOT):
+        return source
+    install = source.parent
+    stamp = f"{install}:{(source / 'postgres').stat().st_mtime_ns}"
+    copy = OUTSIDE_DATA_ROOT / f"pginstall-{hashlib.sha256(stamp.encode()).hexdigest()[:16]}"
+    if not (copy / ".copied").exists():
+        OUTSIDE_DATA_ROOT.mkdir(parents=True, exist_ok=True)
+        OUTSIDE_DATA_ROOT.chmod(0o711)
+        with file_lock(OUTSIDE_DATA_ROOT / ".copy.lock"):
+            if not (copy / ".copied").exists():
+                shutil.rmtree(copy, ignore_errors=True)
+                shutil.copytree(install, copy, symlinks=True, ignore=shutil.ignore_patterns("include"))
+                for folder in (copy, *[d for d in copy.rglob("*") if d.is_dir()]):
+                    folder.chmod(0o755)
+                (copy / ".copied").write_text(stamp + "\n")
+    return copy / "bin"
+
+
+def _others_can_enter(path: Path) -> bool:
+    """True when every existing folder on the way to ``path`` may be traversed by any user (o+x)."""
+    return all(p.stat().st_mode & 0o001 for p in (path, *path.parents) if p.exists())
 
 
 def _run_as() -> str | None:
@@ -73,17 +118,26 @@ def _check_traversable(path: Path, user: str) -> None:
 def init_data(cfg: StackConfig) -> None:
     p = paths(cfg)
     cfg.logs_dir.mkdir(parents=True, exist_ok=True)
+    outside = p["data"].is_relative_to(OUTSIDE_DATA_ROOT)
+    marker = cfg.dir / "postgres" / "data-is-outside"  # removed with the stack dir: its data outside goes too
+    if outside and not marker.exists():
+        shutil.rmtree(p["data"].parent, ignore_errors=True)
     if (p["data"] / "PG_VERSION").exists():
         return
+    if outside:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(f"{p['data']}\n")
     p["data"].mkdir(parents=True, exist_ok=True)
     user = _run_as()
     if user:
+        if p["data"].is_relative_to(OUTSIDE_DATA_ROOT):
+            OUTSIDE_DATA_ROOT.chmod(0o711)
         _check_traversable(p["data"], user)
         entry = pwd.getpwnam(user)
         os.chown(p["data"].parent, entry.pw_uid, entry.pw_gid)
         os.chown(p["data"], entry.pw_uid, entry.pw_gid)
         os.chmod(p["data"], 0o700)
-    cmd = [str(bin_dir() / "initdb"), "-D", str(p["data"]), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
+    cmd = [str(server_bin_dir(cfg) / "initdb"), "-D", str(p["data"]), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
            "--no-locale", "--no-sync"]
     result = subprocess.run(cmd, capture_output=True, text=True, user=user)
     if result.returncode != 0:
@@ -98,7 +152,7 @@ def start(cfg: StackConfig) -> int:
         log.write(b"kim stack: dev settings (fsync=off, synchronous_commit=off, full_page_writes=off): "
                   b"fast, not crash-safe; local development and tests only\n")
         log.flush()
-        proc = subprocess.Popen([str(bin_dir() / "postgres"), "-D", str(p["data"]), *args], stdout=log,
+        proc = subprocess.Popen([str(server_bin_dir(cfg) / "postgres"), "-D", str(p["data"]), *args], stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
                                 user=_run_as())
     return proc.pid

@@ -1,12 +1,21 @@
-"""Kafka clients with the settings every service uses: faststream brokers tuned for latency and safety."""
+"""Kafka clients with the settings every service uses: faststream brokers tuned for latency and safety.
+
+No client creates a topic by accident: FastStream's subscribers do not declare topics and the brokers of the local
+stack and compose refuse auto-creation, so every topic exists with its planned partitions (`ensure_topics`).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from faststream.kafka import KafkaBroker
 
 from .settings import RuntimeSettings
+
+log = logging.getLogger(__name__)
+
+TOPIC_ALREADY_EXISTS = 36  # Kafka error code
 
 
 def make_broker(settings: RuntimeSettings, **extra) -> KafkaBroker:
@@ -28,6 +37,39 @@ def make_broker(settings: RuntimeSettings, **extra) -> KafkaBroker:
         request_timeout_ms=10_000,
         security=security,
         client_id=f"kim-{settings.service}",
+        allow_auto_create_topics=False,  # topics are planned (deploy/kafka-init/topics.txt), never made on the fly
         log_level=logging.DEBUG,  # one line per message is noise at INFO; failures still log as errors
         **extra,
     )
+
+
+async def ensure_topics(bootstrap: str, topics: Mapping[str, int], *, options: Mapping | None = None,
+                        replication_factor: int = 1, timeout_ms: int = 30_000) -> list[str]:
+    """Create each missing topic of ``{name: partitions}`` (retention forever).
+
+    Returns the names it created.
+
+    A topic that exists already is left as it is (partitions only ever grow by hand: deploy/README.md).
+    ``options`` are connection options as `RuntimeSettings.kafka_options()` gives them.
+    """
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: PLC0415
+
+    if not topics:
+        return []
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms, **dict(options or {}))
+    await admin.start()
+    try:
+        wanted = [NewTopic(name, num_partitions=n, replication_factor=replication_factor, topic_configs={"retention.ms": "-1"})
+                  for name, n in topics.items()]
+        response = await admin.create_topics(wanted, timeout_ms=timeout_ms)
+    finally:
+        await admin.close()
+    created = []
+    for name, code, *message in response.topic_errors:
+        if code == 0:
+            created.append(name)
+        elif code != TOPIC_ALREADY_EXISTS:
+            raise RuntimeError(f"cannot create topic {name}: error {code} {message[0] if message else ''}".strip())
+    if created:
+        log.info("created topics %s", ", ".join(sorted(created)))
+    return created

@@ -12,6 +12,10 @@ SERVICE_TOPICS: dict[str, str] = {s: f"kim.{s}" for s in SERVICES}
 # Signed anchors of every store (kim_runtime.anchor): written by every service, read by auditors, kept forever.
 ANCHOR_TOPIC = "kim.audit.anchors"
 
+# Partitions per kind of topic, as deploy/kafka-init/topics.txt names them; the defaults of kafka-init.sh in compose
+# (KIM_*_TOPIC_PARTITIONS) and the local stack both use these (tests/unit/test_compose_kafka_init.py checks it).
+PARTITIONS: dict[str, int] = {"service": 6, "partner": 3, "dlq": 1, "audit": 1}
+
 _ORG_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
 
