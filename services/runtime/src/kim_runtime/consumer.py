@@ -2,28 +2,36 @@
 
 For each handled record, in one PostgreSQL transaction: the event id is claimed in the inbox (a redelivered event
 finds its claim and has no second effect), the consumer's checkpoint for the topic-partition moves forward, and the
-handler's effect is written. The Kafka offset is committed after that transaction (in batches: OffsetCommitter). A record that cannot be decoded,
-or whose handling still fails after bounded attempts, goes to the service's dead-letter topic with the error in its
-headers, and the partition moves on. Infrastructure failures (PostgreSQL unreachable) are retried without limit:
-they say nothing about the event.
+handler's effect is written. The Kafka offset is committed after that transaction (in batches: OffsetCommitter).
+
+Decoding is strict and happens here, not in FastStream (its parser would raise on a header that is not UTF-8, before
+any of our code, and the record would be skipped for good). Every record is read through the event contract
+(contract.py): a record without headers or key, a value that is not JSON, a header that is not UTF-8, a type or
+version the contract does not know, or data its model refuses goes to the service's dead-letter topic with the
+reason (`dlq_reason`) and the error, and the partition moves on; so does a record whose handling still fails after
+bounded attempts. A valid event of a type the handler does not take (`Handler.event_types`) is passed over and
+counted (kim_consumer_events_ignored_total). Infrastructure failures (PostgreSQL unreachable) are retried without
+limit: they say nothing about the event.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import asyncpg
 import pydantic
+from aiokafka import ConsumerRecord, TopicPartition
 from faststream import AckPolicy
-from aiokafka import TopicPartition
 from faststream.kafka import KafkaBroker, KafkaMessage
+from prometheus_client import Counter
 
-from . import upcasting
+from .contract import Contract, default_contract, validate
 from .envelope import Envelope, EnvelopeError
 
 log = logging.getLogger(__name__)
@@ -41,12 +49,17 @@ WITH claim AS (
 SELECT count(*) FROM claim
 """
 
-# A parked record still counts as passed: the checkpoint moves so lag and rebuilds do not wait for it.
+# A parked or ignored record still counts as passed: the checkpoint moves so lag and rebuilds do not wait for it.
 ADVANCE = """
 INSERT INTO checkpoints (consumer, topic, partition, "offset", updated_at) VALUES ($1, $2, $3, $4, now())
 ON CONFLICT (consumer, topic, partition) DO UPDATE
     SET "offset" = greatest(checkpoints."offset", excluded."offset"), updated_at = now()
 """
+
+IGNORED = Counter("kim_consumer_events_ignored_total", "Valid events of a type the consumer does not take",
+                  ["service", "consumer", "type"])
+DEAD_LETTERED = Counter("kim_consumer_dead_lettered_total", "Records a consumer parked in its dead-letter topic",
+                        ["service", "consumer", "reason"])
 
 INFRASTRUCTURE_ERRORS = (
     OSError,
@@ -67,6 +80,8 @@ class Handler(Protocol):
     name: str
     topics: Sequence[str]
     # Optional: an advisory lock key taken (shared) before the claim, so a projection's swap can exclude live work.
+    # Optional: `event_types`, the types it takes; other valid events are passed over and counted (None: all).
+    # Optional: `contract`, the event contract its events are read through (None: the runner's, else kim_schemas).
 
     async def handle(self, conn: asyncpg.Connection, event: Envelope) -> None: ...
 
@@ -81,16 +96,29 @@ class RecordRef:
     headers: Sequence[tuple[str, bytes]]
 
 
-def decode(record: RecordRef) -> Envelope:
-    """Envelope from a record, upcast to the newest version of its type. Raises EnvelopeError."""
+def decode(record: RecordRef, contract: Contract | None = None) -> Envelope:
+    """Envelope from a record, read through the contract's newest model of its type. Raises EnvelopeError."""
     env = Envelope.from_kafka(record.key, record.value, list(record.headers))
+    return validate(env, contract or default_contract())
+
+
+async def lenient_parser(record: ConsumerRecord, original: Callable[[ConsumerRecord], Awaitable[KafkaMessage]]):
+    """FastStream's parser, made unable to fail: it decodes every header as UTF-8 and would raise before our code.
+
+    FastStream gets a copy whose headers are decoded leniently; the message keeps the raw record, whose bytes
+    `decode` judges (and dead-letters).
+    """
     try:
-        version, data = upcasting.upcast(env.type, env.schema_version, env.data)
-    except Exception as exc:
-        raise EnvelopeError(f"cannot upcast {env.type} v{env.schema_version}: {exc}") from exc
-    if version != env.schema_version:
-        env = env.model_copy(update={"schema_version": version, "data": data})
-    return env
+        return await original(record)
+    except UnicodeDecodeError:
+        safe = dataclasses.replace(
+            record, headers=[(k, v.decode(errors="replace").encode()) for k, v in record.headers or ()]
+        )
+        if hasattr(record, "consumer"):
+            safe.consumer = record.consumer
+        msg = await original(safe)
+        msg.raw_message = record
+        return msg
 
 
 class OffsetCommitter:
@@ -149,8 +177,10 @@ class ConsumerRunner:
         fetch_max_wait_ms: int = 500,
         retry_base_delay: float = 0.05,
         group_prefix: str = "kim",
+        contract: Contract | None = None,
     ):
         self.service = service
+        self.contract = contract  # None: kim_schemas, loaded when the first record is read
         self.pool = pool
         self.broker = broker
         self.dead_letter_topic = dead_letter_topic
@@ -160,6 +190,7 @@ class ConsumerRunner:
         self.group_prefix = group_prefix
         self.handled = 0
         self.dead_lettered = 0
+        self.ignored = 0
         self.committers: list[OffsetCommitter] = []
 
     def group_id(self, handler: Handler) -> str:
@@ -172,6 +203,7 @@ class ConsumerRunner:
             auto_offset_reset="earliest",
             fetch_max_wait_ms=self.fetch_max_wait_ms,
             ack_policy=AckPolicy.MANUAL,  # OffsetCommitter commits handled offsets in batches
+            parser=lenient_parser,
             decoder=_raw_decoder,
             title=f"{self.service}:{handler.name}",
         )
@@ -189,9 +221,14 @@ class ConsumerRunner:
     async def process(self, handler: Handler, record: RecordRef) -> bool:
         """Handle one record; returns True when it had an effect, False when it was a duplicate or parked."""
         try:
-            event = decode(record)
+            event = decode(record, getattr(handler, "contract", None) or self.contract)
         except EnvelopeError as exc:
             await self.dead_letter(handler, record, exc, attempts=0)
+            return False
+        if (wanted := getattr(handler, "event_types", None)) is not None and event.type not in wanted:
+            IGNORED.labels(self.service, handler.name, event.type).inc()
+            self.ignored += 1
+            await self._advance(handler, record)
             return False
         attempt = 0
         while True:
@@ -225,7 +262,10 @@ class ConsumerRunner:
 
     async def dead_letter(self, handler: Handler, record: RecordRef, error: Exception, *, attempts: int) -> None:
         headers = {k: v.decode(errors="replace") for k, v in record.headers}
+        reason = getattr(error, "reason", None) or (
+            "poison" if isinstance(error, (PoisonEvent, pydantic.ValidationError)) else "handler-failed")
         headers |= {
+            "dlq_reason": reason,
             "dlq_error": f"{type(error).__name__}: {error}"[:2000],
             "dlq_topic": record.topic,
             "dlq_partition": str(record.partition),
@@ -237,5 +277,9 @@ class ConsumerRunner:
                   self.dead_letter_topic, headers["dlq_error"])
         await self.broker.publish(record.value or b"", self.dead_letter_topic, key=record.key, headers=headers)
         self.dead_lettered += 1
+        DEAD_LETTERED.labels(self.service, handler.name, reason).inc()
+        await self._advance(handler, record)
+
+    async def _advance(self, handler: Handler, record: RecordRef) -> None:
         async with self.pool.acquire() as conn:
             await conn.execute(ADVANCE, handler.name, record.topic, record.partition, record.offset)

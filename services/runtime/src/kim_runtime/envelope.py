@@ -44,7 +44,11 @@ REQUIRED_HEADERS = ("ce_id", "ce_type", "ce_source", "ce_specversion", "ce_time"
 
 
 class EnvelopeError(ValueError):
-    """A Kafka record that is not a valid KIM Hub CloudEvent."""
+    """A Kafka record that is not a valid KIM Hub CloudEvent; `reason` is a short code for the dead-letter topic."""
+
+    def __init__(self, message: str, *, reason: str = "invalid-envelope"):
+        super().__init__(message)
+        self.reason = reason
 
 
 def new_id() -> str:
@@ -75,6 +79,8 @@ class Envelope(BaseModel):
     schema_version: int = Field(default=1, ge=1)
     key_id: str | None = Field(default=None, description="Per-subject key id when personal data is inside")
     data: dict[str, Any] = Field(default_factory=dict)
+    event: Any = Field(default=None, exclude=True, repr=False,
+                       description="The contract's model of data, set when a consumer read the event (contract.py)")
 
     @classmethod
     def wrap(
@@ -121,24 +127,28 @@ class Envelope(BaseModel):
         hdrs = _normalise_headers(headers)
         missing = [h for h in REQUIRED_HEADERS if h not in hdrs]
         if missing:
-            raise EnvelopeError(f"missing CloudEvents header(s): {', '.join(missing)}")
+            raise EnvelopeError(f"missing CloudEvents header(s): {', '.join(missing)}", reason="missing-header")
         if hdrs["ce_specversion"] != SPECVERSION:
-            raise EnvelopeError(f"unsupported ce_specversion {hdrs['ce_specversion']!r}")
-        if key is None:
-            raise EnvelopeError("record has no key (the stream id)")
+            raise EnvelopeError(f"unsupported ce_specversion {hdrs['ce_specversion']!r}", reason="invalid-header")
+        if not key:
+            raise EnvelopeError("record has no key (the stream id)", reason="missing-key")
         try:
             data = json.loads(value or b"null")
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise EnvelopeError(f"value is not JSON: {exc}") from exc
+            raise EnvelopeError(f"value is not JSON: {exc}", reason="not-json") from exc
         if not isinstance(data, dict):
-            raise EnvelopeError("value must be a JSON object")
+            raise EnvelopeError("value must be a JSON object", reason="not-json")
         fields: dict[str, Any] = {
             attr: hdrs[header] for attr, header in HEADER_NAMES.items() if header in hdrs
         }
         try:
-            return cls(stream_id=key.decode(), data=data, **fields)
-        except Exception as exc:  # pydantic.ValidationError and UnicodeDecodeError
-            raise EnvelopeError(f"invalid envelope: {exc}") from exc
+            stream_id = key.decode()
+        except UnicodeDecodeError as exc:
+            raise EnvelopeError("record key is not UTF-8", reason="invalid-key") from exc
+        try:
+            return cls(stream_id=stream_id, data=data, **fields)
+        except Exception as exc:  # pydantic.ValidationError
+            raise EnvelopeError(f"invalid envelope: {exc}", reason="invalid-header") from exc
 
 
 def _normalise_headers(headers: dict[str, str] | list[tuple[str, bytes]] | tuple) -> dict[str, str]:
@@ -149,5 +159,5 @@ def _normalise_headers(headers: dict[str, str] | list[tuple[str, bytes]] | tuple
         try:
             out[k] = v.decode() if isinstance(v, bytes) else str(v)
         except UnicodeDecodeError as exc:
-            raise EnvelopeError(f"header {k} is not UTF-8") from exc
+            raise EnvelopeError(f"header {k} is not UTF-8", reason="header-not-utf8") from exc
     return out

@@ -9,10 +9,11 @@ event and the swap (readers, who take no lock, never see a gap).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import asyncpg
 
+from .contract import Contract
 from .envelope import Envelope
 
 REBUILD_SUFFIX = "__rebuild"
@@ -24,11 +25,18 @@ def lock_key(name: str) -> int:
 
 
 class Projection:
-    """Subclass: set name, topics and ddl (statements using {schema}); implement apply (and apply_batch for speed)."""
+    """Subclass: set name, topics and ddl (statements using {schema}); implement apply (and apply_batch for speed).
+
+    `apply` gets only events the contract's models have read (`event.event` is the model, `event.data` its dump).
+    `event_types` names the types it takes (others are passed over and counted; None: every type); `contract` is
+    the event contract (None: kim_schemas).
+    """
 
     name: str
     topics: Sequence[str]
     ddl: str = ""
+    event_types: Collection[str] | None = None
+    contract: Contract | None = None
 
     async def apply(self, conn: asyncpg.Connection, schema: str, event: Envelope) -> None:
         raise NotImplementedError
@@ -52,6 +60,7 @@ class ProjectionHandler:
         self.projection = projection
         self.name = projection.name
         self.topics = tuple(projection.topics)
+        self.event_types, self.contract = projection.event_types, projection.contract
         # taken by the ConsumerRunner before it claims the event, so the claim and the effect wait for a swap
         self.advisory_lock = lock_key(projection.name)
 

@@ -1,0 +1,53 @@
+"""The event contract as consumers see it: every record is read through the contract's models, or not at all.
+
+A contract knows each event type and version (kim_schemas.REGISTRY is the default one). `validate` turns a decoded
+envelope into one whose data the newest model of its type has checked (upcasting older versions on the way) and
+whose `event` is that model. A type or version the contract does not know, or data its model refuses, raises
+EnvelopeError with a reason: the consumer parks the record in its dead-letter topic instead of guessing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import pydantic
+
+from .envelope import Envelope, EnvelopeError
+
+
+class Contract(Protocol):
+    """What the runtime needs of an event contract (kim_schemas.EventRegistry has it)."""
+
+    def latest(self, event_type: str) -> type[pydantic.BaseModel]:
+        """The newest model of the type; raises LookupError for a type the contract does not know."""
+
+    def parse(self, event_type: str, version: int, data: dict[str, Any]) -> pydantic.BaseModel:
+        """Data of any known version as the newest model; LookupError when unknown, ValidationError when invalid."""
+
+
+def default_contract() -> Contract:
+    """The KIM Hub contract, kim_schemas (imported lazily: it depends on the runtime, not the other way round)."""
+    from kim_schemas import REGISTRY  # noqa: PLC0415
+
+    return REGISTRY
+
+
+def validate(env: Envelope, contract: Contract) -> Envelope:
+    """The envelope with its data read through the contract's newest model of its type; raises EnvelopeError."""
+    try:
+        newest = contract.latest(env.type)
+    except LookupError:
+        raise EnvelopeError(f"event type {env.type!r} is not in the contract", reason="unknown-type") from None
+    try:
+        event = contract.parse(env.type, env.schema_version, env.data)
+    except LookupError as exc:
+        raise EnvelopeError(f"{env.type} v{env.schema_version} is not in the contract (newest: "
+                            f"v{getattr(newest, 'schema_version', '?')}): {exc}", reason="unknown-version") from None
+    except pydantic.ValidationError as exc:
+        raise EnvelopeError(f"data of {env.type} v{env.schema_version} fails the contract's model: {exc}",
+                            reason="invalid-data") from None
+    except Exception as exc:  # an upcaster that cannot read this data
+        raise EnvelopeError(f"cannot upcast {env.type} v{env.schema_version}: {type(exc).__name__}: {exc}",
+                            reason="invalid-data") from None
+    version = getattr(event, "schema_version", env.schema_version)
+    return env.model_copy(update={"schema_version": version, "data": event.model_dump(mode="json"), "event": event})
