@@ -64,6 +64,7 @@ async def worker(dsn: str, bootstrap: str, topic: str, dlq: str, name: str) -> N
 
     from kim_runtime import db
     from kim_runtime.consumer import ConsumerRunner
+    from kim_runtime.contract import FixedContract, OpenData
     from kim_runtime.kafka import make_broker
     from kim_runtime.settings import RuntimeSettings
 
@@ -80,7 +81,7 @@ async def worker(dsn: str, bootstrap: str, topic: str, dlq: str, name: str) -> N
     broker = make_broker(settings)
     subscribe = broker.subscriber
     broker.subscriber = lambda *a, **kw: subscribe(*a, listener=Listener(), **kw)  # only to observe assignments
-    runner = Runner(SERVICE, pool, broker, dlq)
+    runner = Runner(SERVICE, pool, broker, dlq, contract=FixedContract({"kim.test.Counted": OpenData}))
     runner.add(PartitionRecorder(topic, name))
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

@@ -11,10 +11,13 @@ import os
 
 from kim_runtime.projection import Projection
 
+from tests.integration.runtime.harness import TEST_CONTRACT
+
 SERVICE = "cases"
 
 
 class CountPerStream(Projection):
+    contract = TEST_CONTRACT  # the harness's events (tests.integration.runtime.harness)
     ddl = "CREATE TABLE IF NOT EXISTS {schema}.counts (stream_id text PRIMARY KEY, n int NOT NULL, total bigint NOT NULL)"
 
     def __init__(self, name: str, topics: tuple[str, ...], pause: float = 0.0):

@@ -13,6 +13,7 @@ import sys
 
 from kim_runtime import db
 from kim_runtime.consumer import ConsumerRunner
+from kim_runtime.contract import FixedContract, OpenData
 from kim_runtime.kafka import make_broker
 from kim_runtime.settings import RuntimeSettings
 
@@ -37,7 +38,7 @@ class CrashingRunner(ConsumerRunner):
         from kim_runtime.consumer import decode
 
         async with self.pool.acquire() as conn:
-            await conn.execute("INSERT INTO deliveries (event_id) VALUES ($1)", decode(record).id)
+            await conn.execute("INSERT INTO deliveries (event_id) VALUES ($1)", decode(record, self.contract).id)
         had_effect = await super().process(handler, record)
         if self.crash_after and self.handled >= self.crash_after:
             os._exit(17)  # the effect is committed; the Kafka offset is not
@@ -48,7 +49,8 @@ async def main(dsn: str, bootstrap: str, topic: str, dlq: str, crash_after: int)
     settings = RuntimeSettings(service="crashtest", database_url=dsn, kafka_bootstrap=bootstrap)
     pool = await db.create_pool(dsn)
     broker = make_broker(settings)
-    runner = CrashingRunner("crashtest", pool, broker, dlq, crash_after=crash_after)
+    runner = CrashingRunner("crashtest", pool, broker, dlq, crash_after=crash_after,
+                            contract=FixedContract({"kim.test.Counted": OpenData}))
     runner.add(CountingRecorder(topic))
     await broker.start()
     print("ready", flush=True)

@@ -8,11 +8,13 @@ import uuid
 from functools import partial
 
 import asyncpg
+import pydantic
 
 from kim_runtime import db
 from kim_runtime.consumer import ConsumerRunner
+from kim_runtime.contract import FixedContract
 from kim_runtime.envelope import Envelope
-from kim_runtime.kafka import make_broker
+from kim_runtime.kafka import ensure_topics, make_broker
 from kim_runtime.outbox import OutboxRelay
 from kim_runtime.settings import RuntimeSettings
 from kim_runtime.store import EventStore
@@ -23,6 +25,18 @@ CREATE TABLE IF NOT EXISTS effects (event_id uuid PRIMARY KEY, stream_id text, n
                                     DEFAULT clock_timestamp());
 CREATE TABLE IF NOT EXISTS deliveries (event_id uuid, at timestamptz DEFAULT clock_timestamp());
 """
+
+
+class Counted(pydantic.BaseModel):
+    """The test events' model: a number, optionally a request to fail, anything else a test adds."""
+
+    model_config = pydantic.ConfigDict(extra="allow", frozen=True)
+    n: int
+    fail: bool = False
+
+
+TEST_CONTRACT = FixedContract({"kim.test.Counted": Counted})
+TEST_PARTITIONS = 3  # like the local broker's default; service topics have 6 (kim_runtime.topics.PARTITIONS)
 
 
 class Recorder:
@@ -57,13 +71,15 @@ class Harness:
         self.tasks: list[asyncio.Task] = []
 
     async def __aenter__(self) -> Harness:
+        # brokers never auto-create topics: a test makes its own, like `kim stack up` makes the planned ones
+        await ensure_topics(self.settings.kafka_bootstrap, {self.topic: TEST_PARTITIONS, self.dlq: 1})
         self.pool = await db.create_pool(self.dsn, max_size=8)
         async with self.pool.acquire() as conn:
             await db.migrate(conn, [])
             await conn.execute(EFFECTS_DDL)
         self.store = EventStore(self.pool, self.topic)
         self.consumers = ConsumerRunner(self.settings.service, self.pool, self.broker, self.dlq,
-                                        retry_base_delay=0.01)
+                                        retry_base_delay=0.01, contract=TEST_CONTRACT)
         self.relay = OutboxRelay(self.pool, self.broker, dsn=self.dsn, poll_interval=0.2)
         return self
 

@@ -10,12 +10,13 @@ import pytest
 from kim_runtime.projection import Projection, ProjectionHandler
 from kim_runtime.rebuild import rebuild_from_kafka
 
-from .harness import Harness, event, eventually, unique
+from .harness import TEST_CONTRACT, Harness, event, eventually, unique
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 
 class CountPerStream(Projection):
+    contract = TEST_CONTRACT
     ddl = "CREATE TABLE IF NOT EXISTS {schema}.counts (stream_id text PRIMARY KEY, n int NOT NULL, total bigint NOT NULL)"
 
     def __init__(self, name: str, topic: str):

@@ -101,6 +101,8 @@ class CaseReferrals(Projection):
     """
     STATUS = {"kim.referrals.ReferralAccepted": "accepted", "kim.referrals.ReferralDeclined": "declined",
               "kim.referrals.ReferralClosed": "closed", "kim.referrals.ReferralRevoked": "revoked"}
+    event_types = frozenset({*STATUS, "kim.referrals.ReferralRequested", "kim.referrals.AppointmentScheduled",
+                             "kim.referrals.ReferralOutcomeReported"})
 
     async def apply(self, conn: asyncpg.Connection, schema: str, event: Envelope) -> None:
         d = event.data

@@ -51,3 +51,24 @@ def validate(env: Envelope, contract: Contract) -> Envelope:
                             reason="invalid-data") from None
     version = getattr(event, "schema_version", env.schema_version)
     return env.model_copy(update={"schema_version": version, "data": event.model_dump(mode="json"), "event": event})
+
+
+class OpenData(pydantic.BaseModel):
+    """Any JSON object: the model of a FixedContract type that checks nothing but the envelope."""
+
+    model_config = pydantic.ConfigDict(extra="allow", frozen=True)
+
+
+class FixedContract:
+    """A contract of a few types, each at version 1 only, for benchmarks and tests that publish their own events."""
+
+    def __init__(self, models: dict[str, type[pydantic.BaseModel]]):
+        self.models = dict(models)
+
+    def latest(self, event_type: str) -> type[pydantic.BaseModel]:
+        return self.models[event_type]  # KeyError is a LookupError
+
+    def parse(self, event_type: str, version: int, data: dict[str, Any]) -> pydantic.BaseModel:
+        if version != 1:
+            raise LookupError(f"{event_type} has version 1 only")
+        return self.latest(event_type).model_validate(data)

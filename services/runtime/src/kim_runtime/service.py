@@ -20,7 +20,7 @@ from prometheus_client import Counter, Gauge
 from . import db
 from .anchor import AnchorKeyError, Anchorer, Signer, load_signer
 from .consumer import ConsumerRunner, Handler
-from .kafka import make_broker
+from .kafka import ensure_topics, make_broker
 from .outbox import OutboxRelay, RelayState
 from .projection import Projection, ProjectionHandler
 from .resilience import RateLimitedLog, supervise
@@ -170,6 +170,32 @@ class ServiceRuntime:
         RELAY_LEADERSHIPS.labels(service).set_function(lambda: float(relay.leaderships))
         RELAY_LEASE_LEFT.labels(service).set_function(
             lambda: max(relay.lease_left(), 0.0) if relay.state is RelayState.LEADER else 0.0)
+
+    async def ensure_topics(self, topics: dict[str, int], *, retry: bool = True) -> None:
+        """Create the missing topics of ``{name: partitions}`` (brokers never auto-create them).
+
+        When Kafka cannot be reached now, a background task keeps trying (``retry``), so the caller never fails on it.
+        """
+        s = self.settings
+        try:
+            await ensure_topics(s.kafka_bootstrap, topics, options=s.kafka_options(),
+                                replication_factor=s.kafka_replication_factor)
+        except Exception as exc:
+            if not retry:
+                raise
+            log.warning("%s: cannot create topics %s yet (%s); retrying in the background", s.service,
+                        ", ".join(topics), exc)
+            self._tasks.append(asyncio.create_task(self._ensure_topics_later(topics), name="ensure-topics"))
+
+    async def _ensure_topics_later(self, topics: dict[str, int]) -> None:
+        delay = 1.0
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                return await self.ensure_topics(topics, retry=False)
+            except Exception as exc:
+                log.warning("%s: still cannot create topics (%s)", self.settings.service, exc)
+                delay = min(delay * 2, 30)
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -36,6 +36,7 @@ class RuntimeSettings(BaseSettings):
     kafka_sasl_mechanism: str | None = None
     kafka_sasl_username: str | None = None
     kafka_sasl_password: str | None = None
+    kafka_replication_factor: int = Field(default=1, ge=1, description="Replicas of a topic a service creates")
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     auth_secret: str = Field(default="dev-only-secret-change-me-in-production!!", description="HS256 secret that signs bearer tokens")

@@ -15,6 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from kim_runtime import db
 from kim_runtime.envelope import Envelope
+from kim_runtime.contract import FixedContract, OpenData
 from kim_runtime.projection import Projection
 from kim_runtime.rebuild import rebuild_from_kafka
 
@@ -26,6 +27,8 @@ class EventCount(Projection):
     """Counts events: one aggregate write per batch."""
 
     ddl = "CREATE TABLE IF NOT EXISTS {schema}.total (id int PRIMARY KEY, events bigint NOT NULL)"
+
+    contract = FixedContract({"kim.bench.Counted": OpenData})
 
     def __init__(self, topic: str):
         self.name, self.topics = "bench_event_count", (topic,)

@@ -16,7 +16,6 @@ import asyncpg
 from kim_runtime.envelope import Envelope
 from kim_runtime.errors import ConcurrencyConflict
 from kim_runtime.topics import service_topic
-from kim_schemas import parse
 from kim_schemas.cases import (
     AssessmentCompleted,
     CaseClosed,
@@ -46,14 +45,13 @@ CONFLICT_RETRIES = 5
 class CasesEventHandler:
     name = "cases"
     topics = (service_topic("cases"),)
+    event_types = HANDLED  # the runtime passes over (and counts) the other types
 
     def __init__(self, commands: Callable[[], ReferralCommands]):
         self._commands = commands  # a provider: the commands exist only once the runtime has its pool
 
     async def handle(self, conn: asyncpg.Connection, env: Envelope) -> None:
-        if env.type not in HANDLED:
-            return
-        event = parse(env.type, env.schema_version, env.data)
+        event = env.event  # read through the contract's model by the runtime
         match event:
             case CaseOpened():
                 await gate_sql.ensure_client(conn, event.client_id)

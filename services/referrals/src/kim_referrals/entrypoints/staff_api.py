@@ -7,7 +7,7 @@ from kim_runtime.auth import Principal
 from kim_runtime.errors import NotFound
 from kim_runtime.http import etag, parse_if_match
 from kim_runtime.policy import authorize, ensure
-from kim_runtime.topics import partner_topic
+from kim_runtime.topics import PARTITIONS, partner_topic
 from kim_schemas.referrals import PartnerRegistered
 
 from ..adapters import gate_sql, referral_sql
@@ -23,6 +23,8 @@ router = APIRouter(tags=["case side"])
 async def register_partner(body: PartnerIn, request: Request,
                            principal: Principal = Depends(authorize("registry.register"))):
     await commands(request).register_partner(PartnerRegistered(**body.model_dump()), context(request, principal))
+    # brokers never auto-create topics: the partner's topic exists before anything is published to it
+    await request.app.state.runtime.ensure_topics({partner_topic(body.organisation_id): PARTITIONS["partner"]})
     return PartnerOut(**body.model_dump(), topic=partner_topic(body.organisation_id))
 
 

@@ -46,7 +46,7 @@ async def reevaluate(conn: asyncpg.Connection, store: EventStore, staff_member_i
 
 async def record(conn: asyncpg.Connection, env: Envelope) -> set[str]:
     """Apply one case event to the caseload tables; returns the staff members whose load may have changed."""
-    event = parse(env.type, env.schema_version, env.data)
+    event = env.event or parse(env.type, env.schema_version, env.data)  # the runtime's consumers set env.event
     case_id = event.case_id
     if env.type in STATUS_AFTER:
         return await sql.set_status(conn, case_id, STATUS_AFTER[env.type])
@@ -70,9 +70,9 @@ class CaseloadPolicy:
         # appends always run on the consumer's connection, so the store needs no pool of its own
         self.store = EventStore(None, service_topic("staffing"))
 
+    event_types = CASE_EVENTS  # the runtime passes over (and counts) the other types
+
     async def handle(self, conn: asyncpg.Connection, env: Envelope) -> None:
-        if env.type not in CASE_EVENTS:
-            return
         touched = await record(conn, env)
         ctx = Context(actor="kim-staffing", correlation_id=env.correlation_id or env.id, causation_id=env.id)
         for staff_member_id in sorted(touched):

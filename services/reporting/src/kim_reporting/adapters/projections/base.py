@@ -51,6 +51,10 @@ class BatchProjection(Projection):
     def __init__(self, topics: Sequence[str]):
         self.topics = tuple(topics)
 
+    @property
+    def event_types(self) -> frozenset[str]:  # the runtime passes over (and counts) the other types
+        return frozenset(self.collectors)
+
     async def apply(self, conn: asyncpg.Connection, schema: str, event: Envelope) -> None:
         await self.apply_batch(conn, schema, [event])
 
