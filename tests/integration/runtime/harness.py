@@ -12,7 +12,7 @@ import pydantic
 
 from kim_runtime import db
 from kim_runtime.consumer import ConsumerRunner
-from kim_runtime.contract import FixedContract
+from kim_runtime.contract import FixedContract, OpenData
 from kim_runtime.envelope import Envelope
 from kim_runtime.kafka import ensure_topics, make_broker
 from kim_runtime.outbox import OutboxRelay
@@ -35,7 +35,8 @@ class Counted(pydantic.BaseModel):
     fail: bool = False
 
 
-TEST_CONTRACT = FixedContract({"kim.test.Counted": Counted})
+# kim.test.Noted: a valid type the Recorder does not take
+TEST_CONTRACT = FixedContract({"kim.test.Counted": Counted, "kim.test.Noted": OpenData})
 TEST_PARTITIONS = 3  # like the local broker's default; service topics have 6 (kim_runtime.topics.PARTITIONS)
 
 
