@@ -4,12 +4,14 @@ missing from Kafka or changed there."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from kim_runtime import db
 from kim_runtime.envelope import Envelope
+from kim_runtime.kafka import ensure_topics
 from kim_runtime.store import EventStore
 
 from ..runtime.harness import Harness, event, eventually, unique
@@ -37,7 +39,7 @@ async def _verify(dsn: str, bootstrap: str, topic: str) -> tuple[int, str]:
                                    "--anchor-topic", unique("kim.test.anchors"),  # none: tests/.../test_anchors.py
                                    env=cli.environment(KIM_CASES_DATABASE_URL=dsn, KIM_KAFKA_BOOTSTRAP=bootstrap))
     assert code in (0, 1), err
-    return code, out
+    return code, out + err
 
 
 async def _sql(dsn: str, *statements: str) -> None:
@@ -86,9 +88,10 @@ async def test_tampered_rows_are_found_with_stream_and_version(fresh_db, kafka_b
     assert f"cases: BROKEN hash chain: {expected}" in out
 
 
-async def test_kafka_missing_an_event_or_holding_a_changed_one_is_found(fresh_db, kafka_bootstrap):
-    topic = unique("kim.test")
-    pool = await db.create_pool(fresh_db)
+async def _stored_as_sent(dsn: str, bootstrap: str, topic: str) -> list[Envelope]:
+    """Stream s1 with 4 events in the store, its outbox marked sent; the topic exists and is empty."""
+    await ensure_topics(bootstrap, {topic: 1})
+    pool = await db.create_pool(dsn)
     try:
         async with pool.acquire() as conn:
             await db.migrate(conn, [])
@@ -99,19 +102,27 @@ async def test_kafka_missing_an_event_or_holding_a_changed_one_is_found(fresh_db
             await conn.execute("UPDATE outbox SET sent_at = now()")
     finally:
         await pool.close()
-    lost, changed = events[1], events[2]
-    stranger = Envelope(type="kim.test.Counted", source="/kim/test", stream_id="s9", data={"n": 1})
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    return events
+
+
+async def _produce(bootstrap: str, topic: str, events: list[Envelope], changed: Envelope | None = None) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
-        for e in [*events, stranger]:
-            if e is lost:
-                continue
+        for e in events:
             value = json.dumps({"n": 1000}).encode() if e is changed else e.kafka_value()
             headers = [(k, v.encode()) for k, v in e.kafka_headers().items()]
-            await producer.send_and_wait(topic, value, key=e.kafka_key(), headers=headers)
+            await producer.send_and_wait(topic, value, key=e.kafka_key(), headers=headers, partition=0)
     finally:
         await producer.stop()
+
+
+async def test_kafka_missing_an_event_or_holding_a_changed_one_is_found(fresh_db, kafka_bootstrap):
+    topic = unique("kim.test")
+    events = await _stored_as_sent(fresh_db, kafka_bootstrap, topic)
+    lost, changed = events[1], events[2]
+    stranger = Envelope(type="kim.test.Counted", source="/kim/test", stream_id="s9", data={"n": 1})
+    await _produce(kafka_bootstrap, topic, [e for e in [*events, stranger] if e is not lost], changed)
 
     code, out = await _verify(fresh_db, kafka_bootstrap, topic)
     assert code == 1, out
@@ -121,3 +132,30 @@ async def test_kafka_missing_an_event_or_holding_a_changed_one_is_found(fresh_db
     assert f"differs: event {changed.id} (stream s1 version 3): value" in out
     assert f"in Kafka but in no store: event {stranger.id}" in out
     assert "3 finding(s)" in out
+
+
+# offsets in the topic (one partition) -> the store's events s1 v1..v4 (index 0..3) in the order they are produced
+KAFKA_ORDER = {
+    "an event published twice": ([0, 1, 2, 3, 3], "repeated: event {ids[3]} at partition 0 offset 4 at {t}, "
+                                                  "first at partition 0 offset 3 at {t}"),
+    "a version overtaking another": ([0, 2, 1, 3], "out of order: stream s1 version 2 at partition 0 offset 2 at "
+                                                   "{t}, after version 3 at partition 0 offset 1 at {t}"),
+}
+
+
+@pytest.mark.parametrize("how", KAFKA_ORDER)
+async def test_a_repeated_event_id_and_a_version_going_backwards_are_found_with_where_and_when(
+    fresh_db, kafka_bootstrap, how
+):
+    topic = unique("kim.test")
+    events = await _stored_as_sent(fresh_db, kafka_bootstrap, topic)
+    order, expected = KAFKA_ORDER[how]
+    await _produce(kafka_bootstrap, topic, [events[i] for i in order])
+    code, out = await _verify(fresh_db, kafka_bootstrap, topic)
+    assert code == 1, out
+    assert "missing from Kafka" not in out and "in no store" not in out and "differ" not in out
+    found = [line.strip() for line in out.splitlines() if line.strip().startswith(("repeated:", "out of order:"))]
+    assert len(found) == 1, out
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00"
+    pattern = re.escape(expected.format(ids=[e.id for e in events], t="TIME")).replace("TIME", stamp)
+    assert re.fullmatch(pattern, found[0]), found[0]

@@ -2,7 +2,9 @@
 
 A store event counts as published once its outbox row is marked sent; the topic must then hold a record with the
 same event id, stream (key), type and value (compared as a SHA-256 of the canonical JSON). Findings: events missing
-from Kafka, extra records in Kafka that no store has, and records that differ from their stored event.
+from Kafka, extra records in Kafka that no store has, records that differ from their stored event, an event id the
+topic holds more than once, and a stream version (ce_streamversion) that goes backwards for a key within a partition
+(consumers would apply it out of order). Each of the last two names partition, offset and record time of both records.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -31,6 +34,20 @@ class Fingerprint:
     version: int | None = None
 
 
+@dataclass(frozen=True)
+class Sighting:
+    """Where a record sits in the topic."""
+
+    partition: int
+    offset: int
+    timestamp_ms: int
+    version: int | None = None
+
+    def __str__(self) -> str:
+        at = datetime.fromtimestamp(self.timestamp_ms / 1000, UTC).isoformat(timespec="milliseconds")
+        return f"partition {self.partition} offset {self.offset} at {at}"
+
+
 @dataclass
 class TopicReport:
     topic: str
@@ -39,10 +56,16 @@ class TopicReport:
     missing: list[tuple[str, Fingerprint]] = field(default_factory=list)  # in the store, not in Kafka
     extra: list[tuple[str, Fingerprint | None]] = field(default_factory=list)  # in Kafka, in no store
     differing: list[tuple[str, Fingerprint, Fingerprint]] = field(default_factory=list)  # (id, store, kafka)
+    repeated: list[tuple[str, Sighting, Sighting]] = field(default_factory=list)  # (id, first, again)
+    backwards: list[tuple[str, Sighting, Sighting]] = field(default_factory=list)  # (key, earlier, later lower)
+
+    @property
+    def findings(self) -> int:
+        return len(self.missing) + len(self.extra) + len(self.differing) + len(self.repeated) + len(self.backwards)
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.extra or self.differing)
+        return not self.findings
 
 
 _PUBLISHED = """
@@ -82,10 +105,20 @@ async def compare_topic(pool: asyncpg.Pool, bootstrap: str, topic: str) -> Topic
             stored[r["event_id"]] = Fingerprint(r["stream_id"], r["type"], value_hash(r["data"]), r["version"])
             if not r["sent"]:
                 pending.add(r["event_id"])
-    seen: set[str] = set()
+    seen: dict[str, Sighting] = {}
+    newest: dict[tuple[int, str], Sighting] = {}  # (partition, key) -> the record with the highest version so far
     async for records in read_topic(bootstrap, topic):
         for record in records:
             event_id, fp = _kafka_fingerprint(record)
+            here = Sighting(record.partition, record.offset, record.timestamp, fp.version)
+            if event_id and event_id in seen:
+                report.repeated.append((event_id, seen[event_id], here))
+            if fp.version is not None:
+                before = newest.get((record.partition, fp.stream_id))
+                if before is not None and fp.version < before.version:
+                    report.backwards.append((fp.stream_id, before, here))
+                elif before is None or fp.version > before.version:
+                    newest[(record.partition, fp.stream_id)] = here
             mine = stored.get(event_id) if event_id else None
             if mine is None:
                 report.extra.append((event_id or f"{topic}[{record.partition}]@{record.offset} (no ce_id)", fp))
@@ -94,7 +127,7 @@ async def compare_topic(pool: asyncpg.Pool, bootstrap: str, topic: str) -> Topic
             elif event_id not in seen:
                 report.matched += 1
             if event_id:
-                seen.add(event_id)
+                seen.setdefault(event_id, here)
     report.missing = [(i, fp) for i, fp in stored.items() if i not in seen and i not in pending]
-    report.unpublished = len(pending - seen)
+    report.unpublished = len(pending - seen.keys())
     return report

@@ -30,7 +30,16 @@ def _print_topic(service: str, r: TopicReport, say) -> int:
         what = [n for n, a, b in (("stream", mine.stream_id, theirs.stream_id), ("type", mine.type, theirs.type),
                                   ("value", mine.value, theirs.value)) if a != b]
         say(f"  differs: event {event_id} (stream {mine.stream_id} version {mine.version}): {', '.join(what)}")
-    return len(r.missing) + len(r.extra) + len(r.differing)
+    if r.repeated:
+        say(f"{service}: topic {r.topic}: {len(r.repeated):,} record(s) repeat an event id")
+    for event_id, first, again in r.repeated[:SHOWN]:
+        say(f"  repeated: event {event_id} at {again}, first at {first}")
+    if r.backwards:
+        say(f"{service}: topic {r.topic}: {len(r.backwards):,} record(s) go back in their stream's version")
+    for key, earlier, later in r.backwards[:SHOWN]:
+        say(f"  out of order: stream {key} version {later.version} at {later}, after version {earlier.version} at "
+            f"{earlier}")
+    return r.findings
 
 
 @dataclass(frozen=True)
