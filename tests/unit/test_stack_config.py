@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -103,3 +106,54 @@ def test_cluster_id_is_a_kafka_uuid():
     ids = {stack_kafka._cluster_id() for _ in range(50)}
     assert len(ids) == 50
     assert all(re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_-]{21}", i) for i in ids)
+
+
+def test_the_test_stack_has_its_own_dir_and_ports(clean_env):
+    run, tests = StackConfig.from_env(), StackConfig.for_tests()
+    assert tests.dir == find_repo_root() / ".cache" / "test-stack"
+    assert (tests.kafka_port, tests.kafka_controller_port, tests.postgres_port) == (29092, 29093, 29432)
+    assert tests.dir != run.dir
+    assert not {tests.kafka_port, tests.kafka_controller_port, tests.postgres_port} & {
+        run.kafka_port, run.kafka_controller_port, run.postgres_port}
+
+
+def test_kim_variables_still_place_the_test_stack(clean_env, tmp_path):
+    clean_env.setenv("KIM_KAFKA_PORT", "24092")
+    clean_env.setenv("KIM_STACK_DIR", str(tmp_path / "t"))
+    cfg = StackConfig.for_tests()
+    assert (cfg.kafka_port, cfg.kafka_controller_port, cfg.postgres_port) == (24092, 29093, 29432)
+    assert cfg.dir == tmp_path / "t"
+
+
+def test_child_processes_find_the_same_stack_through_its_environment(clean_env):
+    cfg = StackConfig.for_tests()
+    for name, value in cfg.environment().items():
+        clean_env.setenv(name, value)
+    child = StackConfig.from_env()
+    assert (child.dir, child.bootstrap(), child.admin_url()) == (cfg.dir, cfg.bootstrap(), cfg.admin_url())
+
+
+def test_the_stack_plans_every_non_partner_topic_with_compose_s_partitions():
+    from kim_cli.stack_topics import planned_topics
+    from kim_runtime.topics import PARTITIONS, SERVICE_TOPICS, dead_letter_topic
+
+    expected = {t: PARTITIONS["service"] for t in SERVICE_TOPICS.values()}
+    expected |= {dead_letter_topic(s): PARTITIONS["dlq"] for s in SERVICE_TOPICS}
+    assert planned_topics(find_repo_root()) == expected
+
+
+@pytest.mark.parametrize(("root", "mode", "outside"), [(False, 0o700, False), (True, 0o755, False),
+                                                        (True, 0o700, True)])
+def test_postgres_data_leaves_a_folder_its_user_cannot_enter(clean_env, root, mode, outside):
+    base = find_repo_root() / ".cache" / "test-stacks"  # every folder above it may be entered (pytest's tmp may not)
+    base.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="clone-", dir=base))
+    folder.chmod(mode)
+    clean_env.setattr(stack_postgres.os, "geteuid", lambda: 0 if root else 1000)
+    cfg = StackConfig(stack_dir=folder / ".cache" / "stack")
+    data = stack_postgres.paths(cfg)["data"]
+    try:
+        assert data.is_relative_to(stack_postgres.OUTSIDE_DATA_ROOT) == outside
+        assert data.is_relative_to(folder) == (not outside)
+    finally:
+        shutil.rmtree(folder)

