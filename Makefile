@@ -75,7 +75,7 @@ bench: install
 # stops the stack and removes the venv, the stack data and test caches; keeps downloads (uv, Maven, Kafka jars)
 clean:
 	@if [ -x $(KIM) ]; then $(KIM) stack down || true; fi
-	rm -rf $(VENV) .cache/stack .cache/test-stacks .pytest_cache .hypothesis
+	rm -rf $(VENV) .cache/stack .cache/test-stack .cache/test-stacks .pytest_cache .hypothesis
 	find . -name __pycache__ -type d -prune -not -path './node_modules/*' -exec rm -rf {} +
 
 distclean: clean

@@ -109,7 +109,8 @@ def test_init_creates_every_topic_with_its_partitions_and_retention():
 def test_default_partitions_are_the_ones_the_local_stack_and_the_referrals_service_use():
     kinds = {t: kind for t, kind in topic_templates().items() if kind != "partner"}
     kinds |= {"kim.partner.caritas-unna": "partner"}
-    partitions = {option_values(c, "--topic")[0]: option_values(c, "--partitions")[0] for c in commands() if "--create" in c}
+    partitions = {option_values(c, "--topic")[0]: option_values(c, "--partitions")[0]
+                  for c in commands() if "--create" in c}
     assert {t: int(partitions[t]) for t in kinds} == {t: PARTITIONS[kind] for t, kind in kinds.items()}
 
 

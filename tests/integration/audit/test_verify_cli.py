@@ -7,14 +7,13 @@ import json
 import re
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from kim_runtime import db
 from kim_runtime.envelope import Envelope
 from kim_runtime.kafka import ensure_topics
 from kim_runtime.store import EventStore
 
-from ..runtime.harness import Harness, event, eventually, unique
+from ..runtime.harness import Harness, event, eventually, raw_producer, unique
 from . import cli
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -106,15 +105,11 @@ async def _stored_as_sent(dsn: str, bootstrap: str, topic: str) -> list[Envelope
 
 
 async def _produce(bootstrap: str, topic: str, events: list[Envelope], changed: Envelope | None = None) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    try:
+    async with raw_producer(bootstrap) as producer:
         for e in events:
             value = json.dumps({"n": 1000}).encode() if e is changed else e.kafka_value()
             headers = [(k, v.encode()) for k, v in e.kafka_headers().items()]
             await producer.send_and_wait(topic, value, key=e.kafka_key(), headers=headers, partition=0)
-    finally:
-        await producer.stop()
 
 
 async def test_kafka_missing_an_event_or_holding_a_changed_one_is_found(fresh_db, kafka_bootstrap):

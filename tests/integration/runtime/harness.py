@@ -9,6 +9,7 @@ from functools import partial
 
 import asyncpg
 import pydantic
+from aiokafka import AIOKafkaProducer
 
 from kim_runtime import db
 from kim_runtime.consumer import ConsumerRunner
@@ -54,6 +55,17 @@ class Recorder:
             "INSERT INTO effects (event_id, stream_id, n) VALUES ($1, $2, $3)", event.id, event.stream_id,
             event.data["n"],
         )
+
+
+@contextlib.asynccontextmanager
+async def raw_producer(bootstrap: str):
+    """A plain aiokafka producer, for records the runtime would never publish."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()
 
 
 def unique(prefix: str) -> str:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from prometheus_client import REGISTRY
 
-from .harness import Harness, Recorder, event, eventually, unique
+from .harness import Harness, Recorder, event, eventually, raw_producer, unique
 from .test_outbox_to_consumer import _read_all, _when
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -55,10 +54,8 @@ async def test_each_poison_record_lands_in_the_dead_letter_topic_with_its_reason
     async with Harness(fresh_db, kafka_bootstrap, topic, dlq) as h:
         h.consumers.add(CountedOnly(topic))
         await h.start(relay=False)
-        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-        await producer.start()
-        try:
-            sent = {}
+        sent = {}
+        async with raw_producer(kafka_bootstrap) as producer:
             for reason, (key, value, headers) in POISON.items():
                 meta = await producer.send_and_wait(topic, value, key=key, headers=headers, partition=0)
                 sent[reason] = meta.offset
@@ -67,8 +64,6 @@ async def test_each_poison_record_lands_in_the_dead_letter_topic_with_its_reason
             good = event("s1", 1)
             await producer.send_and_wait(topic, good.kafka_value(), key=b"s1", partition=0,
                                          headers=[(k, v.encode()) for k, v in good.kafka_headers().items()])
-        finally:
-            await producer.stop()
 
         rows = await eventually(lambda: _when(h.effects(), lambda r: len(r) >= 1))
         assert [r["n"] for r in rows] == [1]

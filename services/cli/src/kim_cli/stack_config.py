@@ -68,7 +68,8 @@ class StackConfig(BaseSettings):
     def environment(self) -> dict[str, str]:
         """The KIM_* variables that name this stack, for child processes (`kim`, services) to find it."""
         env = {"KIM_STACK_DIR": str(self.dir), "KIM_KAFKA_PORT": str(self.kafka_port),
-               "KIM_KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port), "KIM_POSTGRES_PORT": str(self.postgres_port)}
+               "KIM_KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port),
+               "KIM_POSTGRES_PORT": str(self.postgres_port)}
         return env | {k: v for k, v in (("KIM_KAFKA_BOOTSTRAP", self.kafka_bootstrap),
                                         ("KIM_POSTGRES_URL", self.postgres_url)) if v}
 

@@ -142,8 +142,8 @@ def init_data(cfg: StackConfig) -> None:
         os.chown(p["data"].parent, entry.pw_uid, entry.pw_gid)
         os.chown(p["data"], entry.pw_uid, entry.pw_gid)
         os.chmod(p["data"], 0o700)
-    cmd = [str(server_bin_dir(cfg) / "initdb"), "-D", str(p["data"]), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
-           "--no-locale", "--no-sync"]
+    cmd = [str(server_bin_dir(cfg) / "initdb"), "-D", str(p["data"]), "-U", "postgres", "--auth=trust",
+           "--encoding=UTF8", "--no-locale", "--no-sync"]
     result = subprocess.run(cmd, capture_output=True, text=True, user=user)
     if result.returncode != 0:
         raise StackError(f"initdb in {p['data']} failed; delete that folder and retry:\n{result.stderr[-3000:]}")

@@ -59,8 +59,8 @@ async def ensure_topics(bootstrap: str, topics: Mapping[str, int], *, options: M
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms, **dict(options or {}))
     await admin.start()
     try:
-        wanted = [NewTopic(name, num_partitions=n, replication_factor=replication_factor, topic_configs={"retention.ms": "-1"})
-                  for name, n in topics.items()]
+        wanted = [NewTopic(name, num_partitions=n, replication_factor=replication_factor,
+                           topic_configs={"retention.ms": "-1"}) for name, n in topics.items()]
         response = await admin.create_topics(wanted, timeout_ms=timeout_ms)
     finally:
         await admin.close()
