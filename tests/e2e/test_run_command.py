@@ -112,6 +112,10 @@ def test_kim_run_serves_the_demo_and_stops_everything_on_sigint(run_env):
     cells = httpx.get(f"{urls['reporting']}/indicators?period=year", headers=admin).json()["cells"]
     assert any(c["indicator"] == "vza_filled_at_end" and c["value"] for c in cells)
     assert httpx.get(f"{urls['reporting']}/dashboard").status_code == 200
+    # the demo's stores and topics agree: no event missing, extra, repeated or out of order (the suite's own events
+    # live on another stack, so they never show up here)
+    audit = subprocess.run([KIM, "audit", "verify"], env=env, capture_output=True, text=True, timeout=600)
+    assert audit.returncode == 0, audit.stdout + audit.stderr
 
     assert first.interrupt() == 0, first.text
     assert not [p for p in started if is_alive(p)], first.text

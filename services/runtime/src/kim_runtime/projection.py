@@ -28,8 +28,8 @@ class Projection:
     """Subclass: set name, topics and ddl (statements using {schema}); implement apply (and apply_batch for speed).
 
     `apply` gets only events the contract's models have read (`event.event` is the model, `event.data` its dump).
-    `event_types` names the types it takes (others are passed over and counted; None: every type); `contract` is
-    the event contract (None: kim_schemas).
+    `event_types` names the types it takes (the live consumer passes over and counts the others; None: every type;
+    a rebuild hands every valid event to apply_batch); `contract` is the event contract (None: kim_schemas).
     """
 
     name: str

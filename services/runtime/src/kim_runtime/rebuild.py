@@ -41,21 +41,17 @@ class _Batcher:
         self.consumer_name = consumer_name
         self.schema = f'"{projection.name}{REBUILD_SUFFIX}"'
         self.applied = self.duplicates = self.undecodable = 0
-        self.wanted = projection.event_types
 
     def decode(self, records: list) -> tuple[list[Envelope], dict]:
         """Envelopes of the records (the undecodable ones counted and skipped) and each partition's last offset."""
         events, last = [], {}
         for r in records:
             last[(r.topic, r.partition)] = (r.offset, r.timestamp)
-            try:
-                env = decode(RecordRef(r.topic, r.partition, r.offset, r.key, r.value, r.headers or ()),
-                             self.projection.contract)
+            try:  # every valid event is passed on (and counted as applied); apply_batch passes over other types
+                events.append(decode(RecordRef(r.topic, r.partition, r.offset, r.key, r.value, r.headers or ()),
+                                     self.projection.contract))
             except EnvelopeError:
                 self.undecodable += 1  # the live consumer parked it in the dead-letter topic already
-                continue
-            if self.wanted is None or env.type in self.wanted:
-                events.append(env)
         return events, last
 
     async def apply(self, conn: asyncpg.Connection, records: list) -> None:
