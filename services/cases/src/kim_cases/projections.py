@@ -12,6 +12,7 @@ from kim_runtime.auth import UNSCOPED, Principal
 from kim_runtime.envelope import Envelope
 from kim_runtime.projection import Projection
 from kim_runtime.topics import service_topic
+from kim_schemas import cases as ev
 
 from kim_cases.domain import Phase
 
@@ -35,36 +36,35 @@ class CaseOverview(Projection):
     """
 
     async def apply(self, conn: asyncpg.Connection, schema: str, event: Envelope) -> None:
-        d, v = event.data, event.stream_version
-        if event.type == "kim.cases.CaseOpened":
+        e, v = event.event, event.stream_version  # the contract's model, set by the runtime's consumers
+        if isinstance(e, ev.CaseOpened):
             await conn.execute(
                 f"INSERT INTO {schema}.cases (case_id, client_id, municipality, team, team_organisation_id, "
-                "case_manager_id, baustein, opened_on, version) VALUES ($1,$2,$3,$4,$5,$6,$7,$8::text::date,$9) "
-                "ON CONFLICT DO NOTHING", d["case_id"], d["client_id"], d["municipality"], d["team"],
-                d["team_organisation_id"], d["case_manager_id"], d["baustein"], d["opened_on"], v)
+                "case_manager_id, baustein, opened_on, version) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) "
+                "ON CONFLICT DO NOTHING", e.case_id, e.client_id, e.municipality, e.team.value,
+                e.team_organisation_id, e.case_manager_id, e.baustein.value, e.opened_on, v)
             return
-        if "case_id" not in d:
+        case_id = getattr(e, "case_id", None)
+        if case_id is None:
             return  # client events: nothing to list
-        sets, args = self._changes(event)
+        sets, args = self._changes(e)
         sets.append(f"phase_rank = greatest(phase_rank, {PHASES.index(RANK_OF.get(event.type, Phase.INTAKE))})")
         await conn.execute(
             f"UPDATE {schema}.cases SET {', '.join(sets)}, version = $2, updated_at = now() "
-            "WHERE case_id = $1 AND version < $2", d["case_id"], v, *args)
+            "WHERE case_id = $1 AND version < $2", case_id, v, *args)
 
     @staticmethod
-    def _changes(event: Envelope) -> tuple[list[str], list]:
-        d = event.data
-        match event.type:
-            case "kim.cases.CaseTransferred":
+    def _changes(e) -> tuple[list[str], list]:
+        match e:
+            case ev.CaseTransferred():
                 return (["municipality = $3", "team = $4", "team_organisation_id = $5", "case_manager_id = $6"],
-                        [d["municipality"], d["team"], d["team_organisation_id"], d["case_manager_id"]])
-            case "kim.cases.CasePaused":
+                        [e.municipality, e.team.value, e.team_organisation_id, e.case_manager_id])
+            case ev.CasePaused():
                 return ["paused = true"], []
-            case "kim.cases.CaseResumed":
+            case ev.CaseResumed():
                 return ["paused = false"], []
-            case "kim.cases.CaseClosed":
-                return ["paused = false", "closed_on = $3::text::date", "closure_reason = $4"], [
-                    d["closed_on"], d["reason"]]
+            case ev.CaseClosed():
+                return ["paused = false", "closed_on = $3", "closure_reason = $4"], [e.closed_on, e.reason.value]
         return [], []
 
 
