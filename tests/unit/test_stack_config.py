@@ -135,10 +135,10 @@ def test_child_processes_find_the_same_stack_through_its_environment(clean_env):
 
 def test_the_stack_plans_every_non_partner_topic_with_compose_s_partitions():
     from kim_cli.stack_topics import planned_topics
-    from kim_runtime.topics import PARTITIONS, SERVICE_TOPICS, dead_letter_topic
+    from kim_runtime.topics import ANCHOR_TOPIC, PARTITIONS, SERVICE_TOPICS, dead_letter_topic
 
     expected = {t: PARTITIONS["service"] for t in SERVICE_TOPICS.values()}
-    expected |= {dead_letter_topic(s): PARTITIONS["dlq"] for s in SERVICE_TOPICS}
+    expected |= {dead_letter_topic(s): PARTITIONS["dlq"] for s in SERVICE_TOPICS} | {ANCHOR_TOPIC: PARTITIONS["audit"]}
     assert planned_topics(find_repo_root()) == expected
 
 

@@ -13,7 +13,9 @@ from kim_cli.audit.anchors import anchor_now
 from kim_cli.audit.verify_report import AnchorSource, verify_all
 from kim_runtime import db
 from kim_runtime.anchor import Signer, public_text
+from kim_runtime.kafka import ensure_topics
 from kim_runtime.store import EventStore
+from kim_runtime.topics import PARTITIONS
 
 from ..runtime.harness import event, unique
 from . import cli
@@ -67,6 +69,7 @@ async def _sealed_store(dsn: str, bootstrap: str, tmp_path, *, by_cli: bool = Fa
     """Streams s1 (5 events) and s2 (3), published; access-c1 (2), never published; sealed by `kim audit anchor`
     (in this process unless `by_cli`)."""
     topic, anchors, file = unique("kim.test"), unique("kim.test.anchors"), tmp_path / "cases.jsonl"
+    await ensure_topics(bootstrap, {anchors: PARTITIONS["audit"]})  # brokers never auto-create a topic
     await _published_store(dsn, bootstrap, topic)
     pool = await db.create_pool(dsn)
     try:
