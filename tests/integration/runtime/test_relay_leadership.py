@@ -14,14 +14,14 @@ import asyncpg
 import pytest
 
 from kim_runtime import db
-from kim_runtime.kafka import make_broker
+from kim_runtime.kafka import ensure_topics, make_broker
 from kim_runtime.outbox import OutboxRelay, RelayState
 from kim_runtime.settings import RuntimeSettings
 from kim_runtime.store import EventStore
 
 from tests.e2e.support import read_topic
 
-from .harness import event, eventually, unique
+from .harness import TEST_PARTITIONS, event, eventually, unique
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 LEASE_S = 2.0
@@ -60,6 +60,7 @@ class Replica:
 @pytest.fixture
 async def setup(fresh_db, kafka_bootstrap):
     topic = unique("kim.lease")
+    await ensure_topics(kafka_bootstrap, {topic: TEST_PARTITIONS})  # brokers never auto-create a topic
     pool = await db.create_pool(fresh_db, max_size=4)
     async with pool.acquire() as conn:
         await db.migrate(conn, [])
