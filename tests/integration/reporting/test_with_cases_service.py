@@ -11,6 +11,7 @@ import random
 import uuid
 from datetime import date
 
+import asyncpg
 import httpx
 import pytest
 
@@ -72,7 +73,16 @@ async def test_cases_opened_and_closed_in_the_cases_service_are_counted(stack, f
 
             cells = await eventually(figures, timeout=90)
             assert cells["intakes"]["dimensions"] == {"access_channel": "jobcenter"}
-            assert cells["active_cases"]["value"] == 5 and not cells["active_cases"]["suppressed"]
+            # 5 active cases: shown, unless complementary suppression hides the cell to protect a small cell of
+            # another municipality (the broker holds other tests' cases, and the pattern covers every municipality)
+            active = cells["active_cases"]
+            assert active["value"] == 5 or (active["suppressed"] and active["value"] is None), active
+            conn = await asyncpg.connect(stack.database_url(reporting_db))
+            try:  # what the projection counted, before any suppression
+                assert await conn.fetchval("SELECT count(*) FROM reporting_cases.cases WHERE municipality_at_open = "
+                                           "$1 AND closed_on IS NULL", ags) == 5
+            finally:
+                await conn.close()
             assert cells["closures"]["suppressed"] and cells["closures"]["value"] is None  # one person
     finally:
         await drop_database(stack.postgres_url, reporting_db)
