@@ -34,7 +34,9 @@ POISON = {
     "header-not-utf8": (b"s1", GOOD, _headers(ce_actor=b"\xff\xfe not utf-8")),
     "missing-key": (None, GOOD, _headers()),
     "invalid-data": (b"s1", json.dumps({"n": "seven"}).encode(), _headers()),
+    "900 KB value": (b"s1", json.dumps({"n": "7" * 900_000}).encode(), _headers()),  # parked whole, not cut
 }
+REASON = {"900 KB value": "invalid-data"}  # the dead-letter reason of each record, where it is not its name
 
 
 class CountedOnly(Recorder):
@@ -70,7 +72,9 @@ async def test_each_poison_record_lands_in_the_dead_letter_topic_with_its_reason
         parked = await _read_all(kafka_bootstrap, dlq, len(POISON))
         by_offset = {int(dict(m.headers)["dlq_offset"]): dict(m.headers) for m in parked}
         assert {reason: by_offset[offset]["dlq_reason"].decode() for reason, offset in sent.items()} == {
-            reason: reason for reason in POISON}
+            reason: REASON.get(reason, reason) for reason in POISON}
+        big = next(m for m in parked if int(dict(m.headers)["dlq_offset"]) == sent["900 KB value"])
+        assert big.value == POISON["900 KB value"][1]  # the original value, byte for byte
         for reason, offset in sent.items():
             headers = by_offset[offset]
             assert headers["dlq_topic"].decode() == topic and headers["dlq_consumer"] == b"recorder"
