@@ -33,8 +33,8 @@ async def _published_store(dsn: str, bootstrap: str, topic: str) -> None:
         await eventually(all_sent)
 
 
-async def _verify(dsn: str, bootstrap: str, topic: str) -> tuple[int, str]:
-    code, out, err = await cli.run("audit", "verify", "--service", "cases", "--topic", f"cases={topic}",
+async def _verify(dsn: str, bootstrap: str, topic: str, *extra: str) -> tuple[int, str]:
+    code, out, err = await cli.run("audit", "verify", "--service", "cases", "--topic", f"cases={topic}", *extra,
                                    "--anchor-topic", unique("kim.test.anchors"),  # none: tests/.../test_anchors.py
                                    env=cli.environment(KIM_CASES_DATABASE_URL=dsn, KIM_KAFKA_BOOTSTRAP=bootstrap))
     assert code in (0, 1), err
@@ -84,7 +84,7 @@ async def test_tampered_rows_are_found_with_stream_and_version(fresh_db, kafka_b
     await _sql(fresh_db, *statements)
     code, out = await _verify(fresh_db, kafka_bootstrap, topic)
     assert code == 1, out
-    assert f"cases: BROKEN hash chain: {expected}" in out
+    assert f"[broken chain] cases: {expected}" in out
 
 
 async def _stored_as_sent(dsn: str, bootstrap: str, topic: str) -> list[Envelope]:
@@ -123,18 +123,30 @@ async def test_kafka_missing_an_event_or_holding_a_changed_one_is_found(fresh_db
     assert code == 1, out
     assert "every hash chain holds" in out
     assert f"cases: topic {topic}: 2 events match the store" in out
-    assert f"missing from Kafka: event {lost.id} (stream s1 version 2, kim.test.Counted)" in out
-    assert f"differs: event {changed.id} (stream s1 version 3): value" in out
-    assert f"in Kafka but in no store: event {stranger.id}" in out
+    assert f"[missing from Kafka] cases: stream s1 version 2, event {lost.id}: marked sent, but not on {topic}" in out
+    assert f"[differs] cases: stream s1 version 3, event {changed.id}: Kafka and the store differ in value" in out
+    [extra] = [line.strip() for line in out.splitlines() if line.strip().startswith("[extra]")]
+    assert extra.startswith(f"[extra] cases: stream s9 version 0, event {stranger.id}, {topic}[0]@3, at 20")
+    assert extra.endswith(", from /kim/test: on " + topic + " but in no store (kim.test.Counted)"), extra
+    assert f"cases: topic {topic}: 1 record(s) from /kim/test in no store from 20" in out  # producer, time range
     assert "3 finding(s)" in out
+
+    code, out = await _verify(fresh_db, kafka_bootstrap, topic, "--format", "json")
+    assert code == 1
+    document, _ = json.JSONDecoder().raw_decode(out)  # the JSON document comes first on stdout
+    found = {f["kind"]: f for f in document["findings"]}
+    assert set(found) == {"missing from Kafka", "differs", "extra"}
+    assert (found["extra"]["event_id"], found["extra"]["partition"], found["extra"]["offset"],
+            found["extra"]["producer"]) == (str(stranger.id), 0, 3, "/kim/test")
+    assert (found["missing from Kafka"]["stream"], found["missing from Kafka"]["version"]) == ("s1", 2)
 
 
 # offsets in the topic (one partition) -> the store's events s1 v1..v4 (index 0..3) in the order they are produced
 KAFKA_ORDER = {
-    "an event published twice": ([0, 1, 2, 3, 3], "repeated: event {ids[3]} at partition 0 offset 4 at {t}, "
-                                                  "first at partition 0 offset 3 at {t}"),
-    "a version overtaking another": ([0, 2, 1, 3], "out of order: stream s1 version 2 at partition 0 offset 2 at "
-                                                   "{t}, after version 3 at partition 0 offset 1 at {t}"),
+    "an event published twice": ([0, 1, 2, 3, 3], "[duplicated] cases: event {ids[3]}, {topic}[0]@4, at {t}: the "
+                                                  "event id again; first at partition 0 offset 3 at {t}"),
+    "a version overtaking another": ([0, 2, 1, 3], "[reordered] cases: stream s1 version 2, {topic}[0]@2, at {t}: "
+                                                   "after version 3 at partition 0 offset 1 at {t}"),
 }
 
 
@@ -149,8 +161,8 @@ async def test_a_repeated_event_id_and_a_version_going_backwards_are_found_with_
     code, out = await _verify(fresh_db, kafka_bootstrap, topic)
     assert code == 1, out
     assert "missing from Kafka" not in out and "in no store" not in out and "differ" not in out
-    found = [line.strip() for line in out.splitlines() if line.strip().startswith(("repeated:", "out of order:"))]
+    found = [line.strip() for line in out.splitlines() if line.strip().startswith(("[duplicated]", "[reordered]"))]
     assert len(found) == 1, out
     stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00"
-    pattern = re.escape(expected.format(ids=[e.id for e in events], t="TIME")).replace("TIME", stamp)
+    pattern = re.escape(expected.format(ids=[e.id for e in events], t="TIME", topic=topic)).replace("TIME", stamp)
     assert re.fullmatch(pattern, found[0]), found[0]

@@ -4,6 +4,8 @@ store's hash chains and of each topic against its store."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import sys
 from enum import StrEnum
 from pathlib import Path
 
@@ -77,11 +79,20 @@ def verify(
     anchor_topic: str = typer.Option(ANCHOR_TOPIC, "--anchor-topic", help="The topic the anchors are on"),
     public_key: list[str] = typer.Option(None, "--public-key", help="A trusted audit public key (base64; repeat "
                                          "for several; default KIM_AUDIT_PUBLIC_KEYS or this shell's signing key)"),
+    show_all: bool = typer.Option(False, "--all", help="List every finding (default: 10 per class, then a count)"),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table (text) or json (every finding, with "
+                               "class, stream/version or topic/partition/offset, time, actor, producer)"),
 ) -> None:
     """Check every stream's hash chain in every service store, the store against its signed anchors (an edited
     and re-chained, truncated, deleted or back-dated stream is named with the anchor that proves it), and that
     Kafka holds the same events; exit 1 on any finding."""
-    from kim_cli.audit.verify_report import AnchorSource, verify_all
+    from kim_cli.audit.verify_report import SHOWN, AnchorSource, as_json, verify_all
+
+    text = fmt is not Format.json
+    say = typer.echo if text else (lambda _line: None)
+    if not text:  # stdout carries the JSON document alone; warnings go to stderr
+        logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s",
+                            force=True)
 
     try:
         unknown = [s for s in service or [] if s not in SERVICES]
@@ -89,7 +100,8 @@ def verify(
             raise UserError(f"unknown service(s) {', '.join(unknown)}: choose from {', '.join(SERVICES)}")
         source = AnchorSource(anchor_topic, anchors, tuple(public_key or ()))
         findings = asyncio.run(verify_all(service or list(SERVICES), _topic_overrides(topic),
-                                          kafka_bootstrap() if kafka else None, typer.echo, source))
+                                          kafka_bootstrap() if kafka else None, say, source,
+                                          shown=None if show_all else SHOWN))
     except UserError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -97,10 +109,14 @@ def verify(
         typer.echo(f"error: cannot reach Kafka at {kafka_bootstrap()} ({exc}); start the stack (`kim stack up`), "
                    f"set KIM_KAFKA_BOOTSTRAP, or check the stores alone with --no-kafka", err=True)
         raise typer.Exit(2) from None
+    if not text:
+        typer.echo(as_json(findings))
+    elif findings:
+        typer.echo(f"{len(findings)} finding(s): the history was changed or Kafka and the stores disagree")
+    else:
+        typer.echo("verified: no findings")
     if findings:
-        typer.echo(f"{findings} finding(s): the history was changed or Kafka and the stores disagree")
         raise typer.Exit(1)
-    typer.echo("verified: no findings")
 
 
 @app.command()

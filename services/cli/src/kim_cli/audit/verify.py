@@ -32,6 +32,8 @@ class Fingerprint:
     type: str
     value: str  # value_hash of the data
     version: int | None = None
+    source: str = ""  # ce_source: the producer
+    actor: str = ""  # ce_actor
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class TopicReport:
     matched: int = 0
     unpublished: int = 0
     missing: list[tuple[str, Fingerprint]] = field(default_factory=list)  # in the store, not in Kafka
-    extra: list[tuple[str, Fingerprint | None]] = field(default_factory=list)  # in Kafka, in no store
+    extra: list[tuple[str, Fingerprint, Sighting]] = field(default_factory=list)  # in Kafka, in no store
     differing: list[tuple[str, Fingerprint, Fingerprint]] = field(default_factory=list)  # (id, store, kafka)
     repeated: list[tuple[str, Sighting, Sighting]] = field(default_factory=list)  # (id, first, again)
     backwards: list[tuple[str, Sighting, Sighting]] = field(default_factory=list)  # (key, earlier, later lower)
@@ -92,7 +94,7 @@ def _kafka_fingerprint(record) -> tuple[str | None, Fingerprint | None]:
     key = record.key.decode(errors="replace") if record.key is not None else ""
     version = headers.get("ce_streamversion")
     fp = Fingerprint(key, headers.get("ce_type", ""), value_hash(data), int(version) if version and
-                     version.isdigit() else None)
+                     version.isdigit() else None, headers.get("ce_source", ""), headers.get("ce_actor", ""))
     return headers.get("ce_id"), fp
 
 
@@ -121,7 +123,7 @@ async def compare_topic(pool: asyncpg.Pool, bootstrap: str, topic: str) -> Topic
                     newest[(record.partition, fp.stream_id)] = here
             mine = stored.get(event_id) if event_id else None
             if mine is None:
-                report.extra.append((event_id or f"{topic}[{record.partition}]@{record.offset} (no ce_id)", fp))
+                report.extra.append((event_id or "(no ce_id)", fp, here))
             elif (mine.stream_id, mine.type, mine.value) != (fp.stream_id, fp.type, fp.value):
                 report.differing.append((event_id, mine, fp))
             elif event_id not in seen:

@@ -1,45 +1,97 @@
-"""Running and printing `kim audit verify` for every service store; returns the number of findings."""
+"""Running and printing `kim audit verify` for every service store.
+
+Every finding is one `Finding`: a class an auditor can sort by (edited, missing, truncated, added, anchor, broken
+chain, missing from Kafka, extra, differs, duplicated, reordered), where it is (stream and version, or topic,
+partition and offset), when and by whom where the record says so. Text lists SHOWN per class unless --all; JSON
+lists all of them. Records on a topic that no store has are also summed up per producer with their time range.
+"""
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from kim_runtime.topics import service_topic
 
 from kim_cli.audit.anchors import check_service, read_anchors, trusted_keys
 from kim_cli.audit.connect import open_store
-from kim_cli.audit.verify import TopicReport, chains, compare_topic, store_topics
+from kim_cli.audit.verify import Sighting, TopicReport, chains, compare_topic, store_topics
 
-SHOWN = 10  # findings listed per kind; the count says how many there are
+SHOWN = 10  # findings listed per class in text unless --all; the count says how many there are
 
 
-def _print_topic(service: str, r: TopicReport, say) -> int:
-    note = f"; {r.unpublished:,} not published yet" if r.unpublished else ""
-    say(f"{service}: topic {r.topic}: {r.matched:,} events match the store{note}")
-    for label, items in (("missing from Kafka", r.missing), ("in Kafka but in no store", r.extra)):
-        if items:
-            say(f"{service}: topic {r.topic}: {len(items):,} event(s) {label}")
-        for event_id, fp in items[:SHOWN]:
-            where = f" (stream {fp.stream_id} version {fp.version}, {fp.type})" if fp else ""
-            say(f"  {label}: event {event_id}{where}")
-    if r.differing:
-        say(f"{service}: topic {r.topic}: {len(r.differing):,} event(s) differ between Kafka and the store")
-    for event_id, mine, theirs in r.differing[:SHOWN]:
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    service: str
+    detail: str
+    stream: str | None = None
+    version: int | None = None
+    event_id: str | None = None
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    time: str | None = None
+    actor: str | None = None
+    producer: str | None = None
+
+    def line(self) -> str:
+        where = [f"stream {self.stream} version {self.version}" if self.stream is not None else None,
+                 f"event {self.event_id}" if self.event_id else None,
+                 f"{self.topic}[{self.partition}]@{self.offset}" if self.topic and self.offset is not None else None,
+                 f"at {self.time}" if self.time else None, f"by {self.actor}" if self.actor else None,
+                 f"from {self.producer}" if self.producer else None]
+        return f"[{self.kind}] {self.service}: {', '.join(w for w in where if w)}: {self.detail}"
+
+
+def _at(s: Sighting) -> dict:
+    return {"partition": s.partition, "offset": s.offset, "time": str(s).rsplit(" at ", 1)[-1]}
+
+
+def topic_findings(service: str, r: TopicReport) -> list[Finding]:
+    out = [Finding("missing from Kafka", service, f"marked sent, but not on {r.topic}", fp.stream_id, fp.version,
+                   event_id, r.topic) for event_id, fp in r.missing]
+    out += [Finding("extra", service, f"on {r.topic} but in no store ({fp.type or 'no type'})", fp.stream_id or None,
+                    fp.version, event_id, r.topic, actor=fp.actor or None, producer=fp.source or None, **_at(here))
+            for event_id, fp, here in r.extra]
+    for event_id, mine, theirs in r.differing:
         what = [n for n, a, b in (("stream", mine.stream_id, theirs.stream_id), ("type", mine.type, theirs.type),
                                   ("value", mine.value, theirs.value)) if a != b]
-        say(f"  differs: event {event_id} (stream {mine.stream_id} version {mine.version}): {', '.join(what)}")
-    if r.repeated:
-        say(f"{service}: topic {r.topic}: {len(r.repeated):,} record(s) repeat an event id")
-    for event_id, first, again in r.repeated[:SHOWN]:
-        say(f"  repeated: event {event_id} at {again}, first at {first}")
-    if r.backwards:
-        say(f"{service}: topic {r.topic}: {len(r.backwards):,} record(s) go back in their stream's version")
-    for key, earlier, later in r.backwards[:SHOWN]:
-        say(f"  out of order: stream {key} version {later.version} at {later}, after version {earlier.version} at "
-            f"{earlier}")
-    return r.findings
+        out.append(Finding("differs", service, f"Kafka and the store differ in {', '.join(what)}", mine.stream_id,
+                           mine.version, event_id, r.topic))
+    out += [Finding("duplicated", service, f"the event id again; first at {first}", event_id=event_id,
+                    topic=r.topic, **_at(again)) for event_id, first, again in r.repeated]
+    out += [Finding("reordered", service, f"after version {earlier.version} at {earlier}", key, later.version,
+                    topic=r.topic, **_at(later)) for key, earlier, later in r.backwards]
+    return out
+
+
+def _say_topic(service: str, r: TopicReport, findings: list[Finding], shown: int | None, say) -> None:
+    note = f"; {r.unpublished:,} not published yet" if r.unpublished else ""
+    say(f"{service}: topic {r.topic}: {r.matched:,} events match the store{note}")
+    producers: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        if f.kind == "extra":
+            producers[f.producer or "no ce_source"].append(f)
+    for producer, items in sorted(producers.items()):
+        times = sorted(f.time for f in items if f.time)
+        span = f" from {times[0]} to {times[-1]}" if times else ""
+        say(f"{service}: topic {r.topic}: {len(items):,} record(s) from {producer} in no store{span}")
+    _say_findings(findings, shown, say)
+
+
+def _say_findings(findings: list[Finding], shown: int | None, say) -> None:
+    by_kind: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        by_kind[f.kind].append(f)
+    for kind, items in by_kind.items():
+        for f in items[:shown]:
+            say(f"  {f.line()}")
+        if shown is not None and len(items) > shown:
+            say(f"  ... and {len(items) - shown:,} more [{kind}] (all of them: --all or --format json)")
 
 
 @dataclass(frozen=True)
@@ -50,8 +102,10 @@ class AnchorSource:
 
 
 async def verify_all(services: list[str], topic_of: dict[str, str], bootstrap: str | None,
-                     say: Callable[[str], None], anchors: AnchorSource | None = None) -> int:
-    findings = 0
+                     say: Callable[[str], None], anchors: AnchorSource | None = None, *,
+                     shown: int | None = SHOWN) -> list[Finding]:
+    """Every finding of every service store; `say` gets the text report (nothing in it is left out of the list)."""
+    found: list[Finding] = []
     records, trusted = [], {}
     if anchors is not None:
         trusted = trusted_keys(list(anchors.public_keys))
@@ -66,15 +120,24 @@ async def verify_all(services: list[str], topic_of: dict[str, str], bootstrap: s
                 say(f"{service}: {report.events:,} events in {report.streams:,} streams: every hash chain holds")
             else:
                 b = report.first_break
-                say(f"{service}: BROKEN hash chain: stream {b.stream_id} version {b.version}: {b.problem}")
-                findings += 1
+                found.append(Finding("broken chain", service, b.problem, b.stream_id, b.version))
+                say(f"  {found[-1].line()}")
             if anchors is not None:
-                findings += len(await check_service(pool, service, records, trusted, say))
+                found += [Finding(a.kind, service, a.detail, a.stream_id, a.version)
+                          for a in await check_service(pool, service, records, trusted, say)]
             if bootstrap:
                 main = topic_of.get(service) or service_topic(service)
                 topics = [main] + [t for t in await store_topics(pool) if t != main and service not in topic_of]
                 for topic in topics:
-                    findings += _print_topic(service, await compare_topic(pool, bootstrap, topic), say)
+                    r = await compare_topic(pool, bootstrap, topic)
+                    findings = topic_findings(service, r)
+                    _say_topic(service, r, findings, shown, say)
+                    found += findings
         finally:
             await pool.close()
-    return findings
+    return found
+
+
+def as_json(findings: list[Finding]) -> str:
+    return json.dumps({"findings": [{k: v for k, v in asdict(f).items() if v is not None} for f in findings]},
+                      ensure_ascii=False, indent=2)
