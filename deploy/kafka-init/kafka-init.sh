@@ -61,7 +61,7 @@ done
 topic_settings() {  # $1 = kind -> "<partitions> <retention.ms>"
   case "$1" in
     service) echo "${KIM_SERVICE_TOPIC_PARTITIONS:-6} -1" ;;  # the shared history: kept forever, by design
-    partner) echo "${KIM_PARTNER_TOPIC_PARTITIONS:-3} ${KIM_PARTNER_TOPIC_RETENTION_MS:--1}" ;;
+    partner) echo "${KIM_PARTNER_TOPIC_PARTITIONS:-3} ${KIM_PARTNER_TOPIC_RETENTION_MS:-2592000000}" ;;  # 30 days
     dlq) echo "${KIM_DLQ_TOPIC_PARTITIONS:-1} ${KIM_DLQ_TOPIC_RETENTION_MS:--1}" ;;
     audit) echo "1 -1" ;;  # one partition keeps each service's anchors in order; kept forever, like the history
     *) fail "$topics_file: unknown topic kind '$1' (service, partner, dlq or audit)" ;;
@@ -72,14 +72,16 @@ existing=""
 [[ "$dry_run" == 1 ]] || existing="$("$bin/kafka-topics.sh" "${admin[@]}" --list)"
 
 ensure_topic() {  # $1 = name, $2 = kind
-  local partitions retention
+  local partitions retention segment=""
   read -r partitions retention <<<"$(topic_settings "$2")"
+  # a finite retention deletes whole segments: roll them daily so records go close to the retention
+  [[ "$retention" != -1 ]] && segment=segment.ms=86400000
   if ! grep -qxF "$1" <<<"$existing"; then
     run "$bin/kafka-topics.sh" "${admin[@]}" --create --if-not-exists --topic "$1" --partitions "$partitions" \
-      --replication-factor "$replication" --config "retention.ms=$retention"
+      --replication-factor "$replication" --config "retention.ms=$retention" ${segment:+--config "$segment"}
   else  # keep retention in step with the environment; partitions only ever grow by hand (deploy/README.md)
     run "$bin/kafka-configs.sh" "${admin[@]}" --alter --entity-type topics --entity-name "$1" \
-      --add-config "retention.ms=$retention"
+      --add-config "retention.ms=$retention${segment:+,$segment}"
   fi
 }
 

@@ -102,7 +102,7 @@ def test_init_creates_every_topic_with_its_partitions_and_retention():
     assert set(created) == expected
     for s in SERVICES:
         assert created[f"kim.{s}"] == ("6", ["retention.ms=-1"])  # the shared history is kept forever
-    assert created["kim.partner.caritas-unna"][0] == "3"
+    assert created["kim.partner.caritas-unna"] == ("3", ["retention.ms=2592000000", "segment.ms=86400000"])  # 30 d
     assert created[ANCHOR_TOPIC] == ("1", ["retention.ms=-1"])  # one service's anchors stay in order, forever
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from faststream.kafka import KafkaBroker
 
 from .settings import RuntimeSettings
+from .topics import PARTNER_RETENTION_MS, topic_configs
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,10 @@ def make_broker(settings: RuntimeSettings, **extra) -> KafkaBroker:
 
 
 async def ensure_topics(bootstrap: str, topics: Mapping[str, int], *, options: Mapping | None = None,
-                        replication_factor: int = 1, timeout_ms: int = 30_000) -> list[str]:
-    """Create each missing topic of ``{name: partitions}`` (retention forever).
+                        replication_factor: int = 1, timeout_ms: int = 30_000,
+                        partner_retention_ms: int = PARTNER_RETENTION_MS) -> list[str]:
+    """Create each missing topic of ``{name: partitions}`` with its configuration (`topics.topic_configs`: a
+    partner topic keeps records for `partner_retention_ms`, every other topic forever).
 
     Returns the names it created.
 
@@ -60,7 +63,7 @@ async def ensure_topics(bootstrap: str, topics: Mapping[str, int], *, options: M
     await admin.start()
     try:
         wanted = [NewTopic(name, num_partitions=n, replication_factor=replication_factor,
-                           topic_configs={"retention.ms": "-1"}) for name, n in topics.items()]
+                           topic_configs=topic_configs(name, partner_retention_ms)) for name, n in topics.items()]
         response = await admin.create_topics(wanted, timeout_ms=timeout_ms)
     finally:
         await admin.close()

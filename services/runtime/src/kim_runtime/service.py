@@ -179,7 +179,8 @@ class ServiceRuntime:
         s = self.settings
         try:
             await ensure_topics(s.kafka_bootstrap, topics, options=s.kafka_options(),
-                                replication_factor=s.kafka_replication_factor)
+                                replication_factor=s.kafka_replication_factor,
+                                partner_retention_ms=s.partner_topic_retention_ms)
         except Exception as exc:
             if not retry:
                 raise

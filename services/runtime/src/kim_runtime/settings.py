@@ -8,7 +8,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from .topics import ANCHOR_TOPIC
+from .topics import ANCHOR_TOPIC, PARTNER_RETENTION_MS
 from .types import KREIS_UNNA_MUNICIPALITIES
 
 
@@ -52,6 +52,10 @@ class RuntimeSettings(BaseSettings):
         description="Consumer groups are <prefix>-<service>-<handler>; a second deployment on one broker needs its own",
     )
     relay_batch_size: int = Field(default=500, ge=1)
+    partner_topic_retention_ms: int = Field(
+        default=PARTNER_RETENTION_MS, ge=3_600_000,
+        description="How long a partner topic keeps a record (default 30 days): a referral purged after that is "
+                    "gone from the topic too; partners must read within it")
     relay_lease_s: float = Field(
         default=5.0, ge=1.0, le=300.0,
         description="Outbox relay lease: a follower takes over this long after its leader died (renewed every fifth)",

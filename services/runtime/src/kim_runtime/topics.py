@@ -23,6 +23,19 @@ def service_topic(service: str) -> str:
     return SERVICE_TOPICS[service]
 
 
+# A partner topic keeps records for a limited time only (a purged referral's offer must not stay readable for
+# ever); segments roll daily so Kafka deletes close to the retention. compose: KIM_PARTNER_TOPIC_RETENTION_MS.
+PARTNER_RETENTION_MS = 30 * 24 * 3600 * 1000
+SEGMENT_MS = 24 * 3600 * 1000
+
+
+def topic_configs(topic: str, partner_retention_ms: int = PARTNER_RETENTION_MS) -> dict[str, str]:
+    """The configuration a topic is created with: partner topics a finite retention, every other topic forever."""
+    if topic.startswith("kim.partner."):
+        return {"retention.ms": str(partner_retention_ms), "segment.ms": str(min(SEGMENT_MS, partner_retention_ms))}
+    return {"retention.ms": "-1"}
+
+
 def partner_topic(organisation_id: str) -> str:
     """The topic a partner organisation reads: only its referrals, pseudonymous ids and codes."""
     if not _ORG_ID.match(organisation_id):
