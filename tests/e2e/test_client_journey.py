@@ -27,6 +27,7 @@ from kim_runtime.anchor import read_file
 from kim_runtime.auth import Principal, Role
 
 from .support import Caller, end_offsets, eventually, read_topic, record_text
+from tests.bodies import ERASURE
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -145,7 +146,7 @@ async def test_a_clients_journey_across_every_service(services):
 
 async def _erase_and_look_everywhere(j: Journey, services, name, client_id, case_id, referral_ids, cases_start):
     referral_id, partner_referral_id = referral_ids
-    await j.lead.expect(200, "POST", "cases", f"/clients/{client_id}/erasure")
+    await j.lead.expect(200, "POST", "cases", f"/clients/{client_id}/erasure", ERASURE)
     client = await j.manager.expect(200, "GET", "cases", f"/clients/{client_id}")
     assert client["erased"] and client["personal"]["name"] == "erased"
     views = [

@@ -23,7 +23,9 @@ from kim_schemas.case_codes import (
     TeamKind,
     WithdrawalScope,
 )
-from kim_schemas.codes import Baustein, ConsentPurpose, DataCategory, LifeDomain, Rechtskreis, ResidenceStatus
+from kim_schemas.codes import (
+    Baustein, ConsentPurpose, DataCategory, ErasureGround, LifeDomain, Rechtskreis, ResidenceStatus,
+)
 from kim_schemas.types import Ags, Encrypted, Id, LanguageCode, OrganisationId, Timestamp
 
 CaseId = Annotated[Id, Field(description="Pseudonymous id of the case (stream id)")]
@@ -285,3 +287,7 @@ class ClientErased(Event):
     client_id: ClientId
     key_id: Id = Field(description="The destroyed key")
     erased_at: Timestamp = Field(description="When the key was destroyed")
+    ground: ErasureGround | None = Field(default=None, description="Art. 17(1) GDPR ground (absent on erasures "
+                                                                   "recorded before it was asked)")
+    request_reference: str | None = Field(default=None, max_length=100,
+                                          description="Reference of the erasure request, e.g. its file number")

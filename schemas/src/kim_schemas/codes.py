@@ -140,6 +140,18 @@ class OutcomeCode(StrEnum):
     OTHER = "sonstiges"
 
 
+class ErasureGround(StrEnum):
+    """The ground of an erasure (Art. 17(1) GDPR): zweck_entfallen = no longer needed for its purpose (a),
+    einwilligung_widerrufen = consent withdrawn (b), widerspruch = the person objected (c), unrechtmaessig = processed
+    unlawfully (d), rechtspflicht = erasure required by law (e)."""
+
+    PURPOSE_GONE = "zweck_entfallen"
+    CONSENT_WITHDRAWN = "einwilligung_widerrufen"
+    OBJECTION = "widerspruch"
+    UNLAWFUL = "unrechtmaessig"
+    LEGAL_OBLIGATION = "rechtspflicht"
+
+
 class RevocationReason(StrEnum):
     """Why a referral was revoked. einwilligung_widerrufen = the client withdrew consent, fall_abgeschlossen =
     the case was closed, loeschung = the client's data was erased (right to erasure, Art. 17 GDPR), sonstiges =

@@ -79,6 +79,9 @@ async def test_a_team_lead_erases_a_client_after_confirming(web, people, chromiu
     await expect(lead.page.locator("#main-confirm")).to_have_attribute("aria-invalid", "true")
     client = await people.api["manager"].expect(200, "GET", "cases", f"/clients/{await case_client(people, case_id)}")
     assert client["personal"]["name"] == name  # the unconfirmed attempt erased nothing
+    await expect(lead.page.locator("#main-ground")).to_have_attribute("aria-invalid", "true")  # ground missing
+    await lead.page.get_by_label("Rechtsgrund der Löschung").select_option("widerspruch")
+    await lead.page.get_by_label("Aktenzeichen des Löschantrags").fill("DSGVO-2026-0042")
     await lead.page.get_by_label("Ich bestätige").check()
     await lead.page.get_by_role("button", name="Endgültig löschen").click()
     await expect(lead.page.get_by_role("status")).to_contain_text("gelöscht")

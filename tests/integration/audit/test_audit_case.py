@@ -164,7 +164,16 @@ async def test_trail_across_services_as_of_and_erasure(cases_api, fresh_db, othe
     assert code == 0, err
     assert "version 2" in out and '"consent"' in out
 
-    await _post(cases_api, f"/clients/{client_id}/erasure", {}, headers=LEAD, expect=200)
+    code, out, err = await cli.run("audit", "erasures", env=env)
+    assert (code, out) == (0, "no erasures recorded\n"), err
+    await _post(cases_api, f"/clients/{client_id}/erasure",
+                {"ground": "widerspruch", "request_reference": "DSGVO-2026-0042"}, headers=LEAD, expect=200)
+    code, out, err = await cli.run("audit", "erasures", "--format", "json", env=env)
+    assert code == 0, err
+    [erasure] = json.loads(out)["erasures"]  # who, when, on which ground and request, which key
+    assert (erasure["client_id"], erasure["ground"], erasure["request_reference"]) == (
+        client_id, "widerspruch", "DSGVO-2026-0042")
+    assert erasure["actor"] and erasure["key_id"] and erasure["erased_at"]
     code, out, err = await cli.run("audit", "case", case_id, "--show-personal", env=env)
     assert code == 0, err
     assert f"(client {client_id}, erased)" in out and 'personal="erased"' in out and NAME not in out

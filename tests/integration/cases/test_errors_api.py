@@ -8,6 +8,7 @@ import pytest
 from kim_runtime.auth import Role
 
 from .conftest import ADMIN, AUDITOR, MANAGER, OTHER_MANAGER, Api, token
+from tests.bodies import ERASURE
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -24,7 +25,7 @@ async def test_403_for_a_wrong_role_404_for_another_teams_client_or_case(api: Ap
     case_id = await api.case(client_id)
     r = await api.call("POST", f"/cases/{case_id}/closure", json={"reason": "sonstiges"}, headers=AUDITOR)
     assert r.status_code == 403 and "role auditor may not" in r.json()["detail"]
-    r = await api.call("POST", f"/clients/{client_id}/erasure", headers=MANAGER)
+    r = await api.call("POST", f"/clients/{client_id}/erasure", headers=MANAGER, json=ERASURE)
     assert r.status_code == 403
     partner = token(Role.PARTNER, sub="p", team=None, municipality=None, organisation="abh-unna")
     assert (await api.call("GET", f"/cases/{case_id}", headers=partner)).status_code == 403

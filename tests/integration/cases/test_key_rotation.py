@@ -16,6 +16,7 @@ from tests.polling import eventually
 
 from .conftest import TEAM_LEAD
 from .test_wrapped_keys import cases_service, register_all
+from tests.bodies import ERASURE
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -57,7 +58,7 @@ async def test_rotation_beside_the_running_service_leaves_every_client_readable(
                 assert (await counts(pool)).get(NEW.kek_id, 0) >= 5 and not rotation.done()
                 during = await register_all(api, ["Mitten Drin", "Auch Mitten"])
                 during |= await register_all(stale, ["Alte Replik", "Noch Alte", "Dritte Alte"])
-                r = await api.call("POST", f"/clients/{first}/erasure", headers=TEAM_LEAD)
+                r = await api.call("POST", f"/clients/{first}/erasure", headers=TEAM_LEAD, json=ERASURE)
                 assert r.status_code == 200, r.text
             result = await rotation
 

@@ -9,6 +9,7 @@ from kim_runtime.audit_chain import verify_chains
 
 from .conftest import AUDITOR, TEAM_LEAD, Api
 from .kafka_tail import eventually, records_of
+from tests.bodies import ERASURE
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -66,7 +67,8 @@ async def test_erasure_makes_the_name_unreadable_everywhere_the_service_shows_it
     before = await api.get(f"/cases/{case_id}")
     assert before["client"]["name"] == NAME and before["reviews"][0]["notes"] == NOTES
 
-    r = await api.call("POST", f"/clients/{client_id}/erasure", headers=TEAM_LEAD | {"If-Match": '"1"'})
+    r = await api.call("POST", f"/clients/{client_id}/erasure", headers=TEAM_LEAD | {"If-Match": '"1"'},
+                       json=ERASURE)
     assert r.status_code == 200 and r.headers["ETag"] == '"2"'
 
     client = await api.get(f"/clients/{client_id}")
@@ -96,7 +98,7 @@ async def test_erasure_makes_the_name_unreadable_everywhere_the_service_shows_it
     finally:
         await conn.close()
 
-    r = await api.call("POST", f"/clients/{client_id}/erasure", headers=TEAM_LEAD)
+    r = await api.call("POST", f"/clients/{client_id}/erasure", headers=TEAM_LEAD, json=ERASURE)
     assert r.status_code == 409 and "was erased" in r.json()["detail"]
     r = await api.call("POST", f"/cases/{case_id}/reviews", json={"notes": "more"})
     assert r.status_code == 409 and "can no longer be recorded" in r.json()["detail"]

@@ -25,6 +25,7 @@ from kim_cases.settings import CasesSettings
 
 from . import key_dump
 from .conftest import LUENEN, SECRET, TEAM_LEAD, Api
+from tests.bodies import ERASURE
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -71,7 +72,7 @@ async def test_a_dump_of_kim_cases_decrypts_nothing_without_the_kek_and_all_but_
         clients = await register_all(api, NAMES)
         first, *_, erased = clients
         await with_notes(api, first)
-        r = await api.call("POST", f"/clients/{erased}/erasure", headers=TEAM_LEAD)
+        r = await api.call("POST", f"/clients/{erased}/erasure", headers=TEAM_LEAD, json=ERASURE)
         assert r.status_code == 200, r.text
         assert (await api.get(f"/clients/{first}"))["personal"]["name"] == NAMES[0]
 

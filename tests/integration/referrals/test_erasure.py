@@ -16,6 +16,7 @@ from .support import (
     referrals_service, register,
 )
 from .with_cases import CASEWORKER, TEAM_LEAD, Kreis, cases_service, ok
+from tests.bodies import ERASURE
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -45,7 +46,7 @@ async def test_erasing_a_client_revokes_their_referrals_everywhere_and_refuses_a
         await ok(await refs.post(f"/partner/referrals/{to_jc['partner_referral_id']}/accept",
                                  headers=partner(jobcenter)))
 
-        await ok(await cases.post(f"/clients/{client_id}/erasure", headers=TEAM_LEAD))
+        await ok(await cases.post(f"/clients/{client_id}/erasure", headers=TEAM_LEAD, json=ERASURE))
 
         async def both_revoked():
             rows = (await ok(await refs.get(f"/cases/{case_id}/referrals", headers=CASEWORKER)))

@@ -23,6 +23,7 @@ from .support import (
     eventually, ensure_topics, new_org, partner, read_records, referrals_service, register,
 )
 from .with_cases import CASEWORKER, TEAM_LEAD, Kreis, cases_service, ok
+from tests.bodies import ERASURE
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -90,7 +91,7 @@ async def test_no_id_on_a_partner_topic_appears_on_any_other_topic(fresh_db, cas
 
         await ok(await cases.post(f"/cases/{case_b}/consents/{b_first}/withdrawal", headers=CASEWORKER,
                                   json={"scope": "alle"}))  # revokes at abh and jc in one consumer step
-        await ok(await cases.post(f"/clients/{client_c}/erasure", headers=TEAM_LEAD))
+        await ok(await cases.post(f"/clients/{client_c}/erasure", headers=TEAM_LEAD, json=ERASURE))
         await ok(await cases.post(f"/cases/{case_a}/closure", headers=CASEWORKER, json={"reason": "sonstiges"}))
 
         # abh: 3 offers, C accepted/appointment/outcome, B withdrawn, C erased, A closed; jc: 2 offers and 2

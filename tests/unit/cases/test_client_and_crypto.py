@@ -27,11 +27,11 @@ def test_a_client_is_registered_once_and_erased_once():
     with pytest.raises(RuleViolation, match="registered already"):
         client.register(client.registered.personal, birth_year=None, languages=[], arrival_year=None)
     at = datetime(2025, 5, 1, tzinfo=UTC)
-    [erased] = client.erase(at)
+    [erased] = client.erase(at, ground="zweck_entfallen", request_reference="DSGVO-2026-0001")
     assert erased.key_id == "key-1"
     client.apply(erased)
     with pytest.raises(RuleViolation, match="was erased at 2025-05-01"):
-        client.erase(at)
+        client.erase(at, ground="zweck_entfallen", request_reference="DSGVO-2026-0001")
     with pytest.raises(RuleViolation, match="you cannot open a case"):
         client.ensure_active("open a case")
 

@@ -21,7 +21,8 @@ CODE_LISTS = [
     (case_codes.ClosureReason, L.CLOSURE_REASONS), (codes.Baustein, L.BAUSTEINE), (codes.Rechtskreis, L.RECHTSKREISE),
     (codes.ResidenceStatus, L.RESIDENCE), (codes.PartnerKind, L.PARTNER_KINDS), (codes.LifeDomain, L.LIFE_DOMAINS),
     (codes.ConsentPurpose, L.PURPOSES), (codes.DataCategory, L.DATA_CATEGORIES), (codes.OutcomeCode, L.OUTCOMES),
-    (codes.RevocationReason, L.REVOCATION_REASONS), (DeclineReason, L.DECLINE_REASONS),
+    (codes.RevocationReason, L.REVOCATION_REASONS), (codes.ErasureGround, L.ERASURE_GROUNDS),
+    (DeclineReason, L.DECLINE_REASONS),
 ]
 
 

@@ -163,3 +163,17 @@ def keygen() -> None:
     signer, secret = Signer.generate()
     typer.echo(f"KIM_AUDIT_SIGNING_KEY={secret}")
     typer.echo(f"KIM_AUDIT_PUBLIC_KEYS={public_text(signer.public)}  # key id {signer.key_id}")
+
+
+@app.command()
+def erasures(fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv")) -> None:
+    """Every erasure in the cases store: when, by whom, on which Art. 17 ground and request, which key was destroyed
+    (from the hash-chained ClientErased events, so the list is as trustworthy as `kim audit verify` says)."""
+    from kim_cli.audit.erasures import erasure_rows, render_erasures
+
+    try:
+        rows = asyncio.run(erasure_rows(lambda m: typer.echo(m, err=True)))
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(render_erasures(rows, fmt.value), nl=False)

@@ -30,12 +30,13 @@ async def register(s: Services, ctx: CommandContext, *, name: str, date_of_birth
     return client_id, version
 
 
-async def erase(s: Services, ctx: CommandContext, client_id: str, expected: int | None) -> tuple[Client, int]:
+async def erase(s: Services, ctx: CommandContext, client_id: str, expected: int | None, *, ground: str,
+                request_reference: str) -> tuple[Client, int]:
     """Right to erasure: ClientErased and the key's deletion commit together; the events stay, unreadable."""
     async with s.pool.acquire() as conn, conn.transaction():
         client = await s.repo.client(client_id, conn)
         check_expected(client_id, expected, client.version)
-        events = client.erase(datetime.now(UTC))
+        events = client.erase(datetime.now(UTC), ground=ground, request_reference=request_reference)
         version = await s.repo.append(client_id, client.version, events, ctx, subject=client_id,
                                       municipality=ctx.principal.municipality, conn=conn)
         await s.keys.destroy(conn, client_id)

@@ -52,9 +52,10 @@ class Client:
         return [ClientRegistered(client_id=self.client_id, personal=personal, birth_year=birth_year,
                                  languages=languages, arrival_year=arrival_year)]
 
-    def erase(self, at: datetime) -> list[Event]:
+    def erase(self, at: datetime, *, ground: str, request_reference: str) -> list[Event]:
         self.ensure_active("erase them again")
-        return [ClientErased(client_id=self.client_id, key_id=self.key_id, erased_at=at)]
+        return [ClientErased(client_id=self.client_id, key_id=self.key_id, erased_at=at, ground=ground,
+                             request_reference=request_reference)]
 
     def ensure_active(self, doing: str) -> None:
         if self.erased:

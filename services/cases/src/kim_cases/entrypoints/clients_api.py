@@ -10,7 +10,7 @@ from kim_cases.adapters.events import CommandContext
 from kim_cases.application import clients, views
 from kim_cases.application.services import Services
 from kim_cases.entrypoints.deps import caller, expected_version, services, tag
-from kim_cases.entrypoints.requests import RegisterClient
+from kim_cases.entrypoints.requests import EraseClient, RegisterClient
 
 router = APIRouter(prefix="/clients", tags=["clients"])
 Reader = Depends(caller("client.read"))
@@ -49,11 +49,14 @@ async def consent_ledger(client_id: str, ctx: CommandContext = Reader,
 
 
 @router.post("/{client_id}/erasure", summary="Right to erasure: destroy the client's key (events stay, unreadable)")
-async def erase(client_id: str, response: Response, expected: int | None = Depends(expected_version),
+async def erase(client_id: str, body: EraseClient, response: Response,
+                expected: int | None = Depends(expected_version),
                 ctx: CommandContext = Depends(caller("client.erase")), s: Services = Depends(services)):
-    client, version = await clients.erase(s, ctx, client_id, expected)
+    client, version = await clients.erase(s, ctx, client_id, expected, ground=body.ground,
+                                          request_reference=body.request_reference)
     tag(response, version)
-    return {"client_id": client_id, "version": version, "erased_at": client.erased_at.isoformat()}
+    return {"client_id": client_id, "version": version, "erased_at": client.erased_at.isoformat(),
+            "ground": body.ground, "request_reference": body.request_reference}
 
 
 @router.get("/{client_id}/reads", summary="Who read this client's personal data, when and through which view")

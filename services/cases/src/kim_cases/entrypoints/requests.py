@@ -14,10 +14,17 @@ from kim_schemas.case_codes import (
     Perspective, TeamKind, WithdrawalScope,
 )
 from kim_schemas.cases import DomainAssessment, Goal
-from kim_schemas.codes import Baustein, ConsentPurpose, DataCategory, Rechtskreis, ResidenceStatus
+from kim_schemas.codes import Baustein, ConsentPurpose, DataCategory, ErasureGround, Rechtskreis, ResidenceStatus
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class EraseClient(Body):
+    ground: ErasureGround = Field(description="Art. 17(1) GDPR ground of the erasure")
+    request_reference: Line(100, min_length=1) = Field(
+        description="Reference of the erasure request (e.g. the file number of the person's request), so an auditor "
+                    "can match the erasure to it")
 
 
 class RegisterClient(Body):

@@ -33,8 +33,9 @@ class CasesApi:
     async def open_case(self, body: dict) -> dict:
         return (await self.s.send(S, "POST", "/cases", body)).body
 
-    async def erase_client(self, client_id: str) -> dict:
-        return (await self.s.send(S, "POST", f"/clients/{client_id}/erasure")).body
+    async def erase_client(self, client_id: str, ground: str, request_reference: str) -> dict:
+        return (await self.s.send(S, "POST", f"/clients/{client_id}/erasure",
+                                  {"ground": ground, "request_reference": request_reference})).body
 
     async def command(self, case_id: str, action: str, body: dict, version: int | str | None) -> dict:
         """A command on a case (consents, withdrawal, assessment, plan, milestones, goals, closure...), sent with

@@ -78,6 +78,10 @@ OUTCOMES = {
     "sonstiges": "sonstiges"}
 DECLINE_REASONS = {"nicht_zustaendig": "nicht zuständig", "keine_kapazitaet": "keine Kapazität",
                    "voraussetzungen_fehlen": "Voraussetzungen fehlen", "sonstiges": "sonstiger Grund"}
+ERASURE_GROUNDS = {  # Art. 17(1) GDPR
+    "zweck_entfallen": "Zweck entfallen (Art. 17 Abs. 1 lit. a DSGVO)",
+    "einwilligung_widerrufen": "Einwilligung widerrufen (lit. b)", "widerspruch": "Widerspruch der Person (lit. c)",
+    "unrechtmaessig": "unrechtmäßig verarbeitet (lit. d)", "rechtspflicht": "rechtliche Verpflichtung (lit. e)"}
 REVOCATION_REASONS = {"einwilligung_widerrufen": "Einwilligung widerrufen", "fall_abgeschlossen": "Fall abgeschlossen",
                       "loeschung": "Daten der Person gelöscht", "sonstiges": "sonstiger Grund"}
 REFERRAL_STATES = {

@@ -138,11 +138,16 @@ async def erasure_page(case_id: str, request: Request, signed: Signed = Depends(
 async def erase(case_id: str, request: Request, form: forms.Form = Depends(posted),
                 signed: Signed = Depends(signed_in)):
     case = (await signed.cases.case(case_id)).body
-    if form.get("confirm") != "on":
-        return render(request, "erasure.html", 422, user=signed.user, case=case, problem=None,
-                      errors={"confirm": "Bitte bestätigen, dass die Daten endgültig gelöscht werden sollen."})
+    errors = {name: text for name, text in (
+        ("ground", "Bitte den Rechtsgrund der Löschung wählen."),
+        ("request_reference", "Bitte das Aktenzeichen des Löschantrags angeben."),
+        ("confirm", "Bitte bestätigen, dass die Daten endgültig gelöscht werden sollen."),
+    ) if not form.get(name).strip() or (name == "confirm" and form.get(name) != "on")}
+    if errors:
+        return render(request, "erasure.html", 422, user=signed.user, case=case, problem=None, errors=errors)
     try:
-        await signed.cases.erase_client(case["client"]["client_id"])
+        await signed.cases.erase_client(case["client"]["client_id"], form.get("ground"),
+                                        form.get("request_reference").strip())
     except ApiError as exc:
         if exc.status == 401:
             raise

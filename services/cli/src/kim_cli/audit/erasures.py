@@ -1,0 +1,49 @@
+"""`kim audit erasures`: the erasures recorded in the cases store, for an auditor proving each request was honoured."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+
+from kim_cli.audit.connect import open_store
+
+COLUMNS = ("erased_at", "actor", "ground", "request_reference", "client_id", "key_id", "stream_version")
+
+_ERASURES = """
+SELECT data->>'erased_at' AS erased_at, metadata->>'actor' AS actor, data->>'ground' AS ground,
+       data->>'request_reference' AS request_reference, data->>'client_id' AS client_id,
+       data->>'key_id' AS key_id, version AS stream_version
+FROM events WHERE type = 'kim.cases.ClientErased' ORDER BY position
+"""
+
+
+async def erasure_rows(say: Callable[[str], None]) -> list[dict]:
+    pool = await open_store("cases", say)
+    if pool is None:
+        return []
+    try:
+        async with pool.acquire() as conn:
+            return [dict(r) for r in await conn.fetch(_ERASURES)]
+    finally:
+        await pool.close()
+
+
+def render_erasures(rows: list[dict], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps({"erasures": rows}, ensure_ascii=False, indent=2) + "\n"
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+        return out.getvalue()
+    if not rows:
+        return "no erasures recorded\n"
+    lines = [f"{len(rows)} erasure(s):"]
+    for r in rows:
+        lines.append(f"  {r['erased_at']}  by {r['actor'] or '-'}  ground {r['ground'] or '(not recorded)'}  "
+                     f"request {r['request_reference'] or '(not recorded)'}  client {r['client_id']}  "
+                     f"key {r['key_id']} destroyed")
+    return "\n".join(lines) + "\n"
