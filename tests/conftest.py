@@ -11,6 +11,7 @@ into the environment, so every `kim` command and service a test starts finds the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -47,12 +48,19 @@ def kafka_bootstrap(stack: StackHandle) -> str:
     return stack.kafka_bootstrap
 
 
-@pytest.fixture
-async def fresh_db(stack: StackHandle) -> AsyncIterator[str]:
-    """The URL of a new, empty database on the stack's PostgreSQL, dropped after the test."""
+@contextlib.asynccontextmanager
+async def new_database(stack: StackHandle) -> AsyncIterator[str]:
+    """The URL of a new, empty database on the stack's PostgreSQL, dropped on leaving."""
     name = f"kim_test_{uuid.uuid4().hex[:16]}"
     await create_database(stack.postgres_url, name)
     try:
         yield stack.database_url(name)
     finally:
         await drop_database(stack.postgres_url, name)
+
+
+@pytest.fixture
+async def fresh_db(stack: StackHandle) -> AsyncIterator[str]:
+    """The URL of a new, empty database on the stack's PostgreSQL, dropped after the test."""
+    async with new_database(stack) as url:
+        yield url

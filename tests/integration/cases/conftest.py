@@ -59,6 +59,19 @@ class Api:
                 "form": "schriftlich", "informed_in": "ar", "granted_on": "2025-01-10"}
         return (await self.post(f"/cases/{case_id}/consents", body | over, expect=201))["consent_id"]
 
+    async def case_with_notes(self, client_id: str, notes: str) -> str:
+        """A case with consent, assessment, plan and a review whose notes are encrypted with the client's key."""
+        case_id = await self.case(client_id)
+        await self.consent(case_id)
+        await self.post(f"/cases/{case_id}/assessment", {"assessed_on": "2025-01-12", "rechtskreis": "SGB_II",
+                                                         "domains": [{"domain": "familie", "need": "hoch",
+                                                                      "resources": "mittel"}]})
+        await self.post(f"/cases/{case_id}/plan", {"agreed_on": "2025-01-15", "goals": [
+            {"goal_id": "g1", "domain": "familie", "target_date": "2025-12-01",
+             "responsible_organisation_id": "awo"}]}, expect=201)
+        await self.post(f"/cases/{case_id}/reviews", {"held_on": "2025-03-01", "notes": notes}, expect=201)
+        return case_id
+
 
 @pytest.fixture
 async def api(fresh_db: str, kafka_bootstrap: str) -> AsyncIterator[Api]:

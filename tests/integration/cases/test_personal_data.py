@@ -20,15 +20,7 @@ NOTES = "Vertrauliche Notiz: Kinder im Schulstress"
 
 async def _story(api: Api) -> tuple[str, str]:
     client_id = await api.client(NAME, address=ADDRESS, contact="zaynab.q@example.org")
-    case_id = await api.case(client_id)
-    await api.consent(case_id)
-    await api.post(f"/cases/{case_id}/assessment", {"assessed_on": "2025-01-12", "rechtskreis": "SGB_II", "domains": [
-        {"domain": "familie", "need": "hoch", "resources": "mittel"}]})
-    await api.post(f"/cases/{case_id}/plan", {"agreed_on": "2025-01-15", "goals": [
-        {"goal_id": "g1", "domain": "familie", "target_date": "2025-12-01", "responsible_organisation_id": "awo"}]},
-        expect=201)
-    await api.post(f"/cases/{case_id}/reviews", {"held_on": "2025-03-01", "notes": NOTES}, expect=201)
-    return client_id, case_id
+    return client_id, await api.case_with_notes(client_id, NOTES)
 
 
 def _needles() -> list[bytes]:

@@ -50,15 +50,7 @@ async def register_all(api: Api, names: list[str]) -> dict[str, str]:
 
 
 async def with_notes(api: Api, client_id: str) -> str:
-    case_id = await api.case(client_id)
-    await api.consent(case_id)
-    await api.post(f"/cases/{case_id}/assessment", {"assessed_on": "2025-01-12", "rechtskreis": "SGB_II", "domains": [
-        {"domain": "familie", "need": "hoch", "resources": "mittel"}]})
-    await api.post(f"/cases/{case_id}/plan", {"agreed_on": "2025-01-15", "goals": [
-        {"goal_id": "g1", "domain": "familie", "target_date": "2025-12-01", "responsible_organisation_id": "awo"}]},
-        expect=201)
-    await api.post(f"/cases/{case_id}/reviews", {"held_on": "2025-03-01", "notes": NOTES}, expect=201)
-    return case_id
+    return await api.case_with_notes(client_id, NOTES)
 
 
 def recovered(plaintexts: list[str], needles: list[str]) -> set[str]:

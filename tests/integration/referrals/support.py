@@ -174,30 +174,15 @@ eventually = partial(_eventually, timeout=30.0, every=0.02)
 
 async def read_to_end(bootstrap: str, topics: list[str] | None = None, *, partner_topics: bool = False) -> list[str]:
     """Every record now on the topics (or on every kim.partner.* topic), each as one text: key, headers, value."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        names = [t for t in await admin.list_topics() if t.startswith("kim.partner.")] if partner_topics else topics
-        described = await admin.describe_topics(names)
-    finally:
-        await admin.close()
-    partitions = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        texts: list[str] = []
-
-        async def all_read():
-            for msgs in (await consumer.getmany(timeout_ms=100)).values():
-                texts.extend(f"{m.key.decode()} {m.headers!r} {m.value.decode()}" for m in msgs)
-            return all([await consumer.position(tp) >= end for tp, end in ends.items()])
-
-        await eventually(all_read)
-        return texts
-    finally:
-        await consumer.stop()
+    if partner_topics:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            topics = [t for t in await admin.list_topics() if t.startswith("kim.partner.")]
+        finally:
+            await admin.close()
+    return [f"{m.key.decode()} {m.headers!r} {m.value.decode()}"
+            for records in (await read_records(bootstrap, list(topics or []))).values() for m in records]
 
 
 async def read_records(bootstrap: str, topics: list[str]) -> dict[str, list]:
