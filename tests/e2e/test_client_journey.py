@@ -24,7 +24,7 @@ import asyncpg
 import httpx
 import pytest
 from kim_runtime.anchor import read_file
-from kim_runtime.auth import Principal, Role
+from kim_runtime.auth import Principal, Role, issue_token
 
 from .support import Caller, end_offsets, eventually, read_topic, record_text
 from tests.bodies import ERASURE
@@ -202,7 +202,8 @@ async def _sealed_and_verified(services, service: str) -> None:
 def _audit_trail(services, case_id: str) -> str:
     """`kim audit case --show-personal` on the e2e databases (the audit view across every service store)."""
     env = {**os.environ, **{f"KIM_{s.upper()}_DATABASE_URL": url for s, url in services.database_urls.items()},
-           "KIM_KAFKA_BOOTSTRAP": services.kafka_bootstrap, "KIM_AUDIT_ACTOR": "e2e-auditor"}
+           "KIM_KAFKA_BOOTSTRAP": services.kafka_bootstrap, "KIM_AUTH_SECRET": services.auth_secret,
+           "KIM_AUDIT_TOKEN": issue_token(services.auth_secret, Principal(sub="e2e-auditor", role=Role.AUDITOR))}
     out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "kim"), "audit", "case", case_id,
                           "--format", "json", "--show-personal"], env=env, capture_output=True, text=True,
                          timeout=120)

@@ -29,6 +29,18 @@ def _auth(role: Role, sub: str) -> dict[str, str]:
 
 
 MANAGER, LEAD = _auth(Role.CASE_MANAGER, "staff-1"), _auth(Role.TEAM_LEAD, "lead-1")
+AUDITOR = _auth(Role.AUDITOR, "auditor-7")
+
+
+def _bearer(headers: dict[str, str]) -> str:
+    return headers["Authorization"].removeprefix("Bearer ")
+
+
+async def _cli_reads(cases_api, client_id: str) -> list[tuple[str, str, list[str]]]:
+    """Reads of the client's personal data through `kim audit`, as GET /clients/{id}/reads shows them."""
+    r = await cases_api.get(f"/clients/{client_id}/reads", headers=AUDITOR)
+    assert r.status_code == 200, r.text
+    return [(x["actor"], x["role"], x["fields"]) for x in r.json() if x["via"] == "kim audit case --show-personal"]
 
 
 @pytest.fixture
@@ -122,9 +134,16 @@ async def test_trail_across_services_as_of_and_erasure(cases_api, fresh_db, othe
         ("kim.referrals.ReferralRequested", {"referral_id": "ref-2", "case_id": "another-case"}, None)])
     env = cli.environment(KIM_CASES_DATABASE_URL=fresh_db, KIM_STAFFING_DATABASE_URL=staffing,
                           KIM_REFERRALS_DATABASE_URL=referrals,
-                          KIM_REPORTING_DATABASE_URL=fresh_db.rsplit("/", 1)[0] + "/kim_no_such_db")
+                          KIM_REPORTING_DATABASE_URL=fresh_db.rsplit("/", 1)[0] + "/kim_no_such_db",
+                          KIM_AUTH_SECRET=SECRET)
+    for token, refusal in ((None, "needs an auditor's or admin's token"), (_bearer(MANAGER), "role case_manager may"),
+                           ("not-a-token", "the token is not valid")):
+        code, out, err = await cli.run("audit", "case", case_id, "--show-personal",
+                                       *(("--token", token) if token else ()), env=env)
+        assert (code, out) == (2, "") and refusal in err, err  # nothing shown
+    env["KIM_AUDIT_TOKEN"] = _bearer(AUDITOR)
 
-    code, out, err = await cli.run("audit", "case", case_id, "--format", "json", "--actor", "auditor-7", env=env)
+    code, out, err = await cli.run("audit", "case", case_id, "--format", "json", env=env)
     assert code == 0, err
     assert "reporting: no database" in err
     trail = json.loads(out)
@@ -151,8 +170,8 @@ async def test_trail_across_services_as_of_and_erasure(cases_api, fresh_db, othe
     registered = next(r for r in rows if r["type"] == "kim.cases.ClientRegistered")
     assert json.loads(registered["data"])["personal"]["name"] == NAME
     assert [r["type"] for r in rows][-1] == "kim.audit.TrailExported", "the earlier export is part of the trail"
-    viewed = [(t, d["fields"]) for t, _, d in await _audit_records(fresh_db) if t == "kim.audit.PersonalDataViewed"]
-    assert viewed == [("kim.audit.PersonalDataViewed", ["personal"])]
+    # one access log: the CLI's read is in the client's own log, under the token's identity, as an API read would be
+    assert await _cli_reads(cases_api, client_id) == [("auditor-7", "auditor", ["personal"])]
 
     code, out, err = await cli.run("audit", "case", case_id, "--as-of", between.isoformat(), "--format", "json",
                                    env=env)
@@ -179,7 +198,8 @@ async def test_trail_across_services_as_of_and_erasure(cases_api, fresh_db, othe
     assert f"(client {client_id}, erased)" in out and 'personal="erased"' in out and NAME not in out
     assert "ClientErased" in out
     kinds = [t for t, _, _ in await _audit_records(fresh_db)]
-    assert kinds.count("kim.audit.PersonalDataViewed") == 1, "nothing was read in clear after the erasure"
+    assert "kim.audit.PersonalDataViewed" not in kinds
+    assert len(await _cli_reads(cases_api, client_id)) == 1, "nothing was read in clear after the erasure"
     assert kinds.count("kim.audit.TrailExported") == 5
 
 

@@ -33,19 +33,23 @@ def case(
                               "means the end of that day; no zone means UTC)"),
     show_personal: bool = typer.Option(False, "--show-personal", help="Decrypt personal data (recorded as a read "
                                        "of personal data); erased clients stay erased"),
-    actor: str = typer.Option(None, help="Who is auditing (default KIM_AUDIT_ACTOR or cli:<login>)"),
+    token: str = typer.Option(None, "--token", help="Your bearer token, as the APIs take it (default "
+                              "KIM_AUDIT_TOKEN); --show-personal needs an auditor's or admin's"),
     output: Path = typer.Option(None, "--output", "-o", help="Write to this file instead of the terminal"),
 ) -> None:
-    """The case's trail across all services in time order: what, who, when, caused by what. Every export (and
-    every read of personal data) is itself recorded in the cases store (stream audit-<date>)."""
+    """The case's trail across all services in time order: what, who, when, caused by what. Every export is
+    recorded in the cases store (stream audit-<date>), every read of personal data in clear in the client's own
+    access log, which GET /clients/{id}/reads shows, under the token's identity."""
     from kim_cli.audit import audit_log
     from kim_cli.audit.as_of import parse_time
     from kim_cli.audit.case_report import case_report
+    from kim_cli.audit.identity import principal
 
     try:
         moment = parse_time(as_of) if as_of else None
-        text = asyncio.run(case_report(case_id, fmt=fmt.value, as_of=moment, reveal=show_personal,
-                                       actor=actor or audit_log.default_actor(),
+        who = principal(token, reveal=show_personal)
+        text = asyncio.run(case_report(case_id, fmt=fmt.value, as_of=moment, reveal=show_personal, reader=who,
+                                       actor=who.sub if who else audit_log.default_actor(),
                                        destination=str(output) if output else "stdout",
                                        say=lambda m: typer.echo(m, err=True)))
     except UserError as exc:

@@ -2,7 +2,8 @@
 
 Stream ``audit-<YYYY-MM-DD>`` (UTC day) in the cases service's store: hash-chained like every stream (so `kim audit
 verify` covers it), no outbox (who audited what stays inside the cases database; it never goes to Kafka).
-Types ``kim.audit.TrailExported`` and ``kim.audit.PersonalDataViewed``; data names the case and the client, so the
+Type ``kim.audit.TrailExported`` (reads of personal data in clear go to the client's own access log, as the APIs'
+reads do: kim_cases.adapters.access_log); data names the case and the client, so the
 case's own trail lists them. Recorded before the output is written: if recording fails, nothing is shown.
 """
 
@@ -19,7 +20,7 @@ from kim_runtime.errors import ConcurrencyConflict
 from kim_runtime.store import EventStore
 
 SOURCE = "/kim/audit"
-EXPORTED, VIEWED = "kim.audit.TrailExported", "kim.audit.PersonalDataViewed"
+EXPORTED = "kim.audit.TrailExported"
 
 
 def default_actor() -> str:

@@ -7,6 +7,8 @@ from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import datetime
 
+from kim_cases.adapters.access_log import AccessLog
+from kim_runtime.auth import Principal
 from kim_runtime.topics import SERVICES
 
 from kim_cli.audit import audit_log, render
@@ -17,7 +19,7 @@ from kim_cli.audit.trail import client_of, collect
 
 
 async def case_report(case_id: str, *, fmt: str, as_of: datetime | None, reveal: bool, actor: str,
-                      destination: str, say) -> str:
+                      destination: str, say, reader: Principal | None = None) -> str:
     async with AsyncExitStack() as stack:
         stores = {}
         for service in SERVICES:
@@ -47,8 +49,7 @@ async def case_report(case_id: str, *, fmt: str, as_of: datetime | None, reveal:
         events = [(audit_log.EXPORTED, {"case_id": case_id, "client_id": client_id, "format": fmt,
                                         "as_of": as_of.isoformat() if as_of else None, "events": len(trail),
                                         "destination": destination})]
-        if opener.read:
-            events.append((audit_log.VIEWED, {"case_id": case_id, "client_id": client_id,
-                                              "fields": sorted(opener.read), "via": "kim audit case"}))
+        if opener.read:  # recorded first: if that fails, nothing is shown
+            await AccessLog(cases).record(reader, client_id, sorted(opener.read), "kim audit case --show-personal")
         await audit_log.record(cases, actor, events, subject=client_id)
         return text
