@@ -10,9 +10,12 @@ from fractions import Fraction
 
 from kim_reporting.application.indicators import BREAKDOWNS, Scope
 from kim_reporting.domain.catalogue import BY_NAME
+from kim_reporting.domain.lattice import STOCKS
+from kim_reporting.domain.periods import periods_of_year
 from kim_reporting.domain.suppression import Cell
 
 PERIOD = "2025-Q1"
+YEAR = "2026"
 
 
 @dataclass(frozen=True)
@@ -23,9 +26,25 @@ class Case:
     person: str
     x: int = 0  # for ratios: numerator
     y: int = 1  # for ratios: denominator
+    month: int = 1  # opened in this month of YEAR (year_lattice)
+    until: int = 13  # closed in this month (13: still open at the year's end)
 
 
-def lattice(indicators: tuple[str, ...], cases: list[Case]) -> list[Cell]:
+def year_lattice(indicators: tuple[str, ...], cases: list[Case], year: str = YEAR) -> list[Cell]:
+    """The cells of every month, quarter, half-year and the year: flows count the cases opened in the period,
+    stocks (active cases) the cases open at its end."""
+    out = []
+    for period in periods_of_year(year):
+        first, last = period.start.month, period.end.month
+        if indicators[0] in STOCKS:
+            members = [c for c in cases if c.month <= last < c.until]
+        else:
+            members = [c for c in cases if first <= c.month <= last]
+        out += lattice(indicators, members, period.label)
+    return out
+
+
+def lattice(indicators: tuple[str, ...], cases: list[Case], period: str = PERIOD) -> list[Cell]:
     groups: dict[tuple, list[Case]] = defaultdict(list)
     for case in cases:
         for i, name in enumerate(indicators):
@@ -39,7 +58,7 @@ def lattice(indicators: tuple[str, ...], cases: list[Case]) -> list[Cell]:
             value = float(Fraction(sum(c.x for c in members), sum(c.y for c in members)))
         else:
             value = len(members)
-        cells.append(Cell(name, PERIOD, m, b, {indicator.dimension: dim} if indicator.dimension else {}, value,
+        cells.append(Cell(name, period, m, b, {indicator.dimension: dim} if indicator.dimension else {}, value,
                           len({c.person for c in members})))
     return cells
 

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from fractions import Fraction
+from functools import reduce
+from math import gcd
+
+from .catalogue import BY_NAME, Aggregate
+from .periods import children
 
 Key = tuple[str, str | None, str | None, str]  # indicator, municipality, baustein, dimension value ("" for none)
 Relation = dict[Key, int]  # sum(coefficient * cell) == 0
@@ -30,9 +34,10 @@ def family(indicator: str) -> tuple[str, ...]:
     return FAMILY_OF.get(indicator, (indicator,))
 
 
-def order(key: Key) -> tuple:
-    """A total order on keys (None first) so that every choice made over them is deterministic."""
-    return tuple("" if part is None else "~" + part for part in key)
+def order(key: tuple) -> tuple:
+    """A total order on keys (None first) so that every choice made over them is deterministic. Keys of a year's
+    system are (period label, key) pairs; they sort by period, then key."""
+    return tuple(order(part) if isinstance(part, tuple) else "" if part is None else "~" + part for part in key)
 
 
 def relations(keys: Iterable[Key]) -> list[Relation]:
@@ -60,6 +65,33 @@ def relations(keys: Iterable[Key]) -> list[Relation]:
     return [r for r in out if r]
 
 
+# Counts at the period's end (a stock): a parent period's figure is its last child's, not the sum of its children.
+STOCKS = frozenset({"active_cases", "rechtskreis_mix"})
+PKey = tuple[str, Key]  # (period label, key): a cell of a year's system
+
+
+def across_periods(keys: Iterable[PKey]) -> list[Relation]:
+    """Every equation of a calendar year's system: each period's own (relations), and for counts the ones between
+    a period and the periods one level down (year = H1 + H2, half = its quarters, quarter = its months; for stocks
+    parent = last child). A period takes part only when it and all its children are among the keys' periods; a
+    cell absent from a period that takes part is a known zero. Ratios and medians do not add up across periods."""
+    keys = set(keys)
+    by_period: dict[str, set[Key]] = defaultdict(set)
+    for period, key in keys:
+        by_period[period].add(key)
+    out = [{(period, k): c for k, c in r.items()} for period in sorted(by_period) for r in relations(by_period[period])]
+    for parent in sorted(by_period):
+        parts = children(parent)
+        if not parts or any(p not in by_period for p in parts):
+            continue
+        cells = sorted({k for p in (parent, *parts) for k in by_period[p]
+                        if BY_NAME[k[0]].aggregate is Aggregate.COUNT}, key=order)
+        for k in cells:
+            summed = parts[-1:] if k[0] in STOCKS else parts
+            out.append(_sum((parent, k), [(p, k) for p in summed], keys))
+    return [r for r in out if r]
+
+
 def _sum(total: Key, parts: list[Key], present: set[Key]) -> Relation:
     """total == sum(parts); absent parts are zeros. Without any part present the breakdown is not published."""
     relation = {p: 1 for p in parts if p in present}
@@ -68,32 +100,46 @@ def _sum(total: Key, parts: list[Key], present: set[Key]) -> Relation:
     return relation
 
 
-def determined(equations: list[Relation], hidden: set[Key]) -> list[Key]:
-    """The hidden cells the equations pin to one value, given every other cell: reduced row echelon form over the
-    rationals, restricted to the hidden cells; a cell is determined iff some reduced row is that cell alone."""
-    pivots: dict[Key, dict[Key, Fraction]] = {}
+def determined(equations: list[Relation], hidden: set) -> list:
+    """The hidden cells the equations pin to one value, given every other cell: reduced row echelon form, restricted
+    to the hidden cells, exact over the integers (fraction-free: each row is kept divided by the gcd of its
+    coefficients, which is exact and much faster than rationals); a cell is determined iff some reduced row is that
+    cell alone."""
+    index = {k: i for i, k in enumerate(sorted(hidden, key=order))}
+    pivots: dict[int, dict[int, int]] = {}
     for equation in equations:
-        row = {k: Fraction(c) for k, c in equation.items() if k in hidden and c}
-        for k in [k for k in row if k in pivots]:
-            _subtract(row, pivots[k], row.get(k, 0))
+        row = {index[k]: c for k, c in equation.items() if c and k in index}
+        for j in [j for j in row if j in pivots]:
+            if j in row:
+                row = _eliminate(row, pivots[j], j)
         if not row:
             continue
-        pivot = min(row, key=order)
-        scale = row[pivot]
-        row = {k: v / scale for k, v in row.items()}
-        for other in pivots.values():
+        pivot = min(row)
+        if row[pivot] < 0:
+            row = {j: -v for j, v in row.items()}
+        for j, other in pivots.items():
             if pivot in other:
-                _subtract(other, row, other[pivot])
+                pivots[j] = _eliminate(other, row, pivot)
         pivots[pivot] = row
-    return sorted((p for p, row in pivots.items() if len(row) == 1), key=order)
+    keys = sorted(hidden, key=order)
+    return [keys[p] for p, row in sorted(pivots.items()) if len(row) == 1]
 
 
-def _subtract(row: dict[Key, Fraction], pivot_row: dict[Key, Fraction], factor: Fraction) -> None:
-    if not factor:
-        return
+def _eliminate(row: dict[int, int], pivot_row: dict[int, int], j: int) -> dict[int, int]:
+    """row with its j-th coefficient cancelled by a multiple of pivot_row, scaled to integers with gcd 1."""
+    a, b = pivot_row[j], row[j]
+    g = gcd(a, b)
+    a, b = a // g, b // g
+    out = {k: a * v for k, v in row.items()}
     for k, v in pivot_row.items():
-        new = row.get(k, 0) - factor * v
+        new = out.get(k, 0) - b * v
         if new:
-            row[k] = new
+            out[k] = new
         else:
-            row.pop(k, None)
+            out.pop(k, None)
+    g = reduce(gcd, out.values(), 0)
+    if g > 1:
+        out = {k: v // g for k, v in out.items()}
+    if a < 0 and out:  # keep the pivot coefficient of a pivot row positive
+        out = {k: -v for k, v in out.items()}
+    return out

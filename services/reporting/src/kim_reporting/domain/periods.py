@@ -80,3 +80,21 @@ def parse_period(label: str) -> Period:
     if m["h"]:
         return period_of(PeriodKind.HALF_YEAR, date(year, (int(m["h"]) - 1) * 6 + 1, 1))
     return period_of(PeriodKind.YEAR, date(year, 1, 1))
+
+
+def children(label: str) -> list[str]:
+    """The periods one level down that make up this one: a year's halves, a half's quarters, a quarter's months."""
+    p = parse_period(label)
+    kind = {PeriodKind.YEAR: PeriodKind.HALF_YEAR, PeriodKind.HALF_YEAR: PeriodKind.QUARTER,
+            PeriodKind.QUARTER: PeriodKind.MONTH}.get(p.kind)
+    return [] if kind is None else [q.label for q in periods_between(kind, p.start, p.end)]
+
+
+def calendar_year(label: str) -> str:
+    return label[:4]
+
+
+def periods_of_year(year: str) -> list[Period]:
+    """Every month, quarter, half-year and the year itself: what any request about this year can publish."""
+    first, last = date(int(year), 1, 1), date(int(year), 12, 31)
+    return [p for kind in PeriodKind for p in periods_between(kind, first, last)]

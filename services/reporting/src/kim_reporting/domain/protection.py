@@ -19,7 +19,8 @@ from dataclasses import replace
 from functools import lru_cache
 
 from .catalogue import BY_NAME, Aggregate
-from .lattice import Key, Relation, determined, family, order, relations
+from .lattice import Key, PKey, Relation, across_periods, determined, family, order
+from .periods import calendar_year
 from .suppression import MIN_PERSONS, Cell
 
 SHARES_PATTERN = {"consent_coverage": "active_cases", "active_cases_per_filled_vza": "active_cases"}
@@ -40,11 +41,12 @@ def protect(cells: list[Cell]) -> list[Cell]:
     groups: dict[tuple[str, str], list[Cell]] = defaultdict(list)
     for c in cells:
         if c.persons is not None and c.indicator not in SHARES_PATTERN:
-            groups[(c.period, family(c.indicator)[0])].append(c)
-    hidden: set[tuple[str, Key]] = set()
-    for (period, _), group in groups.items():
-        entries = tuple(sorted(((key_of(c), _weight(c), c.small) for c in group), key=lambda e: order(e[0])))
-        hidden |= {(period, k) for k in pattern(entries)}
+            groups[(calendar_year(c.period), family(c.indicator)[0])].append(c)
+    hidden: set[PKey] = set()
+    for group in groups.values():
+        entries = tuple(sorted((((c.period, key_of(c)), _weight(c), c.small) for c in group),
+                               key=lambda e: order(e[0])))
+        hidden |= pattern(entries)
     out = []
     for c in cells:
         key = key_of(c)
@@ -60,14 +62,14 @@ def _weight(c: Cell) -> float:
 
 
 @lru_cache(maxsize=512)
-def pattern(entries: tuple[tuple[Key, float, bool], ...]) -> frozenset[Key]:
-    """entries: (key, weight, primary) of one family and period. Returns every key to hide."""
+def pattern(entries: tuple[tuple[PKey, float, bool], ...]) -> frozenset[PKey]:
+    """entries: ((period, key), weight, primary) of one family and calendar year. Returns every cell to hide."""
     weight = {k: w for k, w, _ in entries}
     hidden = {k for k, _, primary in entries if primary}
     if not hidden:
         return frozenset()
-    equations = relations(weight)
-    through: dict[Key, list[int]] = defaultdict(list)
+    equations = across_periods(weight)
+    through: dict[PKey, list[int]] = defaultdict(list)
     for i, eq in enumerate(equations):
         for k in eq:
             through[k].append(i)
@@ -86,29 +88,34 @@ def pattern(entries: tuple[tuple[Key, float, bool], ...]) -> frozenset[Key]:
     return frozenset(hidden)
 
 
-def _widen(equations: list[Relation], hidden: set[Key], weight: dict[Key, float], small: frozenset[Key]) -> None:
+def _widen(equations: list[Relation], hidden: set[PKey], weight: dict[PKey, float], small: frozenset[PKey]) -> None:
     """Where all hidden cells of an equation through a small cell stand on one side, their sum is published in
     effect and bounds each of them: hide further cells of it (smallest first) until that sum reaches MIN_PERSONS."""
     for eq in equations:
-        while small & eq.keys():
+        while not small.isdisjoint(eq):
             inside = [k for k in eq if k in hidden]
             if len({eq[k] for k in inside}) > 1 or sum(weight[k] for k in inside) >= MIN_PERSONS:
                 break
             rest = [k for k in eq if k not in hidden and eq[k] == eq[inside[0]]]
             if not rest:
                 break
-            hidden.add(min(rest, key=lambda k: ((k[1] is None) + (k[2] is None), weight[k], order(k))))
+            hidden.add(min(rest, key=lambda k: (_coarseness(k), weight[k], order(k))))
 
 
-def _complement(cell: Key, equations: list[Relation], through: dict[Key, list[int]], hidden: set[Key],
-                weight: dict[Key, float]) -> Key | None:
+def _complement(cell: PKey, equations: list[Relation], through: dict[PKey, list[int]], hidden: set[PKey],
+                weight: dict[PKey, float]) -> PKey | None:
     near = {k for i in through[cell] for k in equations[i]} - hidden
     if not near:  # every neighbour is hidden: the cell is pinned through a chain; widen to all equations in play
         near = {k for eq in equations if hidden & eq.keys() for k in eq} - hidden
     if not near:
         return None
 
-    def cost(k: Key) -> tuple:
+    def cost(k: PKey) -> tuple:
         closing = sum(1 for i in through[k] if hidden & equations[i].keys())
-        return -closing, (k[1] is None) + (k[2] is None), weight.get(k, 0.0), order(k)
+        return -closing, _coarseness(k), weight.get(k, 0.0), order(k)
     return min(near, key=cost)
+
+
+def _coarseness(k: PKey) -> tuple[int, int]:
+    """How many of municipality / Baustein are "all", then how long the period is: finer cells are hidden first."""
+    return (k[1][1] is None) + (k[1][2] is None), len(k[0])
