@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from functools import reduce
+from heapq import heapify, heappop, heappush
 from math import gcd
 
 from .catalogue import BY_NAME, Aggregate
@@ -123,6 +124,49 @@ def determined(equations: list[Relation], hidden: set) -> list:
         pivots[pivot] = row
     keys = sorted(hidden, key=order)
     return [keys[p] for p, row in sorted(pivots.items()) if len(row) == 1]
+
+
+PRIME = 2**61 - 1
+
+
+def perhaps_determined(equations: list[Relation], hidden: set) -> list:
+    """A superset of determined(), much faster on large systems (what protection uses). A hidden cell is undetermined
+    iff some solution of the homogeneous equations moves it. Sparse fraction-free elimination to echelon form (no
+    back-reduction; the pivot of each row is its cell in fewest equations, which keeps the rows short), then one
+    such solution: each free cell gets a fixed pseudo-random value, the pivots follow by back-substitution (modulo a
+    prime, exact because no pivot coefficient is a multiple of it). Every cell it moves is certainly undetermined;
+    the others are returned: the determined ones and, rarely, an unlucky undetermined one (hidden to be safe)."""
+    keys = sorted(hidden, key=order)
+    index = {k: i for i, k in enumerate(keys)}
+    rows = [r for r in ({index[k]: c for k, c in eq.items() if c and k in index} for eq in equations) if r]
+    uses: dict[int, int] = defaultdict(int)
+    for row in rows:
+        for j in row:
+            uses[j] += 1
+    when: dict[int, int] = {}  # pivot column -> position in `pivots`
+    pivots: list[tuple[int, dict[int, int]]] = []
+    for row in rows:
+        queue = [when[j] for j in row if j in when]
+        heapify(queue)
+        queued = set(queue)
+        while queue:  # a pivot row holds no column pivoted before it: eliminating in pivot order terminates
+            column, pivot_row = pivots[heappop(queue)]
+            row = _eliminate(row, pivot_row, column)
+            for j in pivot_row:
+                if j in when and j in row and when[j] not in queued:
+                    queued.add(when[j])
+                    heappush(queue, when[j])
+        if row:
+            column = min(row, key=lambda j: (uses[j], j))
+            if row[column] % PRIME == 0:
+                return keys  # never on these systems; fall back to hiding more rather than guessing
+            when[column] = len(pivots)
+            pivots.append((column, row))
+    value = {j: (j + 1) * 0x9E3779B97F4A7C15 % PRIME or 1 for j in range(len(keys)) if j not in when}
+    for column, row in reversed(pivots):
+        rest = sum(c * value[j] for j, c in row.items() if j != column)
+        value[column] = -rest * pow(row[column], -1, PRIME) % PRIME
+    return [keys[j] for j in range(len(keys)) if value[j] == 0]
 
 
 def _eliminate(row: dict[int, int], pivot_row: dict[int, int], j: int) -> dict[int, int]:

@@ -19,7 +19,7 @@ from dataclasses import replace
 from functools import lru_cache
 
 from .catalogue import BY_NAME, Aggregate
-from .lattice import Key, PKey, Relation, across_periods, determined, family, order
+from .lattice import Key, PKey, Relation, across_periods, family, perhaps_determined, order
 from .periods import calendar_year
 from .suppression import MIN_PERSONS, Cell
 
@@ -74,18 +74,32 @@ def pattern(entries: tuple[tuple[PKey, float, bool], ...]) -> frozenset[PKey]:
         for k in eq:
             through[k].append(i)
     _widen(equations, hidden, weight, frozenset(hidden))
-    while pinned := determined(equations, hidden):
+    count = [sum(k in hidden for k in eq) for eq in equations]  # hidden cells per equation
+
+    def hide(k: PKey) -> None:
+        hidden.add(k)
+        for i in through[k]:
+            count[i] += 1
+
+    def cost(k: PKey) -> tuple:
+        return -sum(1 for i in through[k] if count[i]), _coarseness(k), weight.get(k, 0.0), order(k)
+    while True:
+        # the cheap case first: an equation with exactly one hidden cell gives it away; hide its best other cell
+        singles = [i for i, n in enumerate(count) if n == 1]
+        for i in singles:
+            if count[i] == 1:
+                hide(min((k for k in equations[i] if k not in hidden), key=cost))
+        if singles:
+            continue
         closed: set[int] = set()
-        for cell in pinned:
-            if closed & set(through[cell]):
-                continue  # an equation through it just got a hidden cell: look again next round
-            extra = _complement(cell, equations, through, hidden, weight)
-            if extra is not None:
-                hidden.add(extra)
-                closed |= set(through[extra])
+        for cell in perhaps_determined(equations, hidden):  # the exact test, once no equation holds a lone hidden cell
+            if closed.isdisjoint(through[cell]):  # else an equation through it just got a hidden cell: look again
+                extra = _complement(cell, equations, through, hidden, cost)
+                if extra is not None:
+                    hide(extra)
+                    closed |= set(through[extra])
         if not closed:
-            break  # nothing left to hide (cannot happen while an equation pins a cell; guards the loop)
-    return frozenset(hidden)
+            return frozenset(hidden)  # nothing determined (or, cannot happen, nothing left to hide)
 
 
 def _widen(equations: list[Relation], hidden: set[PKey], weight: dict[PKey, float], small: frozenset[PKey]) -> None:
@@ -103,19 +117,14 @@ def _widen(equations: list[Relation], hidden: set[PKey], weight: dict[PKey, floa
 
 
 def _complement(cell: PKey, equations: list[Relation], through: dict[PKey, list[int]], hidden: set[PKey],
-                weight: dict[PKey, float]) -> PKey | None:
+                cost) -> PKey | None:
     near = {k for i in through[cell] for k in equations[i]} - hidden
     if not near:  # every neighbour is hidden: the cell is pinned through a chain; widen to all equations in play
         near = {k for eq in equations if hidden & eq.keys() for k in eq} - hidden
-    if not near:
-        return None
-
-    def cost(k: PKey) -> tuple:
-        closing = sum(1 for i in through[k] if hidden & equations[i].keys())
-        return -closing, _coarseness(k), weight.get(k, 0.0), order(k)
-    return min(near, key=cost)
+    return min(near, key=cost, default=None)
 
 
 def _coarseness(k: PKey) -> tuple[int, int]:
     """How many of municipality / Baustein are "all", then how long the period is: finer cells are hidden first."""
-    return (k[1][1] is None) + (k[1][2] is None), len(k[0])
+    period = k[0]
+    return (k[1][1] is None) + (k[1][2] is None), 3 if len(period) == 4 else 2 if "H" in period else "Q" in period
