@@ -151,6 +151,8 @@ def perhaps_determined(equations: list[Relation], hidden: set) -> list:
         queued = set(queue)
         while queue:  # a pivot row holds no column pivoted before it: eliminating in pivot order terminates
             column, pivot_row = pivots[heappop(queue)]
+            if column not in row:
+                continue
             row = _eliminate(row, pivot_row, column)
             for j in pivot_row:
                 if j in when and j in row and when[j] not in queued:
