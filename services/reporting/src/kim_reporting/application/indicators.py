@@ -1,8 +1,9 @@
 """Indicators for a range of periods, filtered and broken down as asked, with small cells suppressed.
 
-Every cell of every breakdown is computed (one query with grouping sets), the suppression pattern is decided over
-all of them (domain/protection.py), and only then is the asked scope cut out: every response, CSV and report shows
-the same hidden cells."""
+Every cell of every breakdown of every month, quarter, half-year and year of the calendar years asked about is
+computed (one query with grouping sets), the suppression pattern is decided over each calendar year
+(domain/protection.py), and only then are the asked periods and scope cut out: every response, CSV and report
+shows the same hidden cells, whichever period kind is asked."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import asyncpg
 from kim_reporting.adapters.indicator_sql import FACTS, query
 from kim_reporting.adapters.reading import snapshot
 from kim_reporting.domain.catalogue import BY_NAME, INDICATORS, Aggregate
-from kim_reporting.domain.periods import Period
+from kim_reporting.domain.periods import Period, calendar_year, periods_of_year
 from kim_reporting.domain.protection import needed as pattern_needs
 from kim_reporting.domain.protection import protect
 from kim_reporting.domain.suppression import Cell, rounded
@@ -53,7 +54,9 @@ async def compute(conn: asyncpg.Connection, periods: list[Period], scope: Scope,
     needed = {n for n in computed if n in FACTS}
     if "active_cases_per_filled_vza" in computed:
         needed |= {"active_cases", "vza_filled_at_end"}
-    args = ([p.label for p in periods], [p.start for p in periods], [p.end for p in periods])
+    asked = {p.label for p in periods}
+    every = sorted({q for p in periods for q in periods_of_year(calendar_year(p.label))})  # the pattern's scope
+    args = ([p.label for p in every], [p.start for p in every], [p.end for p in every])
     async with snapshot(conn):
         rows = await conn.fetch(query(sorted(needed)), *args) if needed else []
     raw: dict[str, list[dict]] = {}
@@ -64,7 +67,8 @@ async def compute(conn: asyncpg.Connection, periods: list[Period], scope: Scope,
     cells: list[Cell] = []
     for name in computed:
         cells.extend(_cells(name, raw.get(name, []) if name in FACTS else _per_filled_vza(raw)))
-    cells = [c for c in protect(cells) if c.indicator in wanted and scope.wants(c.municipality, c.baustein)]
+    cells = [c for c in protect(cells) if c.indicator in wanted and c.period in asked
+             and scope.wants(c.municipality, c.baustein)]
     order = {p.label: i for i, p in enumerate(periods)}
     cells.sort(key=lambda c: (order[c.period], c.indicator, c.municipality or "", c.baustein or "",
                               sorted(c.dimensions.items())))
