@@ -103,3 +103,30 @@ def subtraction_attack_per_period(cells: list[dict]) -> dict:
     for c in cells:
         per_period[c["period"]].append(c)
     return {(period, *k): v for period, group in per_period.items() for k, v in subtraction_attack(group).items()}
+
+
+async def test_the_probe_year_and_half_years_and_quarters_and_months_together_recover_nothing(reporting):
+    """The stranger's probe: GET /indicators for the year and for its halves (e.g. intakes by channel: year 8, H2 7,
+    H1 hidden, so H1 = 1). Everything any period kind publishes for a calendar year, merged, passes the exact audit;
+    a quarter asked alone shows exactly what it shows inside a request for the whole year."""
+    await reporting.publish(generate(seed=13, clients=120, positions=8))
+    await reporting.caught_up()
+    responses = []
+    for kind in ("month", "quarter", "half_year", "year"):
+        for by in BREAKDOWNS:
+            params = {"period": kind, "from": "2024-01-01", "to": "2024-12-31", "by": by}
+            body = await reporting.client.get("/indicators", params=params, headers=auth())
+            assert body.status_code == 200, body.text
+            responses.append(body.json()["cells"])
+    published = merged(responses)
+    assert {c["period"] for c in published} >= {"2024", "2024-H1", "2024-Q3", "2024-11"}
+    findings = audit(published, bounds=False)  # exact rank test over the year; exact bounds: the unit property test
+    exact = {"intakes", "residence_status_at_intake", "closures", "residence_status_at_closure", "active_cases",
+             "rechtskreis_mix", "consent_coverage", "active_cases_per_filled_vza"}
+    assert [f for f in findings if f.key[0] in exact] == [], findings[:5]  # README: milestones, referrals are open
+    alone = (await reporting.client.get("/indicators", params={"period": "quarter", "from": "2024-07-01",
+                                                               "to": "2024-09-30", "indicator": "intakes"},
+                                        headers=auth())).json()["cells"]
+    assert merged(responses + [alone])  # shown the same way as in the requests for the whole year
+    print(f"\n{len(published)} cells of 2024 (months, quarters, halves, year), "
+          f"{sum(c['suppressed'] for c in published)} hidden: the audit across periods finds nothing")

@@ -52,7 +52,7 @@ def audit(published: Iterable[dict], min_width: float = 1, bounds: bool = True) 
             families[(calendar_year(period), family(name)[0])].update({(period, k): c for k, c in cells.items()})
     for _, cells in sorted(families.items()):
         hidden = {k for k, c in cells.items() if c["suppressed"]}
-        equations = across_periods(cells)
+        equations = across_periods(cells, {period for period, _ in tables})
         pinned = determined(equations, hidden)
         findings += [Finding(period, k, "determined") for period, k in pinned]
         if bounds and all(BY_NAME[k[0]].aggregate is Aggregate.COUNT for _, k in cells):

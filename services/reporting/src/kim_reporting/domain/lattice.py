@@ -71,22 +71,24 @@ STOCKS = frozenset({"active_cases", "rechtskreis_mix"})
 PKey = tuple[str, Key]  # (period label, key): a cell of a year's system
 
 
-def across_periods(keys: Iterable[PKey]) -> list[Relation]:
+def across_periods(keys: Iterable[PKey], periods: Iterable[str] = ()) -> list[Relation]:
     """Every equation of a calendar year's system: each period's own (relations), and for counts the ones between
     a period and the periods one level down (year = H1 + H2, half = its quarters, quarter = its months; for stocks
-    parent = last child). A period takes part only when it and all its children are among the keys' periods; a
-    cell absent from a period that takes part is a known zero. Ratios and medians do not add up across periods."""
+    parent = last child). A period takes part only when it and all its children were computed (`periods`, besides
+    the keys' own); a cell absent from a period that takes part is a known zero. A cell absent from the parent while
+    a child has it shows the count is not additive there (e.g. a case that moved between municipalities): no
+    equation for it. Ratios and medians do not add up across periods."""
     keys = set(keys)
     by_period: dict[str, set[Key]] = defaultdict(set)
     for period, key in keys:
         by_period[period].add(key)
     out = [{(period, k): c for k, c in r.items()} for period in sorted(by_period) for r in relations(by_period[period])]
+    computed = set(by_period) | set(periods)
     for parent in sorted(by_period):
         parts = children(parent)
-        if not parts or any(p not in by_period for p in parts):
+        if not parts or any(p not in computed for p in parts):
             continue
-        cells = sorted({k for p in (parent, *parts) for k in by_period[p]
-                        if BY_NAME[k[0]].aggregate is Aggregate.COUNT}, key=order)
+        cells = sorted((k for k in by_period[parent] if BY_NAME[k[0]].aggregate is Aggregate.COUNT), key=order)
         for k in cells:
             summed = parts[-1:] if k[0] in STOCKS else parts
             out.append(_sum((parent, k), [(p, k) for p in summed], keys))

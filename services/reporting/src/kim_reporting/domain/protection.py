@@ -46,7 +46,7 @@ def protect(cells: list[Cell]) -> list[Cell]:
     for group in groups.values():
         entries = tuple(sorted((((c.period, key_of(c)), _weight(c), c.small) for c in group),
                                key=lambda e: order(e[0])))
-        hidden |= pattern(entries)
+        hidden |= pattern(entries, frozenset(c.period for c in cells))
     out = []
     for c in cells:
         key = key_of(c)
@@ -62,13 +62,14 @@ def _weight(c: Cell) -> float:
 
 
 @lru_cache(maxsize=512)
-def pattern(entries: tuple[tuple[PKey, float, bool], ...]) -> frozenset[PKey]:
-    """entries: ((period, key), weight, primary) of one family and calendar year. Returns every cell to hide."""
+def pattern(entries: tuple[tuple[PKey, float, bool], ...], periods: frozenset[str] = frozenset()) -> frozenset[PKey]:
+    """entries: ((period, key), weight, primary) of one family and calendar year; periods: every period computed
+    (a family without cells in one of them has zeros there). Returns every cell to hide."""
     weight = {k: w for k, w, _ in entries}
     hidden = {k for k, _, primary in entries if primary}
     if not hidden:
         return frozenset()
-    equations = across_periods(weight)
+    equations = across_periods(weight, periods)
     through: dict[PKey, list[int]] = defaultdict(list)
     for i, eq in enumerate(equations):
         for k in eq:
