@@ -129,4 +129,5 @@ async def test_the_probe_year_and_half_years_and_quarters_and_months_together_re
                                         headers=auth())).json()["cells"]
     assert merged(responses + [alone])  # shown the same way as in the requests for the whole year
     print(f"\n{len(published)} cells of 2024 (months, quarters, halves, year), "
-          f"{sum(c['suppressed'] for c in published)} hidden: the audit across periods finds nothing")
+          f"{sum(c['suppressed'] for c in published)} hidden; {len(findings)} audit findings, all outside the "
+          "exactly additive families")
