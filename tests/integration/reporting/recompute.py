@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from kim_reporting.domain.catalogue import BY_NAME, INDICATORS, Aggregate
-from kim_reporting.domain.periods import Period
+from kim_reporting.domain.periods import Period, calendar_year, periods_of_year
 from kim_reporting.domain.residence import B1_PLUS, RANK
 from kim_reporting.domain.protection import protect
 from kim_reporting.domain.suppression import Cell, rounded
@@ -215,7 +215,10 @@ def _aggregate(agg: Aggregate, facts: list[tuple]):
 
 
 def recompute(history, periods: list[Period]) -> dict[tuple, tuple]:
+    """The cells of the given periods; the suppression pattern is decided over their calendar years, as served."""
     w = World(history)
+    asked = {p.label for p in periods}
+    periods = sorted({q for p in periods for q in periods_of_year(calendar_year(p.label))})
     raw: dict[tuple, tuple] = {}  # (indicator, period, muni, baustein, dim) -> (value, persons)
     for indicator in INDICATORS:
         if indicator.name == "active_cases_per_filled_vza":
@@ -241,4 +244,4 @@ def recompute(history, periods: list[Period]) -> dict[tuple, tuple]:
         indicator = BY_NAME[name]
         cells.append(Cell(name, label, m, bb, {indicator.dimension: dim} if indicator.dimension else {},
                           rounded(name, value), persons if indicator.person_based else None))
-    return {c.key(): (None if c.suppressed else c.value, c.suppressed) for c in protect(cells)}
+    return {c.key(): (None if c.suppressed else c.value, c.suppressed) for c in protect(cells) if c.period in asked}
