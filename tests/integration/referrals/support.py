@@ -61,6 +61,17 @@ async def consent_known(client, case_id: str, consent_id: str):
     return await eventually(check)
 
 
+async def consented_case(client, cases, recipient: str, *, purposes: list[str],
+                         categories: list[str]) -> tuple[str, str, str]:
+    """A case opened on the cases stand-in with a consent for `recipient`, once the referrals gate knows it:
+    (case_id, client_id, consent_id)."""
+    case_id, client_id = await cases.open_case()
+    consent_id = await cases.grant(case_id, client_id, recipients=[recipient], purposes=purposes,
+                                   categories=categories)
+    await consent_known(client, case_id, consent_id)
+    return case_id, client_id, consent_id
+
+
 @contextlib.asynccontextmanager
 async def referrals_service(dsn: str, bootstrap: str) -> AsyncIterator[httpx.AsyncClient]:
     settings = ReferralSettings(database_url=dsn, kafka_bootstrap=bootstrap, auth_secret=SECRET,

@@ -10,6 +10,7 @@ from kim_runtime.topics import partner_topic
 from kim_schemas.cases import CaseClosed
 
 from .support import (
+    consented_case,
     CASE_MANAGER, CasesStandIn, PartnerTopicReader, consent_known, ensure_topics, eventually, new_org, partner,
     register,
 )
@@ -106,10 +107,8 @@ async def test_case_closure_closes_the_open_referrals_of_the_case(fresh_db, kafk
     jobcenter = new_org("jc")
     async with service(fresh_db, kafka_bootstrap) as client, CasesStandIn(kafka_bootstrap) as cases:
         await register(client, jobcenter)
-        case_id, client_id = await cases.open_case()
-        consent_id = await cases.grant(case_id, client_id, recipients=[jobcenter],
-                                       purposes=["aufenthaltssicherung"], categories=["aufenthalt"])
-        await consent_known(client, case_id, consent_id)
+        case_id, client_id, consent_id = await consented_case(
+            client, cases, jobcenter, purposes=["aufenthaltssicherung"], categories=["aufenthalt"])
         rid = (await client.post("/referrals", headers=CASE_MANAGER, json=referral(case_id, jobcenter))).json()[
             "referral_id"]
         await cases.emit(CaseClosed(case_id=case_id, reason="ziele_erreicht",
@@ -127,10 +126,8 @@ async def test_no_referral_made_while_a_withdrawal_arrives_survives_it(fresh_db,
     jobcenter = new_org("jc")
     async with service(fresh_db, kafka_bootstrap) as client, CasesStandIn(kafka_bootstrap) as cases:
         await register(client, jobcenter)
-        case_id, client_id = await cases.open_case()
-        consent_id = await cases.grant(case_id, client_id, recipients=[jobcenter],
-                                       purposes=["aufenthaltssicherung"], categories=["aufenthalt"])
-        await consent_known(client, case_id, consent_id)
+        case_id, client_id, consent_id = await consented_case(
+            client, cases, jobcenter, purposes=["aufenthaltssicherung"], categories=["aufenthalt"])
 
         async def keep_referring() -> list[int]:
             codes = []

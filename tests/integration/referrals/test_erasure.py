@@ -12,6 +12,7 @@ import pytest
 from kim_runtime.topics import partner_topic
 
 from .support import (
+    consented_case,
     CASE_MANAGER, CasesStandIn, PartnerTopicReader, consent_known, ensure_topics, eventually, new_org, partner,
     referrals_service, register,
 )
@@ -114,10 +115,8 @@ async def test_no_referral_made_while_the_erasure_arrives_survives_it(fresh_db, 
     jobcenter = new_org("jc")
     async with referrals_service(fresh_db, kafka_bootstrap) as client, CasesStandIn(kafka_bootstrap) as cases:
         await register(client, jobcenter)
-        case_id, client_id = await cases.open_case()
-        consent_id = await cases.grant(case_id, client_id, recipients=[jobcenter],
-                                       purposes=["aufenthaltssicherung"], categories=["aufenthalt"])
-        await consent_known(client, case_id, consent_id)
+        case_id, client_id, consent_id = await consented_case(
+            client, cases, jobcenter, purposes=["aufenthaltssicherung"], categories=["aufenthalt"])
         body = {"case_id": case_id, "to_organisation_id": jobcenter, "purpose": "aufenthaltssicherung",
                 "data_categories": ["aufenthalt"]}
 

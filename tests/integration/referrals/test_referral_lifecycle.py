@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer
 from kim_runtime.topics import partner_topic
 
 from .support import (
+    consented_case,
     CASE_MANAGER, CasesStandIn, PartnerTopicReader, consent_known, ensure_topics, eventually, new_org, partner,
     referrals_service, register,
 )
@@ -22,11 +23,9 @@ async def test_the_whole_lifecycle_runs_over_kafka(fresh_db, kafka_bootstrap):
     jobcenter = new_org("jc")
     async with referrals_service(fresh_db, kafka_bootstrap) as client, CasesStandIn(kafka_bootstrap) as cases:
         await register(client, jobcenter)
-        case_id, client_id = await cases.open_case()
-        consent_id = await cases.grant(case_id, client_id, recipients=[jobcenter],
-                                       purposes=["arbeitsmarktintegration"], categories=["arbeit_qualifikation",
-                                                                                          "aufenthalt"])
-        await consent_known(client, case_id, consent_id)
+        case_id, client_id, consent_id = await consented_case(
+            client, cases, jobcenter, purposes=["arbeitsmarktintegration"],
+            categories=["arbeit_qualifikation", "aufenthalt"])
         r = await client.post("/referrals", headers=CASE_MANAGER, json={
             "case_id": case_id, "to_organisation_id": jobcenter, "purpose": "arbeitsmarktintegration",
             "data_categories": ["arbeit_qualifikation", "aufenthalt"], "due_on": "2025-04-30"})

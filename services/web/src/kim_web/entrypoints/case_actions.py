@@ -16,7 +16,7 @@ from ..application import forms
 from ..application.labels import LIFE_DOMAINS
 from ..application.messages import problem
 from .case_page import GOAL_ROWS, render_case
-from .web import Signed, posted, redirect, render, signed_in
+from .web import Signed, posted, redirect, render, signed_in, unknown_action
 
 router = APIRouter(prefix="/faelle/{case_id}")
 WITHDRAWAL_WAIT_S = 5.0  # how long a withdrawal waits for the referrals service to revoke what it no longer covers
@@ -56,8 +56,7 @@ async def _refused(request, signed, case_id: str, exc: ApiError, section: str, f
 async def command(case_id: str, name: str, request: Request, form: forms.Form = Depends(posted),
                   signed: Signed = Depends(signed_in)):
     if name not in ACTIONS:
-        return render(request, "error.html", 404, title="Unbekannte Aktion", problem=None, user=signed.user,
-                      message="Diese Aktion gibt es nicht.")
+        return unknown_action(request, signed)
     origin: list[int] = []
     if name == "assessment":
         body = assessment(form)

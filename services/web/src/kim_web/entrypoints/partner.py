@@ -8,7 +8,7 @@ from ..adapters.referrals_api import PARTNER_ACTIONS
 from ..adapters.transport import ApiError
 from ..application import forms
 from ..application.messages import problem
-from .web import Signed, posted, redirect, render, signed_in
+from .web import Signed, posted, redirect, render, signed_in, unknown_action
 
 router = APIRouter(prefix="/partner")
 BODIES = {"accept": None, "decline": forms.DECLINE, "appointment": forms.APPOINTMENT, "outcome": forms.OUTCOME}
@@ -33,8 +33,7 @@ async def inbox(request: Request, signed: Signed = Depends(signed_in)):
 async def act(referral_id: str, action: str, request: Request, form: forms.Form = Depends(posted),
               signed: Signed = Depends(signed_in)):
     if action not in PARTNER_ACTIONS:
-        return render(request, "error.html", 404, title="Unbekannte Aktion", problem=None, user=signed.user,
-                      message="Diese Aktion gibt es nicht.")
+        return unknown_action(request, signed)
     spec = BODIES[action]
     try:
         await signed.referrals.partner_action(referral_id, action, forms.body(form, spec) if spec else None,

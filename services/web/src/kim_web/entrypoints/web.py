@@ -122,6 +122,11 @@ def set_cookie(request: Request, response, name: str, value: str, *, max_age: in
                         path="/")
 
 
+def unknown_action(request: Request, signed: Signed) -> HTMLResponse:
+    return render(request, "error.html", 404, title="Unbekannte Aktion", problem=None, user=signed.user,
+                  message="Diese Aktion gibt es nicht.")
+
+
 def render(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
     context.setdefault("user", None)
     values, errors = context.get("values") or {}, context.get("errors") or {}
