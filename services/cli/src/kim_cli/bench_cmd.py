@@ -80,7 +80,7 @@ async def _latency(urls: dict[str, str], secret: str, handle, marks: list[str], 
     from kim_cli.demo.organisation import seed_organisation
 
     limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+    async with httpx.AsyncClient(timeout=bl.HTTP_TIMEOUT_S, limits=limits) as http:
         api = Api(urls, secret, http)
         try:  # the partner and the positions the commands name (409: there already)
             await seed_organisation(api, datetime.date.today(), lambda: None)

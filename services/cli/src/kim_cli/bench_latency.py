@@ -34,6 +34,7 @@ from kim_cli.demo.plans import plan_clients
 STAGES = ("client", "case", "consent", "assessment", "referral", "closure")
 POLL_S = 0.02
 DRAIN_S = 15.0
+HTTP_TIMEOUT_S = 30.0
 SETTLE_S = 20.0
 VIEWS = {"reporting": ("kim_reporting", "SELECT case_id FROM reporting_cases.cases WHERE case_id = ANY($1)"),
          "staffing": ("kim_staffing", "SELECT case_id FROM caseload_cases WHERE case_id = ANY($1)")}
@@ -83,6 +84,7 @@ class Step:
         ok = sum(n for s, n in self.statuses.items() if 200 <= s < 300)
         out = {"rate": self.rate, "seconds": self.seconds, "sent": self.sent,
                "achieved_per_s": round(self.sent / self.seconds, 1), "accepted": ok,
+               "unanswered": self.sent - sum(self.statuses.values()),
                "errors": {str(s): n for s, n in sorted(self.statuses.items()) if not 200 <= s < 300},
                "commands": dict(self.by_command), "referral_settle_retries": self.settle_retries,
                "http_ms": ms(self.latencies, 50, 90, 99), "visible_ms": {}}
@@ -214,7 +216,8 @@ class Load:
     async def drain(self) -> None:
         """Wait for answers in flight, then (a while) for what was accepted to become visible."""
         if self.tasks:
-            await asyncio.wait(list(self.tasks), timeout=DRAIN_S + SETTLE_S)
+            # every send ends: answered, timed out (599) or given up settling; the next step starts clean
+            await asyncio.wait(list(self.tasks), timeout=2 * HTTP_TIMEOUT_S + SETTLE_S)
         deadline = time.monotonic() + DRAIN_S
         while any(self.pending.values()) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
@@ -311,6 +314,13 @@ def process_pids(service_ports: dict[str, int], marks: list[str]) -> dict[int, s
             found[int(d.name)] = "kafka"
         elif _is_postgres(cmd) and any(m in cmd or m in environ for m in marks):
             found[int(d.name)] = "postgres"
+    postmasters = {p for p, n in found.items() if n == "postgres"}
+    for d in Path("/proc").glob("[0-9]*"):  # backends and helpers: retitled, but children of the postmaster
+        try:
+            if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) in postmasters:
+                found[int(d.name)] = "postgres"
+        except (OSError, ValueError, IndexError):
+            continue
     return found
 
 
@@ -346,10 +356,12 @@ def table(result: dict) -> str:
 
     head = (f"{'rate':>5} {'achieved':>8} {'sent':>6} {'ok':>6} {'errors':<14} {'http p50':>8} {'p90':>7} {'p99':>7}  "
             f"{'reporting p50/p99':>17}  {'staffing p50/p99':>16}  {'partner p50/p99':>15}")
-    lines = ["open loop, latencies in ms; visible = accepted (2xx answer) → seen in the view", head, "-" * len(head)]
+    lines = ["open loop, latencies in ms; visible = accepted (2xx answer) → seen in the view; errors by status "
+             "(599: no answer within 30 s, none: still unanswered at the end)", head, "-" * len(head)]
     for s in result["steps"]:
         v = s["visible_ms"]
-        errs = ",".join(f"{k}:{n}" for k, n in s["errors"].items()) or "0"
+        errs = ",".join([f"{k}:{n}" for k, n in s["errors"].items()]
+                        + ([f"none:{s['unanswered']}"] if s["unanswered"] else [])) or "0"
 
         def vis(name: str) -> str:
             x = v[name]
