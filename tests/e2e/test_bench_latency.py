@@ -32,6 +32,8 @@ def test_kim_bench_latency_prints_a_table_and_a_json_line(run_env):  # noqa: F81
                                                                    "referral", "closure"}
         assert set(step["http_ms"]) == {"p50", "p90", "p99"}
         assert set(step["visible_ms"]) == set(VIEWS)
+        assert {"cases", "staffing", "referrals", "reporting", "kafka", "postgres"} <= set(step["cpu_percent"])
+        assert step["unanswered"] == 0 and step["bench_cpu_percent"] >= 0
         for view in VIEWS:
             assert set(step["visible_ms"][view]) == {"p50", "p99", "count", "missing"}
     assert sum(s["commands"].get("case", 0) for s in result["steps"]) > 0
@@ -39,7 +41,7 @@ def test_kim_bench_latency_prints_a_table_and_a_json_line(run_env):  # noqa: F81
     assert result["write_path"]["kim"]["per_s"] > 0 and result["write_path"]["minimal_fastapi_asyncpg"]["per_s"] > 0
     table = "\n".join(lines[:-1])
     assert "http p50" in table and "reporting p50/p99" in table and "partner p50/p99" in table
-    assert "idle CPU over" in table and "minimal FastAPI + asyncpg" in table
+    assert "idle CPU over" in table and "CPU at 10 cmd/s" in table and "minimal FastAPI + asyncpg" in table
     for rate in (5, 10):
         assert any(line.split()[:1] == [str(rate)] for line in lines[:-1]), table
     pids = [int(w.split(")")[0]) for w in done.stdout.split("(pid ")[1:]]

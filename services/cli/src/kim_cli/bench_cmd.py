@@ -91,7 +91,7 @@ async def _latency(urls: dict[str, str], secret: str, handle, marks: list[str], 
         typer.echo(f"idle CPU: {idle_seconds:g} s at rest ({len(pids)} processes)", err=True)
         idle = await bl.idle_cpu(pids, idle_seconds) if idle_seconds else {}
         load = bl.Load(api, urls, {db: handle.database_url(db) for db, _ in bl.VIEWS.values()},
-                       handle.kafka_bootstrap)
+                       handle.kafka_bootstrap, lambda: bl.process_pids(ports, marks))
         watchers = [asyncio.create_task(load.poll_view(v)) for v in bl.VIEWS]
         watchers.append(asyncio.create_task(load.consume_partner_topic()))
         steps = []

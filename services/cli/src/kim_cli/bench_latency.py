@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -38,6 +39,11 @@ HTTP_TIMEOUT_S = 30.0
 SETTLE_S = 20.0
 VIEWS = {"reporting": ("kim_reporting", "SELECT case_id FROM reporting_cases.cases WHERE case_id = ANY($1)"),
          "staffing": ("kim_staffing", "SELECT case_id FROM caseload_cases WHERE case_id = ANY($1)")}
+
+
+def _own_cpu() -> float:
+    t = os.times()
+    return t.user + t.system
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -77,6 +83,8 @@ class Step:
     latencies: list[float] = field(default_factory=list)
     by_command: Counter = field(default_factory=Counter)
     settle_retries: int = 0
+    own_cpu_percent: float = 0.0  # this benchmark's process (it shares the machine with what it measures)
+    cpu_percent: dict[str, float] = field(default_factory=dict)  # each process (summed per name) under load
     accepted: dict[str, dict[str, float]] = field(default_factory=lambda: {v: {} for v in (*VIEWS, "partner")})
     visible: dict[str, dict[str, float]] = field(default_factory=lambda: {v: {} for v in (*VIEWS, "partner")})
 
@@ -87,6 +95,7 @@ class Step:
                "unanswered": self.sent - sum(self.statuses.values()),
                "errors": {str(s): n for s, n in sorted(self.statuses.items()) if not 200 <= s < 300},
                "commands": dict(self.by_command), "referral_settle_retries": self.settle_retries,
+               "bench_cpu_percent": self.own_cpu_percent, "cpu_percent": self.cpu_percent,
                "http_ms": ms(self.latencies, 50, 90, 99), "visible_ms": {}}
         for view, accepted in self.accepted.items():
             # a record may reach the partner topic before its HTTP answer reaches us: counted as 0
@@ -98,8 +107,9 @@ class Step:
 class Load:
     """The open-loop sender and the watchers of the three views."""
 
-    def __init__(self, api: Api, urls: dict[str, str], dbs: dict[str, str], bootstrap: str):
-        self.api, self.urls, self.dbs, self.bootstrap = api, urls, dbs, bootstrap
+    def __init__(self, api: Api, urls: dict[str, str], dbs: dict[str, str], bootstrap: str,
+                 scan: Callable[[], dict[int, str]] = dict):
+        self.api, self.urls, self.dbs, self.bootstrap, self.scan = api, urls, dbs, bootstrap, scan
         self.plans = itertools.cycle(plan_clients(200, seed=7))
         self.ready: dict[int, deque[Flow]] = {i: deque() for i in range(1, len(STAGES))}
         self.step: Step | None = None
@@ -194,7 +204,8 @@ class Load:
 
     async def run_step(self, rate: int, seconds: float, step: Step | None, label: str) -> None:
         slots = int(rate * seconds)
-        t0 = time.monotonic()
+        pids = self.scan()  # PostgreSQL's backends come and go
+        t0, cpu0, ticks = time.monotonic(), _own_cpu(), {p: cpu_ticks(p) for p in pids}
         with tqdm(total=round(seconds), desc=label, unit="s", leave=False, dynamic_ncols=True,
                   bar_format="{desc} {bar} {n_fmt}/{total_fmt} s, {remaining} left {postfix}") as bar:
             for slot in range(slots):
@@ -212,6 +223,8 @@ class Load:
                                         f"{len(self.tasks)} in flight")
         if step:
             step.seconds = round(time.monotonic() - t0, 2)
+            step.own_cpu_percent = round((_own_cpu() - cpu0) * 100 / step.seconds, 1)
+            step.cpu_percent = cpu_percent(pids, ticks, step.seconds)
 
     async def drain(self) -> None:
         """Wait for answers in flight, then (a while) for what was accepted to become visible."""
@@ -341,6 +354,11 @@ async def idle_cpu(pids: dict[int, str], seconds: float) -> dict[str, float]:
     """% of a core each process (summed per name) used over `seconds` at rest."""
     before = {p: cpu_ticks(p) for p in pids}
     await asyncio.sleep(seconds)
+    return cpu_percent(pids, before, seconds)
+
+
+def cpu_percent(pids: dict[int, str], before: dict[int, int | None], seconds: float) -> dict[str, float]:
+    """% of a core each name's processes used since `before` (ticks per pid), `seconds` ago."""
     totals: Counter = Counter()
     for pid, name in pids.items():
         after = cpu_ticks(pid)
@@ -370,6 +388,9 @@ def table(result: dict) -> str:
         lines.append(f"{s['rate']:>5} {s['achieved_per_s']:>8} {s['sent']:>6} {s['accepted']:>6} {errs:<14} "
                      f"{f(s['http_ms']['p50']):>8} {f(s['http_ms']['p90']):>7} {f(s['http_ms']['p99']):>7}  "
                      f"{vis('reporting'):>17}  {vis('staffing'):>16}  {vis('partner'):>15}")
+    for s in result["steps"]:
+        used = {**s["cpu_percent"], "bench": s["bench_cpu_percent"]}
+        lines.append(f"CPU at {s['rate']} cmd/s (% of a core): " + ", ".join(f"{k} {v:g}" for k, v in used.items()))
     if result.get("idle_cpu_percent"):
         lines += ["", f"idle CPU over {result['idle_seconds']:g} s (% of a core): "
                   + ", ".join(f"{k} {v:g}" for k, v in result["idle_cpu_percent"].items())]
