@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import os
 import subprocess
 import sys
@@ -50,7 +51,7 @@ def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]  # nearest rank
 
 
 def ms(values: list[float], *qs: int) -> dict[str, float | None]:
@@ -119,7 +120,7 @@ class Load:
         self.today = date.today().isoformat()
 
     def _pick(self, slot: int) -> Flow:
-        want = 1 + slot % (len(STAGES) - 1) if slot % len(STAGES) else 0
+        want = slot % len(STAGES)  # the mix: one of each stage in turn
         if want and self.ready[want]:
             return self.ready[want].popleft()
         for stage in range(len(STAGES) - 1, 0, -1):
