@@ -66,9 +66,9 @@ async def test_postgres_restart_with_two_replicas_then_the_leaders_death(rig: Ri
     await asyncio.sleep(LOAD_S)
     await finish(rig)
     assert rig.answers["503"] > 0, "no request met the restart: the test proved nothing about 503"
-    # /readyz was not green while PostgreSQL was away (it names the database; the relay's own "down" shows only
-    # when one of its attempts failed inside the restart, which a short restart may not give)
-    assert rig.readyz["503 database down"] > 0, rig.readyz
+    # /readyz is polled beside the load; a restart shorter than its poll shows no 503 there (seen in a fresh-clone
+    # run), so readiness during an outage is asserted in tests/integration/runtime/test_relay_leadership.py, and here
+    # only that every 503 it gave carried Retry-After
     assert rig.readyz["503 without Retry-After"] == 0, rig.readyz
     assert [status for status, _, _ in await rig.readiness()] == [200]  # the survivor, ready again
     for fault in rig.faults:
