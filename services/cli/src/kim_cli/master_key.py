@@ -20,23 +20,23 @@ SECRET_NAME = "master_key"  # its name in secrets.json
 def keyring() -> Keyring:
     settings = CasesSettings()
     if settings.master_key is None and settings.master_key_file is None and settings.env != "dev":
-        local = _local_stack_entry()
+        local = local_stack_secret(SECRET_NAME)
         if local is not None:
             where, text = local
             return Keyring(tuple(parse(text, where)), f"the local stack's KEK ({where})")
     return from_settings(settings)
 
 
-def _local_stack_entry() -> tuple[str, str] | None:
+def local_stack_secret(name: str) -> tuple[str, str] | None:
+    """(where, text) of one secret `kim run` keeps in <stack dir>/secrets.json; None when there is none."""
     try:
         path = StackConfig.from_env().dir / "secrets.json"
     except StackError:
         return None
     try:
-        text = json.loads(path.read_text()).get(SECRET_NAME)
+        text = json.loads(path.read_text()).get(name)
     except (OSError, ValueError):
         return None
     return (str(path), text) if text else None
-
 
 __all__ = ["MasterKeyError", "keyring"]

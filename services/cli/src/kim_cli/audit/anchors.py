@@ -8,7 +8,6 @@ KIM_ENV=dev the dev-only key). An auditor outside the county's operations is giv
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +20,7 @@ from kim_runtime.settings import RuntimeSettings
 
 from kim_cli.audit.connect import UserError
 from kim_cli.audit.kafka_io import read_topic
-from kim_cli.stack_config import StackConfig, StackError
+from kim_cli.master_key import local_stack_secret
 
 SECRET_NAME = "audit_signing_key"  # its name in the local stack's secrets.json
 
@@ -30,7 +29,7 @@ def signer() -> Signer:
     """The signing key of this shell's settings, else the local stack's (what `kim run` gave its services)."""
     settings = RuntimeSettings()
     if settings.audit_signing_key is None and settings.audit_signing_key_file is None:
-        local = _local_stack_key()
+        local = local_stack_secret(SECRET_NAME)
         if local is not None:
             return Signer.from_text(local[1], local[0])
     try:
@@ -49,15 +48,6 @@ def trusted_keys(given: list[str] | None) -> dict[str, Ed25519PublicKey]:
         raise UserError(str(exc)) from None
     own = signer()
     return {own.key_id: own.public}
-
-
-def _local_stack_key() -> tuple[str, str] | None:
-    try:
-        path = StackConfig.from_env().dir / "secrets.json"
-        text = json.loads(path.read_text()).get(SECRET_NAME)
-    except (StackError, OSError, ValueError):
-        return None
-    return (str(path), text) if text else None
 
 
 async def read_anchors(bootstrap: str | None, topic: str, file: Path | None) -> list[AnyRecord]:

@@ -4,7 +4,6 @@ of an auditor or admin; the read is then recorded under that identity, in the cl
 
 from __future__ import annotations
 
-import json
 import os
 
 import jwt
@@ -12,7 +11,7 @@ from kim_runtime.auth import Principal, Role, decode_token
 from kim_runtime.settings import RuntimeSettings
 
 from kim_cli.audit.connect import UserError
-from kim_cli.stack_config import StackConfig, StackError
+from kim_cli.master_key import local_stack_secret
 
 READERS = (Role.AUDITOR, Role.ADMIN)
 
@@ -21,11 +20,8 @@ def auth_secret() -> str:
     settings = RuntimeSettings()
     if os.environ.get("KIM_AUTH_SECRET"):
         return settings.auth_secret
-    try:
-        local = json.loads((StackConfig.from_env().dir / "secrets.json").read_text()).get("auth_secret")
-    except (StackError, OSError, ValueError):
-        local = None
-    return local or settings.auth_secret
+    local = local_stack_secret("auth_secret")
+    return local[1] if local else settings.auth_secret
 
 
 def principal(token: str | None, *, reveal: bool) -> Principal | None:

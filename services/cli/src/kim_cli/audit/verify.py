@@ -45,9 +45,12 @@ class Sighting:
     timestamp_ms: int
     version: int | None = None
 
+    @property
+    def time(self) -> str:
+        return datetime.fromtimestamp(self.timestamp_ms / 1000, UTC).isoformat(timespec="milliseconds")
+
     def __str__(self) -> str:
-        at = datetime.fromtimestamp(self.timestamp_ms / 1000, UTC).isoformat(timespec="milliseconds")
-        return f"partition {self.partition} offset {self.offset} at {at}"
+        return f"partition {self.partition} offset {self.offset} at {self.time}"
 
 
 @dataclass

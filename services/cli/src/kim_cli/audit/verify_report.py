@@ -48,7 +48,7 @@ class Finding:
 
 
 def _at(s: Sighting) -> dict:
-    return {"partition": s.partition, "offset": s.offset, "time": str(s).rsplit(" at ", 1)[-1]}
+    return {"partition": s.partition, "offset": s.offset, "time": s.time}
 
 
 def topic_findings(service: str, r: TopicReport) -> list[Finding]:
