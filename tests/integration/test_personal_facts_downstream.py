@@ -39,8 +39,9 @@ def sealed(what: str) -> Encrypted:
 def client_history(client_id: str, case_id: str) -> tuple[list, set]:
     personal, notes = sealed("personal"), sealed("notes")
     events = [
-        c.ClientRegistered(client_id=client_id, personal=personal, birth_year=BIRTH_YEAR, languages=LANGUAGES,
-                           arrival_year=ARRIVAL_YEAR),
+        # version 1 (clear birth year, languages, arrival year) is still on the topic: nothing of it may stay
+        c.ClientRegisteredV1(client_id=client_id, personal=personal, birth_year=BIRTH_YEAR, languages=LANGUAGES,
+                             arrival_year=ARRIVAL_YEAR),
         c.CaseOpened(case_id=case_id, client_id=client_id, municipality="05978024", baustein="2", team="stadt",
                      team_organisation_id="stadt-luenen", case_manager_id="cm-4711", access_channel="selbstmeldung",
                      opened_on=date(2025, 1, 10)),

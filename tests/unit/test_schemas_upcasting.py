@@ -44,3 +44,20 @@ def test_the_contract_registers_residence_status_v1_to_v2_on_import():
     assert version == 2 and data["status_since"] == "2023-11-05"
     event = kim_schemas.parse("kim.cases.ResidenceStatusRecorded", 1, v1)
     assert event.status_since == date(2023, 11, 5) and type(event) is kim_schemas.latest(event.event_type)
+
+
+SEALED = {"key_id": "k-1", "nonce": "AAAAAAAAAAAAAAAA", "ciphertext": "c2VhbGVk"}
+
+
+@pytest.mark.parametrize(("birth_year", "arrival_year", "bands"), [
+    (1987, 2016, ("1980-1989", "2015-2019")), (2000, 2020, ("2000-2009", "2020-2024")),
+    (1999, 2014, ("1990-1999", "2010-2014")), (None, None, (None, None))])
+def test_client_registered_v1_upcasts_to_bands_and_no_clear_years_or_languages(birth_year, arrival_year, bands):
+    v1 = {"client_id": "c-1", "personal": SEALED, "birth_year": birth_year, "languages": ["prs", "ti"],
+          "arrival_year": arrival_year}
+    event = kim_schemas.parse("kim.cases.ClientRegistered", 1, v1)
+    assert type(event) is kim_schemas.latest("kim.cases.ClientRegistered") and event.schema_version == 2
+    assert (event.birth_band, event.arrival_band, event.profile) == (*bands, None)
+    dumped = event.model_dump_json()
+    assert not any(word in dumped for word in ("prs", "languages", "birth_year", "arrival_year"))
+    assert event.personal.key_id == "k-1"

@@ -44,15 +44,55 @@ class PersonalData(BaseModel):
     contact: str | None = Field(default=None, description="Phone number or e-mail address")
 
 
+class ClientProfile(BaseModel):
+    """What the ``profile`` ciphertext of ClientRegistered v2 contains once decrypted: the facts that, together,
+    could single a person out (never on the wire in clear)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    birth_year: Year | None = Field(default=None, description="Year of birth")
+    languages: list[LanguageCode] = Field(default_factory=list, description="Languages the client speaks")
+    arrival_year: Year | None = Field(default=None, description="Year of arrival in Germany")
+
+
+def year_band(year: int | None, width: int) -> str | None:
+    """The band of ``width`` years a year falls in, e.g. 1987 with width 10 -> '1980-1989' (None stays None)."""
+    if year is None:
+        return None
+    start = year - year % width
+    return f"{start}-{start + width - 1}"
+
+
+BIRTH_BAND_YEARS, ARRIVAL_BAND_YEARS = 10, 5
+YearBand = Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{4}$")]
+
+
 @event("kim.cases.ClientRegistered", key="client_id")
-class ClientRegistered(Event):
-    """A client was registered. Name, date of birth, address and contact are encrypted with the client's key."""
+class ClientRegisteredV1(Event):
+    """Version 1 (superseded): birth year, languages and arrival year travelled in clear."""
 
     client_id: ClientId
     personal: Encrypted = Field(description="Encrypted PersonalData: name, date of birth, address, contact")
     birth_year: Year | None = Field(default=None, description="Year of birth, in clear for reporting")
     languages: list[LanguageCode] = Field(default_factory=list, description="Languages the client speaks")
     arrival_year: Year | None = Field(default=None, description="Year of arrival in Germany")
+
+
+@event("kim.cases.ClientRegistered", key="client_id", version=2)
+class ClientRegistered(Event):
+    """A client was registered. Name, date of birth, address and contact (``personal``) and birth year, languages
+    and arrival year (``profile``) are encrypted with the client's key, so erasure (destroying the key) leaves
+    nothing that singles the person out. In clear only coarse bands: the decade of birth and the five-year period
+    of arrival. Version 2; upcast from version 1 with the bands computed and no profile (version 1 data on the
+    topic and in the stores keeps its clear values: the log is immutable)."""
+
+    client_id: ClientId
+    personal: Encrypted = Field(description="Encrypted PersonalData: name, date of birth, address, contact")
+    profile: Encrypted | None = Field(default=None, description="Encrypted ClientProfile: birth year, languages, "
+                                                                "arrival year; none on data upcast from version 1")
+    birth_band: YearBand | None = Field(default=None, description="Decade of birth, e.g. 1980-1989")
+    arrival_band: YearBand | None = Field(default=None, description="Five-year period of arrival in Germany, "
+                                                                    "e.g. 2015-2019")
 
 
 @event("kim.cases.CaseOpened", key="case_id")

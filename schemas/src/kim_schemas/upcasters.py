@@ -6,10 +6,21 @@ from __future__ import annotations
 
 from kim_runtime.upcasting import Data, register
 
+from kim_schemas.cases import ARRIVAL_BAND_YEARS, BIRTH_BAND_YEARS, year_band
+
 
 def residence_status_recorded_v1_to_v2(data: Data) -> Data:
     """v2 adds status_since; v1 only knew the recording date, which is the best estimate."""
     return {**data, "status_since": data["recorded_on"]}
 
 
+def client_registered_v1_to_v2(data: Data) -> Data:
+    """v2 encrypts birth year, languages and arrival year; an upcaster holds no key, so v1 data gets no profile,
+    only the bands v2 carries in clear (the v1 record itself stays as it was stored)."""
+    return {"client_id": data["client_id"], "personal": data["personal"], "profile": None,
+            "birth_band": year_band(data.get("birth_year"), BIRTH_BAND_YEARS),
+            "arrival_band": year_band(data.get("arrival_year"), ARRIVAL_BAND_YEARS)}
+
+
 register("kim.cases.ResidenceStatusRecorded", 1, residence_status_recorded_v1_to_v2)
+register("kim.cases.ClientRegistered", 1, client_registered_v1_to_v2)

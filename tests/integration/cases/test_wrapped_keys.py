@@ -105,7 +105,9 @@ async def seed_today_main(url: str, names: list[str]) -> dict[str, str]:
             async with pool.acquire() as c, c.transaction():
                 await c.execute("INSERT INTO client_keys (client_id, key_id, key) VALUES ($1, $2, $3)",
                                 client_id, key_id, key)
-                events = Client(client_id).register(personal, birth_year=1990, languages=["de"], arrival_year=2016)
+                profile = crypto.encrypt(key, key_id, client_id, {"birth_year": 1990, "languages": ["de"],
+                                                                  "arrival_year": 2016})
+                events = Client(client_id).register(personal, profile, birth_year=1990, arrival_year=2016)
                 await repo.append(client_id, 0, events, ctx, subject=client_id, municipality=LUENEN, conn=c)
             clients[client_id] = person
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 
 import pytest
@@ -49,9 +50,42 @@ async def test_small_cells_are_suppressed_in_json_and_csv_and_exports_are_record
         assert row["indicator"] == cell["indicator"] and row["period"] == cell["period"]
         assert row["suppressed"] == ("true" if cell["suppressed"] else "false")
         assert (row["value"] == "") == cell["suppressed"]
+    listed = await reporting.client.get("/exports", headers=auth("auditor-1", Role.AUDITOR))
+    assert listed.status_code == 200
+    export, = listed.json()["exports"]
+    assert (export["actor"], export["role"], export["what"], export["rows"]) == (
+        "auditor-1", "auditor", "indicators", len(cells))
+    assert (export["parameters"]["from"], export["parameters"]["to"]) == ("2024-01-01", "2025-06-30")
+    assert export["content_sha256"] == hashlib.sha256(response.content).hexdigest()
     async with reporting.service.runtime.pool.acquire() as conn:
-        export = await conn.fetchrow("SELECT actor, what, cells FROM exports")
-    assert (export["actor"], export["what"], export["cells"]) == ("auditor-1", "indicators", len(cells))
+        stored = await conn.fetchrow("SELECT type, stream_id FROM events WHERE stream_id = $1", export["stream_id"])
+        assert await conn.fetchval("SELECT to_regclass('exports')") is None  # the mutable table is gone
+    assert stored["type"] == "kim.reporting.CsvExported"
+
+
+@pytest.mark.parametrize(("role", "status"), [
+    (Role.CASE_MANAGER, 403), (Role.TEAM_LEAD, 403), (Role.PARTNER, 403), (Role.AUDITOR, 200), (Role.ADMIN, 200)])
+async def test_exports_are_listed_to_auditors_and_admins_only(reporting, role, status):
+    claims = {"organisation": "awo-unna"} if role is Role.PARTNER else {}
+    assert (await reporting.client.get("/exports", headers=auth("x-1", role, **claims))).status_code == status
+    assert (await reporting.client.get("/exports")).status_code == 401
+
+
+async def test_a_report_export_records_its_period_rows_and_content_hash(reporting):
+    await reporting.publish(generate(seed=6, clients=60, positions=6))
+    await reporting.caught_up()
+    report = (await reporting.client.post("/reports", json={"period": "2024-Q3"}, headers=auth("lead-1"))).json()
+    for _ in range(2):  # each export is an event of its own
+        response = await reporting.client.get(f"/reports/{report['report_id']}/csv",
+                                              headers=auth("cm-7", Role.CASE_MANAGER))
+        assert response.status_code == 200
+    exports = (await reporting.client.get("/exports", headers=auth("admin-1", Role.ADMIN))).json()["exports"]
+    assert len(exports) == 2 and len({e["export_id"] for e in exports}) == 2
+    for export in exports:
+        assert (export["actor"], export["role"], export["what"]) == ("cm-7", "case_manager", "report")
+        assert export["parameters"] == {"report_id": report["report_id"], "from": "2024-07-01", "to": "2024-09-30"}
+        assert export["rows"] == len(list(csv.DictReader(io.StringIO(response.text))))
+        assert export["content_sha256"] == hashlib.sha256(response.content).hexdigest()
 
 
 async def test_a_report_is_generated_by_one_person_and_approved_by_another(reporting):

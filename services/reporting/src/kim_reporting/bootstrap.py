@@ -16,7 +16,7 @@ from kim_runtime.topics import service_topic
 
 from .adapters.lag import EndOffsets, projection_lag
 from .domain.report import FourEyesViolation
-from .entrypoints import admin, dashboard, http, reports_api
+from .entrypoints import admin, dashboard, exports_api, http, reports_api
 from .entrypoints.deps import Service
 from .projections import projections_for
 from .settings import ReportingSettings
@@ -72,7 +72,7 @@ def build_app(settings: ReportingSettings | None = None) -> FastAPI:
                 await asyncio.wait_for(refresh_lag_gauges(svc), timeout=3)
         return await call_next(request)
 
-    for router in (http.router, reports_api.router, admin.router, dashboard.router):
+    for router in (http.router, reports_api.router, exports_api.router, admin.router, dashboard.router):
         app.include_router(router)
     app.mount("/dashboard/static", dashboard.static_files(), name="dashboard-static")
     return app

@@ -110,6 +110,7 @@ POLICY: dict[str, Rule] = {
     "indicators.read": Rule(Resource.NONE, INTERNAL_READ),
     "report.generate": Rule(Resource.NONE, {TL: A, ADMIN: A}, writes=True),
     "report.approve": Rule(Resource.NONE, {TL: A, ADMIN: A}, writes=True),
+    "exports.read": Rule(Resource.NONE, {AUDITOR: A, ADMIN: A}),  # who exported which figures, when (audit)
     "projections.rebuild": Rule(Resource.NONE, {ADMIN: A}, writes=True),
     "projections.status": Rule(Resource.NONE, {ADMIN: A}),
 }

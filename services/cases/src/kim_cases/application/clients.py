@@ -23,8 +23,9 @@ async def register(s: Services, ctx: CommandContext, *, name: str, date_of_birth
         personal = crypto.encrypt(key, key_id, client_id, {
             "name": name, "date_of_birth": date_of_birth.isoformat() if date_of_birth else None,
             "address": address, "contact": contact})
-        events = Client(client_id).register(personal, birth_year=birth_year, languages=languages,
-                                            arrival_year=arrival_year)
+        profile = crypto.encrypt(key, key_id, client_id, {
+            "birth_year": birth_year, "languages": languages, "arrival_year": arrival_year})
+        events = Client(client_id).register(personal, profile, birth_year=birth_year, arrival_year=arrival_year)
         version = await s.repo.append(client_id, 0, events, ctx, subject=client_id,
                                       municipality=ctx.principal.municipality, conn=conn)
     return client_id, version
@@ -45,14 +46,6 @@ async def erase(s: Services, ctx: CommandContext, client_id: str, expected: int 
     return client, version
 
 
-def _quasi_identifiers(client) -> dict:
-    """Birth year, languages and arrival year together can single a person out: gone from the view once erased."""
-    reg = client.registered
-    if client.erased:
-        return {"birth_year": None, "languages": [], "arrival_year": None}
-    return {"birth_year": reg.birth_year, "languages": reg.languages, "arrival_year": reg.arrival_year}
-
-
 async def view(s: Services, ctx: CommandContext, client_id: str, via: str) -> tuple[dict, int]:
     client = await s.repo.client(client_id)
     case_ids = [case.case_id for case in await cases_of(s, ctx.principal, client_id)]
@@ -60,7 +53,7 @@ async def view(s: Services, ctx: CommandContext, client_id: str, via: str) -> tu
     reg = client.registered
     body = {"client_id": client_id, "version": client.version, "erased": client.erased,
             "erased_at": client.erased_at.isoformat() if client.erased_at else None,
-            "personal": reader.personal(reg.personal), **_quasi_identifiers(client), "case_ids": case_ids}
+            "personal": reader.personal(reg.personal), **reader.profile(reg), "case_ids": case_ids}
     await reader.finish(via, ctx.correlation_id)
     return body, client.version
 

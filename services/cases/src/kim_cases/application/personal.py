@@ -1,8 +1,13 @@
-"""Opening a client's encrypted fields for one reader: in clear, "erased" (key destroyed) or "withheld" (role)."""
+"""Opening a client's encrypted fields for one reader: in clear, "erased" (key destroyed) or "withheld" (role);
+and noting special categories (health) a view shows in clear. `finish` records all of it in the client's access log."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from kim_runtime.auth import Principal
+from kim_schemas.cases import ClientRegistered
+from kim_schemas.codes import LifeDomain
 from kim_schemas.types import Encrypted
 
 from kim_cases.adapters import crypto
@@ -11,6 +16,17 @@ from kim_cases.adapters.keys import KeyStore
 from kim_cases.application.access import PERSONAL_DATA_READERS
 
 PERSONAL_FIELDS = ("name", "date_of_birth", "address", "contact")
+PROFILE_FIELDS = ("birth_year", "languages", "arrival_year")
+HEALTH = "gesundheit (Art. 9)"  # what the access log names when a view showed health needs, goals or assessments
+
+
+def mentions_health(value: Any) -> bool:
+    """Whether shown data holds a special category: an assessment or goal in the life domain gesundheit."""
+    if isinstance(value, dict):
+        return value.get("domain") == LifeDomain.HEALTH.value or any(mentions_health(v) for v in value.values())
+    if isinstance(value, list):
+        return any(mentions_health(v) for v in value)
+    return False
 WITHHELD = "withheld"
 
 
@@ -45,9 +61,25 @@ class PersonalReader:
             return {f: opened.get(f) for f in PERSONAL_FIELDS}
         return dict.fromkeys(PERSONAL_FIELDS, opened)
 
+    def profile(self, registered: ClientRegistered) -> dict:
+        """Birth year, languages, arrival year (encrypted since ClientRegistered v2: "erased" / "withheld" like
+        the name) and their bands in clear. Data upcast from v1 has no profile: the bands only."""
+        bands = {"birth_band": registered.birth_band, "arrival_band": registered.arrival_band}
+        opened = self.open(registered.profile, "profile")
+        if isinstance(opened, dict):
+            return {**{f: opened.get(f) for f in PROFILE_FIELDS}, **bands}
+        return {**dict.fromkeys(PROFILE_FIELDS, opened), **bands}
+
     def notes(self, value: Encrypted | None) -> str | None:
         opened = self.open(value, "notes")
         return opened.get("notes") if isinstance(opened, dict) else opened
+
+    def shown(self, data: Any) -> Any:
+        """Data about to be shown in clear (to every role, auditors included): a special category in it is a read
+        to record like the name."""
+        if mentions_health(data):
+            self.read.append(HEALTH)
+        return data
 
     async def finish(self, via: str, correlation_id: str | None = None) -> None:
         if self.read:

@@ -53,7 +53,7 @@ async def load_visible(s: Services, ctx: CommandContext, case_id: str) -> Case:
 async def state(s: Services, ctx: CommandContext, case: Case, today: date, via: str) -> dict[str, Any]:
     client = await s.repo.client(case.client_id)
     reader = await s.reader(ctx.principal, case.client_id)
-    body = case_state(case, reader, client.registered.personal, today)
+    body = reader.shown(case_state(case, reader, client.registered.personal, today))
     body["referrals"] = await CaseReferrals.of_case(s.pool, case.case_id)
     await reader.finish(via, ctx.correlation_id)
     return body
@@ -64,14 +64,16 @@ async def history(s: Services, ctx: CommandContext, stream_id: str, client_id: s
     reader = await s.reader(ctx.principal, client_id)
     out = []
     for env in await s.store.read_stream(stream_id):
-        data = dict(env.data)
-        event = from_envelope(env)
+        event = from_envelope(env)  # as the newest version: a v1 registration shows its bands, not its clear years
+        data = event.model_dump(mode="json")
         if "personal" in data:
             data["personal"] = reader.personal(event.personal)
+        if "profile" in data:
+            data["profile"] = reader.profile(event)
         if data.get("notes") is not None:
             data["notes"] = reader.notes(event.notes)
         out.append({"version": env.stream_version, "type": env.type, "time": env.time.isoformat(),
                     "actor": env.actor, "correlation_id": env.correlation_id, "causation_id": env.causation_id,
-                    "data": data})
+                    "data": reader.shown(data)})
     await reader.finish(via, ctx.correlation_id)
     return out

@@ -6,7 +6,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from kim_runtime.errors import RuleViolation
-from kim_schemas.cases import ClientErased, ClientRegistered
+from kim_schemas.cases import (
+    ARRIVAL_BAND_YEARS, BIRTH_BAND_YEARS, ClientErased, ClientRegistered, year_band,
+)
 from kim_schemas.base import Event
 from kim_schemas.types import Encrypted
 
@@ -45,12 +47,14 @@ class Client:
         return self.registered.personal.key_id if self.registered else None
 
     # -- commands --------------------------------------------------------------------------------
-    def register(self, personal: Encrypted, *, birth_year: int | None, languages: list[str],
+    def register(self, personal: Encrypted, profile: Encrypted, *, birth_year: int | None,
                  arrival_year: int | None) -> list[Event]:
+        """``profile`` holds birth year, languages and arrival year encrypted; only their bands go in clear."""
         if self.exists:
             raise RuleViolation(f"client {self.client_id} is registered already")
-        return [ClientRegistered(client_id=self.client_id, personal=personal, birth_year=birth_year,
-                                 languages=languages, arrival_year=arrival_year)]
+        return [ClientRegistered(client_id=self.client_id, personal=personal, profile=profile,
+                                 birth_band=year_band(birth_year, BIRTH_BAND_YEARS),
+                                 arrival_band=year_band(arrival_year, ARRIVAL_BAND_YEARS))]
 
     def erase(self, at: datetime, *, ground: str, request_reference: str) -> list[Event]:
         self.ensure_active("erase them again")

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from kim_cases.adapters.access_log import AccessLog
+from kim_cases.application.personal import HEALTH, mentions_health
 from kim_runtime.auth import Principal
 from kim_runtime.topics import SERVICES
 
@@ -36,6 +37,11 @@ async def case_report(case_id: str, *, fmt: str, as_of: datetime | None, reveal:
                             f"lists them)")
         trail = await collect(stores, case_id, client_id)
         opener = Opener(client_id, await client_key(cases, client_id, reveal=reveal), reveal=reveal)
+        if mentions_health([e.data for e in trail]):  # shown in clear to every reader: a read to record
+            if reader is None:
+                raise UserError("the trail holds special-category data (health, Art. 9 GDPR): give your token "
+                                "(--token or KIM_AUDIT_TOKEN), so the read is recorded in the client's access log")
+            opener.read.add(HEALTH)
         if as_of is not None:
             state = state_as_of(case_id, client_id, trail, as_of, opener)
             text = {"json": lambda: json.dumps(state, indent=2, ensure_ascii=False, default=str) + "\n",
@@ -50,6 +56,7 @@ async def case_report(case_id: str, *, fmt: str, as_of: datetime | None, reveal:
                                         "as_of": as_of.isoformat() if as_of else None, "events": len(trail),
                                         "destination": destination})]
         if opener.read:  # recorded first: if that fails, nothing is shown
-            await AccessLog(cases).record(reader, client_id, sorted(opener.read), "kim audit case --show-personal")
+            await AccessLog(cases).record(reader, client_id, sorted(opener.read),
+                                          "kim audit case --show-personal" if reveal else "kim audit case")
         await audit_log.record(cases, actor, events, subject=client_id)
         return text

@@ -21,14 +21,6 @@ async def upsert_case(conn: asyncpg.Connection, case_id: str, **fields) -> None:
     )
 
 
-async def set_languages(conn: asyncpg.Connection, client_id: str, languages: list[str]) -> None:
-    await conn.execute(
-        "INSERT INTO gate_clients (client_id, languages) VALUES ($1, $2) "
-        "ON CONFLICT (client_id) DO UPDATE SET languages = excluded.languages WHERE gate_clients.erased_at IS NULL",
-        client_id, languages,
-    )
-
-
 async def lock_case(conn: asyncpg.Connection, case_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM gate_cases WHERE case_id = $1 FOR SHARE", case_id)
 

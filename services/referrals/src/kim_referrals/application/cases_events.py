@@ -4,7 +4,8 @@ One consumer (group kim-referrals-cases) so a case's events are handled in their
 consumer's transaction: the gate's rows change, and every open referral the change affects is revoked (and its
 partner told to purge) before the offset moves on. A withdrawal takes effect from the moment it is handled;
 `effective_at` is informational. ClientErased revokes every open referral of every case of the client (reason
-loeschung) and drops the client's facts (languages, residence status, Rechtskreis) from the gate.
+loeschung) and drops the client's facts (residence status, Rechtskreis) from the gate. Languages no longer reach
+the gate: ClientRegistered v2 carries them encrypted with the client's key, which only the cases service holds.
 """
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ class CasesEventHandler:
             case CaseTransferred():
                 await gate_sql.upsert_case(conn, event.case_id, municipality=event.municipality,
                                            team_organisation_id=event.team_organisation_id)
-            case ClientRegistered():
-                await gate_sql.set_languages(conn, event.client_id, list(event.languages))
+            case ClientRegistered():  # since v2 its languages are encrypted: the gate learns no languages
+                await gate_sql.ensure_client(conn, event.client_id)
             case ClientErased():
                 await gate_sql.erase_client(conn, event.client_id, event.erased_at)
                 for referral_id in await referral_sql.open_referral_ids(conn, client_id=event.client_id):

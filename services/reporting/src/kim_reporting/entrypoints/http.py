@@ -74,9 +74,9 @@ async def indicators_csv(
     periods, cells = await _cells(svc, period, from_, to, municipality, baustein, by, indicator)
     params = {"period": period.value, "from": str(periods[0].start), "to": str(periods[-1].end),
               "municipality": municipality, "baustein": baustein, "by": by, "indicator": indicator}
-    async with svc.runtime.pool.acquire() as conn:
-        await record_export(conn, who, "indicators", params, len(cells))
-    return PlainTextResponse(to_csv(cells), media_type="text/csv; charset=utf-8",
+    content = to_csv(cells)
+    await record_export(svc.runtime.pool, who, "indicators", params, len(cells), content)
+    return PlainTextResponse(content, media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": 'attachment; filename="kim-indicators.csv"'})
 
 

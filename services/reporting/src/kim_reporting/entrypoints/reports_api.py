@@ -85,9 +85,10 @@ async def read_csv(report_id: str, svc: Service = Depends(service), who: Princip
         rows.append({"period": label, "indicator": c.indicator, "municipality": dims.pop("municipality", None),
                      "baustein": dims.pop("baustein", None), "dimensions": dims,
                      "value": None if c.value is None else str(c.value), "suppressed": c.suppressed})
-    async with svc.runtime.pool.acquire() as conn:
-        await record_export(conn, who, "report", {"report_id": report_id}, len(rows))
-    return PlainTextResponse(to_csv(rows), media_type="text/csv; charset=utf-8",
+    content = to_csv(rows)
+    await record_export(svc.runtime.pool, who, "report", {"report_id": report_id, "from": str(
+        report.generated.period_from), "to": str(report.generated.period_to)}, len(rows), content)
+    return PlainTextResponse(content, media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="kim-report-{report_id}.csv"'})
 
 
