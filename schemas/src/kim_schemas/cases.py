@@ -179,9 +179,8 @@ class ResidenceStatusRecordedV1(Event):
 
 
 @event("kim.cases.ResidenceStatusRecorded", key="case_id", version=2)
-class ResidenceStatusRecorded(Event):
-    """The client's residence status (Aufenthaltsstatus). Version 2 adds status_since; upcast from version 1
-    with status_since = recorded_on."""
+class ResidenceStatusRecordedV2(Event):
+    """Version 2 (superseded): adds status_since; upcast from version 1 with status_since = recorded_on."""
 
     case_id: CaseId
     status: ResidenceStatus = Field(description="Residence status code")
@@ -190,6 +189,30 @@ class ResidenceStatusRecorded(Event):
     perspective: Perspective = Field(description="How secure the residence perspective is")
     recorded_on: date = Field(description="Date the status was recorded")
 
+
+class ResidenceDates(BaseModel):
+    """What the ``dates`` ciphertext of ResidenceStatusRecorded v3 contains once decrypted."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status_since: date = Field(description="Since when the client holds this status")
+    valid_until: date | None = Field(default=None, description="Expiry of the permit or toleration")
+
+
+@event("kim.cases.ResidenceStatusRecorded", key="case_id", version=3)
+class ResidenceStatusRecorded(Event):
+    """The client's residence status (Aufenthaltsstatus). The status code, the perspective and the recording date
+    stay in clear (reporting's status mix and status improvements, the consent gate's residence facts); since when
+    the client holds it and until when it is valid are exact dates of one person's file, so version 3 encrypts
+    them with the client's key (``dates``; gone with the key on erasure). Upcast from version 2 without dates
+    (version 2 data on the topic and in the stores keeps them: the log is immutable)."""
+
+    case_id: CaseId
+    status: ResidenceStatus = Field(description="Residence status code")
+    perspective: Perspective = Field(description="How secure the residence perspective is")
+    recorded_on: date = Field(description="Date the status was recorded")
+    dates: Encrypted | None = Field(default=None, description="Encrypted ResidenceDates: status_since, valid_until; "
+                                                              "none on data upcast from version 2")
 
 
 @event("kim.cases.RechtskreisChanged", key="case_id")

@@ -14,6 +14,11 @@ def residence_status_recorded_v1_to_v2(data: Data) -> Data:
     return {**data, "status_since": data["recorded_on"]}
 
 
+def residence_status_recorded_v2_to_v3(data: Data) -> Data:
+    """v3 encrypts status_since and valid_until; an upcaster holds no key, so v2 data is read without them."""
+    return {k: data[k] for k in ("case_id", "status", "perspective", "recorded_on")} | {"dates": None}
+
+
 def client_registered_v1_to_v2(data: Data) -> Data:
     """v2 encrypts birth year, languages and arrival year; an upcaster holds no key, so v1 data gets no profile,
     only the bands v2 carries in clear (the v1 record itself stays as it was stored)."""
@@ -23,4 +28,5 @@ def client_registered_v1_to_v2(data: Data) -> Data:
 
 
 register("kim.cases.ResidenceStatusRecorded", 1, residence_status_recorded_v1_to_v2)
+register("kim.cases.ResidenceStatusRecorded", 2, residence_status_recorded_v2_to_v3)
 register("kim.cases.ClientRegistered", 1, client_registered_v1_to_v2)

@@ -1,6 +1,7 @@
 """Erasure an auditor can prove (issue 15): once a client is erased, nothing in the cases store or on kim.cases singles
 them out. Birth year, languages and arrival year travel only inside the client's encrypted profile
-(ClientRegistered v2), so destroying the key leaves the bands and the casework codes, never the values themselves.
+(ClientRegistered v2), the dates of a residence status only inside its encrypted dates (ResidenceStatusRecorded v3),
+so destroying the key leaves the bands and the casework codes, never the values themselves.
 Checked on the raw stored JSON and the raw Kafka records, leaf by leaf."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 # values nothing else in the tests uses, so finding one means it came from this client
 BIRTH, BIRTH_YEAR, ARRIVAL_YEAR, LANGUAGES = "1937-05-11", 1937, 2003, ["prs", "ti"]
+STATUS_SINCE, VALID_UNTIL = "2004-02-17", "2027-08-31"  # exact dates of a permit: ResidenceStatusRecorded v3
 
 
 def _leaves(value):
@@ -33,8 +35,9 @@ def _leaves(value):
 
 def _identifying(leaves) -> set:
     """The leaves that give a value of the client away (the number or its text, a language code, the birth date)."""
-    needles = {BIRTH_YEAR, ARRIVAL_YEAR, str(BIRTH_YEAR), str(ARRIVAL_YEAR), BIRTH, *LANGUAGES}
-    return {leaf for leaf in leaves if leaf in needles or (isinstance(leaf, str) and BIRTH in leaf)}
+    needles = {BIRTH_YEAR, ARRIVAL_YEAR, str(BIRTH_YEAR), str(ARRIVAL_YEAR), *LANGUAGES}
+    dates = (BIRTH, STATUS_SINCE, VALID_UNTIL)
+    return {leaf for leaf in leaves if leaf in needles or (isinstance(leaf, str) and any(d in leaf for d in dates))}
 
 
 async def test_after_erasure_no_stored_row_and_no_topic_record_holds_what_singles_the_client_out(
@@ -42,6 +45,11 @@ async def test_after_erasure_no_stored_row_and_no_topic_record_holds_what_single
     client_id = await api.client("Parwin Tesfamariam", date_of_birth=BIRTH, languages=LANGUAGES,
                                  arrival_year=ARRIVAL_YEAR)
     case_id = await api.case_with_notes(client_id, "Notiz")
+    await api.post(f"/cases/{case_id}/residence-status", {"status": "duldung_60a", "status_since": STATUS_SINCE,
+                                                          "valid_until": VALID_UNTIL, "perspective": "gelb"})
+    residence = (await api.get(f"/cases/{case_id}"))["residence_status"]
+    assert (residence["status"], residence["status_since"], residence["valid_until"]) == (
+        "duldung_60a", STATUS_SINCE, VALID_UNTIL)
     shown = await api.get(f"/clients/{client_id}")  # the case manager still sees them in clear before the erasure
     assert (shown["birth_year"], shown["languages"], shown["arrival_year"]) == (BIRTH_YEAR, LANGUAGES, ARRIVAL_YEAR)
     assert (shown["birth_band"], shown["arrival_band"]) == ("1930-1939", "2000-2004")
@@ -59,20 +67,23 @@ async def test_after_erasure_no_stored_row_and_no_topic_record_holds_what_single
     finally:
         await conn.close()
     stored = [json.loads(r["data"]) for r in rows] + [json.loads(r["meta"]) for r in rows]
-    records = await records_of(kafka_bootstrap, "kim.cases", {client_id, case_id}, at_least=7)
+    records = await records_of(kafka_bootstrap, "kim.cases", {client_id, case_id}, at_least=8)
     wire = [json.loads(m.value) for m in records] + [{k: v.decode() for k, v in m.headers} for m in records]
 
     registered = next(d for d in stored if d.get("client_id") == client_id and "profile" in d)
     assert (registered["birth_band"], registered["arrival_band"]) == ("1930-1939", "2000-2004")
-    assert len(stored) >= 14 and len(wire) == 14, "the client's history is all there"
+    assert len(stored) >= 16 and len(wire) == 16, "the client's history is all there"
     assert _identifying(_leaves(stored)) == set(), "in the store"
     assert _identifying(_leaves(wire)) == set(), "on kim.cases"
     erased = await api.get(f"/clients/{client_id}")
     assert (erased["birth_year"], erased["languages"], erased["arrival_year"]) == ("erased",) * 3
+    residence = (await api.get(f"/cases/{case_id}"))["residence_status"]
+    assert (residence["status"], residence["status_since"], residence["valid_until"]) == (
+        "duldung_60a", "erased", "erased")  # the code stays for reporting and the consent gate
 
 
 def test_the_needles_are_found_where_they_are():
     """The check itself finds each value (a check that cannot fail proves nothing)."""
-    assert _identifying(_leaves({"a": [BIRTH_YEAR], "b": {"c": "ti"}, "d": f"{BIRTH}T00:00"})) == {
-        BIRTH_YEAR, "ti", f"{BIRTH}T00:00"}
+    assert _identifying(_leaves({"a": [BIRTH_YEAR], "b": {"c": "ti"}, "d": f"{BIRTH}T00:00", "e": VALID_UNTIL})) == {
+        BIRTH_YEAR, "ti", f"{BIRTH}T00:00", VALID_UNTIL}
     assert _identifying(_leaves({"birth_band": "1930-1939", "status": "duldung_60a"})) == set()

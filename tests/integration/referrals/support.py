@@ -128,8 +128,8 @@ class CasesStandIn:
             team_organisation_id="kreis-unna", case_manager_id="cm-4711", access_channel="selbstmeldung",
             opened_on=date(2025, 2, 1)), subject=client_id)
         await self.emit(cases.ResidenceStatusRecorded(
-            case_id=case_id, status="duldung_60a", status_since=date(2024, 6, 1), perspective="gelb",
-            recorded_on=date(2025, 2, 1)), subject=client_id)
+            case_id=case_id, status="duldung_60a", perspective="gelb", recorded_on=date(2025, 2, 1)),
+            subject=client_id)
         return case_id, client_id
 
     async def grant(self, case_id: str, client_id: str, *, recipients: list[str], purposes: list[str],

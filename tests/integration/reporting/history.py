@@ -147,8 +147,8 @@ def _status(h: History, add, rng: random.Random, case_id: str, status: str, day:
                                          recorded_on=day)
         add(v1, schema_version=1)
     else:
-        add(c.ResidenceStatusRecorded(case_id=case_id, status=ResidenceStatus(status), status_since=day,
-                                      perspective="gelb", recorded_on=day))
+        add(c.ResidenceStatusRecorded(case_id=case_id, status=ResidenceStatus(status), perspective="gelb",
+                                      recorded_on=day))
 
 
 def _referral(h: History, rng: random.Random, case_id: str, referral_id: str, partner: str, on: date) -> None:

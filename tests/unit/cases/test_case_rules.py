@@ -9,6 +9,7 @@ from kim_runtime.errors import NotFound, RuleViolation
 from kim_schemas import cases as ev
 from kim_schemas.case_codes import ClosureReason, GoalDropReason, MilestoneKind, PauseReason, WithdrawalScope
 from kim_schemas.codes import DataCategory, Rechtskreis
+from kim_schemas.types import Encrypted
 
 from kim_cases.domain import Case, Phase
 
@@ -166,7 +167,12 @@ def test_residence_status_dates_must_be_in_order():
     case = opened_case()
     with pytest.raises(RuleViolation, match="status_since"):
         case.record_residence_status(status="duldung_60a", status_since=date(2025, 3, 1), valid_until=None,
-                                     perspective="rot", recorded_on=date(2025, 2, 1))
+                                     perspective="rot", recorded_on=date(2025, 2, 1), dates=SEALED_DATES)
     [e] = case.record_residence_status(status="duldung_60a", status_since=date(2024, 3, 1),
-                                       valid_until=date(2025, 9, 1), perspective="rot", recorded_on=date(2025, 2, 1))
-    assert isinstance(e, ev.ResidenceStatusRecorded)
+                                       valid_until=date(2025, 9, 1), perspective="rot", recorded_on=date(2025, 2, 1),
+                                       dates=SEALED_DATES)
+    assert isinstance(e, ev.ResidenceStatusRecorded) and e.dates == SEALED_DATES  # the dates only encrypted
+    assert "2024-03-01" not in e.model_dump_json() and "2025-09-01" not in e.model_dump_json()
+
+
+SEALED_DATES = Encrypted(key_id="k-1", nonce="AAAAAAAAAAAAAAAA", ciphertext="c2VhbGVk")

@@ -27,7 +27,7 @@ COMMANDS = {
     "complete assessment": (lambda c: c.complete_assessment(**assessment(assessed_on=LATER)), False),
     "record residence status": (lambda c: c.record_residence_status(
         status=ResidenceStatus.TOLERATION_60A, status_since=date(2024, 6, 1), valid_until=None, perspective="gelb",
-        recorded_on=LATER), False),
+        recorded_on=LATER, dates=None), False),
     "change Rechtskreis": (lambda c: c.change_rechtskreis(current=Rechtskreis.SGB_II, changed_on=LATER), False),
     "agree plan": (lambda c: c.agree_plan(plan_id="p-2", goals=[goal("g-9")], agreed_on=LATER), False),
     "hold review": (lambda c: c.hold_review(review_id="r-1", held_on=LATER, notes=None, next_review_on=None), False),

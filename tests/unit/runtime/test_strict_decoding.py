@@ -38,8 +38,8 @@ def test_an_older_version_is_upcast_to_the_newest_model():
                                          recorded_on=date(2025, 2, 1))
     env = Envelope.wrap(v1, source="/kim/cases", actor=None, correlation_id=None, causation_id=None)
     read = decode(_record(env))
-    assert isinstance(read.event, cases.ResidenceStatusRecorded) and read.schema_version == 2
-    assert read.event.status_since == date(2025, 2, 1)
+    assert isinstance(read.event, cases.ResidenceStatusRecorded) and read.schema_version == 3
+    assert (read.event.status, read.event.recorded_on, read.event.dates) == ("duldung_60a", date(2025, 2, 1), None)
 
 
 @pytest.mark.parametrize(("record", "reason"), [

@@ -44,15 +44,18 @@ async def execute(s: Services, ctx: CommandContext, case_id: str, expected: int 
     return await _decide_and_append(s, ctx, case, decide)
 
 
-async def seal_notes(s: Services, case: Case, notes: str | None):
-    """Review notes are personal data: encrypted with the client's key, refused once the client is erased."""
-    if notes is None:
-        return None
+async def seal(s: Services, case: Case, value: dict, what: str):
+    """Personal data of a case (review notes, residence dates): encrypted with the client's key, refused once the
+    client is erased."""
     found = await s.keys.get(case.client_id)
     if found is None:
-        raise RuleViolation(f"client {case.client_id} was erased: notes about them can no longer be recorded")
+        raise RuleViolation(f"client {case.client_id} was erased: {what} about them can no longer be recorded")
     key_id, key = found
-    return crypto.encrypt(key, key_id, case.client_id, {"notes": notes})
+    return crypto.encrypt(key, key_id, case.client_id, value)
+
+
+async def seal_notes(s: Services, case: Case, notes: str | None):
+    return None if notes is None else await seal(s, case, {"notes": notes}, "notes")
 
 
 async def _decide_and_append(s: Services, ctx: CommandContext, case: Case, decide: Decide) -> tuple[Case, int]:

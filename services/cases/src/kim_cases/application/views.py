@@ -28,8 +28,8 @@ def case_state(case: Case, reader: PersonalReader, client_personal, today: date)
         "consents": [c.view(today) for c in case.consents.values()],
         "has_valid_consent": case.valid_consent_on(today),
         "assessment": _dump(case.assessment), "rechtskreis": case.rechtskreis,
-        "residence_status": _dump(case.residence[-1]) if case.residence else None,
-        "residence_history": [_dump(r) for r in case.residence],
+        "residence_status": residence(case.residence[-1], reader) if case.residence else None,
+        "residence_history": [residence(r, reader) for r in case.residence],
         "rechtskreis_changes": [_dump(r) for r in case.rechtskreis_changes],
         "plans": [_dump(p) for p in case.plans],
         "goals": [{**g.goal.model_dump(mode="json"), "plan_id": g.plan_id, "status": g.status, "on": _d(g.on)}
@@ -39,6 +39,18 @@ def case_state(case: Case, reader: PersonalReader, client_personal, today: date)
         "transfers": [_dump(t) for t in case.transfers],
         "closure": _dump(case.closure),
     }
+
+
+RESIDENCE_DATES = ("status_since", "valid_until")
+
+
+def residence(event, reader) -> dict:
+    """A residence status with its dates opened for the reader (in clear, "erased" or "withheld"; none on data
+    recorded before ResidenceStatusRecorded v3)."""
+    opened = reader.open(event.dates, "residence dates")
+    dates = {f: opened.get(f) for f in RESIDENCE_DATES} if isinstance(opened, dict) else dict.fromkeys(
+        RESIDENCE_DATES, opened)
+    return {**{k: v for k, v in _dump(event).items() if k != "dates"}, **dates}
 
 
 def _dump(event) -> dict | None:
@@ -70,6 +82,8 @@ async def history(s: Services, ctx: CommandContext, stream_id: str, client_id: s
             data["personal"] = reader.personal(event.personal)
         if "profile" in data:
             data["profile"] = reader.profile(event)
+        if data.get("dates") is not None:
+            data["dates"] = reader.open(event.dates, "residence dates")
         if data.get("notes") is not None:
             data["notes"] = reader.notes(event.notes)
         out.append({"version": env.stream_version, "type": env.type, "time": env.time.isoformat(),

@@ -21,14 +21,15 @@ class WorkCommands:
                                        rechtskreis=rechtskreis)]
 
     def record_residence_status(self, *, status, status_since: date, valid_until: date | None, perspective,
-                                recorded_on: date) -> list[Event]:
+                                recorded_on: date, dates: Encrypted) -> list[Event]:
+        """``dates`` holds status_since and valid_until encrypted with the client's key; checked here in clear."""
         self._active("record a residence status")
         if status_since > recorded_on:
             raise RuleViolation(f"status_since ({status_since}) cannot be after recorded_on ({recorded_on})")
         if valid_until is not None and valid_until < status_since:
             raise RuleViolation(f"valid_until ({valid_until}) cannot be before status_since ({status_since})")
-        return [ev.ResidenceStatusRecorded(case_id=self.case_id, status=status, status_since=status_since,
-                                           valid_until=valid_until, perspective=perspective, recorded_on=recorded_on)]
+        return [ev.ResidenceStatusRecorded(case_id=self.case_id, status=status, perspective=perspective,
+                                           recorded_on=recorded_on, dates=dates)]
 
     def change_rechtskreis(self, *, current, changed_on: date) -> list[Event]:
         self._active("change the Rechtskreis")

@@ -29,8 +29,12 @@ async def assess(case_id: str, body: rq.CompleteAssessment, response: Response, 
 async def residence_status(case_id: str, body: rq.RecordResidenceStatus, response: Response,
                            expected: int | None = Version, ctx: CommandContext = Writer,
                            s: Services = Depends(services)):
-    case, version = await cases.execute(s, ctx, case_id, expected,
-                                        lambda c: c.record_residence_status(**body.model_dump()))
+    async def decide(c):
+        dates = await cases.seal(s, c, {"status_since": body.status_since.isoformat(), "valid_until": (
+            body.valid_until.isoformat() if body.valid_until else None)}, "a residence status")
+        return c.record_residence_status(**body.model_dump(), dates=dates)
+
+    case, version = await cases.execute(s, ctx, case_id, expected, decide)
     return result(response, case, version)
 
 
