@@ -17,6 +17,7 @@ from kim_cases.application.access import PERSONAL_DATA_READERS
 
 PERSONAL_FIELDS = ("name", "date_of_birth", "address", "contact")
 PROFILE_FIELDS = ("birth_year", "languages", "arrival_year")
+WITHHELD = "withheld"
 HEALTH = "gesundheit (Art. 9)"  # what the access log names when a view showed health needs, goals or assessments
 
 
@@ -27,7 +28,6 @@ def mentions_health(value: Any) -> bool:
     if isinstance(value, list):
         return any(mentions_health(v) for v in value)
     return False
-WITHHELD = "withheld"
 
 
 class PersonalReader:
