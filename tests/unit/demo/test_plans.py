@@ -22,7 +22,8 @@ def _id() -> str:
 
 
 ROUTES = {  # path -> (request body model, what the HTTP route asks the aggregate to decide)
-    "residence-status": (rq.RecordResidenceStatus, lambda c, b: c.record_residence_status(**b.model_dump())),
+    "residence-status": (rq.RecordResidenceStatus, lambda c, b: c.record_residence_status(**b.model_dump(),
+                                                                                          dates=None)),
     "consents": (rq.GrantConsent, lambda c, b: c.grant_consent(consent_id="consent-1", recorded_by="t",
                                                                **b.model_dump())),
     "assessment": (rq.CompleteAssessment, lambda c, b: c.complete_assessment(
