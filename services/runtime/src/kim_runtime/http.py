@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from .clean_input import CleanInput, check_parameters, invalid
 from .errors import ConcurrencyConflict, NotFound, RuleViolation
+from .oidc import OidcSettings, TokenVerifier
 from .policy import authorize, check_routes
 from .resilience import UNAVAILABLE_ERRORS, RateLimitedLog, is_unavailable
 
@@ -67,6 +68,7 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
     app.add_middleware(CleanInput)
     app.add_middleware(NotFoundFloor)  # outermost: its clock starts first
     app.state.auth_secret = auth_secret
+    app.state.token_verifier = TokenVerifier(auth_secret, OidcSettings())
     built_openapi = app.openapi
 
     def openapi() -> dict:
