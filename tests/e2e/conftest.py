@@ -66,7 +66,7 @@ def services(stack: StackHandle, tmp_path_factory: pytest.TempPathFactory) -> It
                                     pseudonym_secret=secrets.token_urlsafe(32),
                                     KIM_AUDIT_ANCHOR_DIR=str(logs / "anchors"),
                                     KIM_AUDIT_ANCHOR_INTERVAL_S="1", KIM_LOG_FORMAT="json",
-                                    OTEL_EXPORTER_OTLP_ENDPOINT=traces.endpoint)
+                                    OTEL_EXPORTER_OTLP_ENDPOINT=traces.endpoint, OTEL_BSP_SCHEDULE_DELAY="500")
             started.append(procs.start_service(name, port, env, logs))
         procs.wait_ready(started)
         yield Services({p.name: p.url for p in started}, {n: stack.database_url(db) for n, db in names.items()},

@@ -48,7 +48,7 @@ def setup_tracing(service: str) -> None:
     if exporting():
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(), schedule_delay_millis=1000))
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))  # OTEL_BSP_SCHEDULE_DELAY: 5 s
     trace.set_tracer_provider(provider)
     _configured = service
 
