@@ -22,6 +22,8 @@ import pytest
 from kim_cli import processes as procs
 from kim_cli.stack import StackHandle, create_database, drop_database
 
+from .otlp import Collector
+
 
 @dataclass
 class Services:
@@ -30,6 +32,7 @@ class Services:
     auth_secret: str
     kafka_bootstrap: str
     logs_dir: Path
+    traces: Collector
 
     def anchor_file(self, service: str) -> Path:
         """Where the service appends its signed anchors (every second here; every 5 minutes by default)."""
@@ -53,6 +56,7 @@ def services(stack: StackHandle, tmp_path_factory: pytest.TempPathFactory) -> It
     secret, logs = secrets.token_urlsafe(32), tmp_path_factory.mktemp("e2e-logs")
     started: list[procs.ServiceProcess] = []
     asyncio.run(procs.ensure_service_roles(stack.postgres_url, list(procs.SERVICES)))
+    traces = Collector().start()  # the services export their spans to it (OTLP over HTTP)
     try:
         for name in procs.SERVICES:
             port = free_port()
@@ -61,12 +65,14 @@ def services(stack: StackHandle, tmp_path_factory: pytest.TempPathFactory) -> It
                                     kafka_bootstrap=stack.kafka_bootstrap, auth_secret=secret,
                                     pseudonym_secret=secrets.token_urlsafe(32),
                                     KIM_AUDIT_ANCHOR_DIR=str(logs / "anchors"),
-                                    KIM_AUDIT_ANCHOR_INTERVAL_S="1")
+                                    KIM_AUDIT_ANCHOR_INTERVAL_S="1", KIM_LOG_FORMAT="json",
+                                    OTEL_EXPORTER_OTLP_ENDPOINT=traces.endpoint, OTEL_BSP_SCHEDULE_DELAY="500")
             started.append(procs.start_service(name, port, env, logs))
         procs.wait_ready(started)
         yield Services({p.name: p.url for p in started}, {n: stack.database_url(db) for n, db in names.items()},
-                       secret, stack.kafka_bootstrap, logs)
+                       secret, stack.kafka_bootstrap, logs, traces)
     finally:
         procs.stop_services(started)
+        traces.stop()
         for db in names.values():
             asyncio.run(drop_database(stack.postgres_url, db))

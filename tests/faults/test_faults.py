@@ -84,7 +84,7 @@ async def test_leader_kill(rig: Rig, capsys):
     await asyncio.sleep(LOAD_S)
     await finish(rig)
     assert await rig.metric(survivor, "kim_relay_leader") == 1.0
-    assert await rig.metric(survivor, "kim_relay_leaderships") == 1.0
+    assert await rig.metric(survivor, "kim_relay_leaderships_total") == 1.0
     assert await rig.metric(survivor, "kim_relay_listening") == 1.0
     check(rig, await rig.figures(kill), capsys, kill.name, repeats_allowed=True)
 

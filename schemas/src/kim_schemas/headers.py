@@ -24,6 +24,8 @@ CLOUDEVENTS_HEADERS: dict[str, str] = {
     "ce_schemaversion": "Version of the event type's schema; the value follows schemas/json/<type>/v<N>.json.",
     "ce_streamversion": "Position of the event within its stream (1, 2, 3, ...), for ordering and gaps.",
     "ce_keyid": "Id of the per-client key that encrypts personal data inside; absent when there is none.",
+    "ce_traceparent": "W3C trace context (CloudEvents distributed-tracing extension) of the span that published the "
+                      "event: consumers continue the trace from it. Never on a partner topic.",
     "content-type": "Media type of the value, always application/json.",
 }
 

@@ -43,6 +43,10 @@ class CountedOnly(Recorder):
     event_types = frozenset({"kim.test.Counted"})
 
 
+def _sample(name: str, **labels) -> float | None:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def _ignored(service: str, consumer: str, event_type: str) -> float:
     labels = {"service": service, "consumer": consumer, "type": event_type}
     return REGISTRY.get_sample_value("kim_consumer_events_ignored_total", labels) or 0.0
@@ -53,6 +57,7 @@ async def test_each_poison_record_lands_in_the_dead_letter_topic_with_its_reason
 ):
     topic, dlq = unique("kim.test"), unique("kim.dlq")
     ignored_before = _ignored("test", "recorder", "kim.test.Noted")
+    handled_before = _sample("kim_consumer_events_handled_total", service="test", consumer="recorder")
     async with Harness(fresh_db, kafka_bootstrap, topic, dlq) as h:
         h.consumers.add(CountedOnly(topic))
         await h.start(relay=False)
@@ -63,12 +68,20 @@ async def test_each_poison_record_lands_in_the_dead_letter_topic_with_its_reason
                 sent[reason] = meta.offset
             await producer.send_and_wait(topic, GOOD, key=b"s1", partition=0,
                                          headers=_headers(ce_type="kim.test.Noted"))
-            good = event("s1", 1)
+            good = event("s1", 1)  # with a trace context that is not one: W3C says ignore it, so it is handled
             await producer.send_and_wait(topic, good.kafka_value(), key=b"s1", partition=0,
-                                         headers=[(k, v.encode()) for k, v in good.kafka_headers().items()])
+                                         headers=[(k, v.encode()) for k, v in good.kafka_headers().items()]
+                                         + [("ce_traceparent", b"00-not-a-trace-context")])
 
         rows = await eventually(lambda: _when(h.effects(), lambda r: len(r) >= 1))
         assert [r["n"] for r in rows] == [1]
+        assert _sample("kim_consumer_events_handled_total", service="test", consumer="recorder") == handled_before + 1
+        lag = {"service": "test", "consumer": "recorder", "topic": topic, "partition": "0"}
+
+        async def caught_up() -> bool:  # set once the record is committed; none left after it on the partition
+            return REGISTRY.get_sample_value("kim_consumer_lag", lag) == 0.0
+
+        assert await eventually(caught_up)
         parked = await _read_all(kafka_bootstrap, dlq, len(POISON))
         by_offset = {int(dict(m.headers)["dlq_offset"]): dict(m.headers) for m in parked}
         assert {reason: by_offset[offset]["dlq_reason"].decode() for reason, offset in sent.items()} == {

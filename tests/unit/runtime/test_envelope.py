@@ -22,6 +22,7 @@ def sample(**over) -> Envelope:
         type="kim.cases.CaseOpened", source="/kim/cases", stream_id="case-1", subject="cl-7f3a",
         correlation_id="corr-1", causation_id="cmd-1", actor="cm-12", municipality="05978024",
         schema_version=2, stream_version=4, key_id="key-9", data={"case_id": "case-1", "ä": "ü"},
+        traceparent="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
         time=datetime(2026, 3, 1, 12, 30, tzinfo=UTC),
     )
     return Envelope(**(base | over))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import signal
 
 import typer
 
@@ -31,5 +32,17 @@ for _module, _attr, _name, _help in _GROUPS:
     else:
         app.command(name=_name, help=_help)(_sub)
 
-if __name__ == "__main__":
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    """`kim`: a SIGTERM or SIGHUP (a terminal closed, `kill`, a CI timeout) stops a command as Ctrl-C does, so
+    whatever it started (a benchmark's baseline server, a stack) is stopped by its own clean-up."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     app()
+
+
+if __name__ == "__main__":
+    main()

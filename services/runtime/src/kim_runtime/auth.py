@@ -60,12 +60,14 @@ async def current_principal(
 ) -> Principal:
     if credentials is None:
         raise _unauthorized("a bearer token is required: send 'Authorization: Bearer <token>'")
+    from .oidc import ProviderUnavailable  # oidc builds on this module's Principal
+
     try:
-        return decode_token(request.app.state.auth_secret, credentials.credentials)
-    except jwt.ExpiredSignatureError:
-        raise _unauthorized("the token has expired: ask for a new one") from None
-    except (jwt.InvalidTokenError, ValueError) as exc:
-        raise _unauthorized(f"the token is not valid: {exc}") from None
+        return await request.app.state.token_verifier.verify(credentials.credentials)
+    except ProviderUnavailable as exc:
+        raise HTTPException(503, detail=str(exc), headers={"Retry-After": "30"}) from None
+    except ValueError as exc:  # OidcError, saying why: expired, wrong audience, unknown key, no KIM role, ...
+        raise _unauthorized(str(exc)) from None
 
 
 # Admins and auditors reach every case; case managers and team leads those of their own team or municipality.

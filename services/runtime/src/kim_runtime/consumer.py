@@ -17,6 +17,7 @@ limit: they say nothing about the event.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -29,8 +30,10 @@ import pydantic
 from aiokafka import ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
-from prometheus_client import Counter
+from opentelemetry.trace import SpanKind
+from prometheus_client import Counter, Gauge
 
+from . import logs, telemetry
 from .contract import Contract, default_contract, validate
 from .envelope import Envelope, EnvelopeError
 
@@ -60,6 +63,10 @@ IGNORED = Counter("kim_consumer_events_ignored_total", "Valid events of a type t
                   ["service", "consumer", "type"])
 DEAD_LETTERED = Counter("kim_consumer_dead_lettered_total", "Records a consumer parked in its dead-letter topic",
                         ["service", "consumer", "reason"])
+HANDLED = Counter("kim_consumer_events_handled_total", "Events a consumer handled (claimed and applied; a "
+                  "redelivered duplicate is not counted)", ["service", "consumer"])
+LAG = Gauge("kim_consumer_lag", "Records on the partition after the one the consumer last took (the broker's high "
+            "watermark as of the last fetch)", ["service", "consumer", "topic", "partition"])
 
 INFRASTRUCTURE_ERRORS = (
     OSError,
@@ -159,6 +166,14 @@ class OffsetCommitter:
             log.info("offset commit skipped (%s): %s", type(exc).__name__, exc)
 
 
+def _traceparent(record: RecordRef) -> str | None:
+    """The trace context the record was published with (ce_traceparent), None when absent or not readable."""
+    for name, value in record.headers:
+        if name == "ce_traceparent":
+            return value.decode("ascii", errors="replace")[:128]
+    return None
+
+
 async def _raw_decoder(msg) -> bytes:  # hand the handler the bytes; our codec decides what is poison
     return msg.body
 
@@ -215,8 +230,24 @@ class ConsumerRunner:
         async def on_record(body: bytes, msg: KafkaMessage) -> None:
             raw = msg.raw_message
             ref = RecordRef(raw.topic, raw.partition, raw.offset, raw.key, raw.value, tuple(raw.headers or ()))
-            await self.process(handler, ref)
+            with telemetry.span(f"{raw.topic} process", kind=SpanKind.CONSUMER, parent=_traceparent(ref),
+                                attributes=self._span_attributes(handler, ref)):
+                await self.process(handler, ref)
             await committer.handled(msg.consumer, raw.topic, raw.partition, raw.offset)
+            self._lag(handler, msg.consumer, raw)
+
+    def _span_attributes(self, handler: Handler, record: RecordRef) -> dict:
+        return {"messaging.system": "kafka", "messaging.operation.type": "process",
+                "messaging.destination.name": record.topic, "messaging.consumer.group.name": self.group_id(handler),
+                "messaging.destination.partition.id": str(record.partition),
+                "messaging.kafka.offset": record.offset}
+
+    def _lag(self, handler: Handler, consumer, raw: ConsumerRecord) -> None:
+        with contextlib.suppress(Exception):  # a consumer that lost the partition meanwhile knows no watermark
+            highwater = consumer.highwater(TopicPartition(raw.topic, raw.partition))
+            if highwater is not None:
+                LAG.labels(self.service, handler.name, raw.topic, str(raw.partition)).set(
+                    max(highwater - raw.offset - 1, 0))
 
     async def process(self, handler: Handler, record: RecordRef) -> bool:
         """Handle one record; returns True when it had an effect, False when it was a duplicate or parked."""
@@ -225,6 +256,15 @@ class ConsumerRunner:
         except EnvelopeError as exc:
             await self.dead_letter(handler, record, exc, attempts=0)
             return False
+        event_token = logs.EVENT_ID.set(event.id)
+        correlation_token = logs.CORRELATION_ID.set(event.correlation_id)
+        try:
+            return await self._handle(handler, record, event)
+        finally:
+            logs.EVENT_ID.reset(event_token)
+            logs.CORRELATION_ID.reset(correlation_token)
+
+    async def _handle(self, handler: Handler, record: RecordRef, event: Envelope) -> bool:
         if (wanted := getattr(handler, "event_types", None)) is not None and event.type not in wanted:
             IGNORED.labels(self.service, handler.name, event.type).inc()
             self.ignored += 1
@@ -242,7 +282,9 @@ class ConsumerRunner:
                     )
                     if claimed:
                         await handler.handle(conn, event)
-                self.handled += bool(claimed)
+                if claimed:
+                    self.handled += 1
+                    HANDLED.labels(self.service, handler.name).inc()
                 return bool(claimed)
             except asyncio.CancelledError:
                 raise

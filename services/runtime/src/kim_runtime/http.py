@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
+import os
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -19,6 +21,8 @@ from pydantic import ValidationError
 
 from .clean_input import CleanInput, check_parameters, invalid
 from .errors import ConcurrencyConflict, NotFound, RuleViolation
+from .observe import Observed
+from .oidc import OidcSettings, TokenVerifier
 from .policy import authorize, check_routes
 from .resilience import UNAVAILABLE_ERRORS, RateLimitedLog, is_unavailable
 
@@ -63,10 +67,16 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
             async with lifespan(app_):
                 yield
 
-    app = FastAPI(title=title, version=version, lifespan=checked, dependencies=[Depends(check_parameters)])
+    # FastAPI's own telemetry is off: its server span records url.path and url.query, which hold client and case
+    # ids; ours (kim_runtime.observe) names the route template only
+    app = FastAPI(title=title, version=version, lifespan=checked, dependencies=[Depends(check_parameters)],
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
     app.add_middleware(CleanInput)
-    app.add_middleware(NotFoundFloor)  # outermost: its clock starts first
+    app.add_middleware(NotFoundFloor)
+    app.add_middleware(Observed)  # outermost: span, duration and correlation id cover everything inside
     app.state.auth_secret = auth_secret
+    app.state.token_verifier = TokenVerifier(auth_secret, OidcSettings())
+    metrics_token = os.environ.get("KIM_METRICS_TOKEN") or None  # set: Prometheus scrapes with it
     built_openapi = app.openapi
 
     def openapi() -> dict:
@@ -146,7 +156,12 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse,
              dependencies=public)
-    async def metrics():
+    async def metrics(request: Request):
+        if metrics_token and not hmac.compare_digest(request.headers.get("authorization", "").encode(),
+                                             f"Bearer {metrics_token}".encode()):
+            return JSONResponse({"detail": "this service's metrics need its scrape token: send 'Authorization: "
+                                           "Bearer <KIM_METRICS_TOKEN>'"}, status_code=401,
+                                headers={"WWW-Authenticate": 'Bearer realm="kim-hub-metrics"'})
         return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
     return app

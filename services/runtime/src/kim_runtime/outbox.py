@@ -30,7 +30,10 @@ from enum import StrEnum
 
 import asyncpg
 from faststream.kafka import KafkaBroker
+from opentelemetry.trace import SpanKind
 
+from . import telemetry
+from .envelope import Envelope
 from .resilience import RateLimitedLog, is_unavailable
 from .store import row_to_envelope
 
@@ -45,6 +48,13 @@ SELECT o.position, o.topic, e.event_id, e.stream_id, e.version, e.type, e.schema
 FROM outbox o JOIN events e USING (position)
 WHERE o.sent_at IS NULL ORDER BY o.position LIMIT $1
 """
+def _publish_attributes(topic: str, env: Envelope) -> dict:
+    """What a publish span says: the topic and the event's type, never an id of a person."""
+    return {"messaging.system": "kafka", "messaging.operation.type": "publish", "messaging.destination.name": topic,
+            "kim.event.type": env.type}
+
+
+_BACKLOG = "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
 _ACQUIRE = """
 UPDATE relay_lease
 SET holder = $2, token = token + 1, acquired_at = now(), expires_at = now() + make_interval(secs => $3)
@@ -79,6 +89,7 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         lease_s: float = 5.0,
         on_published: Callable[[int], None] | None = None,
+        on_lead: Callable[[], None] | None = None,
     ):
         self.pool = pool
         self.broker = broker
@@ -88,7 +99,7 @@ class OutboxRelay:
         self.lease_s = lease_s
         self.renew_every = lease_s / 5
         self.margin = lease_s * 0.3  # stop publishing this long before the lease could expire
-        self.on_published = on_published
+        self.on_published, self.on_lead = on_published, on_lead
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._unmarked: list[int] = []  # positions of a confirmed batch whose mark did not reach the database
@@ -99,6 +110,7 @@ class OutboxRelay:
         self.listening = False
         self.listens = 0  # times the LISTEN connection was opened (1 + reconnections)
         self.leaderships = 0
+        self.backlog = 0  # unsent rows as the leader last saw them: 0 after a batch that was not full
         self.last_error: str | None = None  # why the last batch or lease query failed (None after a success)
         self._db_log = RateLimitedLog(log, "outbox relay cannot reach the database")
         self._kafka_log = RateLimitedLog(log, "outbox relay could not publish")
@@ -152,6 +164,8 @@ class OutboxRelay:
                 if token is not None:
                     self.token, self.valid_until = token, asked + self.lease_s
                     self.state, self.leaderships = RelayState.LEADER, self.leaderships + 1
+                    if self.on_lead:
+                        self.on_lead()
                     log.info("outbox relay %s is the leader for this database (token %d)", self.holder, token)
                     self._wake.set()
                     return
@@ -245,6 +259,7 @@ class OutboxRelay:
             return self._sent(len(self._unmarked))
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(_FETCH, self.batch_size)
+            self.backlog = len(rows) if len(rows) < self.batch_size else await conn.fetchval(_BACKLOG)
         if not rows:
             self._published_ok()
             return 0
@@ -255,16 +270,21 @@ class OutboxRelay:
             if self.lease_left() <= self.margin:  # sending can block while Kafka is away; the lease may run low
                 raise LeadershipLost("the lease ran low while the batch was being sent")
             env = row_to_envelope(row, upcast=False)
-            futures.append(
-                await self.broker.publish(
-                    env.kafka_value(),
-                    row["topic"],
-                    key=env.kafka_key(),
-                    headers=env.kafka_headers(),
-                    correlation_id=env.correlation_id or env.id,  # faststream always writes this header too
-                    no_confirm=True,
+            with telemetry.span(f"{row['topic']} publish", kind=SpanKind.PRODUCER, parent=env.traceparent,
+                                attributes=_publish_attributes(row["topic"], env)):
+                headers = env.kafka_headers()
+                if env.traceparent:  # consumers continue from this publish (never on a partner topic: see store)
+                    headers["ce_traceparent"] = telemetry.current_traceparent()
+                futures.append(
+                    await self.broker.publish(
+                        env.kafka_value(),
+                        row["topic"],
+                        key=env.kafka_key(),
+                        headers=headers,
+                        correlation_id=env.correlation_id or env.id,  # faststream always writes this header too
+                        no_confirm=True,
+                    )
                 )
-            )
         await self._confirmed(asyncio.gather(*futures))
         self._unmarked = [r["position"] for r in rows]
         await self._mark_sent(self._unmarked)

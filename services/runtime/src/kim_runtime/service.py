@@ -17,7 +17,7 @@ import uvicorn
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
 
-from . import db
+from . import db, logs, telemetry
 from .anchor import AnchorKeyError, Anchorer, Signer, load_signer
 from .consumer import ConsumerRunner, Handler
 from .kafka import ensure_topics, make_broker
@@ -32,14 +32,14 @@ log = logging.getLogger(__name__)
 
 PUBLISHED = Counter("kim_events_published_total", "Events the outbox relay published", ["service"])
 ANCHORS = Counter("kim_audit_anchors_total", "Signed anchors this process wrote", ["service"])
-HANDLED = Gauge("kim_events_handled", "Events handled by this process's consumers", ["service"])
-OUTBOX_PENDING = Gauge("kim_outbox_pending", "Outbox rows not yet published", ["service"])
+OUTBOX_BACKLOG = Gauge("kim_outbox_backlog", "Outbox rows not yet published, as the relay leader last saw them "
+                       "(0 while not the leader)", ["service"])
 RELAY_STATE = Gauge("kim_relay_state", "1 for the outbox relay's current state in this process", ["service", "state"])
 RELAY_LEADER = Gauge("kim_relay_leader", "1 while this process's outbox relay holds the lease", ["service"])
 RELAY_LISTENING = Gauge("kim_relay_listening", "1 while the relay's LISTEN connection is open", ["service"])
 RELAY_RESTARTS = Counter("kim_relay_restarts_total", "Times the outbox relay task crashed and was restarted",
                          ["service"])
-RELAY_LEADERSHIPS = Gauge("kim_relay_leaderships", "Times this process's relay took the lease", ["service"])
+RELAY_LEADERSHIPS = Counter("kim_relay_leaderships_total", "Times this process's relay took the lease", ["service"])
 RELAY_LEASE_LEFT = Gauge("kim_relay_lease_seconds_left", "Seconds the leader's lease is surely valid (0 unless "
                          "leader)", ["service"])
 
@@ -82,6 +82,7 @@ class ServiceRuntime:
         s = self.settings
         s.refuse_public_defaults()  # a public secret or a missing key fails here, before anything runs
         signer = signer_of(s)
+        telemetry.setup_tracing(s.service)
         await self._migrate()
         self.pool = await db.create_pool(s.database_url, max_size=s.db_pool_size)
         async with self.pool.acquire() as conn:
@@ -95,6 +96,7 @@ class ServiceRuntime:
             self.relay = OutboxRelay(
                 self.pool, self.broker, dsn=s.database_url, batch_size=s.relay_batch_size, lease_s=s.relay_lease_s,
                 on_published=lambda n: PUBLISHED.labels(s.service).inc(n),
+                on_lead=lambda: RELAY_LEADERSHIPS.labels(s.service).inc(),
             )
             self._relay_metrics(self.relay)
             self._tasks.append(asyncio.create_task(self._run_relay(), name="outbox-relay"))
@@ -167,7 +169,8 @@ class ServiceRuntime:
             RELAY_STATE.labels(service, state.value).set_function(lambda st=state: float(relay.state is st))
         RELAY_LEADER.labels(service).set_function(lambda: float(relay.state is RelayState.LEADER))
         RELAY_LISTENING.labels(service).set_function(lambda: float(relay.listening))
-        RELAY_LEADERSHIPS.labels(service).set_function(lambda: float(relay.leaderships))
+        OUTBOX_BACKLOG.labels(service).set_function(
+            lambda: float(relay.backlog) if relay.state is RelayState.LEADER else 0.0)
         RELAY_LEASE_LEFT.labels(service).set_function(
             lambda: max(relay.lease_left(), 0.0) if relay.state is RelayState.LEADER else 0.0)
 
@@ -209,6 +212,7 @@ class ServiceRuntime:
             await self.broker.stop()
         if self.pool:
             await self.pool.close()
+        telemetry.shutdown_tracing()
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app):
@@ -245,9 +249,7 @@ class ServiceRuntime:
 
     async def outbox_pending(self) -> int:
         async with self.pool.acquire() as conn:
-            n = await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
-        OUTBOX_PENDING.labels(self.settings.service).set(n)
-        return n
+            return await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
 
 
 def signer_of(settings: RuntimeSettings) -> Signer:
@@ -256,10 +258,12 @@ def signer_of(settings: RuntimeSettings) -> Signer:
 
 
 def run(app, settings: RuntimeSettings) -> None:
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.service, level=settings.log_level, fmt=settings.log_format,
+                   repeat_interval_s=settings.log_repeat_interval_s)
     try:  # the lifespan checks again; this only turns a missing or public secret into one clear line
         settings.refuse_public_defaults()
         signer_of(settings)
     except (AnchorKeyError, InsecureSettings) as exc:
         sys.exit(f"kim_{settings.service} cannot start: {exc}")
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level=settings.log_level.lower())
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level=settings.log_level.lower(),
+                log_config=None)  # uvicorn's loggers go through ours (JSON lines)

@@ -41,6 +41,11 @@ class RuntimeSettings(BaseSettings):
     http_port: int = 8000
     auth_secret: str = Field(default="dev-only-secret-change-me-in-production!!", description="HS256 secret that signs bearer tokens")
     log_level: str = "INFO"
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="json: one JSON object per line (service, trace, correlation and event ids); "
+                                    "text: a readable line; auto: text on a terminal, json otherwise")
+    log_repeat_interval_s: float = Field(
+        default=30, ge=0, description="The Kafka client's repeated warnings (a broker away): one line per interval")
     db_pool_size: int = 10
     consumer_max_attempts: int = Field(default=3, ge=1, description="Handling attempts before dead-lettering")
     consumer_fetch_max_wait_ms: int = Field(

@@ -7,10 +7,13 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from . import telemetry
 from .envelope import Envelope
 from .errors import ConcurrencyConflict
+from .topics import is_partner_topic
 
-_META_FIELDS = ("source", "subject", "correlation_id", "causation_id", "actor", "municipality", "key_id")
+_META_FIELDS = ("source", "subject", "correlation_id", "causation_id", "actor", "municipality", "key_id",
+                "traceparent")
 
 _SELECT = (
     "SELECT position, event_id, stream_id, version, type, schema_version, occurred_at, metadata, data FROM events"
@@ -73,17 +76,33 @@ class EventStore:
         for e in events:
             if e.stream_id != stream_id:
                 raise ValueError(f"event {e.type} belongs to stream {e.stream_id}, not {stream_id}")
-        args = (
-            stream_id,
-            expected_version,
-            self.topic,
-            [e.id for e in events],
-            [e.type for e in events],
-            [e.schema_version for e in events],
-            [e.time for e in events],
-            [{k: getattr(e, k) for k in _META_FIELDS if getattr(e, k) is not None} for e in events],
-            [e.data for e in events],
-        )
+        with telemetry.span("append", attributes={"kim.event.types": sorted({e.type for e in events}),
+                                                  "kim.events": len(events)}):
+            args = (
+                stream_id,
+                expected_version,
+                self.topic,
+                [e.id for e in events],
+                [e.type for e in events],
+                [e.schema_version for e in events],
+                [e.time for e in events],
+                [self._metadata(e) for e in events],
+                [e.data for e in events],
+            )
+            return await self._append(stream_id, events, expected_version, args, conn)
+
+    def _metadata(self, event: Envelope) -> dict:
+        """The envelope's metadata as stored; the trace context of the append, except for a partner topic: one
+        action reaches several partners, and a shared trace id would let them link their records."""
+        meta = {k: getattr(event, k) for k in _META_FIELDS if getattr(event, k) is not None}
+        if is_partner_topic(self.topic):
+            meta.pop("traceparent", None)
+        elif "traceparent" not in meta and (current := telemetry.current_traceparent()):
+            meta["traceparent"] = current
+        return meta
+
+    async def _append(self, stream_id: str, events: Sequence[Envelope], expected_version: int, args: tuple,
+                      conn: asyncpg.Connection | None) -> list[Recorded]:
         sql = "SELECT out_position, out_version FROM kim_append($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         try:
             if conn is not None:

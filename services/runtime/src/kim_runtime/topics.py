@@ -29,9 +29,13 @@ PARTNER_RETENTION_MS = 30 * 24 * 3600 * 1000
 SEGMENT_MS = 24 * 3600 * 1000
 
 
+def is_partner_topic(topic: str | None) -> bool:
+    return bool(topic) and topic.startswith("kim.partner.")
+
+
 def topic_configs(topic: str, partner_retention_ms: int = PARTNER_RETENTION_MS) -> dict[str, str]:
     """The configuration a topic is created with: partner topics a finite retention, every other topic forever."""
-    if topic.startswith("kim.partner."):
+    if is_partner_topic(topic):
         return {"retention.ms": str(partner_retention_ms), "segment.ms": str(min(SEGMENT_MS, partner_retention_ms))}
     return {"retention.ms": "-1"}
 

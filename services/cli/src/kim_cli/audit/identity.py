@@ -1,13 +1,15 @@
-"""Who runs `kim audit`: a bearer token like the APIs take (--token or KIM_AUDIT_TOKEN), verified with the services'
-auth secret (KIM_AUTH_SECRET, else the local stack's secrets.json). Reading personal data in clear needs the token
+"""Who runs `kim audit`: a bearer token like the APIs take (--token or KIM_AUDIT_TOKEN), verified as the services verify
+it: an HS256 token with their auth secret (KIM_AUTH_SECRET, else the local stack's secrets.json), or the identity
+provider's token when KIM_OIDC_ISSUER is set. Reading personal data in clear needs the token
 of an auditor or admin; the read is then recorded under that identity, in the client's own access log."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 
-import jwt
-from kim_runtime.auth import Principal, Role, decode_token
+from kim_runtime.auth import Principal, Role
+from kim_runtime.oidc import OidcSettings, TokenVerifier
 from kim_runtime.settings import RuntimeSettings
 
 from kim_cli.audit.connect import UserError
@@ -34,9 +36,9 @@ def principal(token: str | None, *, reveal: bool) -> Principal | None:
                             "APIs do; the read is recorded under that identity in the client's access log")
         return None
     try:
-        who = decode_token(auth_secret(), token)
-    except (jwt.InvalidTokenError, ValueError) as exc:
-        raise UserError(f"the token is not valid: {exc}") from None
+        who = asyncio.run(TokenVerifier(auth_secret(), OidcSettings()).verify(token))
+    except ValueError as exc:  # says why: expired, not valid, provider unreachable
+        raise UserError(str(exc)) from None
     if reveal and who.role not in READERS:
         raise UserError(f"role {who.role.value} may not read personal data through the audit trail; needs one of: "
                         f"{', '.join(r.value for r in READERS)}")
