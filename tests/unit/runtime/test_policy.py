@@ -129,6 +129,32 @@ def test_two_different_rules_on_one_route_are_refused():
         route_actions(app)
 
 
+@pytest.mark.parametrize("sync", ["endpoint", "dependency", "nested dependency"])
+def test_a_plain_def_endpoint_or_dependency_is_refused(sync):
+    """A plain def runs in a worker thread on every request; the services await instead."""
+    app = create_app("t", auth_secret=SECRET)
+
+    def blocking() -> int:
+        return 1
+
+    async def nested(value: int = Depends(blocking)) -> int:
+        return value
+
+    if sync == "endpoint":
+        @app.get("/x", dependencies=[Depends(authorize("case.list"))])
+        def x():
+            return {}
+    else:
+        dep = blocking if sync == "dependency" else nested
+
+        @app.get("/x", dependencies=[Depends(authorize("case.list"))])
+        async def x(value: int = Depends(dep)):
+            return {}
+
+    with pytest.raises(RouteWithoutRule, match="blocking must be async def|x must be async def"):
+        route_actions(app)
+
+
 def test_a_partner_action_lives_on_the_partner_api_only():
     app = create_app("t", auth_secret=SECRET)
 

@@ -20,6 +20,7 @@ any other route that is not an API route is refused like one without an action.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -219,6 +220,7 @@ def route_actions(app: FastAPI) -> dict[tuple[str, str], str]:
             raise RouteWithoutRule(f"{name} declares {len(found) or 'no'} authorization rules ({', '.join(found)}): "
                                "add exactly one Depends(authorize('<action>')) naming an entry of "
                                "kim_runtime.policy.POLICY")
+        _refuse_sync(name, route.dependant)
         action = next(iter(found))
         if action.startswith("partner.") != route.path_format.startswith("/partner/"):
             raise RouteWithoutRule(f"{name}: partner actions (partner.*) belong on the partner API (/partner/...) "
@@ -226,6 +228,26 @@ def route_actions(app: FastAPI) -> dict[tuple[str, str], str]:
         for method in route.methods:
             actions[(method, route.path_format)] = action
     return actions
+
+
+def _refuse_sync(name: str, dependant) -> None:
+    """A plain `def` endpoint or dependency runs in a worker thread on every request (two thread hops), which a
+    profile of the cases service under load showed as a cost of its own; everything here awaits instead."""
+    calls = [dependant.call, *(d.call for d in _all(dependant.dependencies))]
+    sync = sorted({getattr(c, "__qualname__", repr(c)) for c in calls if c is not None and not _is_async(c)})
+    if sync:
+        raise RouteWithoutRule(f"{name}: {', '.join(sync)} must be async def (a plain def runs in a worker "
+                               "thread on every request)")
+
+
+def _all(dependencies: Iterable) -> Iterable:
+    for dep in dependencies:
+        yield dep
+        yield from _all(dep.dependencies)
+
+
+def _is_async(call) -> bool:
+    return inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(getattr(call, "__call__", None))
 
 
 def _framework_action(app: FastAPI, route, name: str) -> str:

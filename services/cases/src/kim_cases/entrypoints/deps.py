@@ -23,11 +23,11 @@ def caller(action: str):
     return dependency
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     return request.app.state.services
 
 
-def expected_version(if_match: str | None = Header(
+async def expected_version(if_match: str | None = Header(
         default=None, description='The ETag you last saw, e.g. "3"; a stale one gets 409')) -> int | None:
     return parse_if_match(if_match)
 

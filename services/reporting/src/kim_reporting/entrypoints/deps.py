@@ -24,5 +24,5 @@ class Service:
     rebuild: dict = field(default_factory=dict)  # state of the last rebuild, for GET /admin/rebuild
 
 
-def service(request: Request) -> Service:
+async def service(request: Request) -> Service:
     return request.app.state.service

@@ -22,7 +22,7 @@ reader = authorize("staffing.read")
 def context_for(action: str):
     """A dependency: the command context of a caller the policy lets do `action`."""
 
-    def context(request: Request, principal: Principal = Depends(authorize(action))) -> Context:
+    async def context(request: Request, principal: Principal = Depends(authorize(action))) -> Context:
         return Context(actor=principal.sub,
                        correlation_id=request.headers.get("X-Correlation-ID") or str(uuid.uuid4()))
 
@@ -38,19 +38,19 @@ async def case_owner(request: Request, _: Principal, case_id: str) -> Owner | No
     return None if row is None else Owner(frozenset({(row["municipality"], row["team_organisation_id"])}))
 
 
-def staffing(request: Request):
+async def staffing(request: Request):
     return request.app.state.staffing
 
 
-def case_managers(request: Request):
+async def case_managers(request: Request):
     return request.app.state.case_managers
 
 
-def pool(request: Request):
+async def pool(request: Request):
     return request.app.state.runtime.pool
 
 
-def store(request: Request):
+async def store(request: Request):
     return request.app.state.runtime.store
 
 
