@@ -68,6 +68,18 @@ def test_a_good_body_reaches_the_route_unchanged(client):
     assert r.status_code == 200 and r.json() == {"thing_id": "t-1", "body": body}
 
 
+@pytest.mark.parametrize("depth", [33, 900, 5000, 100_000])
+def test_a_document_nested_too_deep_is_a_422_not_a_crash(client, depth):
+    for opening, closing in ((b"[", b"]"), (b'{"a":', b"}")):
+        r = _post(client, opening * depth + b"1" + closing * depth)
+        assert r.status_code == 422 and r.json()["errors"][0]["type"] == "too_deep", r.text
+
+
+def test_a_document_as_deep_as_the_limit_passes(client):
+    body = {"n": json.loads("[" * 31 + "1" + "]" * 31)}
+    assert _post(client, json.dumps(body).encode()).status_code == 200
+
+
 def test_a_body_over_a_mebibyte_is_a_413(client):
     assert _post(client, b'"' + b"x" * MAX_BODY + b'"').status_code == 413
 

@@ -78,8 +78,17 @@ def _header_problem(scope) -> dict | None:
     return None
 
 
+MAX_JSON_DEPTH = 32  # the deepest request model nests 4 levels; a deeper document is an attack on the parser
+
+
+def _too_deep() -> list[dict]:
+    return [_error("body", f"must not nest objects and arrays more than {MAX_JSON_DEPTH} levels deep", "too_deep")]
+
+
 def _json_problems(value, loc: tuple) -> list[dict]:
-    """NUL bytes and lone surrogates in the strings (and keys) of a parsed JSON document."""
+    """NUL bytes and lone surrogates in the strings (and keys) of a parsed JSON document; nesting too deep."""
+    if len(loc) > MAX_JSON_DEPTH:
+        return _too_deep()
     if isinstance(value, dict):
         return [p for k, v in value.items() for p in _json_problems(k, (*loc, k)) + _json_problems(v, (*loc, k))]
     if isinstance(value, list):
@@ -106,7 +115,10 @@ def _body_problems(body: bytes, content_type: bytes) -> list[dict]:
         document = json.loads(body)
     except ValueError:
         return []  # FastAPI answers invalid JSON itself
-    return _json_problems(document, ())
+    except RecursionError:  # thousands of nested brackets: the parser itself gives up
+        return _too_deep()
+    problems = _json_problems(document, ())
+    return _too_deep() if any(p["type"] == "too_deep" for p in problems) else problems
 
 
 class CleanInput:
