@@ -122,3 +122,32 @@ async def test_a_second_start_keeps_the_grants(separated, fresh_db):
         assert await conn.fetchval("SELECT count(*) FROM events") == 2
     finally:
         await conn.close()
+
+
+async def test_a_schema_the_services_role_creates_cannot_stand_in_for_the_store(separated, fresh_db):
+    """The stranger's probe: the role may create schemas (projections rebuild into them), so it made one named like
+    the auditor's login with views `events` and `streams` that hid an event; PostgreSQL's default search path
+    ("$user", public) put them first. Every connection of the runtime and `kim audit` now names `public` alone."""
+    app = await db.connect(separated)
+    try:
+        await app.execute('CREATE SCHEMA "postgres"')  # the auditor's (the suite's admin's) login role
+        await app.execute('CREATE VIEW "postgres".events AS SELECT * FROM public.events WHERE version = 1')
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await app.execute("CREATE VIEW public.streams_copy AS SELECT * FROM public.streams")
+    finally:
+        await app.close()
+    auditor = await db.connect(fresh_db)
+    pool = await db.create_pool(fresh_db)
+    try:
+        assert await auditor.fetchval("SELECT count(*) FROM events") == 2  # the store, not the view (1)
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM events") == 2
+        raw = await asyncpg.connect(fresh_db)  # a connection without the runtime's setting is fooled
+        try:
+            assert await raw.fetchval("SELECT count(*) FROM events") == 1
+        finally:
+            await raw.close()
+    finally:
+        await pool.close()
+        await auditor.execute('DROP SCHEMA "postgres" CASCADE')
+        await auditor.close()

@@ -27,12 +27,19 @@ def _dumps(value) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+# Every connection names its tables' schema itself: with PostgreSQL's default ("$user", public), a role that may
+# create schemas could put a schema named after the connecting user in front of public, with views called `events`
+# or `streams` that show an auditor's `kim audit verify` (or a service) what it wants.
+SERVER_SETTINGS = {"search_path": "public"}
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+    return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+                                     server_settings=SERVER_SETTINGS)
 
 
 async def connect(dsn: str) -> asyncpg.Connection:
-    conn = await asyncpg.connect(dsn)
+    conn = await asyncpg.connect(dsn, server_settings=SERVER_SETTINGS)
     await _init_connection(conn)
     return conn
 
@@ -45,6 +52,7 @@ APPEND_ONLY = ("audit_anchors",)
 _GRANTS = """
 GRANT CONNECT, CREATE ON DATABASE {database} TO {role};
 GRANT USAGE ON SCHEMA public TO {role};
+REVOKE CREATE ON SCHEMA public FROM {role};
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {read_only} FROM {role};
