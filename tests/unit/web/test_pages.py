@@ -149,3 +149,13 @@ def test_a_session_the_services_no_longer_accept_ends_with_a_sign_in():
         response = web.get("/faelle/case-1")
     assert response.status_code == 303 and response.headers["location"] == "/anmelden?grund=abgelaufen"
     assert CASE["client"]["name"] not in response.text
+
+
+@pytest.mark.parametrize("index", ["²", "①", "1" * 400, "-1", "x"])
+def test_a_demo_index_that_is_no_number_is_a_refused_sign_in_not_a_crash(index):
+    """The stranger's probe: '²' passed str.isdigit() and int() raised, a 500 on the sign-in page."""
+    fakes = FakeServices()
+    with client(fakes) as web:
+        web.cookies.set("kim_csrf", "csrf-1")
+        response = web.post("/anmelden", data={"csrf": "csrf-1", "token": "", "demo": index})
+    assert response.status_code == 422 and "kein gültiges Token" in response.text

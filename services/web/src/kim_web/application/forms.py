@@ -48,7 +48,7 @@ def _value(form: Form, name: str, kind: str):
     if kind == "date":
         return iso_date(raw)
     if kind == "int":
-        return int(raw) if raw.isdigit() else raw  # not a number: the API's 422 names the field
+        return int(raw) if raw.isdecimal() else raw  # not a number: the API's 422 names the field
     if kind == "words":
         return [w.lower() for w in re.split(r"[\s,;]+", raw) if w]
     return raw
@@ -100,7 +100,7 @@ def renumber(fields: dict[str, str], prefix: str, origin: list[int]) -> dict[str
     out = {}
     for name, message in fields.items():
         parts = name.split(".")
-        if len(parts) > 1 and parts[0] == prefix and parts[1].isdigit() and int(parts[1]) < len(origin):
+        if len(parts) > 1 and parts[0] == prefix and parts[1].isdecimal() and int(parts[1]) < len(origin):
             parts[1] = str(origin[int(parts[1])])
         out[".".join(parts)] = message
     return out

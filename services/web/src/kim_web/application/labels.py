@@ -139,7 +139,7 @@ FIELDS = {
 def field_label(name: str) -> str:
     """The German name of a form field the API named, e.g. "goals.0.target_date" -> "Ziel 1: Zieldatum"."""
     parts = name.split(".")
-    if len(parts) >= 3 and parts[1].isdigit():
+    if len(parts) >= 3 and parts[1].isdecimal():
         row = {"goals": "Ziel", "domains": "Lebensbereich"}.get(parts[0], FIELDS.get(parts[0], parts[0]))
         return f"{row} {int(parts[1]) + 1}: {FIELDS.get(parts[-1], parts[-1])}"
     return FIELDS.get(name, name)

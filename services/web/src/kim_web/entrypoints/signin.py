@@ -43,7 +43,7 @@ async def sign_in(request: Request, form: Form = Depends(posted)):
     if form.get("demo"):
         demos = demo_sign_ins(request)
         index = form.get("demo")
-        token = demos[int(index)]["token"] if index.isdigit() and int(index) < len(demos) else ""
+        token = demos[int(index)]["token"] if index.isdecimal() and int(index) < len(demos) else ""
     try:
         user = user_of(token)
     except NotAToken:
