@@ -7,7 +7,7 @@ import json
 import logging
 
 import pytest
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.testclient import TestClient
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -163,3 +163,24 @@ def test_a_stored_event_carries_the_trace_but_one_for_a_partner_topic_does_not(s
     assert "traceparent" not in partner
     given = event.model_copy(update={"traceparent": service["traceparent"]})
     assert "traceparent" not in EventStore(None, "kim.partner.caritas-unna")._metadata(given)
+
+
+def test_the_partner_api_adopts_no_trace_or_correlation_id_and_returns_none(spans):
+    """The stranger's probe: a partner's own traceparent and X-Correlation-ID reached kim.referrals verbatim, and
+    the correlation id returned to it equalled ce_correlationid there: ids a partner could link with."""
+    app = create_app("t", auth_secret=SECRET)
+    seen = {}
+
+    @app.post("/partner/referrals")
+    async def accept(request: Request, who: Principal = Depends(authorize("partner.inbox"))):
+        seen.update(correlation=request.headers.get("x-correlation-id"), trace=telemetry.current_traceparent())
+        return {}
+
+    jobcenter = Principal(sub="jc", role=Role.PARTNER, organisation="jc")
+    partner = {"Authorization": f"Bearer {issue_token(SECRET, jobcenter)}"}
+    trace_id = "feedfacefeedfacefeedfacefeedface"
+    r = TestClient(app).post("/partner/referrals", headers=partner | {
+        "X-Correlation-ID": "partner-chosen-id", "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
+    assert "x-correlation-id" not in r.headers
+    assert seen["correlation"] and seen["correlation"] != "partner-chosen-id"
+    assert trace_id not in seen["trace"]

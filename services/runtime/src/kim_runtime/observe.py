@@ -8,6 +8,10 @@ The middleware is the outermost layer of every service's app (kim_runtime.http.c
 - it gives the request a correlation id when the caller sent none (the services read `X-Correlation-ID`, so every
   event of the action carries the same one) and returns it in the response's `X-Correlation-ID`; log lines of the
   request carry it.
+
+The partner API (`/partner/...`) is a boundary: a partner's `traceparent` and `X-Correlation-ID` are not adopted
+(the action gets a trace and a correlation id of its own) and neither is returned, because both end up on the
+service topics (`ce_traceparent`, `ce_correlationid`), which a partner must not be able to link to its own records.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ HTTP_DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 _ID = re.compile(ID_PATTERN)
+PARTNER_API = "/partner/"
 _CORRELATION = b"x-correlation-id"
 _TRACEPARENT = b"traceparent"
 
@@ -51,19 +56,22 @@ class Observed:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        given = _header(scope["headers"], _CORRELATION)
+        partner = scope["path"].startswith(PARTNER_API)
+        given = None if partner else _header(scope["headers"], _CORRELATION)
         if given is None:
             given = new_id()
-            scope = dict(scope, headers=[*scope["headers"], (_CORRELATION, given.encode())])
+            kept = [(k, v) for k, v in scope["headers"] if k.lower() not in (_CORRELATION, _TRACEPARENT) or not partner]
+            scope = dict(scope, headers=[*kept, (_CORRELATION, given.encode())])
         correlation = given if _ID.match(given) and len(given) <= 100 else None  # else CleanInput answers 422
+        echoed = None if partner else correlation
         method, status, started = scope["method"], 500, time.perf_counter()
 
         async def sending(message):
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                if correlation:
-                    message = dict(message, headers=[*message.get("headers", []), (_CORRELATION, correlation.encode())])
+                if echoed:
+                    message = dict(message, headers=[*message.get("headers", []), (_CORRELATION, echoed.encode())])
             await send(message)
 
         token = logs.CORRELATION_ID.set(correlation)
