@@ -87,3 +87,19 @@ def test_the_needles_are_found_where_they_are():
     assert _identifying(_leaves({"a": [BIRTH_YEAR], "b": {"c": "ti"}, "d": f"{BIRTH}T00:00", "e": VALID_UNTIL})) == {
         BIRTH_YEAR, "ti", f"{BIRTH}T00:00", VALID_UNTIL}
     assert _identifying(_leaves({"birth_band": "1930-1939", "status": "duldung_60a"})) == set()
+
+
+async def test_an_erased_clients_consents_are_shown_as_ended(api: Api):
+    """The stranger's probe: after the erasure the case still showed its consent 'active', has_valid_consent true,
+    and the language the client was informed in."""
+    client_id = await api.client("Nadia Erased")
+    case_id = await api.case(client_id)
+    await api.consent(case_id, informed_in="ti")
+    before = await api.get(f"/cases/{case_id}")
+    assert before["has_valid_consent"] and before["consents"][0]["status"] == "active"
+    await api.post(f"/clients/{client_id}/erasure", ERASURE, headers=TEAM_LEAD | {"If-Match": '"1"'})
+    case = await api.get(f"/cases/{case_id}")
+    ledger = await api.get(f"/clients/{client_id}/consents")
+    assert case["has_valid_consent"] is False
+    for consent in case["consents"] + ledger:
+        assert (consent["status"], consent["informed_in"]) == ("erased", "erased")

@@ -60,5 +60,6 @@ async def view(s: Services, ctx: CommandContext, client_id: str, via: str) -> tu
 
 async def consents(s: Services, ctx: CommandContext, client_id: str, today: date) -> list[dict]:
     """The client's consent ledger: every consent of every case of theirs in the caller's reach, status today."""
-    await s.repo.client(client_id)
-    return [c.view(today) for case in await cases_of(s, ctx.principal, client_id) for c in case.consents.values()]
+    client = await s.repo.client(client_id)
+    return [c.view(today, erased=client.erased) for case in await cases_of(s, ctx.principal, client_id)
+            for c in case.consents.values()]

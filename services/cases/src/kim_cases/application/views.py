@@ -16,7 +16,8 @@ def _d(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def case_state(case: Case, reader: PersonalReader, client_personal, today: date) -> dict[str, Any]:
+def case_state(case: Case, reader: PersonalReader, client_personal, today: date, *,
+               erased: bool = False) -> dict[str, Any]:
     o = case.opened
     return {
         "case_id": case.case_id, "version": case.version, "phase": case.phase.value,
@@ -25,8 +26,8 @@ def case_state(case: Case, reader: PersonalReader, client_personal, today: date)
         "municipality": case.municipality, "team": case.team, "team_organisation_id": case.team_organisation_id,
         "case_manager_id": case.case_manager_id, "baustein": o.baustein, "access_channel": o.access_channel,
         "opened_on": _d(o.opened_on),
-        "consents": [c.view(today) for c in case.consents.values()],
-        "has_valid_consent": case.valid_consent_on(today),
+        "consents": [c.view(today, erased=erased) for c in case.consents.values()],
+        "has_valid_consent": not erased and case.valid_consent_on(today),
         "assessment": _dump(case.assessment), "rechtskreis": case.rechtskreis,
         "residence_status": residence(case.residence[-1], reader) if case.residence else None,
         "residence_history": [residence(r, reader) for r in case.residence],
@@ -65,7 +66,7 @@ async def load_visible(s: Services, ctx: CommandContext, case_id: str) -> Case:
 async def state(s: Services, ctx: CommandContext, case: Case, today: date, via: str) -> dict[str, Any]:
     client = await s.repo.client(case.client_id)
     reader = await s.reader(ctx.principal, case.client_id)
-    body = reader.shown(case_state(case, reader, client.registered.personal, today))
+    body = reader.shown(case_state(case, reader, client.registered.personal, today, erased=client.erased))
     body["referrals"] = await CaseReferrals.of_case(s.pool, case.case_id)
     await reader.finish(via, ctx.correlation_id)
     return body

@@ -52,10 +52,12 @@ class ConsentState:
         return (self.valid_on(on) and recipient in self.recipients and category in self.data_categories
                 and purpose in {p.value for p in self.granted.purposes})
 
-    def view(self, on: date) -> dict:
+    def view(self, on: date, *, erased: bool = False) -> dict:
+        """The consent as shown; a consent of an erased client ended with the erasure (status `erased`), and the
+        language the client was informed in is no longer shown."""
         g = self.granted
-        return {
-            "consent_id": g.consent_id, "case_id": g.case_id, "status": self.status(on),
+        view = {
+            "consent_id": g.consent_id, "case_id": g.case_id, "status": "erased" if erased else self.status(on),
             "recipients": self.recipients, "purposes": [p.value for p in g.purposes],
             "data_categories": self.data_categories, "special_categories": g.special_categories,
             "form": g.form.value, "informed_in": g.informed_in, "granted_on": g.granted_on.isoformat(),
@@ -63,3 +65,4 @@ class ConsentState:
             "withdrawn_at": self.withdrawn_at.isoformat() if self.withdrawn_at else None,
             "withdrawals": [w.model_dump(mode="json", exclude={"case_id"}) for w in self.withdrawals],
         }
+        return view | {"informed_in": "erased"} if erased else view
