@@ -66,6 +66,8 @@ async def test_one_trace_from_the_request_to_every_consumer(services):
                  if line.startswith("{")]
     traced = [line for line in log_lines if line.get("trace_id") == trace_id]
     assert traced and all(line["service"] == "cases" and line.get("correlation_id") for line in traced)
+    assert any(line["logger"] == "kim.access" and line["message"].startswith("POST /cases 201") for line in traced)
+    assert client["client_id"] not in (services.logs_dir / "cases.log").read_text()  # routes, not paths
 
 
 def ancestors(span, by_id: dict) -> list:

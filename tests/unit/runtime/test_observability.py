@@ -59,6 +59,14 @@ def test_a_request_continues_the_callers_trace_and_names_the_route_not_the_path(
     assert "cl-4711" not in json.dumps(dict(server.attributes)) + server.name
 
 
+def test_the_access_log_names_the_route_never_the_path(spans, caplog):
+    with caplog.at_level(logging.INFO, logger="kim.access"):
+        client().get("/clients/cl-4711", headers=ADMIN)
+    lines = [r.getMessage() for r in caplog.records if r.name == "kim.access"]
+    assert len(lines) == 1 and lines[0].startswith("GET /clients/{client_id} 200 ")
+    assert "cl-4711" not in caplog.text
+
+
 def test_a_correlation_id_is_given_when_missing_and_echoed_when_sent(spans):
     c = client()
     given = c.get("/clients/x", headers=ADMIN).headers["x-correlation-id"]

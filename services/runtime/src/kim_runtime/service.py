@@ -266,4 +266,5 @@ def run(app, settings: RuntimeSettings) -> None:
     except (AnchorKeyError, InsecureSettings) as exc:
         sys.exit(f"kim_{settings.service} cannot start: {exc}")
     uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level=settings.log_level.lower(),
-                log_config=None)  # uvicorn's loggers go through ours (JSON lines)
+                log_config=None,  # uvicorn's loggers go through ours (JSON lines)
+                access_log=False)  # its lines name the path (client ids); kim_runtime.observe logs the route
