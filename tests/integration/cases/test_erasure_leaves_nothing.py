@@ -11,7 +11,7 @@ import json
 import asyncpg
 import pytest
 
-from .conftest import TEAM_LEAD, Api
+from .conftest import AUDITOR, TEAM_LEAD, Api
 from .kafka_tail import eventually, records_of
 from tests.bodies import ERASURE
 
@@ -97,6 +97,9 @@ async def test_an_erased_clients_consents_are_shown_as_ended(api: Api):
     await api.consent(case_id, informed_in="ti")
     before = await api.get(f"/cases/{case_id}")
     assert before["has_valid_consent"] and before["consents"][0]["status"] == "active"
+    assert before["consents"][0]["informed_in"] == "ti"  # the case manager sees it
+    audited = await api.get(f"/cases/{case_id}", headers=AUDITOR)
+    assert audited["consents"][0]["informed_in"] == "withheld"  # like the client's languages
     await api.post(f"/clients/{client_id}/erasure", ERASURE, headers=TEAM_LEAD | {"If-Match": '"1"'})
     case = await api.get(f"/cases/{case_id}")
     ledger = await api.get(f"/clients/{client_id}/consents")

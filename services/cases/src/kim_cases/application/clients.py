@@ -10,6 +10,7 @@ from kim_cases.adapters.events import CommandContext
 from kim_cases.application.access import cases_of, record_registration
 from kim_cases.application.repository import check_expected
 from kim_cases.application.services import Services
+from kim_cases.application.views import consent_view
 from kim_cases.domain import Client
 
 
@@ -61,5 +62,6 @@ async def view(s: Services, ctx: CommandContext, client_id: str, via: str) -> tu
 async def consents(s: Services, ctx: CommandContext, client_id: str, today: date) -> list[dict]:
     """The client's consent ledger: every consent of every case of theirs in the caller's reach, status today."""
     client = await s.repo.client(client_id)
-    return [c.view(today, erased=client.erased) for case in await cases_of(s, ctx.principal, client_id)
+    reader = await s.reader(ctx.principal, client_id)
+    return [consent_view(c, reader, today, client.erased) for case in await cases_of(s, ctx.principal, client_id)
             for c in case.consents.values()]

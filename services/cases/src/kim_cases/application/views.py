@@ -26,7 +26,7 @@ def case_state(case: Case, reader: PersonalReader, client_personal, today: date,
         "municipality": case.municipality, "team": case.team, "team_organisation_id": case.team_organisation_id,
         "case_manager_id": case.case_manager_id, "baustein": o.baustein, "access_channel": o.access_channel,
         "opened_on": _d(o.opened_on),
-        "consents": [c.view(today, erased=erased) for c in case.consents.values()],
+        "consents": [consent_view(c, reader, today, erased) for c in case.consents.values()],
         "has_valid_consent": not erased and case.valid_consent_on(today),
         "assessment": _dump(case.assessment), "rechtskreis": case.rechtskreis,
         "residence_status": residence(case.residence[-1], reader) if case.residence else None,
@@ -40,6 +40,11 @@ def case_state(case: Case, reader: PersonalReader, client_personal, today: date,
         "transfers": [_dump(t) for t in case.transfers],
         "closure": _dump(case.closure),
     }
+
+
+def consent_view(consent, reader: PersonalReader, today: date, erased: bool) -> dict:
+    view = consent.view(today, erased=erased)
+    return view | {"informed_in": reader.quasi(view["informed_in"])}
 
 
 RESIDENCE_DATES = ("status_since", "valid_until")

@@ -85,6 +85,12 @@ class Opener:
             return {f: opened.get(f) for f in PERSONAL_FIELDS}
         return dict.fromkeys(PERSONAL_FIELDS, opened)
 
+    def quasi(self, value: str | None) -> str | None:
+        """A clear value that points at the person (a consent's language): like personal data in the trail."""
+        if value is None:
+            return None
+        return ERASED if self.key is None else (value if self.reveal else WITHHELD)
+
     def notes(self, value) -> Any:
         opened = self.open(_plain(value), "notes")
         return opened.get("notes") if isinstance(opened, dict) else opened
