@@ -24,6 +24,7 @@ from .kafka import ensure_topics, make_broker
 from .outbox import OutboxRelay, RelayState
 from .projection import Projection, ProjectionHandler
 from .resilience import RateLimitedLog, supervise
+from .scheduler import Clock, FireHandler, Schedule, Scheduler, SystemClock
 from .settings import InsecureSettings, RuntimeSettings
 from .store import EventStore
 from .topics import dead_letter_topic, service_topic
@@ -53,8 +54,15 @@ class ServiceRuntime:
         handlers: Sequence[Handler] = (),
         projections: Sequence[Projection] = (),
         publishes: bool = True,
+        schedule: Schedule | None = None,
+        deadline_handlers: dict[str, FireHandler] | None = None,
+        clock: Clock | None = None,
     ):
         self.settings = settings
+        self.schedule = schedule
+        self.deadline_handlers = dict(deadline_handlers or {})
+        self.clock: Clock = clock or SystemClock()  # tests put a ManualClock here before the start
+        self.scheduler: Scheduler | None = None
         self.migrations_package = migrations_package
         self.handlers = list(handlers) + [ProjectionHandler(p) for p in projections]
         self.projections = list(projections)
@@ -89,7 +97,7 @@ class ServiceRuntime:
             async with db.migration_lock(conn):  # CREATE ... IF NOT EXISTS races between replicas starting together
                 for projection in self.projections:
                     await projection.create_schema(conn)
-        self.store = EventStore(self.pool, self.topic)
+        self.store = EventStore(self.pool, self.topic, schedule=self.schedule)
         self.consumers.pool = self.pool
         self._tasks.append(asyncio.create_task(self._start_broker(), name="broker"))
         if self.topic:
@@ -100,6 +108,11 @@ class ServiceRuntime:
             )
             self._relay_metrics(self.relay)
             self._tasks.append(asyncio.create_task(self._run_relay(), name="outbox-relay"))
+        if self.deadline_handlers:
+            self.scheduler = Scheduler(self.pool, self.deadline_handlers, clock=self.clock, dsn=s.database_url,
+                                       max_sleep_s=s.scheduler_max_sleep_s, retry_s=s.scheduler_retry_s)
+            self._tasks.append(asyncio.create_task(
+                supervise("deadline scheduler", self.scheduler.run, on_crash=lambda _e: None, logger=log), name="deadline-scheduler"))
         self.anchorer = Anchorer(self.pool, s.service, signer, self._publish_anchor,
                                 s.audit_anchor_file())
         self._tasks.append(asyncio.create_task(self._anchor_every_interval(), name="audit-anchors"))
