@@ -5,13 +5,16 @@ from __future__ import annotations
 from fastapi import FastAPI
 from kim_runtime.service import ServiceRuntime
 
+from kim_cases.application.deadlines import CaseDeadlines
 from kim_cases.entrypoints import http
 from kim_cases.projections import CaseOverview, CaseReferrals
 from kim_cases.settings import CasesSettings
 
 
 def build_runtime(settings: CasesSettings) -> ServiceRuntime:
-    return ServiceRuntime(settings, migrations_package="kim_cases", projections=[CaseOverview(), CaseReferrals()])
+    deadlines = CaseDeadlines(settings)
+    return ServiceRuntime(settings, migrations_package="kim_cases", projections=[CaseOverview(), CaseReferrals()],
+                             schedule=deadlines, deadline_handlers=deadlines.handlers(), hold_deadlines=True)
 
 
 def build_app(settings: CasesSettings | None = None) -> FastAPI:

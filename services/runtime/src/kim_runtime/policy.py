@@ -86,6 +86,7 @@ POLICY: dict[str, Rule] = {
     "client.read": Rule(Resource.CLIENT, STAFF_READ),
     "client.erase": Rule(Resource.CLIENT, {TL: S, ADMIN: A}, writes=True),
     "client.reads": Rule(Resource.CLIENT, {AUDITOR: A, ADMIN: A}),
+    "client.legal_hold": Rule(Resource.CLIENT, {TL: S, ADMIN: A}, writes=True),  # place or lift (retention)
     "case.open": Rule(Resource.CLIENT, CASEWORK, writes=True, in_body=True),
     "case.list": Rule(Resource.NONE, STAFF_READ),
     "case.read": Rule(Resource.CASE, STAFF_READ),

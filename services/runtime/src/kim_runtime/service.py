@@ -57,12 +57,17 @@ class ServiceRuntime:
         schedule: Schedule | None = None,
         deadline_handlers: dict[str, FireHandler] | None = None,
         clock: Clock | None = None,
+        hold_deadlines: bool = False,
     ):
         self.settings = settings
         self.schedule = schedule
         self.deadline_handlers = dict(deadline_handlers or {})
         self.clock: Clock = clock or SystemClock()  # tests put a ManualClock here before the start
         self.scheduler: Scheduler | None = None
+        # the scheduler fires once this is set: at the end of start, or by the service (hold_deadlines) once the
+        # objects its handlers use exist
+        self.deadlines_ready = asyncio.Event()
+        self.hold_deadlines = hold_deadlines
         self.migrations_package = migrations_package
         self.handlers = list(handlers) + [ProjectionHandler(p) for p in projections]
         self.projections = list(projections)
@@ -111,11 +116,17 @@ class ServiceRuntime:
         if self.deadline_handlers:
             self.scheduler = Scheduler(self.pool, self.deadline_handlers, clock=self.clock, dsn=s.database_url,
                                        max_sleep_s=s.scheduler_max_sleep_s, retry_s=s.scheduler_retry_s)
-            self._tasks.append(asyncio.create_task(
-                supervise("deadline scheduler", self.scheduler.run, on_crash=lambda _e: None, logger=log), name="deadline-scheduler"))
+            self._tasks.append(asyncio.create_task(self._run_scheduler(), name="deadline-scheduler"))
         self.anchorer = Anchorer(self.pool, s.service, signer, self._publish_anchor,
                                 s.audit_anchor_file())
         self._tasks.append(asyncio.create_task(self._anchor_every_interval(), name="audit-anchors"))
+
+        if not self.hold_deadlines:
+            self.deadlines_ready.set()
+
+    async def _run_scheduler(self) -> None:
+        await self.deadlines_ready.wait()
+        await supervise("deadline scheduler", self.scheduler.run, on_crash=lambda _exc: None, logger=log)
 
     async def _publish_anchor(self, values) -> None:
         await self.kafka_ready.wait()

@@ -23,7 +23,8 @@ def create(runtime: ServiceRuntime) -> FastAPI:
         keys = keyring.from_settings(runtime.settings)  # no KEK outside dev: refuse before touching anything
         async with runtime.lifespan(app):
             await key_setup.prepare(runtime.pool, keys)
-            app.state.services = Services.build(runtime.pool, runtime.store, keys)
+            app.state.services = runtime.schedule.services = Services.build(runtime.pool, runtime.store, keys)
+            runtime.deadlines_ready.set()  # the deadline handlers (application.deadlines) use these services
             app.state.overview = OverviewReader(runtime.pool, overview)
             yield
 
