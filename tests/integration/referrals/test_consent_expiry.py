@@ -14,6 +14,7 @@ from kim_runtime.topics import partner_topic
 
 from .support import PartnerTopicReader, ensure_topics, eventually, new_org, partner, register
 from .support import referrals_service
+from tests.scheduling import settled
 from .with_cases import CASEWORKER, Kreis, cases_service, ok
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -81,11 +82,4 @@ async def _expired(dsn: str) -> list[str]:
 
 
 async def _settled(cases) -> None:
-    """The scheduler has looked at the clock's present: its pending deadlines are all later."""
-    scheduler = cases._transport.app.state.runtime.scheduler
-
-    async def looked():
-        now = scheduler.clock.now()
-        nxt = await scheduler.next_due()
-        return nxt is None or nxt > now
-    await eventually(looked)
+    await settled(cases._transport.app.state.runtime.scheduler)
