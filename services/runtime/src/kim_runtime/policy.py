@@ -92,6 +92,7 @@ POLICY: dict[str, Rule] = {
     "case.read": Rule(Resource.CASE, STAFF_READ),
     "case.work": Rule(Resource.CASE, CASEWORK, writes=True),
     "case.transfer": Rule(Resource.CASE, CASEWORK, writes=True),
+    "worklist.read": Rule(Resource.NONE, CASEWORK),  # follow-ups of the cases in reach (Wiedervorlage)
     # staffing
     "staffing.case.read": Rule(Resource.CASE, STAFF_READ),
     "staffing.case.assign": Rule(Resource.CASE, {TL: S, ADMIN: A}, writes=True),
