@@ -370,18 +370,25 @@ class ConsentExpired(Event):
     expired_at: Timestamp = Field(description="When it expired (the start of the day after valid_until)")
 
 
-@event("kim.cases.ReviewDue", key="case_id")
+FollowUpId = Annotated[Id, Field(description="Stream of the follow-ups of one case or referral: wv-<its id>; kept "
+                                             "apart from the case's or referral's own stream, so a reminder never "
+                                             "changes their version (ETag)")]
+
+
+@event("kim.cases.ReviewDue", key="follow_up_id")
 class ReviewDue(Event):
     """Follow-up (Wiedervorlage): the review planned by the last ReviewHeld (next_review_on) falls due today."""
 
+    follow_up_id: FollowUpId
     case_id: CaseId
     due_on: date = Field(description="The planned review day")
 
 
-@event("kim.cases.PauseEndDue", key="case_id")
+@event("kim.cases.PauseEndDue", key="follow_up_id")
 class PauseEndDue(Event):
     """Follow-up (Wiedervorlage): the pause was planned to end today (CasePaused.expected_resume_on)."""
 
+    follow_up_id: FollowUpId
     case_id: CaseId
     due_on: date = Field(description="The planned end of the pause")
 

@@ -141,9 +141,11 @@ class EventStore:
                 rows = await c.fetch(sql, stream_id, from_version)
         return [row_to_envelope(r) for r in rows]
 
-    async def stream_version(self, stream_id: str) -> int:
-        async with self.pool.acquire() as c:
-            return await c.fetchval("SELECT version FROM streams WHERE stream_id = $1", stream_id) or 0
+    async def stream_version(self, stream_id: str, conn: asyncpg.Connection | None = None) -> int:
+        if conn is None:
+            async with self.pool.acquire() as c:
+                return await self.stream_version(stream_id, c)
+        return await conn.fetchval("SELECT version FROM streams WHERE stream_id = $1", stream_id) or 0
 
     async def read_all(self, *, from_position: int = 0, batch_size: int = 1000) -> AsyncIterator[Recorded]:
         """Every event after `from_position`, in position order, fetched in batches."""

@@ -3,8 +3,8 @@
 | deadline (key) | set by | due | moved / cancelled by | fires |
 |---|---|---|---|---|
 | `consent-expiry:<consent>` | ConsentGranted with valid_until | start of the day after valid_until | ConsentWithdrawn (all) | ConsentExpired |
-| `review-due:<case>` | ReviewHeld with next_review_on | start of that day | the next ReviewHeld; CaseClosed | ReviewDue |
-| `pause-end:<case>` | CasePaused with expected_resume_on | start of that day | CaseResumed; CaseClosed | PauseEndDue |
+| `review-due:<case>` | ReviewHeld with next_review_on | start of that day | the next ReviewHeld; CaseClosed | ReviewDue (stream wv-<case>) |
+| `pause-end:<case>` | CasePaused with expected_resume_on | start of that day | CaseResumed; CaseClosed | PauseEndDue (stream wv-<case>) |
 | `retention:<case>` | CaseClosed | closed_on + the reason's retention years | — | ClientErased (aufbewahrungsfrist) |
 | `retention-recheck:<client>` | LegalHoldLifted | at once | — | ClientErased, if a period passed |
 
@@ -94,12 +94,17 @@ class CaseDeadlines:
         await self._on_case(conn, due, lambda case: case.pause_end_falls_due(date.fromisoformat(due.data["due_on"])))
 
     async def _on_case(self, conn: asyncpg.Connection, due: Due, decide) -> None:
+        """Decide on the case as it is now; the events go to their own stream (a follow-up's wv-<case>, so the
+        case's version stays) or to the case's (ConsentExpired)."""
         s = self.services
         case = await s.repo.case(due.stream_id, conn)
         events = decide(case)
-        if events:
-            await s.repo.append(case.case_id, case.version, events, _context(due), subject=case.client_id,
-                                municipality=case.municipality, conn=conn)
+        if not events:
+            return
+        stream = events[0].stream_id()
+        version = case.version if stream == case.case_id else await s.store.stream_version(stream, conn)
+        await s.repo.append(stream, version, events, _context(due), subject=case.client_id,
+                            municipality=case.municipality, conn=conn)
 
     async def retention(self, conn: asyncpg.Connection, due: Due, now: datetime) -> None:
         s = self.services

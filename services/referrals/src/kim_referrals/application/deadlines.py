@@ -2,8 +2,8 @@
 
 | deadline (key) | set by | due | cancelled by | fires |
 |---|---|---|---|---|
-| `referral-overdue:<referral>` | ReferralRequested with due_on | start of the day after due_on | accepted, declined, revoked, closed | ReferralOverdue |
-| `appointment-outcome:<referral>` | AppointmentScheduled (a new date moves it) | start of the day after the appointment | outcome reported, revoked, closed | AppointmentOutcomeMissing |
+| `referral-overdue:<referral>` | ReferralRequested with due_on | start of the day after due_on | accepted, declined, revoked, closed | ReferralOverdue (stream wv-<referral>) |
+| `appointment-outcome:<referral>` | AppointmentScheduled (a new date moves it) | start of the day after the appointment | outcome reported, revoked, closed | AppointmentOutcomeMissing (stream wv-<referral>) |
 
 The handler decides on the referral as it is when the deadline fires (a referral that moved on fires nothing).
 """
@@ -44,13 +44,11 @@ def schedule(env: Envelope) -> Iterator[Change]:
 def handlers(commands: Callable[[], ReferralCommands]) -> dict[str, FireHandler]:
     async def overdue(conn: asyncpg.Connection, due: Due, now: datetime) -> None:
         day = date.fromisoformat(due.data["due_on"])
-        await commands().decide(due.stream_id, lambda r, _now: r.mark_overdue(day), _context(due),
-                                expected_version=None, conn=conn)
+        await commands().follow_up(due.stream_id, lambda r: r.mark_overdue(day), _context(due), conn=conn)
 
     async def outcome_missing(conn: asyncpg.Connection, due: Due, now: datetime) -> None:
         day = date.fromisoformat(due.data["appointment_on"])
-        await commands().decide(due.stream_id, lambda r, _now: r.mark_outcome_missing(day), _context(due),
-                                expected_version=None, conn=conn)
+        await commands().follow_up(due.stream_id, lambda r: r.mark_outcome_missing(day), _context(due), conn=conn)
 
     return {"referral-overdue": overdue, "appointment-outcome": outcome_missing}
 

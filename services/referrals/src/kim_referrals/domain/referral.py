@@ -122,14 +122,15 @@ class Referral:
         """No answer (accept or decline) by due_on."""
         if self.state is not State.REQUESTED or self.due_on != due_on:
             return []
-        return [ReferralOverdue(referral_id=self.referral_id, case_id=self.case_id, due_on=due_on)]
+        return [ReferralOverdue(follow_up_id=f"wv-{self.referral_id}", referral_id=self.referral_id,
+                                case_id=self.case_id, due_on=due_on)]
 
     def mark_outcome_missing(self, appointment_on: date) -> list[Event]:
         """The appointment day passed without an outcome."""
         if self.state is not State.APPOINTMENT_SCHEDULED or self.appointment_on != appointment_on:
             return []
-        return [AppointmentOutcomeMissing(referral_id=self.referral_id, case_id=self.case_id,
-                                          appointment_on=appointment_on)]
+        return [AppointmentOutcomeMissing(follow_up_id=f"wv-{self.referral_id}", referral_id=self.referral_id,
+                                          case_id=self.case_id, appointment_on=appointment_on)]
 
     # -- state -----------------------------------------------------------------------------------------
     def apply(self, event: Event) -> None:
