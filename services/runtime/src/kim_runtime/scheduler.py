@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 LOCAL_TIME = ZoneInfo("Europe/Berlin")  # the county's days: a date falls due at its local midnight
 CHANNEL = "kim_deadlines"
+HELD_S = 1.0  # how soon to look again at a due deadline another replica is firing
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,8 @@ class Scheduler:
         timeout = self.max_sleep_s
         if next_due is not None:
             until = self.clock.seconds_until(next_due)
+            if until == 0.0:
+                until = HELD_S  # due, yet not fired: another replica holds it; look again shortly, do not spin
             timeout = None if until is None else min(until, self.max_sleep_s)
         elif self.clock.seconds_until(self.clock.now()) is None:
             timeout = None  # a manual clock: nothing is due until it moves or a deadline is set

@@ -47,8 +47,11 @@ class CaseDeadlines:
         self.services: Services | None = None  # set once the runtime has its pool (entrypoints.http)
 
     # -- the schedule: run by the event store inside every append ---------------------------------------------
+    WATCHED = frozenset(m.event_type for m in (ev.ConsentGranted, ev.ConsentWithdrawn, ev.ReviewHeld, ev.CasePaused,
+                                                ev.CaseResumed, ev.CaseClosed, ev.LegalHoldLifted))
+
     def __call__(self, env: Envelope) -> Iterator[Change]:
-        if not env.type.startswith("kim.cases."):
+        if env.type not in self.WATCHED:
             return
         e = from_envelope(env)
         match e:
