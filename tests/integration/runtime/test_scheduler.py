@@ -14,7 +14,7 @@ import pytest
 from kim_runtime import db
 from kim_runtime.envelope import Envelope
 from kim_runtime.errors import ConcurrencyConflict
-from kim_runtime.scheduler import Cancel, Deadline, Due, ManualClock, Scheduler, pending
+from kim_runtime.scheduler import Cancel, Deadline, Due, ManualClock, Scheduler, derive_once, pending
 from kim_runtime.store import EventStore
 from tests.polling import eventually
 
@@ -216,3 +216,20 @@ async def test_a_new_deadline_wakes_a_sleeping_worker_by_notification(pool, fres
         with contextlib.suppress(asyncio.CancelledError):
             await task
     assert await reminded(pool) == [("s-now", "already due")]
+
+
+async def test_the_deadlines_of_the_history_before_the_scheduler_are_derived_once(pool):
+    before = EventStore(pool, None)  # events stored before the service had a schedule: no deadline rows
+    await plan(before, "kept", T0 + timedelta(days=1), note="old")
+    await plan(before, "kept", T0 + timedelta(days=2), version=1, note="moved")
+    await plan(before, "dropped", T0 + timedelta(days=1))
+    await before.append("dropped", [event("dropped", "kim.test.Dropped")], 1)
+    async with pool.acquire() as conn:
+        assert await pending(conn) == []
+
+    store = EventStore(pool, None, schedule=schedule)
+    assert await derive_once(store, schedule) == 4  # three sets (one moves the first) and one cancel
+    async with pool.acquire() as conn:
+        assert [(d["key"], d["due_at"], d["data"]) for d in await pending(conn)] == [
+            ("remind:kept", T0 + timedelta(days=2), {"note": "moved"})]
+    assert await derive_once(store, schedule) is None  # once: fired deadlines never come back

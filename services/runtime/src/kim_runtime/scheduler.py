@@ -269,3 +269,23 @@ async def pending(conn: asyncpg.Connection, prefix: str = "") -> list[dict]:
     rows = await conn.fetch("SELECT key, kind, stream_id, due_at, data, attempts, last_error FROM deadlines "
                             "WHERE starts_with(key, $1) ORDER BY due_at, key", prefix)
     return [dict(r) for r in rows]
+
+
+async def derive_once(store, schedule: Schedule, *, batch_size: int = 1000) -> int | None:
+    """Once per store: the deadlines of the events stored before the scheduler (or this schedule) existed, derived
+    by running the schedule over the whole history in order (so later events move and cancel as they did). Due ones
+    fire as soon as the scheduler starts. Returns the number of changes applied, None when done before."""
+    async with store.pool.acquire() as conn:
+        if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM deadlines_derived)"):
+            return None
+    changes: list[dict] = []
+    async for recorded in store.read_all():
+        changes += changes_of(schedule, [recorded.envelope])
+    async with store.pool.acquire() as conn, conn.transaction():
+        if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM deadlines_derived)"):
+            return None
+        for start in range(0, len(changes), batch_size):
+            await conn.execute("SELECT kim_schedule($1::jsonb)", changes[start:start + batch_size])
+        await conn.execute("INSERT INTO deadlines_derived (changes) VALUES ($1)", len(changes))
+    log.info("derived %d deadline changes from the stored history", len(changes))
+    return len(changes)

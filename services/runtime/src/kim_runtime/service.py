@@ -24,7 +24,7 @@ from .kafka import ensure_topics, make_broker
 from .outbox import OutboxRelay, RelayState
 from .projection import Projection, ProjectionHandler
 from .resilience import RateLimitedLog, supervise
-from .scheduler import Clock, FireHandler, Schedule, Scheduler, SystemClock
+from .scheduler import Clock, FireHandler, Schedule, Scheduler, SystemClock, derive_once
 from .settings import InsecureSettings, RuntimeSettings
 from .store import EventStore
 from .topics import dead_letter_topic, service_topic
@@ -105,6 +105,9 @@ class ServiceRuntime:
                 for projection in self.projections:
                     await projection.create_schema(conn)
         self.store = EventStore(self.pool, self.topic, schedule=self.schedule)
+        if self.schedule is not None:
+            async with self.pool.acquire() as conn, db.migration_lock(conn):  # one replica derives
+                await derive_once(self.store, self.schedule)
         self.consumers.pool = self.pool
         self._tasks.append(asyncio.create_task(self._start_broker(), name="broker"))
         if self.topic:

@@ -14,6 +14,13 @@ CREATE TABLE IF NOT EXISTS deadlines (
 );
 CREATE INDEX IF NOT EXISTS deadlines_due ON deadlines (due_at);
 
+-- Set once the deadlines of the events stored before the scheduler existed were derived (scheduler.derive_once).
+CREATE TABLE IF NOT EXISTS deadlines_derived (
+    singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    derived_at  timestamptz NOT NULL DEFAULT now(),
+    changes     integer NOT NULL
+);
+
 -- Apply deadline changes: [{"key", "kind", "stream_id", "due_at", "data", "set_by"}] sets or moves one,
 -- {"key", "cancel": true} cancels one, {"cancel_prefix": "..."} cancels every key with that prefix.
 -- Wakes the scheduler at commit.
