@@ -81,7 +81,10 @@ def test_an_expiring_consent_expires_once_and_not_when_withdrawn_before():
     [expired] = case.expire_consent("k-1", at)
     assert (expired.consent_id, expired.valid_until, expired.expired_at) == ("k-1", date(2025, 6, 30), at)
     run(case, [expired])
-    assert case.consents["k-1"].status(date(2025, 6, 1)) == "expired"  # whatever day one asks about
+    consent_state = case.consents["k-1"]
+    assert consent_state.expired_at == at
+    # casework dated within the consent's validity stays possible after the expiry was recorded
+    assert (consent_state.status(date(2025, 6, 30)), consent_state.status(date(2025, 7, 1))) == ("active", "expired")
     assert case.expire_consent("k-1", at) == [] and case.expire_consent("k-2", at) == []
     assert case.expire_consent("unknown", at) == []
 

@@ -43,7 +43,7 @@ class ConsentState:
         """active, withdrawn, expired or pending (granted for a later day)."""
         if self.withdrawn_at is not None:
             return "withdrawn"
-        if self.expired_at is not None or (self.granted.valid_until is not None and on > self.granted.valid_until):
+        if self.granted.valid_until is not None and on > self.granted.valid_until:  # ConsentExpired records it
             return "expired"
         if on < self.granted.granted_on:
             return "pending"
