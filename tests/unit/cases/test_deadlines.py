@@ -11,6 +11,7 @@ from kim_runtime.scheduler import Cancel, Deadline, start_of
 from kim_schemas import cases as ev
 from kim_schemas.case_codes import ClosureReason, LegalHoldReason, PauseReason, WithdrawalScope
 from kim_schemas.codes import ErasureReason
+from kim_schemas.types import Encrypted
 
 from kim_cases.adapters.events import CommandContext, to_envelope
 from kim_cases.application.deadlines import CaseDeadlines, plus_years
@@ -106,9 +107,8 @@ def test_a_follow_up_fires_only_while_it_still_applies():
 
 def test_legal_holds_are_in_force_until_lifted_and_retention_erasure_says_so():
     client = Client("c-1")
-    run(client, client.register(ev.ClientRegistered.model_fields["personal"].annotation(
-        key_id="key-1", nonce="AAAAAAAAAAAAAAAA", ciphertext="c2VhbGVk"), birth_year=None, languages=[],
-        arrival_year=None))
+    sealed = Encrypted(key_id="key-1", nonce="AAAAAAAAAAAAAAAA", ciphertext="c2VhbGVk")
+    run(client, client.register(sealed, sealed, birth_year=None, arrival_year=None))
     run(client, client.place_hold("h-1", reason=LegalHoldReason.LITIGATION, reference="VG 7 K 1/26", by="lead-1",
                                   at=AT))
     run(client, client.place_hold("h-2", reason=LegalHoldReason.AUDIT, reference="RPA 4", by="admin-1", at=AT))
