@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
 
 from fastapi import APIRouter, Depends, Request, Response
+from kim_runtime.scheduler import local_day
 
 from kim_cases.adapters.events import CommandContext
 from kim_cases.application import clients, views
@@ -43,9 +43,10 @@ async def client_history(client_id: str, ctx: CommandContext = Reader,
 
 
 @router.get("/{client_id}/consents", summary="The client's consent ledger across their cases, status as of today")
-async def consent_ledger(client_id: str, ctx: CommandContext = Reader,
+async def consent_ledger(client_id: str, request: Request, ctx: CommandContext = Reader,
                          s: Services = Depends(services)):
-    return await clients.consents(s, ctx, client_id, date.today())
+    today = local_day(request.app.state.runtime.clock.now())  # the service's clock, as its deadlines use it
+    return await clients.consents(s, ctx, client_id, today)
 
 
 @router.post("/{client_id}/erasure", summary="Right to erasure: destroy the client's key (events stay, unreadable)")
