@@ -240,3 +240,13 @@ def test_broker_denies_by_default_and_only_the_admin_is_a_super_user():
     assert p["auto.create.topics.enable"] == "false"
     assert p["super.users"] == "User:kim-admin;User:ANONYMOUS"  # ANONYMOUS: the loopback controller listener
     assert 'username="kim-admin"' in p["listener.name.client.scram-sha-512.sasl.jaas.config"]
+
+
+def test_partner_topics_keep_records_as_long_in_compose_as_in_the_local_stack():
+    """Issue 19: a finite partner-topic retention, the same for kafka-init, the referrals service and `kim run`."""
+    from kim_runtime.topics import PARTNER_RETENTION_MS
+
+    spec = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for name in ("kafka-init", "referrals"):
+        value = spec["services"][name]["environment"]["KIM_PARTNER_TOPIC_RETENTION_MS"]
+        assert value == f"${{KIM_PARTNER_TOPIC_RETENTION_MS:-{PARTNER_RETENTION_MS}}}", name

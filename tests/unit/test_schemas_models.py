@@ -18,11 +18,12 @@ TYPE_NAME = re.compile(r"^kim\.(cases|staffing|referrals|reporting|partner)\.[A-
 CATALOGUE = {
     "cases": "ClientRegistered CaseOpened ConsentGranted ConsentWithdrawn AssessmentCompleted "
     "ResidenceStatusRecorded RechtskreisChanged IntegrationPlanAgreed ReviewHeld GoalAchieved GoalDropped "
-    "MilestoneRecorded CaseTransferred CasePaused CaseResumed CaseClosed ClientErased",
+    "MilestoneRecorded CaseTransferred CasePaused CaseResumed CaseClosed ClientErased ConsentExpired ReviewDue "
+    "PauseEndDue LegalHoldPlaced LegalHoldLifted",
     "staffing": "GrantAwarded PositionEstablished PositionTransferred PositionFilled PositionVacated "
     "CaseManagerAssigned CaseloadLimitExceeded CaseloadBackWithinLimit",
     "referrals": "PartnerRegistered ReferralRequested ReferralAccepted ReferralDeclined AppointmentScheduled "
-    "ReferralOutcomeReported ReferralClosed ReferralRevoked",
+    "ReferralOutcomeReported ReferralClosed ReferralRevoked ReferralOverdue AppointmentOutcomeMissing",
     "reporting": "ReportGenerated ReportApproved",
     "partner": "PartnerReferralOffered PartnerReferralUpdated PartnerReferralRevoked",
 }

@@ -132,3 +132,14 @@ class ClosureReason(StrEnum):
     MOVED_AWAY = "wegzug"
     CONSENT_WITHDRAWN = "einwilligung_widerrufen"
     OTHER = "sonstiges"
+
+
+class LegalHoldReason(StrEnum):
+    """Why a client's data must be kept past its retention period: rechtsstreit = litigation or an objection
+    procedure, behoerdenanfrage = a request of an authority or court, pruefung = an audit (e.g. of the funding),
+    sonstiges = other (say which in the reference)."""
+
+    LITIGATION = "rechtsstreit"
+    AUTHORITY_REQUEST = "behoerdenanfrage"
+    AUDIT = "pruefung"
+    OTHER = "sonstiges"

@@ -16,6 +16,7 @@ from kim_schemas.case_codes import (
     ConsentForm,
     GoalDropReason,
     LanguageLevel,
+    LegalHoldReason,
     Level,
     MilestoneKind,
     PauseReason,
@@ -24,7 +25,7 @@ from kim_schemas.case_codes import (
     WithdrawalScope,
 )
 from kim_schemas.codes import (
-    Baustein, ConsentPurpose, DataCategory, ErasureGround, LifeDomain, Rechtskreis, ResidenceStatus,
+    Baustein, ConsentPurpose, DataCategory, ErasureGround, ErasureReason, LifeDomain, Rechtskreis, ResidenceStatus,
 )
 from kim_schemas.types import Ags, Encrypted, Id, LanguageCode, OrganisationId, Timestamp
 
@@ -354,3 +355,62 @@ class ClientErased(Event):
                                                                    "recorded before it was asked)")
     request_reference: str | None = Field(default=None, max_length=100,
                                           description="Reference of the erasure request, e.g. its file number")
+    reason: ErasureReason | None = Field(default=None, description="antrag = on request; aufbewahrungsfrist = the "
+                                                                   "retention period passed (absent: on request)")
+
+
+@event("kim.cases.ConsentExpired", key="case_id")
+class ConsentExpired(Event):
+    """The consent's valid_until passed: from the start of the next day (Europe/Berlin) it covers nothing. Recorded by
+    the cases service's scheduler; referrals resting on it are revoked and their partners told to purge."""
+
+    case_id: CaseId
+    consent_id: Id = Field(description="The consent that expired")
+    valid_until: date = Field(description="Its last valid day")
+    expired_at: Timestamp = Field(description="When it expired (the start of the day after valid_until)")
+
+
+FollowUpId = Annotated[Id, Field(description="Stream of the follow-ups of one case or referral: wv-<its id>; kept "
+                                             "apart from the case's or referral's own stream, so a reminder never "
+                                             "changes their version (ETag)")]
+
+
+@event("kim.cases.ReviewDue", key="follow_up_id")
+class ReviewDue(Event):
+    """Follow-up (Wiedervorlage): the review planned by the last ReviewHeld (next_review_on) falls due today."""
+
+    follow_up_id: FollowUpId
+    case_id: CaseId
+    due_on: date = Field(description="The planned review day")
+
+
+@event("kim.cases.PauseEndDue", key="follow_up_id")
+class PauseEndDue(Event):
+    """Follow-up (Wiedervorlage): the pause was planned to end today (CasePaused.expected_resume_on)."""
+
+    follow_up_id: FollowUpId
+    case_id: CaseId
+    due_on: date = Field(description="The planned end of the pause")
+
+
+@event("kim.cases.LegalHoldPlaced", key="client_id")
+class LegalHoldPlaced(Event):
+    """A legal hold: the client's data is kept past its retention period until the hold is lifted."""
+
+    client_id: ClientId
+    hold_id: Id = Field(description="Id of the hold; LegalHoldLifted names it")
+    reason: LegalHoldReason = Field(description="Why the data must be kept")
+    reference: str = Field(min_length=1, max_length=100,
+                           description="File number of the procedure or request (no personal data)")
+    placed_by: Id = Field(description="Team lead or admin who placed the hold")
+    placed_at: Timestamp = Field(description="When")
+
+
+@event("kim.cases.LegalHoldLifted", key="client_id")
+class LegalHoldLifted(Event):
+    """A legal hold was lifted; once none is in force, a passed retention period erases the client."""
+
+    client_id: ClientId
+    hold_id: Id = Field(description="The hold")
+    lifted_by: Id = Field(description="Team lead or admin who lifted it")
+    lifted_at: Timestamp = Field(description="When")

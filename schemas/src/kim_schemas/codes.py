@@ -152,12 +152,21 @@ class ErasureGround(StrEnum):
     LEGAL_OBLIGATION = "rechtspflicht"
 
 
+class ErasureReason(StrEnum):
+    """Why a client's key was destroyed: antrag = on request (right to erasure, Art. 17 GDPR), aufbewahrungsfrist =
+    the retention period after the client's last case was closed passed (Art. 5(1)(e) GDPR, SGB X § 84)."""
+
+    REQUEST = "antrag"
+    RETENTION = "aufbewahrungsfrist"
+
+
 class RevocationReason(StrEnum):
-    """Why a referral was revoked. einwilligung_widerrufen = the client withdrew consent, fall_abgeschlossen =
-    the case was closed, loeschung = the client's data was erased (right to erasure, Art. 17 GDPR), sonstiges =
-    other."""
+    """Why a referral was revoked. einwilligung_widerrufen = the client withdrew consent, einwilligung_abgelaufen =
+    the consent's valid_until passed, fall_abgeschlossen = the case was closed, loeschung = the client's data was
+    erased (right to erasure, Art. 17 GDPR, or the retention period passed), sonstiges = other."""
 
     CONSENT_WITHDRAWN = "einwilligung_widerrufen"
+    CONSENT_EXPIRED = "einwilligung_abgelaufen"
     CASE_CLOSED = "fall_abgeschlossen"
     ERASURE = "loeschung"
     OTHER = "sonstiges"

@@ -116,3 +116,27 @@ class ReferralRevoked(Event):
     reason: RevocationReason = Field(description="Why")
     consent_id: Id | None = Field(default=None, description="The withdrawn consent, if that is the reason")
     revoked_at: Timestamp = Field(description="When")
+
+
+FollowUpId = Annotated[Id, Field(description="Stream of the referral's follow-ups: wv-<referral id>; kept apart from "
+                                             "the referral's own stream, so a reminder never changes its version")]
+
+
+@event("kim.referrals.ReferralOverdue", key="follow_up_id")
+class ReferralOverdue(Event):
+    """Follow-up (Wiedervorlage): the partner did not answer (accept or decline) by the referral's due_on."""
+
+    follow_up_id: FollowUpId
+    referral_id: Id = Field(description="The referral")
+    case_id: CaseRef = None
+    due_on: date = Field(description="The day the answer was due")
+
+
+@event("kim.referrals.AppointmentOutcomeMissing", key="follow_up_id")
+class AppointmentOutcomeMissing(Event):
+    """Follow-up (Wiedervorlage): the appointment day passed and the partner reported no outcome."""
+
+    follow_up_id: FollowUpId
+    referral_id: Id = Field(description="The referral")
+    case_id: CaseRef = None
+    appointment_on: date = Field(description="The day of the appointment")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 
 from .conftest import LUENEN, TEAM_LEAD, Api
@@ -85,7 +87,7 @@ async def test_the_consent_ledger_shows_withdrawals_per_recipient_and_category(a
     case_id = await api.case(client_id)
     consent_id = await api.consent(case_id, recipients=["abh-unna", "jobcenter-unna"],
                                    data_categories=["aufenthalt", "gesundheit"], special_categories=True,
-                                   valid_until="2025-12-31")
+                                   valid_until=(date.today() + timedelta(days=30)).isoformat())
     url = f"/cases/{case_id}/consents/{consent_id}/withdrawal"
     await api.post(url, {"scope": "empfaenger", "recipient": "abh-unna"})
     await api.post(url, {"scope": "kategorie", "data_category": "gesundheit"}, headers=TEAM_LEAD)
@@ -93,7 +95,9 @@ async def test_the_consent_ledger_shows_withdrawals_per_recipient_and_category(a
     assert entry["recipients"] == ["jobcenter-unna"] and entry["data_categories"] == ["aufenthalt"]
     assert entry["special_categories"] is True and entry["recorded_by"] == "staff-1"
     assert [w["scope"] for w in entry["withdrawals"]] == ["empfaenger", "kategorie"]
-    state = await api.get(f"/cases/{case_id}", params={"as_of": "2026-01-01"})
+    # a valid_until ahead: its expiry (ConsentExpired, recorded by the scheduler) cannot race these commands
+    after = (date.today() + timedelta(days=31)).isoformat()
+    state = await api.get(f"/cases/{case_id}", params={"as_of": after})
     assert state["consents"][0]["status"] == "expired" and state["has_valid_consent"] is False
     await api.post(url, {"scope": "alle"})
     [entry] = await api.get(f"/clients/{client_id}/consents")

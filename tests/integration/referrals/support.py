@@ -73,10 +73,13 @@ async def consented_case(client, cases, recipient: str, *, purposes: list[str],
 
 
 @contextlib.asynccontextmanager
-async def referrals_service(dsn: str, bootstrap: str) -> AsyncIterator[httpx.AsyncClient]:
+async def referrals_service(dsn: str, bootstrap: str, *, clock=None) -> AsyncIterator[httpx.AsyncClient]:
+    """The referrals service in-process; with `clock` (kim_runtime.scheduler.ManualClock) its deadlines follow it."""
     settings = ReferralSettings(database_url=dsn, kafka_bootstrap=bootstrap, auth_secret=SECRET,
                                 pseudonym_secret="test-pseudonym-secret")
     app = build_app(settings)
+    if clock is not None:
+        app.state.runtime.clock = clock
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://referrals") as client:

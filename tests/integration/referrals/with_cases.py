@@ -19,8 +19,11 @@ TEAM_LEAD = token(Role.TEAM_LEAD, sub="tl-0815", team="stadt-luenen", municipali
 
 
 @contextlib.asynccontextmanager
-async def cases_service(dsn: str, bootstrap: str) -> AsyncIterator[httpx.AsyncClient]:
+async def cases_service(dsn: str, bootstrap: str, *, clock=None) -> AsyncIterator[httpx.AsyncClient]:
+    """The cases service in-process; with `clock` (kim_runtime.scheduler.ManualClock) its deadlines follow that."""
     app = build_cases(CasesSettings(database_url=dsn, kafka_bootstrap=bootstrap, auth_secret=SECRET))
+    if clock is not None:
+        app.state.runtime.clock = clock
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cases") as client:
             yield client
@@ -47,10 +50,12 @@ class Kreis:
         return client_id, case_id
 
     async def consent(self, case_id: str, recipients: list[str], *, granted_on: date = date(2025, 1, 10),
-                      categories: tuple[str, ...] = ("aufenthalt",), known: bool = True) -> str:
+                      categories: tuple[str, ...] = ("aufenthalt",), known: bool = True,
+                      valid_until: date | None = None) -> str:
         consent_id = (await ok(await self.cases.post(f"/cases/{case_id}/consents", headers=CASEWORKER, json={
             "recipients": recipients, "purposes": ["aufenthaltssicherung"], "data_categories": list(categories),
-            "form": "schriftlich", "informed_in": "uk", "granted_on": granted_on.isoformat()}), 201))["consent_id"]
+            "form": "schriftlich", "informed_in": "uk", "granted_on": granted_on.isoformat(),
+            "valid_until": valid_until and valid_until.isoformat()}), 201))["consent_id"]
         if known:
             await consent_known(self.referrals, case_id, consent_id)
         return consent_id

@@ -23,6 +23,7 @@ from kim_reporting.settings import ReportingSettings
 from kim_runtime.auth import Principal, Role, issue_token
 from kim_runtime.types import KREIS_UNNA_MUNICIPALITIES
 
+from ..cases.kafka_tail import records_of
 from ..runtime.harness import eventually
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -84,5 +85,81 @@ async def test_cases_opened_and_closed_in_the_cases_service_are_counted(stack, f
             finally:
                 await conn.close()
             assert cells["closures"]["suppressed"] and cells["closures"]["value"] is None  # one person
+    finally:
+        await drop_database(stack.postgres_url, reporting_db)
+
+
+async def test_figures_stay_when_retention_destroys_the_clients_keys(stack, fresh_db, kafka_bootstrap):
+    """Issue 19: retention shreds the clients (ClientErased, reason aufbewahrungsfrist) a year after their cases
+    closed (clock moved, never waited for); reporting, which aggregates codes only, shows the same figures after."""
+    from datetime import UTC, datetime
+
+    from kim_cases.application.deadlines import plus_years
+    from kim_runtime.scheduler import ManualClock, start_of
+
+    from tests.scheduling import settled
+
+    reporting_db = f"kim_test_{uuid.uuid4().hex[:16]}"
+    await create_database(stack.postgres_url, reporting_db)
+    ags = f"0597{random.randrange(9000, 10000)}"
+    served = {"municipalities": (*KREIS_UNNA_MUNICIPALITIES, ags)}
+    today = date.today()
+    clock = ManualClock(datetime.now(UTC))
+    try:
+        cases_app = build_cases(CasesSettings(database_url=fresh_db, kafka_bootstrap=kafka_bootstrap,
+                                              auth_secret=SECRET, retention_years_by_reason="wegzug=1", **served))
+        cases_app.state.runtime.clock = clock
+        reporting_app = build_reporting(ReportingSettings(database_url=stack.database_url(reporting_db),
+                                                          kafka_bootstrap=kafka_bootstrap, auth_secret=SECRET,
+                                                          **served))
+        async with in_process(cases_app, "cases") as cases, in_process(reporting_app, "reporting") as reporting:
+            for n in range(6):
+                client = await cases.post("/clients", json={"name": f"Client {n}", "languages": ["ar"]},
+                                          headers=ADMIN)
+                opened = await cases.post("/cases", headers=ADMIN, json={
+                    "client_id": client.json()["client_id"], "municipality": ags, "team": "stadt",
+                    "team_organisation_id": "stadt-test", "access_channel": "jobcenter",
+                    "opened_on": today.isoformat()})
+                closed = await cases.post(f"/cases/{opened.json()['case_id']}/closure", headers=ADMIN,
+                                          json={"reason": "wegzug" if n % 2 else "abbruch"})
+                assert closed.status_code == 200, closed.text
+
+            async def figures():
+                response = await reporting.get("/indicators", headers=ADMIN, params={
+                    "period": "month", "from": today.isoformat(), "to": today.isoformat(), "municipality": ags,
+                    "indicator": ["intakes", "closures"]})
+                return sorted(response.json()["cells"], key=lambda c: (c["indicator"], str(c["dimensions"])))
+
+            async def counted():
+                cells = await figures()
+                return cells if any(c["indicator"] == "intakes" and c["value"] == 6 for c in cells) else None
+            before = await eventually(counted, timeout=90)
+
+            clock.set(start_of(plus_years(today, 1)))  # wegzug: 1 year; abbruch: the default 3
+            await settled(cases_app.state.runtime.scheduler)
+            async with cases_app.state.runtime.pool.acquire() as conn:
+                erased = await conn.fetchval("SELECT count(*) FROM events WHERE type = 'kim.cases.ClientErased' "
+                                             "AND data->>'reason' = 'aufbewahrungsfrist'")
+                assert erased == 3
+
+            # reporting has read past every ClientErased record on kim.cases (its checkpoints reach their offsets)
+            async with cases_app.state.runtime.pool.acquire() as conn:
+                clients = {r["stream_id"] for r in await conn.fetch(
+                    "SELECT stream_id FROM events WHERE type = 'kim.cases.ClientErased'")}
+            records = await records_of(kafka_bootstrap, "kim.cases", clients, at_least=len(clients) * 2)
+            erasures = [m for m in records if dict(m.headers).get("ce_type") == b"kim.cases.ClientErased"]
+            assert len(erasures) == 3
+
+            async def erasures_read():
+                conn = await asyncpg.connect(stack.database_url(reporting_db))
+                try:
+                    done = {(r["partition"]): r["offset"] for r in await conn.fetch(
+                        "SELECT partition, max(\"offset\") AS offset FROM checkpoints WHERE topic = 'kim.cases' "
+                        "GROUP BY partition")}
+                finally:
+                    await conn.close()
+                return all(done.get(m.partition, -1) >= m.offset for m in erasures)
+            await eventually(erasures_read, timeout=90)
+            assert await figures() == before
     finally:
         await drop_database(stack.postgres_url, reporting_db)

@@ -32,7 +32,13 @@ MATRIX = [
     ("INSERT INTO streams (stream_id, version, last_hash) VALUES ('x', 1, '\\x00')", False),
     ("ALTER TABLE events DISABLE TRIGGER ALL", False),
     ("DROP TABLE events CASCADE", False),
-    ("DROP FUNCTION kim_append", False),
+    ("DROP FUNCTION kim_append(text, integer, text, uuid[], text[], integer[], timestamptz[], jsonb[], jsonb[])",
+     False),
+    ("DROP FUNCTION kim_append(text, integer, text, uuid[], text[], integer[], timestamptz[], jsonb[], jsonb[], "
+     "jsonb)", False),
+    ("DROP FUNCTION kim_schedule(jsonb)", False),
+    ("DELETE FROM deadlines", True),  # the scheduler deletes what it fired
+    ("UPDATE deadlines SET due_at = now()", True),  # and postpones what failed
     ("UPDATE outbox SET sent_at = now()", True),
     ("UPDATE outbox SET topic = 'elsewhere'", False),
     ("DELETE FROM outbox", False),

@@ -15,6 +15,7 @@ from kim_runtime.topics import service_topic
 from kim_schemas import cases as ev
 
 from kim_cases.domain import Phase
+from kim_cases.worklist import Worklist
 
 RANK_OF = {"kim.cases.ConsentGranted": Phase.CONSENT, "kim.cases.AssessmentCompleted": Phase.ASSESSMENT,
            "kim.cases.IntegrationPlanAgreed": Phase.PLAN, "kim.cases.ReviewHeld": Phase.MONITORING,
@@ -133,4 +134,4 @@ class CaseReferrals(Projection):
                 for r in rows]
 
 
-PROJECTIONS: list[Projection] = [CaseOverview(), CaseReferrals()]
+PROJECTIONS: list[Projection] = [CaseOverview(), CaseReferrals(), Worklist()]  # what `kim replay` rebuilds

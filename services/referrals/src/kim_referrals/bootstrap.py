@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from kim_runtime.http import create_app
 from kim_runtime.service import ServiceRuntime
 
+from .application import deadlines
 from .application.cases_events import CasesEventHandler
 from .application.commands import ReferralCommands
 from .entrypoints import http
@@ -30,7 +31,8 @@ def build_app(settings: ReferralSettings | None = None) -> FastAPI:
     settings = settings or ReferralSettings()
     late: _Late
     handler = CasesEventHandler(lambda: late.commands)
-    runtime = ServiceRuntime(settings, migrations_package="kim_referrals", handlers=[handler])
+    runtime = ServiceRuntime(settings, migrations_package="kim_referrals", handlers=[handler],
+                             schedule=deadlines.schedule, deadline_handlers=deadlines.handlers(lambda: late.commands))
     late = _Late(runtime, settings)
     app = create_app("KIM Hub referrals", auth_secret=settings.auth_secret, lifespan=runtime.lifespan,
                      readiness=runtime.readiness())

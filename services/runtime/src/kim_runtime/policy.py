@@ -86,11 +86,13 @@ POLICY: dict[str, Rule] = {
     "client.read": Rule(Resource.CLIENT, STAFF_READ),
     "client.erase": Rule(Resource.CLIENT, {TL: S, ADMIN: A}, writes=True),
     "client.reads": Rule(Resource.CLIENT, {AUDITOR: A, ADMIN: A}),
+    "client.legal_hold": Rule(Resource.CLIENT, {TL: S, ADMIN: A}, writes=True),  # place or lift (retention)
     "case.open": Rule(Resource.CLIENT, CASEWORK, writes=True, in_body=True),
     "case.list": Rule(Resource.NONE, STAFF_READ),
     "case.read": Rule(Resource.CASE, STAFF_READ),
     "case.work": Rule(Resource.CASE, CASEWORK, writes=True),
     "case.transfer": Rule(Resource.CASE, CASEWORK, writes=True),
+    "worklist.read": Rule(Resource.NONE, CASEWORK),  # follow-ups of the cases in reach (Wiedervorlage)
     # staffing
     "staffing.case.read": Rule(Resource.CASE, STAFF_READ),
     "staffing.case.assign": Rule(Resource.CASE, {TL: S, ADMIN: A}, writes=True),

@@ -24,6 +24,7 @@ from .kafka import ensure_topics, make_broker
 from .outbox import OutboxRelay, RelayState
 from .projection import Projection, ProjectionHandler
 from .resilience import RateLimitedLog, supervise
+from .scheduler import Clock, FireHandler, Schedule, Scheduler, SystemClock, derive_once
 from .settings import InsecureSettings, RuntimeSettings
 from .store import EventStore
 from .topics import dead_letter_topic, service_topic
@@ -40,6 +41,8 @@ RELAY_LISTENING = Gauge("kim_relay_listening", "1 while the relay's LISTEN conne
 RELAY_RESTARTS = Counter("kim_relay_restarts_total", "Times the outbox relay task crashed and was restarted",
                          ["service"])
 RELAY_LEADERSHIPS = Counter("kim_relay_leaderships_total", "Times this process's relay took the lease", ["service"])
+DEADLINES_FIRED = Gauge("kim_deadlines_fired", "Deadlines this process's scheduler fired", ["service"])
+DEADLINES_FAILED = Gauge("kim_deadlines_failed", "Deadline firings that failed here (each postponed)", ["service"])
 RELAY_LEASE_LEFT = Gauge("kim_relay_lease_seconds_left", "Seconds the leader's lease is surely valid (0 unless "
                          "leader)", ["service"])
 
@@ -53,8 +56,20 @@ class ServiceRuntime:
         handlers: Sequence[Handler] = (),
         projections: Sequence[Projection] = (),
         publishes: bool = True,
+        schedule: Schedule | None = None,
+        deadline_handlers: dict[str, FireHandler] | None = None,
+        clock: Clock | None = None,
+        hold_deadlines: bool = False,
     ):
         self.settings = settings
+        self.schedule = schedule
+        self.deadline_handlers = dict(deadline_handlers or {})
+        self.clock: Clock = clock or SystemClock()  # tests put a ManualClock here before the start
+        self.scheduler: Scheduler | None = None
+        # the scheduler fires once this is set: at the end of start, or by the service (hold_deadlines) once the
+        # objects its handlers use exist
+        self.deadlines_ready = asyncio.Event()
+        self.hold_deadlines = hold_deadlines
         self.migrations_package = migrations_package
         self.handlers = list(handlers) + [ProjectionHandler(p) for p in projections]
         self.projections = list(projections)
@@ -89,7 +104,10 @@ class ServiceRuntime:
             async with db.migration_lock(conn):  # CREATE ... IF NOT EXISTS races between replicas starting together
                 for projection in self.projections:
                     await projection.create_schema(conn)
-        self.store = EventStore(self.pool, self.topic)
+        self.store = EventStore(self.pool, self.topic, schedule=self.schedule)
+        if self.schedule is not None:
+            async with self.pool.acquire() as conn, db.migration_lock(conn):  # one replica derives
+                await derive_once(self.store, self.schedule)
         self.consumers.pool = self.pool
         self._tasks.append(asyncio.create_task(self._start_broker(), name="broker"))
         if self.topic:
@@ -100,9 +118,23 @@ class ServiceRuntime:
             )
             self._relay_metrics(self.relay)
             self._tasks.append(asyncio.create_task(self._run_relay(), name="outbox-relay"))
+        if self.deadline_handlers:
+            self.scheduler = Scheduler(self.pool, self.deadline_handlers, clock=self.clock, dsn=s.database_url,
+                                       max_sleep_s=s.scheduler_max_sleep_s, retry_s=s.scheduler_retry_s)
+            scheduler = self.scheduler
+            DEADLINES_FIRED.labels(s.service).set_function(lambda: float(scheduler.fired))
+            DEADLINES_FAILED.labels(s.service).set_function(lambda: float(scheduler.failures))
+            self._tasks.append(asyncio.create_task(self._run_scheduler(), name="deadline-scheduler"))
         self.anchorer = Anchorer(self.pool, s.service, signer, self._publish_anchor,
                                 s.audit_anchor_file())
         self._tasks.append(asyncio.create_task(self._anchor_every_interval(), name="audit-anchors"))
+
+        if not self.hold_deadlines:
+            self.deadlines_ready.set()
+
+    async def _run_scheduler(self) -> None:
+        await self.deadlines_ready.wait()
+        await supervise("deadline scheduler", self.scheduler.run, on_crash=lambda _exc: None, logger=log)
 
     async def _publish_anchor(self, values) -> None:
         await self.kafka_ready.wait()

@@ -65,6 +65,12 @@ class RuntimeSettings(BaseSettings):
         default=5.0, ge=1.0, le=300.0,
         description="Outbox relay lease: a follower takes over this long after its leader died (renewed every fifth)",
     )
+    scheduler_max_sleep_s: float = Field(
+        default=300.0, gt=0, le=3600,
+        description="Longest sleep of the deadline worker between looks (it wakes at the next due time and on every "
+                    "new or moved deadline anyway; this only bounds a lost notification)")
+    scheduler_retry_s: float = Field(
+        default=60.0, gt=0, description="A deadline whose handler failed is tried again after this, doubling")
     env: Literal["production", "dev"] = Field(
         default="production", description="dev: secrets such as the key-encryption key and the audit signing key "
                                           "may be missing (public dev-only ones are used)")

@@ -10,6 +10,7 @@ import asyncpg
 from . import telemetry
 from .envelope import Envelope
 from .errors import ConcurrencyConflict
+from .scheduler import Schedule, changes_of
 from .topics import is_partner_topic
 
 _META_FIELDS = ("source", "subject", "correlation_id", "causation_id", "actor", "municipality", "key_id",
@@ -52,11 +53,15 @@ def row_to_envelope(row: asyncpg.Record, *, upcast: bool = True) -> Envelope:
 
 
 class EventStore:
-    """One service's store. `topic` is where the outbox relay publishes what is appended (None: no outbox)."""
+    """One service's store. `topic` is where the outbox relay publishes what is appended (None: no outbox).
 
-    def __init__(self, pool: asyncpg.Pool, topic: str | None):
+    `schedule` (kim_runtime.scheduler) names the deadlines an appended event sets, moves or cancels; they are
+    written by the same kim_append call, so they commit or fail with the events."""
+
+    def __init__(self, pool: asyncpg.Pool, topic: str | None, *, schedule: Schedule | None = None):
         self.pool = pool
         self.topic = topic
+        self.schedule = schedule
 
     async def append(
         self,
@@ -104,6 +109,10 @@ class EventStore:
     async def _append(self, stream_id: str, events: Sequence[Envelope], expected_version: int, args: tuple,
                       conn: asyncpg.Connection | None) -> list[Recorded]:
         sql = "SELECT out_position, out_version FROM kim_append($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        deadlines = changes_of(self.schedule, events)
+        if deadlines:
+            args = (*args, deadlines)
+            sql = "SELECT out_position, out_version FROM kim_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         try:
             if conn is not None:
                 rows = await conn.fetch(sql, *args)
@@ -132,9 +141,11 @@ class EventStore:
                 rows = await c.fetch(sql, stream_id, from_version)
         return [row_to_envelope(r) for r in rows]
 
-    async def stream_version(self, stream_id: str) -> int:
-        async with self.pool.acquire() as c:
-            return await c.fetchval("SELECT version FROM streams WHERE stream_id = $1", stream_id) or 0
+    async def stream_version(self, stream_id: str, conn: asyncpg.Connection | None = None) -> int:
+        if conn is None:
+            async with self.pool.acquire() as c:
+                return await self.stream_version(stream_id, c)
+        return await conn.fetchval("SELECT version FROM streams WHERE stream_id = $1", stream_id) or 0
 
     async def read_all(self, *, from_position: int = 0, batch_size: int = 1000) -> AsyncIterator[Recorded]:
         """Every event after `from_position`, in position order, fetched in batches."""

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from kim_runtime.auth import ensure_in_scope
-from kim_runtime.errors import RuleViolation
+from kim_runtime.errors import ConcurrencyConflict, RuleViolation
 from kim_runtime.policy import ensure
 from kim_schemas.base import Event
 
@@ -20,6 +20,7 @@ from kim_cases.application.services import Services
 from kim_cases.domain import Case
 
 Decide = Callable[[Case], list[Event] | Awaitable[list[Event]]]
+UNPINNED_ATTEMPTS = 3
 
 
 async def open_case(s: Services, ctx: CommandContext, **fields) -> tuple[Case, int]:
@@ -38,10 +39,17 @@ async def open_case(s: Services, ctx: CommandContext, **fields) -> tuple[Case, i
 async def execute(s: Services, ctx: CommandContext, case_id: str, expected: int | None, decide: Decide
                   ) -> tuple[Case, int]:
     """Run one command on a case (the route's policy let the caller reach it). `expected` is the version from
-    If-Match (None: the version just loaded)."""
-    case = await s.repo.case(case_id)
-    check_expected(case_id, expected, case.version)
-    return await _decide_and_append(s, ctx, case, decide)
+    If-Match (None: the version just loaded; an event appended meanwhile, e.g. by the scheduler, makes it load and
+    decide once more instead of answering 409)."""
+    for attempt in range(1, UNPINNED_ATTEMPTS + 1):
+        case = await s.repo.case(case_id)
+        check_expected(case_id, expected, case.version)
+        try:
+            return await _decide_and_append(s, ctx, case, decide)
+        except ConcurrencyConflict:
+            if expected is not None or attempt == UNPINNED_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
 async def seal(s: Services, case: Case, value: dict, what: str):

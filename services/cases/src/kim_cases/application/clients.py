@@ -38,13 +38,39 @@ async def erase(s: Services, ctx: CommandContext, client_id: str, expected: int 
     async with s.pool.acquire() as conn, conn.transaction():
         client = await s.repo.client(client_id, conn)
         check_expected(client_id, expected, client.version)
-        events = client.erase(datetime.now(UTC), ground=ground, request_reference=request_reference)
-        version = await s.repo.append(client_id, client.version, events, ctx, subject=client_id,
-                                      municipality=ctx.principal.municipality, conn=conn)
-        await s.keys.destroy(conn, client_id)
+        version = await destroy_key(s, conn, ctx, client, client.erase(datetime.now(UTC), ground=ground,
+                                                                       request_reference=request_reference))
+    return client, version
+
+
+async def destroy_key(s: Services, conn, ctx: CommandContext, client: Client, events: list) -> int:
+    """Append the client's ClientErased and delete their key in the caller's transaction (on request or when the
+    retention period passed: the same shredding)."""
+    version = await s.repo.append(client.client_id, client.version, events, ctx, subject=client.client_id,
+                                  municipality=ctx.principal.municipality, conn=conn)
+    await s.keys.destroy(conn, client.client_id)
     for e in events:
         client.apply(e)
-    return client, version
+    return version
+
+
+async def place_hold(s: Services, ctx: CommandContext, client_id: str, *, reason, reference: str,
+                     now: datetime) -> tuple[str, int]:
+    client = await s.repo.client(client_id)
+    hold_id = str(uuid.uuid4())
+    events = client.place_hold(hold_id, reason=reason, reference=reference, by=ctx.principal.sub, at=now)
+    version = await s.repo.append(client_id, client.version, events, ctx, subject=client_id,
+                                  municipality=ctx.principal.municipality)
+    return hold_id, version
+
+
+async def lift_hold(s: Services, ctx: CommandContext, client_id: str, hold_id: str, expected: int | None,
+                    now: datetime) -> int:
+    client = await s.repo.client(client_id)
+    check_expected(client_id, expected, client.version)
+    events = client.lift_hold(hold_id, by=ctx.principal.sub, at=now)
+    return await s.repo.append(client_id, client.version, events, ctx, subject=client_id,
+                               municipality=ctx.principal.municipality)
 
 
 async def view(s: Services, ctx: CommandContext, client_id: str, via: str) -> tuple[dict, int]:
@@ -54,7 +80,8 @@ async def view(s: Services, ctx: CommandContext, client_id: str, via: str) -> tu
     reg = client.registered
     body = {"client_id": client_id, "version": client.version, "erased": client.erased,
             "erased_at": client.erased_at.isoformat() if client.erased_at else None,
-            "personal": reader.personal(reg.personal), **reader.profile(reg), "case_ids": case_ids}
+            "personal": reader.personal(reg.personal), **reader.profile(reg), "case_ids": case_ids,
+            "legal_holds": client.hold_views()}
     await reader.finish(via, ctx.correlation_id)
     return body, client.version
 

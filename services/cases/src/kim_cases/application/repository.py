@@ -29,11 +29,13 @@ class Repository:
             raise NotFound(f"no client {client_id}: register the client first (POST /clients)")
         return client
 
-    async def case_ids_of(self, client_id: str) -> list[str]:
-        async with self.store.pool.acquire() as conn:
-            rows = await conn.fetch(
-                "SELECT stream_id FROM events WHERE type = 'kim.cases.CaseOpened' AND data->>'client_id' = $1 "
-                "ORDER BY position", client_id)
+    async def case_ids_of(self, client_id: str, conn: asyncpg.Connection | None = None) -> list[str]:
+        if conn is None:
+            async with self.store.pool.acquire() as c:
+                return await self.case_ids_of(client_id, c)
+        rows = await conn.fetch(
+            "SELECT stream_id FROM events WHERE type = 'kim.cases.CaseOpened' AND data->>'client_id' = $1 "
+            "ORDER BY position", client_id)
         return [r["stream_id"] for r in rows]
 
     async def append(self, stream_id: str, version: int, events: list[Event], ctx: CommandContext, *,

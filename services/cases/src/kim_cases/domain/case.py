@@ -14,7 +14,12 @@ from kim_cases.domain.case_consent import ConsentCommands
 from kim_cases.domain.case_state import CaseState, Phase
 from kim_cases.domain.case_work import WorkCommands
 
-__all__ = ["Case", "Phase"]
+__all__ = ["Case", "Phase", "follow_up_stream"]
+
+
+def follow_up_stream(case_id: str) -> str:
+    """Where a case's follow-ups go: a stream of their own, so a reminder never changes the case's version."""
+    return f"wv-{case_id}"
 
 
 class Case(ConsentCommands, WorkCommands, CaseState):
@@ -64,3 +69,16 @@ class Case(ConsentCommands, WorkCommands, CaseState):
         agreed, achieved = self.goal_counts()
         return [ev.CaseClosed(case_id=self.case_id, reason=reason, closed_on=closed_on, goals_agreed=agreed,
                               goals_achieved=achieved, duration_days=(closed_on - self.opened.opened_on).days)]
+
+    # -- follow-ups (Wiedervorlage), fired by the scheduler on their day ---------------------------
+    def review_falls_due(self, due_on: date) -> list[Event]:
+        """ReviewDue, if the case is open and its last review still plans the next one for that day."""
+        if self.closed or self.next_review_on != due_on:
+            return []
+        return [ev.ReviewDue(follow_up_id=follow_up_stream(self.case_id), case_id=self.case_id, due_on=due_on)]
+
+    def pause_end_falls_due(self, due_on: date) -> list[Event]:
+        """PauseEndDue, if the case is still paused with that planned end."""
+        if self.paused is None or self.paused.expected_resume_on != due_on:
+            return []
+        return [ev.PauseEndDue(follow_up_id=follow_up_stream(self.case_id), case_id=self.case_id, due_on=due_on)]

@@ -53,3 +53,14 @@ class ConsentCommands:
             recipient=recipient if scope is WithdrawalScope.ONE_RECIPIENT else None,
             data_category=data_category if scope is WithdrawalScope.ONE_CATEGORY else None,
             effective_at=effective_at)]
+
+    def expire_consent(self, consent_id: str, at: datetime) -> list[Event]:
+        """The scheduler's call at the start of the day after valid_until: nothing if the consent is gone already
+        (withdrawn, expired, unknown) or has no end."""
+        consent = self.consents.get(consent_id)
+        if consent is None or consent.withdrawn_at is not None or consent.expired_at is not None:
+            return []
+        if consent.granted.valid_until is None:
+            return []
+        return [ev.ConsentExpired(case_id=self.case_id, consent_id=consent_id,
+                                  valid_until=consent.granted.valid_until, expired_at=at)]

@@ -69,6 +69,8 @@ class CaseState:
                 self._reach(Phase.CONSENT)
             case ev.ConsentWithdrawn():
                 self.consents[e.consent_id].withdraw(e)
+            case ev.ConsentExpired():
+                self.consents[e.consent_id].expire(e)
             case ev.AssessmentCompleted():
                 self.assessment, self.rechtskreis = e, e.rechtskreis
                 self._reach(Phase.ASSESSMENT)
@@ -123,6 +125,10 @@ class CaseState:
     @property
     def closed(self) -> bool:
         return self.closure is not None
+
+    @property
+    def next_review_on(self) -> date | None:
+        return self.reviews[-1].next_review_on if self.reviews else None
 
     def valid_consent_on(self, day: date) -> bool:
         return any(c.valid_on(day) for c in self.consents.values())

@@ -6,9 +6,11 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from kim_runtime.errors import RuleViolation
+from kim_schemas.case_codes import LegalHoldReason
 from kim_schemas.cases import (
-    ARRIVAL_BAND_YEARS, BIRTH_BAND_YEARS, ClientErased, ClientRegistered, year_band,
+    ARRIVAL_BAND_YEARS, BIRTH_BAND_YEARS, ClientErased, ClientRegistered, LegalHoldLifted, LegalHoldPlaced, year_band,
 )
+from kim_schemas.codes import ErasureReason
 from kim_schemas.base import Event
 from kim_schemas.types import Encrypted
 
@@ -19,6 +21,8 @@ class Client:
         self.version = 0
         self.registered: ClientRegistered | None = None
         self.erased_at: datetime | None = None
+        self.holds: dict[str, LegalHoldPlaced] = {}  # legal holds in force, by hold id
+        self.lifted_holds: list[LegalHoldLifted] = []
 
     @classmethod
     def from_events(cls, client_id: str, events: Iterable[Event]) -> Client:
@@ -32,6 +36,11 @@ class Client:
             self.registered = event
         elif isinstance(event, ClientErased):
             self.erased_at = event.erased_at
+        elif isinstance(event, LegalHoldPlaced):
+            self.holds[event.hold_id] = event
+        elif isinstance(event, LegalHoldLifted):
+            self.holds.pop(event.hold_id, None)
+            self.lifted_holds.append(event)
         self.version += 1
 
     @property
@@ -56,10 +65,26 @@ class Client:
                                  birth_band=year_band(birth_year, BIRTH_BAND_YEARS),
                                  arrival_band=year_band(arrival_year, ARRIVAL_BAND_YEARS))]
 
-    def erase(self, at: datetime, *, ground: str, request_reference: str) -> list[Event]:
+    def erase(self, at: datetime, *, ground: str, request_reference: str | None,
+              reason: ErasureReason = ErasureReason.REQUEST) -> list[Event]:
         self.ensure_active("erase them again")
         return [ClientErased(client_id=self.client_id, key_id=self.key_id, erased_at=at, ground=ground,
-                             request_reference=request_reference)]
+                             request_reference=request_reference, reason=reason)]
+
+    def place_hold(self, hold_id: str, *, reason: LegalHoldReason, reference: str, by: str,
+                   at: datetime) -> list[Event]:
+        self.ensure_active("place a legal hold on their data")
+        return [LegalHoldPlaced(client_id=self.client_id, hold_id=hold_id, reason=reason, reference=reference,
+                                placed_by=by, placed_at=at)]
+
+    def lift_hold(self, hold_id: str, *, by: str, at: datetime) -> list[Event]:
+        if hold_id not in self.holds:
+            raise RuleViolation(f"client {self.client_id} has no legal hold {hold_id} in force")
+        return [LegalHoldLifted(client_id=self.client_id, hold_id=hold_id, lifted_by=by, lifted_at=at)]
+
+    def hold_views(self) -> list[dict]:
+        return [{"hold_id": h.hold_id, "reason": h.reason.value, "reference": h.reference, "placed_by": h.placed_by,
+                 "placed_at": h.placed_at.isoformat()} for h in self.holds.values()]
 
     def ensure_active(self, doing: str) -> None:
         if self.erased:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from kim_schemas.case_codes import WithdrawalScope
-from kim_schemas.cases import ConsentGranted, ConsentWithdrawn
+from kim_schemas.cases import ConsentExpired, ConsentGranted, ConsentWithdrawn
 
 
 @dataclass
@@ -16,6 +16,7 @@ class ConsentState:
     data_categories: list[str] = field(default_factory=list)
     withdrawn_at: datetime | None = None
     withdrawals: list[ConsentWithdrawn] = field(default_factory=list)
+    expired_at: datetime | None = None
 
     @classmethod
     def of(cls, event: ConsentGranted) -> ConsentState:
@@ -35,11 +36,14 @@ class ConsentState:
             self.withdrawn_at = event.effective_at
             self.recipients, self.data_categories = [], []
 
+    def expire(self, event: ConsentExpired) -> None:
+        self.expired_at = event.expired_at
+
     def status(self, on: date) -> str:
         """active, withdrawn, expired or pending (granted for a later day)."""
         if self.withdrawn_at is not None:
             return "withdrawn"
-        if self.granted.valid_until is not None and on > self.granted.valid_until:
+        if self.granted.valid_until is not None and on > self.granted.valid_until:  # ConsentExpired records it
             return "expired"
         if on < self.granted.granted_on:
             return "pending"
@@ -63,6 +67,7 @@ class ConsentState:
             "form": g.form.value, "informed_in": g.informed_in, "granted_on": g.granted_on.isoformat(),
             "valid_until": g.valid_until.isoformat() if g.valid_until else None, "recorded_by": g.recorded_by,
             "withdrawn_at": self.withdrawn_at.isoformat() if self.withdrawn_at else None,
+            "expired_at": self.expired_at.isoformat() if self.expired_at else None,
             "withdrawals": [w.model_dump(mode="json", exclude={"case_id"}) for w in self.withdrawals],
         }
         return view | {"informed_in": "erased"} if erased else view

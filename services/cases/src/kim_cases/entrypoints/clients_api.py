@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
+from kim_runtime.scheduler import local_day
 
 from kim_cases.adapters.events import CommandContext
 from kim_cases.application import clients, views
 from kim_cases.application.services import Services
 from kim_cases.entrypoints.deps import caller, expected_version, services, tag
-from kim_cases.entrypoints.requests import EraseClient, RegisterClient
+from kim_cases.entrypoints.requests import EraseClient, PlaceLegalHold, RegisterClient
 
 router = APIRouter(prefix="/clients", tags=["clients"])
 Reader = Depends(caller("client.read"))
@@ -43,9 +43,10 @@ async def client_history(client_id: str, ctx: CommandContext = Reader,
 
 
 @router.get("/{client_id}/consents", summary="The client's consent ledger across their cases, status as of today")
-async def consent_ledger(client_id: str, ctx: CommandContext = Reader,
+async def consent_ledger(client_id: str, request: Request, ctx: CommandContext = Reader,
                          s: Services = Depends(services)):
-    return await clients.consents(s, ctx, client_id, date.today())
+    today = local_day(request.app.state.runtime.clock.now())  # the service's clock, as its deadlines use it
+    return await clients.consents(s, ctx, client_id, today)
 
 
 @router.post("/{client_id}/erasure", summary="Right to erasure: destroy the client's key (events stay, unreadable)")
@@ -57,6 +58,29 @@ async def erase(client_id: str, body: EraseClient, response: Response,
     tag(response, version)
     return {"client_id": client_id, "version": version, "erased_at": client.erased_at.isoformat(),
             "ground": body.ground, "request_reference": body.request_reference}
+
+
+@router.post("/{client_id}/legal-holds", status_code=201,
+             summary="Place a legal hold: the client's data is kept past its retention period until it is lifted")
+async def place_legal_hold(client_id: str, body: PlaceLegalHold, request: Request, response: Response,
+                           ctx: CommandContext = Depends(caller("client.legal_hold")),
+                           s: Services = Depends(services)):
+    hold_id, version = await clients.place_hold(s, ctx, client_id, reason=body.reason, reference=body.reference,
+                                                now=request.app.state.runtime.clock.now())
+    tag(response, version)
+    response.headers["Location"] = f"/clients/{client_id}/legal-holds/{hold_id}"
+    return {"client_id": client_id, "hold_id": hold_id, "version": version}
+
+
+@router.post("/{client_id}/legal-holds/{hold_id}/lift",
+             summary="Lift a legal hold; once none is in force, a passed retention period erases the client")
+async def lift_legal_hold(client_id: str, hold_id: str, request: Request, response: Response,
+                          expected: int | None = Depends(expected_version),
+                          ctx: CommandContext = Depends(caller("client.legal_hold")),
+                          s: Services = Depends(services)):
+    version = await clients.lift_hold(s, ctx, client_id, hold_id, expected, request.app.state.runtime.clock.now())
+    tag(response, version)
+    return {"client_id": client_id, "hold_id": hold_id, "version": version}
 
 
 @router.get("/{client_id}/reads", summary="Who read this client's personal data, when and through which view")

@@ -10,7 +10,8 @@ from datetime import date
 from kim_runtime.types import BirthDate, Day, Id, LanguageCode, Line, Municipality, OrganisationId, PastYear, Text
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from kim_schemas.case_codes import (
-    AccessChannel, ClosureReason, ConsentForm, GoalDropReason, LanguageLevel, MilestoneKind, PauseReason,
+    AccessChannel, ClosureReason, ConsentForm, GoalDropReason, LanguageLevel, LegalHoldReason, MilestoneKind,
+    PauseReason,
     Perspective, TeamKind, WithdrawalScope,
 )
 from kim_schemas.cases import DomainAssessment, Goal
@@ -25,6 +26,12 @@ class EraseClient(Body):
     request_reference: Line(100, min_length=1) = Field(
         description="Reference of the erasure request (e.g. the file number of the person's request), so an auditor "
                     "can match the erasure to it")
+
+
+class PlaceLegalHold(Body):
+    reason: LegalHoldReason = Field(description="Why the client's data must be kept past its retention period")
+    reference: Line(100, min_length=1) = Field(
+        description="File number of the procedure or request (no personal data): an auditor matches the hold to it")
 
 
 class RegisterClient(Body):

@@ -9,10 +9,11 @@ from collections.abc import Callable
 
 from kim_cli.audit.connect import open_store
 
-COLUMNS = ("erased_at", "actor", "ground", "request_reference", "client_id", "key_id", "stream_version")
+COLUMNS = ("erased_at", "actor", "reason", "ground", "request_reference", "client_id", "key_id", "stream_version")
 
 _ERASURES = """
-SELECT data->>'erased_at' AS erased_at, metadata->>'actor' AS actor, data->>'ground' AS ground,
+SELECT data->>'erased_at' AS erased_at, metadata->>'actor' AS actor,
+       coalesce(data->>'reason', 'antrag') AS reason, data->>'ground' AS ground,
        data->>'request_reference' AS request_reference, data->>'client_id' AS client_id,
        data->>'key_id' AS key_id, version AS stream_version
 FROM events WHERE type = 'kim.cases.ClientErased' ORDER BY position
@@ -43,7 +44,7 @@ def render_erasures(rows: list[dict], fmt: str) -> str:
         return "no erasures recorded\n"
     lines = [f"{len(rows)} erasure(s):"]
     for r in rows:
-        lines.append(f"  {r['erased_at']}  by {r['actor'] or '-'}  ground {r['ground'] or '(not recorded)'}  "
+        lines.append(f"  {r['erased_at']}  by {r['actor'] or '-'}  {r['reason']}  ground {r['ground'] or '(not recorded)'}  "
                      f"request {r['request_reference'] or '(not recorded)'}  client {r['client_id']}  "
                      f"key {r['key_id']} destroyed")
     return "\n".join(lines) + "\n"

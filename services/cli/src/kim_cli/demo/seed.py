@@ -58,6 +58,7 @@ async def seed(api: Api, plans: list[CasePlan], today: date, tick: Callable[[], 
     for step in (_casework, _referrals, _finish):
         await each(step)
     await _caught_up(api)
+    await _listed(api, len(plans))
     done.seconds = time.monotonic() - t0
     return done
 
@@ -130,6 +131,16 @@ async def _finish(api: Api, plan: CasePlan, done: Seeded, tick) -> None:
                        {"staff_member_id": plan.reassign_to}, settle=True)
         tick()
     done.phases[plan.phase] += 1
+
+
+async def _listed(api: Api, cases: int, timeout_s: float = 60) -> None:
+    """Wait until the cases service's own list (its case_overview projection, fed from Kafka) shows every case."""
+    deadline, shown = time.monotonic() + timeout_s, min(max(cases, 1), 1000)  # the list's largest page
+    while len(await api.call(ADMIN, "GET", "cases", f"/cases?limit={shown}")) < min(cases, shown):
+        if time.monotonic() > deadline:
+            raise DemoError(f"GET /cases does not list all {cases} demo cases after {timeout_s:.0f} s; see the "
+                            "cases service's log")
+        await asyncio.sleep(0.3)
 
 
 async def _caught_up(api: Api, timeout_s: float = 60) -> None:

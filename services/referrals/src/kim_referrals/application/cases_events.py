@@ -3,9 +3,11 @@
 One consumer (group kim-referrals-cases) so a case's events are handled in their order. Per event, in the
 consumer's transaction: the gate's rows change, and every open referral the change affects is revoked (and its
 partner told to purge) before the offset moves on. A withdrawal takes effect from the moment it is handled;
-`effective_at` is informational. ClientErased revokes every open referral of every case of the client (reason
-loeschung) and drops the client's facts (residence status, Rechtskreis) from the gate. Languages no longer reach
-the gate: ClientRegistered v2 carries them encrypted with the client's key, which only the cases service holds.
+`effective_at` is informational. ConsentExpired (the cases service's scheduler, the day after valid_until) revokes
+every open referral resting on the consent (reason einwilligung_abgelaufen), with the same purge. ClientErased revokes
+every open referral of every case of the client (reason loeschung) and drops the client's facts (residence status,
+Rechtskreis) from the gate. Languages no longer reach the gate: ClientRegistered v2 carries them encrypted with the
+client's key, which only the cases service holds.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from kim_schemas.cases import (
     CaseTransferred,
     ClientErased,
     ClientRegistered,
+    ConsentExpired,
     ConsentGranted,
     ConsentWithdrawn,
     RechtskreisChanged,
@@ -38,7 +41,7 @@ from ..domain.referral import Referral
 from .commands import Decision, ReferralCommands
 
 HANDLED = {m.event_type for m in (AssessmentCompleted, CaseClosed, CaseOpened, CaseTransferred, ClientErased,
-                                   ClientRegistered, ConsentGranted, ConsentWithdrawn, RechtskreisChanged,
+                                   ClientRegistered, ConsentExpired, ConsentGranted, ConsentWithdrawn, RechtskreisChanged,
                                    ResidenceStatusRecorded)}
 CONFLICT_RETRIES = 5
 
@@ -81,6 +84,10 @@ class CasesEventHandler:
                     frozenset(event.data_categories), granted_on=event.granted_on, valid_until=event.valid_until))
             case ConsentWithdrawn():
                 await self._withdrawn(conn, env, event)
+            case ConsentExpired():
+                for referral_id in await referral_sql.open_referral_ids(conn, consent_id=event.consent_id):
+                    await self._change(conn, env, referral_id, lambda r, now: r.revoke(
+                        RevocationReason.CONSENT_EXPIRED, now, event.consent_id))
             case CaseClosed():
                 await gate_sql.upsert_case(conn, event.case_id, closed_on=event.closed_on)
                 for referral_id in await referral_sql.open_referral_ids(conn, case_id=event.case_id):

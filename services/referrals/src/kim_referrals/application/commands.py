@@ -121,6 +121,19 @@ class ReferralCommands:
                 raise ConcurrencyConflict(partner_referral_id, loaded.partner.version, None) from None
             return partner_version
 
+    async def follow_up(self, referral_id: str, decision: Callable[[Referral], list[Event]], ctx: Context, *,
+                        conn: asyncpg.Connection) -> None:
+        """A follow-up (Wiedervorlage) the scheduler records: decided on the referral as it is now, appended to the
+        referral's follow-up stream (wv-<referral id>), so the referral's version and its partner's view stay."""
+        loaded = await self.repo.load(conn, referral_id)
+        events = decision(loaded.referral) if loaded is not None else []
+        if not events:
+            return
+        stream = events[0].stream_id()
+        ctx = _with_municipality(ctx, await gate_sql.municipality_of(conn, loaded.referral.case_id))
+        await self.store.append(stream, [envelope(e, ctx, subject=loaded.client_id) for e in events],
+                                await self.store.stream_version(stream, conn), conn=conn)
+
     async def _save(self, conn: asyncpg.Connection, loaded: Loaded, events: list[Event],
                     ctx: Context) -> tuple[int, int]:
         referral = loaded.referral

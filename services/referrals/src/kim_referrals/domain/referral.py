@@ -16,12 +16,14 @@ from kim_runtime.errors import RuleViolation
 from kim_schemas.base import Event
 from kim_schemas.codes import ConsentPurpose, DataCategory, OutcomeCode, RevocationReason
 from kim_schemas.referrals import (
+    AppointmentOutcomeMissing,
     AppointmentScheduled,
     DeclineReason,
     ReferralAccepted,
     ReferralClosed,
     ReferralDeclined,
     ReferralOutcomeReported,
+    ReferralOverdue,
     ReferralRequested,
     ReferralRevoked,
 )
@@ -114,6 +116,21 @@ class Referral:
         closed = ReferralClosed(referral_id=self.referral_id, case_id=self.case_id, closed_at=now)
         self.apply(closed)
         return [*revoked, closed]
+
+    # -- follow-ups (Wiedervorlage), fired by the scheduler; nothing when the referral moved on meanwhile ---------
+    def mark_overdue(self, due_on: date) -> list[Event]:
+        """No answer (accept or decline) by due_on."""
+        if self.state is not State.REQUESTED or self.due_on != due_on:
+            return []
+        return [ReferralOverdue(follow_up_id=f"wv-{self.referral_id}", referral_id=self.referral_id,
+                                case_id=self.case_id, due_on=due_on)]
+
+    def mark_outcome_missing(self, appointment_on: date) -> list[Event]:
+        """The appointment day passed without an outcome."""
+        if self.state is not State.APPOINTMENT_SCHEDULED or self.appointment_on != appointment_on:
+            return []
+        return [AppointmentOutcomeMissing(follow_up_id=f"wv-{self.referral_id}", referral_id=self.referral_id,
+                                          case_id=self.case_id, appointment_on=appointment_on)]
 
     # -- state -----------------------------------------------------------------------------------------
     def apply(self, event: Event) -> None:

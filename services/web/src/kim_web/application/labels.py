@@ -82,7 +82,8 @@ ERASURE_GROUNDS = {  # Art. 17(1) GDPR
     "zweck_entfallen": "Zweck entfallen (Art. 17 Abs. 1 lit. a DSGVO)",
     "einwilligung_widerrufen": "Einwilligung widerrufen (lit. b)", "widerspruch": "Widerspruch der Person (lit. c)",
     "unrechtmaessig": "unrechtmäßig verarbeitet (lit. d)", "rechtspflicht": "rechtliche Verpflichtung (lit. e)"}
-REVOCATION_REASONS = {"einwilligung_widerrufen": "Einwilligung widerrufen", "fall_abgeschlossen": "Fall abgeschlossen",
+REVOCATION_REASONS = {"einwilligung_widerrufen": "Einwilligung widerrufen",
+                      "einwilligung_abgelaufen": "Einwilligung abgelaufen", "fall_abgeschlossen": "Fall abgeschlossen",
                       "loeschung": "Daten der Person gelöscht", "sonstiges": "sonstiger Grund"}
 REFERRAL_STATES = {
     "requested": "angefragt", "accepted": "angenommen", "declined": "abgelehnt",

@@ -15,6 +15,9 @@ EVENTS = {
     "ReviewHeld": "Fallbesprechung", "GoalAchieved": "Ziel erreicht", "GoalDropped": "Ziel aufgegeben",
     "MilestoneRecorded": "Meilenstein erreicht", "CaseTransferred": "Fall übergeben", "CasePaused": "Fall pausiert",
     "CaseResumed": "Fall fortgesetzt", "CaseClosed": "Fall abgeschlossen", "ClientErased": "Daten gelöscht",
+    "ConsentExpired": "Einwilligung abgelaufen", "ReviewDue": "Wiedervorlage: Fallbesprechung fällig",
+    "PauseEndDue": "Wiedervorlage: geplantes Pausenende", "LegalHoldPlaced": "Aufbewahrungssperre gesetzt",
+    "LegalHoldLifted": "Aufbewahrungssperre aufgehoben",
 }
 
 
