@@ -106,12 +106,13 @@ def test_every_counter_follows_prometheus_naming():
     import kim_runtime.service  # noqa: F401 (and the relay's)
 
     counters = [m for m in REGISTRY.collect() if m.type == "counter" and m.name.startswith("kim_")]
-    assert {"kim_consumer_events_handled", "kim_relay_leaderships", "kim_events_published"} <= {
+    assert {"kim_consumer_events_handled", "kim_relay_leaderships", "kim_events_published", "kim_deadlines_fired",
+            "kim_deadlines_failed"} <= {
         m.name for m in counters}
     for metric in counters:  # prometheus_client strips _total from a counter's family name, adds it to samples
         assert all(s.name.endswith(("_total", "_created")) for s in metric.samples), metric.name
     gauges = {m.name for m in REGISTRY.collect() if m.type == "gauge"}
-    assert not {"kim_events_handled", "kim_relay_leaderships", "kim_outbox_pending"} & gauges  # counts, not gauges
+    assert not {"kim_events_handled", "kim_relay_leaderships", "kim_outbox_pending", "kim_deadlines_fired"} & gauges
 
 
 def _log_line(fmt: str, record_setup=None) -> str:

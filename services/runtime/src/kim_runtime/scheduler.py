@@ -153,8 +153,10 @@ _POSTPONE = "UPDATE deadlines SET attempts = attempts + 1, last_error = $2, due_
 
 class Scheduler:
     def __init__(self, pool: asyncpg.Pool, handlers: Mapping[str, FireHandler], *, clock: Clock,
-                 dsn: str | None = None, batch_size: int = 50, max_sleep_s: float = 300.0, retry_s: float = 60.0):
+                 dsn: str | None = None, batch_size: int = 50, max_sleep_s: float = 300.0, retry_s: float = 60.0,
+                 on_fired: Callable[[int], None] | None = None, on_failed: Callable[[], None] | None = None):
         self.pool, self.handlers, self.clock, self.dsn = pool, handlers, clock, dsn
+        self.on_fired, self.on_failed = on_fired, on_failed
         self.batch_size, self.max_sleep_s, self.retry_s = batch_size, max_sleep_s, retry_s
         self.fired = 0  # deadlines this process fired
         self.failures = 0
@@ -184,6 +186,8 @@ class Scheduler:
                 if await self._fire_one(conn, due, now):
                     fired += 1
         self.fired += fired
+        if fired and self.on_fired:
+            self.on_fired(fired)
         return fired, len(rows)
 
     async def _fire_one(self, conn: asyncpg.Connection, due: Due, now: datetime) -> bool:
@@ -199,6 +203,8 @@ class Scheduler:
             raise  # the database is away: the whole batch is rolled back and tried again
         except Exception as exc:
             self.failures += 1
+            if self.on_failed:
+                self.on_failed()
             delay = min(self.retry_s * 2 ** due.attempts, 86_400.0)
             log.warning("deadline %s (%s) failed (%r); next try in %.0f s", due.key, due.kind, exc, delay)
             await conn.execute(_POSTPONE, due.key, repr(exc)[:500], now + timedelta(seconds=delay))

@@ -41,8 +41,9 @@ RELAY_LISTENING = Gauge("kim_relay_listening", "1 while the relay's LISTEN conne
 RELAY_RESTARTS = Counter("kim_relay_restarts_total", "Times the outbox relay task crashed and was restarted",
                          ["service"])
 RELAY_LEADERSHIPS = Counter("kim_relay_leaderships_total", "Times this process's relay took the lease", ["service"])
-DEADLINES_FIRED = Gauge("kim_deadlines_fired", "Deadlines this process's scheduler fired", ["service"])
-DEADLINES_FAILED = Gauge("kim_deadlines_failed", "Deadline firings that failed here (each postponed)", ["service"])
+DEADLINES_FIRED = Counter("kim_deadlines_fired_total", "Deadlines this process's scheduler fired", ["service"])
+DEADLINES_FAILED = Counter("kim_deadlines_failed_total", "Deadline firings that failed here (each postponed)",
+                           ["service"])
 RELAY_LEASE_LEFT = Gauge("kim_relay_lease_seconds_left", "Seconds the leader's lease is surely valid (0 unless "
                          "leader)", ["service"])
 
@@ -120,10 +121,9 @@ class ServiceRuntime:
             self._tasks.append(asyncio.create_task(self._run_relay(), name="outbox-relay"))
         if self.deadline_handlers:
             self.scheduler = Scheduler(self.pool, self.deadline_handlers, clock=self.clock, dsn=s.database_url,
-                                       max_sleep_s=s.scheduler_max_sleep_s, retry_s=s.scheduler_retry_s)
-            scheduler = self.scheduler
-            DEADLINES_FIRED.labels(s.service).set_function(lambda: float(scheduler.fired))
-            DEADLINES_FAILED.labels(s.service).set_function(lambda: float(scheduler.failures))
+                                       max_sleep_s=s.scheduler_max_sleep_s, retry_s=s.scheduler_retry_s,
+                                       on_fired=DEADLINES_FIRED.labels(s.service).inc,
+                                       on_failed=DEADLINES_FAILED.labels(s.service).inc)
             self._tasks.append(asyncio.create_task(self._run_scheduler(), name="deadline-scheduler"))
         self.anchorer = Anchorer(self.pool, s.service, signer, self._publish_anchor,
                                 s.audit_anchor_file())
