@@ -30,6 +30,7 @@ async def test_a_clients_journey_from_intake_to_closure(web, people, chromium):
     cm = await Person.open(chromium, web)
     page = cm.page
     await cm.sign_in(people.tokens["manager"])
+    await expect(page.get_by_role("heading", name="Wiedervorlagen")).to_be_visible()  # the cases service's /worklist
     await cm.accessible("Arbeitsliste", screenshot="arbeitsliste")
 
     # intake: the API's 422 shows at the field, then the client is registered and the case opened

@@ -21,6 +21,11 @@ class CasesApi:
         params = {"limit": limit} | ({"phase": phase} if phase else {})
         return await self.s.get(S, "/cases", params)
 
+    async def worklist(self, *, due: str, whose: str) -> list[dict]:
+        """Follow-ups (Wiedervorlagen) of the cases in the caller's reach: due today, overdue or this week."""
+        answer = await self.s.get(S, "/worklist", {"due": due, "whose": whose})
+        return answer["items"] if isinstance(answer, dict) else answer
+
     async def case(self, case_id: str) -> Reply:
         return await self.s.read(S, f"/cases/{case_id}")
 

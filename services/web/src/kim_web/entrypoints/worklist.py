@@ -14,10 +14,21 @@ from .web import Signed, posted, redirect, render, signed_in
 router = APIRouter()
 
 
-def followups(signed: Signed) -> list[dict] | None:
-    """Follow-ups due (Wiedervorlagen). None until the services keep deadlines (consent expiry, reviews): the
-    worklist then shows this list above the phases. Nothing is computed here on purpose."""
-    return None
+# what falls due, as a case manager says it
+FOLLOW_UPS = {"review": "Überprüfung des Hilfeplans", "pause_end": "geplantes Ende der Pause",
+              "referral_overdue": "Vermittlung ohne Antwort des Partners",
+              "appointment_outcome": "Termin ohne gemeldetes Ergebnis"}
+
+
+async def followups(signed: Signed, mine: bool) -> list[dict] | None:
+    """Follow-ups (Wiedervorlagen) overdue or due within the week, oldest first, from the cases service's worklist;
+    None for a role that works no cases (the list is not theirs to see)."""
+    if not signed.user.works_cases:
+        return None
+    whose = "mine" if mine else "team"
+    items = [*await signed.cases.worklist(due="overdue", whose=whose),
+             *await signed.cases.worklist(due="week", whose=whose)]
+    return [{**f, "what": FOLLOW_UPS.get(f.get("kind"), f.get("kind"))} for f in items]
 
 
 @router.get("/")
@@ -31,7 +42,7 @@ async def worklist(request: Request, signed: Signed = Depends(signed_in)):
         cases = [c for c in cases if c.get("case_manager_id") == signed.user.sub]
     groups = [(code, name, [c for c in cases if c.get("phase") == code]) for code, name in PHASES.items()]
     return render(request, "worklist.html", user=signed.user, groups=groups, phase=phase, mine=mine,
-                  total=len(cases), followups=followups(signed))
+                  total=len(cases), followups=await followups(signed, mine))
 
 
 def team_kind(team: str | None) -> str:
