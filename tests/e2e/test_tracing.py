@@ -62,6 +62,11 @@ async def test_one_trace_from_the_request_to_every_consumer(services):
     assert client["client_id"] not in text and "Traced Person" not in text  # spans name routes and types, no ids
     assert not any(k.startswith("url.") for s in spans for k in s.attributes)  # no path, no query
 
+    print(f"\ntrace {trace_id}")  # the figure the closing note of issue 20 shows (pytest -s)
+    for span in sorted(spans, key=lambda s: (len(ancestors(s, by_id)), s.service, s.name)):
+        print(f"  {'  ' * len(ancestors(span, by_id))}{span.service:14} {span.name:32} span {span.span_id} "
+              f"parent {span.parent_span_id}")
+
     log_lines = [json.loads(line) for line in (services.logs_dir / "cases.log").read_text().splitlines()
                  if line.startswith("{")]
     traced = [line for line in log_lines if line.get("trace_id") == trace_id]
