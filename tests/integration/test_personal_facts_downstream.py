@@ -52,7 +52,7 @@ def client_history(client_id: str, case_id: str) -> tuple[list, set]:
                          form="schriftlich", informed_in="prs", granted_on=date(2025, 1, 10), recorded_by="cm-4711"),
         c.AssessmentCompleted(case_id=case_id, assessed_on=date(2025, 1, 20), rechtskreis="AsylbLG", domains=[
             c.DomainAssessment(domain="sprache", need="hoch", resources="gering")]),
-        c.IntegrationPlanAgreed(case_id=case_id, plan_id=str(uuid.uuid4()), agreed_on=date(2025, 1, 25), goals=[
+        c.IntegrationPlanAgreed(case_id=case_id, plan_id=str(uuid.uuid4()), agreed_on=date(2025, 1, 25), goal_ids=["g-1"], goals=[
             c.Goal(goal_id="g-1", domain="sprache", target_date=date(2025, 9, 1),
                    responsible_organisation_id="vhs-unna")]),
         c.ReviewHeld(case_id=case_id, review_id=str(uuid.uuid4()), held_on=date(2025, 2, 20), notes=notes),

@@ -112,8 +112,8 @@ class CaseOpened(Event):
 
 
 @event("kim.cases.ConsentGranted", key="case_id")
-class ConsentGranted(Event):
-    """The client consented to sharing: recipients x purposes x data categories (Einwilligung)."""
+class ConsentGrantedV1(Event):
+    """Version 1 (superseded): the language the client was informed in stood in clear."""
 
     case_id: CaseId
     consent_id: Id = Field(description="Id of this consent; referrals name it")
@@ -123,6 +123,31 @@ class ConsentGranted(Event):
     special_categories: bool = Field(description="True if special categories (e.g. health, Art. 9 GDPR) are included")
     form: ConsentForm = Field(description="Written or electronic")
     informed_in: LanguageCode = Field(description="Language the client was informed in")
+    granted_on: date = Field(description="Date the consent was given")
+    valid_until: date | None = Field(default=None, description="Last day the consent is valid; none = until withdrawn")
+    recorded_by: Id = Field(description="Staff member who recorded the consent (proof)")
+
+
+
+@event("kim.cases.ConsentGranted", key="case_id", version=2)
+class ConsentGranted(Event):
+    """The client consented to sharing: recipients x purposes x data categories (Einwilligung).
+
+    Version 2 encrypts the language the client was informed in with the client's key (``informed_in`` holds
+    an Encrypted ``{"informed_in": code}``): a rare language with a municipality and a date can single a person
+    out, and erasure destroys the key. Consents recorded as version 1 keep their code in clear (the log is
+    immutable); an upcast version 1 record carries it as the plain code."""
+
+    case_id: CaseId
+    consent_id: Id = Field(description="Id of this consent; referrals name it")
+    recipients: list[OrganisationId] = Field(min_length=1, description="Organisations that may receive data")
+    purposes: list[ConsentPurpose] = Field(min_length=1, description="Purposes the data may be used for")
+    data_categories: list[DataCategory] = Field(min_length=1, description="Categories of data that may be shared")
+    special_categories: bool = Field(description="True if special categories (e.g. health, Art. 9 GDPR) are included")
+    form: ConsentForm = Field(description="Written or electronic")
+    informed_in: Encrypted | LanguageCode = Field(
+        description="Encrypted {informed_in: language code}: the language the client was informed in; the plain "
+                    "code only on consents recorded as version 1")
     granted_on: date = Field(description="Date the consent was given")
     valid_until: date | None = Field(default=None, description="Last day the consent is valid; none = until withdrawn")
     recorded_by: Id = Field(description="Staff member who recorded the consent (proof)")
@@ -159,12 +184,30 @@ class DomainAssessment(BaseModel):
 
 
 @event("kim.cases.AssessmentCompleted", key="case_id")
-class AssessmentCompleted(Event):
-    """The assessment (Clearing) was completed."""
+class AssessmentCompletedV1(Event):
+    """Version 1 (superseded): needs and resources per life domain stood in clear."""
 
     case_id: CaseId
     assessed_on: date = Field(description="Date of the assessment")
     domains: list[DomainAssessment] = Field(min_length=1, description="Needs and resources per life domain")
+    rechtskreis: Rechtskreis = Field(description="Legal frame the client's support falls under")
+
+
+
+@event("kim.cases.AssessmentCompleted", key="case_id", version=2)
+class AssessmentCompleted(Event):
+    """The assessment (Clearing) was completed.
+
+    Version 2 encrypts needs and resources per life domain with the client's key (``domains`` holds an Encrypted
+    ``{"domains": [...]}``): they include health (gesundheit, a special category under Art. 9 GDPR) and
+    describe one person; erasure destroys the key. The date and the Rechtskreis stay in clear (reporting, the
+    consent gate). Assessments recorded as version 1 keep their list in clear (the log is immutable)."""
+
+    case_id: CaseId
+    assessed_on: date = Field(description="Date of the assessment")
+    domains: Encrypted | Annotated[list[DomainAssessment], Field(min_length=1)] = Field(
+        description="Encrypted {domains: [DomainAssessment]}: needs and resources per life domain; the plain list "
+                    "only on assessments recorded as version 1")
     rechtskreis: Rechtskreis = Field(description="Legal frame the client's support falls under")
 
 
@@ -238,12 +281,30 @@ class Goal(BaseModel):
 
 
 @event("kim.cases.IntegrationPlanAgreed", key="case_id")
-class IntegrationPlanAgreed(Event):
-    """The client and the case manager agreed an integration plan (Hilfeplan) with goals."""
+class IntegrationPlanAgreedV1(Event):
+    """Version 1 (superseded): the goals (life domain, target date, responsible organisation) stood in clear."""
 
     case_id: CaseId
     plan_id: Id = Field(description="Id of this plan version")
     goals: list[Goal] = Field(min_length=1, description="The agreed goals")
+    agreed_on: date = Field(description="Date the plan was agreed")
+
+
+
+@event("kim.cases.IntegrationPlanAgreed", key="case_id", version=2)
+class IntegrationPlanAgreed(Event):
+    """The client and the case manager agreed an integration plan (Hilfeplan) with goals.
+
+    Version 2 encrypts the goals with the client's key (``goals`` holds an Encrypted ``{"goals": [Goal]}``): a
+    goal in the life domain gesundheit is health data, and the goals with their dates and organisations describe
+    one person. ``goal_ids`` stay in clear, so goals can be achieved and dropped after an erasure closed the file.
+    Plans recorded as version 1 keep their goals in clear (the log is immutable); upcast, they gain goal_ids."""
+
+    case_id: CaseId
+    plan_id: Id = Field(description="Id of this plan version")
+    goal_ids: list[Id] = Field(min_length=1, description="Ids of the agreed goals, in the plan's order")
+    goals: Encrypted | Annotated[list[Goal], Field(min_length=1)] = Field(
+        description="Encrypted {goals: [Goal]}: the agreed goals; the plain list only on plans recorded as version 1")
     agreed_on: date = Field(description="Date the plan was agreed")
 
 

@@ -27,6 +27,19 @@ def client_registered_v1_to_v2(data: Data) -> Data:
             "arrival_band": year_band(data.get("arrival_year"), ARRIVAL_BAND_YEARS)}
 
 
+def integration_plan_agreed_v1_to_v2(data: Data) -> Data:
+    """v2 encrypts the goals and names their ids in clear; v1's goals stay the plain list they were stored as."""
+    return {**data, "goal_ids": [g["goal_id"] for g in data["goals"]]}
+
+
+def same_fields(data: Data) -> Data:
+    """v2 encrypts a field v1 held in clear, under the same name: v1 data is valid v2 data (the plain form)."""
+    return data
+
+
+register("kim.cases.ConsentGranted", 1, same_fields)
+register("kim.cases.AssessmentCompleted", 1, same_fields)
+register("kim.cases.IntegrationPlanAgreed", 1, integration_plan_agreed_v1_to_v2)
 register("kim.cases.ResidenceStatusRecorded", 1, residence_status_recorded_v1_to_v2)
 register("kim.cases.ResidenceStatusRecorded", 2, residence_status_recorded_v2_to_v3)
 register("kim.cases.ClientRegistered", 1, client_registered_v1_to_v2)

@@ -171,7 +171,8 @@ async def test_trail_across_services_as_of_and_erasure(cases_api, fresh_db, othe
     assert json.loads(registered["data"])["personal"]["name"] == NAME
     assert [r["type"] for r in rows][-1] == "kim.audit.TrailExported", "the earlier export is part of the trail"
     # one access log: the CLI's read is in the client's own log, under the token's identity, as an API read would be
-    assert await _cli_reads(cases_api, client_id) == [("auditor-7", "auditor", ["personal", "profile"])]
+    assert await _cli_reads(cases_api, client_id) == [
+        ("auditor-7", "auditor", ["informed_in", "personal", "profile"])]
 
     code, out, err = await cli.run("audit", "case", case_id, "--as-of", between.isoformat(), "--format", "json",
                                    env=env)

@@ -20,6 +20,10 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 # values nothing else in the tests uses, so finding one means it came from this client
 BIRTH, BIRTH_YEAR, ARRIVAL_YEAR, LANGUAGES = "1937-05-11", 1937, 2003, ["prs", "ti"]
 STATUS_SINCE, VALID_UNTIL = "2004-02-17", "2027-08-31"  # exact dates of a permit: ResidenceStatusRecorded v3
+TARGET = "2031-03-17"  # a goal's target date: IntegrationPlanAgreed v2
+HEALTH_NEEDS = [{"domain": "gesundheit", "need": "hoch", "resources": "gering"},
+                {"domain": "sprache", "need": "mittel", "resources": "mittel"}]
+GOALS = [{"goal_id": "g1", "domain": "gesundheit", "target_date": TARGET, "responsible_organisation_id": "awo"}]
 
 
 def _leaves(value):
@@ -36,15 +40,32 @@ def _leaves(value):
 def _identifying(leaves) -> set:
     """The leaves that give a value of the client away (the number or its text, a language code, the birth date)."""
     needles = {BIRTH_YEAR, ARRIVAL_YEAR, str(BIRTH_YEAR), str(ARRIVAL_YEAR), *LANGUAGES}
-    dates = (BIRTH, STATUS_SINCE, VALID_UNTIL)
+    dates = (BIRTH, STATUS_SINCE, VALID_UNTIL, TARGET)
     return {leaf for leaf in leaves if leaf in needles or (isinstance(leaf, str) and any(d in leaf for d in dates))}
+
+
+def _life_domains(value) -> list:
+    """Needs or goals per life domain (health among them: Art. 9) anywhere in the value, in clear."""
+    if isinstance(value, dict):
+        return [value] * ("domain" in value) + [d for v in value.values() for d in _life_domains(v)]
+    if isinstance(value, list):
+        return [d for v in value for d in _life_domains(v)]
+    return []
 
 
 async def test_after_erasure_no_stored_row_and_no_topic_record_holds_what_singles_the_client_out(
         api: Api, fresh_db: str, kafka_bootstrap: str):
     client_id = await api.client("Parwin Tesfamariam", date_of_birth=BIRTH, languages=LANGUAGES,
                                  arrival_year=ARRIVAL_YEAR)
-    case_id = await api.case_with_notes(client_id, "Notiz")
+    case_id = await api.case(client_id)
+    await api.consent(case_id, informed_in="ti")
+    await api.post(f"/cases/{case_id}/assessment", {"assessed_on": "2025-01-12", "rechtskreis": "SGB_II",
+                                                    "domains": HEALTH_NEEDS})
+    await api.post(f"/cases/{case_id}/plan", {"agreed_on": "2025-01-15", "goals": GOALS}, expect=201)
+    await api.post(f"/cases/{case_id}/reviews", {"held_on": "2025-03-01", "notes": "Notiz"}, expect=201)
+    before = await api.get(f"/cases/{case_id}")  # the case manager sees all of it in clear before the erasure
+    assert before["assessment"]["domains"] == HEALTH_NEEDS and before["consents"][0]["informed_in"] == "ti"
+    assert [{k: g[k] for k in GOALS[0]} for g in before["goals"]] == GOALS and before["plans"][0]["goals"] == GOALS
     await api.post(f"/cases/{case_id}/residence-status", {"status": "duldung_60a", "status_since": STATUS_SINCE,
                                                           "valid_until": VALID_UNTIL, "perspective": "gelb"})
     residence = (await api.get(f"/cases/{case_id}"))["residence_status"]
@@ -75,11 +96,18 @@ async def test_after_erasure_no_stored_row_and_no_topic_record_holds_what_single
     assert len(stored) >= 16 and len(wire) == 16, "the client's history is all there"
     assert _identifying(_leaves(stored)) == set(), "in the store"
     assert _identifying(_leaves(wire)) == set(), "on kim.cases"
+    assert _life_domains(stored) == [] and _life_domains(wire) == [], "health needs and goals only encrypted"
     erased = await api.get(f"/clients/{client_id}")
     assert (erased["birth_year"], erased["languages"], erased["arrival_year"]) == ("erased",) * 3
     residence = (await api.get(f"/cases/{case_id}"))["residence_status"]
     assert (residence["status"], residence["status_since"], residence["valid_until"]) == (
         "duldung_60a", "erased", "erased")  # the code stays for reporting and the consent gate
+    case = await api.get(f"/cases/{case_id}")
+    assert (case["assessment"]["domains"], case["assessment"]["rechtskreis"]) == ("erased", "SGB_II")
+    assert case["plans"][0]["goals"] == "erased" and case["plans"][0]["goal_ids"] == ["g1"]
+    assert [(g["goal_id"], g["domain"], g["status"]) for g in case["goals"]] == [("g1", "erased", "agreed")]
+    history = await api.get(f"/cases/{case_id}/history")
+    assert _life_domains(history) == [] and _identifying(_leaves(history)) == set()
 
 
 def test_the_needles_are_found_where_they_are():
@@ -87,6 +115,8 @@ def test_the_needles_are_found_where_they_are():
     assert _identifying(_leaves({"a": [BIRTH_YEAR], "b": {"c": "ti"}, "d": f"{BIRTH}T00:00", "e": VALID_UNTIL})) == {
         BIRTH_YEAR, "ti", f"{BIRTH}T00:00", VALID_UNTIL}
     assert _identifying(_leaves({"birth_band": "1930-1939", "status": "duldung_60a"})) == set()
+    assert _life_domains({"x": [{"y": HEALTH_NEEDS}]}) == HEALTH_NEEDS
+    assert _life_domains({"data_categories": ["gesundheit"], "rechtskreis": "SGB_II"}) == []
 
 
 async def test_an_erased_clients_consents_are_shown_as_ended(api: Api):

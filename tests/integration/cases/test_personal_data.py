@@ -109,8 +109,11 @@ async def test_reads_are_recorded_and_auditors_see_personal_data_withheld(api: A
     assert [(r["actor"], r["via"]) for r in reads] == [
         ("staff-1", f"GET /clients/{client_id}"), ("lead-1", f"GET /cases/{case_id}"),
         ("audit-1", f"GET /cases/{case_id}")]
-    assert reads[1]["fields"] == ["notes", "personal"] and reads[1]["role"] == "team_lead"
-    assert reads[2]["fields"] == ["notes (withheld)", "personal (withheld)"] and reads[2]["role"] == "auditor"
+    # health needs, goals and the consent's language are encrypted like the notes (v2 events): read and recorded alike
+    opened = ["domains", "goals", "informed_in", "notes", "personal"]
+    assert reads[1]["fields"] == opened and reads[1]["role"] == "team_lead"
+    assert reads[2]["fields"] == [f"{f} (withheld)" for f in opened] and reads[2]["role"] == "auditor"
+    assert audited["assessment"]["domains"] == "withheld" and audited["plans"][0]["goals"] == "withheld"
     r = await api.call("GET", f"/clients/{client_id}/reads")
     assert r.status_code == 403
     # the read log is hash-chained: rewriting who read it is found

@@ -58,3 +58,24 @@ def test_only_roles_that_work_cases_get_the_follow_ups(role, shown):
         page = web.get("/").text
     assert ("Wiedervorlagen" in page) is shown
     assert any(c.url.path == "/worklist" for c in fakes.calls) is shown
+
+
+@pytest.mark.parametrize("marker, shown", [("erased", "gelöscht"), ("withheld", "nicht einsehbar")])
+def test_a_case_page_shows_encrypted_needs_goals_and_language_as_erased_or_not_visible(marker, shown):
+    """Health needs, goals and the consent's language come from the cases service as "erased" (key destroyed) or
+    "withheld" (role) since the v2 events: the page says so in German instead of listing letters or codes."""
+    from .fakes import CASE
+
+    fakes = FakeServices()
+    case = CASE | {
+        "assessment": {"assessed_on": "2025-03-04", "rechtskreis": "SGB_II", "domains": marker},
+        "goals": [{"goal_id": "g1", "domain": marker, "target_date": marker, "responsible_organisation_id": marker,
+                   "plan_id": "p-1", "status": "agreed", "on": None}],
+        "consents": [CASE["consents"][0] | {"informed_in": marker}]}
+    fakes.on("GET", "http://cases/cases/case-1", 200, case, headers={"ETag": '"3"'})
+    with client(fakes) as web:
+        sign_in(web, "auditor")
+        page = web.get("/faelle/case-1").text
+    assert f"Bedarfe und Ressourcen je Lebensbereich: {shown}." in page
+    assert page.count(f"<td>{shown}</td>") == 3  # the goal's domain, target date and organisation
+    assert f"Sprache {shown}" in page and marker not in page.split("<main", 1)[1]  # no raw marker on the page

@@ -10,7 +10,9 @@ from collections.abc import Awaitable, Callable
 from kim_runtime.auth import ensure_in_scope
 from kim_runtime.errors import ConcurrencyConflict, RuleViolation
 from kim_runtime.policy import ensure
+from kim_schemas import cases as ev
 from kim_schemas.base import Event
+from kim_schemas.types import Encrypted
 
 from kim_cases.adapters import crypto
 from kim_cases.adapters.events import CommandContext
@@ -62,6 +64,26 @@ async def seal(s: Services, case: Case, value: dict, what: str):
     return crypto.encrypt(key, key_id, case.client_id, value)
 
 
+# fields the domain decides in clear and the contract stores encrypted with the client's key (version 2 of these
+# events): special categories (health needs and goals) and what singles a person out (the consent's language)
+SEALED: dict[type[Event], str] = {ev.ConsentGranted: "informed_in", ev.AssessmentCompleted: "domains",
+                                  ev.IntegrationPlanAgreed: "goals"}
+
+
+async def seal_fields(s: Services, case: Case, events: list[Event]) -> list[Event]:
+    """The events with each SEALED field encrypted ({field: value} under the client's key); refused (as for
+    notes) once the client is erased."""
+    sealed = []
+    for e in events:
+        name = SEALED.get(type(e))
+        value = getattr(e, name) if name else None
+        if name and not isinstance(value, Encrypted):
+            plain = e.model_dump(mode="json", include={name})
+            e = e.model_copy(update={name: await seal(s, case, plain, name)})
+        sealed.append(e)
+    return sealed
+
+
 async def seal_notes(s: Services, case: Case, notes: str | None):
     return None if notes is None else await seal(s, case, {"notes": notes}, "notes")
 
@@ -70,6 +92,7 @@ async def _decide_and_append(s: Services, ctx: CommandContext, case: Case, decid
     events = decide(case)
     if inspect.isawaitable(events):
         events = await events
+    events = await seal_fields(s, case, events)
     subject = getattr(events[0], "client_id", None) or case.client_id
     new_version = await s.repo.append(case.case_id, case.version, events, ctx, subject=subject,
                                       municipality=case.municipality)

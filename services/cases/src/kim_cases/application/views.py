@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from kim_schemas.types import Encrypted
+
 from kim_cases.adapters.events import CommandContext, from_envelope
+from kim_cases.application.cases import SEALED
 from kim_cases.application.personal import PersonalReader
 from kim_cases.application.services import Services
 from kim_cases.domain import Case
@@ -19,6 +22,7 @@ def _d(value: date | None) -> str | None:
 def case_state(case: Case, reader: PersonalReader, client_personal, today: date, *,
                erased: bool = False) -> dict[str, Any]:
     o = case.opened
+    plans = [plan(p, reader) for p in case.plans]
     return {
         "case_id": case.case_id, "version": case.version, "phase": case.phase.value,
         "paused": case.paused.model_dump(mode="json", exclude={"case_id"}) if case.paused else None,
@@ -28,12 +32,12 @@ def case_state(case: Case, reader: PersonalReader, client_personal, today: date,
         "opened_on": _d(o.opened_on),
         "consents": [consent_view(c, reader, today, erased) for c in case.consents.values()],
         "has_valid_consent": not erased and case.valid_consent_on(today),
-        "assessment": _dump(case.assessment), "rechtskreis": case.rechtskreis,
+        "assessment": assessment(case.assessment, reader), "rechtskreis": case.rechtskreis,
         "residence_status": residence(case.residence[-1], reader) if case.residence else None,
         "residence_history": [residence(r, reader) for r in case.residence],
         "rechtskreis_changes": [_dump(r) for r in case.rechtskreis_changes],
-        "plans": [_dump(p) for p in case.plans],
-        "goals": [{**g.goal.model_dump(mode="json"), "plan_id": g.plan_id, "status": g.status, "on": _d(g.on)}
+        "plans": plans,
+        "goals": [{**goal_details(plans, g.goal_id), "plan_id": g.plan_id, "status": g.status, "on": _d(g.on)}
                   for g in case.goals.values()],
         "milestones": [_dump(m) for m in case.milestones],
         "reviews": [{**_dump(r), "notes": reader.notes(r.notes)} for r in case.reviews],
@@ -43,11 +47,53 @@ def case_state(case: Case, reader: PersonalReader, client_personal, today: date,
 
 
 def consent_view(consent, reader: PersonalReader, today: date, erased: bool) -> dict:
-    view = consent.view(today, erased=erased)
-    return view | {"informed_in": reader.quasi(view["informed_in"])}
+    """The consent; the language it was explained in opened like personal data (encrypted since ConsentGranted v2;
+    a version 1 consent's plain code is shown to the same readers)."""
+    language = consent.granted.informed_in
+    shown = unsealed(language, "informed_in", reader) if isinstance(language, Encrypted) else reader.quasi(language)
+    return consent.view(today, erased=erased) | {"informed_in": shown}
+
+
+def unsealed(value: Encrypted, name: str, reader) -> Any:
+    """A field version 2 of its event encrypts as {name: value}: the value, or "erased" / "withheld"."""
+    opened = reader.open(value, name)
+    return opened.get(name) if isinstance(opened, dict) else opened
+
+
+def assessment(event, reader) -> dict | None:
+    """Needs and resources per life domain (health among them) opened like personal data; a version 1
+    assessment's plain list as it was stored."""
+    view = _dump(event)
+    if view is not None and isinstance(event.domains, Encrypted):
+        view["domains"] = unsealed(event.domains, "domains", reader)
+    return view
+
+
+def plan(event, reader) -> dict:
+    """A plan with its goals opened like personal data (a version 1 plan's plain goals as they were stored)."""
+    view = _dump(event)
+    if isinstance(event.goals, Encrypted):
+        view["goals"] = unsealed(event.goals, "goals", reader)
+    return view
+
+
+GOAL_FIELDS = ("domain", "target_date", "responsible_organisation_id")
+
+
+def goal_details(plans: list[dict], goal_id: str) -> dict:
+    """A goal as its plan holds it; "erased" / "withheld" in each field where the plan's goals are."""
+    for p in plans:
+        if isinstance(p["goals"], list):
+            found = next((g for g in p["goals"] if g["goal_id"] == goal_id), None)
+            if found is not None:
+                return found
+        elif goal_id in p["goal_ids"]:
+            return {"goal_id": goal_id, **dict.fromkeys(GOAL_FIELDS, p["goals"])}
+    return {"goal_id": goal_id, **dict.fromkeys(GOAL_FIELDS)}
 
 
 RESIDENCE_DATES = ("status_since", "valid_until")
+SEALED_FIELDS = frozenset(SEALED.values())
 
 
 def residence(event, reader) -> dict:
@@ -92,6 +138,9 @@ async def history(s: Services, ctx: CommandContext, stream_id: str, client_id: s
             data["dates"] = reader.open(event.dates, "residence dates")
         if data.get("notes") is not None:
             data["notes"] = reader.notes(event.notes)
+        for name in SEALED_FIELDS:
+            if isinstance(getattr(event, name, None), Encrypted):
+                data[name] = unsealed(getattr(event, name), name, reader)
         out.append({"version": env.stream_version, "type": env.type, "time": env.time.isoformat(),
                     "actor": env.actor, "correlation_id": env.correlation_id, "causation_id": env.causation_id,
                     "data": reader.shown(data)})

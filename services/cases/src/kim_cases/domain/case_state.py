@@ -30,7 +30,7 @@ class Phase(StrEnum):
 
 @dataclass
 class GoalState:
-    goal: ev.Goal
+    goal_id: str
     plan_id: str
     status: str = "agreed"  # agreed, achieved, dropped
     on: date | None = None
@@ -81,7 +81,7 @@ class CaseState:
                 self.rechtskreis_changes.append(e)
             case ev.IntegrationPlanAgreed():
                 self.plans.append(e)
-                self.goals |= {g.goal_id: GoalState(g, e.plan_id) for g in e.goals}
+                self.goals |= {goal_id: GoalState(goal_id, e.plan_id) for goal_id in e.goal_ids}
                 self._reach(Phase.PLAN)
             case ev.ReviewHeld():
                 self.reviews.append(e)

@@ -49,7 +49,8 @@ class WorkCommands:
         taken = sorted(set(ids) & set(self.goals)) or sorted({i for i in ids if ids.count(i) > 1})
         if taken:
             raise RuleViolation(f"goal id(s) {', '.join(taken)} are used already in this case: give each goal its own")
-        return [ev.IntegrationPlanAgreed(case_id=self.case_id, plan_id=plan_id, goals=goals, agreed_on=agreed_on)]
+        return [ev.IntegrationPlanAgreed(case_id=self.case_id, plan_id=plan_id, goal_ids=ids, goals=goals,
+                                         agreed_on=agreed_on)]
 
     def hold_review(self, *, review_id: str, held_on: date, notes: Encrypted | None,
                     next_review_on: date | None) -> list[Event]:

@@ -37,21 +37,22 @@ async def case_report(case_id: str, *, fmt: str, as_of: datetime | None, reveal:
                             f"lists them)")
         trail = await collect(stores, case_id, client_id)
         opener = Opener(client_id, await client_key(cases, client_id, reveal=reveal), reveal=reveal)
-        if mentions_health([e.data for e in trail]):  # shown in clear to every reader: a read to record
-            if reader is None:
-                raise UserError("the trail holds special-category data (health, Art. 9 GDPR): give your token "
-                                "(--token or KIM_AUDIT_TOKEN), so the read is recorded in the client's access log")
-            opener.read.add(HEALTH)
         if as_of is not None:
-            state = state_as_of(case_id, client_id, trail, as_of, opener)
+            state = shown = state_as_of(case_id, client_id, trail, as_of, opener)
             text = {"json": lambda: json.dumps(state, indent=2, ensure_ascii=False, default=str) + "\n",
                     "csv": lambda: render.state_csv(state), "table": lambda: render.state_table(state)}[fmt]()
         else:
             trail = [replace(e, data=opener.data(e.data)) for e in trail]
+            shown = [e.data for e in trail]
             header = {"case_id": case_id, "client_id": client_id, "client_erased": opener.erased,
                       "services": list(stores)}
             text = {"json": lambda: render.trail_json(header, trail) + "\n", "csv": lambda: render.trail_csv(trail),
                     "table": lambda: render.trail_table(header, trail)}[fmt]()
+        if mentions_health(shown):  # health in clear (opened, or a version 1 event's plain list): a read to record
+            if reader is None:
+                raise UserError("the trail holds special-category data (health, Art. 9 GDPR): give your token "
+                                "(--token or KIM_AUDIT_TOKEN), so the read is recorded in the client's access log")
+            opener.read.add(HEALTH)
         events = [(audit_log.EXPORTED, {"case_id": case_id, "client_id": client_id, "format": fmt,
                                         "as_of": as_of.isoformat() if as_of else None, "events": len(trail),
                                         "destination": destination})]

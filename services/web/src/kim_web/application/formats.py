@@ -7,6 +7,8 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
+from .labels import SEALED
+
 BERLIN = ZoneInfo("Europe/Berlin")
 _GERMAN_DATE = re.compile(r"^\s*(\d{1,2})\.(\d{1,2})\.(\d{4})\s*$")
 
@@ -19,7 +21,7 @@ def de_date(value: str | date | None) -> str:
         try:
             value = date.fromisoformat(value[:10])
         except ValueError:
-            return value
+            return SEALED.get(value, value)
     return value.strftime("%d.%m.%Y")
 
 

@@ -100,11 +100,15 @@ LANGUAGES = {"de": "Deutsch", "ar": "Arabisch", "en": "Englisch", "fa": "Persisc
              "ro": "Rumänisch", "bg": "Bulgarisch", "pl": "Polnisch", "sq": "Albanisch", "ps": "Paschtu"}
 
 
+# what the services show in place of a value encrypted with the client's key
+SEALED = {"erased": "gelöscht", "withheld": "nicht einsehbar"}
+
+
 def label(codes: dict[str, str], code: str | None) -> str:
     """The German label of a code; an unknown code is shown as it is (never hidden)."""
     if code is None:
         return "–"
-    return codes.get(str(code), str(code))
+    return codes.get(str(code), SEALED.get(str(code), str(code)))
 
 
 def options(codes: dict[str, str]) -> list[tuple[str, str]]:
