@@ -23,7 +23,7 @@ CATALOGUE = {
     "staffing": "GrantAwarded PositionEstablished PositionTransferred PositionFilled PositionVacated "
     "CaseManagerAssigned CaseloadLimitExceeded CaseloadBackWithinLimit",
     "referrals": "PartnerRegistered ReferralRequested ReferralAccepted ReferralDeclined AppointmentScheduled "
-    "ReferralOutcomeReported ReferralClosed ReferralRevoked ReferralOverdue AppointmentOutcomeMissing",
+    "ReferralOutcomeReported ReferralClosed ReferralRevoked ReferralOverdue AppointmentOutcomeMissing ConsentChecked",
     "reporting": "ReportGenerated ReportApproved",
     "partner": "PartnerReferralOffered PartnerReferralUpdated PartnerReferralRevoked",
 }

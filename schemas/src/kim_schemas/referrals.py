@@ -140,3 +140,32 @@ class AppointmentOutcomeMissing(Event):
     referral_id: Id = Field(description="The referral")
     case_id: CaseRef = None
     appointment_on: date = Field(description="The day of the appointment")
+
+
+@event("kim.referrals.ConsentChecked", key="request_id")
+class ConsentChecked(Event):
+    """The consent gate's decision on a referral request: which consent it looked at, what the request needed
+    (recipient × purpose × data categories on that day), what the consent granted, and whether it was met and why
+    not. Written in the same append as ReferralRequested when met (its stream is the referral's); a refused request
+    gets a stream of its own. For audit (`kim audit referral`); internal: never translated to a partner topic."""
+
+    request_id: Id = Field(description="Stream id: the referral's id when met, the refused request's own id otherwise")
+    referral_id: Id | None = Field(default=None, description="The referral made on this decision (None: refused)")
+    case_id: Id = Field(description="The case")
+    consent_id: Id | None = Field(default=None, description="The consent the decision rests on (when refused: the "
+                                  "closest one examined; None when the case has no consent)")
+    recipient: OrganisationId = Field(description="The receiving partner the request named")
+    purpose: ConsentPurpose = Field(description="The purpose the request named")
+    categories_required: list[DataCategory] = Field(description="Data categories the request shares")
+    categories_granted: list[DataCategory] = Field(default_factory=list, description="Data categories the consent "
+                                                   "grants (withdrawn ones left out)")
+    recipients_granted: list[OrganisationId] = Field(default_factory=list, description="Recipients the consent "
+                                                     "names (withdrawn ones left out)")
+    purposes_granted: list[ConsentPurpose] = Field(default_factory=list, description="Purposes the consent names")
+    valid_from: date | None = Field(default=None, description="The consent's first day (granted_on)")
+    valid_until: date | None = Field(default=None, description="The consent's last day, if any")
+    withdrawn: bool = Field(default=False, description="The consent was withdrawn as a whole")
+    checked_on: date = Field(description="The day the conditions were checked for")
+    met: bool = Field(description="True: the consent covers the request; False: the request was refused")
+    reasons: list[str] = Field(default_factory=list, description="Every condition that failed (empty when met)")
+    checked_at: Timestamp = Field(description="When the gate decided")

@@ -6,6 +6,7 @@ import asyncio
 from datetime import date
 
 import pytest
+from kim_runtime import db
 from kim_runtime.topics import partner_topic
 from kim_schemas.cases import CaseClosed
 
@@ -56,6 +57,24 @@ async def test_a_referral_without_a_covering_consent_is_refused_with_what_is_mis
         assert r.status_code == 404 and "not registered" in r.json()["detail"]
         r = await client.post("/referrals", headers=CASE_MANAGER, json=referral(case_id, abh, categories=[]))
         assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["data_categories"]
+
+    # each refusal is recorded as the gate decided it, in a stream of its own (the 404 and the 422 decided nothing);
+    # the first is _case_known's probe, refused like the request after it
+    conn = await db.connect(fresh_db)
+    try:
+        rows = await conn.fetch("SELECT stream_id, version, data FROM events WHERE type = "
+                                "'kim.referrals.ConsentChecked' ORDER BY position")
+    finally:
+        await conn.close()
+    assert [(r["stream_id"].startswith("consent-check-"), r["version"]) for r in rows] == [(True, 1)] * 3
+    none, scoped = rows[1]["data"], rows[2]["data"]
+    assert rows[0]["data"]["reasons"] == none["reasons"]
+    assert (none["met"], none["consent_id"], none["reasons"]) == (False, None, [f"case {case_id} has no consent recorded"])
+    assert (scoped["met"], scoped["consent_id"], scoped["recipient"], scoped["purpose"]) == (
+        False, consent_id, abh, "aufenthaltssicherung")
+    assert (scoped["categories_required"], scoped["categories_granted"], scoped["recipients_granted"]) == (
+        ["aufenthalt", "gesundheit"], ["arbeit_qualifikation"], [jobcenter])
+    assert scoped["referral_id"] is None and len(scoped["reasons"]) == 3 and scoped["checked_on"]
 
 
 async def _case_known(client, case_id: str, org: str) -> bool:

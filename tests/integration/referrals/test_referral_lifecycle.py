@@ -34,6 +34,7 @@ async def test_the_whole_lifecycle_runs_over_kafka(fresh_db, kafka_bootstrap):
         rid, mine = referral["referral_id"], referral["partner_referral_id"]
         assert (referral["state"], referral["consent_id"]) == ("requested", consent_id)
         assert mine and mine != rid  # the partner knows the referral by an id of its own
+        assert r.headers["ETag"] == '"2"'  # the gate's decision (ConsentChecked) and the request, in one append
 
         async with PartnerTopicReader(kafka_bootstrap, partner_topic(jobcenter)) as agency:
             records = await agency.wait_for(lambda m: m["key"] == mine)
@@ -79,8 +80,12 @@ async def test_the_whole_lifecycle_runs_over_kafka(fresh_db, kafka_bootstrap):
         assert closed.json()["state"] == "closed"
         history = (await client.get(f"/referrals/{rid}?history=true", headers=CASE_MANAGER)).json()["history"]
         assert [h["type"].split(".")[-1] for h in history if h["type"].startswith("kim.referrals.")] == [
-            "ReferralRequested", "ReferralAccepted", "AppointmentScheduled", "ReferralOutcomeReported",
+            "ConsentChecked", "ReferralRequested", "ReferralAccepted", "AppointmentScheduled", "ReferralOutcomeReported",
             "ReferralClosed"]
+        checked = next(h["data"] for h in history if h["type"] == "kim.referrals.ConsentChecked")
+        assert (checked["met"], checked["consent_id"], checked["referral_id"], checked["reasons"]) == (
+            True, consent_id, rid, [])
+        assert checked["categories_required"] == ["arbeit_qualifikation", "aufenthalt"]
         told = [h["type"].split(".")[-1] for h in history if h["type"].startswith("kim.partner.")]
         assert told == ["PartnerReferralOffered"] + ["PartnerReferralUpdated"] * 4
 

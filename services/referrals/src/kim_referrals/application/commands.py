@@ -20,7 +20,7 @@ from ..adapters.events import Context, envelope
 from ..adapters.partner_stream import PartnerStream
 from ..adapters.repository import Loaded, ReferralRepository
 from ..domain import partner, partner_view
-from ..domain.consent import choose_consent
+from ..domain.consent import ConsentMissing, choose_consent, decision
 from ..domain.partner_view import PartnerRefs
 from ..domain.referral import Referral
 from . import refusals
@@ -55,25 +55,54 @@ class ReferralCommands:
             return len(envs)
 
     async def request(self, cmd: RequestReferral, ctx: Context) -> tuple[str, int]:
-        """Refer a case's client to a partner, if a consent covers it (ConsentMissing names what does not)."""
+        """Refer a case's client to a partner, if a consent covers it (ConsentMissing names what does not).
+
+        The gate's decision is recorded as kim.referrals.ConsentChecked: in the referral's own stream, in the same
+        append as ReferralRequested (so a new referral is at version 2), or, when refused, in a stream of its own
+        (consent-check-<uuid>) written after the refused request rolled back."""
+        now = self.clock()
+        try:
+            return await self._request(cmd, ctx, now)
+        except ConsentMissing as refused:
+            await self._record_refusal(cmd, ctx, now, refused)
+            raise
+
+    async def _record_refusal(self, cmd: RequestReferral, ctx: Context, now: datetime,
+                              refused: ConsentMissing) -> None:
+        request_id = f"consent-check-{uuid.uuid4()}"
+        checked = decision(refused.consent, request_id=request_id, referral_id=None, case_id=cmd.case_id,
+                           recipient=cmd.to_organisation_id, purpose=cmd.purpose, categories=cmd.data_categories,
+                           today=now.date(), reasons=refused.missing, checked_at=now)
+        async with self.pool.acquire() as conn, conn.transaction():
+            case = await conn.fetchrow("SELECT client_id, municipality FROM gate_cases WHERE case_id = $1",
+                                       cmd.case_id)
+            ctx = _with_municipality(ctx, case["municipality"] if case else None)
+            await self.store.append(request_id, [envelope(checked, ctx, subject=case["client_id"] if case else None)],
+                                    0, conn=conn)
+
+    async def _request(self, cmd: RequestReferral, ctx: Context, now: datetime) -> tuple[str, int]:
         async with self.pool.acquire() as conn, conn.transaction():
             case = await refusals.referable_case(conn, cmd.case_id)
             if await referral_sql.partner(conn, cmd.to_organisation_id) is None:
                 raise NotFound(f"partner organisation {cmd.to_organisation_id} is not registered; "
                                "register it first (POST /partners)")
-            now = self.clock()
             consent = choose_consent(
                 await gate_sql.consents_of_case(conn, cmd.case_id, lock=True), case_id=cmd.case_id,
                 recipient=cmd.to_organisation_id, purpose=cmd.purpose, categories=cmd.data_categories,
                 today=now.date(), consent_id=cmd.consent_id,
             )
+            referral_id = str(uuid.uuid4())
+            checked = decision(consent, request_id=referral_id, referral_id=referral_id, case_id=cmd.case_id,
+                               recipient=cmd.to_organisation_id, purpose=cmd.purpose, categories=cmd.data_categories,
+                               today=now.date(), reasons=[], checked_at=now)
             requested = ReferralRequested(
-                referral_id=str(uuid.uuid4()), case_id=cmd.case_id,
+                referral_id=referral_id, case_id=cmd.case_id,
                 from_organisation_id=case["team_organisation_id"], to_organisation_id=cmd.to_organisation_id,
                 purpose=cmd.purpose, data_categories=cmd.data_categories, consent_id=consent.consent_id,
                 due_on=cmd.due_on, requested_at=now,
             )
             referral, events = Referral.request(requested)
+            events = [checked, *events]  # the decision first, in the same append
             ids = self.repo.partner_ids(cmd.to_organisation_id)
             refs = PartnerRefs(ids.referral(referral.referral_id), ids.client(case["client_id"]),
                                ids.consent(consent.consent_id))

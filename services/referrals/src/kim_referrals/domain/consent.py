@@ -14,6 +14,7 @@ from datetime import date
 
 from kim_runtime.errors import RuleViolation
 from kim_schemas.case_codes import WithdrawalScope
+from kim_schemas.referrals import ConsentChecked
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,8 @@ def _categories(names: list[str]) -> str:
 class ConsentMissing(RuleViolation):
     """No valid consent covers the referral (HTTP 409 naming what is missing)."""
 
-    def __init__(self, case_id: str, missing: list[str]):
-        self.case_id, self.missing = case_id, missing
+    def __init__(self, case_id: str, missing: list[str], consent: Consent | None = None):
+        self.case_id, self.missing, self.consent = case_id, missing, consent  # consent: the closest one examined
         super().__init__(
             f"no valid consent of case {case_id} covers this referral: {'; '.join(missing)}. "
             "Record a matching consent (Einwilligung) in the cases service, or change the referral, then try again."
@@ -97,4 +98,21 @@ def choose_consent(
         if not gaps[consent.consent_id]:
             return consent
     closest = min(candidates, key=lambda c: len(gaps[c.consent_id]))
-    raise ConsentMissing(case_id, gaps[closest.consent_id])
+    raise ConsentMissing(case_id, gaps[closest.consent_id], closest)
+
+
+def decision(
+    consent: Consent | None, *, request_id: str, referral_id: str | None, case_id: str, recipient: str, purpose: str,
+    categories: Sequence[str], today: date, reasons: Sequence[str], checked_at,
+) -> ConsentChecked:
+    """The gate's decision as an event (kim.referrals.ConsentChecked): met when there are no reasons."""
+    granted = {} if consent is None else {
+        "consent_id": consent.consent_id,
+        "categories_granted": sorted(consent.data_categories - consent.withdrawn_categories),
+        "recipients_granted": sorted(consent.recipients - consent.withdrawn_recipients),
+        "purposes_granted": sorted(consent.purposes), "valid_from": consent.granted_on,
+        "valid_until": consent.valid_until, "withdrawn": consent.withdrawn,
+    }
+    return ConsentChecked(request_id=request_id, referral_id=referral_id, case_id=case_id, recipient=recipient,
+                          purpose=purpose, categories_required=sorted(categories), checked_on=today,
+                          met=not reasons, reasons=list(reasons), checked_at=checked_at, **granted)
