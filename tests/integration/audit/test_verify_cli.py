@@ -125,9 +125,10 @@ async def test_kafka_missing_an_event_or_holding_a_changed_one_is_found(fresh_db
     assert f"cases: topic {topic}: 2 events match the store" in out
     assert f"[missing from Kafka] cases: stream s1 version 2, event {lost.id}: marked sent, but not on {topic}" in out
     assert f"[differs] cases: stream s1 version 3, event {changed.id}: Kafka and the store differ in value" in out
-    [extra] = [line.strip() for line in out.splitlines() if line.strip().startswith("[extra]")]
-    assert extra.startswith(f"[extra] cases: stream s9 version 0, event {stranger.id}, {topic}[0]@3, at 20")
-    assert extra.endswith(", from /kim/test: on " + topic + " but in no store (kim.test.Counted)"), extra
+    [extra] = [line.strip() for line in out.splitlines() if line.strip().startswith("[foreign data]")]
+    assert extra.startswith(f"[foreign data] cases: stream s9 version 0, event {stranger.id}, {topic}[0]@3, at 20")
+    assert extra.endswith(", from /kim/test: on " + topic + " but produced by /kim/test, not by this deployment's "
+                          "cases service, and in no store (kim.test.Counted)"), extra
     assert f"cases: topic {topic}: 1 record(s) from /kim/test in no store from 20" in out  # producer, time range
     assert "3 finding(s)" in out
 
@@ -135,9 +136,9 @@ async def test_kafka_missing_an_event_or_holding_a_changed_one_is_found(fresh_db
     assert code == 1
     document, _ = json.JSONDecoder().raw_decode(out)  # the JSON document comes first on stdout
     found = {f["kind"]: f for f in document["findings"]}
-    assert set(found) == {"missing from Kafka", "differs", "extra"}
-    assert (found["extra"]["event_id"], found["extra"]["partition"], found["extra"]["offset"],
-            found["extra"]["producer"]) == (str(stranger.id), 0, 3, "/kim/test")
+    assert set(found) == {"missing from Kafka", "differs", "foreign data"}
+    assert (found["foreign data"]["event_id"], found["foreign data"]["partition"], found["foreign data"]["offset"],
+            found["foreign data"]["producer"]) == (str(stranger.id), 0, 3, "/kim/test")
     assert (found["missing from Kafka"]["stream"], found["missing from Kafka"]["version"]) == ("s1", 2)
 
 

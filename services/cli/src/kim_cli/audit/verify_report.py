@@ -1,7 +1,7 @@
 """Running and printing `kim audit verify` for every service store.
 
 Every finding is one `Finding`: a class an auditor can sort by (edited, missing, truncated, added, anchor, broken
-chain, missing from Kafka, extra, differs, duplicated, reordered), where it is (stream and version, or topic,
+chain, misdated, unpublished, missing from Kafka, extra, foreign data, differs, duplicated, reordered), where it is (stream and version, or topic,
 partition and offset), when and by whom where the record says so. Text lists SHOWN per class unless --all; JSON
 lists all of them. Records on a topic that no store has are also summed up per producer with their time range.
 """
@@ -18,6 +18,7 @@ from kim_runtime.topics import service_topic
 
 from kim_cli.audit.anchors import check_service, read_anchors, trusted_keys
 from kim_cli.audit.connect import open_store
+from kim_cli.audit.store_checks import check_store
 from kim_cli.audit.verify import Sighting, TopicReport, chains, compare_topic, store_topics
 
 SHOWN = 10  # findings listed per class in text unless --all; the count says how many there are
@@ -54,9 +55,16 @@ def _at(s: Sighting) -> dict:
 def topic_findings(service: str, r: TopicReport) -> list[Finding]:
     out = [Finding("missing from Kafka", service, f"marked sent, but not on {r.topic}", fp.stream_id, fp.version,
                    event_id, r.topic) for event_id, fp in r.missing]
-    out += [Finding("extra", service, f"on {r.topic} but in no store ({fp.type or 'no type'})", fp.stream_id or None,
-                    fp.version, event_id, r.topic, actor=fp.actor or None, producer=fp.source or None, **_at(here))
-            for event_id, fp, here in r.extra]
+    own = f"/kim/{service}"  # an extra record that claims this store's producer: the store lost it, or it is forged
+    out += [Finding("extra", service, f"on {r.topic} from {own} but in no store ({fp.type or 'no type'})",
+                    fp.stream_id or None, fp.version, event_id, r.topic, actor=fp.actor or None,
+                    producer=fp.source or None, **_at(here))
+            for event_id, fp, here in r.extra if fp.source == own]
+    out += [Finding("foreign data", service, f"on {r.topic} but produced by {fp.source or 'no ce_source'}, not by "
+                    f"this deployment's {service} service, and in no store ({fp.type or 'no type'})",
+                    fp.stream_id or None, fp.version, event_id, r.topic, actor=fp.actor or None,
+                    producer=fp.source or None, **_at(here))
+            for event_id, fp, here in r.extra if fp.source != own]
     for event_id, mine, theirs in r.differing:
         what = [n for n, a, b in (("stream", mine.stream_id, theirs.stream_id), ("type", mine.type, theirs.type),
                                   ("value", mine.value, theirs.value)) if a != b]
@@ -74,7 +82,7 @@ def _say_topic(service: str, r: TopicReport, findings: list[Finding], shown: int
     say(f"{service}: topic {r.topic}: {r.matched:,} events match the store{note}")
     producers: dict[str, list[Finding]] = defaultdict(list)
     for f in findings:
-        if f.kind == "extra":
+        if f.kind in ("extra", "foreign data"):
             producers[f.producer or "no ce_source"].append(f)
     for producer, items in sorted(producers.items()):
         times = sorted(f.time for f in items if f.time)
@@ -122,6 +130,13 @@ async def verify_all(services: list[str], topic_of: dict[str, str], bootstrap: s
                 b = report.first_break
                 found.append(Finding("broken chain", service, b.problem, b.stream_id, b.version))
                 say(f"  {found[-1].line()}")
+            checked = await check_store(pool, service, lambda kind, detail, **where: Finding(kind, service, detail,
+                                                                                              **where), topic_of)
+            found += checked
+            say(f"{service}: times and publication of every event checked: "
+                f"{sum(f.kind == 'misdated' for f in checked)} misdated, "
+                f"{sum(f.kind == 'unpublished' for f in checked)} unpublished")
+            _say_findings(checked, shown, say)
             if anchors is not None:
                 found += [Finding(a.kind, service, a.detail, a.stream_id, a.version)
                           for a in await check_service(pool, service, records, trusted, say)]

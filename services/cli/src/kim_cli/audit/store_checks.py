@@ -1,0 +1,103 @@
+"""Checks of a store's rows that the hash chains and anchors cannot make: an insider with the service's own role
+(kim_<service>_app) may call kim_append, and whatever it appends is chained and anchored like a real event.
+
+misdated     An event whose times do not fit when it was recorded. Every event is stamped with the time of the
+             command that made it (the envelope's time, occurred_at), and the store stamps recorded_at in the same
+             transaction; so |recorded_at - occurred_at| beyond TOLERANCE means the time was forged (a back-dated
+             event). Business dates that may lie in the past legitimately (casework recorded later: opened_on,
+             granted_on, held_on, ...; ConsentExpired's expired_at and ConsentWithdrawn's effective_at) are
+             dates in the data and are not compared; the data's command-time fields (COMMAND_TIME_FIELDS, e.g.
+             requested_at, checked_at, erased_at) are.
+unpublished  An event of a published contract type (kim_schemas) that has no outbox row, so it never reached Kafka
+             and no consumer ever saw it; one whose outbox row names a topic other than its type's; or one whose
+             outbox row is still unsent after the relay's HORIZON. (Events outside the contract, such as the access
+             log, the audit streams and the partner-view links, are never published and are not reported.)
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import asyncpg
+from kim_schemas import EVENT_TYPES
+
+from kim_runtime.topics import SERVICE_TOPICS
+
+TOLERANCE = timedelta(hours=1)
+HORIZON = timedelta(minutes=15)  # the relay publishes within seconds; an unsent row this old is not on its way
+COMMAND_TIME_FIELDS = ("requested_at", "accepted_at", "declined_at", "scheduled_at", "reported_at", "closed_at",
+                       "revoked_at", "checked_at", "generated_at", "approved_at", "erased_at", "offered_at",
+                       "placed_at", "lifted_at")
+
+_MISDATED = r"""
+SELECT stream_id, version, event_id::text, type, occurred_at, recorded_at, metadata->>'actor' AS actor,
+       'occurred_at' AS field, occurred_at AS claimed
+FROM events WHERE abs(extract(epoch FROM recorded_at - occurred_at)) > $1
+UNION ALL
+SELECT e.stream_id, e.version, e.event_id::text, e.type, e.occurred_at, e.recorded_at, e.metadata->>'actor',
+       f.key, f.value::timestamptz
+FROM events e
+CROSS JOIN LATERAL jsonb_each_text(CASE WHEN jsonb_typeof(e.data) = 'object' THEN e.data ELSE '{}' END) f
+WHERE e.type LIKE 'kim.%' AND f.key = ANY($2::text[])
+  AND f.value ~ '^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)$'
+  AND abs(extract(epoch FROM e.recorded_at - f.value::timestamptz)) > $1
+ORDER BY 1, 2, 8
+"""
+
+_UNPUBLISHED = """
+SELECT e.stream_id, e.version, e.event_id::text, e.type, e.recorded_at, e.metadata->>'actor' AS actor,
+       o.position IS NOT NULL AS has_row, o.topic, o.sent_at
+FROM events e
+JOIN unnest($1::text[], $2::int[]) AS c (type, schema_version) USING (type, schema_version)
+LEFT JOIN outbox o USING (position)
+WHERE o.position IS NULL OR (o.sent_at IS NULL AND e.recorded_at < now() - $3::interval)
+   OR NOT (o.topic = $4 OR (e.type LIKE 'kim.partner.%' AND o.topic LIKE 'kim.partner.%'))
+ORDER BY e.stream_id, e.version
+"""
+
+
+def _topic_of(event_type: str, service: str, overrides: dict[str, str]) -> str:
+    family = event_type.split(".")[1]
+    return overrides.get(family) or SERVICE_TOPICS.get(family) or SERVICE_TOPICS.get(service, "")
+
+
+async def check_store(pool: asyncpg.Pool, service: str, finding, topic_of: dict[str, str] | None = None) -> list:
+    """Every misdated and unpublished event of the service's store, as `finding(kind, detail, **where)` makes them."""
+    overrides = topic_of or {}
+    out = []
+    contract = sorted(EVENT_TYPES)
+    mine = [(t, v) for t, v in contract if t.split(".")[1] in (service, "partner" if service == "referrals" else "")]
+    async with pool.acquire() as conn:
+        misdated = await conn.fetch(_MISDATED, TOLERANCE.total_seconds(), list(COMMAND_TIME_FIELDS))
+        unpublished = await conn.fetch(_UNPUBLISHED, [t for t, _ in mine], [v for _, v in mine], HORIZON,
+                                       overrides.get(service) or SERVICE_TOPICS.get(service, ""))
+    for r in misdated:
+        gap = r["recorded_at"] - r["claimed"]
+        when = "before" if gap > timedelta(0) else "after"
+        out.append(finding("misdated", f"{r['type']}: {r['field']} {r['claimed'].isoformat()} lies {_span(gap)} "
+                           f"{when} it was recorded ({r['recorded_at'].isoformat()}); a command's time is its "
+                           f"recording time within {_span(TOLERANCE)}: back-dated or forged",
+                           stream=r["stream_id"], version=r["version"], event_id=r["event_id"],
+                           time=r["recorded_at"].isoformat(), actor=r["actor"]))
+    for r in unpublished:
+        expected = _topic_of(r["type"], service, overrides)
+        if not r["has_row"]:
+            why = (f"{r['type']} is published on {expected}, but this event has no outbox row: it never reached "
+                   "Kafka and no consumer saw it (appended around the service, e.g. by calling kim_append directly)")
+        elif r["sent_at"] is None:
+            why = (f"{r['type']}: its outbox row is still unsent {_span(HORIZON)} after it was recorded (the relay "
+                   "publishes within seconds): is the relay running?")
+        else:
+            why = f"{r['type']}: its outbox row sent it to {r['topic']}, not to {expected}"
+        out.append(finding("unpublished", why, stream=r["stream_id"], version=r["version"], event_id=r["event_id"],
+                           time=r["recorded_at"].isoformat(), actor=r["actor"]))
+    return out
+
+
+def _span(delta: timedelta) -> str:
+    seconds = abs(delta.total_seconds())
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:.0f} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 60:.0f} min"
