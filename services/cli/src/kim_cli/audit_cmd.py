@@ -25,21 +25,51 @@ class Format(StrEnum):
     csv = "csv"
 
 
+class By(StrEnum):
+    recorded = "recorded"
+    business = "business"
+
+
+EXPORT_HELP = ("Write to this file, with FILE.sig beside it (an Ed25519 signature over the file's SHA-256 with the "
+               "audit key; `kim audit verify-export FILE` checks it); the same trail exported twice gives the same "
+               "bytes")
+TOKEN_HELP = "Your bearer token, as the APIs take it (default KIM_AUDIT_TOKEN)"
+
+
+def _fail(exc: Exception) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(2) from None
+
+
+def _deliver(text: str, export: Path | None) -> None:
+    from kim_cli.audit.exports import write_export
+
+    if export is None:
+        typer.echo(text, nl=False)
+        return
+    digest = write_export(export, text)
+    typer.echo(f"wrote {export} (SHA-256 {digest}) and its signature {export.name}.sig", err=True)
+
+
 @app.command()
 def case(
     case_id: str = typer.Argument(..., help="The case id"),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv"),
     as_of: str = typer.Option(None, "--as-of", help="Show the case's state at this time instead (ISO 8601; a date "
                               "means the end of that day; no zone means UTC)"),
+    by: By = typer.Option(By.recorded, "--by", help="What --as-of compares: recorded (when each event was "
+                          "recorded) or business (the date the casework happened: opened_on, held_on, granted_on, "
+                          "...; events without one count from when they were recorded)"),
     show_personal: bool = typer.Option(False, "--show-personal", help="Decrypt personal data (recorded as a read "
                                        "of personal data); erased clients stay erased"),
-    token: str = typer.Option(None, "--token", help="Your bearer token, as the APIs take it (default "
-                              "KIM_AUDIT_TOKEN); --show-personal needs an auditor's or admin's"),
-    output: Path = typer.Option(None, "--output", "-o", help="Write to this file instead of the terminal"),
+    token: str = typer.Option(None, "--token", help=TOKEN_HELP + "; --show-personal needs an auditor's or admin's"),
+    output: Path = typer.Option(None, "--export", "--output", "-o", help=EXPORT_HELP),
 ) -> None:
     """The case's trail across all services in time order: what, who, when, caused by what. Every export is
-    recorded in the cases store (stream audit-<date>), every read of personal data in clear in the client's own
-    access log, which GET /clients/{id}/reads shows, under the token's identity."""
+    recorded in the cases store (stream audit-<date>, with the file's SHA-256), every read of personal data in clear
+    in the client's own access log, which GET /clients/{id}/reads shows, under the token's identity. An export
+    leaves out the audit log's own records (reads and exports), so exporting the same trail twice gives the same
+    bytes."""
     from kim_cli.audit import audit_log
     from kim_cli.audit.as_of import parse_time
     from kim_cli.audit.case_report import case_report
@@ -51,15 +81,128 @@ def case(
         text = asyncio.run(case_report(case_id, fmt=fmt.value, as_of=moment, reveal=show_personal, reader=who,
                                        actor=who.sub if who else audit_log.default_actor(),
                                        destination=str(output) if output else "stdout",
-                                       say=lambda m: typer.echo(m, err=True)))
+                                       say=lambda m: typer.echo(m, err=True), by=by.value,
+                                       export=output is not None))
+        _deliver(text, output)
     except UserError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    if output:
-        output.write_text(text)
-        typer.echo(f"wrote {output}", err=True)
-    else:
-        typer.echo(text, nl=False)
+        _fail(exc)
+
+
+def _answer(kind: str, ident: str, fmt: Format, token: str | None, export: Path | None, fetch, render) -> None:
+    """Run one of the auditor's questions: fetch (answer, fields read, client), record a read of special-category
+    data in the client's access log and an export in the audit stream, then print or export the answer."""
+    import json
+
+    from kim_cli.audit import audit_log
+    from kim_cli.audit.identity import principal
+
+    if fmt is Format.csv:
+        _fail(UserError(f"kim audit {kind} answers as table or json"))
+    try:
+        who = principal(token, reveal=False)
+
+        async def run() -> str:
+            from kim_cases.adapters.access_log import AccessLog
+
+            from kim_cli.audit.connect import open_store
+            from kim_cli.audit.exports import export_hash
+
+            answer, read, client = await fetch()
+            text = (json.dumps(answer, indent=2, ensure_ascii=False, sort_keys=True, default=str) + "\n"
+                    if fmt is Format.json else render(answer))
+            cases = await open_store("cases", lambda m: typer.echo(m, err=True))
+            if cases is None:
+                if read:
+                    raise UserError("the answer holds special-category data, and without the cases store the read "
+                                    "cannot be recorded: start the cases service or set KIM_CASES_DATABASE_URL")
+                return text
+            try:
+                if read:
+                    if who is None:
+                        raise UserError("the answer holds special-category data (health, Art. 9 GDPR): give your "
+                                        "token (--token or KIM_AUDIT_TOKEN), so the read is recorded in the "
+                                        "client's access log")
+                    await AccessLog(cases).record(who, client, sorted(read), f"kim audit {kind}")
+                if export is not None:
+                    await audit_log.record(cases, who.sub if who else audit_log.default_actor(), [(
+                        audit_log.EXPORTED, {f"{kind}_id": ident, "format": fmt.value, "destination": str(export),
+                                             "sha256": export_hash(text)})], subject=client)
+            finally:
+                await cases.close()
+            return text
+
+        _deliver(asyncio.run(run()), export)
+    except UserError as exc:
+        _fail(exc)
+
+
+@app.command()
+def referral(
+    referral_id: str = typer.Argument(..., help="The referral id (or a refused request's consent-check-... id)"),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json"),
+    token: str = typer.Option(None, "--token", help=TOKEN_HELP),
+    export: Path = typer.Option(None, "--export", "-o", help=EXPORT_HELP),
+) -> None:
+    """The consent decision a referral rests on (kim.referrals.ConsentChecked: which consent, recipient x purpose x
+    categories required and granted, validity, met or not and why), that consent as the cases store recorded it
+    (granted, withdrawn, expired), and the referral's trail (its events, follow-ups, what its partner was told)."""
+    from kim_cli.audit.questions import referral_answer, referral_text
+
+    _answer("referral", referral_id, fmt, token, export,
+            lambda: referral_answer(referral_id, lambda m: typer.echo(m, err=True)), referral_text)
+
+
+@app.command()
+def report(
+    report_id: str = typer.Argument(..., help="The report id"),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json"),
+    token: str = typer.Option(None, "--token", help=TOKEN_HELP),
+    export: Path = typer.Option(None, "--export", "-o", help=EXPORT_HELP),
+) -> None:
+    """Who generated a report and when, who approved it (four eyes), its content hash, recomputed from its figures,
+    and its trail in the reporting store."""
+    from kim_cli.audit.questions import report_answer, report_text
+
+    async def fetch():
+        return await report_answer(report_id, lambda m: typer.echo(m, err=True)), set(), None
+
+    _answer("report", report_id, fmt, token, export, fetch, report_text)
+
+
+@app.command()
+def position(
+    position_id: str = typer.Argument(..., help="The staffing position id"),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json"),
+    token: str = typer.Option(None, "--token", help=TOKEN_HELP),
+    export: Path = typer.Option(None, "--export", "-o", help=EXPORT_HELP),
+) -> None:
+    """A staffing position's trail: established (funding, grant), transferred, filled and vacated, who is on it now."""
+    from kim_cli.audit.questions import position_answer, position_text
+
+    async def fetch():
+        return await position_answer(position_id, lambda m: typer.echo(m, err=True)), set(), None
+
+    _answer("position", position_id, fmt, token, export, fetch, position_text)
+
+
+@app.command("verify-export")
+def verify_export(
+    file: Path = typer.Argument(..., help="An exported file (FILE.sig must lie beside it)"),
+    signature: Path = typer.Option(None, "--signature", help="The signature file (default FILE.sig)"),
+    public_key: list[str] = typer.Option(None, "--public-key", help="A trusted audit public key (base64; default "
+                                         "KIM_AUDIT_PUBLIC_KEYS or this shell's signing key)"),
+) -> None:
+    """Check an export against its signature: its SHA-256 must be the signed one and the signature a trusted audit
+    key's; exit 1 when the file was changed or the signature does not hold."""
+    from kim_cli.audit.exports import verify_export as check
+
+    try:
+        result = check(file, signature, list(public_key or ()))
+    except UserError as exc:
+        _fail(exc)
+    typer.echo(result.message, err=not result.ok)
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 def _topic_overrides(pairs: list[str]) -> dict[str, str]:

@@ -163,6 +163,10 @@ class Signer:
         seed = os.urandom(32)
         return cls(Ed25519PrivateKey.from_private_bytes(seed), "generated"), base64.b64encode(seed).decode()
 
+    def sign_bytes(self, data: bytes) -> str:
+        """An Ed25519 signature of `data` (base64), e.g. of an exported file's SHA-256 (kim audit ... --export)."""
+        return base64.b64encode(self._private.sign(data)).decode()
+
     def sign(self, body: AnchorBody) -> AnchorRecord:
         return AnchorRecord(body=body, signature=base64.b64encode(self._private.sign(body.canonical())).decode())
 

@@ -22,17 +22,64 @@ def parse_time(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def state_as_of(case_id: str, client_id: str, trail: list[Entry], moment: datetime, opener: Opener) -> dict[str, Any]:
-    case_events = [e for e in trail if e.service == "cases" and e.stream_id == case_id and e.time <= moment]
+# The business date of an event: the day the casework it records happened (may lie before it was recorded, when work
+# is entered later). Events without one (registration, follow-ups, erasure, ...) count from their occurred_at.
+BUSINESS_DATE = {
+    "kim.cases.CaseOpened": "opened_on", "kim.cases.ConsentGranted": "granted_on",
+    "kim.cases.ConsentWithdrawn": "effective_at", "kim.cases.ConsentExpired": "expired_at",
+    "kim.cases.AssessmentCompleted": "assessed_on", "kim.cases.ResidenceStatusRecorded": "recorded_on",
+    "kim.cases.RechtskreisChanged": "changed_on", "kim.cases.IntegrationPlanAgreed": "agreed_on",
+    "kim.cases.ReviewHeld": "held_on", "kim.cases.GoalAchieved": "achieved_on", "kim.cases.GoalDropped": "dropped_on",
+    "kim.cases.MilestoneRecorded": "reached_on", "kim.cases.CaseTransferred": "transferred_on",
+    "kim.cases.CasePaused": "paused_on", "kim.cases.CaseResumed": "resumed_on", "kim.cases.CaseClosed": "closed_on",
+    "kim.cases.ReviewDue": "due_on", "kim.cases.PauseEndDue": "due_on",
+    "kim.staffing.CaseManagerAssigned": "assigned_on", "kim.staffing.PositionFilled": "filled_on",
+    "kim.staffing.PositionVacated": "vacated_on", "kim.staffing.PositionTransferred": "transferred_on",
+    "kim.staffing.PositionEstablished": "valid_from",
+}
+BY = ("recorded", "business")
+
+
+def business_date(e: Entry) -> date | None:
+    value = e.data.get(BUSINESS_DATE.get(e.type, ""), None) if isinstance(e.data, dict) else None
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def happened_by(e: Entry, moment: datetime, by: str) -> bool:
+    """Recorded: occurred_at (the recording time) up to the moment. Business: the business date up to the moment's
+    day, or occurred_at for an event that has none."""
+    if by == "business":
+        day = business_date(e)
+        if day is not None:
+            return day <= moment.date()
+    return e.time <= moment
+
+
+def state_as_of(case_id: str, client_id: str, trail: list[Entry], moment: datetime, opener: Opener,
+                by: str = "recorded") -> dict[str, Any]:
+    if by not in BY:
+        raise UserError(f"--by {by!r}: choose recorded (the time each event was recorded) or business (the date "
+                        "the casework happened, e.g. opened_on, held_on)")
+    case_events = [e for e in trail if e.service == "cases" and e.stream_id == case_id and happened_by(e, moment, by)]
     if not case_events:
-        raise UserError(f"case {case_id} did not exist yet at {moment.isoformat()}: its first event is later")
-    client_events = [e for e in trail if e.service == "cases" and e.stream_id == client_id and e.time <= moment]
+        first = "business date" if by == "business" else "recording time"
+        raise UserError(f"case {case_id} did not exist yet at {moment.isoformat()} by {first}: its first event is "
+                        f"later{'' if by == 'business' else ' (for the date the casework happened: --by business)'}")
+    # the client's registration precedes their case: by business date it counts whenever the case does
+    client_events = [e for e in trail if e.service == "cases" and e.stream_id == client_id
+                     and (happened_by(e, moment, by) or (by == "business" and business_date(e) is None
+                                                         and e.type == "kim.cases.ClientRegistered"))]
     try:
         state = _aggregate(case_id, case_events, client_events, moment, opener)
         folded_by = "kim_cases aggregate"
     except Exception:  # an event the aggregate cannot take (unknown version, schema drift): fold generically
         state, folded_by = _generic(case_events, client_events, opener), "generic fold of event data"
-    return {"case_id": case_id, "as_of": moment.isoformat(), "version": case_events[-1].version,
+    return {"case_id": case_id, "as_of": moment.isoformat(), "by": by, "version": case_events[-1].version,
             "last_event": case_events[-1].type, "last_event_at": case_events[-1].time.isoformat(),
             "client_erased_now": opener.erased, "folded_by": folded_by, "state": state}
 

@@ -15,12 +15,24 @@ from kim_runtime.topics import SERVICES
 from kim_cli.audit import audit_log, render
 from kim_cli.audit.as_of import state_as_of
 from kim_cli.audit.connect import UserError, open_store
+from kim_cli.audit.exports import export_hash
 from kim_cli.audit.personal import Opener, client_key
 from kim_cli.audit.trail import client_of, collect
 
 
+AUDIT_RECORDS = "the audit log's own records (reads and exports of this trail): GET /clients/{id}/reads"
+
+
+def _audit_record(e) -> bool:
+    """A record of reading or exporting the trail (the access log, kim audit's own): left out of an export, so
+    exporting the same trail twice gives the same bytes."""
+    return e.stream_id.startswith("access-") or e.type.startswith("kim.audit.")
+
+
 async def case_report(case_id: str, *, fmt: str, as_of: datetime | None, reveal: bool, actor: str,
-                      destination: str, say, reader: Principal | None = None) -> str:
+                      destination: str, say, reader: Principal | None = None, by: str = "recorded",
+                      export: bool = False) -> str:
+    """The text of the trail (or of the state at `as_of`). `export`: deterministic for a file that is signed."""
     async with AsyncExitStack() as stack:
         stores = {}
         for service in SERVICES:
@@ -36,18 +48,20 @@ async def case_report(case_id: str, *, fmt: str, as_of: datetime | None, reveal:
             raise UserError(f"no case {case_id} in the cases store: check the id (GET /cases on the cases service "
                             f"lists them)")
         trail = await collect(stores, case_id, client_id)
+        if export:
+            trail = [e for e in trail if not _audit_record(e)]
         opener = Opener(client_id, await client_key(cases, client_id, reveal=reveal), reveal=reveal)
         if as_of is not None:
-            state = shown = state_as_of(case_id, client_id, trail, as_of, opener)
+            state = shown = state_as_of(case_id, client_id, trail, as_of, opener, by)
             text = {"json": lambda: json.dumps(state, indent=2, ensure_ascii=False, default=str) + "\n",
                     "csv": lambda: render.state_csv(state), "table": lambda: render.state_table(state)}[fmt]()
         else:
             trail = [replace(e, data=opener.data(e.data)) for e in trail]
             shown = [e.data for e in trail]
             header = {"case_id": case_id, "client_id": client_id, "client_erased": opener.erased,
-                      "services": list(stores)}
+                      "services": list(stores)} | ({"leaves_out": AUDIT_RECORDS} if export else {})
             text = {"json": lambda: render.trail_json(header, trail) + "\n", "csv": lambda: render.trail_csv(trail),
-                    "table": lambda: render.trail_table(header, trail)}[fmt]()
+                    "table": lambda: render.trail_table(header, trail, fixed=export)}[fmt]()
         if mentions_health(shown):  # health in clear (opened, or a version 1 event's plain list): a read to record
             if reader is None:
                 raise UserError("the trail holds special-category data (health, Art. 9 GDPR): give your token "
@@ -55,7 +69,8 @@ async def case_report(case_id: str, *, fmt: str, as_of: datetime | None, reveal:
             opener.read.add(HEALTH)
         events = [(audit_log.EXPORTED, {"case_id": case_id, "client_id": client_id, "format": fmt,
                                         "as_of": as_of.isoformat() if as_of else None, "events": len(trail),
-                                        "destination": destination})]
+                                        "destination": destination}
+                   | ({"by": by} if as_of else {}) | ({"sha256": export_hash(text)} if export else {}))]
         if opener.read:  # recorded first: if that fails, nothing is shown
             await AccessLog(cases).record(reader, client_id, sorted(opener.read),
                                           "kim audit case --show-personal" if reveal else "kim audit case")

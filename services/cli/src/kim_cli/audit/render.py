@@ -39,8 +39,9 @@ def _compact(data: dict, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def trail_table(header: dict, trail: list[Entry]) -> str:
-    width = max(100, shutil.get_terminal_size((160, 20)).columns)
+def trail_table(header: dict, trail: list[Entry], *, fixed: bool = False) -> str:
+    """`fixed`: 160 columns whatever the terminal (an export must not depend on the window it was made in)."""
+    width = 160 if fixed else max(100, shutil.get_terminal_size((160, 20)).columns)
     lines = [f"case {header['case_id']} (client {header['client_id']}{', erased' if header['client_erased'] else ''})"
              f": {len(trail)} events across {', '.join(header['services'])}"]
     cols = [("when", 25), ("service", 9), ("stream", 36), ("v", 3), ("what", 22), ("who", 14)]
@@ -55,7 +56,8 @@ def trail_table(header: dict, trail: list[Entry]) -> str:
 
 
 def state_table(state: dict) -> str:
-    lines = [f"case {state['case_id']} as of {state['as_of']}: version {state['version']}, last event "
+    by = " by business date" if state.get("by") == "business" else ""
+    lines = [f"case {state['case_id']} as of {state['as_of']}{by}: version {state['version']}, last event "
              f"{state['last_event']} at {state['last_event_at']} ({state['folded_by']})"]
     for key, value in state["state"].items():
         lines.append(f"  {key}: {json.dumps(value, ensure_ascii=False, default=str)}")
@@ -66,7 +68,7 @@ def state_csv(state: dict) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["field", "value"])
-    for key in ("case_id", "as_of", "version", "last_event", "last_event_at", "folded_by"):
+    for key in ("case_id", "as_of", "by", "version", "last_event", "last_event_at", "folded_by"):
         writer.writerow([key, state[key]])
     for key, value in state["state"].items():
         writer.writerow([key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)])
