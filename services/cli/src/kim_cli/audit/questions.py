@@ -127,6 +127,10 @@ def _line(e: dict[str, Any]) -> str:
 _BY_STREAM_OR_FIELD = f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 OR data->>$2 = $1 ORDER BY position"
 
 
+_REPORT = (f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 OR data->>'report_id' = $1 "
+           "OR data->'parameters'->>'report_id' = $1 ORDER BY position")  # its CSV exports (kim.reporting.CsvExported)
+
+
 def recomputed_hash(generated: dict) -> str:
     """The SHA-256 of a report's content as kim_reporting.domain.report.content_hash computes it."""
     body = {k: generated.get(k) for k in ("period_from", "period_to", "municipality", "baustein", "cells")}
@@ -137,7 +141,7 @@ async def report_answer(report_id: str, say) -> dict[str, Any]:
     async with AsyncExitStack() as stack:
         reporting = await _store(stack, "reporting", say)
         async with reporting.acquire() as conn:
-            rows = await conn.fetch(_BY_STREAM_OR_FIELD, report_id, "report_id")
+            rows = await conn.fetch(_REPORT, report_id)
     generated = next((r for r in rows if r["type"] == "kim.reporting.ReportGenerated"), None)
     if generated is None:
         raise UserError(f"no report {report_id} in the reporting store: check the id (GET /reports lists them)")

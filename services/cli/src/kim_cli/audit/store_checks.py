@@ -51,7 +51,7 @@ FROM events e
 JOIN unnest($1::text[], $2::int[]) AS c (type, schema_version) USING (type, schema_version)
 LEFT JOIN outbox o USING (position)
 WHERE o.position IS NULL OR (o.sent_at IS NULL AND e.recorded_at < now() - $3::interval)
-   OR NOT (o.topic = $4 OR (e.type LIKE 'kim.partner.%' AND o.topic LIKE 'kim.partner.%'))
+   OR NOT (o.topic = $4 OR o.topic LIKE $4 || '.%' OR (e.type LIKE 'kim.partner.%' AND o.topic LIKE 'kim.partner.%'))
 ORDER BY e.stream_id, e.version
 """
 
@@ -84,11 +84,12 @@ async def check_store(pool: asyncpg.Pool, service: str, finding, topic_of: dict[
         if not r["has_row"]:
             why = (f"{r['type']} is published on {expected}, but this event has no outbox row: it never reached "
                    "Kafka and no consumer saw it (appended around the service, e.g. by calling kim_append directly)")
-        elif r["sent_at"] is None:
+        elif not (r["topic"] == expected or r["topic"].startswith(expected + ".") or (
+                r["type"].startswith("kim.partner.") and r["topic"].startswith("kim.partner."))):
+            why = f"{r['type']}: its outbox row sends it to {r['topic']}, not to {expected}"
+        else:
             why = (f"{r['type']}: its outbox row is still unsent {_span(HORIZON)} after it was recorded (the relay "
                    "publishes within seconds): is the relay running?")
-        else:
-            why = f"{r['type']}: its outbox row sent it to {r['topic']}, not to {expected}"
         out.append(finding("unpublished", why, stream=r["stream_id"], version=r["version"], event_id=r["event_id"],
                            time=r["recorded_at"].isoformat(), actor=r["actor"]))
     return out

@@ -1,0 +1,273 @@
+"""The audit office's questions, on copies of a seeded demo store (issue 15): a clean copy verifies without a
+finding (no false "misdated" or "unpublished" on back-dated casework); each rewrite that keeps the hash chains
+intact (a stream deleted, an event edited and the chain recomputed, a stream cut off, a back-dated stream added) is
+found; so is an append forged with the service's own database role through kim_append; an exported trail verifies
+against its signature and a changed byte fails; --as-of --by business answers the state on a business date in the
+middle of a case; kim audit referral, report and position answer from the demo's own events."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from kim_cli.audit.verify_report import AnchorSource, verify_all
+from kim_runtime import db
+from kim_runtime.auth import Principal, Role, issue_token
+from kim_runtime.store import EventStore
+from kim_runtime.topics import SERVICES
+
+from ..runtime.harness import event
+from . import cli
+from .demo_store import Copy, copy_of, seeded_demo
+from .test_anchors import FIX_HEAD, delete_stream, rechain
+from .test_verify_cli import _sql
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+SECRET = "reporting-test-secret-at-least-32-bytes!"  # the demo's services' (tests/integration/reporting/conftest.py)
+AUDITOR = issue_token(SECRET, Principal(sub="auditor-7", role=Role.AUDITOR))
+
+
+@pytest.fixture(scope="module")
+async def demo(stack):
+    async with seeded_demo(stack, stack.kafka_bootstrap) as seeded:
+        yield seeded
+
+
+@pytest.fixture
+async def copy(demo, stack, tmp_path):
+    async with copy_of(demo, stack, tmp_path) as c:
+        yield c
+
+
+async def _verify(monkeypatch, copy: Copy, services=SERVICES) -> tuple[list, str]:
+    """`kim audit verify --no-kafka --anchors FILE --all` in this process (the topics hold other tests' events too)."""
+    for key, url in copy.env().items():
+        monkeypatch.setenv(key, url)
+    lines: list[str] = []
+    found = await verify_all(list(services), {}, None, lines.append, AnchorSource("unused", copy.anchors), shown=None)
+    return found, "\n".join(lines)
+
+
+async def _fetch(url: str, sql: str, *args):
+    conn = await db.connect(url)
+    try:
+        return await conn.fetch(sql, *args)
+    finally:
+        await conn.close()
+
+
+async def _longest_case(copy: Copy) -> tuple[str, int]:
+    [row] = await _fetch(copy.urls["cases"], "SELECT stream_id, version FROM streams WHERE stream_id IN (SELECT "
+                         "stream_id FROM events WHERE type = 'kim.cases.CaseOpened') ORDER BY version DESC, stream_id "
+                         "LIMIT 1")
+    return row["stream_id"], row["version"]
+
+
+def _env(copy: Copy, **extra) -> dict[str, str]:
+    return cli.environment(**copy.env(), KIM_AUTH_SECRET=SECRET, KIM_AUDIT_TOKEN=AUDITOR, **extra)
+
+
+async def test_a_clean_demo_copy_verifies_without_a_finding(copy, monkeypatch, demo):
+    found, out = await _verify(monkeypatch, copy)
+    assert found == [], out
+    for service in SERVICES:
+        assert f"{service}: times and publication of every event checked: 0 misdated, 0 unpublished" in out, out
+    [backdated] = await _fetch(copy.urls["cases"], "SELECT count(*) FROM events WHERE type = 'kim.cases.CaseOpened' "
+                               "AND (data->>'opened_on')::date < recorded_at::date")
+    print(f"\n{len(demo.seeded.case_ids)} demo cases, {backdated[0]} opened on a business date before the day they "
+          f"were recorded; verify: no findings\n{out}")
+    assert backdated[0] > 0, "the demo dates casework back: the store checks must tell that from a forged time"
+
+
+def _rewrites(case: str, version: int) -> dict[str, tuple[list[str], str]]:
+    return {
+        "a case stream deleted": (delete_stream(case), f"[missing] cases: stream {case} version {version}: the "
+                                                       "stream is gone"),
+        "an event edited and the chain recomputed": (
+            [f"UPDATE events SET data = jsonb_set(data, '{{team}}', '\"elsewhere\"') WHERE stream_id = '{case}' "
+             "AND version = 1", *rechain(case, range(1, version + 1))],
+            f"[edited] cases: stream {case} version {version}: the event's hash differs from the sealed one"),
+        "a case stream cut off and its head fixed": (
+            [f"DELETE FROM outbox WHERE position IN (SELECT position FROM events WHERE stream_id = '{case}' AND "
+             "version > 1)", f"DELETE FROM events WHERE stream_id = '{case}' AND version > 1", FIX_HEAD],
+            f"[truncated] cases: stream {case} version {version}: the stream ends at version 1"),
+        "a back-dated stream added": (
+            ["UPDATE events SET recorded_at = recorded_at - interval '2 days', occurred_at = occurred_at - interval "
+             "'2 days' WHERE stream_id = 'late'", *rechain("late", range(1, 2))],
+            "[added] cases: stream late version 1: recorded"),
+    }
+
+
+@pytest.mark.parametrize("how", ["a case stream deleted", "an event edited and the chain recomputed",
+                                 "a case stream cut off and its head fixed", "a back-dated stream added"])
+async def test_a_rewrite_of_a_demo_copy_is_found(copy, monkeypatch, how):
+    case, version = await _longest_case(copy)
+    assert version >= 3
+    statements, expected = _rewrites(case, version)[how]
+    if how == "a back-dated stream added":
+        pool = await db.create_pool(copy.urls["cases"])
+        try:
+            await EventStore(pool, None).append("late", [event("late", 1)], 0)
+        finally:
+            await pool.close()
+    await _sql(copy.urls["cases"], *statements)
+    found, out = await _verify(monkeypatch, copy, ["cases"])
+    assert "every hash chain holds" in out
+    assert [f.kind for f in found] == [expected[1:expected.index("]")]], out
+    assert expected in out, out
+
+
+@pytest.fixture
+async def app_role(copy, stack):
+    """A login role of the cases service's own (as kim_cases_app is), set up on the copy as the runtime does."""
+    role = f"kim_test_app_{uuid.uuid4().hex[:8]}"
+    admin = await db.connect(copy.urls["cases"])
+    await admin.execute(f'CREATE ROLE "{role}" LOGIN')
+    await db.grant_service_role(admin, role)
+    try:
+        yield copy.urls["cases"].replace("://postgres@", f"://{role}@", 1)
+    finally:
+        await admin.execute(f'REASSIGN OWNED BY "{role}" TO postgres; DROP OWNED BY "{role}"')
+        await admin.close()
+        server = await db.connect(stack.postgres_url)
+        try:
+            await server.execute(f'DROP ROLE IF EXISTS "{role}"')
+        finally:
+            await server.close()
+
+
+FORGE = ("SELECT out_version FROM kim_append($1, $2, $3, ARRAY[gen_random_uuid()], ARRAY[$4::text], ARRAY[1], "
+         "ARRAY[$5::timestamptz], ARRAY[$6::jsonb], ARRAY[$7::jsonb])")
+
+
+async def test_an_append_forged_with_the_services_own_role_is_found(copy, app_role, monkeypatch):
+    """The stranger's probe: the service's role may call kim_append; a back-dated event and a contract event that
+    never got an outbox row both passed `kim audit verify` as "no findings" before the store checks."""
+    case, version = await _longest_case(copy)
+    conn = await db.connect(app_role)
+    try:
+        with pytest.raises(Exception, match="permission denied"):
+            await conn.execute("UPDATE events SET data = '{}' WHERE stream_id = $1", case)  # item 2 still holds
+        then = datetime.now(UTC) - timedelta(days=40)
+        await conn.fetch(FORGE, case, version, "kim.cases", "kim.cases.ReviewHeld", then,
+                         {"actor": "staff-9", "source": "/kim/cases"},
+                         {"case_id": case, "held_on": (then.date()).isoformat(), "notes": None})
+        await conn.fetch(FORGE, "forged-goal", 0, None, "kim.cases.GoalAchieved", datetime.now(UTC),
+                         {"actor": "staff-9", "source": "/kim/cases"},
+                         {"case_id": case, "goal_id": "g1", "achieved_on": date.today().isoformat()})
+    finally:
+        await conn.close()
+    found, out = await _verify(monkeypatch, copy, ["cases"])
+    print(f"\n{out}")
+    assert sorted(f.kind for f in found) == ["misdated", "unpublished"], out
+    misdated = next(f for f in found if f.kind == "misdated")
+    assert (misdated.stream, misdated.version, misdated.actor) == (case, version + 1, "staff-9")
+    assert "lies 40 days before it was recorded" in misdated.detail
+    unpublished = next(f for f in found if f.kind == "unpublished")
+    assert (unpublished.stream, unpublished.version) == ("forged-goal", 1)
+    assert "has no outbox row: it never reached Kafka" in unpublished.detail
+
+
+async def test_an_exported_trail_verifies_and_a_changed_byte_fails(copy, tmp_path):
+    case, _ = await _longest_case(copy)
+    env = _env(copy)
+    files = [tmp_path / "trail-1.json", tmp_path / "trail-2.json"]
+    for file in files:
+        code, out, err = await cli.run("audit", "case", case, "--format", "json", "--export", str(file), env=env)
+        assert code == 0, err
+        assert f"wrote {file} (SHA-256 " in err and out == ""
+    assert files[0].read_bytes() == files[1].read_bytes(), "the same trail exported twice gives the same bytes"
+    assert json.loads(files[0].read_text())["events"], "the trail is not empty"
+    sig = json.loads((tmp_path / "trail-1.json.sig").read_text())
+    assert sig["signature"] == json.loads((tmp_path / "trail-2.json.sig").read_text())["signature"]
+
+    code, out, err = await cli.run("audit", "verify-export", str(files[0]), env=env)
+    assert code == 0 and out.startswith(f"verified: {files[0]} ("), err
+
+    content = bytearray(files[0].read_bytes())
+    content[len(content) // 2] ^= 0x01  # one bit of one byte
+    files[0].write_bytes(bytes(content))
+    code, out, err = await cli.run("audit", "verify-export", str(files[0]), env=env)
+    assert code == 1 and out == ""
+    assert f"FAILED: {files[0]} was changed after it was exported: its SHA-256 is" in err, err
+    assert f"the signature covers {sig['sha256']}" in err
+
+    (tmp_path / "other.json").write_bytes(files[1].read_bytes())  # a file moved without its signature
+    code, _, err = await cli.run("audit", "verify-export", str(tmp_path / "other.json"), env=env)
+    assert code == 2 and "cannot read the signature" in err
+
+    rows = await _fetch(copy.urls["cases"], "SELECT data FROM events WHERE type = 'kim.audit.TrailExported'")
+    assert [r["data"]["sha256"] for r in rows] == [sig["sha256"]] * 2  # each export recorded with its hash
+
+
+async def test_as_of_by_business_date_answers_the_state_in_the_middle_of_a_case(copy):
+    rows = await _fetch(copy.urls["cases"], """
+        SELECT o.stream_id, (o.data->>'opened_on')::date AS opened, (a.data->>'assessed_on')::date AS assessed,
+               o.recorded_at FROM events o JOIN events a ON a.stream_id = o.stream_id
+        WHERE o.type = 'kim.cases.CaseOpened' AND a.type = 'kim.cases.AssessmentCompleted'
+          AND (a.data->>'assessed_on')::date > (o.data->>'opened_on')::date
+        ORDER BY o.stream_id LIMIT 1""")
+    assert rows, "the demo has a case assessed after it was opened"
+    case, opened, assessed, recorded = rows[0]["stream_id"], rows[0]["opened"], rows[0]["assessed"], rows[0][
+        "recorded_at"]
+    assert opened < recorded.date(), "its casework is dated back"
+    middle = (opened + (assessed - opened) / 2).isoformat()
+    env = _env(copy)
+
+    code, out, err = await cli.run("audit", "case", case, "--as-of", middle, "--format", "json", env=env)
+    assert code == 2 and "did not exist yet" in err and "--by business" in err  # by recording time: not yet
+
+    code, out, err = await cli.run("audit", "case", case, "--as-of", middle, "--by", "business", "--format", "json",
+                                   env=env)
+    assert code == 0, err
+    then = json.loads(out)
+    assert then["by"] == "business" and then["state"]["phase"] in ("intake", "consent"), then  # not assessed yet
+    code, out, err = await cli.run("audit", "case", case, "--as-of", assessed.isoformat(), "--by", "business",
+                                   "--format", "json", env=env)
+    assert code == 0, err
+    later = json.loads(out)
+    assert later["version"] > then["version"] and later["state"]["phase"] not in ("intake", "consent"), later
+    print(f"\ncase {case}: opened {opened}, assessed {assessed}, recorded {recorded:%Y-%m-%d}; by business date "
+          f"on {middle}: version {then['version']} ({then['state']['phase']}), on {assessed}: version "
+          f"{later['version']} ({later['state']['phase']})")
+
+
+async def test_referral_report_and_position_questions(copy, demo):
+    env = _env(copy)
+    [ref] = await _fetch(copy.urls["referrals"], "SELECT stream_id, data FROM events WHERE type = "
+                         "'kim.referrals.ReferralRequested' ORDER BY position LIMIT 1")
+    code, out, err = await cli.run("audit", "referral", ref["stream_id"], "--format", "json", env=env)
+    assert code == 0, err
+    answer = json.loads(out)
+    d = answer["decision"]
+    assert (d["met"], d["consent_id"], d["recipient"], d["referral_id"]) == (
+        True, ref["data"]["consent_id"], ref["data"]["to_organisation_id"], ref["stream_id"])
+    assert set(d["categories_required"]) <= set(d["categories_granted"]) and d["reasons"] == []
+    assert answer["consent"][0]["type"] == "kim.cases.ConsentGranted"
+    assert answer["consent"][0]["data"]["informed_in"] in ("withheld", None)  # like personal data
+    assert [e["type"].rsplit(".", 1)[1] for e in answer["trail"]][:2] == ["ConsentChecked", "ReferralRequested"]
+    code, out, err = await cli.run("audit", "referral", ref["stream_id"], env=env)
+    assert code == 0 and f"decision: MET on {d['checked_on']}" in out and f"consent {d['consent_id']}" in out, err
+
+    code, out, err = await cli.run("audit", "report", demo.report_id, "--format", "json", env=env)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["generated"]["by"] == "lead-kreis-unna" and report["content_hash_holds"] is True
+    assert [(a["by"], a["same_content"], a["four_eyes"]) for a in report["approved"]] == [("demo-admin", True, True)]
+    await _sql(copy.urls["reporting"], "UPDATE events SET data = jsonb_set(data, '{baustein}', '\"3\"') "
+                                       f"WHERE stream_id = '{demo.report_id}' AND version = 1")
+    code, out, err = await cli.run("audit", "report", demo.report_id, env=env)
+    assert code == 0 and "DOES NOT HOLD" in out, out  # the figures no longer give the signed-off hash
+
+    [pos] = await _fetch(copy.urls["staffing"], "SELECT stream_id FROM events WHERE type = "
+                         "'kim.staffing.PositionFilled' ORDER BY position LIMIT 1")
+    export = copy.anchors.parent / "position.txt"
+    code, out, err = await cli.run("audit", "position", pos["stream_id"], "--export", str(export), env=env)
+    assert code == 0, err
+    text = export.read_text()
+    assert text.startswith(f"position {pos['stream_id']}: ") and "PositionEstablished" in text
+    assert "PositionFilled" in text and "staffed now: " in text
+    code, out, err = await cli.run("audit", "verify-export", str(export), env=env)
+    assert code == 0, err
