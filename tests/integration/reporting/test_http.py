@@ -109,14 +109,18 @@ async def test_a_report_is_generated_by_one_person_and_approved_by_another(repor
     own = await client.post(f"{path}/approve", headers=auth("lead-1") | {"If-Match": '"1"'})
     assert own.status_code == 403 and "four-eyes" in own.json()["detail"]
     stale = await client.post(f"{path}/approve", headers=auth("lead-2") | {"If-Match": '"0"'})
-    assert stale.status_code == 409
-    wrong = await client.post(f"{path}/approve", json={"content_hash": "0" * 64}, headers=auth("lead-2"))
+    assert stale.status_code == 412 and stale.headers["content-type"] == "application/problem+json"
+    assert stale.json()["current_version"] == 1 and stale.json()["type"].endswith("stale-precondition")
+    unconditional = await client.post(f"{path}/approve", headers=auth("lead-2"))
+    assert unconditional.status_code == 428 and unconditional.json()["status"] == 428
+    wrong = await client.post(f"{path}/approve", json={"content_hash": "0" * 64},
+                              headers=auth("lead-2") | {"If-Match": '"1"'})
     assert wrong.status_code == 409 and "content" in wrong.json()["detail"]
     approved = await client.post(f"{path}/approve", json={"content_hash": report["content_hash"]},
                                  headers=auth("lead-2", Role.ADMIN) | {"If-Match": '"1"'})
     assert approved.status_code == 200, approved.text
     assert approved.json()["approved_by"] == "lead-2" and approved.headers["ETag"] == '"2"'
-    again = await client.post(f"{path}/approve", headers=auth("lead-3"))
+    again = await client.post(f"{path}/approve", headers=auth("lead-3") | {"If-Match": '"2"'})
     assert again.status_code == 409 and "already approved" in again.json()["detail"]
     assert (await client.get("/reports/no-such-report", headers=auth())).status_code == 404
 

@@ -7,9 +7,9 @@ import contextlib
 import math
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 from prometheus_client import Gauge
 
+from kim_runtime import problems
 from kim_runtime.http import create_app
 from kim_runtime.service import ServiceRuntime
 from kim_runtime.topics import service_topic
@@ -62,8 +62,9 @@ def build_app(settings: ReportingSettings | None = None) -> FastAPI:
     app.state.service = svc
 
     @app.exception_handler(FourEyesViolation)
-    async def _four_eyes(_: Request, exc: FourEyesViolation):
-        return JSONResponse({"detail": str(exc)}, status_code=403)
+    async def _four_eyes(request: Request, exc: FourEyesViolation):
+        return problems.response(403, str(exc), instance=request.url.path, type_=problems.problem_type(
+            403, "four-eyes"), title="Somebody else must approve this")
 
     @app.middleware("http")
     async def _fresh_lag_on_scrape(request: Request, call_next):

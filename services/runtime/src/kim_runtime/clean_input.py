@@ -7,7 +7,7 @@
   KIM_MUNICIPALITIES), which kim_runtime.types.Municipality validates against.
 - `check_parameters` (app-wide FastAPI dependency): every path parameter is an id, and query parameters are checked
   by name (kim_runtime.types.QUERY_PARAMETERS), so no route needs to repeat it.
-Both answer in the shape of the validation errors: {"detail": "invalid input: <fields>", "errors": [...]}.
+Both answer as an RFC 9457 problem (kim_runtime.problems): 422 (413) with `errors`, one entry per refused field.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 from starlette.responses import JSONResponse
 
+from . import problems
 from .types import ID_PATTERN, OTHER_QUERY_PARAMETER, PATH_PARAMETER, QUERY_PARAMETERS, municipalities_served
 
 MAX_BODY = 1 << 20
@@ -29,9 +30,8 @@ _ID = re.compile(ID_PATTERN)
 _CORRELATION = b"x-correlation-id"
 
 
-def invalid(errors: list[dict], status_code: int = 422) -> JSONResponse:
-    fields = ", ".join(e["field"] for e in errors)
-    return JSONResponse({"detail": f"invalid input: {fields}", "errors": errors}, status_code=status_code)
+def invalid(errors: list[dict], status_code: int = 422, instance: str | None = None) -> JSONResponse:
+    return problems.invalid(errors, status_code, instance=instance)
 
 
 def _error(field: str, message: str, kind: str) -> dict:

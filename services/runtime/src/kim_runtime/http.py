@@ -13,17 +13,18 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 from asyncpg.exceptions import DataError
-from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.routing import APIRoute
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
-from .clean_input import CleanInput, check_parameters, invalid
+from . import problems
+from .clean_input import CleanInput, check_parameters
 from .errors import ConcurrencyConflict, NotFound, RuleViolation
 from .observe import Observed
 from .oidc import OidcSettings, TokenVerifier
-from .policy import authorize, check_routes
+from .policy import POLICY, authorize, check_routes
 from .resilience import UNAVAILABLE_ERRORS, RateLimitedLog, is_unavailable
 
 log = logging.getLogger(__name__)
@@ -80,8 +81,13 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
     built_openapi = app.openapi
 
     def openapi() -> dict:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
         document = built_openapi()
-        check_routes(app, document)  # also names each operation's action (x-kim-action)
+        actions = check_routes(app, document)  # also names each operation's action (x-kim-action)
+        problems.document(app, document, {key: POLICY.get(action) for key, action in actions.items()},
+                          if_match_required(app))
+        app.openapi_schema = document
         return document
 
     app.openapi = openapi
@@ -90,48 +96,47 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
 
     async def _unavailable(request: Request, exc: Exception):
         if not is_unavailable(exc):  # an asyncpg InterfaceError that is a bug, not an outage
-            log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-            return JSONResponse({"detail": "internal error"}, status_code=500)
-        unavailable_log.failed(repr(exc), f" ({request.method} {request.url.path})")
-        return JSONResponse({"detail": "the service's database is unavailable; retry shortly"}, status_code=503,
-                            headers={"Retry-After": str(RETRY_AFTER_S)})
+            log.error("%s %s failed", request.method, _route_of(request), exc_info=exc)
+            return problems.response(500, "internal error", instance=request.url.path)
+        unavailable_log.failed(repr(exc), f" ({request.method} {_route_of(request)})")
+        return problems.response(503, "the service's database is unavailable; retry shortly",
+                                 instance=request.url.path, headers={"Retry-After": str(RETRY_AFTER_S)})
 
+    problems.install(app)
     for error in (*UNAVAILABLE_ERRORS, asyncpg.InterfaceError):
         app.add_exception_handler(error, _unavailable)
 
     @app.exception_handler(ConcurrencyConflict)
-    async def _conflict(_: Request, exc: ConcurrencyConflict):
-        return JSONResponse(
-            {"detail": str(exc), "stream_id": exc.stream_id, "current_version": exc.actual}, status_code=409
-        )
+    async def _conflict(request: Request, exc: ConcurrencyConflict):
+        # with If-Match, the caller stated the version it saw: a stale one is a failed precondition (412); without,
+        # the command lost a race it could not retry itself (409)
+        if request.headers.get("if-match") is not None:
+            return problems.response(412, str(exc), instance=request.url.path, stream_id=exc.stream_id,
+                                     current_version=exc.actual)
+        return problems.response(409, str(exc), instance=request.url.path, stream_id=exc.stream_id,
+                                 current_version=exc.actual)
 
     @app.exception_handler(RuleViolation)
-    async def _rule(_: Request, exc: RuleViolation):
-        return JSONResponse({"detail": str(exc)}, status_code=409)
+    async def _rule(request: Request, exc: RuleViolation):
+        return problems.response(409, str(exc), instance=request.url.path)
 
     @app.exception_handler(NotFound)
-    async def _not_found(_: Request, exc: NotFound):
-        return JSONResponse({"detail": str(exc)}, status_code=404)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError):
-        return invalid([
-            {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"], "type": e["type"]}
-            for e in exc.errors()
-        ])
+    async def _not_found(request: Request, exc: NotFound):
+        return problems.response(404, str(exc), instance=request.url.path)
 
     @app.exception_handler(ValidationError)
     async def _invalid_later(request: Request, exc: ValidationError):
         # input the request models let through but an event or a domain model refused: still the caller's input
-        log.warning("%s %s: input refused after the request models: %s", request.method, request.url.path, exc)
-        return invalid([{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
-                        for e in exc.errors(include_url=False, include_input=False)])
+        log.warning("%s %s: input refused after the request models: %s", request.method, _route_of(request), exc)
+        return problems.invalid([{"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"],
+                                  "type": e["type"]} for e in exc.errors(include_url=False, include_input=False)],
+                                instance=request.url.path)
 
     @app.exception_handler(DataError)
     async def _refused_by_database(request: Request, exc: DataError):
-        log.warning("%s %s: the database refused a value: %s", request.method, request.url.path, exc)
-        return invalid([{"field": "request", "message": f"the database refused a value: {exc}",
-                         "type": type(exc).__name__}])
+        log.warning("%s %s: the database refused a value: %s", request.method, _route_of(request), exc)
+        return problems.invalid([{"field": "request", "message": f"the database refused a value: {exc}",
+                                  "type": type(exc).__name__}], instance=request.url.path)
 
     public = [Depends(authorize("public"))]
 
@@ -139,7 +144,13 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
     async def healthz():
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"], summary="Readiness: database, Kafka and the outbox relay", dependencies=public)
+    readiness_schema = {"type": "object", "required": ["ready", "checks"], "properties": {
+        "ready": {"type": "boolean"}, "checks": {"type": "object", "additionalProperties": {"type": "string"}}}}
+
+    @app.get("/readyz", tags=["ops"], summary="Readiness: database, Kafka and the outbox relay", dependencies=public,
+             responses={200: {"content": {"application/json": {"schema": readiness_schema}}},
+                        503: {"description": "Not ready: the checks say which part is down",
+                              "content": {"application/json": {"schema": readiness_schema}}}})
     async def readyz():
         results = {}
         for name, check in checks.items():
@@ -155,16 +166,27 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
                             headers={"Retry-After": str(RETRY_AFTER_S)})
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse,
-             dependencies=public)
+             dependencies=public, responses={401: {"description": "KIM_METRICS_TOKEN is set and was not sent",
+                                                   "content": {problems.MEDIA_TYPE: {"schema": {
+                                                       "$ref": "#/components/schemas/Problem"}}}}})
     async def metrics(request: Request):
         if metrics_token and not hmac.compare_digest(request.headers.get("authorization", "").encode(),
                                              f"Bearer {metrics_token}".encode()):
-            return JSONResponse({"detail": "this service's metrics need its scrape token: send 'Authorization: "
-                                           "Bearer <KIM_METRICS_TOKEN>'"}, status_code=401,
-                                headers={"WWW-Authenticate": 'Bearer realm="kim-hub-metrics"'})
+            return problems.response(401, "this service's metrics need its scrape token: send 'Authorization: "
+                                          "Bearer <KIM_METRICS_TOKEN>'", instance=request.url.path,
+                                     headers={"WWW-Authenticate": 'Bearer realm="kim-hub-metrics"'})
         return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+class CsvResponse(PlainTextResponse):
+    """A CSV body, documented in OpenAPI as text/csv (use as a route's response_class)."""
+
+    media_type = "text/csv"
+
+    def __init__(self, content, status_code: int = 200, headers=None, media_type: str | None = None, **kwargs):
+        super().__init__(content, status_code, headers, media_type or "text/csv; charset=utf-8", **kwargs)
 
 
 _ETAG = re.compile(r'^(?:W/)?"?(\d+)"?$')
@@ -180,5 +202,45 @@ def parse_if_match(value: str | None) -> int | None:
         return None
     match = _ETAG.match(value.strip())
     if not match:
-        raise HTTPException(422, detail=f"If-Match must be the ETag you received, like \"3\"; got {value!r}")
+        raise problems.Problem(422, f"If-Match must be the ETag you received, like \"3\"; got {value!r}",
+                               errors=[{"field": "header.If-Match", "message": "must be an ETag like \"3\"",
+                                        "type": "etag"}])
     return int(match.group(1))
+
+
+def if_match(*, required: bool = False, what: str = "the resource"):
+    """A dependency: the stream version the caller last saw, from If-Match (None: not sent). A stale one answers
+    412; `required`: a request without one answers 428 (the OpenAPI document then names 428 too)."""
+    description = (f'The ETag of {what} you last saw, e.g. "3": a stale one answers 412'
+                   + ("; required (428 without)" if required else ""))
+
+    async def dependency(value: str | None = Header(default=None, alias="If-Match", description=description)):
+        if value is None and required:
+            raise problems.Problem(428, f"send If-Match with the ETag of {what} you reviewed (GET it first): "
+                                        "this change must not apply to a version you have not seen")
+        return parse_if_match(value)
+
+    dependency.kim_if_match_required = required
+    return dependency
+
+
+def if_match_required(app: FastAPI) -> set[tuple[str, str]]:
+    """The operations whose If-Match dependency says it is required."""
+    found = set()
+    for route in app.routes:
+        if isinstance(route, APIRoute) and any(getattr(d.call, "kim_if_match_required", False)
+                                               for d in _walk(route.dependant.dependencies)):
+            found |= {(m, route.path_format) for m in route.methods}
+    return found
+
+
+def _walk(dependencies):
+    for dep in dependencies:
+        yield dep
+        yield from _walk(dep.dependencies)
+
+
+def _route_of(request: Request) -> str:
+    """The route template (never the path: it holds client and case ids)."""
+    route = request.scope.get("route")
+    return getattr(route, "path", None) or "unmatched"

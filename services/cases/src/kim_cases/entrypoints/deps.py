@@ -28,7 +28,7 @@ async def services(request: Request) -> Services:
 
 
 async def expected_version(if_match: str | None = Header(
-        default=None, description='The ETag you last saw, e.g. "3"; a stale one gets 409')) -> int | None:
+        default=None, description='The ETag you last saw, e.g. "3"; a stale one gets 412')) -> int | None:
     return parse_if_match(if_match)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from kim_runtime import problems
 
 from ..domain.consent import ConsentMissing
 from . import partner_api, scope, staff_api
@@ -15,5 +15,6 @@ def install(app: FastAPI) -> None:
     app.include_router(partner_api.router)
 
     @app.exception_handler(ConsentMissing)
-    async def _consent_missing(_: Request, exc: ConsentMissing):
-        return JSONResponse({"detail": str(exc), "missing": exc.missing}, status_code=409)
+    async def _consent_missing(request: Request, exc: ConsentMissing):
+        return problems.response(409, str(exc), instance=request.url.path, type_=problems.problem_type(
+            409, "consent-missing"), title="No consent covers this referral", missing=exc.missing)

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from kim_runtime.auth import Principal
 from kim_runtime.policy import authorize
+from kim_runtime.problems import refused
 from kim_runtime.rebuild import rebuild_from_kafka
 
 from .deps import Service, service
@@ -39,7 +40,7 @@ async def start_rebuild(projection: str | None = None, svc: Service = Depends(se
                         _: Principal = Depends(authorize("projections.rebuild"))):
     known = [p.name for p in svc.projections]
     if projection is not None and projection not in known:
-        raise HTTPException(422, detail=f"unknown projection {projection!r}; one of: {', '.join(known)}")
+        raise refused("query.projection", f"unknown projection {projection!r}; one of: {', '.join(known)}")
     task = svc.rebuild.get("task")
     if task is not None and not task.done():
         raise HTTPException(409, detail="a rebuild is running; follow it with GET /admin/rebuild")

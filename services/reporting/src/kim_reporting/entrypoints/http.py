@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
-from fastapi.responses import PlainTextResponse
+from fastapi import APIRouter, Depends, Query
+from kim_runtime.problems import refused
+from kim_runtime.http import CsvResponse
 
 from kim_reporting.adapters.exports import record_export, to_csv
 from kim_reporting.adapters.lag import projection_lag
@@ -28,10 +29,10 @@ def _periods(kind: PeriodKind, first: date | None, last: date | None, limit: int
     last = last or date.today()
     first = first or period_of(kind, last).start.replace(year=period_of(kind, last).start.year - 1)
     if last < first:
-        raise HTTPException(422, detail=f"'to' ({last}) must not be before 'from' ({first})")
+        raise refused("query.to", f"'to' ({last}) must not be before 'from' ({first})")
     periods = periods_between(kind, first, last)
     if len(periods) > limit:
-        raise HTTPException(422, detail=f"{len(periods)} periods asked for; at most {limit}: narrow 'from'/'to'")
+        raise refused("query.from", f"{len(periods)} periods asked for; at most {limit}: narrow 'from'/'to'")
     return periods
 
 
@@ -40,8 +41,8 @@ async def _cells(svc: Service, period: PeriodKind, first, last, municipality, ba
     breakdown = frozenset(b.strip() for b in by.split(",") if b.strip()) if by else frozenset()
     unknown = breakdown - set(BREAKDOWNS) | {i for i in indicator or () if i not in BY_NAME}
     if unknown:
-        raise HTTPException(422, detail=f"unknown breakdown or indicator: {', '.join(sorted(unknown))}; "
-                                        f"breakdowns: {', '.join(BREAKDOWNS)}; indicators: GET /catalogue")
+        raise refused("query.by" if breakdown - set(BREAKDOWNS) else "query.indicator", f"unknown breakdown or indicator: {', '.join(sorted(unknown))}; "
+                                    f"breakdowns: {', '.join(BREAKDOWNS)}; indicators: GET /catalogue")
     async with svc.runtime.pool.acquire() as conn:
         cells = await compute(conn, periods, Scope(municipality, baustein, breakdown), indicator)
     return periods, [c.public() for c in cells]
@@ -64,7 +65,7 @@ async def indicators(
 
 
 @router.get("/indicators.csv", summary="The same cells as CSV (the export is recorded)",
-            response_class=PlainTextResponse)
+            response_class=CsvResponse)
 async def indicators_csv(
     svc: Service = Depends(service), who: Principal = Depends(READER),
     period: PeriodKind = PeriodKind.MONTH, from_: Annotated[date | None, Query(alias="from")] = None,
@@ -76,8 +77,7 @@ async def indicators_csv(
               "municipality": municipality, "baustein": baustein, "by": by, "indicator": indicator}
     content = to_csv(cells)
     await record_export(svc.runtime.pool, who, "indicators", params, len(cells), content)
-    return PlainTextResponse(content, media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": 'attachment; filename="kim-indicators.csv"'})
+    return CsvResponse(content, headers={"Content-Disposition": 'attachment; filename="kim-indicators.csv"'})
 
 
 @router.get("/catalogue", summary="The indicators and what they mean")

@@ -14,7 +14,7 @@ from ..application import commands as c
 from .http import context, history, plain, pool, reader, staffing, store, with_etag
 
 router = APIRouter(prefix="/positions", tags=["positions"])
-IfMatch = Header(default=None, alias="If-Match", description="The ETag (stream version) you last saw; stale: 409")
+IfMatch = Header(default=None, alias="If-Match", description="The ETag (stream version) you last saw; stale: 412")
 
 
 def position_view(row, occupancies) -> dict:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import date
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
+from kim_runtime.problems import refused
 
 from ..adapters import staffing_sql as sql
 from ..domain.coverage import Cell, coverage, group
@@ -21,7 +22,7 @@ async def funded_vs_filled(period_from: date = Query(description="First day"),
                            period_to: date = Query(description="Last day (inclusive)"),
                            municipality: str | None = None, baustein: str | None = None, pool_=Depends(pool)):
     if period_to < period_from:
-        raise HTTPException(422, detail=f"period_to ({period_to}) must not be before period_from ({period_from})")
+        raise refused("query.period_to", f"period_to ({period_to}) must not be before period_from ({period_from})")
     window = Span.inclusive(period_from, period_to)
     async with pool_.acquire() as conn:
         positions, filled = await sql.coverage_rows(conn, period_from, period_to)
