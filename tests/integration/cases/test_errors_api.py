@@ -79,17 +79,19 @@ async def test_409_for_broken_rules_with_the_reason(api: Api):
     assert r.status_code == 409 and "cannot record a milestone" in r.json()["detail"]
 
 
-async def test_409_for_a_stale_version_and_for_the_loser_of_a_race(api: Api):
+async def test_412_for_a_stale_if_match_also_for_the_loser_of_a_race(api: Api):
     case_id = await api.case(await api.client())
     r = await api.call("POST", f"/cases/{case_id}/pause", json={"reason": "krankheit"}, headers=MANAGER | {
         "If-Match": '"1"'})
     assert r.status_code == 200 and r.headers["ETag"] == '"2"'
     r = await api.call("POST", f"/cases/{case_id}/resume", json={}, headers=MANAGER | {"If-Match": '"1"'})
-    assert r.status_code == 409 and r.json()["current_version"] == 2 and "reload it" in r.json()["detail"]
+    assert r.status_code == 412 and r.json()["current_version"] == 2 and "reload it" in r.json()["detail"]
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"] == "urn:kim:problem:stale-precondition" and r.json()["instance"] == f"/cases/{case_id}/resume"
     bodies = [{"milestone": "sprachkurs_beginn"}, {"milestone": "wohnung_gefunden"}]
     results = await asyncio.gather(*(api.call("POST", f"/cases/{case_id}/milestones", json=b,
                                               headers=MANAGER | {"If-Match": '"2"'}) for b in bodies))
-    assert sorted(r.status_code for r in results) == [201, 409]
+    assert sorted(r.status_code for r in results) == [201, 412]
     history = await api.get(f"/cases/{case_id}/history")
     assert [h["version"] for h in history] == [1, 2, 3]
 

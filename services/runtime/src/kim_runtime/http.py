@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from . import problems
 from .clean_input import CleanInput, check_parameters
+from .idempotency import Idempotent, KeyLost
 from .errors import ConcurrencyConflict, NotFound, RuleViolation
 from .observe import Observed
 from .oidc import OidcSettings, TokenVerifier
@@ -72,6 +73,7 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
     # ids; ours (kim_runtime.observe) names the route template only
     app = FastAPI(title=title, version=version, lifespan=checked, dependencies=[Depends(check_parameters)],
                   telemetry={"tracing": False, "metrics": False, "logs": False})
+    app.add_middleware(Idempotent)  # inside CleanInput: the body it fingerprints was checked and buffered there
     app.add_middleware(CleanInput)
     app.add_middleware(NotFoundFloor)
     app.add_middleware(Observed)  # outermost: span, duration and correlation id cover everything inside
@@ -87,6 +89,7 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
         actions = check_routes(app, document)  # also names each operation's action (x-kim-action)
         problems.document(app, document, {key: POLICY.get(action) for key, action in actions.items()},
                           if_match_required(app))
+        document_idempotency_key(document)
         app.openapi_schema = document
         return document
 
@@ -115,6 +118,12 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
                                      current_version=exc.actual)
         return problems.response(409, str(exc), instance=request.url.path, stream_id=exc.stream_id,
                                  current_version=exc.actual)
+
+    @app.exception_handler(KeyLost)
+    async def _key_lost(request: Request, exc: KeyLost):
+        return problems.response(409, f"{exc}: its lease ran out and a retry took it over; nothing was applied",
+                                 instance=request.url.path,
+                                 type_=problems.problem_type(409, "idempotency-key-in-flight"))
 
     @app.exception_handler(RuleViolation)
     async def _rule(request: Request, exc: RuleViolation):
@@ -232,6 +241,25 @@ def if_match_required(app: FastAPI) -> set[tuple[str, str]]:
                                                for d in _walk(route.dependant.dependencies)):
             found |= {(m, route.path_format) for m in route.methods}
     return found
+
+
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "A unique key per command (e.g. a UUID): a retry with the same key and body gets the first "
+                   "answer without a second effect; the same key with another body answers 422, while the first is "
+                   "still in flight 409. Kept KIM_IDEMPOTENCY_TTL_S (default 24 h).",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
+
+
+def document_idempotency_key(document: dict) -> None:
+    """Every POST, PUT and PATCH takes Idempotency-Key (kim_runtime.idempotency): say so in each operation."""
+    for item in document.get("paths", {}).values():
+        for method, operation in item.items():
+            if method in ("post", "put", "patch") and isinstance(operation, dict):
+                parameters = operation.setdefault("parameters", [])
+                if not any(p.get("name") == "Idempotency-Key" for p in parameters):
+                    parameters.append(dict(IDEMPOTENCY_KEY_PARAMETER))
 
 
 def _walk(dependencies):

@@ -20,6 +20,7 @@ from prometheus_client import Counter, Gauge
 from . import db, logs, telemetry
 from .anchor import AnchorKeyError, Anchorer, Signer, load_signer
 from .consumer import ConsumerRunner, Handler
+from .idempotency import IdempotencyStore
 from .kafka import ensure_topics, make_broker
 from .outbox import OutboxRelay, RelayState
 from .projection import Projection, ProjectionHandler
@@ -91,6 +92,7 @@ class ServiceRuntime:
             self.consumers.add(handler)
         self.relay: OutboxRelay | None = None
         self.anchorer: Anchorer | None = None
+        self.idempotency: IdempotencyStore | None = None
         self._tasks: list[asyncio.Task] = []
         self.kafka_ready = asyncio.Event()
 
@@ -125,12 +127,26 @@ class ServiceRuntime:
                                        on_fired=DEADLINES_FIRED.labels(s.service).inc,
                                        on_failed=DEADLINES_FAILED.labels(s.service).inc)
             self._tasks.append(asyncio.create_task(self._run_scheduler(), name="deadline-scheduler"))
+        self.idempotency = IdempotencyStore(self.pool, ttl_s=s.idempotency_ttl_s, lease_s=s.idempotency_lease_s)
+        self._tasks.append(asyncio.create_task(self._prune_idempotency_keys(), name="idempotency-prune"))
         self.anchorer = Anchorer(self.pool, s.service, signer, self._publish_anchor,
                                 s.audit_anchor_file())
         self._tasks.append(asyncio.create_task(self._anchor_every_interval(), name="audit-anchors"))
 
         if not self.hold_deadlines:
             self.deadlines_ready.set()
+
+    async def _prune_idempotency_keys(self) -> None:
+        """Delete the Idempotency-Keys older than KIM_IDEMPOTENCY_TTL_S, at start and then every tenth of it."""
+        every = max(60.0, min(self.settings.idempotency_ttl_s / 10, 3600.0))
+        while True:
+            try:
+                pruned = await self.idempotency.prune()
+                if pruned:
+                    log.info("%s: pruned %d expired Idempotency-Keys", self.settings.service, pruned)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("%s: could not prune Idempotency-Keys (%s)", self.settings.service, exc)
+            await asyncio.sleep(every)
 
     async def _run_scheduler(self) -> None:
         await self.deadlines_ready.wait()
@@ -254,6 +270,7 @@ class ServiceRuntime:
         except BaseException:
             await self.stop()  # what did start (broker, relay, consumers) must not outlive a failed start
             raise
+        app.state.idempotency = self.idempotency
         try:
             yield
         finally:

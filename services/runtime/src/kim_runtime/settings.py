@@ -71,6 +71,12 @@ class RuntimeSettings(BaseSettings):
                     "new or moved deadline anyway; this only bounds a lost notification)")
     scheduler_retry_s: float = Field(
         default=60.0, gt=0, description="A deadline whose handler failed is tried again after this, doubling")
+    idempotency_ttl_s: float = Field(
+        default=86400, ge=60, description="How long an Idempotency-Key and its stored answer are kept (default 24 h): "
+                                          "a retry within it returns the first answer; expired keys are pruned")
+    idempotency_lease_s: float = Field(
+        default=60, ge=1, description="A request still in flight with its Idempotency-Key after this long (its process "
+                                      "died) may be taken over by a retry, unless its effect was already applied")
     env: Literal["production", "dev"] = Field(
         default="production", description="dev: secrets such as the key-encryption key and the audit signing key "
                                           "may be missing (public dev-only ones are used)")

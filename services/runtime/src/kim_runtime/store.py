@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from . import telemetry
+from . import idempotency, telemetry
 from .envelope import Envelope
 from .errors import ConcurrencyConflict
 from .scheduler import Schedule, changes_of
@@ -113,22 +113,34 @@ class EventStore:
         if deadlines:
             args = (*args, deadlines)
             sql = "SELECT out_position, out_version FROM kim_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        claim = idempotency.current()  # the request's Idempotency-Key: marked applied in this same transaction
         try:
             if conn is not None:
-                rows = await conn.fetch(sql, *args)
+                rows = await self._fetch(conn, sql, args, claim)
             else:
                 async with self.pool.acquire() as c:
-                    rows = await c.fetch(sql, *args)
+                    rows = await self._fetch(c, sql, args, claim)
         except asyncpg.PostgresError as exc:
             if getattr(exc, "sqlstate", None) == "KIM01":
                 raise ConcurrencyConflict(stream_id, expected_version, int(exc.detail or 0)) from None
             if getattr(exc, "sqlstate", None) == "23505" and "events_stream_id_version_key" in str(exc):
                 raise ConcurrencyConflict(stream_id, expected_version, None) from None
             raise
+        if claim is not None:
+            claim.applied = True
         return [
             Recorded(r["out_position"], e.model_copy(update={"stream_version": r["out_version"]}))
             for r, e in zip(rows, events, strict=True)
         ]
+
+    @staticmethod
+    async def _fetch(conn: asyncpg.Connection, sql: str, args: tuple, claim) -> list:
+        if claim is None:
+            return await conn.fetch(sql, *args)
+        async with conn.transaction():  # a savepoint inside the caller's transaction
+            rows = await conn.fetch(sql, *args)
+            await claim.mark_applied(conn)
+            return rows
 
     async def read_stream(
         self, stream_id: str, *, from_version: int = 1, conn: asyncpg.Connection | None = None

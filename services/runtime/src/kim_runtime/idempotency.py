@@ -1,0 +1,317 @@
+"""`Idempotency-Key` (IETF draft "The Idempotency-Key HTTP Header Field") for every POST, PUT and PATCH of a service.
+
+A client that sends a command with `Idempotency-Key: <unique key>` may send it again (after a timeout, a dropped
+connection) and gets the first answer, without a second effect:
+
+- keys are scoped to the caller (role, subject, organisation): two callers never see each other's keys;
+- the first request claims the key (`in_flight`, with a lease of KIM_IDEMPOTENCY_LEASE_S);
+- the append that is the command's effect marks the claim `applied` in the same transaction
+  (kim_runtime.store reads the claim of the request from a context variable), so after a crash between the append
+  and the answer, a retry never applies the command again;
+- the answer (status, the headers that matter, body) is stored once the request ends (`done`) and replayed to a
+  retry with the same key and the same body (`Idempotent-Replayed: true`);
+- the same key with another body (or another path) answers 422; the same key while the first request is still in
+  flight answers 409 (retry after `Retry-After`);
+- an answer that had no effect (a refused command: 4xx, or a 5xx) is not kept: the key is released, so the
+  corrected request can use it again;
+- keys (and answers) are kept KIM_IDEMPOTENCY_TTL_S (default 24 h) and then pruned.
+
+The middleware is installed once by kim_runtime.http.create_app; the store by ServiceRuntime (app.state.idempotency).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import hashlib
+import json
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import asyncpg
+
+from . import problems
+
+log = logging.getLogger(__name__)
+
+HEADER = b"idempotency-key"
+METHODS = frozenset({"POST", "PUT", "PATCH"})
+KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")  # visible ASCII, as the draft's sf-string allows, bounded
+STORED_HEADERS = frozenset({b"content-type", b"location", b"etag", b"content-disposition"})
+REPLAYED = (b"idempotent-replayed", b"true")
+
+
+class KeyLost(Exception):
+    """The claim this request held was taken over (its lease ran out) or pruned: its effect must not be applied."""
+
+
+@dataclass
+class Claim:
+    store: IdempotencyStore
+    scope: str
+    key: str
+    claim_id: uuid.UUID
+    applied: bool = False
+
+    async def mark_applied(self, conn: asyncpg.Connection) -> None:
+        """In the append's transaction: the command's effect and the claim's `applied` commit together."""
+        status = await conn.execute(
+            "UPDATE idempotency_keys SET state = 'applied', applied_at = coalesce(applied_at, now()) "
+            "WHERE scope = $1 AND key = $2 AND claim = $3 AND state IN ('in_flight', 'applied')",
+            self.scope, self.key, self.claim_id)
+        if status != "UPDATE 1":
+            raise KeyLost(f"the Idempotency-Key {self.key!r} is no longer held by this request")
+
+
+CURRENT: contextvars.ContextVar[Claim | None] = contextvars.ContextVar("kim_idempotency_claim", default=None)
+
+
+def current() -> Claim | None:
+    return CURRENT.get()
+
+
+# -- the pure parts ---------------------------------------------------------------------------------------------------
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    """What a retry must repeat: method, path and body (JSON compared by meaning: key order and spacing aside)."""
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    except (ValueError, RecursionError):
+        canonical = body
+    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
+
+
+def scope_of(principal) -> str:
+    return f"{principal.role.value}:{principal.sub}:{principal.organisation or ''}"
+
+
+def keep(status: int, applied: bool) -> bool:
+    """Whether an answer is stored for retries: every success, and anything that followed an applied effect."""
+    return applied or 200 <= status < 300
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a claim found: `claimed` (go on), `replay` (stored answer), or a problem to answer (409/422)."""
+
+    kind: str  # claimed | replay | mismatch | in_flight | lost
+    claim_id: uuid.UUID | None = None
+    status: int | None = None
+    headers: list = field(default_factory=list)
+    body: bytes = b""
+
+
+def decide(row: dict | None, fingerprint_: str, *, now, lease_over: bool) -> str:
+    """Given the stored row for (scope, key) (None: none, or expired), what a new request with it gets."""
+    if row is None:
+        return "claimed"
+    if row["fingerprint"] != fingerprint_:
+        return "mismatch"
+    if row["state"] == "done":
+        return "replay"
+    if row["state"] == "in_flight":
+        return "claimed" if lease_over else "in_flight"
+    return "in_flight" if not lease_over else "lost"  # applied, the answer never stored (its process died)
+
+
+# -- the store -------------------------------------------------------------------------------------------------------
+
+class IdempotencyStore:
+    def __init__(self, pool: asyncpg.Pool, *, ttl_s: float, lease_s: float):
+        self.pool, self.ttl, self.lease = pool, timedelta(seconds=ttl_s), timedelta(seconds=lease_s)
+
+    async def claim(self, scope: str, key: str, fingerprint_: str) -> Decision:
+        claim_id = uuid.uuid4()
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "INSERT INTO idempotency_keys (scope, key, fingerprint, claim, state, lease_until, expires_at) "
+                "VALUES ($1, $2, $3, $4, 'in_flight', now() + $5, now() + $6) ON CONFLICT (scope, key) DO NOTHING "
+                "RETURNING claim", scope, key, fingerprint_, claim_id, self.lease, self.ttl)
+            if row is not None:
+                return Decision("claimed", claim_id)
+            row = await conn.fetchrow(
+                "SELECT *, expires_at < now() AS expired, lease_until < now() AS lease_over FROM idempotency_keys "
+                "WHERE scope = $1 AND key = $2 FOR UPDATE", scope, key)
+            if row is None:  # pruned meanwhile: claim again from the start
+                return await self.claim(scope, key, fingerprint_)
+            kind = decide(None if row["expired"] else dict(row), fingerprint_, now=None,
+                          lease_over=row["lease_over"])
+            if kind == "claimed":  # expired, or in flight past its lease with nothing applied: take it over
+                await conn.execute(
+                    "UPDATE idempotency_keys SET fingerprint = $3, claim = $4, state = 'in_flight', "
+                    "lease_until = now() + $5, applied_at = NULL, status = NULL, headers = NULL, body = NULL, "
+                    "created_at = now(), expires_at = now() + $6 WHERE scope = $1 AND key = $2",
+                    scope, key, fingerprint_, claim_id, self.lease, self.ttl)
+                return Decision("claimed", claim_id)
+            if kind == "replay":
+                return Decision("replay", status=row["status"],
+                                headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in row["headers"]],
+                                body=bytes(row["body"]))
+            return Decision(kind)
+
+    async def complete(self, claim: Claim, status: int, headers: list, body: bytes) -> None:
+        kept = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers if k.lower() in STORED_HEADERS]
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE idempotency_keys SET state = 'done', status = $4, headers = $5, body = $6 "
+                "WHERE scope = $1 AND key = $2 AND claim = $3", claim.scope, claim.key, claim.claim_id, status, kept,
+                body)
+
+    async def release(self, claim: Claim) -> None:
+        """Nothing was applied and the answer is not worth keeping: the key may be used again."""
+        async with self.pool.acquire() as conn:
+            await conn.execute("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND claim = $3 "
+                               "AND state = 'in_flight'", claim.scope, claim.key, claim.claim_id)
+
+    async def prune(self) -> int:
+        async with self.pool.acquire() as conn:
+            status = await conn.execute("DELETE FROM idempotency_keys WHERE expires_at < now()")
+        return int(status.split()[-1])
+
+
+# -- the middleware --------------------------------------------------------------------------------------------------
+
+def _header(scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def _principal(app, scope):
+    """The caller, if its token is valid (else the route answers 401 itself, and no key is claimed)."""
+    authorization = _header(scope, b"authorization") or ""
+    kind, _, token = authorization.partition(" ")
+    verifier = getattr(getattr(app, "state", None), "token_verifier", None)
+    if kind.lower() != "bearer" or not token or verifier is None:
+        return None
+    try:
+        return await verifier.verify(token.strip())
+    except Exception:  # noqa: BLE001 - invalid, expired, provider down: the route's own check answers
+        return None
+
+
+async def _send_problem(send, status: int, detail: str, **extensions) -> None:
+    answer = problems.response(status, detail, **extensions)
+    await send({"type": "http.response.start", "status": status, "headers": answer.raw_headers})
+    await send({"type": "http.response.body", "body": answer.body})
+
+
+class Idempotent:
+    """ASGI middleware (inside CleanInput, which has already checked and buffered the body)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] not in METHODS:
+            return await self.app(scope, receive, send)
+        key = _header(scope, HEADER)
+        app = scope.get("app")
+        store: IdempotencyStore | None = getattr(getattr(app, "state", None), "idempotency", None)
+        if key is None or store is None:
+            return await self.app(scope, receive, send)
+        if not KEY_PATTERN.match(key):
+            return await _send_problem(send, 422, "invalid input: header.Idempotency-Key", instance=scope["path"],
+                                       errors=[{"field": "header.Idempotency-Key", "type": "string_pattern_mismatch",
+                                                "message": "must be 1 to 255 visible ASCII characters"}])
+        principal = await _principal(app, scope)
+        if principal is None:
+            return await self.app(scope, receive, send)
+        body, receive = await _buffer(receive)
+        decision = await store.claim(scope_of(principal), key, fingerprint(scope["method"], scope["path"], body))
+        if decision.kind == "replay":
+            await send({"type": "http.response.start", "status": decision.status,
+                        "headers": [*decision.headers, REPLAYED]})
+            return await send({"type": "http.response.body", "body": decision.body})
+        if decision.kind == "mismatch":
+            return await _send_problem(
+                send, 422, "this Idempotency-Key was used for another request (another body or path): use a new "
+                           "key for a new request", instance=scope["path"],
+                type_=problems.problem_type(422, "idempotency-key-reused"),
+                errors=[{"field": "header.Idempotency-Key", "type": "idempotency_key_reused",
+                         "message": "was sent before with another request"}])
+        if decision.kind == "in_flight":
+            return await _send_problem(
+                send, 409, "a request with this Idempotency-Key is still being processed: retry after a moment",
+                instance=scope["path"], type_=problems.problem_type(409, "idempotency-key-in-flight"),
+                headers={"Retry-After": "1"})
+        if decision.kind == "lost":
+            return await _send_problem(
+                send, 409, "the request with this Idempotency-Key was applied, but its answer was lost (the service "
+                           "stopped before sending it): read the resource to see its effect",
+                instance=scope["path"], type_=problems.problem_type(409, "idempotency-key-answer-lost"))
+        claim = Claim(store, scope_of(principal), key, decision.claim_id)
+        await self._run(scope, receive, send, claim)
+
+    async def _run(self, scope, receive, send, claim: Claim) -> None:
+        start: dict | None = None
+        chunks: list[bytes] = []
+
+        async def capture(message):
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    await self._finish(claim, start, b"".join(chunks))
+                    await send(start)
+                    await send({"type": "http.response.body", "body": b"".join(chunks)})
+            else:
+                await send(message)
+
+        token = CURRENT.set(claim)
+        try:
+            await self.app(scope, receive, capture)
+        except BaseException:
+            if not claim.applied:
+                await asyncio.shield(_quietly(store_release(claim)))
+            raise
+        finally:
+            CURRENT.reset(token)
+
+    async def _finish(self, claim: Claim, start: dict, body: bytes) -> None:
+        try:
+            if keep(start["status"], claim.applied):
+                await claim.store.complete(claim, start["status"], start.get("headers", []), body)
+            else:
+                await claim.store.release(claim)
+        except Exception as exc:  # noqa: BLE001 - the answer still goes out; the key stays in flight until its lease
+            log.warning("could not store the answer for an Idempotency-Key: %r", exc)
+
+
+def store_release(claim: Claim):
+    return claim.store.release(claim)
+
+
+async def _quietly(awaitable) -> None:
+    try:
+        await awaitable
+    except Exception as exc:  # noqa: BLE001
+        log.warning("could not release an Idempotency-Key: %r", exc)
+
+
+async def _buffer(receive):
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    sent = False
+
+    async def replay():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay

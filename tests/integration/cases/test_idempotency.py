@@ -1,0 +1,102 @@
+"""Idempotency-Key on the real stack: a retried POST /cases opens one case and gets the first answer again."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import pytest
+
+from .conftest import LUENEN, MANAGER, OTHER_MANAGER, Api
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+
+def _case(client_id: str, **over) -> dict:
+    return {"client_id": client_id, "municipality": LUENEN, "team": "stadt", "team_organisation_id": "stadt-luenen",
+            "access_channel": "jobcenter", "opened_on": "2025-01-10"} | over
+
+
+async def _cases_of(api: Api, client_id: str) -> list[str]:
+    rows = await api.app.state.services.store.pool.fetch(
+        "SELECT DISTINCT stream_id FROM events WHERE type = 'kim.cases.CaseOpened' AND data->>'client_id' = $1", client_id)
+    return [r["stream_id"] for r in rows]
+
+
+async def test_a_retry_with_the_same_key_opens_one_case_and_gets_the_first_answer(api: Api):
+    client_id = await api.client()
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first = await api.call("POST", "/cases", json=_case(client_id), headers=MANAGER | key, expect=201)
+    # the same body, its keys in another order: the same request
+    again = await api.call("POST", "/cases", json=dict(reversed(list(_case(client_id).items()))),
+                           headers=MANAGER | key, expect=201)
+    assert again.json() == first.json() and again.content == first.content
+    assert again.headers["Location"] == first.headers["Location"] and again.headers["ETag"] == first.headers["ETag"]
+    assert again.headers["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first.headers
+    assert await _cases_of(api, client_id) == [first.json()["case_id"]]
+
+    other = await api.call("POST", "/cases", json=_case(client_id, access_channel="selbstmelder"),
+                           headers=MANAGER | key)
+    assert other.status_code == 422 and other.headers["content-type"] == "application/problem+json"
+    assert other.json()["errors"][0]["field"] == "header.Idempotency-Key"
+    assert other.json()["type"] == "urn:kim:problem:idempotency-key-reused"
+    assert await _cases_of(api, client_id) == [first.json()["case_id"]]
+
+    # keys are the caller's own: another caller's same key is another request (here refused by scope, not replayed)
+    foreign = await api.call("POST", "/cases", json=_case(client_id), headers=OTHER_MANAGER | key)
+    assert foreign.status_code == 404 and "Idempotent-Replayed" not in foreign.headers
+    # without a key, a second POST is a second case (the key is what makes a retry a retry)
+    await api.call("POST", "/cases", json=_case(client_id), expect=201)
+    assert len(await _cases_of(api, client_id)) == 2
+
+
+async def test_concurrent_retries_apply_once_the_other_sees_409_or_the_answer(api: Api):
+    client_id = await api.client()
+    key = {"Idempotency-Key": f"retry-{uuid.uuid4()}"}
+    answers = await asyncio.gather(*(api.call("POST", "/cases", json=_case(client_id), headers=MANAGER | key)
+                                     for _ in range(4)))
+    assert {r.status_code for r in answers} <= {201, 409}
+    assert len({r.json()["case_id"] for r in answers if r.status_code == 201}) == 1
+    for r in answers:
+        if r.status_code == 409:
+            assert r.json()["type"] == "urn:kim:problem:idempotency-key-in-flight" and r.headers["Retry-After"]
+    assert len(await _cases_of(api, client_id)) == 1
+
+
+async def test_a_refused_command_releases_its_key_and_the_claim_commits_with_the_append(api: Api):
+    client_id = await api.client()
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    refused = await api.call("POST", "/cases", json=_case(client_id, municipality="Lünen"), headers=MANAGER | key)
+    assert refused.status_code == 422
+    pool: asyncpg.Pool = api.app.state.services.store.pool
+    assert await pool.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = $1", key["Idempotency-Key"]) == 0
+    # the corrected request may use the same key
+    opened = await api.call("POST", "/cases", json=_case(client_id), headers=MANAGER | key, expect=201)
+    row = await pool.fetchrow("SELECT state, status, applied_at FROM idempotency_keys WHERE key = $1",
+                              key["Idempotency-Key"])
+    assert row["state"] == "done" and row["status"] == 201 and row["applied_at"] is not None
+    assert opened.json()["case_id"]
+
+
+async def test_an_applied_claim_whose_answer_was_lost_is_never_applied_again(api: Api):
+    """A crash between the append and the answer: the row is 'applied' (it committed with the events), no answer."""
+    client_id = await api.client()
+    key = str(uuid.uuid4())
+    await api.call("POST", "/cases", json=_case(client_id), headers=MANAGER | {"Idempotency-Key": key}, expect=201)
+    pool: asyncpg.Pool = api.app.state.services.store.pool
+    await pool.execute("UPDATE idempotency_keys SET state = 'applied', status = NULL, body = NULL, headers = NULL, "
+                       "lease_until = now() - interval '1 second' WHERE key = $1", key)
+    retry = await api.call("POST", "/cases", json=_case(client_id), headers=MANAGER | {"Idempotency-Key": key})
+    assert retry.status_code == 409 and retry.json()["type"] == "urn:kim:problem:idempotency-key-answer-lost"
+    assert len(await _cases_of(api, client_id)) == 1
+
+
+async def test_expired_keys_are_pruned(api: Api):
+    client_id = await api.client()
+    key = str(uuid.uuid4())
+    await api.call("POST", "/cases", json=_case(client_id), headers=MANAGER | {"Idempotency-Key": key}, expect=201)
+    pool: asyncpg.Pool = api.app.state.services.store.pool
+    await pool.execute("UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = $1", key)
+    assert await api.app.state.idempotency.prune() >= 1
+    assert await pool.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = $1", key) == 0
