@@ -134,7 +134,7 @@ async def test_a_clients_journey_from_intake_to_closure(web, people, chromium):
     await plan.get_by_role("button", name="Hilfeplan speichern").click()
     await expect(page.get_by_role("status")).to_contain_text("Hilfeplan vereinbart.")
 
-    # someone else records a milestone meanwhile: this page's version is stale, the API's 409 says so
+    # someone else records a milestone meanwhile: this page's version is stale, the API's 412 says so
     await people.api["manager"].expect(201, "POST", "cases", f"/cases/{case_id}/milestones",
                                        {"milestone": "sprachkurs_beginn"})
     milestone = cm.section("Meilensteine")

@@ -130,6 +130,8 @@ def test_the_intake_registers_the_client_once_even_when_opening_the_case_is_refu
 @pytest.mark.parametrize("status,body,says", [
     (403, {"detail": "role"}, "nicht erlaubt"), (404, {"detail": "no"}, "gibt es nicht"),
     (409, {"detail": "stale", "current_version": 4}, "inzwischen von jemand anderem geändert"),
+    (412, {"type": "urn:kim:problem:stale-precondition", "title": "The resource changed since the ETag you sent",
+           "status": 412, "detail": "stale", "current_version": 4}, "inzwischen von jemand anderem geändert"),
     (409, {"detail": "no consent", "missing": ["recipient x"]}, "Einwilligung deckt diese Vermittlung nicht ab"),
     (409, {"detail": "closed"}, "so nicht möglich"), (503, {"detail": "down"}, "nicht erreichbar"),
     (500, {"detail": "boom"}, "einen Fehler gemeldet")])

@@ -73,7 +73,7 @@ class OverviewReader:
     def __init__(self, pool: asyncpg.Pool, projection: CaseOverview):
         self.pool, self.schema = pool, f'"{projection.name}"'
 
-    async def list(self, principal: Principal, *, phase: Phase | None, limit: int) -> list[dict]:
+    async def list(self, principal: Principal, *, phase: Phase | None, limit: int, offset: int = 0) -> list[dict]:
         where, args = ["true"], []
         if principal.role not in UNSCOPED:
             args += [principal.team, principal.municipality]
@@ -83,7 +83,7 @@ class OverviewReader:
             where.append(f"phase_rank = ${len(args)}")
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(f"SELECT * FROM {self.schema}.cases WHERE {' AND '.join(where)} "
-                                    f"ORDER BY opened_on DESC, case_id LIMIT {int(limit)}", *args)
+                                    f"ORDER BY opened_on DESC, case_id LIMIT {int(limit)} OFFSET {int(offset)}", *args)
         return [{**{k: r[k] for k in r.keys() if k not in ("phase_rank", "updated_at")},
                  "phase": PHASES[r["phase_rank"]].value} for r in rows]
 

@@ -134,7 +134,8 @@ class WorklistReader:
     def __init__(self, pool: asyncpg.Pool, projection: Worklist):
         self.pool, self.schema = pool, f'"{projection.name}"'
 
-    async def list(self, principal: Principal, *, due: Due, whose: Whose, today: date, limit: int) -> list[dict]:
+    async def list(self, principal: Principal, *, due: Due, whose: Whose, today: date, limit: int,
+                   offset: int = 0) -> list[dict]:
         """The follow-ups of open cases in the caller's reach (and, for `mine`, that they manage), oldest first."""
         first, last = window(due, today)
         where, args = ["NOT c.closed", "i.due_on <= $1", "($2::date IS NULL OR i.due_on >= $2)"], [last, first]
@@ -149,6 +150,6 @@ class WorklistReader:
                 f"SELECT i.kind, i.case_id, i.referral_id, i.due_on, i.fell_due, c.case_manager_id, "
                 f"c.team_organisation_id, c.municipality FROM {self.schema}.items i "
                 f"JOIN {self.schema}.cases c USING (case_id) WHERE {' AND '.join(where)} "
-                f"ORDER BY i.due_on, i.key LIMIT {int(limit)}", *args)
+                f"ORDER BY i.due_on, i.key LIMIT {int(limit)} OFFSET {int(offset)}", *args)
         return [{**dict(r), "due_on": r["due_on"].isoformat(), "days_overdue": (today - r["due_on"]).days}
                 for r in rows]

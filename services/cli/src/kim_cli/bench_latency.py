@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -154,11 +155,12 @@ class Load:
         service, method, path, body = self._request(flow)
         stage = STAGES[flow.stage]
         deadline = time.monotonic() + SETTLE_S
+        # one Idempotency-Key per command, kept across its retries (as a client should): the figures include it
+        headers = self.api.headers(flow.who) | {"Idempotency-Key": str(uuid.uuid4())}
         while True:
             started = time.monotonic()
             try:
-                r = await self.api.client.request(method, self.urls[service] + path, json=body,
-                                                  headers=self.api.headers(flow.who))
+                r = await self.api.client.request(method, self.urls[service] + path, json=body, headers=headers)
                 status = r.status_code
             except httpx.HTTPError:
                 status, r = 599, None
@@ -284,7 +286,8 @@ async def write_path_ratio(urls: dict[str, str], api: Api, baseline_url: str, se
                 who, body = make()
                 started = time.monotonic()
                 try:
-                    r = await api.client.post(url, json=body, headers=api.headers(who) if who else None)
+                    headers = (api.headers(who) if who else {}) | {"Idempotency-Key": str(uuid.uuid4())}
+                    r = await api.client.post(url, json=body, headers=headers)
                     statuses[r.status_code] += 1
                 except httpx.HTTPError:
                     statuses[599] += 1

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, date, datetime
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from kim_runtime.pagination import Page, paged
 
 from kim_cases.adapters.events import CommandContext
 from kim_cases.application import cases, views
@@ -30,9 +31,10 @@ async def open_case(body: rq.OpenCase, response: Response, ctx: CommandContext =
 
 
 @router.get("", summary="The cases you may see (your team's or municipality's), newest first")
-async def list_cases(request: Request, ctx: CommandContext = Depends(caller("case.list")),
-                     phase: Phase | None = None, limit: int = Query(100, ge=1, le=1000)):
-    return await request.app.state.overview.list(ctx.principal, phase=phase, limit=limit)
+async def list_cases(request: Request, response: Response, ctx: CommandContext = Depends(caller("case.list")),
+                     phase: Phase | None = None, page: Page = Depends(paged())):
+    return page.trim(await request.app.state.overview.list(ctx.principal, phase=phase, limit=page.fetch,
+                                                           offset=page.offset), response)
 
 
 @router.get("/{case_id}", summary="A case's current state (personal data opened per reader, each read recorded)")
@@ -45,10 +47,11 @@ async def get_case(case_id: str, response: Response, ctx: CommandContext = Reade
 
 
 @router.get("/{case_id}/history", summary="Every event of the case: what, who, when, caused by which command")
-async def case_history(case_id: str, ctx: CommandContext = Reader,
-                       s: Services = Depends(services)):
+async def case_history(case_id: str, response: Response, ctx: CommandContext = Reader,
+                       s: Services = Depends(services), page: Page = Depends(paged())):
     case = await views.load_visible(s, ctx, case_id)
-    return await views.history(s, ctx, case_id, case.client_id, via=f"GET /cases/{case_id}/history")
+    return page.answer(await views.history(s, ctx, case_id, case.client_id, via=f"GET /cases/{case_id}/history"),
+                       response)
 
 
 @router.post("/{case_id}/consents", status_code=201, summary="Record the client's consent")

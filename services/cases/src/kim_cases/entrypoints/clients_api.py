@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 from fastapi import APIRouter, Depends, Request, Response
+from kim_runtime.pagination import Page, paged
 from kim_runtime.scheduler import local_day
 
 from kim_cases.adapters.events import CommandContext
@@ -36,17 +37,18 @@ async def get_client(client_id: str, response: Response, ctx: CommandContext = R
 
 
 @router.get("/{client_id}/history", summary="The client's events, personal data opened per reader")
-async def client_history(client_id: str, ctx: CommandContext = Reader,
-                         s: Services = Depends(services)):
+async def client_history(client_id: str, response: Response, ctx: CommandContext = Reader,
+                         s: Services = Depends(services), page: Page = Depends(paged())):
     await s.repo.client(client_id)
-    return await views.history(s, ctx, client_id, client_id, via=f"GET /clients/{client_id}/history")
+    return page.answer(await views.history(s, ctx, client_id, client_id, via=f"GET /clients/{client_id}/history"),
+                       response)
 
 
 @router.get("/{client_id}/consents", summary="The client's consent ledger across their cases, status as of today")
-async def consent_ledger(client_id: str, request: Request, ctx: CommandContext = Reader,
-                         s: Services = Depends(services)):
+async def consent_ledger(client_id: str, request: Request, response: Response, ctx: CommandContext = Reader,
+                         s: Services = Depends(services), page: Page = Depends(paged())):
     today = local_day(request.app.state.runtime.clock.now())  # the service's clock, as its deadlines use it
-    return await clients.consents(s, ctx, client_id, today)
+    return page.answer(await clients.consents(s, ctx, client_id, today), response)
 
 
 @router.post("/{client_id}/erasure", summary="Right to erasure: destroy the client's key (events stay, unreadable)")
@@ -84,7 +86,7 @@ async def lift_legal_hold(client_id: str, hold_id: str, request: Request, respon
 
 
 @router.get("/{client_id}/reads", summary="Who read this client's personal data, when and through which view")
-async def reads(client_id: str, ctx: CommandContext = Depends(caller("client.reads")),
-                s: Services = Depends(services)):
+async def reads(client_id: str, response: Response, ctx: CommandContext = Depends(caller("client.reads")),
+                s: Services = Depends(services), page: Page = Depends(paged())):
     await s.repo.client(client_id)
-    return await s.access_log.reads(client_id)
+    return page.answer(await s.access_log.reads(client_id), response)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Mapping
 
 import httpx
@@ -44,9 +45,12 @@ class Api:
         """The JSON answer of a 2xx (or an `ok` status); DemoError otherwise."""
         deadline = time.monotonic() + SETTLE_SECONDS
         delay = 0.05
+        headers = self.headers(who)
+        if method in ("POST", "PUT", "PATCH"):  # one key per command, kept across its retries: never applied twice
+            headers = headers | {"Idempotency-Key": str(uuid.uuid4())}
         while True:
             try:
-                r = await self.client.request(method, self.urls[service] + path, json=body, headers=self.headers(who))
+                r = await self.client.request(method, self.urls[service] + path, json=body, headers=headers)
             except httpx.TransportError as exc:
                 raise DemoError(f"{method} {self.urls[service]}{path}: {exc!r}: is the {service} service up?") from exc
             if r.is_success or r.status_code in ok:

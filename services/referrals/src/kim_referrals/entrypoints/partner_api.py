@@ -8,6 +8,7 @@ The ETag is the version of the partner's stream (ce_streamversion on its topic).
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Header, Request, Response
+from kim_runtime.pagination import Page, paged
 from kim_runtime.auth import Principal
 from kim_runtime.errors import NotFound
 from kim_runtime.http import etag, parse_if_match
@@ -25,9 +26,11 @@ partner_only = authorize("partner.referral.act")
 
 
 @router.get("/referrals", response_model=list[PartnerReferralOut], summary="My organisation's referrals")
-async def my_referrals(request: Request, principal: Principal = Depends(inbox)):
+async def my_referrals(request: Request, response: Response, principal: Principal = Depends(inbox),
+                       page: Page = Depends(paged())):
     async with request.app.state.runtime.pool.acquire() as conn:
-        return [_view(r) for r in await referral_sql.referrals_of_partner(conn, principal.organisation)]
+        return page.answer([_view(r) for r in await referral_sql.referrals_of_partner(conn, principal.organisation)],
+                           response)
 
 
 @router.get("/referrals/{referral_id}", response_model=PartnerReferralOut, summary="One of my referrals")

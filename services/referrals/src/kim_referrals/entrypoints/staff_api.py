@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Header, Request, Response
+from kim_runtime.pagination import Page, paged
 from kim_runtime.auth import Principal
 from kim_runtime.errors import NotFound
 from kim_runtime.http import etag, parse_if_match
@@ -29,11 +30,12 @@ async def register_partner(body: PartnerIn, request: Request,
 
 
 @router.get("/partners", response_model=list[PartnerOut], summary="The partner registry")
-async def list_partners(request: Request, _: Principal = Depends(authorize("registry.read"))):
+async def list_partners(request: Request, response: Response, _: Principal = Depends(authorize("registry.read")),
+                        page: Page = Depends(paged())):
     async with request.app.state.runtime.pool.acquire() as conn:
         rows = await referral_sql.partners(conn)
-    return [PartnerOut(**{k: r[k] for k in r.keys() if k != "registered_at"}, topic=partner_topic(r["organisation_id"]))
-            for r in rows]
+    return page.answer([PartnerOut(**{k: r[k] for k in r.keys() if k != "registered_at"}, topic=partner_topic(r["organisation_id"]))
+                        for r in rows], response)
 
 
 @router.post("/referrals", status_code=201, response_model=ReferralOut,
@@ -68,17 +70,19 @@ async def close_referral(referral_id: str, request: Request, response: Response,
 
 
 @router.get("/cases/{case_id}/referrals", response_model=list[ReferralOut], summary="The referrals of a case")
-async def case_referrals(case_id: str, request: Request, _: Principal = Depends(authorize("referral.case.read"))):
+async def case_referrals(case_id: str, request: Request, response: Response,
+                         _: Principal = Depends(authorize("referral.case.read")), page: Page = Depends(paged())):
     async with request.app.state.runtime.pool.acquire() as conn:
-        return [ReferralOut(**r) for r in await referral_sql.referrals_of_case(conn, case_id)]
+        return page.answer([ReferralOut(**r) for r in await referral_sql.referrals_of_case(conn, case_id)], response)
 
 
 @router.get("/cases/{case_id}/consents", response_model=list[ConsentOut],
             summary="The consents of a case as the consent gate knows them")
-async def case_consents(case_id: str, request: Request, _: Principal = Depends(authorize("referral.case.read"))):
+async def case_consents(case_id: str, request: Request, response: Response,
+                        _: Principal = Depends(authorize("referral.case.read")), page: Page = Depends(paged())):
     async with request.app.state.runtime.pool.acquire() as conn:
         rows = await gate_sql.consent_rows(conn, case_id)
-    return [ConsentOut(**{k: r[k] for k in ConsentOut.model_fields}) for r in rows]
+    return page.answer([ConsentOut(**{k: r[k] for k in ConsentOut.model_fields}) for r in rows], response)
 
 
 async def _referral(request: Request, referral_id: str, *, history: bool = False) -> ReferralOut:

@@ -59,10 +59,10 @@ def _entry(env: Envelope) -> dict:
     return {**env.data, "actor": env.actor, "stream_id": env.stream_id}
 
 
-async def exports(pool: asyncpg.Pool, limit: int) -> list[dict]:
+async def exports(pool: asyncpg.Pool, limit: int, offset: int = 0) -> list[dict]:
     """The recorded exports, newest first."""
     async with pool.acquire() as conn:
         rows = await conn.fetch(
             "SELECT position, event_id, stream_id, version, type, schema_version, occurred_at, metadata, data "
-            "FROM events WHERE type = $1 ORDER BY position DESC LIMIT $2", EXPORTED, limit)
+            "FROM events WHERE type = $1 ORDER BY position DESC LIMIT $2 OFFSET $3", EXPORTED, limit, offset)
     return [_entry(row_to_envelope(r)) for r in rows]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Response
+from kim_runtime.pagination import Page, paged
 from kim_runtime.auth import Principal
 from kim_runtime.policy import authorize
 
@@ -16,6 +15,6 @@ router = APIRouter(prefix="/exports", tags=["exports"])
 
 
 @router.get("", summary="Every recorded export, newest first (auditors and admins)")
-async def list_exports(svc: Service = Depends(service), _: Principal = Depends(authorize("exports.read")),
-                       limit: Annotated[int, Query(ge=1, le=1000, description="At most this many")] = 100):
-    return {"exports": await exports(svc.runtime.pool, limit)}
+async def list_exports(response: Response, svc: Service = Depends(service),
+                       _: Principal = Depends(authorize("exports.read")), page: Page = Depends(paged())):
+    return {"exports": page.trim(await exports(svc.runtime.pool, page.fetch, page.offset), response)}

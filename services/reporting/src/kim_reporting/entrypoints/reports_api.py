@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Response
+from kim_runtime.pagination import Page, paged
 from kim_runtime.http import CsvResponse
 from pydantic import BaseModel, Field
 
@@ -59,11 +60,13 @@ async def generate(body: GenerateReport, response: Response, svc: Service = Depe
 
 
 @router.get("", summary="All reports, newest first")
-async def list_reports(svc: Service = Depends(service), _: Principal = Depends(READER)):
+async def list_reports(response: Response, svc: Service = Depends(service), _: Principal = Depends(READER),
+                       page: Page = Depends(paged())):
     async with svc.runtime.pool.acquire() as conn, snapshot(conn, ("reporting_reports",)):
-        rows = await conn.fetch("SELECT * FROM reporting_reports.reports ORDER BY generated_at DESC NULLS LAST")
-    return {"reports": [dict(r) | {"status": "approved" if r["approved_by"] else "awaiting_approval"}
-                        for r in rows]}
+        rows = await conn.fetch("SELECT * FROM reporting_reports.reports ORDER BY generated_at DESC NULLS LAST, "
+                                f"report_id LIMIT {page.fetch} OFFSET {page.offset}")
+    return {"reports": page.trim([dict(r) | {"status": "approved" if r["approved_by"] else "awaiting_approval"}
+                                  for r in rows], response)}
 
 
 @router.get("/{report_id}", summary="One report with its cells")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
+from kim_runtime.pagination import Page, paged
 from kim_runtime.errors import NotFound
 from kim_runtime.http import parse_if_match
 from kim_runtime.policy import authorize
@@ -58,10 +59,12 @@ async def _case(pool_, case_id: str, version: int) -> dict:
 
 
 @router.get("/caseloads", summary="Active cases per case manager", dependencies=[Depends(reader)])
-async def caseloads(over_limit: bool | None = None, pool_=Depends(pool)):
+async def caseloads(response: Response, over_limit: bool | None = None, pool_=Depends(pool),
+                    page: Page = Depends(paged())):
     async with pool_.acquire() as conn:
         rows = await caseload_sql.caseloads(conn)
-    return [caseload_view(r) for r in rows if over_limit is None or r["over_limit"] == over_limit]
+    return page.answer([caseload_view(r) for r in rows if over_limit is None or r["over_limit"] == over_limit],
+                       response)
 
 
 @router.get("/caseloads/per-vza", summary="Active cases per filled case-management VZÄ, per municipality (today)",

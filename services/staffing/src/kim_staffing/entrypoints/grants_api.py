@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from fastapi import APIRouter, Depends, Query, Response
+from kim_runtime.pagination import Page, paged
 from kim_runtime.errors import NotFound
 
 from ..adapters import staffing_sql as sql
@@ -43,9 +44,9 @@ async def award(cmd: AwardGrant, response: Response, ctx=Depends(context), svc=D
 
 
 @router.get("", summary="All grants", dependencies=[Depends(reader)])
-async def list_grants(pool_=Depends(pool)):
+async def list_grants(response: Response, pool_=Depends(pool), page: Page = Depends(paged())):
     async with pool_.acquire() as conn:
-        return [grant_view(r) for r in await sql.grants(conn)]
+        return page.answer([grant_view(r) for r in await sql.grants(conn)], response)
 
 
 @router.get("/{grant_id}", summary="One grant, its positions and (history=true) its events",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
+from kim_runtime.pagination import Page, paged
 from kim_runtime.errors import NotFound
 from kim_runtime.http import parse_if_match
 from kim_schemas.codes import Baustein
@@ -75,10 +76,10 @@ async def vacate(position_id: str, cmd: c.VacatePosition, response: Response, if
 
 
 @router.get("", summary="Positions, filtered by municipality, Baustein or grant", dependencies=[Depends(reader)])
-async def list_positions(municipality: str | None = None, baustein: Baustein | None = None,
-                         grant_id: str | None = None, pool_=Depends(pool)):
-    return await _views(pool_, municipality=municipality, baustein=baustein.value if baustein else None,
-                        grant_id=grant_id)
+async def list_positions(response: Response, municipality: str | None = None, baustein: Baustein | None = None,
+                         grant_id: str | None = None, pool_=Depends(pool), page: Page = Depends(paged())):
+    return page.answer(await _views(pool_, municipality=municipality, baustein=baustein.value if baustein else None,
+                                    grant_id=grant_id), response)
 
 
 @router.get("/{position_id}", summary="One position and (history=true) its events", dependencies=[Depends(reader)])

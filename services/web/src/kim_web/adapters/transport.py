@@ -30,6 +30,7 @@ class ApiError(Exception):
 class Reply:
     body: Any
     etag: str | None = None
+    next: str | None = None  # a list's next page (its Link header's rel="next"), path and query
 
 
 def _error(service: str, response: httpx.Response) -> ApiError:
@@ -40,13 +41,15 @@ def _error(service: str, response: httpx.Response) -> ApiError:
     if not isinstance(body, dict):
         body = {"detail": str(body)}
     detail = body.get("detail")
-    err = ApiError(response.status_code, service, detail if isinstance(detail, str) else "")
+    # a stale If-Match (412) is shown like the conflict it is: the page re-renders with the new version (409)
+    status = 409 if response.status_code == 412 else response.status_code
+    err = ApiError(status, service, detail if isinstance(detail, str) else "")
     for item in body.get("errors") or (detail if isinstance(detail, list) else []):
         path = item.get("field") or ".".join(str(p) for p in item.get("loc", []) if p not in ("body", "query"))
         err.fields.setdefault(path, item.get("message") or item.get("msg") or "")
         err.field_types.setdefault(path, item.get("type") or "")
     err.missing = [str(m) for m in body.get("missing") or []]
-    err.stale = response.status_code == 409 and "current_version" in body
+    err.stale = response.status_code in (409, 412) and "current_version" in body  # 412: a stale If-Match
     return err
 
 
@@ -69,7 +72,10 @@ class Transport:
         if response.status_code >= 400:
             raise _error(service, response)
         body = response.json() if response.content else None
-        return Reply(body, response.headers.get("ETag"))
+        return Reply(body, response.headers.get("ETag"), response.links.get("next", {}).get("url"))
+
+
+MAX_PAGES = 50  # a list longer than this many pages is shown cut (each page holds up to 100 items by default)
 
 
 class Session:
@@ -79,7 +85,13 @@ class Session:
         self.transport, self.token = transport, token
 
     async def get(self, service: str, path: str, params: Any = None) -> Any:
-        return (await self.transport.call(service, "GET", path, token=self.token, params=params)).body
+        """The answer; a list asked for without a `limit` is read whole, page after page (its Link rel="next")."""
+        reply = await self.transport.call(service, "GET", path, token=self.token, params=params)
+        body, pages = reply.body, 1
+        while isinstance(body, list) and reply.next and "limit" not in (params or {}) and pages < MAX_PAGES:
+            reply = await self.transport.call(service, "GET", reply.next, token=self.token)
+            body, pages = body + list(reply.body or []), pages + 1
+        return body
 
     async def read(self, service: str, path: str) -> Reply:
         return await self.transport.call(service, "GET", path, token=self.token)

@@ -54,7 +54,7 @@ def problem(err: ApiError, *, what: str = "Die Aktion") -> Problem:
     if err.status == 422:
         fields = {f: field_message(err.field_types.get(f, ""), m) for f, m in err.fields.items()}
         return Problem("Bitte die markierten Angaben prüfen.", err.detail, fields)
-    if err.status == 409 and err.stale:
+    if err.status in (409, 412) and err.stale:
         return Problem("Der Vorgang wurde inzwischen von jemand anderem geändert. Die Seite zeigt jetzt den neuen "
                        "Stand; bitte prüfen und erneut absenden.", err.detail)
     if err.status == 409 and err.missing:
