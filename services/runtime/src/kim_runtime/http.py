@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 from asyncpg.exceptions import DataError
 from fastapi import Depends, FastAPI, Header, Request
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
@@ -236,9 +236,9 @@ def if_match(*, required: bool = False, what: str = "the resource"):
 def if_match_required(app: FastAPI) -> set[tuple[str, str]]:
     """The operations whose If-Match dependency says it is required."""
     found = set()
-    for route in app.routes:
-        if isinstance(route, APIRoute) and any(getattr(d.call, "kim_if_match_required", False)
-                                               for d in _walk(route.dependant.dependencies)):
+    for route in iter_route_contexts(app.routes):
+        if isinstance(route.original_route, APIRoute) and any(getattr(d.call, "kim_if_match_required", False)
+                                                              for d in _walk(route.dependant.dependencies)):
             found |= {(m, route.path_format) for m in route.methods}
     return found
 
