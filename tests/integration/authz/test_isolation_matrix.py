@@ -28,7 +28,8 @@ from .conftest import (ADMIN, FOREIGN_MANAGER, FOREIGN_PLACE, OWN_MANAGER, OWN_P
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 ROLES: tuple[Role | None, ...] = (Role.CASE_MANAGER, Role.TEAM_LEAD, Role.PARTNER, Role.AUDITOR, Role.ADMIN, None)
-ALLOWED_ANSWERS = {200, 201, 202, 409, 422}
+# 412/428: a precondition (If-Match) checked after the policy let the call through
+ALLOWED_ANSWERS = {200, 201, 202, 409, 412, 422, 428}
 SCOPED = (Role.CASE_MANAGER, Role.TEAM_LEAD, Role.PARTNER)
 FOREIGN_NAME = "Oleksandr K."
 # run last: they change what other cells read (an erased client stays readable; its commands answer 409)

@@ -54,7 +54,7 @@ async def test_the_whole_lifecycle_runs_over_kafka(fresh_db, kafka_bootstrap):
             assert seen.json()["referral_id"] == mine
             assert seen.headers["ETag"] == f'"{offer["headers"]["ce_streamversion"]}"'
             stale = await client.post(f"/partner/referrals/{mine}/accept", headers=me | {"If-Match": '"99"'})
-            assert stale.status_code == 409 and rid not in stale.text
+            assert stale.status_code == 412 and rid not in stale.text
             accepted = await client.post(f"/partner/referrals/{mine}/accept",
                                          headers=me | {"If-Match": seen.headers["ETag"]})
             assert accepted.status_code == 200, accepted.text

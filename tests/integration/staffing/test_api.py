@@ -54,7 +54,7 @@ async def test_a_grant_is_staffed_and_reported_time_weighted(api):
     assert over.status_code == 409 and "at most 0.25 VZÄ" in over.json()["detail"]
     stale = await api.post(f"/positions/{p1}/vacate", json={"staff_member_id": "staff-a", "vacated_on": "2025-07-01",
                                                             "reason": "kuendigung"}, headers={**LEAD, "If-Match": '"1"'})
-    assert stale.status_code == 409 and stale.json()["current_version"] == 2
+    assert stale.status_code == 412 and stale.json()["current_version"] == 2
     r = await api.post(f"/positions/{p1}/vacate", json={"staff_member_id": "staff-a", "vacated_on": "2025-07-01",
                                                         "reason": "kuendigung"}, headers={**LEAD, "If-Match": '"2"'})
     assert r.status_code == 200, r.text

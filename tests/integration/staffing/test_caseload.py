@@ -115,7 +115,7 @@ async def test_transfers_pauses_and_assignments_move_cases_between_managers(fres
 
         stale = await api.put(f"/cases/{a3}/case-manager", json={"staff_member_id": ben},
                               headers={**LEAD, "If-Match": '"0"'})
-        assert stale.status_code == 409
+        assert stale.status_code == 412
         assert (await api.put(f"/cases/{uid('case')}/case-manager", json={"staff_member_id": ben},
                               headers=LEAD)).status_code == 404
 

@@ -144,8 +144,9 @@ VALIDATION_PROBLEM_SCHEMA = {
         {"$ref": "#/components/schemas/Problem"},
         {"type": "object", "required": ["errors"], "properties": {"errors": {"type": "array", "items": {
             "type": "object", "required": ["field", "message"],
-            "properties": {"field": {"type": "string", "description": "where: body.<field>, query.<name>, "
-                                                                      "path.<name>, header.<name>"},
+            "properties": {"field": {"type": "string", "description": "where: a body field by its name "
+                                                                      "(goals.0.domain), query.<name>, path.<name>, "
+                                                                      "header.<name>"},
                            "message": {"type": "string"}, "type": {"type": "string"}}}}}},
     ],
 }
