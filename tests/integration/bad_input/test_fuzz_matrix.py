@@ -91,6 +91,7 @@ class Operation:
     doc: Document
     params: list[dict]
     body: dict | None
+    needs_if_match: bool = False  # documents 428: sent with one, so a bad body field is what is refused
 
     def fields(self) -> list[Field]:
         found = [Field(p["in"], (p["name"],), self.doc.resolve(p["schema"])) for p in self.params
@@ -145,7 +146,8 @@ def operations(svc: Service) -> list[Operation]:
     for path, methods in doc.doc["paths"].items():
         for method, op in methods.items():
             body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
-            ops.append(Operation(method.upper(), path, doc, op.get("parameters", []), body))
+            ops.append(Operation(method.upper(), path, doc, op.get("parameters", []), body,
+                                 "428" in op.get("responses", {})))
     return ops
 
 
@@ -161,6 +163,8 @@ def must_refuse(field: Field, label: str) -> bool:
 
 async def _send(svc: Service, op: Operation, headers: dict, field: Field | None = None, value=None):
     url, body = op.request(field, value)
+    if op.needs_if_match:
+        headers = headers | {"If-Match": '"1"'}
     extra = {"content": body, "headers": headers | {"content-type": "application/json"}} if body is not None else {
         "headers": headers}
     return await svc.http.request(op.method, url, **extra)
