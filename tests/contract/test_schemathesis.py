@@ -41,7 +41,8 @@ def _run_operation(operation, base_url: str, headers: dict, figures: Counter, fa
         figures["requests"] += 1
         try:
             response = case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS, timeout=30)
-        except Exception as exc:  # noqa: BLE001 - schemathesis raises its failures; collect them all
+        except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - schemathesis raises its failures (a
+            # FailureGroup for several at once); collect them all
             text = str(exc)
             figures["server_errors" if "Server error" in text else "nonconforming"] += 1
             failures.append(f"{case.method} {case.path}: {text[:1500]}")
