@@ -11,12 +11,12 @@ KIM := $(VENV)/bin/kim
 PYTEST := $(VENV)/bin/pytest
 PYTEST_ARGS ?=
 
-.PHONY: help install node browser test test-unit test-integration test-e2e test-faults run stack-up stack-down stack-status bench clean distclean
+.PHONY: help install node browser test test-unit test-integration test-e2e test-faults test-rehearsal run stack-up stack-down stack-status bench clean distclean
 
 help:
 	@echo "make test     install, start the local stack, run the whole suite, stop what was started"
 	@echo "make run      start the stack (and the services once they exist) in the foreground; Ctrl-C stops all"
-	@echo "make install | test-unit | test-integration | test-e2e | test-faults | stack-up | stack-down | stack-status | bench | clean"
+	@echo "make install | test-unit | test-integration | test-e2e | test-faults | test-rehearsal | stack-up | stack-down | stack-status | bench | clean"
 
 $(UV):
 	python3 -m venv .cache/bootstrap
@@ -55,6 +55,11 @@ test-e2e: install node browser
 test-faults: install
 	$(PYTEST) tests/faults $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
+# the compose topology on the host: SASL/SCRAM broker with ACLs, kafka-init.sh, init.sh, Dockerfile-style venvs
+# (tests/rehearsal; ports KIM_REHEARSAL_BASE_PORT..+7, default 35192)
+test-rehearsal: install
+	$(PYTEST) tests/rehearsal $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
 run: install
 	@if $(KIM) run --help >/dev/null 2>&1; then exec $(KIM) run; else exec $(KIM) stack up --foreground; fi
 
@@ -75,7 +80,7 @@ bench: install
 # stops the stack and removes the venv, the stack data and test caches; keeps downloads (uv, Maven, Kafka jars)
 clean:
 	@if [ -x $(KIM) ]; then $(KIM) stack down || true; fi
-	rm -rf $(VENV) .cache/stack .cache/test-stack .cache/test-stacks .pytest_cache .hypothesis
+	rm -rf $(VENV) .cache/stack .cache/test-stack .cache/test-stacks .cache/rehearsal .pytest_cache .hypothesis
 	find . -name __pycache__ -type d -prune -not -path './node_modules/*' -exec rm -rf {} +
 
 distclean: clean

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import shutil
 import string
 import subprocess
@@ -28,10 +29,13 @@ def ensure_jars(cfg: StackConfig) -> Path:
     """.cache/kafka/<version>/libs, resolved once by Maven (its repository under .cache/m2)."""
     home = cfg.cache_dir / "kafka" / cfg.kafka_version
     libs, done = home / "libs", home / ".resolved"
-    if done.exists():
+    pom = cfg.repo_root / "deploy" / "kafka" / "pom.xml"
+    # resolved again when the pom changed (a dependency added, e.g. the admin tools)
+    stamp = f"pom sha256 {hashlib.sha256(pom.read_bytes()).hexdigest()}"
+    if done.exists() and stamp in done.read_text():
         return libs
     with file_lock(home.parent / f"{cfg.kafka_version}.lock"):
-        if done.exists():
+        if done.exists() and stamp in done.read_text():
             return libs
         mvn = _tool("mvn", "install Maven 3 (e.g. apt-get install maven) to fetch the Kafka jars")
         shutil.rmtree(libs, ignore_errors=True)
@@ -42,7 +46,7 @@ def ensure_jars(cfg: StackConfig) -> Path:
         if result.returncode != 0:
             raise StackError(f"Maven could not resolve Kafka {cfg.kafka_version} (is Maven Central reachable? "
                              f"is KIM_KAFKA_VERSION a published version?):\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
-        done.write_text(" ".join(cmd) + "\n")
+        done.write_text(" ".join(cmd) + f"\n{stamp}\n")
     return libs
 
 
