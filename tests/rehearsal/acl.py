@@ -31,23 +31,24 @@ def _refused(exc: BaseException) -> str:
 
 
 async def read(bootstrap: str, user: str, password: str, topic: str, group: str, *,
-               timeout_s: float = 20) -> tuple[str, list]:
+               timeout_s: float = 20, every_partition: bool = False) -> tuple[str, list]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
                                 auto_offset_reset="earliest", request_timeout_ms=10_000, **scram(user, password))
     records: list = []
     try:
         await consumer.start()
-        tp = TopicPartition(topic, 0)
-
         async def probe() -> None:
             topics = await consumer.topics()  # metadata: a topic the user may not describe is not listed
             if topic not in topics:
                 raise kafka_errors.TopicAuthorizationFailedError(topic)
-            consumer.assign([tp])
-            await consumer.committed(tp)  # OffsetFetch: the group
+            numbers = sorted(consumer.partitions_for_topic(topic) or {0}) if every_partition else [0]
+            parts = [TopicPartition(topic, n) for n in numbers]
+            consumer.assign(parts)
+            await consumer.committed(parts[0])  # OffsetFetch: the group
             for _ in range(3):
-                batch = await consumer.getmany(tp, timeout_ms=300)
-                records.extend(batch.get(tp, []))
+                batch = await consumer.getmany(*parts, timeout_ms=300)
+                for got in batch.values():
+                    records.extend(got)
 
         await asyncio.wait_for(probe(), timeout_s)
         outcome = "allowed"

@@ -37,7 +37,7 @@ async def journey(rehearsal: Rehearsal) -> dict:
         j = Journey(services, http, tag)
         for org in (JOBCENTER, LATE_PARTNER):
             await j.admin.expect(201, "POST", "referrals", "/partners", {
-                "organisation_id": org, "name": org, "kind": "jobcenter" if org == JOBCENTER else "traeger",
+                "organisation_id": org, "name": org, "kind": "jobcenter" if org == JOBCENTER else "wohlfahrtsverband",
                 "public_body": org == JOBCENTER})
         client_id, case_id = await j.case_with_plan(f"Rehearsal Client {tag}")
         await eventually(lambda: _status(j.lead, "GET", "staffing", f"/cases/{case_id}", 200),
@@ -50,7 +50,8 @@ async def journey(rehearsal: Rehearsal) -> dict:
 
         async def offered():
             outcome, records = await acl.read(rehearsal.external_bootstrap, f"partner-{JOBCENTER}", password,
-                                              f"kim.partner.{JOBCENTER}", f"partner.{JOBCENTER}.journey")
+                                              f"kim.partner.{JOBCENTER}", f"partner.{JOBCENTER}.journey",
+                                              every_partition=True)
             assert outcome == "allowed", outcome
             return [r for r in records if r.key == referral["partner_referral_id"].encode()]
 
@@ -90,7 +91,7 @@ async def test_every_service_consumed_the_journey_with_its_own_kafka_user(rehear
     none of them was dead-lettered."""
     import asyncpg
 
-    conn = await asyncpg.connect(rehearsal.admin_url.replace("/postgres", f"/kim_{service}"))
+    conn = await asyncpg.connect(rehearsal.admin_url_of(f"kim_{service}"))
     try:
         handled = await conn.fetchval("SELECT count(*) FROM inbox")
     finally:

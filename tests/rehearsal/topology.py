@@ -163,6 +163,9 @@ class Rehearsal:
     def admin_url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.ports.postgres}/postgres"
 
+    def admin_url_of(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.ports.postgres}/{database}"
+
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports.http(service)}"
 

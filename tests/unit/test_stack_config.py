@@ -16,7 +16,7 @@ from kim_cli.stack import DEFAULT_KAFKA_VERSION, StackConfig, StackHandle
 from kim_cli.stack_config import find_repo_root
 
 STACK_ENV = ["KIM_STACK_DIR", "KIM_KAFKA_PORT", "KIM_KAFKA_CONTROLLER_PORT", "KIM_POSTGRES_PORT", "KIM_KAFKA_VERSION",
-             "KIM_KAFKA_BOOTSTRAP", "KIM_POSTGRES_URL"]
+             "KIM_KAFKA_BOOTSTRAP", "KIM_POSTGRES_URL", "KIM_KAFKA_BROKERS"]
 
 
 @pytest.fixture
@@ -100,6 +100,59 @@ def test_rendered_broker_config_listens_on_loopback_only(clean_env, tmp_path):
     assert props["log.retention.ms"] == "-1"
     assert props["num.partitions"] == "3"
     assert props["group.initial.rebalance.delay.ms"] == "0"
+
+
+def test_three_brokers_are_three_kraft_nodes_on_loopback_with_replicated_topics(clean_env, tmp_path):
+    cfg = StackConfig(stack_dir=tmp_path, kafka_port=19192, kafka_controller_port=19193, kafka_brokers=3)
+    assert cfg.bootstrap() == "127.0.0.1:19192,127.0.0.1:19202,127.0.0.1:19212"
+    assert (cfg.replication_factor, cfg.min_insync_replicas) == (3, 2)
+    rendered = {}
+    for node in stack_kafka.nodes(cfg):
+        text = stack_kafka.write_config(cfg, node).read_text()
+        rendered[node] = dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    assert [p["node.id"] for p in rendered.values()] == ["1", "2", "3"]
+    assert {p["controller.quorum.voters"] for p in rendered.values()} == {
+        "1@127.0.0.1:19193,2@127.0.0.1:19203,3@127.0.0.1:19213"}
+    assert rendered[2]["listeners"] == "PLAINTEXT://127.0.0.1:19202,CONTROLLER://127.0.0.1:19203"
+    assert rendered[3]["log.dirs"] == str(tmp_path / "kafka-3" / "data")
+    assert len({p["log.dirs"] for p in rendered.values()}) == 3
+    for props in rendered.values():
+        assert props["default.replication.factor"] == props["offsets.topic.replication.factor"] == "3"
+        assert props["min.insync.replicas"] == props["transaction.state.log.min.isr"] == "2"
+    assert stack_kafka.cluster_id(cfg) == stack_kafka.cluster_id(cfg)  # one cluster id for the three nodes
+
+
+def test_one_broker_keeps_its_folder_and_replication_factor_one(clean_env, tmp_path):
+    cfg = StackConfig(stack_dir=tmp_path, kafka_port=19192, kafka_controller_port=19193)
+    props = dict(line.split("=", 1) for line in stack_kafka.write_config(cfg).read_text().splitlines()
+                 if line and not line.startswith("#"))
+    assert stack_kafka.paths(cfg)["pid"] == tmp_path / "kafka.pid"
+    assert (props["default.replication.factor"], props["min.insync.replicas"], props["node.id"]) == ("1", "1", "1")
+
+
+def test_the_brokers_setting_comes_from_the_environment(clean_env):
+    clean_env.setenv("KIM_KAFKA_BROKERS", "3")
+    assert StackConfig.from_env().kafka_brokers == 3
+    clean_env.setenv("KIM_KAFKA_BROKERS", "0")
+    with pytest.raises(ValidationError):
+        StackConfig.from_env()
+
+
+def test_a_bootstrap_of_several_brokers_reaches_the_client_as_a_list(monkeypatch):
+    """FastStream wraps a string bootstrap into a one-element list, which aiokafka then takes as one host: the
+    runtime splits it; and the services' producers wait for every in-sync replica (acks=all)."""
+    from kim_runtime import kafka
+    from kim_runtime.settings import RuntimeSettings
+
+    assert kafka.bootstrap_servers("a:1, b:2,c:3") == ["a:1", "b:2", "c:3"]
+    assert kafka.bootstrap_servers("a:1") == ["a:1"]
+    with pytest.raises(ValueError):
+        kafka.bootstrap_servers(" , ")
+    seen = {}
+    monkeypatch.setattr(kafka, "KafkaBroker", lambda servers, **kw: seen.update(servers=servers, **kw))
+    kafka.make_broker(RuntimeSettings(service="cases", kafka_bootstrap="127.0.0.1:1,127.0.0.1:2"))
+    assert seen["servers"] == ["127.0.0.1:1", "127.0.0.1:2"]
+    assert seen["acks"] == "all" and seen["enable_idempotence"] is True
 
 
 def test_cluster_id_is_a_kafka_uuid():

@@ -71,21 +71,34 @@ def _kafka_running(cfg: StackConfig, started: list[int], log: Log) -> None:
     if not cfg.local_kafka:
         log(f"Kafka: using the existing broker at {cfg.bootstrap()} (KIM_KAFKA_BOOTSTRAP)")
         return _run(kafka.wait_ready(cfg, None, timeout_s=30))
-    p = kafka.paths(cfg)
-    pid = owned_pid(p["pid"], str(p["config"]))
-    if pid is not None:
-        log(f"Kafka: already running (pid {pid}) at {cfg.bootstrap()}")
-        return _run(kafka.wait_ready(cfg, pid))
-    _claim_port(cfg.kafka_port, "Kafka", "KIM_KAFKA_PORT")
-    _claim_port(cfg.kafka_controller_port, "Kafka", "KIM_KAFKA_CONTROLLER_PORT")
+    pids: dict[int, int] = {}
+    to_start = []
+    for node in kafka.nodes(cfg):
+        p = kafka.paths(cfg, node)
+        pid = owned_pid(p["pid"], str(p["config"]))
+        if pid is not None:
+            pids[node] = pid
+        else:
+            to_start.append(node)
+    if not to_start:
+        log(f"Kafka: already running (pid {', '.join(map(str, pids.values()))}) at {cfg.bootstrap()}")
+        return _run(kafka.wait_ready(cfg, None, pids=pids))
+    for node in to_start:
+        port, controller = cfg.broker_ports()[node - 1]
+        _claim_port(port, "Kafka", "KIM_KAFKA_PORT")
+        _claim_port(controller, "Kafka", "KIM_KAFKA_CONTROLLER_PORT")
     libs = kafka.ensure_jars(cfg)
-    kafka.write_config(cfg)
-    kafka.format_storage(cfg, libs)
-    pid = kafka.start(cfg, libs)
-    started.append(pid)
-    write_pid(p["pid"], pid)
-    log(f"Kafka {cfg.kafka_version}: started (pid {pid}), logs in {p['logs']}")
-    _run(kafka.wait_ready(cfg, pid))
+    for node in to_start:
+        p = kafka.paths(cfg, node)
+        kafka.write_config(cfg, node)
+        kafka.format_storage(cfg, libs, node)
+        pids[node] = pid = kafka.start(cfg, libs, node)
+        started.append(pid)
+        write_pid(p["pid"], pid)
+    nodes = "" if cfg.kafka_brokers == 1 else f" {cfg.kafka_brokers} KRaft nodes,"
+    log(f"Kafka {cfg.kafka_version}:{nodes} started (pid {', '.join(str(pids[n]) for n in to_start)}), logs in "
+        f"{cfg.logs_dir}")
+    _run(kafka.wait_ready(cfg, None, pids=pids))
 
 
 def _postgres_up(cfg: StackConfig, started: list[int], log: Log) -> None:
@@ -133,7 +146,7 @@ def ensure_up(cfg: StackConfig | None = None, log: Log = _log.info) -> StackHand
 
 def _stop_pids(cfg: StackConfig, pids: list[int]) -> None:
     terminate(pids)
-    for pid_file in (kafka.paths(cfg)["pid"], pg.paths(cfg)["pid"]):
+    for pid_file in (*(kafka.paths(cfg, n)["pid"] for n in kafka.nodes(cfg)), pg.paths(cfg)["pid"]):
         if pid_file.exists() and pid_file.read_text().strip() in {str(p) for p in pids}:
             pid_file.unlink()
 
@@ -150,8 +163,13 @@ def stop(handle: StackHandle) -> None:
 def down(cfg: StackConfig | None = None, log: Log = _log.info) -> list[int]:
     """Stop the processes named by the pid files of cfg's stack dir; return their pids."""
     cfg = cfg or StackConfig.from_env()
-    found = {"Kafka": (kafka.paths(cfg)["pid"], str(kafka.paths(cfg)["config"])),
-             "PostgreSQL": (pg.paths(cfg)["pid"], str(pg.paths(cfg)["data"]))}
+    found = {}
+    for brokers in sorted({1, cfg.kafka_brokers, *_brokers_on_disk(cfg)}):  # whatever was started from this dir
+        multi = cfg.model_copy(update={"kafka_brokers": brokers})
+        for node in kafka.nodes(multi):
+            p = kafka.paths(multi, node)
+            found["Kafka" if brokers == 1 else f"Kafka node {node}"] = (p["pid"], str(p["config"]))
+    found["PostgreSQL"] = (pg.paths(cfg)["pid"], str(pg.paths(cfg)["data"]))
     pids = []
     for what, (pid_file, marker) in found.items():
         pid = owned_pid(pid_file, marker)
@@ -166,13 +184,22 @@ def down(cfg: StackConfig | None = None, log: Log = _log.info) -> list[int]:
     return pids
 
 
+def _brokers_on_disk(cfg: StackConfig) -> set[int]:
+    """How many nodes a multi-broker stack in cfg's dir had (from its kafka-<n>.pid files)."""
+    nodes = [int(p.stem.split("-")[1]) for p in cfg.dir.glob("kafka-*.pid") if p.stem.split("-")[1].isdigit()]
+    return {max(nodes)} if nodes else set()
+
+
 def status(cfg: StackConfig | None = None) -> dict[str, dict[str, Any]]:
     """Address, liveness and (local) pid of each part of the stack."""
     cfg = cfg or StackConfig.from_env()
-    kafka_pid = owned_pid(kafka.paths(cfg)["pid"], str(kafka.paths(cfg)["config"])) if cfg.local_kafka else None
+    kafka_pids = [owned_pid(kafka.paths(cfg, n)["pid"], str(kafka.paths(cfg, n)["config"]))
+                  for n in kafka.nodes(cfg)] if cfg.local_kafka else []
+    kafka_pid = ", ".join(str(p) for p in kafka_pids if p) or None
     pg_pid = owned_pid(pg.paths(cfg)["pid"], str(pg.paths(cfg)["data"])) if cfg.local_postgres else None
     return {
-        "kafka": {"address": cfg.bootstrap(), "up": _run(kafka.answers(cfg.bootstrap(), 2.0)), "pid": kafka_pid},
+        "kafka": {"address": cfg.bootstrap(), "pid": kafka_pid,
+                  "up": _run(kafka.answers(cfg.bootstrap(), 2.0, brokers=cfg.kafka_brokers if cfg.local_kafka else 1))},
         "postgres": {"address": pg.redact(cfg.admin_url()), "up": _run(pg.answers(cfg.admin_url(), 2.0)),
                      "pid": pg_pid},
     }

@@ -39,9 +39,15 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 def up(
     foreground: Annotated[bool, typer.Option("--foreground", "-f", help="Stay running; Ctrl-C stops what was started.")]
     = False,
+    brokers: Annotated[int | None, typer.Option(
+        "--brokers", min=1, max=5, help="Kafka nodes (KRaft, each broker and controller) on loopback; 3: topics with "
+        "3 replicas and min.insync.replicas 2. Node n listens on KIM_KAFKA_PORT + 10*(n-1). Default KIM_KAFKA_BROKERS "
+        "or 1.")] = None,
 ) -> None:
     """Start Kafka and PostgreSQL unless already running; return when both answer."""
     cfg = _config()
+    if brokers is not None:
+        cfg = cfg.model_copy(update={"kafka_brokers": brokers})
     try:
         handle = stack.ensure_up(cfg, log=typer.echo)
     except stack.StackError as exc:

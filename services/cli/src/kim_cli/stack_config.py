@@ -21,6 +21,10 @@ TEST_STACK_DIR = Path(".cache") / "test-stack"  # under the repo root
 TEST_STACK_PORTS = {"kafka_port": 29092, "kafka_controller_port": 29093, "postgres_port": 29432}
 
 
+# Node n of a multi-broker stack listens on the base ports + BROKER_PORT_STEP * (n - 1).
+BROKER_PORT_STEP = 10
+
+
 class StackError(RuntimeError):
     """Something the user has to fix; the message says what was wrong and what to do."""
 
@@ -49,6 +53,8 @@ class StackConfig(BaseSettings):
     kafka_controller_port: int = Field(default=9093, ge=1, le=65535)
     postgres_port: int = Field(default=5432, ge=1, le=65535)
     kafka_version: str = Field(default=DEFAULT_KAFKA_VERSION, pattern=r"^\d+\.\d+\.\d+$")
+    kafka_brokers: int = Field(default=1, ge=1, le=5, description="KRaft nodes on loopback (`--brokers 3`): node n "
+                               "listens on KIM_KAFKA_PORT + 10*(n-1), its controller on KIM_KAFKA_CONTROLLER_PORT + 10*(n-1)")
     kafka_bootstrap: str | None = None
     postgres_url: str | None = None
 
@@ -68,6 +74,7 @@ class StackConfig(BaseSettings):
     def environment(self) -> dict[str, str]:
         """The KIM_* variables that name this stack, for child processes (`kim`, services) to find it."""
         env = {"KIM_STACK_DIR": str(self.dir), "KIM_KAFKA_PORT": str(self.kafka_port),
+               "KIM_KAFKA_BROKERS": str(self.kafka_brokers),
                "KIM_KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port),
                "KIM_POSTGRES_PORT": str(self.postgres_port)}
         return env | {k: v for k, v in (("KIM_KAFKA_BOOTSTRAP", self.kafka_bootstrap),
@@ -98,8 +105,23 @@ class StackConfig(BaseSettings):
     def logs_dir(self) -> Path:
         return self.dir / "logs"
 
+    def broker_ports(self) -> list[tuple[int, int]]:
+        """(client port, controller port) of each local Kafka node, node 1 first."""
+        return [(self.kafka_port + BROKER_PORT_STEP * i, self.kafka_controller_port + BROKER_PORT_STEP * i)
+                for i in range(self.kafka_brokers)]
+
+    @property
+    def replication_factor(self) -> int:
+        """Replicas of each topic: 1 on one node, 3 from three nodes on (a write is acknowledged by 2 of them)."""
+        return min(self.kafka_brokers, 3)
+
+    @property
+    def min_insync_replicas(self) -> int:
+        return 2 if self.replication_factor >= 3 else 1
+
     def bootstrap(self) -> str:
-        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+        """host:port of every local node, comma-separated (clients need one that answers), or KIM_KAFKA_BOOTSTRAP."""
+        return self.kafka_bootstrap or ",".join(f"127.0.0.1:{port}" for port, _ in self.broker_ports())
 
     def admin_url(self) -> str:
         return self.postgres_url or f"postgresql://postgres@127.0.0.1:{self.postgres_port}/postgres"

@@ -34,4 +34,5 @@ async def ensure(cfg: StackConfig) -> list[str]:
     """Create the planned topics that are missing on the stack's broker; returns the names created."""
     from kim_runtime.kafka import ensure_topics  # noqa: PLC0415 - keep `kim --help` fast
 
-    return await ensure_topics(cfg.bootstrap(), planned_topics(cfg.repo_root))
+    # on three nodes each topic has 3 replicas; the brokers' min.insync.replicas=2 then applies to it
+    return await ensure_topics(cfg.bootstrap(), planned_topics(cfg.repo_root), replication_factor=cfg.replication_factor)

@@ -19,6 +19,15 @@ log = logging.getLogger(__name__)
 TOPIC_ALREADY_EXISTS = 36  # Kafka error code
 
 
+def bootstrap_servers(bootstrap: str) -> list[str]:
+    """"h1:9092,h2:9092,h3:9092" as a list. FastStream wraps a string into a one-element list, which aiokafka then
+    takes as one host (it splits only a string): a comma-separated bootstrap of several brokers must be split here."""
+    servers = [s.strip() for s in bootstrap.split(",") if s.strip()]
+    if not servers:
+        raise ValueError("KIM_KAFKA_BOOTSTRAP is empty: set host:port of one or more brokers, comma-separated")
+    return servers
+
+
 def make_broker(settings: RuntimeSettings, **extra) -> KafkaBroker:
     """A broker whose producer is idempotent (per-partition order survives retries) and does not linger."""
     opts = settings.kafka_options()
@@ -31,7 +40,7 @@ def make_broker(settings: RuntimeSettings, **extra) -> KafkaBroker:
         ]
         security = cls(username=opts["sasl_plain_username"], password=opts["sasl_plain_password"])
     return KafkaBroker(
-        settings.kafka_bootstrap,
+        bootstrap_servers(settings.kafka_bootstrap),
         enable_idempotence=True,
         acks="all",
         linger_ms=0,

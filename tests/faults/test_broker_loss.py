@@ -1,0 +1,157 @@
+"""Losing one of three Kafka brokers under load (issue 21): `kim stack`'s three KRaft nodes on loopback, every topic
+with 3 replicas and min.insync.replicas 2, the relays' producers with acks=all. Two cases replicas take a steady load
+of commands over HTTP; the broker leading kim.cases partition 0 is killed (-9), stays away long enough for the
+cluster to fence it and move its partitions, then comes back.
+
+Asserted: the services accepted commands throughout (also while the broker was away, and with no 5xx), nothing
+acknowledged was lost (in the store, in Kafka and handled by the consumer), nothing was applied twice, no record
+follows a newer version of its stream, and the next event after the restart is handled end to end. Printed: commands
+sent, accepted during the outage, handled during the outage, lost, double-applied, repeats in Kafka.
+
+The three brokers and PostgreSQL of this test listen on the test stack's ports + 200 (node n: + 10*(n-1)), so they
+never meet the session's stack or the other fault tests' private one; every process is stopped by pid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from kim_cli import stack_kafka, stack_postgres
+from kim_cli.stack import StackConfig, ensure_up
+from kim_cli.stack_procs import is_alive, terminate, write_pid
+from tests.conftest import TEST_STACK
+from tests.faults.rig import TOPIC, Rig
+from tests.faults.test_faults import LOAD_S, finish
+
+pytestmark = pytest.mark.timeout(300)
+HA_PORT_OFFSET = 200
+OUTAGE_S = 12.0  # longer than the brokers' session timeout (9 s): the cluster fences the dead node and moves on
+
+
+class ThreeBrokerStack:
+    """`kim stack up --brokers 3` in a folder of its own, on the test stack's ports + HA_PORT_OFFSET."""
+
+    def __init__(self) -> None:
+        root = StackConfig.from_env().cache_dir / "test-stacks"
+        root.mkdir(parents=True, exist_ok=True)
+        self.dir = Path(tempfile.mkdtemp(prefix="faults-ha-", dir=root))
+        self.dir.chmod(0o755)
+        self.cfg = StackConfig(stack_dir=self.dir, kafka_port=TEST_STACK.kafka_port + HA_PORT_OFFSET,
+                               kafka_controller_port=TEST_STACK.kafka_controller_port + HA_PORT_OFFSET,
+                               postgres_port=TEST_STACK.postgres_port + HA_PORT_OFFSET, kafka_brokers=3,
+                               kafka_bootstrap=None, postgres_url=None)
+        self.pids: dict[str, int] = {}
+
+    def up(self) -> None:
+        handle = ensure_up(self.cfg, log=lambda _msg: None)
+        self.pids = {f"kafka-{n}": int(stack_kafka.paths(self.cfg, n)["pid"].read_text())
+                     for n in stack_kafka.nodes(self.cfg)}
+        self.pids["postgres"] = int(stack_postgres.paths(self.cfg)["pid"].read_text())
+        assert set(self.pids.values()) == set(handle.started_pids)
+
+    @property
+    def bootstrap(self) -> str:
+        return self.cfg.bootstrap()
+
+    @property
+    def admin_url(self) -> str:
+        return self.cfg.admin_url()
+
+    def kill_broker(self, node: int) -> None:
+        pid = self.pids.pop(f"kafka-{node}")
+        os.kill(pid, signal.SIGKILL)
+        while is_alive(pid):
+            time.sleep(0.05)
+
+    async def start_broker(self, node: int) -> None:
+        libs = stack_kafka.ensure_jars(self.cfg)
+        self.pids[f"kafka-{node}"] = pid = stack_kafka.start(self.cfg, libs, node)
+        write_pid(stack_kafka.paths(self.cfg, node)["pid"], pid)
+        await stack_kafka.wait_ready(self.cfg, None, pids={node: pid})  # until all three are in the metadata
+
+    def down(self) -> None:
+        terminate(list(self.pids.values()))
+        self.pids.clear()
+
+
+@pytest.fixture(scope="module")
+def three_brokers() -> Iterator[ThreeBrokerStack]:
+    stack = ThreeBrokerStack()
+    try:
+        stack.up()
+        yield stack
+    finally:
+        stack.down()
+        shutil.rmtree(stack.dir, ignore_errors=True)
+
+
+@pytest.fixture
+async def ha_rig(three_brokers: ThreeBrokerStack, tmp_path) -> AsyncIterator[Rig]:
+    r = Rig(three_brokers, tmp_path)
+    try:
+        yield r
+    finally:
+        await r.close()
+
+
+async def describe(bootstrap: str, topic: str) -> dict:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [meta] = await admin.describe_topics([topic])
+        from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+        [configs] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    finally:
+        await admin.close()
+    entries = {e[0]: e[1] for e in configs.resources[0][4]}
+    return {"partitions": meta["partitions"], "min.insync.replicas": entries["min.insync.replicas"]}
+
+
+async def test_the_topics_have_three_replicas_and_need_two_in_sync(three_brokers):
+    topic = await describe(three_brokers.bootstrap, TOPIC)
+    assert {len(p["replicas"]) for p in topic["partitions"]} == {3}
+    assert topic["min.insync.replicas"] == "2"
+
+
+async def test_one_of_three_brokers_killed_and_restarted_under_load(ha_rig: Rig, three_brokers, capsys):
+    await ha_rig.start()
+    ha_rig.start_load()
+    await asyncio.sleep(LOAD_S)
+    leaders = {p["partition"]: p["leader"] for p in (await describe(three_brokers.bootstrap, TOPIC))["partitions"]}
+    victim = leaders[0]
+    fault = ha_rig.fault(f"broker {victim} of 3 kill -9, back after {OUTAGE_S:.0f} s")
+    acked_before, answers_before = len(ha_rig.acks), dict(ha_rig.answers)
+    three_brokers.kill_broker(victim)
+    await asyncio.sleep(OUTAGE_S)
+    accepted_during = len(ha_rig.acks) - acked_before
+    outage_answers = {k: v - answers_before.get(k, 0) for k, v in ha_rig.answers.items()}
+    await three_brokers.start_broker(victim)
+    fault.ended = time.time()
+    await asyncio.sleep(LOAD_S)
+    await finish(ha_rig)
+    figures = await ha_rig.figures(fault)
+    effects = await ha_rig.fetch(ha_rig.recorder_db, "SELECT handled_at FROM effects")
+    handled_during = sum(fault.injected <= r["handled_at"].timestamp() <= fault.ended for r in effects)
+    with capsys.disabled():
+        print(f"\nBROKER LOSS (1 of 3, node {victim}, {OUTAGE_S:.0f} s): commands sent={figures.commands} "
+              f"accepted during the outage={accepted_during} handled by the consumer during the outage="
+              f"{handled_during} lost={figures.lost} double-applied={figures.double_applied} "
+              f"repeats in Kafka={figures.duplicates} reorders={figures.reorders} "
+              f"answers during the outage={outage_answers}", flush=True)
+    assert accepted_during > 0, "no command was accepted while the broker was away"
+    assert not any(k.startswith("5") for k in outage_answers), outage_answers
+    assert figures.lost == 0
+    assert figures.double_applied == 0
+    assert figures.reorders == 0
+    assert "500" not in figures.answers, figures.answers
