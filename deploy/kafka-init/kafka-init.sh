@@ -20,6 +20,8 @@ bootstrap="${KIM_KAFKA_BOOTSTRAP:?KIM_KAFKA_BOOTSTRAP is not set (host:port of t
 admin_user="${KIM_KAFKA_ADMIN_USER:?KIM_KAFKA_ADMIN_USER is not set: see .env.example}"
 admin_password="${KIM_KAFKA_ADMIN_PASSWORD:?KIM_KAFKA_ADMIN_PASSWORD is not set: see .env.example}"
 replication="${KIM_KAFKA_REPLICATION_FACTOR:-1}"
+# a write with acks=all is acknowledged once this many replicas have it: 2 of 3 with the `ha` profile
+min_isr="${KIM_KAFKA_MIN_INSYNC_REPLICAS:-1}"
 
 fail() { echo "kafka-init: $*" >&2; exit 1; }
 
@@ -33,6 +35,10 @@ check_secret() {  # $1 = name for the message, $2 = value: it goes into a JAAS l
 }
 
 check_secret KIM_KAFKA_ADMIN_PASSWORD "$admin_password"
+[[ "$replication" =~ ^[1-9][0-9]*$ && "$min_isr" =~ ^[1-9][0-9]*$ ]] ||
+  fail "KIM_KAFKA_REPLICATION_FACTOR and KIM_KAFKA_MIN_INSYNC_REPLICAS must be whole numbers from 1"
+((min_isr <= replication)) ||
+  fail "KIM_KAFKA_MIN_INSYNC_REPLICAS ($min_isr) must not exceed KIM_KAFKA_REPLICATION_FACTOR ($replication): no write could be acknowledged"
 command_config="$(mktemp)"
 trap 'rm -f "$command_config"' EXIT
 chmod 600 "$command_config"
@@ -78,10 +84,12 @@ ensure_topic() {  # $1 = name, $2 = kind
   [[ "$retention" != -1 ]] && segment=segment.ms=86400000
   if ! grep -qxF "$1" <<<"$existing"; then
     run "$bin/kafka-topics.sh" "${admin[@]}" --create --if-not-exists --topic "$1" --partitions "$partitions" \
-      --replication-factor "$replication" --config "retention.ms=$retention" ${segment:+--config "$segment"}
-  else  # keep retention in step with the environment; partitions only ever grow by hand (deploy/README.md)
+      --replication-factor "$replication" --config "retention.ms=$retention" ${segment:+--config "$segment"} \
+      --config "min.insync.replicas=$min_isr"
+  else  # keep retention and min.insync.replicas in step with the environment; partitions only ever grow, and
+        # replicas are added, by hand (deploy/README.md, "From one broker to three")
     run "$bin/kafka-configs.sh" "${admin[@]}" --alter --entity-type topics --entity-name "$1" \
-      --add-config "retention.ms=$retention${segment:+,$segment}"
+      --add-config "retention.ms=$retention${segment:+,$segment},min.insync.replicas=$min_isr"
   fi
 }
 

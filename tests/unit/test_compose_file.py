@@ -196,18 +196,93 @@ def test_every_secret_left_empty_stops_compose_with_a_message():
 def test_every_host_and_port_in_the_environment_and_health_checks_exists():
     services = compose()["services"]
     listening = {name: listening_ports(name, svc) for name, svc in services.items()}
+    aliases = network_aliases(compose())
     checked = 0
     for name, svc in services.items():
-        texts = list(environment(svc).values())
+        # a broker's advertised EXTERNAL address is the host's published port partners use, not a container's
+        texts = [re.sub(r"EXTERNAL://[^,]*", "", v) if k == "KAFKA_ADVERTISED_LISTENERS" else v
+                 for k, v in environment(svc).items()]
         test = (svc.get("healthcheck") or {}).get("test", [])
         texts += test if isinstance(test, list) else [test]
         for text in texts:
             for host, port in endpoint_refs(text):
-                target = name if host in ("localhost", "127.0.0.1") else host
+                target = name if host in ("localhost", "127.0.0.1") else aliases.get(host, host)
                 assert target in services, f"{name} refers to {host}:{port}, which is not a compose service"
                 assert port in listening[target], f"{name} refers to {host}:{port}; {target} listens on {listening[target]}"
                 checked += 1
     assert checked >= 12  # bootstrap + database per service, health checks, broker listeners
+
+
+def network_aliases(document: dict) -> dict[str, str]:
+    """{alias: service} of every network alias (the brokers' controller addresses on the `kraft` network)."""
+    out = {}
+    for name, svc in document["services"].items():
+        networks = svc.get("networks") or {}
+        for spec in (networks.values() if isinstance(networks, dict) else []):
+            for alias in (spec or {}).get("aliases", []):
+                out[alias] = name
+    return out
+
+
+# --- the `ha` profile: three brokers -----------------------------------------------------------------------------
+
+HA_BLOCK = re.compile(r"^#   ([A-Z_]+)=(\S+)$", re.M)
+
+
+def ha_env() -> dict[str, str]:
+    """.env.example with its commented `ha` block applied, as deploy/README.md tells ops to."""
+    block = dict(HA_BLOCK.findall(ENV_EXAMPLE.read_text()))
+    assert block.pop("COMPOSE_PROFILES") == "ha"
+    return example_env() | block
+
+
+def brokers_of(document: dict) -> dict[str, dict[str, str]]:
+    return {name: environment(svc) for name, svc in document["services"].items()
+            if svc.get("image", "").startswith("apache/kafka") and name != "kafka-init"}
+
+
+def test_the_ha_profile_runs_three_brokers_in_one_quorum_with_replicated_topics():
+    document = interpolate_tree(raw_compose(), ha_env())
+    brokers = brokers_of(document)
+    assert set(brokers) == {"kafka", "kafka-2", "kafka-3"}
+    assert sorted(env["KAFKA_NODE_ID"] for env in brokers.values()) == ["1", "2", "3"]
+    aliases = network_aliases(document)
+    voters = {env["KAFKA_CONTROLLER_QUORUM_VOTERS"] for env in brokers.values()}
+    assert len(voters) == 1
+    for voter in voters.pop().split(","):
+        node, _, address = voter.partition("@")
+        host, _, port = address.partition(":")
+        service = aliases[host]  # an address on the `kraft` network, which only the brokers join
+        assert brokers[service]["KAFKA_NODE_ID"] == node
+        assert f"CONTROLLER://{host}:{port}" in brokers[service]["KAFKA_LISTENERS"]
+        assert set(document["services"][service]["networks"]) == {"default", "kraft"}
+    assert document["networks"]["kraft"]["internal"] is True
+    members = {n for n, svc in document["services"].items() if "kraft" in (svc.get("networks") or {})}
+    assert members == set(brokers)
+    assert len({env["CLUSTER_ID"] for env in brokers.values()}) == 1
+    for env in brokers.values():
+        assert (env["KAFKA_DEFAULT_REPLICATION_FACTOR"], env["KAFKA_MIN_INSYNC_REPLICAS"]) == ("3", "2")
+        assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3"
+        assert env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"] == "2"
+    external = [svc["ports"][0] for n, svc in document["services"].items() if n in brokers]
+    assert len(set(external)) == 3  # each broker its own published partner port
+    every = {f"{n}:9092" for n in brokers}
+    for name in (*SERVICES, "kafka-init"):
+        env = environment(document["services"][name])
+        assert set(env["KIM_KAFKA_BOOTSTRAP"].split(",")) == every, name
+        assert env["KIM_KAFKA_REPLICATION_FACTOR"] == "3", name
+    assert environment(document["services"]["kafka-init"])["KIM_KAFKA_MIN_INSYNC_REPLICAS"] == "2"
+    validator = compose_spec_validator()
+    assert [e.message for e in validator.iter_errors(document)] == []
+
+
+def test_one_broker_by_default_with_its_controller_on_loopback():
+    brokers = brokers_of(compose())
+    env = brokers["kafka"]
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@localhost:9093"
+    assert "CONTROLLER://localhost:9093" in env["KAFKA_LISTENERS"]
+    assert (env["KAFKA_DEFAULT_REPLICATION_FACTOR"], env["KAFKA_MIN_INSYNC_REPLICAS"]) == ("1", "1")
+    assert environment(compose()["services"]["cases"])["KIM_KAFKA_BOOTSTRAP"] == "kafka:9092"
 
 
 def test_published_and_exposed_ports_are_ports_the_service_listens_on():
@@ -289,7 +364,11 @@ def test_dependencies_wait_for_health_or_for_one_shot_jobs_to_finish():
             "postgres": {"condition": "service_healthy"},
             "kafka-init": {"condition": "service_completed_successfully"},
         }
-    assert services["kafka-init"]["depends_on"] == {"kafka": {"condition": "service_healthy"}}
+    assert services["kafka-init"]["depends_on"] == {
+        "kafka": {"condition": "service_healthy"},
+        # the `ha` profile's brokers: awaited when they run, not required without the profile
+        "kafka-2": {"condition": "service_healthy", "required": False},
+        "kafka-3": {"condition": "service_healthy", "required": False}}
 
 
 def test_every_long_running_service_has_a_health_check_and_a_restart_policy():
@@ -317,7 +396,8 @@ def test_web_ui_is_optional():
     ui = compose()["services"]["kafka-ui"]
     assert ui["profiles"] == ["ui"]
     assert compose()["services"]["jaeger"]["profiles"] == ["tracing"]
-    optional = {"kafka-ui", "jaeger"}
+    optional = {"kafka-ui", "jaeger", "kafka-2", "kafka-3"}
+    assert compose()["services"]["kafka-2"]["profiles"] == compose()["services"]["kafka-3"]["profiles"] == ["ha"]
     assert all(not svc.get("profiles") for name, svc in compose()["services"].items() if name not in optional)
 
 

@@ -101,9 +101,24 @@ def test_init_creates_every_topic_with_its_partitions_and_retention():
     expected |= {"kim.partner.caritas-unna", "kim.partner.abh-kreis-unna"}
     assert set(created) == expected
     for s in SERVICES:
-        assert created[f"kim.{s}"] == ("6", ["retention.ms=-1"])  # the shared history is kept forever
-    assert created["kim.partner.caritas-unna"] == ("3", ["retention.ms=2592000000", "segment.ms=86400000"])  # 30 d
-    assert created[ANCHOR_TOPIC] == ("1", ["retention.ms=-1"])  # one service's anchors stay in order, forever
+        assert created[f"kim.{s}"] == ("6", ["retention.ms=-1", "min.insync.replicas=1"])  # kept forever
+    assert created["kim.partner.caritas-unna"] == (
+        "3", ["retention.ms=2592000000", "segment.ms=86400000", "min.insync.replicas=1"])  # 30 days
+    assert created[ANCHOR_TOPIC] == ("1", ["retention.ms=-1", "min.insync.replicas=1"])  # in order, forever
+
+
+def test_with_three_brokers_every_topic_has_three_replicas_and_needs_two_in_sync():
+    creates = [cmd for cmd in commands(KIM_KAFKA_REPLICATION_FACTOR="3", KIM_KAFKA_MIN_INSYNC_REPLICAS="2")
+               if cmd[0] == "kafka-topics.sh" and "--create" in cmd]
+    assert len(creates) >= 10
+    for cmd in creates:
+        assert option_values(cmd, "--replication-factor") == ["3"]
+        assert "min.insync.replicas=2" in option_values(cmd, "--config")
+
+
+def test_min_insync_replicas_above_the_replication_factor_is_refused():
+    out = dry_run(KIM_KAFKA_REPLICATION_FACTOR="1", KIM_KAFKA_MIN_INSYNC_REPLICAS="2")
+    assert out.returncode != 0 and "KIM_KAFKA_MIN_INSYNC_REPLICAS (2) must not exceed" in out.stderr
 
 
 def test_default_partitions_are_the_ones_the_local_stack_and_the_referrals_service_use():
