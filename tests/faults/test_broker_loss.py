@@ -32,6 +32,7 @@ from kim_cli.stack_procs import is_alive, terminate, write_pid
 from tests.conftest import TEST_STACK
 from tests.faults.rig import TOPIC, Rig
 from tests.faults.test_faults import LOAD_S, finish
+from tests.polling import eventually
 
 pytestmark = pytest.mark.timeout(300)
 HA_PORT_OFFSET = 200
@@ -119,7 +120,11 @@ async def describe(bootstrap: str, topic: str) -> dict:
 
 
 async def test_the_topics_have_three_replicas_and_need_two_in_sync(three_brokers):
-    topic = await describe(three_brokers.bootstrap, TOPIC)
+    async def described():  # right after start-up a node may not know every partition yet
+        topic = await describe(three_brokers.bootstrap, TOPIC)
+        return topic if len(topic["partitions"]) == 6 else None
+
+    topic = await eventually(described, timeout=30, every=0.2)
     assert {len(p["replicas"]) for p in topic["partitions"]} == {3}
     assert topic["min.insync.replicas"] == "2"
 
