@@ -1,4 +1,4 @@
-"""The local stack as a library: real Kafka (KRaft, one node) and real PostgreSQL, started on demand.
+"""The local stack as a library: real Kafka (KRaft, one node or three) and real PostgreSQL, started on demand.
 
     cfg = StackConfig.from_env()
     handle = ensure_up(cfg)          # idempotent; returns when both answer
