@@ -210,3 +210,22 @@ def test_postgres_data_leaves_a_folder_its_user_cannot_enter(clean_env, root, mo
         assert data.is_relative_to(folder) == (not outside)
     finally:
         shutil.rmtree(folder)
+
+
+def test_kim_stack_up_brokers_3_starts_three_nodes(clean_env, monkeypatch):
+    from typer.testing import CliRunner
+
+    from kim_cli import stack, stack_cmd
+
+    seen = {}
+
+    def fake_up(cfg, log):
+        seen["cfg"] = cfg
+        return StackHandle(cfg.bootstrap(), cfg.admin_url(), [], 0.0, cfg)
+
+    monkeypatch.setattr(stack, "ensure_up", fake_up)
+    result = CliRunner().invoke(stack_cmd.app, ["up", "--brokers", "3"])
+    assert result.exit_code == 0, result.output
+    assert seen["cfg"].kafka_brokers == 3
+    assert seen["cfg"].bootstrap() == "127.0.0.1:9092,127.0.0.1:9102,127.0.0.1:9112"
+    assert CliRunner().invoke(stack_cmd.app, ["up", "--brokers", "0"]).exit_code != 0
