@@ -41,12 +41,23 @@ async def read(bootstrap: str, user: str, password: str, topic: str, group: str,
             topics = await consumer.topics()  # metadata: a topic the user may not describe is not listed
             if topic not in topics:
                 raise kafka_errors.TopicAuthorizationFailedError(topic)
-            numbers = sorted(consumer.partitions_for_topic(topic) or {0}) if every_partition else [0]
+            # (the consumer knows the partitions only of topics it subscribed to: ask the cluster's metadata)
+            numbers = sorted((await consumer._client.fetch_all_metadata()).partitions_for_topic(topic)) \
+                if every_partition else [0]
             parts = [TopicPartition(topic, n) for n in numbers]
             consumer.assign(parts)
             await consumer.committed(parts[0])  # OffsetFetch: the group
-            for _ in range(3):
-                batch = await consumer.getmany(*parts, timeout_ms=300)
+            if not every_partition:  # a probe: the first fetch answers whether the user may read
+                for _ in range(3):
+                    batch = await consumer.getmany(*parts, timeout_ms=300)
+                    for got in batch.values():
+                        records.extend(got)
+                return
+            ends = await consumer.end_offsets(parts)  # everything up to now, however slow the machine
+            for tp in parts:
+                consumer.seek(tp, 0)
+            while any([await consumer.position(tp) < ends[tp] for tp in parts]):
+                batch = await consumer.getmany(*parts, timeout_ms=500)
                 for got in batch.values():
                     records.extend(got)
 

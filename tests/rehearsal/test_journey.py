@@ -55,7 +55,7 @@ async def journey(rehearsal: Rehearsal) -> dict:
             assert outcome == "allowed", outcome
             return [r for r in records if r.key == referral["partner_referral_id"].encode()]
 
-        records = await eventually(offered, what="the Jobcenter's user reads the offer on its topic")
+        records = await eventually(offered, timeout_s=60, what="the Jobcenter's user reads the offer on its topic")
         mine = f"/partner/referrals/{referral['partner_referral_id']}"
         await j.partner.expect(200, "POST", "referrals", f"{mine}/accept")
         await j.partner.expect(200, "POST", "referrals", f"{mine}/appointment",

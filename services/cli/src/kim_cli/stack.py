@@ -164,7 +164,7 @@ def down(cfg: StackConfig | None = None, log: Log = _log.info) -> list[int]:
     """Stop the processes named by the pid files of cfg's stack dir; return their pids."""
     cfg = cfg or StackConfig.from_env()
     found = {}
-    for brokers in sorted({1, cfg.kafka_brokers, *_brokers_on_disk(cfg)}):  # whatever was started from this dir
+    for brokers in sorted({1, cfg.kafka_brokers, *brokers_on_disk(cfg)}):  # whatever was started from this dir
         multi = cfg.model_copy(update={"kafka_brokers": brokers})
         for node in kafka.nodes(multi):
             p = kafka.paths(multi, node)
@@ -184,7 +184,7 @@ def down(cfg: StackConfig | None = None, log: Log = _log.info) -> list[int]:
     return pids
 
 
-def _brokers_on_disk(cfg: StackConfig) -> set[int]:
+def brokers_on_disk(cfg: StackConfig) -> set[int]:
     """How many nodes a multi-broker stack in cfg's dir had (from its kafka-<n>.pid files)."""
     nodes = [int(p.stem.split("-")[1]) for p in cfg.dir.glob("kafka-*.pid") if p.stem.split("-")[1].isdigit()]
     return {max(nodes)} if nodes else set()

@@ -18,8 +18,12 @@ app = typer.Typer(no_args_is_help=True)
 
 
 def _config() -> stack.StackConfig:
+    """The stack's settings; without KIM_KAFKA_BROKERS, as many brokers as the stack dir was last started with."""
     try:
-        return stack.StackConfig.from_env()
+        cfg = stack.StackConfig.from_env()
+        if "kafka_brokers" not in cfg.model_fields_set and (on_disk := stack.brokers_on_disk(cfg)):
+            cfg = cfg.model_copy(update={"kafka_brokers": max(on_disk)})
+        return cfg
     except ValidationError as exc:
         fields = ", ".join(f"KIM_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
         typer.echo(f"invalid stack setting ({fields}); fix the environment variable and retry", err=True)
