@@ -150,8 +150,8 @@ async def test_one_of_three_brokers_killed_and_restarted_under_load(ha_rig: Rig,
     handled_during = sum(fault.injected <= r["handled_at"].timestamp() <= fault.ended for r in effects)
     with capsys.disabled():
         print(f"\nBROKER LOSS (1 of 3, node {victim}, {OUTAGE_S:.0f} s): commands sent={figures.commands} "
-              f"accepted during the outage={accepted_during} handled by the consumer during the outage="
-              f"{handled_during} lost={figures.lost} double-applied={figures.double_applied} "
+              f"accepted during the outage={accepted_during} handled by the consumer from the kill until the broker was "
+              f"back={handled_during} lost={figures.lost} double-applied={figures.double_applied} "
               f"repeats in Kafka={figures.duplicates} reorders={figures.reorders} "
               f"answers during the outage={outage_answers}", flush=True)
     assert accepted_during > 0, "no command was accepted while the broker was away"

@@ -6,6 +6,7 @@ fixed block of 8 ports from KIM_REHEARSAL_BASE_PORT (default 35192: 35192-35199,
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -18,7 +19,8 @@ def rehearsal() -> Iterator[Rehearsal]:
     r = Rehearsal()
     try:
         r.up()
-        print("\nREHEARSAL timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in r.seconds.items()), flush=True)
+        sys.__stdout__.write("\nREHEARSAL timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in r.seconds.items()) + "\n")
+        sys.__stdout__.flush()
         yield r
     finally:
         r.down()

@@ -191,15 +191,15 @@ def brokers_on_disk(cfg: StackConfig) -> set[int]:
 
 
 def status(cfg: StackConfig | None = None) -> dict[str, dict[str, Any]]:
-    """Address, liveness and (local) pid of each part of the stack."""
+    """Address, liveness and (local) pid of each part of the stack ("pids": every Kafka node's)."""
     cfg = cfg or StackConfig.from_env()
     kafka_pids = [owned_pid(kafka.paths(cfg, n)["pid"], str(kafka.paths(cfg, n)["config"]))
                   for n in kafka.nodes(cfg)] if cfg.local_kafka else []
-    kafka_pid = ", ".join(str(p) for p in kafka_pids if p) or None
+    kafka_pids = [p for p in kafka_pids if p]
     pg_pid = owned_pid(pg.paths(cfg)["pid"], str(pg.paths(cfg)["data"])) if cfg.local_postgres else None
     return {
-        "kafka": {"address": cfg.bootstrap(), "pid": kafka_pid,
+        "kafka": {"address": cfg.bootstrap(), "pid": kafka_pids[0] if kafka_pids else None, "pids": kafka_pids,
                   "up": _run(kafka.answers(cfg.bootstrap(), 2.0, brokers=cfg.kafka_brokers if cfg.local_kafka else 1))},
         "postgres": {"address": pg.redact(cfg.admin_url()), "up": _run(pg.answers(cfg.admin_url(), 2.0)),
-                     "pid": pg_pid},
+                     "pid": pg_pid, "pids": [pg_pid] if pg_pid else []},
     }

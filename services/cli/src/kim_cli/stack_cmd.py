@@ -115,6 +115,6 @@ def status() -> None:
     cfg = _config()
     for name, info in stack.status(cfg).items():
         state = "up" if info["up"] else "down"
-        pid = f" (pid {info['pid']})" if info["pid"] else ""
+        pid = f" (pid {', '.join(map(str, info['pids']))})" if info["pids"] else ""
         typer.echo(f"{name:9} {state:5} {info['address']}{pid}")
     typer.echo(f"stack dir {cfg.dir}")
