@@ -6,7 +6,6 @@ fixed block of 8 ports from KIM_REHEARSAL_BASE_PORT (default 35192: 35192-35199,
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -15,12 +14,12 @@ from tests.rehearsal.topology import Rehearsal
 
 
 @pytest.fixture(scope="package")
-def rehearsal() -> Iterator[Rehearsal]:
+def rehearsal(pytestconfig) -> Iterator[Rehearsal]:
     r = Rehearsal()
     try:
         r.up()
-        sys.__stdout__.write("\nREHEARSAL timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in r.seconds.items()) + "\n")
-        sys.__stdout__.flush()
+        with pytestconfig.pluginmanager.getplugin("capturemanager").global_and_fixture_disabled():
+            print("\nREHEARSAL timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in r.seconds.items()), flush=True)
         yield r
     finally:
         r.down()

@@ -29,14 +29,12 @@ REFUSED_GROUP = "refused (GroupAuthorizationFailedError)"
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _print_what_was_seen():
+def _print_what_was_seen(pytestconfig):
     acl.SEEN.clear()
     yield
-    import sys
-
-    lines = [f"ACL {user:28} {action:40} {resource:32} {outcome}" for user, action, resource, outcome in acl.SEEN]
-    sys.__stdout__.write("\nACL outcomes seen by the rehearsal:\n" + "\n".join(lines) + "\n")
-    sys.__stdout__.flush()
+    lines = [f"ACL {user:28} {action:48} {resource:33} {outcome}" for user, action, resource, outcome in acl.SEEN]
+    with pytestconfig.pluginmanager.getplugin("capturemanager").global_and_fixture_disabled():
+        print("\nACL outcomes seen by the rehearsal:\n" + "\n".join(lines), flush=True)
 
 
 def partner(r: Rehearsal, org: str) -> tuple[str, str]:
