@@ -19,6 +19,7 @@ Everything listens on 127.0.0.1; every process is stopped by pid by `Rehearsal.d
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import re
 import secrets
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,8 +95,6 @@ def rehearsal_env(ports: Ports, files: dict[str, Path]) -> dict[str, str]:
     for key in required:
         if not env.get(key):
             env[key] = _password()
-    import base64
-    import uuid
     env["KIM_KAFKA_CLUSTER_ID"] = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[:22].replace("-", "a")
     env["KIM_AUTH_SECRET"] = secrets.token_hex(32)
     env["KIM_PSEUDONYM_SECRET"] = secrets.token_hex(32)
@@ -129,7 +129,6 @@ def relocate(value: str, moves: dict[str, str]) -> str:
 @dataclass
 class Rehearsal:
     ports: Ports = field(default_factory=lambda: Ports(base_port()))
-    log: callable = print
 
     def __post_init__(self) -> None:
         self.cache = ROOT / ".cache" / "rehearsal"
