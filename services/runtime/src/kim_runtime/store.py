@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -35,7 +36,8 @@ def _upcast(type_: str, version: int, data: dict) -> tuple[int, dict]:
     return upcasting.upcast(type_, version, data)
 
 
-def row_to_envelope(row: asyncpg.Record, *, upcast: bool = True) -> Envelope:
+def row_to_envelope(row: asyncpg.Record | Mapping[str, Any], *, upcast: bool = True) -> Envelope:
+    """The envelope of a stored event (a row of `events`, or the same fields from the in-memory store)."""
     meta = row["metadata"]
     version, data = row["schema_version"], row["data"]
     if upcast:
@@ -50,6 +52,23 @@ def row_to_envelope(row: asyncpg.Record, *, upcast: bool = True) -> Envelope:
         data=data,
         **{k: meta.get(k) for k in _META_FIELDS if meta.get(k) is not None},
     )
+
+
+def stored_metadata(event: Envelope, topic: str | None) -> dict:
+    """The envelope's metadata as stored; the trace context of the append, except for a partner topic: one
+    action reaches several partners, and a shared trace id would let them link their records."""
+    meta = {k: getattr(event, k) for k in _META_FIELDS if getattr(event, k) is not None}
+    if is_partner_topic(topic):
+        meta.pop("traceparent", None)
+    elif "traceparent" not in meta and (current := telemetry.current_traceparent()):
+        meta["traceparent"] = current
+    return meta
+
+
+def check_stream(stream_id: str, events: Sequence[Envelope]) -> None:
+    for e in events:
+        if e.stream_id != stream_id:
+            raise ValueError(f"event {e.type} belongs to stream {e.stream_id}, not {stream_id}")
 
 
 class EventStore:
@@ -78,9 +97,7 @@ class EventStore:
         """
         if not events:
             return []
-        for e in events:
-            if e.stream_id != stream_id:
-                raise ValueError(f"event {e.type} belongs to stream {e.stream_id}, not {stream_id}")
+        check_stream(stream_id, events)
         with telemetry.span("append", attributes={"kim.event.types": sorted({e.type for e in events}),
                                                   "kim.events": len(events)}):
             args = (
@@ -91,20 +108,10 @@ class EventStore:
                 [e.type for e in events],
                 [e.schema_version for e in events],
                 [e.time for e in events],
-                [self._metadata(e) for e in events],
+                [stored_metadata(e, self.topic) for e in events],
                 [e.data for e in events],
             )
             return await self._append(stream_id, events, expected_version, args, conn)
-
-    def _metadata(self, event: Envelope) -> dict:
-        """The envelope's metadata as stored; the trace context of the append, except for a partner topic: one
-        action reaches several partners, and a shared trace id would let them link their records."""
-        meta = {k: getattr(event, k) for k in _META_FIELDS if getattr(event, k) is not None}
-        if is_partner_topic(self.topic):
-            meta.pop("traceparent", None)
-        elif "traceparent" not in meta and (current := telemetry.current_traceparent()):
-            meta["traceparent"] = current
-        return meta
 
     async def _append(self, stream_id: str, events: Sequence[Envelope], expected_version: int, args: tuple,
                       conn: asyncpg.Connection | None) -> list[Recorded]:
@@ -170,7 +177,3 @@ class EventStore:
             if len(rows) < batch_size:
                 return
             position = rows[-1]["position"]
-
-    async def head_position(self) -> int:
-        async with self.pool.acquire() as c:
-            return await c.fetchval("SELECT coalesce(max(position), 0) FROM events")
