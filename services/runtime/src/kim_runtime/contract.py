@@ -8,6 +8,7 @@ EnvelopeError with a reason: the consumer parks the record in its dead-letter to
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
 from typing import Any, Protocol
 
 import pydantic
@@ -25,11 +26,22 @@ class Contract(Protocol):
         """Data of any known version as the newest model; LookupError when unknown, ValidationError when invalid."""
 
 
-def default_contract() -> Contract:
-    """The KIM Hub contract, kim_schemas (imported lazily: it depends on the runtime, not the other way round)."""
-    from kim_schemas import REGISTRY  # noqa: PLC0415
+ENTRY_POINT_GROUP = "kim_runtime.contract"
+_default: Contract | None = None
 
-    return REGISTRY
+
+def default_contract() -> Contract:
+    """The installed event contract: the object a package names under the entry point group `kim_runtime.contract`
+    (kim_schemas names its REGISTRY). The runtime never imports the contract package by name: kim_schemas depends on
+    the runtime, not the other way round. LookupError when no contract is installed (pass one: FixedContract)."""
+    global _default
+    if _default is None:
+        found = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+        if not found:
+            raise LookupError(f"no event contract is installed (entry point group {ENTRY_POINT_GROUP}): install "
+                              "kim-schemas, or give the consumer a contract")
+        _default = found[0].load()
+    return _default
 
 
 def validate(env: Envelope, contract: Contract) -> Envelope:

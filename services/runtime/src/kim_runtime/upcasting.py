@@ -1,7 +1,8 @@
 """Upcasting: turn the stored data of an older event version into the newest, one small step per version.
 
 A step is a pure function ``fn(data) -> data`` that turns version N into N + 1. The event contract
-(kim_schemas) registers its steps on import; the runtime calls :func:`upcast` when it reads an event.
+(kim_schemas, found through its entry point) registers its steps on import; the runtime calls :func:`upcast` when it
+reads an event.
 """
 
 from __future__ import annotations
@@ -51,16 +52,18 @@ _contract_loaded = False
 
 
 def _load_contract() -> None:
-    """The contract registers its steps on import; make sure it is imported wherever events are read.
+    """The contract registers its steps on import; make sure it is loaded wherever events are read.
 
-    kim_schemas depends on the runtime, not the other way round, so it is imported lazily and is optional
-    (a process without it only sees the steps registered by hand).
+    It is found through its entry point (contract.default_contract), never imported by name: kim_schemas depends on
+    the runtime, not the other way round. A process without a contract only sees the steps registered by hand.
     """
     global _contract_loaded
     _contract_loaded = True
+    from .contract import default_contract  # noqa: PLC0415 - contract imports envelope; this module stays bare
+
     try:
-        import kim_schemas  # noqa: F401, PLC0415
-    except ImportError:
+        default_contract()
+    except LookupError:
         pass
 
 
