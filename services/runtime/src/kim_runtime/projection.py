@@ -69,13 +69,14 @@ class ProjectionHandler:
 
 
 async def prepare_rebuild(conn: asyncpg.Connection, projection: Projection, *, resume: bool) -> str:
-    """The rebuild's fresh schema: kept when resuming, else dropped with its inbox claims and checkpoints."""
+    """The rebuild's fresh schema: kept when resuming, else dropped with its inbox claims, checkpoints (Kafka
+    offsets) and store checkpoints (store positions)."""
     fresh = projection.name + REBUILD_SUFFIX
     exists = await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", fresh)
     if exists and not resume:
         await conn.execute(f'DROP SCHEMA "{fresh}" CASCADE')
     if not exists or not resume:
-        for table in ("inbox", "checkpoints"):
+        for table in ("inbox", "checkpoints", "store_checkpoints"):
             await conn.execute(f"DELETE FROM {table} WHERE consumer = $1", fresh)
     await projection.create_schema(conn, fresh)
     return fresh
