@@ -203,9 +203,6 @@ class ConsumerRunner:
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self.retry_base_delay = retry_base_delay
         self.group_prefix = group_prefix
-        self.handled = 0
-        self.dead_lettered = 0
-        self.ignored = 0
         self.committers: list[OffsetCommitter] = []
 
     def group_id(self, handler: Handler) -> str:
@@ -267,7 +264,6 @@ class ConsumerRunner:
     async def _handle(self, handler: Handler, record: RecordRef, event: Envelope) -> bool:
         if (wanted := getattr(handler, "event_types", None)) is not None and event.type not in wanted:
             IGNORED.labels(self.service, handler.name, event.type).inc()
-            self.ignored += 1
             await self._advance(handler, record)
             return False
         attempt = 0
@@ -283,7 +279,6 @@ class ConsumerRunner:
                     if claimed:
                         await handler.handle(conn, event)
                 if claimed:
-                    self.handled += 1
                     HANDLED.labels(self.service, handler.name).inc()
                 return bool(claimed)
             except asyncio.CancelledError:
@@ -318,7 +313,6 @@ class ConsumerRunner:
         log.error("%s: %s[%d]@%d -> %s: %s", handler.name, record.topic, record.partition, record.offset,
                   self.dead_letter_topic, headers["dlq_error"])
         await self.broker.publish(record.value or b"", self.dead_letter_topic, key=record.key, headers=headers)
-        self.dead_lettered += 1
         DEAD_LETTERED.labels(self.service, handler.name, reason).inc()
         await self._advance(handler, record)
 
