@@ -81,3 +81,36 @@ def test_the_check_catches_an_internal_import(tmp_path, bad):
         ROOT = saved
     [(_, module, name)] = found
     assert module not in kim_runtime.__all__ or (name or "").startswith("_")
+
+
+# -- the CLI uses a service's public functions, not its internals ---------------------------------------------------
+SERVICES = ("kim_cases", "kim_staffing", "kim_referrals", "kim_reporting")
+
+
+def service_imports(root: Path):
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
+            if isinstance(node, ast.Import):
+                yield from ((where, a.name, None) for a in node.names if a.name.split(".")[0] in SERVICES)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
+                    and node.module.split(".")[0] in SERVICES:
+                yield from ((where, node.module, a.name) for a in node.names)
+
+
+def test_the_cli_and_the_web_app_use_only_a_services_public_module():
+    found = [i for s in ("cli", "web") for i in service_imports(ROOT / f"services/{s}/src")]
+    assert any(module == "kim_cases.public" for _, module, _ in found)
+    offending = []
+    for where, module, name in found:
+        public = importlib.import_module(module) if module.endswith(".public") else None
+        if public is None or name not in public.__all__:
+            offending.append(f"{where}: {module}.{name}")
+    assert offending == [], "service internals imported by the CLI or the web app: " + ", ".join(offending)
+
+
+def test_the_audit_reader_is_a_state_reader():
+    from kim_cases.public import StateReader
+    from kim_cli.audit.personal import Opener
+
+    assert isinstance(Opener("c-1", None, reveal=False), StateReader)
