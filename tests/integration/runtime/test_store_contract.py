@@ -5,21 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from kim_runtime import db
 from kim_runtime.audit_chain import verify_chains
 from kim_runtime.store import EventStore
 from tests.store_contract import SCHEDULE, TOPIC, StoreContract, ev
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-async def pool(fresh_db):
-    pool = await db.create_pool(fresh_db, max_size=25)
-    async with pool.acquire() as conn:
-        await db.migrate(conn, [])
-    yield pool
-    await pool.close()
 
 
 @pytest.fixture
