@@ -1,8 +1,8 @@
 """The event contract as consumers see it: every record is read through the contract's models, or not at all.
 
-A contract knows each event type and version (kim_schemas.REGISTRY is the default one). `validate` turns a decoded
-envelope into one whose data the newest model of its type has checked (upcasting older versions on the way) and
-whose `event` is that model. A type or version the contract does not know, or data its model refuses, raises
+A contract knows each event type and schema version (kim_schemas.REGISTRY is the default one). `validate` turns a decoded
+envelope into one whose data the newest model of its type has checked (upcasting older schema versions on the way)
+and whose `event` is that model. A type or schema version the contract does not know, or data its model refuses, raises
 EnvelopeError with a reason: the consumer parks the record in its dead-letter topic instead of guessing.
 """
 
@@ -22,8 +22,9 @@ class Contract(Protocol):
     def latest(self, event_type: str) -> type[pydantic.BaseModel]:
         """The newest model of the type; raises LookupError for a type the contract does not know."""
 
-    def parse(self, event_type: str, version: int, data: dict[str, Any]) -> pydantic.BaseModel:
-        """Data of any known version as the newest model; LookupError when unknown, ValidationError when invalid."""
+    def parse(self, event_type: str, schema_version: int, data: dict[str, Any]) -> pydantic.BaseModel:
+        """Data of any known schema version as the newest model; LookupError when unknown, ValidationError when
+        invalid."""
 
 
 ENTRY_POINT_GROUP = "kim_runtime.contract"
@@ -72,7 +73,8 @@ class OpenData(pydantic.BaseModel):
 
 
 class FixedContract:
-    """A contract of a few types, each at version 1 only, for benchmarks and tests that publish their own events."""
+    """A contract of a few types, each at schema version 1 only, for benchmarks and tests that publish their own
+    events."""
 
     def __init__(self, models: dict[str, type[pydantic.BaseModel]]):
         self.models = dict(models)
@@ -80,7 +82,7 @@ class FixedContract:
     def latest(self, event_type: str) -> type[pydantic.BaseModel]:
         return self.models[event_type]  # KeyError is a LookupError
 
-    def parse(self, event_type: str, version: int, data: dict[str, Any]) -> pydantic.BaseModel:
-        if version != 1:
-            raise LookupError(f"{event_type} has version 1 only")
+    def parse(self, event_type: str, schema_version: int, data: dict[str, Any]) -> pydantic.BaseModel:
+        if schema_version != 1:
+            raise LookupError(f"{event_type} has schema version 1 only")
         return self.latest(event_type).model_validate(data)

@@ -134,39 +134,40 @@ class InMemoryEventStore:
 
     # -- writing -------------------------------------------------------------------------------------------------
     async def append(
-        self, stream_id: str, events: Sequence[Envelope], expected_version: int, *,
+        self, stream_id: str, envelopes: Sequence[Envelope], expected_version: int, *,
         conn: InMemoryConnection | None = None,
     ) -> list[Recorded]:
-        """Append events to a stream that must be at expected_version (0: a new stream); see EventStore.append."""
-        if not events:
+        """Append events (their envelopes) to a stream that must be at expected_version (0: a new stream), as
+        EventStore.append does."""
+        if not envelopes:
             return []
-        check_stream(stream_id, events)
+        check_stream(stream_id, envelopes)
         if conn is None or not conn.is_in_transaction():
             async with contextlib.AsyncExitStack() as stack:
                 if conn is None:
                     conn = await stack.enter_async_context(self.pool.acquire())
                 await stack.enter_async_context(conn.transaction())
-                return await self.append(stream_id, events, expected_version, conn=conn)
+                return await self.append(stream_id, envelopes, expected_version, conn=conn)
         await conn._hold(stream_id)
         current = conn._version(stream_id)
         if current != expected_version:
             raise ConcurrencyConflict(stream_id, expected_version, current)
         work = conn._work[-1]
         recorded = []
-        for n, event in enumerate(events, start=expected_version + 1):
+        for n, envelope in enumerate(envelopes, start=expected_version + 1):
             self._last_position += 1
-            work.rows.append(self._row(self._last_position, n, event))
-            recorded.append(Recorded(self._last_position, event.model_copy(update={"stream_version": n})))
-        work.heads[stream_id] = expected_version + len(events)
-        work.deadlines += changes_of(self.schedule, events)
+            work.rows.append(self._row(self._last_position, n, envelope))
+            recorded.append(Recorded(self._last_position, envelope.model_copy(update={"stream_version": n})))
+        work.heads[stream_id] = expected_version + len(envelopes)
+        work.deadlines += changes_of(self.schedule, envelopes)
         return recorded
 
-    def _row(self, position: int, version: int, event: Envelope) -> dict[str, Any]:
-        """The event as PostgreSQL keeps it: metadata and data as JSON (a copy: the caller's objects stay theirs)."""
+    def _row(self, position: int, version: int, envelope: Envelope) -> dict[str, Any]:
+        """The envelope as PostgreSQL keeps it: metadata and data as JSON (a copy: the caller's objects stay theirs)."""
         return {
-            "position": position, "event_id": event.id, "stream_id": event.stream_id, "version": version,
-            "type": event.type, "schema_version": event.schema_version, "occurred_at": event.time,
-            "metadata": _json_copy(stored_metadata(event, self.topic)), "data": _json_copy(event.data),
+            "position": position, "event_id": envelope.id, "stream_id": envelope.stream_id, "version": version,
+            "type": envelope.type, "schema_version": envelope.schema_version, "occurred_at": envelope.time,
+            "metadata": _json_copy(stored_metadata(envelope, self.topic)), "data": _json_copy(envelope.data),
         }
 
     def _commit(self, work: _Work) -> None:
