@@ -103,6 +103,8 @@ def test_the_cli_and_the_web_app_use_only_a_services_public_module():
     assert any(module == "kim_cases.public" for _, module, _ in found)
     offending = []
     for where, module, name in found:
+        if module.endswith(".bootstrap") and name == "build_app":
+            continue  # the composition root: the OpenAPI contract builds each service's app
         public = importlib.import_module(module) if module.endswith(".public") else None
         if public is None or name not in public.__all__:
             offending.append(f"{where}: {module}.{name}")

@@ -22,7 +22,9 @@ __all__ = [
     "kafka",         # ensure_topics, make_broker
     "memory",        # InMemoryEventStore and its unit of work, for unit tests
     "oidc",          # OpenID Connect sign-in
+    "pagination",    # Page, paged: cursor pagination of list endpoints
     "policy",        # the one authorization policy: authorize, ensure, owner resolvers
+    "problems",      # RFC 9457 problem answers
     "projection",    # Projection (read models), lag, lock_key
     "rebuild",       # rebuild a projection from Kafka
     "replay_store",  # rebuild a projection from the event stores
@@ -39,6 +41,7 @@ __all__ = [
 INTERNAL = (
     "clean_input",   # request hygiene middleware (installed by http.create_app)
     "consumer",      # ConsumerRunner: inbox, checkpoints, retries, dead letters (run by ServiceRuntime)
+    "idempotency",   # Idempotency-Key claims and replays (wired by http.create_app and the store's append)
     "logs",          # JSON log lines (set up by service.run)
     "observe",       # HTTP metrics and spans middleware (installed by http.create_app)
     "outbox",        # OutboxRelay (run by ServiceRuntime)

@@ -10,7 +10,8 @@ is not given again (positions grow, with gaps). Deadline changes of the store's 
 (`deadlines`, keyed like the `deadlines` table).
 
 The same contract suite (tests/store_contract.py) runs against both stores. What only PostgreSQL has: the hash chain
-(audit_chain, anchors), SQL on the store's tables, and the relay's sent marks.
+(audit_chain, anchors), SQL on the store's tables, the relay's sent marks, and marking a request's Idempotency-Key
+claim applied in the append's transaction (an HTTP-layer claim; unit tests of handlers run without one).
 """
 
 from __future__ import annotations
