@@ -34,7 +34,7 @@ def test_a_second_step_for_the_same_version_is_refused():
     chain.register("kim.x.Thing", 1, lambda d: d)
     with pytest.raises(ValueError, match="has an upcaster already"):
         chain.register("kim.x.Thing", 1, lambda d: d)
-    with pytest.raises(ValueError, match="from_version must be >= 1"):
+    with pytest.raises(ValueError, match="from_schema_version must be >= 1"):
         chain.register("kim.x.Thing", 0, lambda d: d)
 
 

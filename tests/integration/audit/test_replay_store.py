@@ -93,8 +93,8 @@ async def test_an_event_the_live_projection_handled_is_never_lost(fresh_db):
             # the live consumer handled event 3; the rebuild's checkpoint says it is past it (a late commit)
             await conn.execute("INSERT INTO inbox (consumer, event_id) VALUES ('replay_live', $1)", late)
             await projection.create_schema(conn, "replay_live__rebuild")
-            await conn.execute('INSERT INTO checkpoints (consumer, topic, partition, "offset") '
-                               "VALUES ('replay_live__rebuild', 'store:kim.cases', 0, 5)")
+            await conn.execute("INSERT INTO store_checkpoints (consumer, topic, position) "
+                               "VALUES ('replay_live__rebuild', 'kim.cases', 5)")
         result = await rebuild_from_store(projection, pool, {"kim.cases": pool})
         assert result.events_applied == 6  # 6..10 from the checkpoint on, and 3 from the live inbox
         assert await _counts(pool, "replay_live") == {"kim.cases-s0": (6, 3 + 6 + 7 + 8 + 9 + 10)}
@@ -107,5 +107,48 @@ async def test_a_topic_without_a_store_is_refused(fresh_db):
     try:
         with pytest.raises(ValueError, match="kim.referrals"):
             await rebuild_from_store(CountPerStream("x", ("kim.referrals",)), pool, {})
+    finally:
+        await pool.close()
+
+
+async def test_store_positions_and_kafka_offsets_are_kept_apart(fresh_db):
+    """Positions go to store_checkpoints, never to checkpoints (Kafka offsets); migration 007 moves the positions an
+    earlier version kept in checkpoints as topic 'store:<topic>'."""
+    from importlib import resources
+
+    pool = await _store(fresh_db, "kim.cases", streams=1, per_stream=4)
+    projection = CountPerStream("replay_apart", ("kim.cases",))
+    try:
+        async with pool.acquire() as conn:
+            await projection.create_schema(conn)
+            await conn.execute('INSERT INTO checkpoints (consumer, topic, partition, "offset") '
+                               "VALUES ('replay_apart', 'kim.cases', 0, 3)")
+        calls = []
+
+        def interrupt(done, total):
+            calls.append(done)
+            raise Stop
+
+        with pytest.raises(Stop):
+            await rebuild_from_store(projection, pool, {"kim.cases": pool}, batch_size=2, progress=interrupt)
+        async with pool.acquire() as conn:
+            positions = await conn.fetch("SELECT consumer, topic, position FROM store_checkpoints")
+            offsets = await conn.fetch('SELECT consumer, topic, "offset" FROM checkpoints ORDER BY consumer')
+            second = await conn.fetchval("SELECT position FROM events WHERE version = 2")
+        assert [tuple(r) for r in positions] == [("replay_apart__rebuild", "kim.cases", second)]
+        assert [tuple(r) for r in offsets] == [("replay_apart", "kim.cases", 3)]
+        result = await rebuild_from_store(projection, pool, {"kim.cases": pool}, batch_size=2)
+        assert result.events_applied == 2  # resumed after the store position, not after the Kafka offset
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM store_checkpoints") == 0
+            assert [tuple(r) for r in await conn.fetch('SELECT consumer, topic, "offset" FROM checkpoints')] == [
+                ("replay_apart", "kim.cases", 3)]
+            # what an earlier version left behind moves when migration 007 runs
+            await conn.execute('INSERT INTO checkpoints (consumer, topic, partition, "offset", event_time) '
+                               "VALUES ('old__rebuild', 'store:kim.cases', 0, 17, now())")
+            await conn.execute((resources.files("kim_runtime") / "migrations/007_store_checkpoints.sql").read_text())
+            assert await conn.fetchval("SELECT count(*) FROM checkpoints WHERE topic LIKE 'store:%'") == 0
+            assert tuple(await conn.fetchrow("SELECT consumer, topic, position FROM store_checkpoints")) == (
+                "old__rebuild", "kim.cases", 17)
     finally:
         await pool.close()

@@ -33,6 +33,7 @@ class CrashingRunner(ConsumerRunner):
     def __init__(self, *a, crash_after: int, **kw):
         super().__init__(*a, **kw)
         self.crash_after = crash_after
+        self.effects = 0  # records handled with an effect by this process
 
     async def process(self, handler, record):
         from kim_runtime.consumer import decode
@@ -40,7 +41,8 @@ class CrashingRunner(ConsumerRunner):
         async with self.pool.acquire() as conn:
             await conn.execute("INSERT INTO deliveries (event_id) VALUES ($1)", decode(record, self.contract).id)
         had_effect = await super().process(handler, record)
-        if self.crash_after and self.handled >= self.crash_after:
+        self.effects += bool(had_effect)
+        if self.crash_after and self.effects >= self.crash_after:
             os._exit(17)  # the effect is committed; the Kafka offset is not
         return had_effect
 

@@ -60,15 +60,6 @@ class Reminders:
                                 version, conn=conn)
 
 
-@pytest.fixture
-async def pool(fresh_db):
-    pool = await db.create_pool(fresh_db, max_size=6)
-    async with pool.acquire() as conn:
-        await db.migrate(conn, [])
-    yield pool
-    await pool.close()
-
-
 async def reminded(pool) -> list[tuple[str, str]]:
     async with pool.acquire() as conn:
         rows = await conn.fetch("SELECT stream_id, data->>'note' AS note FROM events "

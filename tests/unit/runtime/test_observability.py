@@ -161,17 +161,17 @@ def test_the_kafka_clients_repeated_warnings_are_held_back():
 
 
 def test_a_stored_event_carries_the_trace_but_one_for_a_partner_topic_does_not(spans):
-    from kim_runtime.store import EventStore
+    from kim_runtime.store import stored_metadata
 
     event = Envelope(type="kim.cases.CaseOpened", source="/kim/cases", stream_id="case-1")
     with telemetry.span("request"):
-        service, partner = EventStore(None, "kim.cases")._metadata(event), \
-            EventStore(None, "kim.partner.jobcenter-kreis-unna")._metadata(event)
-        internal = EventStore(None, None)._metadata(event)
+        service, partner = stored_metadata(event, "kim.cases"), \
+            stored_metadata(event, "kim.partner.jobcenter-kreis-unna")
+        internal = stored_metadata(event, None)
     assert service["traceparent"].startswith("00-") and internal["traceparent"] == service["traceparent"]
     assert "traceparent" not in partner
     given = event.model_copy(update={"traceparent": service["traceparent"]})
-    assert "traceparent" not in EventStore(None, "kim.partner.caritas-unna")._metadata(given)
+    assert "traceparent" not in stored_metadata(given, "kim.partner.caritas-unna")
 
 
 def test_the_partner_api_adopts_no_trace_or_correlation_id_and_returns_none(spans):

@@ -102,7 +102,7 @@ def _answer(kind: str, ident: str, fmt: Format, token: str | None, export: Path 
         who = principal(token, reveal=False)
 
         async def run() -> str:
-            from kim_cases.adapters.access_log import AccessLog
+            from kim_cases.public import AccessLog
 
             from kim_cli.audit.connect import open_store
             from kim_cli.audit.exports import export_hash

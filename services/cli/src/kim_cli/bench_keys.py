@@ -13,8 +13,7 @@ import os
 import uuid
 
 import typer
-from kim_cases.adapters import crypto, key_rotation, key_setup
-from kim_cases.adapters.keyring import Keyring, generate
+from kim_cases.public import Keyring, data_key_status, generate_kek, new_key, prepare_keys, rotate_data_keys
 from kim_runtime import db
 
 
@@ -22,7 +21,7 @@ async def _seed(pool, ring: Keyring, clients: int) -> None:
     rows = []
     for _ in range(clients):
         client_id, key_id = str(uuid.uuid4()), str(uuid.uuid4())
-        rows.append((client_id, key_id, *ring.wrap(client_id, key_id, crypto.new_key())))
+        rows.append((client_id, key_id, *ring.wrap(client_id, key_id, new_key())))
     async with pool.acquire() as conn:
         await conn.copy_records_to_table("client_keys", records=rows,
                                          columns=["client_id", "key_id", "kek_id", "wrapped_key"])
@@ -39,15 +38,15 @@ async def _bench(admin_url: str, database_url, clients: int, batch_size: int) ->
             await db.migrate(conn, ["kim_cases"])
         finally:
             await conn.close()
-        old, new = generate("bench-old"), generate("bench-new")
+        old, new = generate_kek("bench-old"), generate_kek("bench-new")
         pool = await db.create_pool(database_url(name), max_size=2)
         try:
             await _seed(pool, Keyring((old,), "bench"), clients)
             ring = Keyring((new, old), "bench")
-            await key_setup.prepare(pool, ring)  # what the service does when it starts with the new keyring
-            result = await key_rotation.rotate(pool, ring, batch_size=batch_size)
+            await prepare_keys(pool, ring)  # what the service does when it starts with the new keyring
+            result = await rotate_data_keys(pool, ring, batch_size=batch_size)
             async with pool.acquire() as conn:
-                left = (await key_rotation.status(conn)).by_kek
+                left = (await data_key_status(conn)).by_kek
         finally:
             await pool.close()
     finally:

@@ -11,9 +11,8 @@ import asyncio
 
 import asyncpg
 import typer
-from kim_cases import key_admin
-from kim_cases.adapters.crypto import Undecryptable
-from kim_cases.adapters.keyring import MasterKeyError, generate as new_kek
+from kim_cases.public import MasterKeyError, Undecryptable, key_admin
+from kim_cases.public import generate_kek as new_kek
 from tqdm import tqdm
 
 from kim_cli.audit.connect import database_url

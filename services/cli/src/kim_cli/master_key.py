@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 
-from kim_cases.adapters.keyring import Keyring, MasterKeyError, from_settings, parse
-from kim_cases.settings import CasesSettings
+from kim_cases.public import CasesSettings, Keyring, MasterKeyError, keyring_from_settings, parse_keks
 
 from kim_cli.stack_config import StackConfig, StackError
 
@@ -23,8 +22,8 @@ def keyring() -> Keyring:
         local = local_stack_secret(SECRET_NAME)
         if local is not None:
             where, text = local
-            return Keyring(tuple(parse(text, where)), f"the local stack's KEK ({where})")
-    return from_settings(settings)
+            return Keyring(tuple(parse_keks(text, where)), f"the local stack's KEK ({where})")
+    return keyring_from_settings(settings)
 
 
 def local_stack_secret(name: str) -> tuple[str, str] | None:

@@ -76,9 +76,9 @@ def secrets(stack_dir: Path) -> dict[str, str]:
 
 
 def _local_kek() -> str:
-    from kim_cases.adapters.keyring import generate
+    from kim_cases.public import generate_kek
 
-    return generate(f"local-{secrets_mod.token_hex(4)}").entry()
+    return generate_kek(f"local-{secrets_mod.token_hex(4)}").entry()
 
 
 def _audit_signing_key() -> str:

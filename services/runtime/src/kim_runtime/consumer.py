@@ -90,7 +90,7 @@ class Handler(Protocol):
     # Optional: `event_types`, the types it takes; other valid events are passed over and counted (None: all).
     # Optional: `contract`, the event contract its events are read through (None: the runner's, else kim_schemas).
 
-    async def handle(self, conn: asyncpg.Connection, event: Envelope) -> None: ...
+    async def handle(self, conn: asyncpg.Connection, envelope: Envelope) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -203,9 +203,6 @@ class ConsumerRunner:
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self.retry_base_delay = retry_base_delay
         self.group_prefix = group_prefix
-        self.handled = 0
-        self.dead_lettered = 0
-        self.ignored = 0
         self.committers: list[OffsetCommitter] = []
 
     def group_id(self, handler: Handler) -> str:
@@ -264,10 +261,9 @@ class ConsumerRunner:
             logs.EVENT_ID.reset(event_token)
             logs.CORRELATION_ID.reset(correlation_token)
 
-    async def _handle(self, handler: Handler, record: RecordRef, event: Envelope) -> bool:
-        if (wanted := getattr(handler, "event_types", None)) is not None and event.type not in wanted:
-            IGNORED.labels(self.service, handler.name, event.type).inc()
-            self.ignored += 1
+    async def _handle(self, handler: Handler, record: RecordRef, envelope: Envelope) -> bool:
+        if (wanted := getattr(handler, "event_types", None)) is not None and envelope.type not in wanted:
+            IGNORED.labels(self.service, handler.name, envelope.type).inc()
             await self._advance(handler, record)
             return False
         attempt = 0
@@ -278,18 +274,17 @@ class ConsumerRunner:
                     if (lock := getattr(handler, "advisory_lock", None)) is not None:
                         await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", lock)
                     claimed = await conn.fetchval(
-                        CLAIM, handler.name, event.id, record.topic, record.partition, record.offset, event.time
+                        CLAIM, handler.name, envelope.id, record.topic, record.partition, record.offset, envelope.time
                     )
                     if claimed:
-                        await handler.handle(conn, event)
+                        await handler.handle(conn, envelope)
                 if claimed:
-                    self.handled += 1
                     HANDLED.labels(self.service, handler.name).inc()
                 return bool(claimed)
             except asyncio.CancelledError:
                 raise
             except INFRASTRUCTURE_ERRORS as exc:
-                log.warning("%s: database unavailable (%s); retrying %s", handler.name, exc, event.id)
+                log.warning("%s: database unavailable (%s); retrying %s", handler.name, exc, envelope.id)
                 await asyncio.sleep(min(5.0, self.retry_base_delay * 2**min(attempt, 8)))
                 attempt = 0
             except (PoisonEvent, pydantic.ValidationError) as exc:
@@ -297,7 +292,7 @@ class ConsumerRunner:
                 return False
             except Exception as exc:
                 if attempt >= self.max_attempts:
-                    log.exception("%s: giving up on %s after %d attempts", handler.name, event.id, attempt)
+                    log.exception("%s: giving up on %s after %d attempts", handler.name, envelope.id, attempt)
                     await self.dead_letter(handler, record, exc, attempts=attempt)
                     return False
                 await asyncio.sleep(self.retry_base_delay * 2 ** (attempt - 1))
@@ -318,7 +313,6 @@ class ConsumerRunner:
         log.error("%s: %s[%d]@%d -> %s: %s", handler.name, record.topic, record.partition, record.offset,
                   self.dead_letter_topic, headers["dlq_error"])
         await self.broker.publish(record.value or b"", self.dead_letter_topic, key=record.key, headers=headers)
-        self.dead_lettered += 1
         DEAD_LETTERED.labels(self.service, handler.name, reason).inc()
         await self._advance(handler, record)
 

@@ -1,13 +1,14 @@
 """The event contract as consumers see it: every record is read through the contract's models, or not at all.
 
-A contract knows each event type and version (kim_schemas.REGISTRY is the default one). `validate` turns a decoded
-envelope into one whose data the newest model of its type has checked (upcasting older versions on the way) and
-whose `event` is that model. A type or version the contract does not know, or data its model refuses, raises
+A contract knows each event type and schema version (kim_schemas.REGISTRY is the default one). `validate` turns a decoded
+envelope into one whose data the newest model of its type has checked (upcasting older schema versions on the way)
+and whose `event` is that model. A type or schema version the contract does not know, or data its model refuses, raises
 EnvelopeError with a reason: the consumer parks the record in its dead-letter topic instead of guessing.
 """
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
 from typing import Any, Protocol
 
 import pydantic
@@ -21,15 +22,27 @@ class Contract(Protocol):
     def latest(self, event_type: str) -> type[pydantic.BaseModel]:
         """The newest model of the type; raises LookupError for a type the contract does not know."""
 
-    def parse(self, event_type: str, version: int, data: dict[str, Any]) -> pydantic.BaseModel:
-        """Data of any known version as the newest model; LookupError when unknown, ValidationError when invalid."""
+    def parse(self, event_type: str, schema_version: int, data: dict[str, Any]) -> pydantic.BaseModel:
+        """Data of any known schema version as the newest model; LookupError when unknown, ValidationError when
+        invalid."""
+
+
+ENTRY_POINT_GROUP = "kim_runtime.contract"
+_default: Contract | None = None
 
 
 def default_contract() -> Contract:
-    """The KIM Hub contract, kim_schemas (imported lazily: it depends on the runtime, not the other way round)."""
-    from kim_schemas import REGISTRY  # noqa: PLC0415
-
-    return REGISTRY
+    """The installed event contract: the object a package names under the entry point group `kim_runtime.contract`
+    (kim_schemas names its REGISTRY). The runtime never imports the contract package by name: kim_schemas depends on
+    the runtime, not the other way round. LookupError when no contract is installed (pass one: FixedContract)."""
+    global _default
+    if _default is None:
+        found = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+        if not found:
+            raise LookupError(f"no event contract is installed (entry point group {ENTRY_POINT_GROUP}): install "
+                              "kim-schemas, or give the consumer a contract")
+        _default = found[0].load()
+    return _default
 
 
 def validate(env: Envelope, contract: Contract) -> Envelope:
@@ -60,7 +73,8 @@ class OpenData(pydantic.BaseModel):
 
 
 class FixedContract:
-    """A contract of a few types, each at version 1 only, for benchmarks and tests that publish their own events."""
+    """A contract of a few types, each at schema version 1 only, for benchmarks and tests that publish their own
+    events."""
 
     def __init__(self, models: dict[str, type[pydantic.BaseModel]]):
         self.models = dict(models)
@@ -68,7 +82,7 @@ class FixedContract:
     def latest(self, event_type: str) -> type[pydantic.BaseModel]:
         return self.models[event_type]  # KeyError is a LookupError
 
-    def parse(self, event_type: str, version: int, data: dict[str, Any]) -> pydantic.BaseModel:
-        if version != 1:
-            raise LookupError(f"{event_type} has version 1 only")
+    def parse(self, event_type: str, schema_version: int, data: dict[str, Any]) -> pydantic.BaseModel:
+        if schema_version != 1:
+            raise LookupError(f"{event_type} has schema version 1 only")
         return self.latest(event_type).model_validate(data)

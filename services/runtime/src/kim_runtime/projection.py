@@ -38,13 +38,13 @@ class Projection:
     event_types: Collection[str] | None = None
     contract: Contract | None = None
 
-    async def apply(self, conn: asyncpg.Connection, schema: str, event: Envelope) -> None:
+    async def apply(self, conn: asyncpg.Connection, schema: str, envelope: Envelope) -> None:
         raise NotImplementedError
 
-    async def apply_batch(self, conn: asyncpg.Connection, schema: str, events: Sequence[Envelope]) -> None:
+    async def apply_batch(self, conn: asyncpg.Connection, schema: str, envelopes: Sequence[Envelope]) -> None:
         """Used by rebuilds; override to aggregate in memory and write once."""
-        for event in events:
-            await self.apply(conn, schema, event)
+        for envelope in envelopes:
+            await self.apply(conn, schema, envelope)
 
     async def create_schema(self, conn: asyncpg.Connection, schema: str | None = None) -> None:
         schema = schema or self.name
@@ -64,18 +64,19 @@ class ProjectionHandler:
         # taken by the ConsumerRunner before it claims the event, so the claim and the effect wait for a swap
         self.advisory_lock = lock_key(projection.name)
 
-    async def handle(self, conn: asyncpg.Connection, event: Envelope) -> None:
-        await self.projection.apply(conn, f'"{self.projection.name}"', event)
+    async def handle(self, conn: asyncpg.Connection, envelope: Envelope) -> None:
+        await self.projection.apply(conn, f'"{self.projection.name}"', envelope)
 
 
 async def prepare_rebuild(conn: asyncpg.Connection, projection: Projection, *, resume: bool) -> str:
-    """The rebuild's fresh schema: kept when resuming, else dropped with its inbox claims and checkpoints."""
+    """The rebuild's fresh schema: kept when resuming, else dropped with its inbox claims, checkpoints (Kafka
+    offsets) and store checkpoints (store positions)."""
     fresh = projection.name + REBUILD_SUFFIX
     exists = await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", fresh)
     if exists and not resume:
         await conn.execute(f'DROP SCHEMA "{fresh}" CASCADE')
     if not exists or not resume:
-        for table in ("inbox", "checkpoints"):
+        for table in ("inbox", "checkpoints", "store_checkpoints"):
             await conn.execute(f"DELETE FROM {table} WHERE consumer = $1", fresh)
     await projection.create_schema(conn, fresh)
     return fresh

@@ -73,6 +73,10 @@ class _Batcher:
         if fresh:
             await self.projection.apply_batch(conn, self.schema, fresh)
         self.applied += len(fresh)
+        await self.save_progress(conn, last)
+
+    async def save_progress(self, conn: asyncpg.Connection, last: dict) -> None:
+        """Each topic-partition's last Kafka offset, as a checkpoint of the rebuild's consumer."""
         await conn.executemany(
             'INSERT INTO checkpoints (consumer, topic, partition, "offset", event_time) '
             "VALUES ($1, $2, $3, $4, to_timestamp($5 / 1000.0)) ON CONFLICT (consumer, topic, partition) "

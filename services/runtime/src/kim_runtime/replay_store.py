@@ -2,8 +2,9 @@
 
 Each topic a projection reads is published by one service's store (its outbox rows name the topic). The rebuild
 reads those stores in position order, merged across stores by occurred-at, and hands the events to the same
-batcher a Kafka rebuild uses (same decoding and upcasting, inbox claims, apply_batch). Its checkpoint per topic is
-the last store position applied (checkpoint topic ``store:<topic>``, partition 0), so a second run resumes.
+batcher a Kafka rebuild uses (same contract and upcasting, inbox claims, apply_batch). Its progress per topic is the
+last store position applied, in `store_checkpoints` (positions; `checkpoints` holds Kafka offsets only), so a second
+run resumes.
 
 Before the swap, under the projection's exclusive lock, it reads every store to its head and then applies any event
 the live consumer has handled that the rebuild has not (a transaction that committed late with a lower position),
@@ -17,16 +18,23 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
+from .contract import default_contract, validate
+from .envelope import Envelope, EnvelopeError
 from .projection import REBUILD_SUFFIX, Projection, lock_key, prepare_rebuild, swap_in_rebuild
 from .rebuild import Progress, RebuildResult, _Batcher
 from .store import row_to_envelope
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_PREFIX = "store:"
+_SAVE_POSITION = (
+    "INSERT INTO store_checkpoints (consumer, topic, position, event_time) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT (consumer, topic) DO UPDATE SET position = greatest(store_checkpoints.position, excluded.position), "
+    "event_time = excluded.event_time, updated_at = now()"
+)
 _COLUMNS = "e.position, e.event_id, e.stream_id, e.version, e.type, e.schema_version, e.occurred_at, e.metadata, e.data"
 _PAGE = (f"SELECT {_COLUMNS} FROM events e JOIN outbox o USING (position) "
          "WHERE o.topic = $1 AND e.position > $2 AND e.position <= $3 ORDER BY e.position LIMIT $4")
@@ -36,23 +44,36 @@ _COUNT = "SELECT count(*) FROM outbox WHERE topic = $1 AND position > $2 AND pos
 
 
 @dataclass(frozen=True)
-class _Record:
-    """A stored event in the shape of a Kafka record, so the Kafka rebuild's batcher takes it as it is."""
+class _Stored:
+    """An event read from a store: the topic its store publishes it to, its store position, the envelope as stored
+    (not upcast: the contract upcasts it, as it does a Kafka record's)."""
 
     topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    key: bytes
-    value: bytes
-    headers: tuple
+    position: int
+    time: datetime
+    envelope: Envelope
 
 
-def _as_record(topic: str, row: asyncpg.Record) -> _Record:
-    env = row_to_envelope(row, upcast=False)  # the batcher upcasts, as it does for Kafka records
-    headers = tuple((k, v.encode()) for k, v in env.kafka_headers().items())
-    millis = int(row["occurred_at"].timestamp() * 1000)
-    return _Record(CHECKPOINT_PREFIX + topic, 0, row["position"], millis, env.kafka_key(), env.kafka_value(), headers)
+def _as_stored(topic: str, row: asyncpg.Record) -> _Stored:
+    return _Stored(topic, row["position"], row["occurred_at"], row_to_envelope(row, upcast=False))
+
+
+class _StoreBatcher(_Batcher):
+    """The Kafka rebuild's batcher, taking stored events; its progress is store positions, not Kafka offsets."""
+
+    def decode(self, records: list[_Stored]) -> tuple[list[Envelope], dict]:
+        events, last = [], {}
+        for r in records:
+            last[r.topic] = (r.position, r.time)
+            try:
+                events.append(validate(r.envelope, self.projection.contract or default_contract()))
+            except EnvelopeError:
+                self.undecodable += 1
+        return events, last
+
+    async def save_progress(self, conn: asyncpg.Connection, last: dict) -> None:
+        await conn.executemany(_SAVE_POSITION, [(self.consumer_name, topic, position, time)
+                                                for topic, (position, time) in last.items()])
 
 
 class _Source:
@@ -78,9 +99,8 @@ class _Source:
 async def _prepare(pool: asyncpg.Pool, projection: Projection, resume: bool) -> dict[str, int]:
     async with pool.acquire() as conn:
         fresh = await prepare_rebuild(conn, projection, resume=resume)
-        rows = await conn.fetch('SELECT topic, "offset" FROM checkpoints WHERE consumer = $1 AND topic LIKE $2',
-                                fresh, CHECKPOINT_PREFIX + "%")
-    return {r["topic"].removeprefix(CHECKPOINT_PREFIX): r["offset"] for r in rows}
+        rows = await conn.fetch("SELECT topic, position FROM store_checkpoints WHERE consumer = $1", fresh)
+    return {r["topic"]: r["position"] for r in rows}
 
 
 async def rebuild_from_store(
@@ -100,7 +120,7 @@ async def rebuild_from_store(
     fresh = projection.name + REBUILD_SUFFIX
     done = await _prepare(pool, projection, resume)
     sources = [_Source(t, stores[t], done.get(t, 0), batch_size) for t in projection.topics]
-    batcher = _Batcher(projection, fresh)
+    batcher = _StoreBatcher(projection, fresh)
     goals = {s.topic: await s.head() for s in sources}
     total = 0
     for s in sources:
@@ -108,7 +128,7 @@ async def rebuild_from_store(
             total += await c.fetchval(_COUNT, s.topic, s.position, goals[s.topic])
     consumed = 0
 
-    async def apply(records: list[_Record], conn: asyncpg.Connection | None) -> None:
+    async def apply(records: list[_Stored], conn: asyncpg.Connection | None) -> None:
         nonlocal consumed
         if conn is None:
             async with pool.acquire() as c, c.transaction():
@@ -121,13 +141,13 @@ async def rebuild_from_store(
 
     async def pull(goal: dict[str, int], conn: asyncpg.Connection | None) -> None:
         while True:
-            batch: list[_Record] = []
+            batch: list[_Stored] = []
             while len(batch) < batch_size:
                 ready = [s for s in sources if await s.has_next(goal[s.topic])]
                 if not ready:
                     break
                 src = min(ready, key=lambda s: s.buffer[0]["occurred_at"])
-                batch.append(_as_record(src.topic, src.buffer.popleft()))
+                batch.append(_as_stored(src.topic, src.buffer.popleft()))
             if not batch:
                 return
             await apply(batch, conn)
@@ -137,6 +157,7 @@ async def rebuild_from_store(
         await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key(projection.name))
         await pull({s.topic: await s.head() for s in sources}, conn)
         await _apply_what_live_handled(conn, projection, sources, apply)
+        await conn.execute("DELETE FROM store_checkpoints WHERE consumer = $1", fresh)  # done: no resume needed
         await conn.execute("DELETE FROM checkpoints WHERE consumer = $1", fresh)
         await conn.execute(
             'INSERT INTO checkpoints (consumer, topic, partition, "offset", event_time, updated_at) '
@@ -160,7 +181,7 @@ async def _apply_what_live_handled(conn, projection: Projection, sources: list[_
             rows = await c.fetch(_BY_ID, s.topic, ids)
         if rows:
             found += len(rows)
-            await apply([_as_record(s.topic, r) for r in rows], conn)
+            await apply([_as_stored(s.topic, r) for r in rows], conn)
     if found < len(ids):
         log.warning("%s: %d event(s) the live projection handled are in no store (run `kim audit verify`)",
                     projection.name, len(ids) - found)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -35,7 +36,8 @@ def _upcast(type_: str, version: int, data: dict) -> tuple[int, dict]:
     return upcasting.upcast(type_, version, data)
 
 
-def row_to_envelope(row: asyncpg.Record, *, upcast: bool = True) -> Envelope:
+def row_to_envelope(row: asyncpg.Record | Mapping[str, Any], *, upcast: bool = True) -> Envelope:
+    """The envelope of a stored event (a row of `events`, or the same fields from the in-memory store)."""
     meta = row["metadata"]
     version, data = row["schema_version"], row["data"]
     if upcast:
@@ -52,6 +54,23 @@ def row_to_envelope(row: asyncpg.Record, *, upcast: bool = True) -> Envelope:
     )
 
 
+def stored_metadata(envelope: Envelope, topic: str | None) -> dict:
+    """The envelope's metadata as stored; the trace context of the append, except for a partner topic: one
+    action reaches several partners, and a shared trace id would let them link their records."""
+    meta = {k: getattr(envelope, k) for k in _META_FIELDS if getattr(envelope, k) is not None}
+    if is_partner_topic(topic):
+        meta.pop("traceparent", None)
+    elif "traceparent" not in meta and (current := telemetry.current_traceparent()):
+        meta["traceparent"] = current
+    return meta
+
+
+def check_stream(stream_id: str, envelopes: Sequence[Envelope]) -> None:
+    for e in envelopes:
+        if e.stream_id != stream_id:
+            raise ValueError(f"event {e.type} belongs to stream {e.stream_id}, not {stream_id}")
+
+
 class EventStore:
     """One service's store. `topic` is where the outbox relay publishes what is appended (None: no outbox).
 
@@ -66,50 +85,38 @@ class EventStore:
     async def append(
         self,
         stream_id: str,
-        events: Sequence[Envelope],
+        envelopes: Sequence[Envelope],
         expected_version: int,
         *,
         conn: asyncpg.Connection | None = None,
     ) -> list[Recorded]:
-        """Append events to a stream that must be at expected_version (0: a new stream).
+        """Append events (their envelopes) to a stream that must be at expected_version (0: a new stream).
 
         Runs in the caller's transaction when `conn` is given, so other writes commit or fail with it.
         Raises ConcurrencyConflict when the stream is at another version.
         """
-        if not events:
+        if not envelopes:
             return []
-        for e in events:
-            if e.stream_id != stream_id:
-                raise ValueError(f"event {e.type} belongs to stream {e.stream_id}, not {stream_id}")
-        with telemetry.span("append", attributes={"kim.event.types": sorted({e.type for e in events}),
-                                                  "kim.events": len(events)}):
+        check_stream(stream_id, envelopes)
+        with telemetry.span("append", attributes={"kim.event.types": sorted({e.type for e in envelopes}),
+                                                  "kim.events": len(envelopes)}):
             args = (
                 stream_id,
                 expected_version,
                 self.topic,
-                [e.id for e in events],
-                [e.type for e in events],
-                [e.schema_version for e in events],
-                [e.time for e in events],
-                [self._metadata(e) for e in events],
-                [e.data for e in events],
+                [e.id for e in envelopes],
+                [e.type for e in envelopes],
+                [e.schema_version for e in envelopes],
+                [e.time for e in envelopes],
+                [stored_metadata(e, self.topic) for e in envelopes],
+                [e.data for e in envelopes],
             )
-            return await self._append(stream_id, events, expected_version, args, conn)
+            return await self._append(stream_id, envelopes, expected_version, args, conn)
 
-    def _metadata(self, event: Envelope) -> dict:
-        """The envelope's metadata as stored; the trace context of the append, except for a partner topic: one
-        action reaches several partners, and a shared trace id would let them link their records."""
-        meta = {k: getattr(event, k) for k in _META_FIELDS if getattr(event, k) is not None}
-        if is_partner_topic(self.topic):
-            meta.pop("traceparent", None)
-        elif "traceparent" not in meta and (current := telemetry.current_traceparent()):
-            meta["traceparent"] = current
-        return meta
-
-    async def _append(self, stream_id: str, events: Sequence[Envelope], expected_version: int, args: tuple,
+    async def _append(self, stream_id: str, envelopes: Sequence[Envelope], expected_version: int, args: tuple,
                       conn: asyncpg.Connection | None) -> list[Recorded]:
         sql = "SELECT out_position, out_version FROM kim_append($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        deadlines = changes_of(self.schedule, events)
+        deadlines = changes_of(self.schedule, envelopes)
         if deadlines:
             args = (*args, deadlines)
             sql = "SELECT out_position, out_version FROM kim_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
@@ -130,7 +137,7 @@ class EventStore:
             claim.applied = True
         return [
             Recorded(r["out_position"], e.model_copy(update={"stream_version": r["out_version"]}))
-            for r, e in zip(rows, events, strict=True)
+            for r, e in zip(rows, envelopes, strict=True)
         ]
 
     @staticmethod
@@ -170,7 +177,3 @@ class EventStore:
             if len(rows) < batch_size:
                 return
             position = rows[-1]["position"]
-
-    async def head_position(self) -> int:
-        async with self.pool.acquire() as c:
-            return await c.fetchval("SELECT coalesce(max(position), 0) FROM events")

@@ -19,13 +19,19 @@ from contextvars import ContextVar
 from datetime import date
 from typing import Annotated, Any
 
-from kim_schemas.types import LanguageCode, OrganisationId
 from pydantic import AfterValidator, Field, StringConstraints, TypeAdapter
 
 __all__ = [
     "BirthDate", "Day", "Id", "LanguageCode", "Line", "Municipality", "OrganisationId", "PastYear",
     "ReportPeriod", "Text", "KREIS_UNNA_MUNICIPALITIES", "municipalities", "municipalities_served",
 ]
+
+# The same patterns as the event contract's (kim_schemas.types; a unit test holds them equal): the runtime is the lower
+# package and imports nothing of the contract.
+OrganisationId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
+"""A partner organisation's id; it is also the suffix of its topic kim.partner.<organisation id>."""
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
+"""ISO 639-1 (two letters) or ISO 639-3 (three letters) language code, e.g. de, ar, uk, prs."""
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,99}$"
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]

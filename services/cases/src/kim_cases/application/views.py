@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from kim_schemas.types import Encrypted
 
@@ -15,11 +15,25 @@ from kim_cases.domain import Case
 from kim_cases.projections import CaseReferrals
 
 
+@runtime_checkable
+class StateReader(Protocol):
+    """What `case_state` needs of a reader: each encrypted field (or clear value that points at the person) opened,
+    or "erased" / "withheld" in its place. PersonalReader is one; `kim audit case --as-of` brings its own."""
+
+    def open(self, value, label: str) -> Any: ...
+
+    def personal(self, value) -> dict: ...
+
+    def quasi(self, value: str | None) -> str | None: ...
+
+    def notes(self, value) -> Any: ...
+
+
 def _d(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def case_state(case: Case, reader: PersonalReader, client_personal, today: date, *,
+def case_state(case: Case, reader: StateReader, client_personal, today: date, *,
                erased: bool = False) -> dict[str, Any]:
     o = case.opened
     plans = [plan(p, reader) for p in case.plans]
@@ -46,7 +60,7 @@ def case_state(case: Case, reader: PersonalReader, client_personal, today: date,
     }
 
 
-def consent_view(consent, reader: PersonalReader, today: date, erased: bool) -> dict:
+def consent_view(consent, reader: StateReader, today: date, erased: bool) -> dict:
     """The consent; the language it was explained in opened like personal data (encrypted since ConsentGranted v2;
     a version 1 consent's plain code is shown to the same readers)."""
     language = consent.granted.informed_in

@@ -74,32 +74,21 @@ def state_as_of(case_id: str, client_id: str, trail: list[Entry], moment: dateti
     client_events = [e for e in trail if e.service == "cases" and e.stream_id == client_id
                      and (happened_by(e, moment, by) or (by == "business" and business_date(e) is None
                                                          and e.type == "kim.cases.ClientRegistered"))]
+    from kim_cases.public import UnreadableHistory, case_state_at
+
     try:
-        state = _aggregate(case_id, case_events, client_events, moment, opener)
+        state = case_state_at(case_id, [_stored(e) for e in case_events], client_id,
+                              [_stored(e) for e in client_events], moment.date(), opener)
         folded_by = "kim_cases aggregate"
-    except Exception:  # an event the aggregate cannot take (unknown version, schema drift): fold generically
+    except UnreadableHistory:  # an event the aggregate cannot take (unknown version, schema drift): fold generically
         state, folded_by = _generic(case_events, client_events, opener), "generic fold of event data"
     return {"case_id": case_id, "as_of": moment.isoformat(), "by": by, "version": case_events[-1].version,
             "last_event": case_events[-1].type, "last_event_at": case_events[-1].time.isoformat(),
             "client_erased_now": opener.erased, "folded_by": folded_by, "state": state}
 
 
-def _parse(entry: Entry):
-    from kim_schemas import parse
-
-    return parse(entry.type, entry.schema_version, entry.data)
-
-
-def _aggregate(case_id: str, case_events: list[Entry], client_events: list[Entry], moment: datetime,
-               opener: Opener) -> dict:
-    from kim_cases.application.views import case_state
-    from kim_cases.domain import Case, Client
-
-    case = Case.from_events(case_id, [_parse(e) for e in case_events])
-    client = Client.from_events(client_events[0].stream_id if client_events else "",
-                                [_parse(e) for e in client_events])
-    personal = client.registered.personal if client.registered else None
-    return case_state(case, opener, personal, moment.date())
+def _stored(entry: Entry) -> tuple[str, int, dict]:
+    return entry.type, entry.schema_version, entry.data
 
 
 def _generic(case_events: list[Entry], client_events: list[Entry], opener: Opener) -> dict:

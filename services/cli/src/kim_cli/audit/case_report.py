@@ -7,8 +7,7 @@ from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import datetime
 
-from kim_cases.adapters.access_log import AccessLog
-from kim_cases.application.personal import HEALTH, mentions_health
+from kim_cases.public import HEALTH, AccessLog, mentions_health
 from kim_runtime.auth import Principal
 from kim_runtime.topics import SERVICES
 

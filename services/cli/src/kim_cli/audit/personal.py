@@ -25,9 +25,7 @@ NOT_UNWRAPPED = b""  # the key exists but was not unwrapped: nothing is shown in
 
 async def client_key(cases: asyncpg.Pool, client_id: str | None, *, reveal: bool) -> bytes | None:
     """The client's data key (None once erased); unwrapped only when personal data is to be shown in clear."""
-    from kim_cases.adapters.crypto import Undecryptable
-    from kim_cases.adapters.keyring import MasterKeyError
-    from kim_cases.adapters.keys import KeyStore
+    from kim_cases.public import MasterKeyError, Undecryptable, client_data_key
 
     from kim_cli.audit.connect import UserError
     from kim_cli.master_key import keyring
@@ -38,13 +36,12 @@ async def client_key(cases: asyncpg.Pool, client_id: str | None, *, reveal: bool
         if not await conn.fetchval("SELECT to_regclass('client_keys') IS NOT NULL"):
             return None
     try:
-        store = KeyStore(cases, keyring() if reveal else None)
-        if not reveal:
-            return NOT_UNWRAPPED if await store.exists(client_id) else None
-        found = await store.get(client_id)
+        exists, key = await client_data_key(cases, client_id, keyring() if reveal else None, unwrap=reveal)
     except (MasterKeyError, Undecryptable) as exc:
         raise UserError(f"--show-personal needs the cases service's key-encryption key: {exc}") from None
-    return found[1] if found else None
+    if not exists:
+        return None
+    return key if reveal else NOT_UNWRAPPED
 
 
 class Opener:
@@ -65,12 +62,12 @@ class Opener:
             return ERASED
         if not self.reveal:
             return WITHHELD
-        from kim_cases.adapters import crypto
+        from kim_cases.public import Undecryptable, decrypt
         from kim_schemas.types import Encrypted
 
         try:
-            opened = crypto.decrypt(self.key, self.client_id, Encrypted.model_validate(value))
-        except Exception:  # tampered, or encrypted for another client
+            opened = decrypt(self.key, self.client_id, Encrypted.model_validate(value))
+        except (Undecryptable, ValueError):  # tampered, encrypted for another client, or not an Encrypted at all
             return UNREADABLE
         self.read.add(label)
         return opened
@@ -78,7 +75,7 @@ class Opener:
     def data(self, data: dict) -> dict:
         return {k: self.open(v, k) if is_encrypted(v) else v for k, v in data.items()}
 
-    # the interface kim_cases.application.views.case_state expects of a reader
+    # kim_cases.public.StateReader: what the cases service's case_state needs of a reader
     def personal(self, value) -> dict:
         opened = self.open(_plain(value), "personal")
         if isinstance(opened, dict):

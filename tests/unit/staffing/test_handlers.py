@@ -1,0 +1,268 @@
+"""Service-layer tests of the staffing command handlers on the in-memory store (kim_runtime.memory): no database, no
+Kafka. The handlers also write the service's read model and caseload tables in the same transaction; those
+adapters (`staffing_sql`, `caseload_sql`) have no port yet, so here `Tables` stands in for them, holding what the SQL
+would hold. What is tested is the handler: load (refusing an id another kind of stream uses), check the version,
+decide, admit against the grant's loads, append, and the caseload re-check that may append a limit event.
+(Unlike the tables, `Tables` does not roll back with a failed transaction: the tests assert on the events.)"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from kim_runtime.errors import ConcurrencyConflict, NotFound, RuleViolation
+from kim_runtime.memory import InMemoryEventStore
+from kim_schemas.codes import Baustein
+from kim_schemas.staffing import FundingSource, VacancyReason
+
+from kim_staffing.adapters import caseload_sql, staffing_sql
+from kim_staffing.adapters.events import Context
+from kim_staffing.application import caseload
+from kim_staffing.application import commands as c
+from kim_staffing.application.assignments import CaseManagers
+from kim_staffing.application.handlers import Staffing
+from kim_staffing.domain.timeline import Span
+
+LIMIT_PER_VZA = 40
+CTX = Context(actor="lead-1", correlation_id="corr-1", causation_id="cmd-1")
+FROM = date(2025, 1, 1)
+
+
+class Tables:
+    """The read model and caseload tables, as the SQL adapters keep them."""
+
+    def __init__(self, store: InMemoryEventStore):
+        self.store = store
+        self.grants: dict[str, int] = {}  # grant id -> version saved
+        self.positions: dict = {}
+        self.cases: dict[str, dict] = {}
+        self.caseloads: dict[str, dict] = {}
+
+    # staffing_sql
+    async def lock(self, conn, name):
+        return None
+
+    async def save_grant(self, conn, grant):
+        self.grants[grant.grant_id] = grant.version
+
+    async def save_position(self, conn, p):
+        self.positions[p.position_id] = p
+
+    async def grant_loads(self, conn, grant_id):
+        return [(Span.inclusive(p.funded_from, p.established.valid_to), p.vza)
+                for p in self.positions.values() if p.grant_id == grant_id]
+
+    async def staff_share(self, conn, staff_member_id, day):
+        shares = [o.share for p in self.positions.values() for o in p.occupancies
+                  if o.staff_member_id == staff_member_id and o.span.contains(day)]
+        return sum(shares, Decimal(0)) if shares else None
+
+    # caseload_sql
+    async def case(self, conn, case_id):
+        return self.cases.get(case_id)
+
+    async def set_manager(self, conn, case_id, staff_member_id, since, **_):
+        before = self.cases[case_id]["staff_member_id"]
+        self.cases[case_id]["staff_member_id"] = staff_member_id
+        return {s for s in (before, staff_member_id) if s}
+
+    async def lock_caseload(self, conn, staff_member_id):
+        return self.caseloads.setdefault(staff_member_id, {"over_limit": False})
+
+    async def active_cases(self, conn, staff_member_id):
+        return sum(1 for x in self.cases.values() if x["staff_member_id"] == staff_member_id and x["status"] == "open")
+
+    async def save_caseload(self, conn, staff_member_id, active, share, limit, over):
+        self.caseloads[staff_member_id] = {"over_limit": over, "active_cases": active, "limit": limit}
+
+    async def stream_version(self, conn, stream_id):
+        return await self.store.stream_version(stream_id, conn)
+
+    def open_cases(self, staff_member_id: str, n: int, municipality: str = "05978024") -> None:
+        for i in range(n):
+            self.cases[f"case-{staff_member_id}-{i}"] = {"staff_member_id": staff_member_id, "status": "open",
+                                                        "municipality": municipality}
+
+
+@pytest.fixture
+def store():
+    return InMemoryEventStore("kim.staffing")
+
+
+@pytest.fixture
+def tables(store, monkeypatch) -> Tables:
+    t = Tables(store)
+    for name in ("lock", "save_grant", "save_position", "grant_loads"):
+        monkeypatch.setattr(staffing_sql, name, getattr(t, name))
+    for name in ("case", "set_manager", "lock_caseload", "active_cases", "save_caseload", "stream_version"):
+        monkeypatch.setattr(caseload_sql, name, getattr(t, name))
+    monkeypatch.setattr(caseload, "staff_share", t.staff_share)
+    return t
+
+
+@pytest.fixture
+def staffing(store, tables) -> Staffing:
+    return Staffing(store.pool, store, limit_per_vza=LIMIT_PER_VZA)
+
+
+def award(grant_id="g-1", vza="2.0") -> c.AwardGrant:
+    return c.AwardGrant(grant_id=grant_id, baustein=Baustein.CASE_MANAGEMENT, period_from=FROM,
+                        period_to=date(2025, 12, 31), vza=Decimal(vza), rate_per_vza=Decimal("56000.00"))
+
+
+def establish(position_id="p-1", vza="1.0", grant_id=None, **over) -> c.EstablishPosition:
+    return c.EstablishPosition(**{
+        "position_id": position_id, "baustein": Baustein.CASE_MANAGEMENT, "vza": Decimal(vza),
+        "host_organisation_id": "stadt-luenen", "municipality": "05978024",
+        "funding_source": FundingSource.KIM_GRANT if grant_id else FundingSource.MUNICIPALITY,
+        "grant_id": grant_id, "valid_from": FROM} | over)
+
+
+async def types(store, stream) -> list[str]:
+    return [e.type.rsplit(".", 1)[1] for e in await store.read_stream(stream)]
+
+
+# -- grants ----------------------------------------------------------------------------------------------------------
+async def test_award_grant_appends_it_and_saves_its_row(staffing, store, tables):
+    grant = await staffing.award_grant(CTX, award())
+    [env] = await store.read_stream("g-1")
+    assert env.type == "kim.staffing.GrantAwarded" and grant.version == 1 and tables.grants == {"g-1": 1}
+    assert (env.actor, env.correlation_id, env.causation_id, env.source) == ("lead-1", "corr-1", "cmd-1",
+                                                                             "/kim/staffing")
+    assert [o.position for o in store.outbox] == [r.position async for r in store.read_all()]
+
+
+async def test_a_grant_is_awarded_once(staffing, store):
+    await staffing.award_grant(CTX, award())
+    with pytest.raises(RuleViolation, match="exists already"):
+        await staffing.award_grant(CTX, award())
+    assert await types(store, "g-1") == ["GrantAwarded"]
+
+
+async def test_an_id_another_kind_of_stream_uses_is_refused(staffing, store):
+    await staffing.establish_position(CTX, establish("x-1"))
+    with pytest.raises(RuleViolation, match="already used by a PositionEstablished stream"):
+        await staffing.award_grant(CTX, award("x-1"))
+
+
+# -- positions -------------------------------------------------------------------------------------------------------
+async def test_establish_a_municipal_position(staffing, store, tables):
+    position = await staffing.establish_position(CTX, establish())
+    [env] = await store.read_stream("p-1")
+    assert env.type == "kim.staffing.PositionEstablished" and env.municipality == "05978024"
+    assert position.version == 1 and tables.positions["p-1"] is position and position.grant_id is None
+
+
+async def test_positions_of_a_grant_are_admitted_up_to_its_vza(staffing, store):
+    await staffing.award_grant(CTX, award(vza="1.5"))
+    await staffing.establish_position(CTX, establish("p-1", "1.0", "g-1"))
+    with pytest.raises(RuleViolation, match="at most 0.5 VZÄ are free"):
+        await staffing.establish_position(CTX, establish("p-2", "1.0", "g-1"))
+    assert await store.read_stream("p-2") == []
+    await staffing.establish_position(CTX, establish("p-2", "0.5", "g-1"))
+    assert await types(store, "p-2") == ["PositionEstablished"]
+
+
+async def test_a_position_of_an_unknown_grant_is_not_found(staffing, store):
+    with pytest.raises(NotFound, match="grant g-9 not found"):
+        await staffing.establish_position(CTX, establish(grant_id="g-9"))
+    assert store.outbox == []
+
+
+async def test_transfer_a_position_onto_a_grant(staffing, store, tables):
+    await staffing.award_grant(CTX, award())
+    await staffing.establish_position(CTX, establish())
+    position = await staffing.transfer_position(CTX, "p-1", c.TransferPosition(
+        from_programme="Integration Point", grant_id="g-1", transferred_on=date(2025, 4, 1)), seen=1)
+    assert position.grant_id == "g-1" and position.funded_from == date(2025, 4, 1)
+    assert await types(store, "p-1") == ["PositionEstablished", "PositionTransferred"]
+    assert await tables.grant_loads(None, "g-1") == [(Span.inclusive(date(2025, 4, 1), None), Decimal("1.0"))]
+
+
+async def test_a_transfer_at_a_stale_version_is_refused(staffing, store):
+    await staffing.award_grant(CTX, award())
+    await staffing.establish_position(CTX, establish())
+    with pytest.raises(ConcurrencyConflict):
+        await staffing.transfer_position(CTX, "p-1", c.TransferPosition(
+            from_programme="Integration Point", grant_id="g-1", transferred_on=date(2025, 4, 1)), seen=0)
+    assert await types(store, "p-1") == ["PositionEstablished"]
+
+
+async def test_fill_a_position(staffing, store, tables):
+    await staffing.establish_position(CTX, establish())
+    position = await staffing.fill_position(CTX, "p-1", c.FillPosition(
+        staff_member_id="staff-1", vza_share=Decimal("1.0"), filled_on=FROM), seen=1)
+    assert position.filled_on(date(2025, 2, 1)) == Decimal("1.0")
+    assert await types(store, "p-1") == ["PositionEstablished", "PositionFilled"]
+    assert tables.caseloads["staff-1"] == {"over_limit": False, "active_cases": 0, "limit": LIMIT_PER_VZA}
+
+
+async def test_filling_an_unknown_position_is_not_found(staffing):
+    with pytest.raises(NotFound, match="position p-9 not found"):
+        await staffing.fill_position(CTX, "p-9", c.FillPosition(staff_member_id="staff-1", vza_share=Decimal("1"),
+                                                                filled_on=FROM), seen=None)
+
+
+async def test_a_smaller_share_puts_a_case_manager_over_their_limit_once(staffing, store, tables):
+    """30 open cases: within a full-time limit of 40; filling half a position (limit 20) crosses it."""
+    tables.open_cases("staff-1", 30)
+    await staffing.establish_position(CTX, establish())
+    await staffing.fill_position(CTX, "p-1", c.FillPosition(staff_member_id="staff-1", vza_share=Decimal("0.5"),
+                                                            filled_on=date(2025, 1, 1)), seen=None)
+    [limit] = await store.read_stream("staff-1")
+    assert limit.type == "kim.staffing.CaseloadLimitExceeded"
+    assert (limit.data["active_cases"], limit.data["limit"]) == (30, 20)
+    assert limit.causation_id == "cmd-1" and tables.caseloads["staff-1"]["over_limit"]
+
+
+async def test_vacating_brings_the_case_manager_back_within_the_limit(staffing, store, tables):
+    tables.open_cases("staff-1", 30)
+    await staffing.establish_position(CTX, establish())
+    await staffing.fill_position(CTX, "p-1", c.FillPosition(staff_member_id="staff-1", vza_share=Decimal("0.5"),
+                                                            filled_on=date(2025, 1, 1)), seen=None)
+    await staffing.vacate_position(CTX, "p-1", c.VacatePosition(
+        staff_member_id="staff-1", vacated_on=date(2025, 1, 2), reason=VacancyReason.RESIGNATION), seen=2)
+    assert await types(store, "p-1") == ["PositionEstablished", "PositionFilled", "PositionVacated"]
+    assert await types(store, "staff-1") == ["CaseloadLimitExceeded", "CaseloadBackWithinLimit"]
+
+
+async def test_vacating_what_is_not_held_is_refused(staffing, store):
+    await staffing.establish_position(CTX, establish())
+    with pytest.raises(RuleViolation, match="does not fill"):
+        await staffing.vacate_position(CTX, "p-1", c.VacatePosition(
+            staff_member_id="staff-2", vacated_on=date(2025, 3, 1), reason=VacancyReason.RESIGNATION), seen=None)
+    assert await types(store, "p-1") == ["PositionEstablished"]
+
+
+# -- case manager assignment -----------------------------------------------------------------------------------------
+@pytest.fixture
+def managers(store, tables) -> CaseManagers:
+    return CaseManagers(store.pool, store, limit_per_vza=LIMIT_PER_VZA)
+
+
+async def test_assigning_a_case_manager_moves_the_case_between_caseloads(managers, store, tables):
+    tables.cases["case-1"] = {"staff_member_id": "staff-1", "status": "open", "municipality": "05978024"}
+    assignment = await managers.assign(CTX, "case-1", c.AssignCaseManager(staff_member_id="staff-2",
+                                                                          assigned_on=date(2025, 3, 1)), seen=0)
+    [env] = await store.read_stream("case-1")
+    assert env.type == "kim.staffing.CaseManagerAssigned" and env.municipality == "05978024"
+    assert assignment.version == 1 and tables.cases["case-1"]["staff_member_id"] == "staff-2"
+    assert {k: v["active_cases"] for k, v in tables.caseloads.items()} == {"staff-1": 0, "staff-2": 1}
+
+
+async def test_a_case_staffing_has_not_heard_of_is_not_found(managers, store):
+    with pytest.raises(NotFound, match="not known to staffing"):
+        await managers.assign(CTX, "case-9", c.AssignCaseManager(staff_member_id="staff-2"), seen=None)
+    assert store.outbox == []
+
+
+async def test_an_assignment_at_a_stale_version_is_refused(managers, store, tables):
+    tables.cases["case-1"] = {"staff_member_id": "staff-1", "status": "open", "municipality": "05978024"}
+    await managers.assign(CTX, "case-1", c.AssignCaseManager(staff_member_id="staff-2",
+                                                             assigned_on=date(2025, 3, 1)), seen=None)
+    with pytest.raises(ConcurrencyConflict):
+        await managers.assign(CTX, "case-1", c.AssignCaseManager(staff_member_id="staff-3",
+                                                                 assigned_on=date(2025, 3, 2)), seen=0)
+    assert await types(store, "case-1") == ["CaseManagerAssigned"]
+
