@@ -76,7 +76,7 @@ async def seeded_demo(stack, bootstrap: str) -> AsyncIterator[Demo]:
                 report = await api.call(team_lead("kreis-unna"), "POST", "reporting", "/reports",
                                         {"period": str(today.year - 1)})
                 await api.call(ADMIN, "POST", "reporting", f"/reports/{report['report_id']}/approve",
-                               {"content_hash": report["content_hash"]})
+                               {"content_hash": report["content_hash"]}, headers={"If-Match": '"1"'})
                 await eventually(lambda: _all_sent(urls), timeout=60)  # the relays are done: nothing left pending
         yield Demo(urls, names, done, today, report["report_id"])
     finally:

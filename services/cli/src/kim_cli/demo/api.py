@@ -41,11 +41,13 @@ class Api:
         return {"Authorization": f"Bearer {self._tokens[key]}"}
 
     async def call(self, who: Principal, method: str, service: str, path: str, body: dict | None = None, *,
-                   settle: bool = False, ok: tuple[int, ...] = ()) -> dict | list:
-        """The JSON answer of a 2xx (or an `ok` status); DemoError otherwise."""
+                   settle: bool = False, ok: tuple[int, ...] = (), headers: dict[str, str] | None = None
+                   ) -> dict | list:
+        """The JSON answer of a 2xx (or an `ok` status); DemoError otherwise. `headers` go with the request (e.g.
+        If-Match where the service requires it)."""
         deadline = time.monotonic() + SETTLE_SECONDS
         delay = 0.05
-        headers = self.headers(who)
+        headers = self.headers(who) | (headers or {})
         if method in ("POST", "PUT", "PATCH"):  # one key per command, kept across its retries: never applied twice
             headers = headers | {"Idempotency-Key": str(uuid.uuid4())}
         while True:
