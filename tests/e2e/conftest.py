@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from kim_cli import processes as procs
 from kim_cli.stack import StackHandle, create_database, drop_database
 
 from .otlp import Collector
+from tests.ports import free_port
 
 
 @dataclass
@@ -39,10 +39,6 @@ class Services:
         return self.logs_dir / "anchors" / f"{service}.jsonl"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="package")

@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kim_cli.stack_procs import is_alive, port_open, terminate
+from kim_cli.stack_procs import is_alive, terminate
 
-from .conftest import free_port
+from tests.ports import free_block, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 KIM = str(Path(sys.executable).with_name("kim"))
@@ -61,10 +61,7 @@ class Run:
 
 
 def free_base_port() -> int:
-    while True:
-        base = free_port()
-        if base < 65000 and not any(port_open(base + i) for i in range(5)):
-            return base
+    return free_block(5)
 
 
 def token(text: str, role: str) -> str:

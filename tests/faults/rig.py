@@ -19,7 +19,6 @@ import itertools
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ from kim_runtime.auth import Principal, Role, issue_token
 from tests.e2e.support import end_offsets, read_topic
 from tests.faults import recorder
 from tests.polling import eventually
+from tests.ports import free_port
 
 LUENEN, TEAM = "05978024", "stadt-luenen"
 TOPIC = recorder.TOPIC
@@ -49,10 +49,6 @@ WORKERS = 4  # concurrent senders, each owning CASES / WORKERS streams
 PAUSE_S = 0.03  # between two commands of one sender
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PrivateStack:

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import socket
 import stat
 import tempfile
 import uuid
@@ -27,12 +26,9 @@ from kim_cli.stack_procs import is_alive
 from kim_cli.stack_topics import planned_topics
 from kim_runtime.kafka import make_broker
 from kim_runtime.settings import RuntimeSettings
+from tests.ports import free_port as _free_port
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

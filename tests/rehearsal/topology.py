@@ -46,7 +46,7 @@ SERVICES = ("cases", "staffing", "referrals", "reporting")
 # partners named in KIM_PARTNERS (kafka-init makes their users and topics); LATE is registered afterwards only
 PARTNERS = ("jobcenter-kreis-unna", "caritas-unna")
 LATE_PARTNER = "diakonie-luenen"
-DEFAULT_BASE_PORT = 35192
+DEFAULT_BASE_PORT = 28192  # below the ephemeral range: no outgoing connection takes one of them
 # Not compose settings: timing on a small test machine only (fewer internal partitions, no rebalance delay).
 TIMING_ONLY = {"offsets.topic.num.partitions": "3", "group.initial.rebalance.delay.ms": "0",
                "num.network.threads": "2", "num.io.threads": "4"}

@@ -146,7 +146,7 @@ async def test_store_positions_and_kafka_offsets_are_kept_apart(fresh_db):
             # what an earlier version left behind moves when migration 007 runs
             await conn.execute('INSERT INTO checkpoints (consumer, topic, partition, "offset", event_time) '
                                "VALUES ('old__rebuild', 'store:kim.cases', 0, 17, now())")
-            await conn.execute((resources.files("kim_runtime") / "migrations/007_store_checkpoints.sql").read_text())
+            await conn.execute((resources.files("kim_runtime") / "migrations/008_store_checkpoints.sql").read_text())
             assert await conn.fetchval("SELECT count(*) FROM checkpoints WHERE topic LIKE 'store:%'") == 0
             assert tuple(await conn.fetchrow("SELECT consumer, topic, position FROM store_checkpoints")) == (
                 "old__rebuild", "kim.cases", 17)

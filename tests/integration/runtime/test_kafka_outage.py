@@ -6,7 +6,6 @@ without disturbing the session's stack.
 
 from __future__ import annotations
 
-import socket
 
 import pytest
 
@@ -15,14 +14,11 @@ from kim_cli.stack_config import StackConfig
 from kim_cli.stack_procs import is_alive, terminate
 
 from .harness import Harness, Recorder, event, eventually, unique
+from tests.ports import free_port as _free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PrivateBroker:

@@ -77,6 +77,8 @@ async def supervise(name: str, run: Callable[[], Awaitable[None]], *, on_crash: 
             raise
         except Exception as crashed:  # restarted below: one failing part must not stop the process's others
             exc = crashed
+        if asyncio.current_task().cancelling():  # a cancellation swallowed on the way (asyncio.wait_for can, in 3.11)
+            raise asyncio.CancelledError
         if time.monotonic() - started >= healthy_after:
             delay = base_delay
         on_crash(exc)

@@ -218,11 +218,12 @@ class Scheduler:
         """Until cancelled: fire what is due, then sleep until the next due time, a notification or a clock move."""
         listener = asyncio.create_task(self._listen_forever(), name="deadline-listener") if self.dsn else None
         try:
-            while True:
+            while not asyncio.current_task().cancelling():  # a cancellation asyncio.wait_for swallowed (3.11) ends it
                 self._wake.clear()
                 self.wakeups += 1
                 await self.fire_due()
                 await self._sleep(await self.next_due())
+            raise asyncio.CancelledError
         finally:
             if listener is not None:
                 listener.cancel()

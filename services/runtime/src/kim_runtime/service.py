@@ -31,6 +31,7 @@ from .store import EventStore
 from .topics import dead_letter_topic, service_topic
 
 log = logging.getLogger(__name__)
+STOP_TIMEOUT_S = 10.0  # per shutdown step (broker, database pool)
 
 PUBLISHED = Counter("kim_events_published_total", "Events the outbox relay published", ["service"])
 ANCHORS = Counter("kim_audit_anchors_total", "Signed anchors this process wrote", ["service"])
@@ -250,16 +251,25 @@ class ServiceRuntime:
                 delay = min(delay * 2, 30)
 
     async def stop(self) -> None:
+        """Stop what start() started, each step bounded (STOP_TIMEOUT_S), so a stuck broker or connection never
+        keeps the process from exiting."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_S)
+            for task in pending:
+                log.warning("%s: task %s did not stop within %s s of its cancellation", self.settings.service,
+                            task.get_name(), STOP_TIMEOUT_S)
         self._tasks.clear()
         with contextlib.suppress(Exception):
-            await self.broker.stop()
+            await asyncio.wait_for(self.broker.stop(), STOP_TIMEOUT_S)
         if self.pool:
-            await self.pool.close()
+            try:  # close waits for every borrowed connection to come back; a stuck one must not hold the exit
+                await asyncio.wait_for(self.pool.close(), STOP_TIMEOUT_S)
+            except (TimeoutError, asyncio.TimeoutError):
+                log.warning("%s: database connections still busy after %s s at shutdown: closed hard",
+                            self.settings.service, STOP_TIMEOUT_S)
+                self.pool.terminate()
         telemetry.shutdown_tracing()
 
     @contextlib.asynccontextmanager
