@@ -25,7 +25,8 @@ CATALOGUE = {
     "referrals": "PartnerRegistered ReferralRequested ReferralAccepted ReferralDeclined AppointmentScheduled "
     "ReferralOutcomeReported ReferralClosed ReferralRevoked ReferralOverdue AppointmentOutcomeMissing ConsentChecked",
     "reporting": "ReportGenerated ReportApproved",
-    "partner": "PartnerReferralOffered PartnerReferralUpdated PartnerReferralRevoked",
+    "partner": "PartnerReferralSnapshot PartnerReferralRevoked PartnerReferralTombstone PartnerReferralOffered "
+               "PartnerReferralUpdated",
 }
 
 

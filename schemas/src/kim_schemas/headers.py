@@ -29,10 +29,11 @@ CLOUDEVENTS_HEADERS: dict[str, str] = {
     "content-type": "Media type of the value, always application/json.",
 }
 
-# Written by the publishing library (FastStream) on every record, besides the CloudEvents attributes.
+# Written by the publishing library (FastStream) on the service topics' records, besides the CloudEvents
+# attributes; never on a partner topic (the relay publishes those records with exactly the headers above).
 LIBRARY_HEADERS: dict[str, str] = {
-    "correlation_id": "FastStream's own correlation header: the same value as ce_correlationid (on a partner topic "
-                      "the partner's own id, as there). Read ce_correlationid instead.",
+    "correlation_id": "Service topics only, never on a partner topic: FastStream's own correlation header, the same "
+                      "value as ce_correlationid. Read ce_correlationid instead.",
 }
 
 DLQ_HEADERS: dict[str, str] = {

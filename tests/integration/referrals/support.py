@@ -177,7 +177,8 @@ class PartnerTopicReader:
             batch = await self.consumer.getmany(timeout_ms=100)
             for msgs in batch.values():
                 self.records += [{"key": m.key.decode(), "headers": {k: v.decode() for k, v in m.headers},
-                                  "data": json.loads(m.value), "raw": m.value} for m in msgs]
+                                  "data": json.loads(m.value) if m.value is not None else {},
+                                  "tombstone": m.value is None, "raw": m.value or b""} for m in msgs]
             return any(predicate(r) for r in self.records)
 
         await eventually(found, timeout=timeout)
@@ -195,7 +196,7 @@ async def read_to_end(bootstrap: str, topics: list[str] | None = None, *, partne
             topics = [t for t in await admin.list_topics() if t.startswith("kim.partner.")]
         finally:
             await admin.close()
-    return [f"{m.key.decode()} {m.headers!r} {m.value.decode()}"
+    return [f"{m.key.decode()} {m.headers!r} {(m.value or b'').decode()}"
             for records in (await read_records(bootstrap, list(topics or []))).values() for m in records]
 
 

@@ -39,7 +39,10 @@ async def test_the_whole_lifecycle_runs_over_kafka(fresh_db, kafka_bootstrap):
         async with PartnerTopicReader(kafka_bootstrap, partner_topic(jobcenter)) as agency:
             records = await agency.wait_for(lambda m: m["key"] == mine)
             offer = next(m for m in records if m["key"] == mine)
-            assert offer["headers"]["ce_type"] == "kim.partner.PartnerReferralOffered"
+            assert offer["headers"]["ce_type"] == "kim.partner.PartnerReferralSnapshot"
+            assert (offer["data"]["version"], offer["headers"]["ce_streamversion"]) == (1, "1")  # the partner's count
+            assert offer["data"]["state"] == "requested" and "correlation_id" not in offer["headers"]
+            assert "." not in offer["data"]["offered_at"] and "." not in offer["headers"]["ce_time"]  # whole seconds
             assert offer["data"]["residence_status"] == "duldung_60a"  # 'aufenthalt' is shared
             assert offer["data"]["languages"] is None  # 'sprache_bildung' is not
             pseudonym = offer["data"]["client_pseudonym"]
@@ -51,7 +54,7 @@ async def test_the_whole_lifecycle_runs_over_kafka(fresh_db, kafka_bootstrap):
             me = partner(jobcenter)
             assert (await client.get(f"/partner/referrals/{rid}", headers=me)).status_code == 404  # internal id
             seen = await client.get(f"/partner/referrals/{mine}", headers=me)
-            assert seen.json()["referral_id"] == mine
+            assert seen.json() == offer["data"]  # the API answers exactly the topic's newest record
             assert seen.headers["ETag"] == f'"{offer["headers"]["ce_streamversion"]}"'
             stale = await client.post(f"/partner/referrals/{mine}/accept", headers=me | {"If-Match": '"99"'})
             assert stale.status_code == 412 and rid not in stale.text
@@ -69,8 +72,15 @@ async def test_the_whole_lifecycle_runs_over_kafka(fresh_db, kafka_bootstrap):
             assert reported.status_code == 200, reported.text
 
             states = lambda: [m["data"].get("state") for m in agency.records if m["key"] == mine]  # noqa: E731
-            await agency.wait_for(lambda m: m["key"] == mine and m["data"].get("state") == "ergebnis")
-            assert states() == [None, "angenommen", "termin", "ergebnis"]
+            await agency.wait_for(lambda m: m["key"] == mine and m["data"].get("state") == "outcome_reported")
+            assert states() == ["requested", "accepted", "appointment_scheduled", "outcome_reported"]
+            mine_records = [m for m in agency.records if m["key"] == mine]
+            assert [m["headers"]["ce_streamversion"] for m in mine_records] == ["1", "2", "3", "4"]
+            assert [m["data"]["version"] for m in mine_records] == [1, 2, 3, 4]
+            last = mine_records[-1]["data"]  # a full snapshot: the appointment is still there with the outcome
+            assert (last["appointment_on"], last["outcome"], last["residence_status"]) == (
+                "2025-03-20", "massnahme_begonnen", "duldung_60a")
+            assert (await client.get(f"/partner/referrals/{mine}", headers=me)).json() == last
 
         outcome = await _on_referrals_topic(kafka_bootstrap, rid, "kim.referrals.ReferralOutcomeReported")
         assert outcome["data"] == {**outcome["data"], "case_id": case_id, "outcome": "massnahme_begonnen"}
@@ -87,7 +97,7 @@ async def test_the_whole_lifecycle_runs_over_kafka(fresh_db, kafka_bootstrap):
             True, consent_id, rid, [])
         assert checked["categories_required"] == ["arbeit_qualifikation", "aufenthalt"]
         told = [h["type"].split(".")[-1] for h in history if h["type"].startswith("kim.partner.")]
-        assert told == ["PartnerReferralOffered"] + ["PartnerReferralUpdated"] * 4
+        assert told == ["PartnerReferralSnapshot"] * 5
 
 
 async def _on_referrals_topic(bootstrap: str, referral_id: str, event_type: str) -> dict:

@@ -44,6 +44,13 @@ HEADER_NAMES: dict[str, str] = {
 }
 REQUIRED_HEADERS = ("ce_id", "ce_type", "ce_source", "ce_specversion", "ce_time")
 
+# Event types published with a null value: Kafka tombstones on a compacted topic (kim_schemas registers them).
+TOMBSTONE_TYPES: set[str] = set()
+
+
+def register_tombstone(event_type: str) -> None:
+    TOMBSTONE_TYPES.add(event_type)
+
 
 class EnvelopeError(ValueError):
     """A Kafka record that is not a valid KIM Hub CloudEvent; `reason` is a short code for the dead-letter topic."""
@@ -111,7 +118,14 @@ class Envelope(BaseModel):
     def kafka_key(self) -> bytes:
         return self.stream_id.encode()
 
-    def kafka_value(self) -> bytes:
+    @property
+    def is_tombstone(self) -> bool:
+        return self.type in TOMBSTONE_TYPES
+
+    def kafka_value(self) -> bytes | None:
+        """The data as JSON; None (a tombstone) for a tombstone type, whose fields stay in the store only."""
+        if self.is_tombstone:
+            return None
         return json.dumps(self.data, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
     def kafka_headers(self) -> dict[str, str]:
@@ -136,6 +150,8 @@ class Envelope(BaseModel):
             raise EnvelopeError(f"unsupported ce_specversion {hdrs['ce_specversion']!r}", reason="invalid-header")
         if not key:
             raise EnvelopeError("record has no key (the stream id)", reason="missing-key")
+        if value is None and hdrs["ce_type"] in TOMBSTONE_TYPES:
+            value = b"{}"  # a tombstone: key and headers only
         try:
             data = json.loads(value or b"null")
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import asyncpg
+import kim_schemas  # noqa: F401  (registers the tombstone types)
+from kim_runtime.envelope import TOMBSTONE_TYPES
 
 from kim_runtime.audit_chain import ChainReport, verify_chains
 
@@ -107,7 +109,8 @@ async def compare_topic(pool: asyncpg.Pool, bootstrap: str, topic: str) -> Topic
     pending: set[str] = set()  # not marked sent yet: may or may not be in Kafka already
     async with pool.acquire() as conn:
         for r in await conn.fetch(_PUBLISHED, topic):
-            stored[r["event_id"]] = Fingerprint(r["stream_id"], r["type"], value_hash(r["data"]), r["version"])
+            data = None if r["type"] in TOMBSTONE_TYPES else r["data"]  # published with a null value
+            stored[r["event_id"]] = Fingerprint(r["stream_id"], r["type"], value_hash(data), r["version"])
             if not r["sent"]:
                 pending.add(r["event_id"])
     seen: dict[str, Sighting] = {}

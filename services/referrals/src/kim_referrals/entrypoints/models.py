@@ -76,21 +76,6 @@ class ReferralOut(BaseModel):
     history: list[HistoryItem] | None = None
 
 
-class PartnerReferralOut(BaseModel):
-    """A partner's view: pseudonyms and codes only. A revoked referral shows only that it must be purged."""
-
-    referral_id: str = Field(description="Your id of the referral (the key of its records on your topic)")
-    state: str
-    purge: bool = False
-    client_pseudonym: str | None = None
-    purpose: str | None = None
-    data_categories: list[str] | None = None
-    due_on: date | None = None
-    appointment_on: date | None = None
-    outcome: str | None = None
-    version: int = Field(description="Version of your view of the referral (ce_streamversion; the ETag)")
-
-
 class PartnerOut(BaseModel):
     organisation_id: str
     name: str

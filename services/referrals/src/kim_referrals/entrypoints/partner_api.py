@@ -2,7 +2,9 @@
 
 A partner names a referral by its own id (the key on its topic, derived per partner): the internal referral id never
 reaches it. Another partner's referral answers 404, exactly like one that does not exist, so ids reveal nothing.
-The ETag is the version of the partner's stream (ce_streamversion on its topic).
+A referral answers exactly the snapshot its topic's newest record carries (same fields, same state words); the ETag
+is its version (ce_streamversion). A revoked referral answers 410 Gone with the reason (a problem detail), as its
+topic ends in the revocation notice and a tombstone; the list leaves it out, as a compacted topic does.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from kim_runtime.errors import NotFound
 from kim_runtime.http import etag, parse_if_match
 from kim_runtime.policy import authorize
 
+from kim_schemas.partner import PartnerReferralSnapshot
+
 from ..adapters import referral_sql
+from ..application import views
 from ..application.commands import Decision
 from .deps import commands, context
-from .models import AppointmentIn, DeclineIn, OutcomeIn, PartnerReferralOut
+from .models import AppointmentIn, DeclineIn, OutcomeIn
 
 router = APIRouter(prefix="/partner", tags=["partner side"])
 inbox = authorize("partner.inbox")
@@ -25,15 +30,19 @@ reads = authorize("partner.referral.read")
 partner_only = authorize("partner.referral.act")
 
 
-@router.get("/referrals", response_model=list[PartnerReferralOut], summary="My organisation's referrals")
+@router.get("/referrals", response_model=list[PartnerReferralSnapshot],
+            summary="My organisation's referrals: the current snapshot of each (revoked ones are gone)")
 async def my_referrals(request: Request, response: Response, principal: Principal = Depends(inbox),
                        page: Page = Depends(paged())):
     async with request.app.state.runtime.pool.acquire() as conn:
-        return page.answer([_view(r) for r in await referral_sql.referrals_of_partner(conn, principal.organisation)],
-                           response)
+        rows = await referral_sql.referrals_of_partner(conn, principal.organisation)
+        shown = await views.shown_many(conn, [r["partner_referral_id"] for r in rows if r["state"] != "revoked"])
+    return page.answer([s.snapshot for s in shown if s.snapshot is not None and s.revoked is None], response)
 
 
-@router.get("/referrals/{referral_id}", response_model=PartnerReferralOut, summary="One of my referrals")
+@router.get("/referrals/{referral_id}", response_model=PartnerReferralSnapshot,
+            summary="One of my referrals: the same snapshot as the newest record of its key on my topic",
+            responses={410: {"description": "Revoked: purge it (problem detail with the reason)"}})
 async def my_referral(referral_id: str, request: Request, response: Response,
                       principal: Principal = Depends(reads)):
     out = await _mine(request, referral_id, principal)
@@ -41,19 +50,20 @@ async def my_referral(referral_id: str, request: Request, response: Response,
     return out
 
 
-@router.post("/referrals/{referral_id}/accept", response_model=PartnerReferralOut, summary="Accept a referral")
+@router.post("/referrals/{referral_id}/accept", response_model=PartnerReferralSnapshot, summary="Accept a referral")
 async def accept(referral_id: str, request: Request, response: Response, if_match: str | None = Header(default=None),
                  principal: Principal = Depends(partner_only)):
     return await _act(request, response, principal, referral_id, if_match, lambda r, now: r.accept(now))
 
 
-@router.post("/referrals/{referral_id}/decline", response_model=PartnerReferralOut, summary="Decline, with a reason")
+@router.post("/referrals/{referral_id}/decline", response_model=PartnerReferralSnapshot,
+             summary="Decline, with a reason")
 async def decline(referral_id: str, body: DeclineIn, request: Request, response: Response,
                   if_match: str | None = Header(default=None), principal: Principal = Depends(partner_only)):
     return await _act(request, response, principal, referral_id, if_match, lambda r, now: r.decline(body.reason, now))
 
 
-@router.post("/referrals/{referral_id}/appointment", response_model=PartnerReferralOut,
+@router.post("/referrals/{referral_id}/appointment", response_model=PartnerReferralSnapshot,
              summary="Schedule (or move) the client's appointment")
 async def schedule(referral_id: str, body: AppointmentIn, request: Request, response: Response,
                    if_match: str | None = Header(default=None), principal: Principal = Depends(partner_only)):
@@ -61,7 +71,8 @@ async def schedule(referral_id: str, body: AppointmentIn, request: Request, resp
                       lambda r, now: r.schedule(body.appointment_on, now))
 
 
-@router.post("/referrals/{referral_id}/outcome", response_model=PartnerReferralOut, summary="Report an outcome code")
+@router.post("/referrals/{referral_id}/outcome", response_model=PartnerReferralSnapshot,
+             summary="Report an outcome code")
 async def outcome(referral_id: str, body: OutcomeIn, request: Request, response: Response,
                   if_match: str | None = Header(default=None), principal: Principal = Depends(partner_only)):
     return await _act(request, response, principal, referral_id, if_match,
@@ -69,7 +80,7 @@ async def outcome(referral_id: str, body: OutcomeIn, request: Request, response:
 
 
 async def _act(request: Request, response: Response, principal: Principal, referral_id: str, if_match: str | None,
-               decision: Decision) -> PartnerReferralOut:
+               decision: Decision) -> PartnerReferralSnapshot:
     version = await commands(request).decide_as_partner(
         principal.organisation, referral_id, decision, context(request, principal),
         expected_version=parse_if_match(if_match),
@@ -78,21 +89,11 @@ async def _act(request: Request, response: Response, principal: Principal, refer
     return await _mine(request, referral_id, principal)
 
 
-async def _mine(request: Request, referral_id: str, principal: Principal) -> PartnerReferralOut:
+async def _mine(request: Request, referral_id: str, principal: Principal) -> PartnerReferralSnapshot:
     async with request.app.state.runtime.pool.acquire() as conn:
         row = await referral_sql.referral_of_partner(conn, principal.organisation, referral_id)
-    if row is None:
-        raise NotFound(f"referral {referral_id} does not exist")
-    return _view(row)
-
-
-def _view(row) -> PartnerReferralOut:
-    """The partner's view, under its own ids; a revoked referral shows only that it must be purged."""
-    mine, version = row["partner_referral_id"], row["partner_version"]
-    if row["state"] == "revoked":
-        return PartnerReferralOut(referral_id=mine, state="revoked", purge=True, version=version)
-    return PartnerReferralOut(
-        referral_id=mine, state=row["state"], client_pseudonym=row["client_pseudonym"],
-        purpose=row["purpose"], data_categories=list(row["data_categories"]), due_on=row["due_on"],
-        appointment_on=row["appointment_on"], outcome=row["outcome"], version=version,
-    )
+        if row is None:
+            raise NotFound(f"referral {referral_id} does not exist")
+        [shown] = await views.shown_many(conn, [referral_id])
+    views.refuse_if_revoked(referral_id, row, shown)
+    return shown.snapshot
