@@ -73,11 +73,14 @@ async def consented_case(client, cases, recipient: str, *, purposes: list[str],
 
 
 @contextlib.asynccontextmanager
-async def referrals_service(dsn: str, bootstrap: str, *, clock=None) -> AsyncIterator[httpx.AsyncClient]:
-    """The referrals service in-process; with `clock` (kim_runtime.scheduler.ManualClock) its deadlines follow it."""
+async def referrals_service(dsn: str, bootstrap: str, *, clock=None,
+                            cases_transport=None) -> AsyncIterator[httpx.AsyncClient]:
+    """The referrals service in-process; with `clock` (kim_runtime.scheduler.ManualClock) its deadlines follow it;
+    with `cases_transport` it reaches the cases service's internal path through it (an in-process cases app)."""
     settings = ReferralSettings(database_url=dsn, kafka_bootstrap=bootstrap, auth_secret=SECRET,
                                 pseudonym_secret="test-pseudonym-secret")
     app = build_app(settings)
+    app.state.cases.transport = cases_transport
     if clock is not None:
         app.state.runtime.clock = clock
     async with app.router.lifespan_context(app):

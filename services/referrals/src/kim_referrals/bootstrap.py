@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from kim_runtime.http import create_app
 from kim_runtime.service import ServiceRuntime
 
+from .adapters.cases_client import CasesClient
 from .application import deadlines
 from .application.cases_events import CasesEventHandler
 from .application.commands import ReferralCommands
@@ -38,5 +39,6 @@ def build_app(settings: ReferralSettings | None = None) -> FastAPI:
                      readiness=runtime.readiness())
     app.state.runtime = runtime
     app.state.services = late
+    app.state.cases = CasesClient(settings.cases_url, settings.auth_secret)  # tests may give it a transport
     http.install(app)
     return app

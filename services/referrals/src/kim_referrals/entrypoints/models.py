@@ -76,6 +76,15 @@ class ReferralOut(BaseModel):
     history: list[HistoryItem] | None = None
 
 
+class PersonOut(BaseModel):
+    """The client's personal data a consent shares with the partner: only the fields of the granted categories
+    (stammdaten: name, date_of_birth; kontaktdaten: address, contact), read from the cases service on request."""
+
+    referral_id: str = Field(description="Your id of the referral")
+    categories: list[str] = Field(description="The categories shared: stammdaten and/or kontaktdaten (empty: none)")
+    person: dict[str, str | None] = Field(description="The fields of those categories, in clear")
+
+
 class PartnerOut(BaseModel):
     organisation_id: str
     name: str

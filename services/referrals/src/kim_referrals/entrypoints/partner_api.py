@@ -9,10 +9,12 @@ topic ends in the revocation notice and a tombstone; the list leaves it out, as 
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, Depends, Header, Request, Response
 from kim_runtime.pagination import Page, paged
 from kim_runtime.auth import Principal
-from kim_runtime.errors import NotFound
+from kim_runtime.errors import Gone, NotFound, RuleViolation
 from kim_runtime.http import etag, parse_if_match
 from kim_runtime.policy import authorize
 
@@ -22,12 +24,14 @@ from ..adapters import referral_sql
 from ..application import views
 from ..application.commands import Decision
 from .deps import commands, context
-from .models import AppointmentIn, DeclineIn, OutcomeIn
+from .models import AppointmentIn, DeclineIn, OutcomeIn, PersonOut
 
 router = APIRouter(prefix="/partner", tags=["partner side"])
 inbox = authorize("partner.inbox")
 reads = authorize("partner.referral.read")
 partner_only = authorize("partner.referral.act")
+person_reader = authorize("partner.referral.person")
+PERSON_CATEGORIES = ("stammdaten", "kontaktdaten")  # the categories that hold personal fields (cases service)
 
 
 @router.get("/referrals", response_model=list[PartnerReferralSnapshot],
@@ -48,6 +52,35 @@ async def my_referral(referral_id: str, request: Request, response: Response,
     out = await _mine(request, referral_id, principal)
     response.headers["ETag"] = etag(out.version)
     return out
+
+
+@router.get("/referrals/{referral_id}/person", response_model=PersonOut,
+            summary="The client's personal data the consent shares with you (decrypted on request, recorded)",
+            responses={410: {"description": "Revoked, consent withdrawn or expired, or the client erased: the "
+                                            "problem detail's `reason` says which"}})
+async def person(referral_id: str, request: Request, principal: Principal = Depends(person_reader)):
+    async with request.app.state.runtime.pool.acquire() as conn:
+        row = await referral_sql.referral_of_partner(conn, principal.organisation, referral_id)
+        if row is None:
+            raise NotFound(f"referral {referral_id} does not exist")
+        [shown] = await views.shown_many(conn, [referral_id])
+        client_id = await conn.fetchval("SELECT client_id FROM gate_cases WHERE case_id = $1", row["case_id"])
+        erased = client_id and await conn.fetchval(
+            "SELECT erased_at IS NOT NULL FROM gate_clients WHERE client_id = $1", client_id)
+    views.refuse_if_revoked(referral_id, row, shown)
+    if erased:
+        raise Gone(f"the client's data was erased: delete what you hold for referral {referral_id}",
+                   reason="loeschung", referral_id=referral_id)
+    if row["state"] in ("declined", "closed"):
+        raise RuleViolation(f"referral {referral_id} is {row['state']}: its personal data is no longer shared")
+    categories = [c for c in PERSON_CATEGORIES if c in row["data_categories"]]
+    if not categories:
+        return PersonOut(referral_id=referral_id, categories=[], person={})
+    got = await request.app.state.cases.consented_person(
+        case_id=row["case_id"], consent_id=row["consent_id"], recipient=principal.organisation,
+        purpose=row["purpose"], categories=categories, reference=referral_id,
+        correlation_id=request.headers.get("X-Correlation-ID") or str(uuid.uuid4()))
+    return PersonOut(referral_id=referral_id, categories=got["categories"], person=got["person"])
 
 
 @router.post("/referrals/{referral_id}/accept", response_model=PartnerReferralSnapshot, summary="Accept a referral")
