@@ -15,6 +15,7 @@ from kim_runtime.topics import ANCHOR_TOPIC, PARTNER_RETENTION_MS, SERVICES, dea
 from pydantic.json_schema import models_json_schema
 
 from kim_schemas.base import EventRegistry
+from kim_schemas.contract import CONTRACT_VERSION
 from kim_schemas.generate import PARTNER_TOPIC, source_of, tombstone_schema, topic_of
 from kim_schemas.headers import cloudevents_headers_schema, dead_letter_headers_schema, message_headers_schema
 
@@ -57,7 +58,7 @@ def asyncapi_document(registry: EventRegistry) -> dict[str, Any]:
                **anchor_defs["$defs"]}
     return {
         "asyncapi": "3.0.0",
-        "info": {"title": "KIM Hub events", "version": "1.0.0", "description": DESCRIPTION},
+        "info": {"title": "KIM Hub events", "version": CONTRACT_VERSION, "description": DESCRIPTION},
         "defaultContentType": "application/json",
         "servers": {"local": {"host": "127.0.0.1:9092", "protocol": "kafka",
                               "description": "The local stack (`make run`); agencies get their broker address and SASL credentials from the Kreis."}},

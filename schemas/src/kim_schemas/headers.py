@@ -26,6 +26,9 @@ CLOUDEVENTS_HEADERS: dict[str, str] = {
     "ce_keyid": "Id of the per-client key that encrypts personal data inside; absent when there is none.",
     "ce_traceparent": "W3C trace context (CloudEvents distributed-tracing extension) of the span that published the "
                       "event: consumers continue the trace from it. Never on a partner topic.",
+    "ce_dataschema": "CloudEvents dataschema (partner topics): the URL of the JSON Schema of this event's type and "
+                     "version, served by the referrals service's partner API (GET /partner/schemas/<ce_type>/"
+                     "<ce_schemaversion>, with your partner token).",
     "content-type": "Media type of the value, always application/json.",
 }
 

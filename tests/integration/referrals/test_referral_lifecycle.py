@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from jsonschema import Draft202012Validator
 from kim_runtime.topics import partner_topic
+from kim_schemas.contract import CONTRACT_VERSION
+from kim_schemas.generate import SCHEMAS_DIR
 
 from .support import (
     consented_case,
-    CASE_MANAGER, CasesStandIn, PartnerTopicReader, consent_known, ensure_topics, eventually, new_org, partner,
+    ADMIN, CASE_MANAGER, CasesStandIn, PartnerTopicReader, consent_known, ensure_topics, eventually, new_org, partner,
     referrals_service, register,
 )
 
@@ -81,6 +85,24 @@ async def test_the_whole_lifecycle_runs_over_kafka(fresh_db, kafka_bootstrap):
             assert (last["appointment_on"], last["outcome"], last["residence_status"]) == (
                 "2025-03-20", "massnahme_begonnen", "duldung_60a")
             assert (await client.get(f"/partner/referrals/{mine}", headers=me)).json() == last
+
+            # each record names its versioned schema; the partner API serves exactly the committed file
+            url = offer["headers"]["ce_dataschema"]
+            assert url.endswith("/partner/schemas/kim.partner.PartnerReferralSnapshot/1")
+            served = await client.get(urlsplit(url).path, headers=me)
+            committed = (SCHEMAS_DIR / "json/kim.partner.PartnerReferralSnapshot/v1.json").read_text()
+            assert served.status_code == 200 and served.json() == json.loads(committed)
+            assert not list(Draft202012Validator(served.json()).iter_errors(last))
+            index = (await client.get("/partner/schemas", headers=me)).json()
+            assert index["contract_version"] == CONTRACT_VERSION
+            assert (await client.get("/partner/schemas/kim.cases.CaseOpened/1", headers=me)).status_code == 404
+            reported = await client.post("/partner/feedback", headers=me, json={
+                "partition": 0, "offset": 7, "key": mine, "problem": "invalid-data", "detail": "no such field"})
+            assert reported.status_code == 202, reported.text
+            listed = (await client.get("/partner-feedback", headers=ADMIN)).json()
+            assert listed[0] == {**listed[0], "organisation_id": jobcenter, "topic": partner_topic(jobcenter),
+                                 "key": mine, "problem": "invalid-data"}
+            assert (await client.get("/partner-feedback", headers=me)).status_code == 403
 
         outcome = await _on_referrals_topic(kafka_bootstrap, rid, "kim.referrals.ReferralOutcomeReported")
         assert outcome["data"] == {**outcome["data"], "case_id": case_id, "outcome": "massnahme_begonnen"}

@@ -24,7 +24,8 @@ class _Late:
     def commands(self) -> ReferralCommands:
         if self._commands is None:
             self._commands = ReferralCommands(self.runtime.pool, self.runtime.store,
-                                              pseudonym_secret=self.settings.pseudonym_secret)
+                                              pseudonym_secret=self.settings.pseudonym_secret,
+                                              schema_base=self.settings.public_url)
         return self._commands
 
 

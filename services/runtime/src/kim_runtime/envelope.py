@@ -9,7 +9,8 @@ On the wire an event is one Kafka record:
 Extension attributes (CloudEvents names are lower-case letters and digits only):
 ``ce_correlationid``, ``ce_causationid``, ``ce_actor``, ``ce_municipality``, ``ce_schemaversion``,
 ``ce_streamversion`` (the event's version within its stream) and, when personal data is inside,
-``ce_keyid`` (the id of the per-subject key that encrypts it), and ``ce_traceparent``: the W3C trace context of the
+``ce_keyid`` (the id of the per-subject key that encrypts it), ``ce_dataschema`` (CloudEvents ``dataschema``: the
+versioned URL of the data's JSON Schema; partner topics), and ``ce_traceparent``: the W3C trace context of the
 span that published it (CloudEvents distributed-tracing extension; never on a partner topic, see telemetry.py).
 """
 
@@ -41,6 +42,7 @@ HEADER_NAMES: dict[str, str] = {
     "stream_version": "ce_streamversion",
     "key_id": "ce_keyid",
     "traceparent": "ce_traceparent",
+    "dataschema": "ce_dataschema",
 }
 REQUIRED_HEADERS = ("ce_id", "ce_type", "ce_source", "ce_specversion", "ce_time")
 
@@ -89,6 +91,8 @@ class Envelope(BaseModel):
     key_id: str | None = Field(default=None, description="Per-subject key id when personal data is inside")
     traceparent: str | None = Field(default=None, description="W3C trace context of the action (distributed-tracing "
                                                               "extension); one that is not valid is ignored")
+    dataschema: str | None = Field(default=None, description="CloudEvents dataschema: the URL of the data's versioned "
+                                                              "JSON Schema (partner topics)")
     data: dict[str, Any] = Field(default_factory=dict)
     event: Any = Field(default=None, exclude=True, repr=False,
                        description="The contract's model of data, set when a consumer read the event (contract.py)")

@@ -52,6 +52,16 @@ def partner_topic(organisation_id: str) -> str:
     return f"kim.partner.{organisation_id}"
 
 
+def partner_group_prefix(organisation_id: str) -> str:
+    """Consumer groups a partner may use start with this (its Kafka ACLs allow exactly these)."""
+    return f"partner.{organisation_id}."
+
+
+def partner_kafka_user(organisation_id: str) -> str:
+    """The partner's SCRAM user on the Kreis's broker."""
+    return f"partner-{organisation_id}"
+
+
 def dead_letter_topic(consumer_service: str) -> str:
     """Where a consuming service parks events it cannot decode or handle."""
     return f"kim.dlq.{consumer_service}"

@@ -26,6 +26,7 @@ from .events import SERVICE_ACTOR, SOURCE, Context, envelope
 from .partner_ids import PartnerIds
 
 LINK = "kim.referrals.PartnerViewOpened"
+DEFAULT_SCHEMA_BASE = "http://127.0.0.1:8003"  # KIM_REFERRALS_PUBLIC_URL
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,14 @@ def partner_context(ids: PartnerIds, ctx: Context) -> Context:
                    causation_id=ids.causation(ctx.causation_id), municipality=ctx.municipality)
 
 
+def schema_url(base: str, event: Event) -> str:
+    """ce_dataschema: where the partner API serves this event's versioned JSON Schema."""
+    return f"{base.rstrip('/')}/partner/schemas/{event.event_type}/{event.schema_version}"
+
+
 async def append(pool: asyncpg.Pool | None, conn: asyncpg.Connection, stream: PartnerStream, events: Sequence[Event],
-                 ctx: Context, *, internal_referral_id: str, case_id: str, pseudonym: str) -> int:
+                 ctx: Context, *, internal_referral_id: str, case_id: str, pseudonym: str,
+                 schema_base: str = DEFAULT_SCHEMA_BASE) -> int:
     """Append the partner's events (opening the stream first if needed); returns the stream's new version."""
     if not events:
         return stream.version
@@ -60,7 +67,8 @@ async def append(pool: asyncpg.Pool | None, conn: asyncpg.Connection, stream: Pa
     envs, at = [], None
     for e in events:
         at = _time_of(e) or at
-        envs.append(envelope(e, pctx, subject=pseudonym).model_copy(update={"time": at}))
+        envs.append(envelope(e, pctx, subject=pseudonym).model_copy(
+            update={"time": at, "dataschema": schema_url(schema_base, e)}))
     await to_partner.append(stream.referral_id, envs, version, conn=conn)
     return version + len(events)
 

@@ -45,9 +45,10 @@ class Loaded:
 
 
 class ReferralRepository:
-    def __init__(self, store: EventStore, pseudonym_secret: str):
+    def __init__(self, store: EventStore, pseudonym_secret: str, schema_base: str = partner_stream.DEFAULT_SCHEMA_BASE):
         self.store = store
         self.pseudonym_secret = pseudonym_secret
+        self.schema_base = schema_base  # the partner API's address: ce_dataschema of partner events
 
     def partner_ids(self, organisation_id: str) -> PartnerIds:
         return PartnerIds(self.pseudonym_secret, organisation_id)
@@ -82,6 +83,6 @@ class ReferralRepository:
         )
         partner_version = await partner_stream.append(
             self.store.pool, conn, partner, partner_events, ctx, internal_referral_id=referral.referral_id,
-            case_id=referral.case_id, pseudonym=pseudonym,
+            case_id=referral.case_id, pseudonym=pseudonym, schema_base=self.schema_base,
         )
         return expected_version + len(events), partner_version

@@ -42,9 +42,9 @@ Decision = Callable[[Referral, datetime], list[Event]]
 
 class ReferralCommands:
     def __init__(self, pool: asyncpg.Pool, store: EventStore, *, pseudonym_secret: str,
-                 clock: Callable[[], datetime] = utcnow):
+                 clock: Callable[[], datetime] = utcnow, schema_base: str | None = None):
         self.pool, self.store, self.clock = pool, store, clock
-        self.repo = ReferralRepository(store, pseudonym_secret)
+        self.repo = ReferralRepository(store, pseudonym_secret, *([schema_base] if schema_base else []))
 
     async def register_partner(self, registered: PartnerRegistered, ctx: Context) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
