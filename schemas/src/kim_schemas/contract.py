@@ -13,7 +13,6 @@ lists): any change of a partner event's schema other than its descriptions is a 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -75,7 +74,3 @@ def strict_partner_changes(rel: str, old: dict, new: dict) -> list[str]:
         return []
     return [f"{rel}: STRICT: partners validate this schema strictly, so any change but a description (a new optional "
             "field, a new code) is a new version of the event — add it as version N+1 (schemas/PARTNERS.md)"]
-
-
-def load(content: str) -> dict:
-    return json.loads(content)
