@@ -169,8 +169,10 @@ def render_partner_guide(registry: EventRegistry, partners: Sequence[tuple[str, 
         "| 5 | `kim.partner.PartnerReferralRevoked` | 5 | `reason`, `purge: true`, `revoked_at` |",
         "| 6 | `kim.partner.PartnerReferralTombstone` | 6 | null |",
         "",
-        "A referral that ends without revocation ends with a snapshot in state `closed` (or `declined`), kept until "
-        f"the {days} days are over.",
+        "A referral that ends without revocation ends with a snapshot in state `closed` (or `declined`). Any "
+        f"record older than {days} days leaves the topic, even the newest of an open referral that has not changed "
+        "since: read your topic at least that often; the partner API still answers every referral that is not "
+        "revoked.",
         "",
         "## States (the same words on the topic and in the API)",
         "",
