@@ -14,8 +14,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from kim_runtime.auth import REFERRALS_SERVICE, Principal, Role
 from kim_runtime.errors import Gone
+from kim_runtime.problems import refused
 from kim_runtime.scheduler import local_day
-from kim_schemas.codes import DataCategory
+from kim_runtime.types import Id, OrganisationId
+from kim_schemas.codes import ConsentPurpose, DataCategory
 
 from kim_cases.adapters import crypto
 from kim_cases.adapters.events import CommandContext
@@ -34,17 +36,19 @@ PERSON_FIELDS: dict[str, tuple[str, ...]] = {
 @router.get("/cases/{case_id}/consented-person",
             summary="The personal data a consent shares with a partner (referrals service only; recorded)")
 async def consented_person(case_id: str, request: Request,
-                           consent_id: str = Query(max_length=100), recipient: str = Query(max_length=63),
-                           purpose: str = Query(max_length=60),
-                           categories: list[str] = Query(max_length=len(PERSON_FIELDS)),
-                           reference: str = Query(max_length=100, description="The partner's id of the referral"),
+                           consent_id: Id = Query(), recipient: OrganisationId = Query(),
+                           purpose: ConsentPurpose = Query(),
+                           categories: list[DataCategory] = Query(min_length=1, max_length=len(PERSON_FIELDS)),
+                           reference: Id = Query(description="The partner's id of the referral"),
                            ctx: CommandContext = Depends(caller("internal.consented_person.read")),
                            s: Services = Depends(services)):
     if ctx.principal.sub != REFERRALS_SERVICE:
         raise HTTPException(403, detail="only the referrals service reads consented personal data")
+    categories = [c.value for c in categories]
+    purpose = purpose.value
     unknown = sorted(set(categories) - set(PERSON_FIELDS))
     if unknown:
-        raise HTTPException(422, detail=f"categories {unknown} hold no personal fields; ask for {list(PERSON_FIELDS)}")
+        raise refused("query.categories", f"{unknown} hold no personal fields; ask for {list(PERSON_FIELDS)}")
     case = await s.repo.case(case_id)
     consent = case.consents.get(consent_id)
     if consent is None:

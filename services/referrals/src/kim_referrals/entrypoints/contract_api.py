@@ -6,16 +6,18 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request, Response
 from kim_runtime.auth import Principal
 from kim_runtime.errors import NotFound
+from kim_runtime.pagination import Page, paged
+from kim_runtime.types import Line
 from kim_runtime.policy import authorize
 from kim_schemas import EVENT_TYPES
 from kim_schemas.contract import CONTRACT_VERSION
 from kim_schemas.generate import event_schema
 from kim_schemas.referrals import FeedbackProblem, PartnerFeedbackReceived
 from kim_runtime.topics import partner_topic
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..adapters.events import envelope
 from .deps import context
@@ -38,22 +40,25 @@ async def schema_index(principal: Principal = Depends(schemas_read)):
 
 @router.get("/partner/schemas/{event_type}/{version}", summary="The JSON Schema of one partner event version "
             "(the URL in ce_dataschema); the same file as schemas/json/<type>/v<version>.json")
-async def schema(event_type: str, version: int, principal: Principal = Depends(schemas_read)):
+async def schema(event_type: Line(200) = Path(), version: int = Path(ge=1, le=1000),
+                 principal: Principal = Depends(schemas_read)):
     if not event_type.startswith("kim.partner.") or (event_type, version) not in EVENT_TYPES:
         raise NotFound(f"no partner event {event_type} version {version}; GET /partner/schemas lists them")
     return event_schema(EVENT_TYPES[(event_type, version)])
 
 
 class FeedbackIn(BaseModel):
-    topic: str | None = Field(default=None, max_length=255, description="Defaults to your topic")
-    partition: int | None = Field(default=None, ge=0)
-    offset: int | None = Field(default=None, ge=0)
-    key: str | None = Field(default=None, max_length=100)
-    ce_id: str | None = Field(default=None, max_length=100)
-    ce_type: str | None = Field(default=None, max_length=200)
-    ce_schemaversion: str | None = Field(default=None, max_length=10)
+    model_config = ConfigDict(extra="forbid")
+
+    topic: Line(255) | None = Field(default=None, description="Defaults to your topic")
+    partition: int | None = Field(default=None, ge=0, le=100_000)
+    offset: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    key: Line(100) | None = None
+    ce_id: Line(100) | None = None
+    ce_type: Line(200) | None = None
+    ce_schemaversion: Line(10) | None = None
     problem: FeedbackProblem
-    detail: str = Field(default="", max_length=500, description="What went wrong; no personal data")
+    detail: Line(500) = Field(default="", description="What went wrong; no personal data")
 
 
 @router.post("/partner/feedback", status_code=202, summary="Report a record on your topic you could not read")
@@ -68,8 +73,9 @@ async def feedback(body: FeedbackIn, request: Request, principal: Principal = De
 
 
 @router.get("/partner-feedback", summary="Records partners reported they could not read (newest first)")
-async def feedback_list(request: Request, limit: int = 200, principal: Principal = Depends(feedback_read)):
+async def feedback_list(request: Request, response: Response, principal: Principal = Depends(feedback_read),
+                        page: Page = Depends(paged())):
     async with request.app.state.runtime.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT data FROM events WHERE type = $1 ORDER BY position DESC LIMIT $2",
-                                PartnerFeedbackReceived.event_type, min(max(limit, 1), 1000))
-    return [dict(r["data"]) for r in rows]
+        rows = await conn.fetch("SELECT data FROM events WHERE type = $1 ORDER BY position DESC OFFSET $2 LIMIT $3",
+                                PartnerFeedbackReceived.event_type, page.offset, page.fetch)
+    return page.trim([dict(r["data"]) for r in rows], response)
