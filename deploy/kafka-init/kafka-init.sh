@@ -78,18 +78,21 @@ existing=""
 [[ "$dry_run" == 1 ]] || existing="$("$bin/kafka-topics.sh" "${admin[@]}" --list)"
 
 ensure_topic() {  # $1 = name, $2 = kind
-  local partitions retention segment=""
+  local partitions retention segment="" compact=""
   read -r partitions retention <<<"$(topic_settings "$2")"
   # a finite retention deletes whole segments: roll them daily so records go close to the retention
   [[ "$retention" != -1 ]] && segment=segment.ms=86400000
+  # a partner topic is the current state: compacted (a revocation's tombstone removes what was shared), and deleted
+  # after the retention besides (kim_runtime.topics.PARTNER_CLEANUP_POLICY)
+  [[ "$2" == partner ]] && compact="cleanup.policy=[compact,delete]"
   if ! grep -qxF "$1" <<<"$existing"; then
     run "$bin/kafka-topics.sh" "${admin[@]}" --create --if-not-exists --topic "$1" --partitions "$partitions" \
-      --replication-factor "$replication" --config "retention.ms=$retention" ${segment:+--config "$segment"} \
-      --config "min.insync.replicas=$min_isr"
+      --replication-factor "$replication" ${compact:+--config "cleanup.policy=compact,delete"} \
+      --config "retention.ms=$retention" ${segment:+--config "$segment"} --config "min.insync.replicas=$min_isr"
   else  # keep retention and min.insync.replicas in step with the environment; partitions only ever grow, and
         # replicas are added, by hand (deploy/README.md, "From one broker to three")
     run "$bin/kafka-configs.sh" "${admin[@]}" --alter --entity-type topics --entity-name "$1" \
-      --add-config "retention.ms=$retention${segment:+,$segment},min.insync.replicas=$min_isr"
+      --add-config "${compact:+$compact,}retention.ms=$retention${segment:+,$segment},min.insync.replicas=$min_isr"
   fi
 }
 
@@ -133,8 +136,10 @@ for s in "${services[@]}"; do
   allow "$user" --operation Read --resource-pattern-type prefixed --group "kim-$s-"
 done
 # The referrals service publishes what each partner may see to that partner's topic, and creates the topic of a
-# partner registered later than this job ran (brokers never auto-create topics).
-allow kim-referrals --operation Write --operation Describe --operation Create --resource-pattern-type prefixed \
+# partner registered later than this job ran (brokers never auto-create topics), compacted (AlterConfigs: a partner
+# topic made before compaction gets it when the service starts).
+allow kim-referrals --operation Write --operation Describe --operation Create --operation AlterConfigs \
+  --operation DescribeConfigs --resource-pattern-type prefixed \
   --topic kim.partner.
 
 for org in "${!partner_password[@]}"; do

@@ -117,7 +117,7 @@ async def test_a_clients_journey_across_every_service(services):
         offered = await eventually(lambda: _partner_records(services, partner_referral_id),
                                    what="the partner topic has it")
         headers = dict(offered[0].headers)
-        assert headers["ce_type"] == b"kim.partner.PartnerReferralOffered"
+        assert headers["ce_type"] == b"kim.partner.PartnerReferralSnapshot"
         assert headers["ce_subject"] not in (b"", client_id.encode())  # a pseudonym, not the client id
         assert name not in record_text(offered[0]) and client_id not in record_text(offered[0])
 

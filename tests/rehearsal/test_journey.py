@@ -68,7 +68,7 @@ async def journey(rehearsal: Rehearsal) -> dict:
 
 async def test_the_partner_reads_the_offer_of_its_referral_on_its_own_topic(journey):
     headers = dict(journey["offer"].headers)
-    assert headers["ce_type"] == b"kim.partner.PartnerReferralOffered"
+    assert headers["ce_type"] == b"kim.partner.PartnerReferralSnapshot"
     assert headers["ce_subject"] not in (b"", journey["client_id"].encode())  # a pseudonym
 
 

@@ -119,6 +119,7 @@ def test_a_breaking_change_done_right_is_a_new_version_with_an_upcaster(committe
 def test_cli_check_and_generate_refuse_a_breaking_change(tmp_path):
     runner = CliRunner()
     assert runner.invoke(app, ["generate", "--dir", str(tmp_path)]).exit_code == 0
+    (tmp_path / "CHANGELOG.md").write_text((SCHEMAS_DIR / "CHANGELOG.md").read_text())  # written by hand
     assert runner.invoke(app, ["check", "--dir", str(tmp_path)]).exit_code == 0
     path = tmp_path / "json/kim.cases.CaseResumed/v1.json"
     committed = json.loads(path.read_text())
@@ -131,3 +132,38 @@ def test_cli_check_and_generate_refuse_a_breaking_change(tmp_path):
     refused = runner.invoke(app, ["generate", "--dir", str(tmp_path)])
     assert refused.exit_code == 1 and "nothing written" in refused.output
     assert json.loads(path.read_text())["properties"]["legacy"] == {"type": "string"}
+
+
+def test_a_partner_schema_changes_only_in_its_descriptions_partners_validate_strictly():
+    from kim_schemas.contract import strict_partner_changes
+
+    old = {"type": "object", "additionalProperties": False, "description": "a",
+           "properties": {"state": {"enum": ["requested"], "description": "x"}}}
+    worded = {**old, "description": "better words"}
+    new_code = {**old, "properties": {"state": {"enum": ["requested", "parked"], "description": "x"}}}
+    new_field = {**old, "properties": {**old["properties"], "note": {"type": "string"}}}
+    rel = "json/kim.partner.PartnerReferralSnapshot/v1.json"
+    assert strict_partner_changes(rel, old, worded) == []
+    assert strict_partner_changes(rel, old, new_code) and strict_partner_changes(rel, old, new_field)
+    assert "new version" in strict_partner_changes(rel, old, new_code)[0]
+    assert strict_partner_changes("json/kim.cases.Thing/v1.json", old, new_code) == []  # tolerant readers
+
+
+def test_the_changelog_must_name_the_contract_version_and_its_fingerprint(tmp_path):
+    from kim_schemas.contract import CONTRACT_VERSION, changelog_problems, fingerprint
+
+    files = generated_files()
+    assert changelog_problems(tmp_path, files)[0].startswith("CHANGELOG.md: missing")
+    (tmp_path / "CHANGELOG.md").write_text(f"# x\n\n## {CONTRACT_VERSION} — fingerprint {fingerprint(files)}\n")
+    assert changelog_problems(tmp_path, files) == []
+    changed = {**files, THING: "{}\n"}  # any change of the contract
+    [problem] = changelog_problems(tmp_path, changed)
+    assert "the contract changed" in problem and fingerprint(changed) in problem
+    (tmp_path / "CHANGELOG.md").write_text(f"## 9.9.9 — fingerprint {fingerprint(files)}\n")
+    assert "make them the same" in changelog_problems(tmp_path, files)[0]
+
+
+def test_the_committed_contract_passes_the_cli_check_with_partner_guide_and_changelog():
+    result = CliRunner().invoke(app, ["check"])
+    assert result.exit_code == 0, result.output
+    assert "PARTNERS.md" in result.output and "CHANGELOG.md" in result.output

@@ -23,9 +23,11 @@ CATALOGUE = {
     "staffing": "GrantAwarded PositionEstablished PositionTransferred PositionFilled PositionVacated "
     "CaseManagerAssigned CaseloadLimitExceeded CaseloadBackWithinLimit",
     "referrals": "PartnerRegistered ReferralRequested ReferralAccepted ReferralDeclined AppointmentScheduled "
-    "ReferralOutcomeReported ReferralClosed ReferralRevoked ReferralOverdue AppointmentOutcomeMissing ConsentChecked",
+    "ReferralOutcomeReported ReferralClosed ReferralRevoked ReferralOverdue AppointmentOutcomeMissing ConsentChecked "
+    "PartnerFeedbackReceived",
     "reporting": "ReportGenerated ReportApproved",
-    "partner": "PartnerReferralOffered PartnerReferralUpdated PartnerReferralRevoked",
+    "partner": "PartnerReferralSnapshot PartnerReferralRevoked PartnerReferralTombstone PartnerReferralOffered "
+               "PartnerReferralUpdated",
 }
 
 

@@ -11,6 +11,7 @@ from enum import Enum
 from pathlib import Path
 
 import pytest
+from kim_runtime.envelope import Envelope
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
@@ -101,10 +102,15 @@ def test_samples_of_every_event_validate_against_the_committed_schema(key, data)
     model = EVENT_TYPES[key]
     event = data.draw(model_strategy(model))
     wire = json.loads(event.model_dump_json())
+    if model.tombstone:  # on the wire the value is null; the fields stay in the store
+        wire = json.loads(Envelope.wrap(event, source="/kim/referrals", actor=None, correlation_id=None,
+                                        causation_id=None).kafka_value() or b"null")
+        assert wire is None
     validator = Draft202012Validator(committed_schema(*key), format_checker=Draft202012Validator.FORMAT_CHECKER)
     errors = [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(wire)]
     assert not errors, errors
-    assert model.model_validate(wire) == event  # and the wire form reads back unchanged
+    if not model.tombstone:
+        assert model.model_validate(wire) == event  # and the wire form reads back unchanged
 
 
 def test_the_schemas_are_valid_draft_2020_12_and_reject_bad_data():

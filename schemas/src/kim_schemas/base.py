@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
+from kim_runtime.envelope import register_tombstone
 from kim_runtime.upcasting import DEFAULT_CHAIN, UpcasterChain
 from pydantic import BaseModel, ConfigDict
 
@@ -22,6 +23,7 @@ class Event(BaseModel):
     event_type: ClassVar[str]
     schema_version: ClassVar[int] = 1
     stream_key: ClassVar[str]
+    tombstone: ClassVar[bool] = False  # published with a null value (a Kafka tombstone); the fields stay internal
 
     def stream_id(self) -> str:
         """The id of the stream this event belongs to (the Kafka key)."""
@@ -79,13 +81,18 @@ REGISTRY = EventRegistry(DEFAULT_CHAIN)
 EVENT_TYPES = REGISTRY.types
 
 
-def event(event_type: str, *, key: str, version: int = 1, registry: EventRegistry = REGISTRY) -> Callable[[E], E]:
-    """Class decorator: name an event model, give its stream key and version, and register it."""
+def event(event_type: str, *, key: str, version: int = 1, tombstone: bool = False,
+          registry: EventRegistry = REGISTRY) -> Callable[[E], E]:
+    """Class decorator: name an event model, give its stream key and version, and register it. A `tombstone`
+    event goes on the wire with a null value (its key and headers only)."""
 
     def decorate(model: E) -> E:
         model.event_type = event_type
         model.schema_version = version
         model.stream_key = key
+        model.tombstone = tombstone
+        if tombstone:
+            register_tombstone(event_type)
         return registry.add(model)
 
     return decorate

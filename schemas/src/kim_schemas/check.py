@@ -7,6 +7,7 @@ from pathlib import Path
 
 from kim_schemas.base import REGISTRY, EventRegistry
 from kim_schemas.compat import breaking_changes
+from kim_schemas.contract import strict_partner_changes
 from kim_schemas.generate import generated_files
 
 FIX_DRIFT = "run `kim schemas generate` and commit the result"
@@ -19,8 +20,9 @@ def breaking_against_committed(root: Path, files: dict[str, str]) -> list[str]:
     for rel, content in sorted(files.items()):
         committed = root / rel
         if rel.startswith("json/") and committed.exists():
-            old = json.loads(committed.read_text(encoding="utf-8"))
-            problems += [f"{rel}: BREAKING: {p} — {FIX_BREAK}" for p in breaking_changes(old, json.loads(content))]
+            old, new = json.loads(committed.read_text(encoding="utf-8")), json.loads(content)
+            problems += [f"{rel}: BREAKING: {p} — {FIX_BREAK}" for p in breaking_changes(old, new)]
+            problems += strict_partner_changes(rel, old, new)
     return problems
 
 

@@ -32,8 +32,9 @@ def source_of(model: type[Event]) -> str:
 
 
 def event_schema(model: type[Event]) -> dict[str, Any]:
-    """The JSON Schema (Draft 2020-12) of one event version's data, with the KIM facts as x- keywords."""
-    schema = model.model_json_schema()
+    """The JSON Schema (Draft 2020-12) of one event version's data, with the KIM facts as x- keywords; a tombstone's
+    data is null on the wire."""
+    schema = tombstone_schema(model) if model.tombstone else model.model_json_schema()
     schema["$schema"] = JSON_SCHEMA_DIALECT
     schema["x-kim-event-type"] = model.event_type
     schema["x-kim-schema-version"] = model.schema_version
@@ -41,6 +42,12 @@ def event_schema(model: type[Event]) -> dict[str, Any]:
     schema["x-kim-topic"] = topic_of(model)
     schema["x-kim-source"] = source_of(model)
     return schema
+
+
+def tombstone_schema(model: type[Event]) -> dict[str, Any]:
+    import inspect  # noqa: PLC0415
+
+    return {"title": model.__name__, "type": "null", "description": inspect.cleandoc(model.__doc__ or "")}
 
 
 def render_json(schema: dict[str, Any]) -> str:

@@ -26,13 +26,17 @@ CLOUDEVENTS_HEADERS: dict[str, str] = {
     "ce_keyid": "Id of the per-client key that encrypts personal data inside; absent when there is none.",
     "ce_traceparent": "W3C trace context (CloudEvents distributed-tracing extension) of the span that published the "
                       "event: consumers continue the trace from it. Never on a partner topic.",
+    "ce_dataschema": "CloudEvents dataschema (partner topics): the URL of the JSON Schema of this event's type and "
+                     "version, served by the referrals service's partner API (GET /partner/schemas/<ce_type>/"
+                     "<ce_schemaversion>, with your partner token).",
     "content-type": "Media type of the value, always application/json.",
 }
 
-# Written by the publishing library (FastStream) on every record, besides the CloudEvents attributes.
+# Written by the publishing library (FastStream) on the service topics' records, besides the CloudEvents
+# attributes; never on a partner topic (the relay publishes those records with exactly the headers above).
 LIBRARY_HEADERS: dict[str, str] = {
-    "correlation_id": "FastStream's own correlation header: the same value as ce_correlationid (on a partner topic "
-                      "the partner's own id, as there). Read ce_correlationid instead.",
+    "correlation_id": "Service topics only, never on a partner topic: FastStream's own correlation header, the same "
+                      "value as ce_correlationid. Read ce_correlationid instead.",
 }
 
 DLQ_HEADERS: dict[str, str] = {

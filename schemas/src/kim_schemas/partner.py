@@ -3,6 +3,13 @@
 Published by the referrals service, keyed by referral_id. They carry pseudonyms and codes only — no names,
 addresses or notes — and only the facts the client's consent allows this partner to see.
 
+The topic is the current state (cleanup.policy compact,delete): every record of a referral is a full snapshot of the
+partner's view (`PartnerReferralSnapshot`), counted 1, 2, 3, ... per referral (`version` = ce_streamversion = the
+ETag in the partner API). A revocation publishes `PartnerReferralRevoked` (the notice: purge) and then a tombstone
+(`PartnerReferralTombstone`: null value), so compaction removes everything that was shared under that key.
+`PartnerReferralOffered` v1 and `PartnerReferralUpdated` v1 are the earlier per-change records: no longer
+published, kept so that stored history stays readable.
+
 Every id here is this partner's own (derived per partner with HMAC-SHA256): the referral id, the consent id, the
 client pseudonym and the ce_correlationid / ce_causationid headers differ on every partner's topic and never equal
 an id on the service topics (kim.cases, kim.referrals, ...), so two agencies cannot join their records."""
@@ -24,11 +31,26 @@ from kim_schemas.codes import (
     ResidenceStatus,
     RevocationReason,
 )
+from kim_schemas.referrals import DeclineReason
 from kim_schemas.types import Id, LanguageCode, OrganisationId, Timestamp
 
 
+class PartnerState(StrEnum):
+    """State of a referral as the partner sees it, the same words on the topic and in the partner API:
+    requested (offered, waiting for the partner), accepted, declined, appointment_scheduled, outcome_reported,
+    closed. A revoked referral has no state: it answers 410 Gone in the API and is a revocation notice followed by
+    a tombstone on the topic."""
+
+    REQUESTED = "requested"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    APPOINTMENT_SCHEDULED = "appointment_scheduled"
+    OUTCOME_REPORTED = "outcome_reported"
+    CLOSED = "closed"
+
+
 class ReferralState(StrEnum):
-    """State of a referral as the partner sees it: angefragt = requested, angenommen = accepted, abgelehnt =
+    """(PartnerReferralUpdated v1 only, no longer published.) State of a referral as the partner saw it: angefragt = requested, angenommen = accepted, abgelehnt =
     declined, termin = appointment scheduled, ergebnis = outcome reported, abgeschlossen = closed."""
 
     REQUESTED = "angefragt"
@@ -39,9 +61,54 @@ class ReferralState(StrEnum):
     CLOSED = "abgeschlossen"
 
 
+# PartnerReferralUpdated v1's words -> the shared vocabulary (for reading stored history)
+LEGACY_STATES: dict[str, PartnerState] = {
+    ReferralState.REQUESTED: PartnerState.REQUESTED, ReferralState.ACCEPTED: PartnerState.ACCEPTED,
+    ReferralState.DECLINED: PartnerState.DECLINED, ReferralState.APPOINTMENT: PartnerState.APPOINTMENT_SCHEDULED,
+    ReferralState.OUTCOME: PartnerState.OUTCOME_REPORTED, ReferralState.CLOSED: PartnerState.CLOSED,
+}
+
+
+@event("kim.partner.PartnerReferralSnapshot", key="referral_id")
+class PartnerReferralSnapshot(Event):
+    """The current state of a referral to this partner: a full snapshot (every field as it is now, none means
+    "unchanged"), with the facts the consent allows this partner to see. Keep the newest version per key."""
+
+    referral_id: Id = Field(description="Your id of the referral (the record key, and its id in the partner API "
+                                        "/partner/referrals/{id}); no other topic carries it")
+    organisation_id: OrganisationId = Field(description="The receiving partner (this topic's owner)")
+    version: int = Field(ge=1, description="Version of your view of this referral: 1 for the offer, then 2, 3, ... "
+                                           "(= ce_streamversion, and the ETag in the partner API)")
+    state: PartnerState = Field(description="Current state")
+    client_pseudonym: Id = Field(description="Pseudonym of the client, different for every partner (= ce_subject)")
+    purpose: ConsentPurpose = Field(description="What the referral is for")
+    data_categories: list[DataCategory] = Field(min_length=1, description="Categories of data shared")
+    consent_id: Id = Field(description="Your id of the consent it rests on (another partner named in the same "
+                                       "consent sees another id)")
+    consent_valid_until: date | None = Field(description="Last day of that consent; null: until withdrawn")
+    due_on: date | None = Field(description="By when the partner should act; null: no date set")
+    residence_status: ResidenceStatus | None = Field(description="Only if 'aufenthalt' is shared, else null")
+    rechtskreis: Rechtskreis | None = Field(description="Only if 'leistungsbezug' is shared, else null")
+    languages: list[LanguageCode] | None = Field(description="Only if 'sprache_bildung' is shared, else null")
+    appointment_on: date | None = Field(description="The appointment's date; null: none scheduled")
+    outcome: OutcomeCode | None = Field(description="The reported outcome; null: none reported")
+    decline_reason: DeclineReason | None = Field(description="Why you declined; null unless declined")
+    offered_at: Timestamp = Field(description="When the referral was offered (to the second)")
+    changed_at: Timestamp = Field(description="When this version came about (to the second)")
+
+
+@event("kim.partner.PartnerReferralTombstone", key="referral_id", tombstone=True)
+class PartnerReferralTombstone(Event):
+    """The record after a revocation notice: key = your referral id, value null (a Kafka tombstone), so compaction
+    removes every earlier record of the referral. The headers name it (ce_type); there is no data."""
+
+    referral_id: Id = Field(description="Your id of the referral (the record key); not in the value, which is null")
+
+
 @event("kim.partner.PartnerReferralOffered", key="referral_id")
 class PartnerReferralOffered(Event):
-    """A referral to this partner, with the facts the consent allows it to see."""
+    """(No longer published: see PartnerReferralSnapshot.) A referral to this partner, with the facts the consent
+    allows it to see."""
 
     referral_id: Id = Field(description="Your id of the referral (the record key, and its id in the partner API "
                                         "/partner/referrals/{id}); no other topic carries it")
@@ -61,7 +128,8 @@ class PartnerReferralOffered(Event):
 
 @event("kim.partner.PartnerReferralUpdated", key="referral_id")
 class PartnerReferralUpdated(Event):
-    """The state of a referral to this partner changed."""
+    """(No longer published: see PartnerReferralSnapshot.) The state of a referral to this partner changed; a
+    null field meant "unchanged"."""
 
     referral_id: Id = Field(description="Your id of the referral (the record key)")
     organisation_id: OrganisationId = Field(description="The receiving partner")
@@ -73,8 +141,8 @@ class PartnerReferralUpdated(Event):
 
 @event("kim.partner.PartnerReferralRevoked", key="referral_id")
 class PartnerReferralRevoked(Event):
-    """The referral was revoked (consent withdrawn, case closed, client erased): the partner must delete everything
-    it received for it."""
+    """The referral was revoked (consent withdrawn or expired, case closed, client erased): delete everything you
+    received for it. A tombstone (null value) under the same key follows; the partner API answers 410 Gone."""
 
     referral_id: Id = Field(description="Your id of the referral (the record key)")
     organisation_id: OrganisationId = Field(description="The receiving partner")

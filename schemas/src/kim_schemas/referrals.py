@@ -169,3 +169,34 @@ class ConsentChecked(Event):
     met: bool = Field(description="True: the consent covers the request; False: the request was refused")
     reasons: list[str] = Field(default_factory=list, description="Every condition that failed (empty when met)")
     checked_at: Timestamp = Field(description="When the gate decided")
+
+
+class FeedbackProblem(StrEnum):
+    """What was wrong with a record a partner could not read: not-json = the value is not JSON, unknown-type =
+    a ce_type it does not know, unknown-version = a ce_schemaversion it does not know, invalid-data = the data does
+    not validate against its schema, other = anything else (see detail)."""
+
+    NOT_JSON = "not-json"
+    UNKNOWN_TYPE = "unknown-type"
+    UNKNOWN_VERSION = "unknown-version"
+    INVALID_DATA = "invalid-data"
+    OTHER = "other"
+
+
+@event("kim.referrals.PartnerFeedbackReceived", key="feedback_id")
+class PartnerFeedbackReceived(Event):
+    """A partner reported a record on its topic it could not read (POST /partner/feedback); the Kreis's operators
+    list these (GET /partner-feedback)."""
+
+    feedback_id: Id = Field(description="Id of the report (stream id)")
+    organisation_id: OrganisationId = Field(description="The partner that reported it")
+    topic: str = Field(max_length=255, description="The topic the record was on")
+    partition: int | None = Field(default=None, ge=0, description="Its partition, if known")
+    offset: int | None = Field(default=None, ge=0, description="Its offset, if known")
+    key: str | None = Field(default=None, max_length=100, description="Its key (the partner's referral id), if any")
+    ce_id: str | None = Field(default=None, max_length=100, description="Its ce_id, if it had one")
+    ce_type: str | None = Field(default=None, max_length=200, description="Its ce_type, if it had one")
+    ce_schemaversion: str | None = Field(default=None, max_length=10, description="Its ce_schemaversion, if any")
+    problem: FeedbackProblem = Field(description="What was wrong")
+    detail: str = Field(default="", max_length=500, description="The partner's words (no personal data)")
+    received_at: Timestamp = Field(description="When the report came in")

@@ -77,7 +77,8 @@ async def build_world(s: Services) -> World:
     report = (await ok(await s.reporting.post("/reports", headers=reporter, json={"period": "2025"}), 201))
     shared = {"grant_id": grant, "position_id": position, "staff_member_id": "cm-luenen",
               "report_id": report["report_id"], "goal_id": str(uuid.uuid4()),
-              "hold_id": str(uuid.uuid4())}
+              "hold_id": str(uuid.uuid4()),
+              "event_type": "kim.partner.PartnerReferralSnapshot", "version": "1"}  # a partner schema (public)
     ids = {
         OWN: shared | {"client_id": own_client, "case_id": own_case, "consent_id": own_consent,
                        "referral_id": own_referral, "partner_referral_id": await kreis.partner_id(org_a)},

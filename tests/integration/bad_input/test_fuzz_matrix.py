@@ -15,7 +15,8 @@ from urllib.parse import quote
 
 import pytest
 
-from .conftest import ADMIN, MANAGER, PARTNER, TEAM_LEAD, Service, running
+from .conftest import ADMIN, MANAGER, PARTNER, TEAM_LEAD, Service, running, token
+from kim_runtime.auth import REFERRALS_SERVICE, Role
 
 pytestmark = [pytest.mark.postgres]
 
@@ -32,7 +33,8 @@ SAMPLES = {  # a valid value per pattern of the documents
     r"^[0-9]{8}$": "05978024", r"^[a-z]{2,3}$": "de", r"^20[0-9]{2}(-Q[1-4]|-H[12])?$": "2025-Q1",
     r"^[123]$": "1", r"^[0-9]+(\.[0-9]+)?$": "1.0", r"^[0-9a-f]{64}$": "0" * 64,
 }
-TOKENS = (ADMIN, TEAM_LEAD, MANAGER, PARTNER)
+SERVICE = token(Role.SERVICE, sub=REFERRALS_SERVICE)  # the internal path of the cases service takes only this
+TOKENS = (ADMIN, TEAM_LEAD, MANAGER, PARTNER, SERVICE)
 
 
 @dataclass(frozen=True)

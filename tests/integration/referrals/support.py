@@ -73,11 +73,14 @@ async def consented_case(client, cases, recipient: str, *, purposes: list[str],
 
 
 @contextlib.asynccontextmanager
-async def referrals_service(dsn: str, bootstrap: str, *, clock=None) -> AsyncIterator[httpx.AsyncClient]:
-    """The referrals service in-process; with `clock` (kim_runtime.scheduler.ManualClock) its deadlines follow it."""
+async def referrals_service(dsn: str, bootstrap: str, *, clock=None,
+                            cases_transport=None) -> AsyncIterator[httpx.AsyncClient]:
+    """The referrals service in-process; with `clock` (kim_runtime.scheduler.ManualClock) its deadlines follow it;
+    with `cases_transport` it reaches the cases service's internal path through it (an in-process cases app)."""
     settings = ReferralSettings(database_url=dsn, kafka_bootstrap=bootstrap, auth_secret=SECRET,
                                 pseudonym_secret="test-pseudonym-secret")
     app = build_app(settings)
+    app.state.cases.transport = cases_transport
     if clock is not None:
         app.state.runtime.clock = clock
     async with app.router.lifespan_context(app):
@@ -177,7 +180,8 @@ class PartnerTopicReader:
             batch = await self.consumer.getmany(timeout_ms=100)
             for msgs in batch.values():
                 self.records += [{"key": m.key.decode(), "headers": {k: v.decode() for k, v in m.headers},
-                                  "data": json.loads(m.value), "raw": m.value} for m in msgs]
+                                  "data": json.loads(m.value) if m.value is not None else {},
+                                  "tombstone": m.value is None, "raw": m.value or b""} for m in msgs]
             return any(predicate(r) for r in self.records)
 
         await eventually(found, timeout=timeout)
@@ -195,7 +199,7 @@ async def read_to_end(bootstrap: str, topics: list[str] | None = None, *, partne
             topics = [t for t in await admin.list_topics() if t.startswith("kim.partner.")]
         finally:
             await admin.close()
-    return [f"{m.key.decode()} {m.headers!r} {m.value.decode()}"
+    return [f"{m.key.decode()} {m.headers!r} {(m.value or b'').decode()}"
             for records in (await read_records(bootstrap, list(topics or []))).values() for m in records]
 
 

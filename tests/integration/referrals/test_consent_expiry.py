@@ -68,7 +68,8 @@ async def test_an_expired_consent_revokes_its_referrals_and_purges_the_partner_v
         [notice] = [r for r in records if r["data"].get("purge") is True]
         assert notice["data"]["reason"] == "einwilligung_abgelaufen"
         partner_view = await refs.get(f"/partner/referrals/{on_ending['partner_referral_id']}", headers=partner(abh))
-        assert partner_view.json().get("state") == "revoked", partner_view.text
+        assert partner_view.status_code == 410, partner_view.text  # Gone, with the same reason as the notice
+        assert partner_view.json()["reason"] == "einwilligung_abgelaufen"
 
         still = await ok(await refs.get(f"/referrals/{on_lasting['referral_id']}", headers=CASEWORKER))
         assert still["state"] == "requested"

@@ -108,12 +108,23 @@ async def test_withdrawal_revokes_open_referrals_to_that_recipient_and_the_partn
                                             and m["headers"]["ce_type"] == "kim.partner.PartnerReferralRevoked")
             purge = next(m for m in records if m["headers"]["ce_type"] == "kim.partner.PartnerReferralRevoked")
             assert purge["data"]["purge"] is True and purge["data"]["reason"] == "einwilligung_widerrufen"
+            records = await agency.wait_for(lambda m: m["key"] == abh_id and m["tombstone"])
+            mine = [m for m in records if m["key"] == abh_id]  # offer, accepted, notice, tombstone
+            assert [m["headers"]["ce_type"].rsplit(".", 1)[1] for m in mine] == [
+                "PartnerReferralSnapshot", "PartnerReferralSnapshot", "PartnerReferralRevoked",
+                "PartnerReferralTombstone"]
+            assert [m["headers"]["ce_streamversion"] for m in mine] == ["1", "2", "3", "4"]
+            assert mine[-1]["raw"] == b"" and mine[-1]["tombstone"]  # null value: compaction drops the key
 
-        view = (await client.get(f"/partner/referrals/{abh_id}", headers=partner(abh))).json()
-        assert view == {**view, "state": "revoked", "purge": True, "client_pseudonym": None, "purpose": None}
+        gone = await client.get(f"/partner/referrals/{abh_id}", headers=partner(abh))
+        assert gone.status_code == 410 and gone.headers["content-type"] == "application/problem+json"
+        assert gone.json() == {**gone.json(), "reason": "einwilligung_widerrufen", "purge": True, "status": 410}
+        assert "client_pseudonym" not in gone.json() and "purpose" not in gone.json()
+        assert abh_id not in [r["referral_id"] for r in
+                              (await client.get("/partner/referrals", headers=partner(abh))).json()]
         late = await client.post(f"/partner/referrals/{abh_id}/appointment", headers=partner(abh),
                                  json={"appointment_on": "2025-04-01"})
-        assert late.status_code == 409 and "revoked" in late.json()["detail"]
+        assert late.status_code == 410 and "revoked" in late.json()["detail"]
         # the other recipient's referral rests on the same consent but was not withdrawn from
         assert (await client.get(f"/referrals/{to_jc['referral_id']}", headers=CASE_MANAGER)).json()["state"] == (
             "requested")

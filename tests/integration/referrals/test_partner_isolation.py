@@ -40,7 +40,7 @@ async def test_one_partner_cannot_see_or_act_on_another_partners_referral(fresh_
         assert (await client.get("/partner/referrals", headers=me)).json() == []
         theirs_list = (await client.get("/partner/referrals", headers=partner(theirs))).json()
         assert [r["referral_id"] for r in theirs_list] == [their_id] and theirs_list[0]["state"] == "requested"
-        assert "case_id" not in theirs_list[0] and "consent_id" not in theirs_list[0]
+        assert "case_id" not in theirs_list[0] and theirs_list[0]["consent_id"] != consent_id  # their own id of it
 
         for path in (f"/referrals/{rid}", f"/cases/{case_id}/referrals", f"/cases/{case_id}/consents", "/partners"):
             r = await client.get(path, headers=me)

@@ -1,5 +1,5 @@
-"""A partner topic keeps records for a limited time (30 days by default): an offer the partner was told to purge does
-not stay readable on the topic for ever. The referrals service creates the topic so at registration, as kafka-init
+"""A partner topic is the current state, compacted (a revocation's tombstone removes the key's records), and keeps
+records for a limited time besides (30 days by default). The referrals service creates the topic so at registration, as kafka-init
 does in compose (tests/unit/test_compose_kafka_init.py)."""
 
 from __future__ import annotations
@@ -34,4 +34,4 @@ async def test_a_registered_partners_topic_keeps_records_30_days_in_daily_segmen
         configs = await eventually(lambda: _configs(kafka_bootstrap, partner_topic(org)))
     assert configs["retention.ms"] == str(PARTNER_RETENTION_MS) == "2592000000"
     assert configs["segment.ms"] == "86400000"
-    assert configs["cleanup.policy"] == "delete"
+    assert configs["cleanup.policy"] == "compact,delete"  # the current state: a tombstone removes the key

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from jsonschema import Draft202012Validator
 from kim_runtime.topics import partner_topic
+from kim_schemas.contract import CONTRACT_VERSION
+from kim_schemas.generate import SCHEMAS_DIR
 
 from .support import (
     consented_case,
-    CASE_MANAGER, CasesStandIn, PartnerTopicReader, consent_known, ensure_topics, eventually, new_org, partner,
+    ADMIN, CASE_MANAGER, CasesStandIn, PartnerTopicReader, consent_known, ensure_topics, eventually, new_org, partner,
     referrals_service, register,
 )
 
@@ -39,7 +43,10 @@ async def test_the_whole_lifecycle_runs_over_kafka(fresh_db, kafka_bootstrap):
         async with PartnerTopicReader(kafka_bootstrap, partner_topic(jobcenter)) as agency:
             records = await agency.wait_for(lambda m: m["key"] == mine)
             offer = next(m for m in records if m["key"] == mine)
-            assert offer["headers"]["ce_type"] == "kim.partner.PartnerReferralOffered"
+            assert offer["headers"]["ce_type"] == "kim.partner.PartnerReferralSnapshot"
+            assert (offer["data"]["version"], offer["headers"]["ce_streamversion"]) == (1, "1")  # the partner's count
+            assert offer["data"]["state"] == "requested" and "correlation_id" not in offer["headers"]
+            assert "." not in offer["data"]["offered_at"] and "." not in offer["headers"]["ce_time"]  # whole seconds
             assert offer["data"]["residence_status"] == "duldung_60a"  # 'aufenthalt' is shared
             assert offer["data"]["languages"] is None  # 'sprache_bildung' is not
             pseudonym = offer["data"]["client_pseudonym"]
@@ -51,7 +58,7 @@ async def test_the_whole_lifecycle_runs_over_kafka(fresh_db, kafka_bootstrap):
             me = partner(jobcenter)
             assert (await client.get(f"/partner/referrals/{rid}", headers=me)).status_code == 404  # internal id
             seen = await client.get(f"/partner/referrals/{mine}", headers=me)
-            assert seen.json()["referral_id"] == mine
+            assert seen.json() == offer["data"]  # the API answers exactly the topic's newest record
             assert seen.headers["ETag"] == f'"{offer["headers"]["ce_streamversion"]}"'
             stale = await client.post(f"/partner/referrals/{mine}/accept", headers=me | {"If-Match": '"99"'})
             assert stale.status_code == 412 and rid not in stale.text
@@ -69,8 +76,33 @@ async def test_the_whole_lifecycle_runs_over_kafka(fresh_db, kafka_bootstrap):
             assert reported.status_code == 200, reported.text
 
             states = lambda: [m["data"].get("state") for m in agency.records if m["key"] == mine]  # noqa: E731
-            await agency.wait_for(lambda m: m["key"] == mine and m["data"].get("state") == "ergebnis")
-            assert states() == [None, "angenommen", "termin", "ergebnis"]
+            await agency.wait_for(lambda m: m["key"] == mine and m["data"].get("state") == "outcome_reported")
+            assert states() == ["requested", "accepted", "appointment_scheduled", "outcome_reported"]
+            mine_records = [m for m in agency.records if m["key"] == mine]
+            assert [m["headers"]["ce_streamversion"] for m in mine_records] == ["1", "2", "3", "4"]
+            assert [m["data"]["version"] for m in mine_records] == [1, 2, 3, 4]
+            last = mine_records[-1]["data"]  # a full snapshot: the appointment is still there with the outcome
+            assert (last["appointment_on"], last["outcome"], last["residence_status"]) == (
+                "2025-03-20", "massnahme_begonnen", "duldung_60a")
+            assert (await client.get(f"/partner/referrals/{mine}", headers=me)).json() == last
+
+            # each record names its versioned schema; the partner API serves exactly the committed file
+            url = offer["headers"]["ce_dataschema"]
+            assert url.endswith("/partner/schemas/kim.partner.PartnerReferralSnapshot/1")
+            served = await client.get(urlsplit(url).path, headers=me)
+            committed = (SCHEMAS_DIR / "json/kim.partner.PartnerReferralSnapshot/v1.json").read_text()
+            assert served.status_code == 200 and served.json() == json.loads(committed)
+            assert not list(Draft202012Validator(served.json()).iter_errors(last))
+            index = (await client.get("/partner/schemas", headers=me)).json()
+            assert index["contract_version"] == CONTRACT_VERSION
+            assert (await client.get("/partner/schemas/kim.cases.CaseOpened/1", headers=me)).status_code == 404
+            reported = await client.post("/partner/feedback", headers=me, json={
+                "partition": 0, "offset": 7, "key": mine, "problem": "invalid-data", "detail": "no such field"})
+            assert reported.status_code == 202, reported.text
+            listed = (await client.get("/partner-feedback", headers=ADMIN)).json()
+            assert listed[0] == {**listed[0], "organisation_id": jobcenter, "topic": partner_topic(jobcenter),
+                                 "key": mine, "problem": "invalid-data"}
+            assert (await client.get("/partner-feedback", headers=me)).status_code == 403
 
         outcome = await _on_referrals_topic(kafka_bootstrap, rid, "kim.referrals.ReferralOutcomeReported")
         assert outcome["data"] == {**outcome["data"], "case_id": case_id, "outcome": "massnahme_begonnen"}
@@ -87,7 +119,7 @@ async def test_the_whole_lifecycle_runs_over_kafka(fresh_db, kafka_bootstrap):
             True, consent_id, rid, [])
         assert checked["categories_required"] == ["arbeit_qualifikation", "aufenthalt"]
         told = [h["type"].split(".")[-1] for h in history if h["type"].startswith("kim.partner.")]
-        assert told == ["PartnerReferralOffered"] + ["PartnerReferralUpdated"] * 4
+        assert told == ["PartnerReferralSnapshot"] * 5
 
 
 async def _on_referrals_topic(bootstrap: str, referral_id: str, event_type: str) -> dict:

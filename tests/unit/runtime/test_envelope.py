@@ -23,6 +23,7 @@ def sample(**over) -> Envelope:
         correlation_id="corr-1", causation_id="cmd-1", actor="cm-12", municipality="05978024",
         schema_version=2, stream_version=4, key_id="key-9", data={"case_id": "case-1", "ä": "ü"},
         traceparent="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        dataschema="https://kim.example/partner/schemas/kim.cases.CaseOpened/2",
         time=datetime(2026, 3, 1, 12, 30, tzinfo=UTC),
     )
     return Envelope(**(base | over))
@@ -69,3 +70,16 @@ def test_optional_attributes_are_left_out_when_absent():
 def test_malformed_records_raise_envelope_error_naming_the_problem(mutate, message):
     with pytest.raises(EnvelopeError, match=message):
         Envelope.from_kafka(*mutate(*as_record(sample())))
+
+
+def test_a_tombstone_type_goes_out_with_a_null_value_and_reads_back():
+    import kim_schemas  # noqa: F401  (registers the tombstone types)
+    from kim_runtime.envelope import TOMBSTONE_TYPES
+
+    assert "kim.partner.PartnerReferralTombstone" in TOMBSTONE_TYPES
+    env = sample(type="kim.partner.PartnerReferralTombstone", schema_version=1, stream_id="p-1",
+                 data={"referral_id": "p-1"})
+    key, value, headers = as_record(env)
+    assert (key, value) == (b"p-1", None)
+    assert dict(headers)["ce_type"] == b"kim.partner.PartnerReferralTombstone"
+    assert Envelope.from_kafka(key, value, headers).data == {}  # key and headers only

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from kim_runtime.http import create_app
 from kim_runtime.service import ServiceRuntime
 
+from .adapters.cases_client import CasesClient
 from .application import deadlines
 from .application.cases_events import CasesEventHandler
 from .application.commands import ReferralCommands
@@ -23,7 +24,8 @@ class _Late:
     def commands(self) -> ReferralCommands:
         if self._commands is None:
             self._commands = ReferralCommands(self.runtime.pool, self.runtime.store,
-                                              pseudonym_secret=self.settings.pseudonym_secret)
+                                              pseudonym_secret=self.settings.pseudonym_secret,
+                                              schema_base=self.settings.public_url)
         return self._commands
 
 
@@ -38,5 +40,6 @@ def build_app(settings: ReferralSettings | None = None) -> FastAPI:
                      readiness=runtime.readiness())
     app.state.runtime = runtime
     app.state.services = late
+    app.state.cases = CasesClient(settings.cases_url, settings.auth_secret)  # tests may give it a transport
     http.install(app)
     return app

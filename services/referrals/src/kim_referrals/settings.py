@@ -26,3 +26,13 @@ class ReferralSettings(RuntimeSettings):
         description="HMAC secret of every per-partner id: client pseudonyms and the referral, consent, correlation "
                     "and causation ids on partner topics (KIM_PSEUDONYM_SECRET); keep it stable and secret",
     )
+    cases_url: str = Field(
+        default="http://127.0.0.1:8001", validation_alias=AliasChoices("KIM_REFERRALS_CASES_URL", "KIM_CASES_URL"),
+        description="Where the referrals service reaches the cases service's internal path for the consented "
+                    "personal data a partner asks for (GET /partner/referrals/{id}/person)",
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8003", validation_alias=AliasChoices("KIM_REFERRALS_PUBLIC_URL"),
+        description="The address partners reach this service's partner API at: the base of the versioned schema "
+                    "URLs in each partner record's ce_dataschema",
+    )

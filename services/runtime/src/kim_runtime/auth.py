@@ -1,6 +1,7 @@
 """Bearer tokens and roles. Tokens are HS256 JWTs signed with KIM_AUTH_SECRET.
 
-Roles: case_manager, team_lead, partner (bound to one organisation), auditor, admin. A token may carry the team
+Roles: case_manager, team_lead, partner (bound to one organisation), auditor, admin, and service: a KIM service
+calling another on an internal path (`service_token`). A token may carry the team
 and municipality (AGS) its holder works for; a partner token carries its organisation id. What each role may do on
 which route is decided in one place, kim_runtime.policy.
 """
@@ -24,6 +25,7 @@ class Role(StrEnum):
     PARTNER = "partner"
     AUDITOR = "auditor"
     ADMIN = "admin"
+    SERVICE = "service"  # another KIM service on an internal path (sub = the service, e.g. kim-referrals)
 
 
 class Principal(BaseModel):
@@ -41,6 +43,14 @@ def issue_token(secret: str, principal: Principal, *, ttl_seconds: int = 12 * 36
     now = int(time.time())
     claims = principal.model_dump(exclude_none=True) | {"iss": ISSUER, "iat": now, "exp": now + ttl_seconds}
     return jwt.encode(claims, secret, algorithm="HS256")
+
+
+REFERRALS_SERVICE = "kim-referrals"
+
+
+def service_token(secret: str, service: str, *, ttl_seconds: int = 300) -> str:
+    """A short-lived token a KIM service sends on an internal path of another (role service, sub = the caller)."""
+    return issue_token(secret, Principal(sub=service, role=Role.SERVICE), ttl_seconds=ttl_seconds)
 
 
 def decode_token(secret: str, token: str) -> Principal:

@@ -9,7 +9,8 @@ On the wire an event is one Kafka record:
 Extension attributes (CloudEvents names are lower-case letters and digits only):
 ``ce_correlationid``, ``ce_causationid``, ``ce_actor``, ``ce_municipality``, ``ce_schemaversion``,
 ``ce_streamversion`` (the event's version within its stream) and, when personal data is inside,
-``ce_keyid`` (the id of the per-subject key that encrypts it), and ``ce_traceparent``: the W3C trace context of the
+``ce_keyid`` (the id of the per-subject key that encrypts it), ``ce_dataschema`` (CloudEvents ``dataschema``: the
+versioned URL of the data's JSON Schema; partner topics), and ``ce_traceparent``: the W3C trace context of the
 span that published it (CloudEvents distributed-tracing extension; never on a partner topic, see telemetry.py).
 """
 
@@ -41,8 +42,16 @@ HEADER_NAMES: dict[str, str] = {
     "stream_version": "ce_streamversion",
     "key_id": "ce_keyid",
     "traceparent": "ce_traceparent",
+    "dataschema": "ce_dataschema",
 }
 REQUIRED_HEADERS = ("ce_id", "ce_type", "ce_source", "ce_specversion", "ce_time")
+
+# Event types published with a null value: Kafka tombstones on a compacted topic (kim_schemas registers them).
+TOMBSTONE_TYPES: set[str] = set()
+
+
+def register_tombstone(event_type: str) -> None:
+    TOMBSTONE_TYPES.add(event_type)
 
 
 class EnvelopeError(ValueError):
@@ -82,6 +91,8 @@ class Envelope(BaseModel):
     key_id: str | None = Field(default=None, description="Per-subject key id when personal data is inside")
     traceparent: str | None = Field(default=None, description="W3C trace context of the action (distributed-tracing "
                                                               "extension); one that is not valid is ignored")
+    dataschema: str | None = Field(default=None, description="CloudEvents dataschema: the URL of the data's versioned "
+                                                              "JSON Schema (partner topics)")
     data: dict[str, Any] = Field(default_factory=dict)
     event: Any = Field(default=None, exclude=True, repr=False,
                        description="The contract's model of data, set when a consumer read the event (contract.py)")
@@ -111,7 +122,14 @@ class Envelope(BaseModel):
     def kafka_key(self) -> bytes:
         return self.stream_id.encode()
 
-    def kafka_value(self) -> bytes:
+    @property
+    def is_tombstone(self) -> bool:
+        return self.type in TOMBSTONE_TYPES
+
+    def kafka_value(self) -> bytes | None:
+        """The data as JSON; None (a tombstone) for a tombstone type, whose fields stay in the store only."""
+        if self.is_tombstone:
+            return None
         return json.dumps(self.data, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
     def kafka_headers(self) -> dict[str, str]:
@@ -136,6 +154,8 @@ class Envelope(BaseModel):
             raise EnvelopeError(f"unsupported ce_specversion {hdrs['ce_specversion']!r}", reason="invalid-header")
         if not key:
             raise EnvelopeError("record has no key (the stream id)", reason="missing-key")
+        if value is None and hdrs["ce_type"] in TOMBSTONE_TYPES:
+            value = b"{}"  # a tombstone: key and headers only
         try:
             data = json.loads(value or b"null")
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:

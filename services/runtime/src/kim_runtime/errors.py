@@ -24,3 +24,12 @@ class RuleViolation(KimError):
 
 class NotFound(KimError):
     """An unknown id (HTTP 404)."""
+
+
+class Gone(KimError):
+    """A resource that existed and is no longer available, with the reason (HTTP 410, a problem detail, RFC 9457):
+    e.g. a partner's referral after revocation. `extra` adds members to the problem detail."""
+
+    def __init__(self, detail: str, *, reason: str, status: int = 410, **extra):
+        super().__init__(detail)
+        self.reason, self.status, self.extra = reason, status, extra

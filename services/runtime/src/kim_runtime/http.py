@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 from asyncpg.exceptions import DataError
 from fastapi import Depends, FastAPI, Header, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -22,7 +23,7 @@ from pydantic import ValidationError
 from . import problems
 from .clean_input import CleanInput, check_parameters
 from .idempotency import Idempotent, KeyLost
-from .errors import ConcurrencyConflict, NotFound, RuleViolation
+from .errors import ConcurrencyConflict, Gone, NotFound, RuleViolation
 from .observe import Observed
 from .oidc import OidcSettings, TokenVerifier
 from .policy import POLICY, authorize, check_routes
@@ -128,6 +129,12 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
     @app.exception_handler(RuleViolation)
     async def _rule(request: Request, exc: RuleViolation):
         return problems.response(409, str(exc), instance=request.url.path)
+
+    @app.exception_handler(Gone)
+    async def _gone(request: Request, exc: Gone):
+        return problems.response(exc.status, str(exc), instance=request.url.path,
+                                 type_=problems.problem_type(exc.status, f"gone-{exc.reason}"), title="Gone",
+                                 reason=exc.reason, **jsonable_encoder(exc.extra))
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound):

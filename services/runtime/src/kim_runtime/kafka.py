@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from faststream.kafka import KafkaBroker
 
 from .settings import RuntimeSettings
-from .topics import PARTNER_RETENTION_MS, topic_configs
+from .topics import PARTNER_RETENTION_MS, is_partner_topic, topic_configs
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,15 @@ def make_broker(settings: RuntimeSettings, **extra) -> KafkaBroker:
     )
 
 
+async def send_record(broker: KafkaBroker, topic: str, *, key: bytes, value: bytes | None,
+                      headers: Mapping[str, str]):
+    """Send one record exactly as given, through the broker's own (idempotent) producer: no header added by the
+    library (FastStream writes its `correlation_id` on every publish), and a None value stays null (a tombstone;
+    FastStream would encode it). Returns the send future (await it for the broker's ack)."""
+    producer = broker.config.producer._producer.producer  # the aiokafka producer FastStream started
+    return await producer.send(topic, value=value, key=key, headers=[(k, v.encode()) for k, v in headers.items()])
+
+
 async def ensure_topics(bootstrap: str, topics: Mapping[str, int], *, options: Mapping | None = None,
                         replication_factor: int = 1, timeout_ms: int = 30_000,
                         partner_retention_ms: int = PARTNER_RETENTION_MS) -> list[str]:
@@ -61,10 +70,12 @@ async def ensure_topics(bootstrap: str, topics: Mapping[str, int], *, options: M
 
     Returns the names it created.
 
-    A topic that exists already is left as it is (partitions only ever grow by hand: deploy/README.md).
+    A topic that exists already keeps its partitions (they only ever grow by hand: deploy/README.md); an existing
+    partner topic gets the partner configuration (compaction came later than some partner topics).
     ``options`` are connection options as `RuntimeSettings.kafka_options()` gives them.
     """
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: PLC0415
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType  # noqa: PLC0415
 
     if not topics:
         return []
@@ -74,14 +85,21 @@ async def ensure_topics(bootstrap: str, topics: Mapping[str, int], *, options: M
         wanted = [NewTopic(name, num_partitions=n, replication_factor=replication_factor,
                            topic_configs=topic_configs(name, partner_retention_ms)) for name, n in topics.items()]
         response = await admin.create_topics(wanted, timeout_ms=timeout_ms)
+        created, existing = [], []
+        for name, code, *message in response.topic_errors:
+            if code == 0:
+                created.append(name)
+            elif code == TOPIC_ALREADY_EXISTS:
+                existing.append(name)
+            else:
+                raise RuntimeError(f"cannot create topic {name}: error {code} {message[0] if message else ''}".strip())
+        partner_topics = [n for n in existing if is_partner_topic(n)]
+        if partner_topics:
+            await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, n,
+                                                      configs=topic_configs(n, partner_retention_ms))
+                                       for n in partner_topics])
     finally:
         await admin.close()
-    created = []
-    for name, code, *message in response.topic_errors:
-        if code == 0:
-            created.append(name)
-        elif code != TOPIC_ALREADY_EXISTS:
-            raise RuntimeError(f"cannot create topic {name}: error {code} {message[0] if message else ''}".strip())
     if created:
         log.info("created topics %s", ", ".join(sorted(created)))
     return created

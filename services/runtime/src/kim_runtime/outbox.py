@@ -34,8 +34,10 @@ from opentelemetry.trace import SpanKind
 
 from . import telemetry
 from .envelope import Envelope
+from .kafka import send_record
 from .resilience import RateLimitedLog, is_unavailable
 from .store import row_to_envelope
+from .topics import is_partner_topic
 
 log = logging.getLogger(__name__)
 
@@ -275,6 +277,10 @@ class OutboxRelay:
                 headers = env.kafka_headers()
                 if env.traceparent:  # consumers continue from this publish (never on a partner topic: see store)
                     headers["ce_traceparent"] = telemetry.current_traceparent()
+                if is_partner_topic(row["topic"]):  # exactly the documented headers; tombstones stay null
+                    futures.append(await send_record(self.broker, row["topic"], key=env.kafka_key(),
+                                                     value=env.kafka_value(), headers=headers))
+                    continue
                 futures.append(
                     await self.broker.publish(
                         env.kafka_value(),

@@ -73,6 +73,7 @@ class Rule:
 
 
 CM, TL, PARTNER, AUDITOR, ADMIN = Role.CASE_MANAGER, Role.TEAM_LEAD, Role.PARTNER, Role.AUDITOR, Role.ADMIN
+SERVICE = Role.SERVICE
 A, S, O = Reach.ALL, Reach.SCOPE, Reach.ORGANISATION
 STAFF_READ = {CM: S, TL: S, AUDITOR: A, ADMIN: A}  # casework readers
 CASEWORK = {CM: S, TL: S, ADMIN: A}
@@ -93,6 +94,9 @@ POLICY: dict[str, Rule] = {
     "case.work": Rule(Resource.CASE, CASEWORK, writes=True),
     "case.transfer": Rule(Resource.CASE, CASEWORK, writes=True),
     "worklist.read": Rule(Resource.NONE, CASEWORK),  # follow-ups of the cases in reach (Wiedervorlage)
+    # the personal data a consent shares with a partner, opened for the referrals service only (its service token;
+    # the handler also checks sub = kim-referrals), on a partner's request; recorded with the partner as reader
+    "internal.consented_person.read": Rule(Resource.CASE, {SERVICE: A}),
     # staffing
     "staffing.case.read": Rule(Resource.CASE, STAFF_READ),
     "staffing.case.assign": Rule(Resource.CASE, {TL: S, ADMIN: A}, writes=True),
@@ -109,6 +113,11 @@ POLICY: dict[str, Rule] = {
     "partner.inbox": Rule(Resource.NONE, {PARTNER: O}),
     "partner.referral.read": Rule(Resource.PARTNER_REFERRAL, {PARTNER: O}),
     "partner.referral.act": Rule(Resource.PARTNER_REFERRAL, {PARTNER: O}, writes=True),
+    # the consented personal data of the client of one's own referral (decrypted by the cases service on request)
+    "partner.referral.person": Rule(Resource.PARTNER_REFERRAL, {PARTNER: O}),
+    "partner.schemas.read": Rule(Resource.NONE, {PARTNER: O, ADMIN: A}),  # the contract's partner JSON Schemas
+    "partner.feedback": Rule(Resource.NONE, {PARTNER: O}, writes=True),  # a record the partner could not read
+    "feedback.read": Rule(Resource.NONE, {ADMIN: A, AUDITOR: A}),  # ops: what partners could not read
     # reporting
     "indicators.read": Rule(Resource.NONE, INTERNAL_READ),
     "report.generate": Rule(Resource.NONE, {TL: A, ADMIN: A}, writes=True),
@@ -126,6 +135,9 @@ def _check_policy(policy: Mapping[str, Rule]) -> None:
             raise AssertionError(f"policy {action}: auditors read, they never write")
         if (PARTNER in rule.reach) != action.startswith("partner."):
             raise AssertionError(f"policy {action}: partners reach the partner API (partner.*) and nothing else")
+        if (SERVICE in rule.reach) != action.startswith("internal.") or (
+                action.startswith("internal.") and set(rule.reach) != {SERVICE}):
+            raise AssertionError(f"policy {action}: service tokens reach internal.* actions only, and only they do")
 
 
 _check_policy(POLICY)
@@ -226,6 +238,9 @@ def route_actions(app: FastAPI) -> dict[tuple[str, str], str]:
         action = next(iter(found))
         if action.startswith("partner.") != route.path_format.startswith("/partner/"):
             raise RouteWithoutRule(f"{name}: partner actions (partner.*) belong on the partner API (/partner/...) "
+                                   f"and only there; this route declares {action}")
+        if action.startswith("internal.") != route.path_format.startswith("/internal/"):
+            raise RouteWithoutRule(f"{name}: internal actions (internal.*, service tokens) belong on /internal/... "
                                    f"and only there; this route declares {action}")
         for method in route.methods:
             actions[(method, route.path_format)] = action

@@ -14,7 +14,7 @@ from .errors import ConcurrencyConflict
 from .scheduler import Schedule, changes_of
 from .topics import is_partner_topic
 
-_META_FIELDS = ("source", "subject", "correlation_id", "causation_id", "actor", "municipality", "key_id",
+_META_FIELDS = ("source", "subject", "correlation_id", "causation_id", "actor", "municipality", "key_id", "dataschema",
                 "traceparent")
 
 _SELECT = (

@@ -23,10 +23,13 @@ def service_topic(service: str) -> str:
     return SERVICE_TOPICS[service]
 
 
-# A partner topic keeps records for a limited time only (a purged referral's offer must not stay readable for
-# ever); segments roll daily so Kafka deletes close to the retention. compose: KIM_PARTNER_TOPIC_RETENTION_MS.
+# A partner topic is the current state of the partner's referrals: compacted (the newest record per key stays; a
+# revocation's tombstone removes the key's earlier records, so a new consumer never receives purged data), and
+# besides records older than the retention are deleted (cleanup.policy compact,delete). Segments roll daily so
+# compaction and deletion reach a record within a day. compose: KIM_PARTNER_TOPIC_RETENTION_MS.
 PARTNER_RETENTION_MS = 30 * 24 * 3600 * 1000
 SEGMENT_MS = 24 * 3600 * 1000
+PARTNER_CLEANUP_POLICY = "compact,delete"
 
 
 def is_partner_topic(topic: str | None) -> bool:
@@ -34,9 +37,11 @@ def is_partner_topic(topic: str | None) -> bool:
 
 
 def topic_configs(topic: str, partner_retention_ms: int = PARTNER_RETENTION_MS) -> dict[str, str]:
-    """The configuration a topic is created with: partner topics a finite retention, every other topic forever."""
+    """The configuration a topic is created with: partner topics compacted with a finite retention, every other
+    topic kept forever."""
     if is_partner_topic(topic):
-        return {"retention.ms": str(partner_retention_ms), "segment.ms": str(min(SEGMENT_MS, partner_retention_ms))}
+        return {"cleanup.policy": PARTNER_CLEANUP_POLICY, "retention.ms": str(partner_retention_ms),
+                "segment.ms": str(min(SEGMENT_MS, partner_retention_ms))}
     return {"retention.ms": "-1"}
 
 
@@ -45,6 +50,16 @@ def partner_topic(organisation_id: str) -> str:
     if not _ORG_ID.match(organisation_id):
         raise ValueError(f"organisation id {organisation_id!r} must match {_ORG_ID.pattern}")
     return f"kim.partner.{organisation_id}"
+
+
+def partner_group_prefix(organisation_id: str) -> str:
+    """Consumer groups a partner may use start with this (its Kafka ACLs allow exactly these)."""
+    return f"partner.{organisation_id}."
+
+
+def partner_kafka_user(organisation_id: str) -> str:
+    """The partner's SCRAM user on the Kreis's broker."""
+    return f"partner-{organisation_id}"
 
 
 def dead_letter_topic(consumer_service: str) -> str:

@@ -11,7 +11,7 @@ from kim_runtime.service import ServiceRuntime
 from kim_cases.adapters import key_setup, keyring
 from kim_cases.application import access
 from kim_cases.application.services import Services
-from kim_cases.entrypoints import cases_api, casework_api, clients_api, worklist_api
+from kim_cases.entrypoints import cases_api, casework_api, clients_api, internal_api, worklist_api
 from kim_cases.projections import OverviewReader
 from kim_cases.worklist import Worklist, WorklistReader
 
@@ -35,6 +35,7 @@ def create(runtime: ServiceRuntime) -> FastAPI:
                      readiness=runtime.readiness())
     app.state.runtime = runtime
     access.install(app)
-    for router in (clients_api.router, cases_api.router, casework_api.router, worklist_api.router):
+    for router in (clients_api.router, cases_api.router, casework_api.router, worklist_api.router,
+                   internal_api.router):
         app.include_router(router)
     return app

@@ -20,7 +20,10 @@ WHERE stream_id = ANY($1) OR data->>'case_id' = $2 OR data->>'client_id' = $3
 """
 _OTHER = f"""
 WITH began AS (SELECT stream_id FROM events
-               WHERE version = 1 AND (data->>'case_id' = $2 OR data->>'client_id' = $3))
+               WHERE version = 1 AND (data->>'case_id' = $2 OR data->>'client_id' = $3)
+               UNION  -- a partner stream, named by its unpublished link (a stream of its own since contract 2.0.0)
+               SELECT data->>'partner_referral_id' FROM events
+               WHERE type = 'kim.referrals.PartnerViewOpened' AND data->>'case_id' = $2)
 SELECT {_COLUMNS} FROM events
 WHERE stream_id = ANY($1) OR data->>'case_id' = $2 OR data->>'client_id' = $3
    OR stream_id IN (SELECT stream_id FROM began)

@@ -5,6 +5,8 @@ same event id, stream (key), type and value (compared as a SHA-256 of the canoni
 from Kafka, extra records in Kafka that no store has, records that differ from their stored event, an event id the
 topic holds more than once, and a stream version (ce_streamversion) that goes backwards for a key within a partition
 (consumers would apply it out of order). Each of the last two names partition, offset and record time of both records.
+A partner topic is compacted: there only the newest record of each key must be on it (an older one, or every record
+of a key whose newest is a tombstone, is removed by compaction, not missing).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import asyncpg
+import kim_schemas  # noqa: F401  (registers the tombstone types)
+from kim_runtime.envelope import TOMBSTONE_TYPES
+from kim_runtime.topics import is_partner_topic
 
 from kim_runtime.audit_chain import ChainReport, verify_chains
 
@@ -107,7 +112,8 @@ async def compare_topic(pool: asyncpg.Pool, bootstrap: str, topic: str) -> Topic
     pending: set[str] = set()  # not marked sent yet: may or may not be in Kafka already
     async with pool.acquire() as conn:
         for r in await conn.fetch(_PUBLISHED, topic):
-            stored[r["event_id"]] = Fingerprint(r["stream_id"], r["type"], value_hash(r["data"]), r["version"])
+            data = None if r["type"] in TOMBSTONE_TYPES else r["data"]  # published with a null value
+            stored[r["event_id"]] = Fingerprint(r["stream_id"], r["type"], value_hash(data), r["version"])
             if not r["sent"]:
                 pending.add(r["event_id"])
     seen: dict[str, Sighting] = {}
@@ -134,5 +140,12 @@ async def compare_topic(pool: asyncpg.Pool, bootstrap: str, topic: str) -> Topic
             if event_id:
                 seen.setdefault(event_id, here)
     report.missing = [(i, fp) for i, fp in stored.items() if i not in seen and i not in pending]
+    if is_partner_topic(topic):  # compacted: superseded records, and a tombstoned key's, are gone by design
+        newest: dict[str, Fingerprint] = {}
+        for fp in stored.values():
+            if fp.stream_id not in newest or (fp.version or 0) > (newest[fp.stream_id].version or 0):
+                newest[fp.stream_id] = fp
+        report.missing = [(i, fp) for i, fp in report.missing
+                          if newest[fp.stream_id] is fp and fp.type not in TOMBSTONE_TYPES]
     report.unpublished = len(pending - seen.keys())
     return report

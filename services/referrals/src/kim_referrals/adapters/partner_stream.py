@@ -1,11 +1,14 @@
 """A referral's partner stream: what one partner was told about one referral, under that partner's own ids.
 
 Its stream id is the partner's id of the referral, which is also the record key on kim.partner.<org> and the id in
-the partner API. Version 1 is an unpublished link (PartnerViewOpened: which referral and case the stream belongs
-to), kept in this service's store only (no outbox row), so `kim audit case` finds what was shared with whom while
-no topic carries the link. The partner events follow from version 2 and go out through the same outbox and relay
-as everything else, in the transaction of the referral events they reflect: nothing is lost while Kafka is down,
-and the stream's hash chain proves what the partner was told and when.
+the partner API; its versions are the partner's (1 = the offer, then 2, 3, ...: ce_streamversion and the ETag).
+Which referral and case the stream belongs to is an unpublished link (PartnerViewOpened) in a stream of its own,
+`link-<partner's id>`, kept in this service's store only (no outbox row), so `kim audit case` finds what was shared
+with whom while no topic carries the link. (Streams opened before contract 2.0.0 hold that link as their version 1,
+so their partner versions count on from 2.) The partner events go out through the same outbox and relay as
+everything else, in the transaction of the referral events they reflect: nothing is lost while Kafka is down, and
+the stream's hash chain proves what the partner was told and when. Their ce_time is cut to the second like their
+data's times.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from .events import SERVICE_ACTOR, SOURCE, Context, envelope
 from .partner_ids import PartnerIds
 
 LINK = "kim.referrals.PartnerViewOpened"
+DEFAULT_SCHEMA_BASE = "http://127.0.0.1:8003"  # KIM_REFERRALS_PUBLIC_URL
 
 
 @dataclass(frozen=True)
@@ -38,23 +42,44 @@ def partner_context(ids: PartnerIds, ctx: Context) -> Context:
                    causation_id=ids.causation(ctx.causation_id), municipality=ctx.municipality)
 
 
+def schema_url(base: str, event: Event) -> str:
+    """ce_dataschema: where the partner API serves this event's versioned JSON Schema."""
+    return f"{base.rstrip('/')}/partner/schemas/{event.event_type}/{event.schema_version}"
+
+
 async def append(pool: asyncpg.Pool | None, conn: asyncpg.Connection, stream: PartnerStream, events: Sequence[Event],
-                 ctx: Context, *, internal_referral_id: str, case_id: str, pseudonym: str) -> int:
+                 ctx: Context, *, internal_referral_id: str, case_id: str, pseudonym: str,
+                 schema_base: str = DEFAULT_SCHEMA_BASE) -> int:
     """Append the partner's events (opening the stream first if needed); returns the stream's new version."""
     if not events:
         return stream.version
     version = stream.version
     if version == 0:
-        link = Envelope(type=LINK, source=SOURCE, stream_id=stream.referral_id, actor=ctx.actor,
+        link = Envelope(type=LINK, source=SOURCE, stream_id=link_stream(stream.referral_id), actor=ctx.actor,
                         correlation_id=ctx.correlation_id, causation_id=ctx.causation_id,
                         municipality=ctx.municipality,
                         data={"referral_id": internal_referral_id, "case_id": case_id,
                               "organisation_id": stream.ids.organisation_id,
                               "partner_referral_id": stream.referral_id})
-        await EventStore(pool, None).append(stream.referral_id, [link], 0, conn=conn)
-        version = 1
+        await EventStore(pool, None).append(link.stream_id, [link], 0, conn=conn)
     to_partner = EventStore(pool, partner_topic(stream.ids.organisation_id))
     pctx = partner_context(stream.ids, ctx)
-    await to_partner.append(stream.referral_id, [envelope(e, pctx, subject=pseudonym) for e in events], version,
-                            conn=conn)
+    envs, at = [], None
+    for e in events:
+        at = _time_of(e) or at
+        envs.append(envelope(e, pctx, subject=pseudonym).model_copy(
+            update={"time": at, "dataschema": schema_url(schema_base, e)}))
+    await to_partner.append(stream.referral_id, envs, version, conn=conn)
     return version + len(events)
+
+
+def link_stream(partner_referral_id: str) -> str:
+    return f"link-{partner_referral_id}"
+
+
+def _time_of(event: Event):
+    """ce_time of a partner event: its own time (already whole seconds); a tombstone takes its notice's."""
+    for field in ("changed_at", "revoked_at"):
+        if hasattr(event, field):
+            return getattr(event, field)
+    return None

@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
+from kim_runtime.envelope import Envelope
 from kim_runtime.store import EventStore
 from kim_schemas import parse
 from kim_schemas.base import Event
 
+from ..domain.partner_view import Shown, fold
 from ..domain.referral import Referral
 from . import partner_stream, referral_sql
 from .events import Context, envelope
@@ -23,6 +25,13 @@ from .partner_ids import PartnerIds
 from .partner_stream import PartnerStream
 
 REFERRAL_EVENTS = "kim.referrals."
+PARTNER_EVENTS = "kim.partner."
+
+
+def partner_events(stream: Sequence[Envelope]) -> list[tuple[int, Event]]:
+    """(version, event) of a partner stream's published events (an old stream's link at version 1 is skipped)."""
+    return [(e.stream_version, parse(e.type, e.schema_version, e.data)) for e in stream
+            if e.type.startswith(PARTNER_EVENTS)]
 
 
 @dataclass
@@ -32,12 +41,14 @@ class Loaded:
     client_id: str | None
     pseudonym: str
     partner: PartnerStream
+    shown: Shown  # what the partner was last told
 
 
 class ReferralRepository:
-    def __init__(self, store: EventStore, pseudonym_secret: str):
+    def __init__(self, store: EventStore, pseudonym_secret: str, schema_base: str = partner_stream.DEFAULT_SCHEMA_BASE):
         self.store = store
         self.pseudonym_secret = pseudonym_secret
+        self.schema_base = schema_base  # the partner API's address: ce_dataschema of partner events
 
     def partner_ids(self, organisation_id: str) -> PartnerIds:
         return PartnerIds(self.pseudonym_secret, organisation_id)
@@ -53,7 +64,12 @@ class ReferralRepository:
         # rows from before per-partner ids have none stored: the derivation gives the same id every time
         partner = PartnerStream(ids, row["partner_referral_id"] or ids.referral(referral_id), row["partner_version"])
         return Loaded(Referral.from_history(referral_id, events), stream[-1].stream_version,
-                      mine[0].subject if mine else None, row["client_pseudonym"], partner)
+                      mine[0].subject if mine else None, row["client_pseudonym"], partner,
+                      await self.shown(conn, partner.referral_id))
+
+    async def shown(self, conn: asyncpg.Connection, partner_referral_id: str) -> Shown:
+        """The partner's current view of one referral, from its partner stream."""
+        return fold(partner_events(await self.store.read_stream(partner_referral_id, conn=conn)))
 
     async def append(
         self, conn: asyncpg.Connection, referral: Referral, events: Sequence[Event], partner_events: Sequence[Event],
@@ -67,6 +83,6 @@ class ReferralRepository:
         )
         partner_version = await partner_stream.append(
             self.store.pool, conn, partner, partner_events, ctx, internal_referral_id=referral.referral_id,
-            case_id=referral.case_id, pseudonym=pseudonym,
+            case_id=referral.case_id, pseudonym=pseudonym, schema_base=self.schema_base,
         )
         return expected_version + len(events), partner_version

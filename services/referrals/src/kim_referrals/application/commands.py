@@ -24,6 +24,7 @@ from ..domain.consent import ConsentMissing, choose_consent, decision
 from ..domain.partner_view import PartnerRefs
 from ..domain.referral import Referral
 from . import refusals
+from .views import refuse_if_revoked
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,9 @@ Decision = Callable[[Referral, datetime], list[Event]]
 
 class ReferralCommands:
     def __init__(self, pool: asyncpg.Pool, store: EventStore, *, pseudonym_secret: str,
-                 clock: Callable[[], datetime] = utcnow):
+                 clock: Callable[[], datetime] = utcnow, schema_base: str | None = None):
         self.pool, self.store, self.clock = pool, store, clock
-        self.repo = ReferralRepository(store, pseudonym_secret)
+        self.repo = ReferralRepository(store, pseudonym_secret, *([schema_base] if schema_base else []))
 
     async def register_partner(self, registered: PartnerRegistered, ctx: Context) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
@@ -142,6 +143,7 @@ class ReferralCommands:
             loaded = await self.repo.load(conn, row["referral_id"]) if row is not None else None
             if loaded is None:
                 raise NotFound(f"referral {partner_referral_id} does not exist")
+            refuse_if_revoked(partner_referral_id, row, loaded.shown)
             if expected_version is not None and expected_version != loaded.partner.version:
                 raise ConcurrencyConflict(partner_referral_id, expected_version, loaded.partner.version)
             try:
@@ -167,7 +169,7 @@ class ReferralCommands:
                     ctx: Context) -> tuple[int, int]:
         referral = loaded.referral
         ctx = _with_municipality(ctx, await gate_sql.municipality_of(conn, referral.case_id))
-        to_partner = partner_view.updates(loaded.partner.referral_id, referral.to_organisation_id, events)
+        to_partner = partner_view.changes(loaded.shown.snapshot, loaded.partner.version, events)
         version, partner_version = await self.repo.append(
             conn, referral, events, to_partner, expected_version=loaded.version, ctx=ctx,
             client_id=loaded.client_id, pseudonym=loaded.pseudonym, partner=loaded.partner)

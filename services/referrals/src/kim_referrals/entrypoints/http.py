@@ -6,13 +6,14 @@ from fastapi import FastAPI, Request
 from kim_runtime import problems
 
 from ..domain.consent import ConsentMissing
-from . import partner_api, scope, staff_api
+from . import contract_api, partner_api, scope, staff_api
 
 
 def install(app: FastAPI) -> None:
     scope.install(app)
     app.include_router(staff_api.router)
     app.include_router(partner_api.router)
+    app.include_router(contract_api.router)
 
     @app.exception_handler(ConsentMissing)
     async def _consent_missing(request: Request, exc: ConsentMissing):

@@ -76,19 +76,13 @@ class ReferralOut(BaseModel):
     history: list[HistoryItem] | None = None
 
 
-class PartnerReferralOut(BaseModel):
-    """A partner's view: pseudonyms and codes only. A revoked referral shows only that it must be purged."""
+class PersonOut(BaseModel):
+    """The client's personal data a consent shares with the partner: only the fields of the granted categories
+    (stammdaten: name, date_of_birth; kontaktdaten: address, contact), read from the cases service on request."""
 
-    referral_id: str = Field(description="Your id of the referral (the key of its records on your topic)")
-    state: str
-    purge: bool = False
-    client_pseudonym: str | None = None
-    purpose: str | None = None
-    data_categories: list[str] | None = None
-    due_on: date | None = None
-    appointment_on: date | None = None
-    outcome: str | None = None
-    version: int = Field(description="Version of your view of the referral (ce_streamversion; the ETag)")
+    referral_id: str = Field(description="Your id of the referral")
+    categories: list[str] = Field(description="The categories shared: stammdaten and/or kontaktdaten (empty: none)")
+    person: dict[str, str | None] = Field(description="The fields of those categories, in clear")
 
 
 class PartnerOut(BaseModel):

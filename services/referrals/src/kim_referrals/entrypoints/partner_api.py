@@ -2,38 +2,51 @@
 
 A partner names a referral by its own id (the key on its topic, derived per partner): the internal referral id never
 reaches it. Another partner's referral answers 404, exactly like one that does not exist, so ids reveal nothing.
-The ETag is the version of the partner's stream (ce_streamversion on its topic).
+A referral answers exactly the snapshot its topic's newest record carries (same fields, same state words); the ETag
+is its version (ce_streamversion). A revoked referral answers 410 Gone with the reason (a problem detail), as its
+topic ends in the revocation notice and a tombstone; the list leaves it out, as a compacted topic does.
 """
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, Depends, Header, Request, Response
 from kim_runtime.pagination import Page, paged
 from kim_runtime.auth import Principal
-from kim_runtime.errors import NotFound
+from kim_runtime.errors import Gone, NotFound, RuleViolation
 from kim_runtime.http import etag, parse_if_match
 from kim_runtime.policy import authorize
 
+from kim_schemas.partner import PartnerReferralSnapshot
+
 from ..adapters import referral_sql
+from ..application import views
 from ..application.commands import Decision
 from .deps import commands, context
-from .models import AppointmentIn, DeclineIn, OutcomeIn, PartnerReferralOut
+from .models import AppointmentIn, DeclineIn, OutcomeIn, PersonOut
 
 router = APIRouter(prefix="/partner", tags=["partner side"])
 inbox = authorize("partner.inbox")
 reads = authorize("partner.referral.read")
 partner_only = authorize("partner.referral.act")
+person_reader = authorize("partner.referral.person")
+PERSON_CATEGORIES = ("stammdaten", "kontaktdaten")  # the categories that hold personal fields (cases service)
 
 
-@router.get("/referrals", response_model=list[PartnerReferralOut], summary="My organisation's referrals")
+@router.get("/referrals", response_model=list[PartnerReferralSnapshot],
+            summary="My organisation's referrals: the current snapshot of each (revoked ones are gone)")
 async def my_referrals(request: Request, response: Response, principal: Principal = Depends(inbox),
                        page: Page = Depends(paged())):
     async with request.app.state.runtime.pool.acquire() as conn:
-        return page.answer([_view(r) for r in await referral_sql.referrals_of_partner(conn, principal.organisation)],
-                           response)
+        rows = await referral_sql.referrals_of_partner(conn, principal.organisation)
+        shown = await views.shown_many(conn, [r["partner_referral_id"] for r in rows if r["state"] != "revoked"])
+    return page.answer([s.snapshot for s in shown if s.snapshot is not None and s.revoked is None], response)
 
 
-@router.get("/referrals/{referral_id}", response_model=PartnerReferralOut, summary="One of my referrals")
+@router.get("/referrals/{referral_id}", response_model=PartnerReferralSnapshot,
+            summary="One of my referrals: the same snapshot as the newest record of its key on my topic",
+            responses={410: {"description": "Revoked: purge it (problem detail with the reason)"}})
 async def my_referral(referral_id: str, request: Request, response: Response,
                       principal: Principal = Depends(reads)):
     out = await _mine(request, referral_id, principal)
@@ -41,19 +54,49 @@ async def my_referral(referral_id: str, request: Request, response: Response,
     return out
 
 
-@router.post("/referrals/{referral_id}/accept", response_model=PartnerReferralOut, summary="Accept a referral")
+@router.get("/referrals/{referral_id}/person", response_model=PersonOut,
+            summary="The client's personal data the consent shares with you (decrypted on request, recorded)",
+            responses={410: {"description": "Revoked, consent withdrawn or expired, or the client erased: the "
+                                            "problem detail's `reason` says which"}})
+async def person(referral_id: str, request: Request, principal: Principal = Depends(person_reader)):
+    async with request.app.state.runtime.pool.acquire() as conn:
+        row = await referral_sql.referral_of_partner(conn, principal.organisation, referral_id)
+        if row is None:
+            raise NotFound(f"referral {referral_id} does not exist")
+        [shown] = await views.shown_many(conn, [referral_id])
+        client_id = await conn.fetchval("SELECT client_id FROM gate_cases WHERE case_id = $1", row["case_id"])
+        erased = client_id and await conn.fetchval(
+            "SELECT erased_at IS NOT NULL FROM gate_clients WHERE client_id = $1", client_id)
+    views.refuse_if_revoked(referral_id, row, shown)
+    if erased:
+        raise Gone(f"the client's data was erased: delete what you hold for referral {referral_id}",
+                   reason="loeschung", referral_id=referral_id)
+    if row["state"] in ("declined", "closed"):
+        raise RuleViolation(f"referral {referral_id} is {row['state']}: its personal data is no longer shared")
+    categories = [c for c in PERSON_CATEGORIES if c in row["data_categories"]]
+    if not categories:
+        return PersonOut(referral_id=referral_id, categories=[], person={})
+    got = await request.app.state.cases.consented_person(
+        case_id=row["case_id"], consent_id=row["consent_id"], recipient=principal.organisation,
+        purpose=row["purpose"], categories=categories, reference=referral_id,
+        correlation_id=request.headers.get("X-Correlation-ID") or str(uuid.uuid4()))
+    return PersonOut(referral_id=referral_id, categories=got["categories"], person=got["person"])
+
+
+@router.post("/referrals/{referral_id}/accept", response_model=PartnerReferralSnapshot, summary="Accept a referral")
 async def accept(referral_id: str, request: Request, response: Response, if_match: str | None = Header(default=None),
                  principal: Principal = Depends(partner_only)):
     return await _act(request, response, principal, referral_id, if_match, lambda r, now: r.accept(now))
 
 
-@router.post("/referrals/{referral_id}/decline", response_model=PartnerReferralOut, summary="Decline, with a reason")
+@router.post("/referrals/{referral_id}/decline", response_model=PartnerReferralSnapshot,
+             summary="Decline, with a reason")
 async def decline(referral_id: str, body: DeclineIn, request: Request, response: Response,
                   if_match: str | None = Header(default=None), principal: Principal = Depends(partner_only)):
     return await _act(request, response, principal, referral_id, if_match, lambda r, now: r.decline(body.reason, now))
 
 
-@router.post("/referrals/{referral_id}/appointment", response_model=PartnerReferralOut,
+@router.post("/referrals/{referral_id}/appointment", response_model=PartnerReferralSnapshot,
              summary="Schedule (or move) the client's appointment")
 async def schedule(referral_id: str, body: AppointmentIn, request: Request, response: Response,
                    if_match: str | None = Header(default=None), principal: Principal = Depends(partner_only)):
@@ -61,7 +104,8 @@ async def schedule(referral_id: str, body: AppointmentIn, request: Request, resp
                       lambda r, now: r.schedule(body.appointment_on, now))
 
 
-@router.post("/referrals/{referral_id}/outcome", response_model=PartnerReferralOut, summary="Report an outcome code")
+@router.post("/referrals/{referral_id}/outcome", response_model=PartnerReferralSnapshot,
+             summary="Report an outcome code")
 async def outcome(referral_id: str, body: OutcomeIn, request: Request, response: Response,
                   if_match: str | None = Header(default=None), principal: Principal = Depends(partner_only)):
     return await _act(request, response, principal, referral_id, if_match,
@@ -69,7 +113,7 @@ async def outcome(referral_id: str, body: OutcomeIn, request: Request, response:
 
 
 async def _act(request: Request, response: Response, principal: Principal, referral_id: str, if_match: str | None,
-               decision: Decision) -> PartnerReferralOut:
+               decision: Decision) -> PartnerReferralSnapshot:
     version = await commands(request).decide_as_partner(
         principal.organisation, referral_id, decision, context(request, principal),
         expected_version=parse_if_match(if_match),
@@ -78,21 +122,11 @@ async def _act(request: Request, response: Response, principal: Principal, refer
     return await _mine(request, referral_id, principal)
 
 
-async def _mine(request: Request, referral_id: str, principal: Principal) -> PartnerReferralOut:
+async def _mine(request: Request, referral_id: str, principal: Principal) -> PartnerReferralSnapshot:
     async with request.app.state.runtime.pool.acquire() as conn:
         row = await referral_sql.referral_of_partner(conn, principal.organisation, referral_id)
-    if row is None:
-        raise NotFound(f"referral {referral_id} does not exist")
-    return _view(row)
-
-
-def _view(row) -> PartnerReferralOut:
-    """The partner's view, under its own ids; a revoked referral shows only that it must be purged."""
-    mine, version = row["partner_referral_id"], row["partner_version"]
-    if row["state"] == "revoked":
-        return PartnerReferralOut(referral_id=mine, state="revoked", purge=True, version=version)
-    return PartnerReferralOut(
-        referral_id=mine, state=row["state"], client_pseudonym=row["client_pseudonym"],
-        purpose=row["purpose"], data_categories=list(row["data_categories"]), due_on=row["due_on"],
-        appointment_on=row["appointment_on"], outcome=row["outcome"], version=version,
-    )
+        if row is None:
+            raise NotFound(f"referral {referral_id} does not exist")
+        [shown] = await views.shown_many(conn, [referral_id])
+    views.refuse_if_revoked(referral_id, row, shown)
+    return shown.snapshot

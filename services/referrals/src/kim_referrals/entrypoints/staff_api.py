@@ -95,7 +95,8 @@ async def _referral(request: Request, referral_id: str, *, history: bool = False
     if history:  # the referral's events, then what its partner was told (under the partner's ids)
         stream = await runtime.store.read_stream(referral_id)
         if row["partner_referral_id"]:
-            stream += await runtime.store.read_stream(row["partner_referral_id"], from_version=2)
+            told = await runtime.store.read_stream(row["partner_referral_id"])
+            stream += [e for e in told if e.type.startswith("kim.partner.")]  # an old stream's link stays out
         out.history = [HistoryItem(version=e.stream_version, type=e.type, time=e.time, actor=e.actor, data=e.data)
                        for e in stream]
     return out

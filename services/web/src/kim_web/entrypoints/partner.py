@@ -41,7 +41,7 @@ async def act(referral_id: str, action: str, request: Request, form: forms.Form 
     except ApiError as exc:
         if exc.status == 401:
             raise
-        status = exc.status if exc.status in (403, 404, 409, 422) else 502
+        status = exc.status if exc.status in (403, 404, 409, 410, 422) else 502
         return await _inbox(request, signed, status, problem(exc, what="Die Aktion"), referral_id,
                             f"{action}-{referral_id}", form.values())
     return redirect("/partner", action, anchor=f"r-{referral_id}")

@@ -1,0 +1,189 @@
+"""A reference consumer for a KIM Hub partner agency: reads its topic, validates every record against the schema its
+`ce_dataschema` names, keeps a local view of its referrals in SQLite, and purges on revocation and tombstone.
+
+Only what schemas/PARTNERS.md documents is used: the topic, the consumer group prefix, the partner API and its token.
+
+    KIM_KAFKA_BOOTSTRAP=... KIM_PARTNER_TOPIC=kim.partner.<org> KIM_PARTNER_GROUP=partner.<org>.reader \\
+    KIM_PARTNER_API=https://... KIM_PARTNER_TOKEN=... python partner_consumer.py --db view.sqlite
+
+Dependencies: aiokafka, httpx, jsonschema. Delivery is at least once: a record whose ce_id was handled is skipped;
+a snapshot older than the one held (version) is ignored. A record that cannot be read is reported to the Kreis
+(POST /partner/feedback) and skipped, never guessed at.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+from jsonschema import Draft202012Validator
+
+SNAPSHOT = "kim.partner.PartnerReferralSnapshot"
+REVOKED = "kim.partner.PartnerReferralRevoked"
+TOMBSTONE = "kim.partner.PartnerReferralTombstone"
+
+
+class LocalView:
+    """The agency's own store: the newest snapshot per referral; a purge deletes it and keeps only the fact."""
+
+    def __init__(self, path: str):
+        self.db = sqlite3.connect(path)
+        self.db.executescript("""
+            CREATE TABLE IF NOT EXISTS referrals (referral_id TEXT PRIMARY KEY, version INTEGER, state TEXT,
+                                                  snapshot TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS handled (ce_id TEXT PRIMARY KEY);
+            CREATE TABLE IF NOT EXISTS purges (referral_id TEXT, reason TEXT, purged_at TEXT);
+        """)
+
+    def seen(self, ce_id: str | None) -> bool:
+        return ce_id is not None and self.db.execute("SELECT 1 FROM handled WHERE ce_id = ?", (ce_id,)).fetchone()
+
+    def handled(self, ce_id: str | None) -> None:
+        if ce_id is not None:
+            self.db.execute("INSERT OR IGNORE INTO handled VALUES (?)", (ce_id,))
+
+    def keep(self, snapshot: dict) -> bool:
+        row = self.db.execute("SELECT version FROM referrals WHERE referral_id = ?",
+                              (snapshot["referral_id"],)).fetchone()
+        if row is not None and row[0] >= snapshot["version"]:
+            return False  # a repeat or an older snapshot
+        self.db.execute("INSERT OR REPLACE INTO referrals VALUES (?, ?, ?, ?)", (
+            snapshot["referral_id"], snapshot["version"], snapshot["state"], json.dumps(snapshot, sort_keys=True)))
+        return True
+
+    def purge(self, referral_id: str, reason: str) -> None:
+        self.db.execute("DELETE FROM referrals WHERE referral_id = ?", (referral_id,))
+        self.db.execute("INSERT INTO purges VALUES (?, ?, ?)", (referral_id, reason, datetime.now(UTC).isoformat()))
+
+    def referrals(self) -> dict[str, dict]:
+        return {r: json.loads(s) for r, s in self.db.execute("SELECT referral_id, snapshot FROM referrals")}
+
+    def purged(self) -> list[tuple[str, str]]:
+        return [(r, why) for r, why in self.db.execute("SELECT referral_id, reason FROM purges ORDER BY rowid")]
+
+    def commit(self) -> None:
+        self.db.commit()
+
+    def close(self) -> None:
+        self.db.close()
+
+
+@dataclass
+class Stats:
+    records: int = 0
+    snapshots: int = 0
+    purges: int = 0
+    tombstones: int = 0
+    reported: int = 0
+    repeats: int = 0
+    keys_with_data: set[str] = field(default_factory=set)  # keys whose snapshot data this consumer ever received
+
+
+class PartnerConsumer:
+    def __init__(self, *, bootstrap: str, topic: str, group: str, api: str, token: str, view: LocalView,
+                 kafka_options: dict | None = None):
+        self.bootstrap, self.topic, self.group, self.view = bootstrap, topic, group, view
+        self.kafka_options = kafka_options or {}
+        self.api = httpx.AsyncClient(base_url=api, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        self.schemas: dict[str, Draft202012Validator] = {}
+        self.stats = Stats()
+
+    async def close(self) -> None:
+        await self.api.aclose()
+
+    async def run_until_idle(self, idle_ms: int = 3000) -> Stats:
+        """Consume from the group's position (the beginning for a new group) until nothing arrives for idle_ms."""
+        consumer = AIOKafkaConsumer(self.topic, bootstrap_servers=self.bootstrap, group_id=self.group,
+                                    auto_offset_reset="earliest", enable_auto_commit=False, **self.kafka_options)
+        await consumer.start()
+        try:
+            while batch := await consumer.getmany(timeout_ms=idle_ms):
+                for records in batch.values():
+                    for record in records:
+                        await self.handle(record)
+                self.view.commit()  # the view first, then the offsets: a crash in between repeats, never loses
+                await consumer.commit()
+        finally:
+            await consumer.stop()
+        return self.stats
+
+    async def handle(self, record) -> None:
+        self.stats.records += 1
+        key = record.key.decode() if record.key else None
+        headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
+        if self.view.seen(headers.get("ce_id")):
+            self.stats.repeats += 1
+            return
+        if record.value is None and key is not None:  # a tombstone: the referral is gone
+            self.view.purge(key, "tombstone")
+            self.stats.tombstones += 1
+            self.view.handled(headers.get("ce_id"))
+            return
+        problem = await self.invalid(headers, record.value)
+        if problem is not None:
+            await self.report(record, headers, *problem)
+            return
+        data = json.loads(record.value)
+        if headers["ce_type"] == SNAPSHOT:
+            self.stats.keys_with_data.add(key)
+            self.stats.snapshots += self.view.keep(data)
+        elif headers["ce_type"] == REVOKED:
+            self.view.purge(data["referral_id"], data["reason"])  # delete everything held for it
+            self.stats.purges += 1
+        self.view.handled(headers.get("ce_id"))
+
+    async def invalid(self, headers: dict[str, str], value: bytes | None) -> tuple[str, str] | None:
+        """(problem, detail) when the record cannot be read as the contract says; None when it is valid."""
+        if headers.get("ce_type") not in (SNAPSHOT, REVOKED, TOMBSTONE):
+            return "unknown-type", f"ce_type {headers.get('ce_type')!r}"
+        url = headers.get("ce_dataschema")
+        if not url:
+            return "other", "no ce_dataschema header"
+        try:
+            data = json.loads(value) if value is not None else None
+        except ValueError:
+            return "not-json", "the value is not JSON"
+        if url not in self.schemas:
+            r = await self.api.get(url)
+            if r.status_code == 404:
+                return "unknown-version", f"no schema at {url}"
+            r.raise_for_status()
+            self.schemas[url] = Draft202012Validator(r.json(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+        errors = [e.message for e in self.schemas[url].iter_errors(data)]
+        return ("invalid-data", "; ".join(errors)[:480]) if errors else None
+
+    async def report(self, record, headers: dict[str, str], problem: str, detail: str) -> None:
+        r = await self.api.post("/partner/feedback", json={
+            "topic": record.topic, "partition": record.partition, "offset": record.offset,
+            "key": record.key.decode(errors="replace")[:100] if record.key else None,
+            "ce_id": headers.get("ce_id"), "ce_type": headers.get("ce_type"),
+            "ce_schemaversion": headers.get("ce_schemaversion"), "problem": problem, "detail": detail})
+        r.raise_for_status()
+        self.stats.reported += 1
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", default="partner-view.sqlite", help="the local view (SQLite file)")
+    args = parser.parse_args()
+    view = LocalView(args.db)
+    consumer = PartnerConsumer(bootstrap=os.environ["KIM_KAFKA_BOOTSTRAP"], topic=os.environ["KIM_PARTNER_TOPIC"],
+                               group=os.environ["KIM_PARTNER_GROUP"], api=os.environ["KIM_PARTNER_API"],
+                               token=os.environ["KIM_PARTNER_TOKEN"], view=view)
+    try:
+        stats = await consumer.run_until_idle()
+    finally:
+        await consumer.close()
+        view.close()
+    print(json.dumps({k: v for k, v in vars(stats).items() if k != "keys_with_data"}))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,76 @@
+"""HTTP, internal: the personal data a consent shares with a partner, for the referrals service only.
+
+GET /internal/cases/{case_id}/consented-person answers the fields of the categories asked for that the consent still
+covers for that recipient and purpose today: stammdaten -> name and date of birth, kontaktdaten -> address and
+contact (phone, e-mail), decrypted with the client's key on this request. Only a service token of the referrals
+service gets here (policy action internal.consented_person.read, role service, and sub = kim-referrals). The read
+is recorded in the client's access log with the partner organisation as the reader (`partner:<org>`) and the
+partner's referral id in `via`. Refused with a problem detail (410, `reason`) when the consent no longer covers it
+(withdrawn: einwilligung_widerrufen, expired: einwilligung_abgelaufen) or the client was erased (loeschung).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from kim_runtime.auth import REFERRALS_SERVICE, Principal, Role
+from kim_runtime.errors import Gone
+from kim_runtime.problems import refused
+from kim_runtime.scheduler import local_day
+from kim_runtime.types import Id, OrganisationId
+from kim_schemas.codes import ConsentPurpose, DataCategory
+
+from kim_cases.adapters import crypto
+from kim_cases.adapters.events import CommandContext
+from kim_cases.application.services import Services
+from kim_cases.entrypoints.deps import caller, services
+
+router = APIRouter(prefix="/internal", tags=["internal (service tokens only)"])
+
+# Which personal fields each data category shares (the rest of the client's file is never opened here)
+PERSON_FIELDS: dict[str, tuple[str, ...]] = {
+    DataCategory.IDENTITY.value: ("name", "date_of_birth"),
+    DataCategory.CONTACT.value: ("address", "contact"),
+}
+
+
+@router.get("/cases/{case_id}/consented-person",
+            summary="The personal data a consent shares with a partner (referrals service only; recorded)")
+async def consented_person(case_id: str, request: Request,
+                           consent_id: Id = Query(), recipient: OrganisationId = Query(),
+                           purpose: ConsentPurpose = Query(),
+                           categories: list[DataCategory] = Query(min_length=1, max_length=len(PERSON_FIELDS)),
+                           reference: Id = Query(description="The partner's id of the referral"),
+                           ctx: CommandContext = Depends(caller("internal.consented_person.read")),
+                           s: Services = Depends(services)):
+    if ctx.principal.sub != REFERRALS_SERVICE:
+        raise HTTPException(403, detail="only the referrals service reads consented personal data")
+    categories = [c.value for c in categories]
+    purpose = purpose.value
+    unknown = sorted(set(categories) - set(PERSON_FIELDS))
+    if unknown:
+        raise refused("query.categories", f"{unknown} hold no personal fields; ask for {list(PERSON_FIELDS)}")
+    case = await s.repo.case(case_id)
+    consent = case.consents.get(consent_id)
+    if consent is None:
+        raise HTTPException(404, detail=f"case {case_id} has no consent {consent_id}")
+    if case.client_erased_at is not None:
+        raise Gone("the client's data was erased", reason="loeschung")
+    today = local_day(request.app.state.runtime.clock.now())
+    status = consent.status(today)
+    if status != "active":
+        reason = {"withdrawn": "einwilligung_widerrufen", "expired": "einwilligung_abgelaufen"}.get(status, status)
+        raise Gone(f"the consent is {status}", reason=reason)
+    uncovered = [c for c in categories if not consent.covers(recipient, purpose, c, today)]
+    if uncovered:
+        raise Gone(f"the consent no longer covers {uncovered} for {recipient}", reason="einwilligung_widerrufen")
+    found = await s.keys.get(case.client_id)
+    if found is None:
+        raise Gone("the client's key is destroyed", reason="loeschung")
+    client = await s.repo.client(case.client_id)
+    opened = crypto.decrypt(found[1], case.client_id, client.registered.personal)
+    fields = [f for c in sorted(set(categories)) for f in PERSON_FIELDS[c]]
+    reader = Principal(sub=f"partner:{recipient}", role=Role.PARTNER, organisation=recipient)
+    await s.access_log.record(reader, case.client_id, fields,
+                              f"referrals: GET /partner/referrals/{reference}/person (partner {recipient})",
+                              ctx.correlation_id)
+    return {"categories": sorted(set(categories)), "person": {f: opened.get(f) for f in fields}}

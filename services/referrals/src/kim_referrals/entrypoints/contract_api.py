@@ -1,0 +1,81 @@
+"""The contract for partners: the versioned JSON Schemas the ce_dataschema header of each partner record names, and
+the route to report a record that could not be read (stored as an event, listed for the Kreis's operators)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+from kim_runtime.auth import Principal
+from kim_runtime.errors import NotFound
+from kim_runtime.pagination import Page, paged
+from kim_runtime.types import Line
+from kim_runtime.policy import authorize
+from kim_schemas import EVENT_TYPES
+from kim_schemas.contract import CONTRACT_VERSION
+from kim_schemas.generate import event_schema
+from kim_schemas.referrals import FeedbackProblem, PartnerFeedbackReceived
+from kim_runtime.topics import partner_topic
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..adapters.events import envelope
+from .deps import context
+
+router = APIRouter(tags=["partner contract"])
+schemas_read = authorize("partner.schemas.read")
+feedback_send = authorize("partner.feedback")
+feedback_read = authorize("feedback.read")
+
+
+def _partner_types() -> list[tuple[str, int]]:
+    return sorted(k for k in EVENT_TYPES if k[0].startswith("kim.partner."))
+
+
+@router.get("/partner/schemas", summary="The partner events of the current contract: type, version, schema URL")
+async def schema_index(principal: Principal = Depends(schemas_read)):
+    return {"contract_version": CONTRACT_VERSION,
+            "schemas": [{"type": t, "version": v, "url": f"/partner/schemas/{t}/{v}"} for t, v in _partner_types()]}
+
+
+@router.get("/partner/schemas/{event_type}/{version}", summary="The JSON Schema of one partner event version "
+            "(the URL in ce_dataschema); the same file as schemas/json/<type>/v<version>.json")
+async def schema(event_type: Line(200) = Path(), version: int = Path(ge=1, le=1000),
+                 principal: Principal = Depends(schemas_read)):
+    if not event_type.startswith("kim.partner.") or (event_type, version) not in EVENT_TYPES:
+        raise NotFound(f"no partner event {event_type} version {version}; GET /partner/schemas lists them")
+    return event_schema(EVENT_TYPES[(event_type, version)])
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    topic: Line(255) | None = Field(default=None, description="Defaults to your topic")
+    partition: int | None = Field(default=None, ge=0, le=100_000)
+    offset: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    key: Line(100) | None = None
+    ce_id: Line(100) | None = None
+    ce_type: Line(200) | None = None
+    ce_schemaversion: Line(10) | None = None
+    problem: FeedbackProblem
+    detail: Line(500) = Field(default="", description="What went wrong; no personal data")
+
+
+@router.post("/partner/feedback", status_code=202, summary="Report a record on your topic you could not read")
+async def feedback(body: FeedbackIn, request: Request, principal: Principal = Depends(feedback_send)):
+    own = partner_topic(principal.organisation)
+    event = PartnerFeedbackReceived(
+        feedback_id=str(uuid.uuid4()), organisation_id=principal.organisation, **body.model_dump(exclude={"topic"}),
+        topic=body.topic or own, received_at=datetime.now(UTC).replace(microsecond=0))
+    runtime = request.app.state.runtime
+    await runtime.store.append(event.feedback_id, [envelope(event, context(request, principal), subject=None)], 0)
+    return {"feedback_id": event.feedback_id}
+
+
+@router.get("/partner-feedback", summary="Records partners reported they could not read (newest first)")
+async def feedback_list(request: Request, response: Response, principal: Principal = Depends(feedback_read),
+                        page: Page = Depends(paged())):
+    async with request.app.state.runtime.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT data FROM events WHERE type = $1 ORDER BY position DESC OFFSET $2 LIMIT $3",
+                                PartnerFeedbackReceived.event_type, page.offset, page.fetch)
+    return page.trim([dict(r["data"]) for r in rows], response)
