@@ -12,7 +12,6 @@ import contextlib
 import importlib.util
 import json
 import re
-import socket
 import sys
 import time
 import uuid
@@ -34,6 +33,7 @@ from kim_referrals.settings import ReferralSettings
 
 from .support import ADMIN, SECRET, ensure_topics, eventually, new_org, partner, register
 from .with_cases import CASEWORKER, Kreis, ok
+from tests.ports import free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -62,12 +62,6 @@ def snippets() -> dict[str, dict]:
         found[name] = namespace
     assert set(found) == {"consume", "work", "validate"}, found.keys()
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.asynccontextmanager
