@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from kim_schemas.base import REGISTRY, EventRegistry
@@ -26,16 +27,24 @@ def breaking_against_committed(root: Path, files: dict[str, str]) -> list[str]:
     return problems
 
 
-def check(root: Path, registry: EventRegistry = REGISTRY) -> list[str]:
-    """Every problem with the committed files under ``root``; an empty list means all is well."""
-    files = generated_files(registry)
-    problems = breaking_against_committed(root, files)
+def drift(root: Path, files: Mapping[str, str], *, differs: str = "differs from the generated file",
+          fix: str = FIX_DRIFT) -> list[str]:
+    """The generated files (path under ``root`` → content) that are not committed as generated; shared by the event
+    contract's check and the OpenAPI contract's."""
+    problems = []
     for rel, content in sorted(files.items()):
         path = root / rel
         if not path.exists():
-            problems.append(f"{rel}: missing — {FIX_DRIFT}")
+            problems.append(f"{rel}: missing — {fix}")
         elif path.read_text(encoding="utf-8") != content:
-            problems.append(f"{rel}: differs from the generated file — {FIX_DRIFT}")
+            problems.append(f"{rel}: {differs} — {fix}")
+    return problems
+
+
+def check(root: Path, registry: EventRegistry = REGISTRY) -> list[str]:
+    """Every problem with the committed files under ``root``; an empty list means all is well."""
+    files = generated_files(registry)
+    problems = breaking_against_committed(root, files) + drift(root, files)
     for path in sorted((root / "json").glob("*/v*.json")):
         rel = path.relative_to(root).as_posix()
         if rel not in files:

@@ -17,6 +17,8 @@ import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from kim_schemas.check import drift
+
 OPENAPI_DIR = "openapi"
 SERVICES = ("cases", "staffing", "referrals", "reporting")
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -190,14 +192,8 @@ def breaking_against_committed(root: Path, files: Mapping[str, str]) -> list[str
 
 def check(root: Path, files: Mapping[str, str] | None = None) -> list[str]:
     files = generated_files() if files is None else files
-    problems = breaking_against_committed(root, files)
-    for rel, content in sorted(files.items()):
-        path = root / rel
-        if not path.exists():
-            problems.append(f"{rel}: missing — {FIX_DRIFT}")
-        elif path.read_text(encoding="utf-8") != content:
-            problems.append(f"{rel}: differs from the services' document — {FIX_DRIFT}")
-    return problems
+    return breaking_against_committed(root, files) + drift(root, files, differs="differs from the services' document",
+                                                           fix=FIX_DRIFT)
 
 
 def write(root: Path, files: Mapping[str, str]) -> list[str]:

@@ -130,13 +130,13 @@ class CleanInput:
             return await self.app(scope, receive, send)
         problems = [p for p in (_path_problem(scope), _header_problem(scope)) if p] + _query_problems(scope)
         if not problems and scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
-            body, disconnected = await _read(receive)
+            body, disconnected = await read_body(receive)
             if body is None:
                 return await invalid([_error("body", f"must be at most {MAX_BODY} bytes", "too_large")], 413)(
                     scope, receive, send)
             content_type = dict(scope.get("headers", ())).get(b"content-type", b"")
             problems = _body_problems(body, content_type)
-            receive = _replay(body, disconnected, receive)
+            receive = replay_body(body, disconnected, receive)
         if problems:
             return await invalid(problems)(scope, receive, send)
         codes = getattr(getattr(scope.get("app"), "state", None), "municipalities", None)
@@ -144,7 +144,7 @@ class CleanInput:
             await self.app(scope, receive, send)
 
 
-async def _read(receive) -> tuple[bytes | None, bool]:
+async def read_body(receive) -> tuple[bytes | None, bool]:
     """The whole body (None when over MAX_BODY) and whether the client went away meanwhile."""
     chunks, size = [], 0
     while True:
@@ -160,7 +160,8 @@ async def _read(receive) -> tuple[bytes | None, bool]:
             return b"".join(chunks), False
 
 
-def _replay(body: bytes, disconnected: bool, receive):
+def replay_body(body: bytes, disconnected: bool, receive):
+    """A `receive` that hands the buffered body to the app once, then what the client sends next."""
     sent = False
 
     async def replay():

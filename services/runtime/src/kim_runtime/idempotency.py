@@ -34,6 +34,7 @@ from datetime import timedelta
 import asyncpg
 
 from . import problems
+from .clean_input import read_body, replay_body
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +222,9 @@ class Idempotent:
         principal = await _principal(app, scope)
         if principal is None:
             return await self.app(scope, receive, send)
-        body, receive = await _buffer(receive)
+        body, disconnected = await read_body(receive)  # CleanInput, outside, refused an oversized one already
+        body = body or b""
+        receive = replay_body(body, disconnected, receive)
         decision = await store.claim(scope_of(principal), key, fingerprint(scope["method"], scope["path"], body))
         if decision.kind == "replay":
             await send({"type": "http.response.start", "status": decision.status,
@@ -293,25 +296,3 @@ async def _quietly(awaitable) -> None:
         await awaitable
     except Exception as exc:  # noqa: BLE001
         log.warning("could not release an Idempotency-Key: %r", exc)
-
-
-async def _buffer(receive):
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    body = b"".join(chunks)
-    sent = False
-
-    async def replay():
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return body, replay
