@@ -3,23 +3,17 @@ rig per test (options through indirect parametrization). Both stop exactly the p
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from tests.faults.rig import PrivateStack, Rig
+from tests.faults.rig import PrivateStack, Rig, running
 
 
 @pytest.fixture(scope="package")
 def private_stack() -> Iterator[PrivateStack]:
-    stack = PrivateStack()
-    try:
-        stack.up()
+    with running(PrivateStack()) as stack:
         yield stack
-    finally:
-        stack.down()
-        shutil.rmtree(stack.dir, ignore_errors=True)
 
 
 @pytest.fixture

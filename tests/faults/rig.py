@@ -15,9 +15,11 @@ Everything it starts it stops by pid (the fixtures call `close`/`down` in `final
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +27,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,19 +57,24 @@ PAUSE_S = 0.03  # between two commands of one sender
 class PrivateStack:
     """Kafka and PostgreSQL of this tier alone, under the repo's .cache (the postgres user must traverse it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = "faults-", **config) -> None:
+        """`config`: StackConfig fields (ports, kafka_brokers); ports default to free ones."""
         root = StackConfig.from_env().cache_dir / "test-stacks"
         root.mkdir(parents=True, exist_ok=True)
-        self.dir = Path(tempfile.mkdtemp(prefix="faults-", dir=root))
+        self.dir = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
         self.dir.chmod(0o755)
-        self.cfg = StackConfig(stack_dir=self.dir, kafka_port=free_port(), kafka_controller_port=free_port(),
-                               postgres_port=free_port(), kafka_bootstrap=None, postgres_url=None)
+        ports = {"kafka_port": free_port(), "kafka_controller_port": free_port(), "postgres_port": free_port()}
+        self.cfg = StackConfig(stack_dir=self.dir, kafka_bootstrap=None, postgres_url=None, **(ports | config))
         self.pids: dict[str, int] = {}
+
+    def _kafka(self, node: int) -> str:
+        return "kafka" if self.cfg.kafka_brokers == 1 else f"kafka-{node}"
 
     def up(self) -> None:
         handle = ensure_up(self.cfg, log=lambda _msg: None)
-        self.pids = {"kafka": int(stack_kafka.paths(self.cfg)["pid"].read_text()),
-                     "postgres": int(stack_postgres.paths(self.cfg)["pid"].read_text())}
+        self.pids = {self._kafka(n): int(stack_kafka.paths(self.cfg, n)["pid"].read_text())
+                     for n in stack_kafka.nodes(self.cfg)}
+        self.pids["postgres"] = int(stack_postgres.paths(self.cfg)["pid"].read_text())
         assert set(self.pids.values()) == set(handle.started_pids)
 
     @property
@@ -84,21 +92,33 @@ class PrivateStack:
         write_pid(stack_postgres.paths(self.cfg)["pid"], pid)
         await stack_postgres.wait_ready(self.cfg, pid)
 
-    def kill_kafka(self) -> None:
-        pid = self.pids.pop("kafka")
+    def kill_kafka(self, node: int = 1) -> None:
+        pid = self.pids.pop(self._kafka(node))
         os.kill(pid, signal.SIGKILL)
         while is_alive(pid):
             time.sleep(0.05)
 
-    async def start_kafka(self) -> None:
+    async def start_kafka(self, node: int = 1) -> None:
+        """Start the node again on its data; until every node is in the cluster's metadata."""
         libs = stack_kafka.ensure_jars(self.cfg)
-        self.pids["kafka"] = pid = stack_kafka.start(self.cfg, libs)
-        write_pid(stack_kafka.paths(self.cfg)["pid"], pid)
-        await stack_kafka.wait_ready(self.cfg, pid)
+        self.pids[self._kafka(node)] = pid = stack_kafka.start(self.cfg, libs, node)
+        write_pid(stack_kafka.paths(self.cfg, node)["pid"], pid)
+        await stack_kafka.wait_ready(self.cfg, None, pids={node: pid})
 
     def down(self) -> None:
         terminate(list(self.pids.values()))
         self.pids.clear()
+
+
+@contextlib.contextmanager
+def running(stack: PrivateStack) -> Iterator[PrivateStack]:
+    """The stack up for a fixture's scope; stopped by pid and its folder removed after."""
+    try:
+        stack.up()
+        yield stack
+    finally:
+        stack.down()
+        shutil.rmtree(stack.dir, ignore_errors=True)
 
 
 @dataclass

@@ -15,22 +15,14 @@ never meet the session's stack or the other fault tests' private one; every proc
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import signal
-import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from kim_cli import stack_kafka, stack_postgres
-from kim_cli.stack import StackConfig, ensure_up
-from kim_cli.stack_procs import is_alive, terminate, write_pid
 from tests.conftest import TEST_STACK
-from tests.faults.rig import TOPIC, Rig
+from tests.faults.rig import TOPIC, PrivateStack, Rig, running
 from tests.faults.test_faults import LOAD_S, finish
 from tests.polling import eventually
 
@@ -39,65 +31,21 @@ HA_PORT_OFFSET = 200
 OUTAGE_S = 12.0  # longer than the brokers' session timeout (9 s): the cluster fences the dead node and moves on
 
 
-class ThreeBrokerStack:
+def three_broker_stack() -> PrivateStack:
     """`kim stack up --brokers 3` in a folder of its own, on the test stack's ports + HA_PORT_OFFSET."""
-
-    def __init__(self) -> None:
-        root = StackConfig.from_env().cache_dir / "test-stacks"
-        root.mkdir(parents=True, exist_ok=True)
-        self.dir = Path(tempfile.mkdtemp(prefix="faults-ha-", dir=root))
-        self.dir.chmod(0o755)
-        self.cfg = StackConfig(stack_dir=self.dir, kafka_port=TEST_STACK.kafka_port + HA_PORT_OFFSET,
-                               kafka_controller_port=TEST_STACK.kafka_controller_port + HA_PORT_OFFSET,
-                               postgres_port=TEST_STACK.postgres_port + HA_PORT_OFFSET, kafka_brokers=3,
-                               kafka_bootstrap=None, postgres_url=None)
-        self.pids: dict[str, int] = {}
-
-    def up(self) -> None:
-        handle = ensure_up(self.cfg, log=lambda _msg: None)
-        self.pids = {f"kafka-{n}": int(stack_kafka.paths(self.cfg, n)["pid"].read_text())
-                     for n in stack_kafka.nodes(self.cfg)}
-        self.pids["postgres"] = int(stack_postgres.paths(self.cfg)["pid"].read_text())
-        assert set(self.pids.values()) == set(handle.started_pids)
-
-    @property
-    def bootstrap(self) -> str:
-        return self.cfg.bootstrap()
-
-    @property
-    def admin_url(self) -> str:
-        return self.cfg.admin_url()
-
-    def kill_broker(self, node: int) -> None:
-        pid = self.pids.pop(f"kafka-{node}")
-        os.kill(pid, signal.SIGKILL)
-        while is_alive(pid):
-            time.sleep(0.05)
-
-    async def start_broker(self, node: int) -> None:
-        libs = stack_kafka.ensure_jars(self.cfg)
-        self.pids[f"kafka-{node}"] = pid = stack_kafka.start(self.cfg, libs, node)
-        write_pid(stack_kafka.paths(self.cfg, node)["pid"], pid)
-        await stack_kafka.wait_ready(self.cfg, None, pids={node: pid})  # until all three are in the metadata
-
-    def down(self) -> None:
-        terminate(list(self.pids.values()))
-        self.pids.clear()
+    return PrivateStack("faults-ha-", kafka_port=TEST_STACK.kafka_port + HA_PORT_OFFSET,
+                        kafka_controller_port=TEST_STACK.kafka_controller_port + HA_PORT_OFFSET,
+                        postgres_port=TEST_STACK.postgres_port + HA_PORT_OFFSET, kafka_brokers=3)
 
 
 @pytest.fixture(scope="module")
-def three_brokers() -> Iterator[ThreeBrokerStack]:
-    stack = ThreeBrokerStack()
-    try:
-        stack.up()
+def three_brokers() -> Iterator[PrivateStack]:
+    with running(three_broker_stack()) as stack:
         yield stack
-    finally:
-        stack.down()
-        shutil.rmtree(stack.dir, ignore_errors=True)
 
 
 @pytest.fixture
-async def ha_rig(three_brokers: ThreeBrokerStack, tmp_path) -> AsyncIterator[Rig]:
+async def ha_rig(three_brokers: PrivateStack, tmp_path) -> AsyncIterator[Rig]:
     r = Rig(three_brokers, tmp_path)
     try:
         yield r
@@ -137,11 +85,11 @@ async def test_one_of_three_brokers_killed_and_restarted_under_load(ha_rig: Rig,
     victim = leaders[0]
     fault = ha_rig.fault(f"broker {victim} of 3 kill -9, back after {OUTAGE_S:.0f} s")
     acked_before, answers_before = len(ha_rig.acks), dict(ha_rig.answers)
-    three_brokers.kill_broker(victim)
+    three_brokers.kill_kafka(victim)
     await asyncio.sleep(OUTAGE_S)
     accepted_during = len(ha_rig.acks) - acked_before
     outage_answers = {k: v - answers_before.get(k, 0) for k, v in ha_rig.answers.items()}
-    await three_brokers.start_broker(victim)
+    await three_brokers.start_kafka(victim)
     fault.ended = time.time()
     await asyncio.sleep(LOAD_S)
     await finish(ha_rig)
