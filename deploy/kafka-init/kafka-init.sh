@@ -78,21 +78,25 @@ existing=""
 [[ "$dry_run" == 1 ]] || existing="$("$bin/kafka-topics.sh" "${admin[@]}" --list)"
 
 ensure_topic() {  # $1 = name, $2 = kind
-  local partitions retention segment="" compact=""
+  local partitions retention segment="" compact="" purge=""
   read -r partitions retention <<<"$(topic_settings "$2")"
   # a finite retention deletes whole segments: roll them daily so records go close to the retention
   [[ "$retention" != -1 ]] && segment=segment.ms=86400000
   # a partner topic is the current state: compacted (a revocation's tombstone removes what was shared), and deleted
-  # after the retention besides (kim_runtime.topics.PARTNER_CLEANUP_POLICY)
-  [[ "$2" == partner ]] && compact="cleanup.policy=[compact,delete]"
+  # after the retention besides (kim_runtime.topics.PARTNER_CLEANUP_POLICY); compacted within a segment whatever the
+  # dirty ratio, and a tombstone kept as long as the retention, so a partner reading once per retention still purges
+  # (kim_runtime.topics.topic_configs)
+  [[ "$2" == partner ]] && compact="cleanup.policy=[compact,delete]" &&
+    purge="max.compaction.lag.ms=${segment#segment.ms=},delete.retention.ms=$retention"
   if ! grep -qxF "$1" <<<"$existing"; then
     run "$bin/kafka-topics.sh" "${admin[@]}" --create --if-not-exists --topic "$1" --partitions "$partitions" \
       --replication-factor "$replication" ${compact:+--config "cleanup.policy=compact,delete"} \
-      --config "retention.ms=$retention" ${segment:+--config "$segment"} --config "min.insync.replicas=$min_isr"
+      --config "retention.ms=$retention" ${segment:+--config "$segment"} \
+      ${purge:+--config "${purge%%,*}" --config "${purge#*,}"} --config "min.insync.replicas=$min_isr"
   else  # keep retention and min.insync.replicas in step with the environment; partitions only ever grow, and
         # replicas are added, by hand (deploy/README.md, "From one broker to three")
     run "$bin/kafka-configs.sh" "${admin[@]}" --alter --entity-type topics --entity-name "$1" \
-      --add-config "${compact:+$compact,}retention.ms=$retention${segment:+,$segment},min.insync.replicas=$min_isr"
+      --add-config "${compact:+$compact,}retention.ms=$retention${segment:+,$segment}${purge:+,$purge},min.insync.replicas=$min_isr"
   fi
 }
 

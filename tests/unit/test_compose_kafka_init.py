@@ -104,7 +104,8 @@ def test_init_creates_every_topic_with_its_partitions_and_retention():
         assert created[f"kim.{s}"] == ("6", ["retention.ms=-1", "min.insync.replicas=1"])  # kept forever
     assert created["kim.partner.caritas-unna"] == (  # the current state, compacted; deleted after 30 days besides
         "3", ["cleanup.policy=compact,delete", "retention.ms=2592000000", "segment.ms=86400000",
-              "min.insync.replicas=1"])
+              # compacted within a day whatever the dirty ratio; a tombstone kept as long as a partner may not read
+              "max.compaction.lag.ms=86400000", "delete.retention.ms=2592000000", "min.insync.replicas=1"])
     assert created[ANCHOR_TOPIC] == ("1", ["retention.ms=-1", "min.insync.replicas=1"])  # in order, forever
 
 

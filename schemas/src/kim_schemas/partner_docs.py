@@ -152,8 +152,11 @@ def render_partner_guide(registry: EventRegistry, partners: Sequence[tuple[str, 
         "ETag of the referral in the partner API.",
         "- A revocation publishes `kim.partner.PartnerReferralRevoked` (`purge: true`, `reason`): **delete "
         "everything you hold for the referral**. Then a tombstone follows: key, headers "
-        "(`ce_type` `kim.partner.PartnerReferralTombstone`), value null. Compaction then removes every record of "
-        "that key, so a consumer that starts later never receives what was purged. The partner API answers the "
+        "(`ce_type` `kim.partner.PartnerReferralTombstone`), value null. Compaction removes every earlier record of "
+        "that key within about a day (`max.compaction.lag.ms`), so a consumer group that starts after that never "
+        "receives what was purged; until then a new group reading from offset 0 still can, so never re-read your "
+        "topic from the beginning to rebuild what you deleted. The tombstone itself stays "
+        f"{days} days (`delete.retention.ms`), as long as you may go without reading. The partner API answers the "
         "referral with **410 Gone** and the same `reason` (a problem detail), and no longer lists it.",
         "- Times (`offered_at`, `changed_at`, `revoked_at`, `ce_time`) are whole seconds, UTC.",
         "",

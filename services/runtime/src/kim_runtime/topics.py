@@ -25,8 +25,11 @@ def service_topic(service: str) -> str:
 
 # A partner topic is the current state of the partner's referrals: compacted (the newest record per key stays; a
 # revocation's tombstone removes the key's earlier records, so a new consumer never receives purged data), and
-# besides records older than the retention are deleted (cleanup.policy compact,delete). Segments roll daily so
-# compaction and deletion reach a record within a day. compose: KIM_PARTNER_TOPIC_RETENTION_MS.
+# besides records older than the retention are deleted (cleanup.policy compact,delete). Segments roll daily and
+# max.compaction.lag.ms is a day, so compaction and deletion reach a record within about a day whatever the dirty
+# ratio. A tombstone is kept as long as the retention (delete.retention.ms; Kafka's default is one day), so a
+# partner that reads as often as the docs ask (once per retention) still sees the revocation and purges.
+# compose: KIM_PARTNER_TOPIC_RETENTION_MS.
 PARTNER_RETENTION_MS = 30 * 24 * 3600 * 1000
 SEGMENT_MS = 24 * 3600 * 1000
 PARTNER_CLEANUP_POLICY = "compact,delete"
@@ -40,8 +43,10 @@ def topic_configs(topic: str, partner_retention_ms: int = PARTNER_RETENTION_MS) 
     """The configuration a topic is created with: partner topics compacted with a finite retention, every other
     topic kept forever."""
     if is_partner_topic(topic):
+        segment_ms = str(min(SEGMENT_MS, partner_retention_ms))
         return {"cleanup.policy": PARTNER_CLEANUP_POLICY, "retention.ms": str(partner_retention_ms),
-                "segment.ms": str(min(SEGMENT_MS, partner_retention_ms))}
+                "segment.ms": segment_ms, "max.compaction.lag.ms": segment_ms,
+                "delete.retention.ms": str(partner_retention_ms)}
     return {"retention.ms": "-1"}
 
 
