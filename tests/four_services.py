@@ -16,7 +16,7 @@ from pathlib import Path
 from kim_cli import processes as procs
 from kim_cli.stack import StackHandle, create_database, drop_database
 
-from tests.ports import free_port
+from tests.ports import free_block
 
 
 @dataclass
@@ -42,13 +42,16 @@ def four_services(stack: StackHandle, logs: Path, prefix: str, **env: str) -> It
     secret = secrets.token_urlsafe(32)
     started: list[procs.ServiceProcess] = []
     asyncio.run(procs.ensure_service_roles(stack.postgres_url, list(procs.SERVICES)))
+    base = free_block(len(procs.SERVICES))
+    ports = {name: base + i for i, name in enumerate(procs.SERVICES)}
     try:
         for name in procs.SERVICES:
-            port = free_port()
+            port = ports[name]
             service_url, migration = procs.database_urls(stack.database_url(names[name]), name)
             started.append(procs.start_service(name, port, procs.service_env(
                 database_url=service_url, port=port, **migration, kafka_bootstrap=stack.kafka_bootstrap,
-                auth_secret=secret, pseudonym_secret=secrets.token_urlsafe(32), KIM_LOG_FORMAT="json", **env), logs))
+                auth_secret=secret, pseudonym_secret=secrets.token_urlsafe(32), KIM_LOG_FORMAT="json",
+                **(procs.peer_env(name, ports) | env)), logs))
         procs.wait_ready(started)
         yield Running(started, names, secret)
     finally:

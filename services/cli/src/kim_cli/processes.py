@@ -92,6 +92,15 @@ _GENERATED = {"auth_secret": lambda: secrets_mod.token_urlsafe(48),
               "audit_signing_key": _audit_signing_key}
 
 
+def peer_env(name: str, ports: dict[str, int]) -> dict[str, str]:
+    """Where a service finds the others of this run: the referrals service reaches the cases service for a partner's
+    consented personal data, and names its own partner API in ce_dataschema (defaults: 8001 and 8003)."""
+    if name != "referrals":
+        return {}
+    return {"KIM_REFERRALS_CASES_URL": f"http://127.0.0.1:{ports['cases']}",
+            "KIM_REFERRALS_PUBLIC_URL": f"http://127.0.0.1:{ports['referrals']}"}
+
+
 def kek_env(stack_secrets: dict[str, str]) -> dict[str, str]:
     """KIM_MASTER_KEY for the cases service from the stack's secrets, unless the caller configured a KEK already."""
     if os.environ.get("KIM_MASTER_KEY") or os.environ.get("KIM_MASTER_KEY_FILE"):

@@ -65,7 +65,8 @@ def start_all(handle: stack.StackHandle, base_port: int, secrets: dict[str, str]
                                     kafka_bootstrap=handle.kafka_bootstrap, auth_secret=secrets["auth_secret"],
                                     pseudonym_secret=secrets["pseudonym_secret"],
                                     **procs.audit_env(secrets, handle.config.dir / "anchors"), **migration,
-                                    **(procs.kek_env(secrets) if name == "cases" else {}))
+                                    **(procs.kek_env(secrets) if name == "cases" else {}),
+                                    **procs.peer_env(name, {n: base_port + j for j, n in enumerate(procs.SERVICES)}))
             started.append(procs.start_service(name, base_port + i, env, logs))
             typer.echo(f"{name}: started (pid {started[-1].pid}) on {started[-1].url}, log {started[-1].log_path}")
         procs.wait_ready(started)

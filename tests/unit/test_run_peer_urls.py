@@ -1,0 +1,40 @@
+"""`kim run --base-port N` (security probe): the referrals service must reach *this* run's cases service for a
+partner's consented personal data, and name *this* run's partner API in ce_dataschema. With the defaults (8001,
+8003) on another base port, GET /partner/referrals/{id}/person answered 503 and every partner record pointed at
+another instance's (or nobody's) port, where the referrals service also sent its service token."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from kim_cli import processes as procs
+from kim_cli import run_cmd
+
+
+def test_the_services_are_pointed_at_each_other_on_the_run_s_own_ports(monkeypatch, tmp_path):
+    envs: dict[str, dict[str, str]] = {}
+
+    def start(name, port, env, logs):
+        envs[name] = env
+        return SimpleNamespace(name=name, port=port, pid=1, url=f"http://127.0.0.1:{port}", log_path=logs / name)
+
+    async def nothing(*args, **kwargs):
+        return []
+
+    monkeypatch.setattr(run_cmd, "port_open", lambda port: False)
+    monkeypatch.setattr(run_cmd, "_fresh", nothing)
+    monkeypatch.setattr(procs, "ensure_service_roles", nothing)
+    monkeypatch.setattr(procs, "start_service", start)
+    monkeypatch.setattr(procs, "wait_ready", lambda started: None)
+    handle = SimpleNamespace(database_url=lambda db: f"postgresql://postgres@127.0.0.1:5/{db}",
+                             kafka_bootstrap="127.0.0.1:6", postgres_url="postgresql://postgres@127.0.0.1:5/postgres",
+                             config=SimpleNamespace(logs_dir=tmp_path, dir=tmp_path))
+    secrets = {"auth_secret": "a" * 32, "pseudonym_secret": "p" * 32, "master_key": "k:" + "A" * 44,
+               "audit_signing_key": "s" * 44}
+    monkeypatch.delenv("KIM_REFERRALS_CASES_URL", raising=False)
+    monkeypatch.delenv("KIM_CASES_URL", raising=False)
+
+    run_cmd.start_all(handle, 33001, secrets)
+
+    assert envs["referrals"]["KIM_REFERRALS_CASES_URL"] == "http://127.0.0.1:33001"
+    assert envs["referrals"]["KIM_REFERRALS_PUBLIC_URL"] == "http://127.0.0.1:33003"
