@@ -71,8 +71,8 @@ LEGACY_STATES: dict[str, PartnerState] = {
 
 @event("kim.partner.PartnerReferralSnapshot", key="referral_id")
 class PartnerReferralSnapshot(Event):
-    """The current state of a referral to this partner: a full snapshot (every field as it is now, none means
-    "unchanged"), with the facts the consent allows this partner to see. Keep the newest version per key."""
+    """The current state of a referral to this partner: a full snapshot (every field as it is now; null means none,
+    never "unchanged"), with the facts the consent allows this partner to see. Keep the newest version per key."""
 
     referral_id: Id = Field(description="Your id of the referral (the record key, and its id in the partner API "
                                         "/partner/referrals/{id}); no other topic carries it")

@@ -30,3 +30,14 @@ def test_compaction_reaches_a_revoked_referral_within_a_segment_whatever_the_dir
 
 def test_service_topics_stay_as_they_were():
     assert topic_configs("kim.cases") == {"retention.ms": "-1"}
+
+
+def test_the_snapshot_s_description_does_not_say_null_means_unchanged():
+    import json
+    from pathlib import Path
+
+    schema = json.loads((Path(__file__).parents[3] / "schemas/json/kim.partner.PartnerReferralSnapshot/v1.json")
+                        .read_text(encoding="utf-8"))
+    description = schema["description"]
+    assert "never \"unchanged\"" in description and "none means\n" not in description
+    assert "none means \"unchanged\"" not in description.replace("\n", " ")
