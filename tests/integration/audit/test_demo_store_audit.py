@@ -271,3 +271,20 @@ async def test_referral_report_and_position_questions(copy, demo):
     assert "PositionFilled" in text and "staffed now: " in text
     code, out, err = await cli.run("audit", "verify-export", str(export), env=env)
     assert code == 0, err
+
+
+async def test_a_data_key_deleted_with_the_services_own_role_is_found(copy, app_role, monkeypatch):
+    """The security probe: the service's role may delete from client_keys (erasure does), so deleting one client's key
+    destroyed their personal data with no ClientErased, no `kim audit erasures` entry and "verified: no findings"."""
+    [client] = await _fetch(copy.urls["cases"], "SELECT stream_id FROM events e WHERE type = 'kim.cases.ClientRegistered'"
+                            " AND NOT EXISTS (SELECT 1 FROM events x WHERE x.stream_id = e.stream_id AND x.type = "
+                            "'kim.cases.ClientErased') ORDER BY stream_id LIMIT 1")
+    conn = await db.connect(app_role)
+    try:
+        assert await conn.fetchval("DELETE FROM client_keys WHERE client_id = $1 RETURNING true", client[0])
+    finally:
+        await conn.close()
+    found, out = await _verify(monkeypatch, copy, ["cases"])
+    print(f"\n{out}")
+    assert [(f.kind, f.stream, f.version) for f in found] == [("shredded", client[0], 1)], out
+    assert "no kim.cases.ClientErased records an erasure" in found[0].detail

@@ -12,6 +12,9 @@ unpublished  An event of a published contract type (kim_schemas) that has no out
              and no consumer ever saw it; one whose outbox row names a topic other than its type's; or one whose
              outbox row is still unsent after the relay's HORIZON. (Events outside the contract, such as the access
              log, the audit streams and the partner-view links, are never published and are not reported.)
+shredded     (cases) A registered client whose data key is gone from client_keys although no ClientErased records an
+             erasure: the service's own role may delete a key (erasure does), so an insider could destroy a
+             client's personal data with no event, no `kim audit erasures` entry and no other finding.
 """
 
 from __future__ import annotations
@@ -56,6 +59,16 @@ ORDER BY e.stream_id, e.version
 """
 
 
+_SHREDDED = """
+SELECT e.stream_id, e.version, e.event_id::text, e.type, e.recorded_at, e.metadata->>'actor' AS actor
+FROM events e
+WHERE e.type = 'kim.cases.ClientRegistered'
+  AND NOT EXISTS (SELECT 1 FROM client_keys k WHERE k.client_id = e.stream_id)
+  AND NOT EXISTS (SELECT 1 FROM events x WHERE x.stream_id = e.stream_id AND x.type = 'kim.cases.ClientErased')
+ORDER BY e.stream_id
+"""
+
+
 def _topic_of(event_type: str, service: str, overrides: dict[str, str]) -> str:
     family = event_type.split(".")[1]
     return overrides.get(family) or SERVICE_TOPICS.get(family) or SERVICE_TOPICS.get(service, "")
@@ -71,6 +84,8 @@ async def check_store(pool: asyncpg.Pool, service: str, finding, topic_of: dict[
         misdated = await conn.fetch(_MISDATED, TOLERANCE.total_seconds(), list(COMMAND_TIME_FIELDS))
         unpublished = await conn.fetch(_UNPUBLISHED, [t for t, _ in mine], [v for _, v in mine], HORIZON,
                                        overrides.get(service) or SERVICE_TOPICS.get(service, ""))
+        shredded = (await conn.fetch(_SHREDDED) if service == "cases"
+                    and await conn.fetchval("SELECT to_regclass('client_keys') IS NOT NULL") else [])
     for r in misdated:
         gap = r["recorded_at"] - r["claimed"]
         when = "before" if gap > timedelta(0) else "after"
@@ -92,6 +107,11 @@ async def check_store(pool: asyncpg.Pool, service: str, finding, topic_of: dict[
                    "publishes within seconds): is the relay running?")
         out.append(finding("unpublished", why, stream=r["stream_id"], version=r["version"], event_id=r["event_id"],
                            time=r["recorded_at"].isoformat(), actor=r["actor"]))
+    for r in shredded:
+        out.append(finding("shredded", f"client {r['stream_id']}: its data key is gone from client_keys, but no "
+                           "kim.cases.ClientErased records an erasure: the personal data was destroyed around the "
+                           "service (a key deleted with the service's database role or the owner's); version 1 is its registration",
+                           stream=r["stream_id"], version=r["version"], event_id=r["event_id"]))
     return out
 
 
