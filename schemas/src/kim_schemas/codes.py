@@ -118,6 +118,16 @@ class DataCategory(StrEnum):
     CASE_PROGRESS = "fallverlauf"
 
 
+# The client's personal fields each data category shares with a partner, on request only
+# (GET /partner/referrals/{id}/person, decrypted by the cases service and recorded): never on a topic. One map for
+# the cases service (what it opens), the referrals service (what it asks for) and PARTNERS.md (what it promises).
+PERSON_FIELDS: dict[DataCategory, tuple[str, ...]] = {
+    DataCategory.IDENTITY: ("name", "date_of_birth"),
+    DataCategory.CONTACT: ("address", "contact"),
+    DataCategory.LANGUAGE_EDUCATION: ("languages",),
+}
+
+
 class OutcomeCode(StrEnum):
     """Outcome a partner reports for a referral (Ergebnis). leistung_bewilligt = benefit granted,
     leistung_abgelehnt = benefit refused, massnahme_begonnen = measure or course started,
@@ -170,3 +180,11 @@ class RevocationReason(StrEnum):
     CASE_CLOSED = "fall_abgeschlossen"
     ERASURE = "loeschung"
     OTHER = "sonstiges"
+
+
+class EndedReason(StrEnum):
+    """Why a referral's personal data is no longer shared although it was not revoked: abgelehnt = the partner
+    declined it, abgeschlossen = it is closed."""
+
+    DECLINED = "abgelehnt"
+    CLOSED = "abgeschlossen"

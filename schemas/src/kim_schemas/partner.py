@@ -89,7 +89,10 @@ class PartnerReferralSnapshot(Event):
     due_on: date | None = Field(description="By when the partner should act; null: no date set")
     residence_status: ResidenceStatus | None = Field(description="Only if 'aufenthalt' is shared, else null")
     rechtskreis: Rechtskreis | None = Field(description="Only if 'leistungsbezug' is shared, else null")
-    languages: list[LanguageCode] | None = Field(description="Only if 'sprache_bildung' is shared, else null")
+    languages: list[LanguageCode] | None = Field(
+        description="Null for clients registered since ClientRegistered v2, whose languages are encrypted: read "
+                    "them from GET /partner/referrals/{id}/person when 'sprache_bildung' is shared. Older records: "
+                    "only if 'sprache_bildung' is shared, else null")
     appointment_on: date | None = Field(description="The appointment's date; null: none scheduled")
     outcome: OutcomeCode | None = Field(description="The reported outcome; null: none reported")
     decline_reason: DeclineReason | None = Field(description="Why you declined; null unless declined")

@@ -21,6 +21,7 @@ from kim_runtime.topics import (
 )
 
 from kim_schemas.base import EventRegistry
+from kim_schemas.codes import PERSON_FIELDS, EndedReason, RevocationReason
 from kim_schemas.contract import CONTRACT_VERSION
 from kim_schemas.headers import CLOUDEVENTS_HEADERS
 from kim_schemas.partner import LEGACY_STATES, PartnerState
@@ -234,10 +235,11 @@ def render_partner_guide(registry: EventRegistry, partners: Sequence[tuple[str, 
         "| `POST /partner/referrals/{id}/accept`, `/decline`, `/appointment`, `/outcome` | work the referral "
         "(`If-Match: <ETag>`; 409 when it moved on, 410 once revoked) |",
         "| `GET /partner/referrals/{id}/person` | the client's personal data the consent shares with you: "
-        "`stammdaten` → `name`, `date_of_birth`; `kontaktdaten` → `address`, `contact`; nothing else. Decrypted on "
-        "request and recorded in the client's access log with your organisation as reader; 410 with the reason "
-        "(`einwilligung_widerrufen`, `einwilligung_abgelaufen`, `fall_abgeschlossen`, `loeschung`) once it is no "
-        "longer shared. Read it when you need it; do not keep it longer than the referral |",
+        + "; ".join(f"`{c.value}` → " + ", ".join(f"`{f}`" for f in fields) for c, fields in PERSON_FIELDS.items())
+        + "; nothing else. Decrypted on request and recorded in the client's access log with your organisation as "
+        "reader; 410 with the reason ("
+        + ", ".join(f"`{r.value}`" for r in (*RevocationReason, *EndedReason) if r is not RevocationReason.OTHER)
+        + ") once it is no longer shared. Read it when you need it; do not keep it longer than the referral |",
         "| `GET /partner/schemas`, `GET /partner/schemas/{type}/{version}` | the contract's JSON Schemas |",
         "| `POST /partner/feedback` | a record you could not read: `topic`, `partition`, `offset`, `key`, "
         "`ce_id`, `ce_type`, `ce_schemaversion` (as far as you have them), `problem` (`not-json`, `unknown-type`, "

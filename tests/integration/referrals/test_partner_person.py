@@ -40,7 +40,7 @@ async def test_a_partner_reads_exactly_the_consented_person_data_once_recorded_a
         for org in (jc, other, names_only):
             await register(refs, org)
         client_id, case_id = await kreis.client_with_case("Oksana Melnyk")
-        both = ("stammdaten", "kontaktdaten", "aufenthalt")
+        both = ("stammdaten", "kontaktdaten", "aufenthalt", "sprache_bildung")
         consent_jc = await kreis.consent(case_id, [jc, other], categories=both)
         consent_abh = await kreis.consent(case_id, [names_only], categories=("stammdaten",))
         made = {}
@@ -52,9 +52,9 @@ async def test_a_partner_reads_exactly_the_consented_person_data_once_recorded_a
 
         mine = f"/partner/referrals/{made[jc]}/person"
         got = await ok(await refs.get(mine, headers=partner(jc)))
-        assert got == {"referral_id": made[jc], "categories": ["kontaktdaten", "stammdaten"], "person": {
-            "name": "Oksana Melnyk", "date_of_birth": "1988-11-03", "address": "Marktstr. 1, 44532 Lünen",
-            "contact": None}}
+        assert got == {"referral_id": made[jc], "categories": ["kontaktdaten", "sprache_bildung", "stammdaten"],
+                       "person": {"name": "Oksana Melnyk", "date_of_birth": "1988-11-03",
+                                  "address": "Marktstr. 1, 44532 Lünen", "contact": None, "languages": ["uk"]}}
         only_names = await ok(await refs.get(f"/partner/referrals/{made[names_only]}/person",
                                              headers=partner(names_only)))
         assert only_names["person"] == {"name": "Oksana Melnyk", "date_of_birth": "1988-11-03"}  # no address
@@ -80,8 +80,16 @@ async def test_a_partner_reads_exactly_the_consented_person_data_once_recorded_a
         by_partner = [r for r in reads if r["actor"] == f"partner:{jc}"]
         assert len(by_partner) == 2  # the partner's read, and the direct call above
         assert by_partner[0]["role"] == "partner" and made[jc] in by_partner[0]["via"]
-        assert by_partner[0]["fields"] == ["address", "contact", "date_of_birth", "name"]
+        assert by_partner[0]["fields"] == ["address", "contact", "date_of_birth", "languages", "name"]
         assert [r["fields"] for r in reads if r["actor"] == f"partner:{names_only}"] == [["date_of_birth", "name"]]
+
+        # declined by the partner: no longer shared (410 with the reason), the snapshot stays readable
+        await ok(await refs.post(f"/partner/referrals/{made[other]}/decline", headers=partner(other),
+                                 json={"reason": "keine_kapazitaet"}))
+        declined = await refs.get(f"/partner/referrals/{made[other]}/person", headers=partner(other))
+        assert declined.status_code == 410 and declined.json()["reason"] == "abgelehnt", declined.text
+        assert (await ok(await refs.get(f"/partner/referrals/{made[other]}", headers=partner(other))))["state"] == \
+            "declined"
 
         # withdrawn for jc: the referral is revoked, the person data refused with the reason
         await ok(await cases.post(f"/cases/{case_id}/consents/{consent_jc}/withdrawal", headers=CASEWORKER,

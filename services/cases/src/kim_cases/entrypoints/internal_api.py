@@ -1,8 +1,8 @@
 """HTTP, internal: the personal data a consent shares with a partner, for the referrals service only.
 
 GET /internal/cases/{case_id}/consented-person answers the fields of the categories asked for that the consent still
-covers for that recipient and purpose today: stammdaten -> name and date of birth, kontaktdaten -> address and
-contact (phone, e-mail), decrypted with the client's key on this request. Only a service token of the referrals
+covers for that recipient and purpose today (kim_schemas.codes.PERSON_FIELDS: stammdaten -> name and date of birth,
+kontaktdaten -> address and contact, sprache_bildung -> languages), decrypted with the client's key on this request. Only a service token of the referrals
 service gets here (policy action internal.consented_person.read, role service, and sub = kim-referrals). The read
 is recorded in the client's access log with the partner organisation as the reader (`partner:<org>`) and the
 partner's referral id in `via`. Refused with a problem detail (410, `reason`) when the consent no longer covers it
@@ -17,7 +17,7 @@ from kim_runtime.errors import Gone
 from kim_runtime.problems import refused
 from kim_runtime.scheduler import local_day
 from kim_runtime.types import Id, OrganisationId
-from kim_schemas.codes import ConsentPurpose, DataCategory
+from kim_schemas.codes import PERSON_FIELDS, ConsentPurpose, DataCategory
 
 from kim_cases.adapters import crypto
 from kim_cases.adapters.events import CommandContext
@@ -26,11 +26,7 @@ from kim_cases.entrypoints.deps import caller, services
 
 router = APIRouter(prefix="/internal", tags=["internal (service tokens only)"])
 
-# Which personal fields each data category shares (the rest of the client's file is never opened here)
-PERSON_FIELDS: dict[str, tuple[str, ...]] = {
-    DataCategory.IDENTITY.value: ("name", "date_of_birth"),
-    DataCategory.CONTACT.value: ("address", "contact"),
-}
+FIELDS = {c.value: fields for c, fields in PERSON_FIELDS.items()}  # the rest of the client's file is never opened
 
 
 @router.get("/cases/{case_id}/consented-person",
@@ -38,7 +34,7 @@ PERSON_FIELDS: dict[str, tuple[str, ...]] = {
 async def consented_person(case_id: str, request: Request,
                            consent_id: Id = Query(), recipient: OrganisationId = Query(),
                            purpose: ConsentPurpose = Query(),
-                           categories: list[DataCategory] = Query(min_length=1, max_length=len(PERSON_FIELDS)),
+                           categories: list[DataCategory] = Query(min_length=1, max_length=len(FIELDS)),
                            reference: Id = Query(description="The partner's id of the referral"),
                            ctx: CommandContext = Depends(caller("internal.consented_person.read")),
                            s: Services = Depends(services)):
@@ -46,9 +42,9 @@ async def consented_person(case_id: str, request: Request,
         raise HTTPException(403, detail="only the referrals service reads consented personal data")
     categories = [c.value for c in categories]
     purpose = purpose.value
-    unknown = sorted(set(categories) - set(PERSON_FIELDS))
+    unknown = sorted(set(categories) - set(FIELDS))
     if unknown:
-        raise refused("query.categories", f"{unknown} hold no personal fields; ask for {list(PERSON_FIELDS)}")
+        raise refused("query.categories", f"{unknown} hold no personal fields; ask for {list(FIELDS)}")
     case = await s.repo.case(case_id)
     consent = case.consents.get(consent_id)
     if consent is None:
@@ -68,7 +64,9 @@ async def consented_person(case_id: str, request: Request,
         raise Gone("the client's key is destroyed", reason="loeschung")
     client = await s.repo.client(case.client_id)
     opened = crypto.decrypt(found[1], case.client_id, client.registered.personal)
-    fields = [f for c in sorted(set(categories)) for f in PERSON_FIELDS[c]]
+    if client.registered.profile is not None:  # languages (ClientRegistered v2; v1 data upcast has no profile)
+        opened |= crypto.decrypt(found[1], case.client_id, client.registered.profile)
+    fields = [f for c in sorted(set(categories)) for f in FIELDS[c]]
     reader = Principal(sub=f"partner:{recipient}", role=Role.PARTNER, organisation=recipient)
     await s.access_log.record(reader, case.client_id, fields,
                               f"referrals: GET /partner/referrals/{reference}/person (partner {recipient})",

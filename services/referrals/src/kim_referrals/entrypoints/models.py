@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from kim_runtime.types import Day, Id, Line, Municipality, OrganisationId
-from kim_schemas.codes import ConsentPurpose, DataCategory, OutcomeCode, PartnerKind
+from kim_schemas.codes import PERSON_FIELDS, ConsentPurpose, DataCategory, OutcomeCode, PartnerKind
 from kim_schemas.referrals import DeclineReason
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -76,13 +76,18 @@ class ReferralOut(BaseModel):
     history: list[HistoryItem] | None = None
 
 
+_SHARES = "; ".join(f"{c.value}: {', '.join(fields)}" for c, fields in PERSON_FIELDS.items())
+
+
 class PersonOut(BaseModel):
-    """The client's personal data a consent shares with the partner: only the fields of the granted categories
-    (stammdaten: name, date_of_birth; kontaktdaten: address, contact), read from the cases service on request."""
+    __doc__ = ("The client's personal data a consent shares with the partner: only the fields of the granted "
+               f"categories ({_SHARES}), read from the cases service on request.")
 
     referral_id: str = Field(description="Your id of the referral")
-    categories: list[str] = Field(description="The categories shared: stammdaten and/or kontaktdaten (empty: none)")
-    person: dict[str, str | None] = Field(description="The fields of those categories, in clear")
+    categories: list[str] = Field(description="The categories shared, of "
+                                              f"{', '.join(c.value for c in PERSON_FIELDS)} (empty: none)")
+    person: dict[str, str | list[str] | None] = Field(
+        description="The fields of those categories, in clear (languages: a list of ISO 639 codes)")
 
 
 class PartnerOut(BaseModel):

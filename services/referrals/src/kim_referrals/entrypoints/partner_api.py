@@ -14,10 +14,11 @@ import uuid
 from fastapi import APIRouter, Depends, Header, Request, Response
 from kim_runtime.pagination import Page, paged
 from kim_runtime.auth import Principal
-from kim_runtime.errors import Gone, NotFound, RuleViolation
+from kim_runtime.errors import Gone, NotFound
 from kim_runtime.http import etag, parse_if_match
 from kim_runtime.policy import authorize
 
+from kim_schemas.codes import PERSON_FIELDS, EndedReason
 from kim_schemas.partner import PartnerReferralSnapshot
 
 from ..adapters import referral_sql
@@ -31,7 +32,7 @@ inbox = authorize("partner.inbox")
 reads = authorize("partner.referral.read")
 partner_only = authorize("partner.referral.act")
 person_reader = authorize("partner.referral.person")
-PERSON_CATEGORIES = ("stammdaten", "kontaktdaten")  # the categories that hold personal fields (cases service)
+PERSON_CATEGORIES = tuple(c.value for c in PERSON_FIELDS)  # the categories that hold personal fields (cases service)
 
 
 @router.get("/referrals", response_model=list[PartnerReferralSnapshot],
@@ -56,8 +57,8 @@ async def my_referral(referral_id: str, request: Request, response: Response,
 
 @router.get("/referrals/{referral_id}/person", response_model=PersonOut,
             summary="The client's personal data the consent shares with you (decrypted on request, recorded)",
-            responses={410: {"description": "Revoked, consent withdrawn or expired, or the client erased: the "
-                                            "problem detail's `reason` says which"}})
+            responses={410: {"description": "Revoked, consent withdrawn or expired, the client erased, or the "
+                                            "referral declined or closed: the problem detail's `reason` says which"}})
 async def person(referral_id: str, request: Request, principal: Principal = Depends(person_reader)):
     async with request.app.state.runtime.pool.acquire() as conn:
         row = await referral_sql.referral_of_partner(conn, principal.organisation, referral_id)
@@ -71,8 +72,10 @@ async def person(referral_id: str, request: Request, principal: Principal = Depe
     if erased:
         raise Gone(f"the client's data was erased: delete what you hold for referral {referral_id}",
                    reason="loeschung", referral_id=referral_id)
-    if row["state"] in ("declined", "closed"):
-        raise RuleViolation(f"referral {referral_id} is {row['state']}: its personal data is no longer shared")
+    ended = {"declined": EndedReason.DECLINED, "closed": EndedReason.CLOSED}.get(row["state"])
+    if ended is not None:
+        raise Gone(f"referral {referral_id} is {row['state']}: its personal data is no longer shared",
+                   reason=ended.value, referral_id=referral_id)
     categories = [c for c in PERSON_CATEGORIES if c in row["data_categories"]]
     if not categories:
         return PersonOut(referral_id=referral_id, categories=[], person={})
