@@ -66,7 +66,7 @@ async def _longest_case(copy: Copy) -> tuple[str, int]:
 
 
 def _env(copy: Copy, **extra) -> dict[str, str]:
-    return cli.environment(**copy.env(), KIM_AUTH_SECRET=SECRET, KIM_AUDIT_TOKEN=AUDITOR, **extra)
+    return cli.environment(**copy.env(), KIM_AUTH_SECRET=SECRET, KIM_TOKEN=AUDITOR, **extra)
 
 
 async def test_a_clean_demo_copy_verifies_without_a_finding(copy, monkeypatch, demo):
@@ -250,6 +250,14 @@ async def test_referral_report_and_position_questions(copy, demo):
     assert [e["type"].rsplit(".", 1)[1] for e in answer["trail"]][:2] == ["ConsentChecked", "ReferralRequested"]
     code, out, err = await cli.run("audit", "referral", ref["stream_id"], env=env)
     assert code == 0 and f"decision: MET on {d['checked_on']}" in out and f"consent {d['consent_id']}" in out, err
+    # both reads are in the client's own access log (what GET /clients/{id}/reads shows) under the token's subject
+    reads = await _fetch(copy.urls["cases"], "SELECT metadata->>'actor' AS actor, data FROM events WHERE "
+                         "stream_id = $1 AND data->>'via' = 'kim audit referral' ORDER BY version",
+                         f"access-{answer['client_id']}")
+    assert [(r["actor"], r["data"]["role"]) for r in reads] == [("auditor-7", "auditor")] * 2, reads
+    for command, ident in (("referral", ref["stream_id"]), ("report", demo.report_id)):  # without a token: refused
+        code, out, err = await cli.run("audit", command, ident, env=env | {"KIM_TOKEN": ""})
+        assert code == 2 and out == "" and "give your token" in err, err
 
     code, out, err = await cli.run("audit", "report", demo.report_id, "--format", "json", env=env)
     assert code == 0, err
