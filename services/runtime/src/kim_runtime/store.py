@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,8 @@ import asyncpg
 
 from . import idempotency, telemetry
 from .envelope import Envelope
-from .errors import ConcurrencyConflict
+from .errors import ConcurrencyConflict, NotRecorded
+from .resilience import is_unavailable
 from .scheduler import Schedule, changes_of
 from .topics import is_partner_topic
 
@@ -177,3 +179,18 @@ class EventStore:
             if len(rows) < batch_size:
                 return
             position = rows[-1]["position"]
+
+
+@asynccontextmanager
+async def must_record(what: str) -> AsyncIterator[None]:
+    """Around writing something that must be recorded before the request is answered (e.g. a refusal's decision):
+    when the database fails meanwhile (is_unavailable: connection lost, disk full, a standby, ...), raise
+    NotRecorded, which the HTTP layer answers 503 with Retry-After, saying what could not be recorded. Whatever the
+    block wrote in its own transaction is rolled back with it, so nothing is half-written; other errors pass."""
+    try:
+        yield
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        raise NotRecorded(f"{what} could not be recorded: the database failed while it was written; nothing was "
+                          "written, retry shortly") from exc
