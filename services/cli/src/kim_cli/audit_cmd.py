@@ -41,6 +41,20 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(2) from None
 
 
+def _seal_records() -> None:
+    """Seal what this command records (reads, exports) with the audit signing key where this shell has it, as the
+    services seal their events; without it the records stay unsealed, which `kim audit verify` accepts for the
+    CLI's own records only (kim_cli.audit.store_checks)."""
+    from kim_runtime.store import seal_appends_with
+
+    from kim_cli.audit.anchors import signer
+
+    try:
+        seal_appends_with(signer())
+    except UserError:
+        pass
+
+
 def _deliver(text: str, export: Path | None) -> None:
     from kim_cli.audit.exports import write_export
 
@@ -77,6 +91,7 @@ def case(
 
     try:
         who = authenticate("audit.case", token)
+        _seal_records()
         moment = parse_time(as_of) if as_of else None
         text = asyncio.run(case_report(case_id, fmt=fmt.value, as_of=moment, reveal=show_personal, reader=who,
                                        destination=str(output) if output else "stdout",
@@ -100,6 +115,7 @@ def _answer(kind: str, ident: str, fmt: Format, token: str | None, export: Path 
         _fail(UserError(f"kim audit {kind} answers as table or json"))
     try:
         who = authenticate(f"audit.{kind}", token)
+        _seal_records()
 
         async def run() -> str:
             from kim_cases.public import AccessLog
@@ -331,6 +347,7 @@ def erasures(fmt: Format = typer.Option(Format.table, "--format", "-f", help="ta
 
     try:
         who = authenticate("audit.erasures", token)
+        _seal_records()
         rows = asyncio.run(erasure_rows(lambda m: typer.echo(m, err=True), who))
     except UserError as exc:
         typer.echo(f"error: {exc}", err=True)
