@@ -150,7 +150,9 @@ FORGE = ("SELECT out_version FROM kim_append($1, $2, $3, ARRAY[gen_random_uuid()
 
 async def test_an_append_forged_with_the_services_own_role_is_found(copy, app_role, monkeypatch):
     """The stranger's probe: the service's role may call kim_append; a back-dated event and a contract event that
-    never got an outbox row both passed `kim audit verify` as "no findings" before the store checks."""
+    never got an outbox row both passed `kim audit verify` as "no findings" before the store checks. The third, an
+    event timed right with its outbox row (issue 15, item 4), passes the store checks; it carries no writer seal,
+    since the signing key is in the service process, not in the database: `unsealed`, as the other two are."""
     case, version = await _longest_case(copy)
     conn = await db.connect(app_role)
     try:
@@ -163,11 +165,17 @@ async def test_an_append_forged_with_the_services_own_role_is_found(copy, app_ro
         await conn.fetch(FORGE, "forged-goal", 0, None, "kim.cases.GoalAchieved", datetime.now(UTC),
                          {"actor": "staff-9", "source": "/kim/cases"},
                          {"case_id": case, "goal_id": "g1", "achieved_on": date.today().isoformat()})
+        await conn.fetch(FORGE, case, version + 1, "kim.cases", "kim.cases.ReviewHeld", datetime.now(UTC),
+                         {"actor": "staff-9", "source": "/kim/cases"},
+                         {"case_id": case, "held_on": date.today().isoformat(), "notes": None})
     finally:
         await conn.close()
     found, out = await _verify(monkeypatch, copy, ["cases"])
     print(f"\n{out}")
-    assert sorted(f.kind for f in found) == ["misdated", "unpublished"], out
+    assert sorted(f.kind for f in found) == ["misdated", "unpublished", "unsealed", "unsealed", "unsealed"], out
+    assert sorted((f.stream, f.version) for f in found if f.kind == "unsealed") == sorted(
+        [(case, version + 1), (case, version + 2), ("forged-goal", 1)]), out
+    assert all("carries no writer seal" in f.detail for f in found if f.kind == "unsealed")
     misdated = next(f for f in found if f.kind == "misdated")
     assert (misdated.stream, misdated.version, misdated.actor) == (case, version + 1, "staff-9")
     assert "lies 40 days before it was recorded" in misdated.detail
