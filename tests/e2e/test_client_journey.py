@@ -174,6 +174,9 @@ async def _erase_and_look_everywhere(j: Journey, services, name, client_id, case
     assert len(ours) >= 8 and not any(name in record_text(r) for r in ours)
     trail = _audit_trail(services, case_id)
     assert case_id in trail and "erased" in trail and name not in trail
+    reads = await j.auditor.expect(200, "GET", "cases", f"/clients/{client_id}/reads")
+    assert [(r["actor"], r["role"]) for r in reads if r["via"] == "kim audit case --show-personal"] == [
+        ("e2e-auditor", "auditor")], "the CLI's read is in the client's access log under the token's subject"
     for service in services.urls:
         await _sealed_and_verified(services, service)
 
@@ -205,7 +208,7 @@ def _audit_trail(services, case_id: str) -> str:
     """`kim audit case --show-personal` on the e2e databases (the audit view across every service store)."""
     env = {**os.environ, **{f"KIM_{s.upper()}_DATABASE_URL": url for s, url in services.database_urls.items()},
            "KIM_KAFKA_BOOTSTRAP": services.kafka_bootstrap, "KIM_AUTH_SECRET": services.auth_secret,
-           "KIM_AUDIT_TOKEN": issue_token(services.auth_secret, Principal(sub="e2e-auditor", role=Role.AUDITOR))}
+           "KIM_TOKEN": issue_token(services.auth_secret, Principal(sub="e2e-auditor", role=Role.AUDITOR))}
     out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "kim"), "audit", "case", case_id,
                           "--format", "json", "--show-personal"], env=env, capture_output=True, text=True,
                          timeout=120)

@@ -136,12 +136,14 @@ async def test_trail_across_services_as_of_and_erasure(cases_api, fresh_db, othe
                           KIM_REFERRALS_DATABASE_URL=referrals,
                           KIM_REPORTING_DATABASE_URL=fresh_db.rsplit("/", 1)[0] + "/kim_no_such_db",
                           KIM_AUTH_SECRET=SECRET)
-    for token, refusal in ((None, "needs an auditor's or admin's token"), (_bearer(MANAGER), "role case_manager may"),
-                           ("not-a-token", "the token is not valid")):
-        code, out, err = await cli.run("audit", "case", case_id, "--show-personal",
-                                       *(("--token", token) if token else ()), env=env)
-        assert (code, out) == (2, "") and refusal in err, err  # nothing shown
-    env["KIM_AUDIT_TOKEN"] = _bearer(AUDITOR)
+    for args in ((), ("--show-personal",)):  # with or without personal data in clear: a token, an auditor's
+        for token, refusal in ((None, "give your token"), (_bearer(MANAGER), "role case_manager may not run"),
+                               ("not-a-token", "the token is not valid")):
+            code, out, err = await cli.run("audit", "case", case_id, *args,
+                                           *(("--token", token) if token else ()), env=env)
+            assert (code, out) == (2, "") and refusal in err, err  # nothing shown
+    assert await _audit_records(fresh_db) == [], "a refused command reads and records nothing"
+    env["KIM_TOKEN"] = _bearer(AUDITOR)
 
     code, out, err = await cli.run("audit", "case", case_id, "--format", "json", env=env)
     assert code == 0, err
@@ -162,7 +164,11 @@ async def test_trail_across_services_as_of_and_erasure(cases_api, fresh_db, othe
     assert NAME not in out
     assert await _audit_records(fresh_db) == [("kim.audit.TrailExported", "auditor-7", {
         "case_id": case_id, "client_id": client_id, "format": "json", "as_of": None, "events": 6,
-        "destination": "stdout", "at": (await _audit_records(fresh_db))[0][2]["at"]})]
+        "destination": "stdout", "role": "auditor", "at": (await _audit_records(fresh_db))[0][2]["at"]})]
+    # the trail itself is the client's casework: read with everything personal withheld, and still in the log
+    r = await cases_api.get(f"/clients/{client_id}/reads", headers=AUDITOR)
+    assert [(x["via"], x["actor"], x["role"], x["fields"]) for x in r.json() if x["via"].startswith("kim audit")] == [
+        ("kim audit case", "auditor-7", "auditor", ["trail"])]
 
     code, out, err = await cli.run("audit", "case", case_id, "--format", "csv", "--show-personal", env=env)
     assert code == 0, err
@@ -200,8 +206,11 @@ async def test_trail_across_services_as_of_and_erasure(cases_api, fresh_db, othe
     assert "ClientErased" in out
     kinds = [t for t, _, _ in await _audit_records(fresh_db)]
     assert "kim.audit.PersonalDataViewed" not in kinds
-    assert len(await _cli_reads(cases_api, client_id)) == 1, "nothing was read in clear after the erasure"
-    assert kinds.count("kim.audit.TrailExported") == 5
+    reads = await _cli_reads(cases_api, client_id)
+    assert reads[-1] == ("auditor-7", "auditor", ["trail"]), "the read after the erasure is recorded"
+    assert len([r for r in reads if r[2] != ["trail"]]) == 1, "nothing was read in clear after the erasure"
+    assert kinds.count("kim.audit.TrailExported") == 7  # five trails and two lists of erasures
+    assert [d["list"] for t, a, d in await _audit_records(fresh_db) if "list" in d] == ["erasures"] * 2
 
 
 async def test_an_unknown_case_is_refused_with_what_to_do(fresh_db):
@@ -211,6 +220,7 @@ async def test_an_unknown_case_is_refused_with_what_to_do(fresh_db):
             await db.migrate(conn, [])
     finally:
         await pool.close()
-    code, out, err = await cli.run("audit", "case", "no-such-case", env=cli.environment(KIM_CASES_DATABASE_URL=fresh_db))
+    code, out, err = await cli.run("audit", "case", "no-such-case", env=cli.environment(
+        KIM_CASES_DATABASE_URL=fresh_db, KIM_AUTH_SECRET=SECRET, KIM_TOKEN=_bearer(AUDITOR)))
     assert code == 2
     assert "no case no-such-case in the cases store: check the id" in err

@@ -66,7 +66,7 @@ async def _longest_case(copy: Copy) -> tuple[str, int]:
 
 
 def _env(copy: Copy, **extra) -> dict[str, str]:
-    return cli.environment(**copy.env(), KIM_AUTH_SECRET=SECRET, KIM_AUDIT_TOKEN=AUDITOR, **extra)
+    return cli.environment(**copy.env(), KIM_AUTH_SECRET=SECRET, KIM_TOKEN=AUDITOR, **extra)
 
 
 async def test_a_clean_demo_copy_verifies_without_a_finding(copy, monkeypatch, demo):
@@ -115,8 +115,14 @@ async def test_a_rewrite_of_a_demo_copy_is_found(copy, monkeypatch, how):
     await _sql(copy.urls["cases"], *statements)
     found, out = await _verify(monkeypatch, copy, ["cases"])
     assert "every hash chain holds" in out
-    assert [f.kind for f in found] == [expected[1:expected.index("]")]], out
+    # an edited event, and one whose times were moved, no longer match the writer seal the service gave them (the
+    # added stream's event is sealed or not, by whichever process appended it in this test: unsealed either way)
+    resealed = {"an event edited and the chain recomputed": f"stream {case} version 1",
+                "a back-dated stream added": "stream late version 1"}.get(how)
+    assert [f.kind for f in found] == ["unsealed"] * bool(resealed) + [expected[1:expected.index("]")]], out
     assert expected in out, out
+    if resealed:
+        assert f"[unsealed] cases: {resealed}" in out, out
 
 
 @pytest.fixture
@@ -144,7 +150,9 @@ FORGE = ("SELECT out_version FROM kim_append($1, $2, $3, ARRAY[gen_random_uuid()
 
 async def test_an_append_forged_with_the_services_own_role_is_found(copy, app_role, monkeypatch):
     """The stranger's probe: the service's role may call kim_append; a back-dated event and a contract event that
-    never got an outbox row both passed `kim audit verify` as "no findings" before the store checks."""
+    never got an outbox row both passed `kim audit verify` as "no findings" before the store checks. The third, an
+    event timed right with its outbox row (issue 15, item 4), passes the store checks; it carries no writer seal,
+    since the signing key is in the service process, not in the database: `unsealed`, as the other two are."""
     case, version = await _longest_case(copy)
     conn = await db.connect(app_role)
     try:
@@ -157,11 +165,17 @@ async def test_an_append_forged_with_the_services_own_role_is_found(copy, app_ro
         await conn.fetch(FORGE, "forged-goal", 0, None, "kim.cases.GoalAchieved", datetime.now(UTC),
                          {"actor": "staff-9", "source": "/kim/cases"},
                          {"case_id": case, "goal_id": "g1", "achieved_on": date.today().isoformat()})
+        await conn.fetch(FORGE, case, version + 1, "kim.cases", "kim.cases.ReviewHeld", datetime.now(UTC),
+                         {"actor": "staff-9", "source": "/kim/cases"},
+                         {"case_id": case, "held_on": date.today().isoformat(), "notes": None})
     finally:
         await conn.close()
     found, out = await _verify(monkeypatch, copy, ["cases"])
     print(f"\n{out}")
-    assert sorted(f.kind for f in found) == ["misdated", "unpublished"], out
+    assert sorted(f.kind for f in found) == ["misdated", "unpublished", "unsealed", "unsealed", "unsealed"], out
+    assert sorted((f.stream, f.version) for f in found if f.kind == "unsealed") == sorted(
+        [(case, version + 1), (case, version + 2), ("forged-goal", 1)]), out
+    assert all("carries no writer seal" in f.detail for f in found if f.kind == "unsealed")
     misdated = next(f for f in found if f.kind == "misdated")
     assert (misdated.stream, misdated.version, misdated.actor) == (case, version + 1, "staff-9")
     assert "lies 40 days before it was recorded" in misdated.detail
@@ -250,6 +264,14 @@ async def test_referral_report_and_position_questions(copy, demo):
     assert [e["type"].rsplit(".", 1)[1] for e in answer["trail"]][:2] == ["ConsentChecked", "ReferralRequested"]
     code, out, err = await cli.run("audit", "referral", ref["stream_id"], env=env)
     assert code == 0 and f"decision: MET on {d['checked_on']}" in out and f"consent {d['consent_id']}" in out, err
+    # both reads are in the client's own access log (what GET /clients/{id}/reads shows) under the token's subject
+    reads = await _fetch(copy.urls["cases"], "SELECT metadata->>'actor' AS actor, data FROM events WHERE "
+                         "stream_id = $1 AND data->>'via' = 'kim audit referral' ORDER BY version",
+                         f"access-{answer['client_id']}")
+    assert [(r["actor"], r["data"]["role"]) for r in reads] == [("auditor-7", "auditor")] * 2, reads
+    for command, ident in (("referral", ref["stream_id"]), ("report", demo.report_id)):  # without a token: refused
+        code, out, err = await cli.run("audit", command, ident, env=env | {"KIM_TOKEN": ""})
+        assert code == 2 and out == "" and "give your token" in err, err
 
     code, out, err = await cli.run("audit", "report", demo.report_id, "--format", "json", env=env)
     assert code == 0, err

@@ -7,7 +7,10 @@ a stream deleted: missing; cut off: truncated; a stream added and dated back: ad
 misdated; a contract event without an outbox row: unpublished) or on the topic (an event lost: missing from Kafka;
 one changed: differs; one twice: duplicated; a version overtaking another: reordered; a record in the store's own
 producer's name: extra; one of another producer: foreign data). `anchor` (a forged or untrusted anchor) makes every
-later anchor untrusted, so it hides the anchor findings; tests/integration/audit/test_anchors.py has it."""
+later anchor untrusted, so it hides the anchor findings; tests/integration/audit/test_anchors.py has it.
+The store's events are appended with writer seals (as a service process seals them), so the insider's appends
+through kim_append (forged-1, forged-2: no seal) and every event changed in the database after it was sealed
+(access-c1 v1, access-c3 v2, late v1) are `unsealed` as well."""
 
 from __future__ import annotations
 
@@ -17,10 +20,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from kim_cli.audit.anchors import anchor_now
+from kim_cli.audit.anchors import anchor_now, signer
 from kim_runtime import db
 from kim_runtime.envelope import Envelope
 from kim_runtime.kafka import ensure_topics
+from kim_runtime import store as event_store
 from kim_runtime.store import EventStore
 from kim_runtime.topics import PARTITIONS
 
@@ -31,8 +35,20 @@ from .test_verify_cli import _sql
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
-CLASSES = ["broken chain", "misdated", "unpublished", "edited", "missing", "truncated", "added",
+CLASSES = ["broken chain", "misdated", "unpublished", "unsealed", "edited", "missing", "truncated", "added",
            "missing from Kafka", "extra", "foreign data", "differs", "duplicated", "reordered"]
+# the insider's two appends, and the three events changed in the database after they were sealed
+UNSEALED = [("access-c1", 1, "does not match"), ("access-c3", 2, "does not match"), ("late", 1, "does not match"),
+            ("forged-1", 1, "carries no writer seal"), ("forged-2", 1, "carries no writer seal")]
+
+
+@pytest.fixture
+def sealed_appends():
+    """This process seals what it appends, as a service process does (and as before, afterwards)."""
+    before = event_store._writer
+    event_store.seal_appends_with(signer())
+    yield
+    event_store.seal_appends_with(before)
 FORGE = ("SELECT out_version FROM kim_append($1, 0, NULL, ARRAY[$2::uuid], ARRAY[$3::text], ARRAY[1], "
          "ARRAY[$4::timestamptz], ARRAY[$5::jsonb], ARRAY[$6::jsonb])")
 
@@ -45,7 +61,7 @@ async def _produce(bootstrap: str, topic: str, records: list[tuple[Envelope, byt
                                          partition=0)
 
 
-async def test_one_finding_of_each_class_as_verify_prints_it(fresh_db, kafka_bootstrap, tmp_path):
+async def test_one_finding_of_each_class_as_verify_prints_it(fresh_db, kafka_bootstrap, tmp_path, sealed_appends):
     topic, anchors, file = unique("kim.test"), unique("kim.test.anchors"), tmp_path / "cases.jsonl"
     await ensure_topics(kafka_bootstrap, {topic: 1, anchors: PARTITIONS["audit"]})
     pool = await db.create_pool(fresh_db)
@@ -95,8 +111,11 @@ async def test_one_finding_of_each_class_as_verify_prints_it(fresh_db, kafka_boo
     print("\n$ kim audit verify --service cases --topic cases=<topic> --anchor-topic <topic> --all\n" + out)
     assert code == 1, err
     found = [m.group(1) for m in re.finditer(r"^ +\[([A-Za-z ]+)\] cases: ", out, re.MULTILINE)]
-    assert sorted(found) == sorted(CLASSES), out
-    assert f"{len(CLASSES)} finding(s)" in out
+    assert sorted(found) == sorted(CLASSES + ["unsealed"] * (len(UNSEALED) - 1)), out
+    assert f"{len(CLASSES) + len(UNSEALED) - 1} finding(s)" in out
+    unsealed = [line for line in out.splitlines() if "[unsealed]" in line]
+    for (stream, version, why), line in zip(UNSEALED, unsealed, strict=True):
+        assert f"[unsealed] cases: stream {stream} version {version}, event " in line and why in line, line
     for line in (
         "[broken chain] cases: stream access-c3 version 2: the content does not match its hash",
         "[edited] cases: stream access-c1 version 2: the event's hash differs from the sealed one",
@@ -120,4 +139,4 @@ async def test_one_finding_of_each_class_as_verify_prints_it(fresh_db, kafka_boo
                                    "--anchor-topic", anchors, "--format", "json",
                                    env=cli.environment(KIM_CASES_DATABASE_URL=fresh_db, KIM_KAFKA_BOOTSTRAP=kafka_bootstrap))
     document, _ = json.JSONDecoder().raw_decode(out)
-    assert sorted(f["kind"] for f in document["findings"]) == sorted(CLASSES)
+    assert sorted(f["kind"] for f in document["findings"]) == sorted(CLASSES + ["unsealed"] * (len(UNSEALED) - 1))

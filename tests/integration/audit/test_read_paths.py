@@ -33,8 +33,8 @@ API_PATHS = [
 ]
 CLI_PATHS = [  # (arguments, via, roles, fields)
     # without --show-personal nothing personal is in clear (health needs and goals are encrypted since the v2
-    # events): no read to record
-    ((), "kim audit case", (Role.AUDITOR, Role.ADMIN, Role.CASE_MANAGER), None),
+    # events): the trail is still the client's casework, a read recorded as such
+    ((), "kim audit case", (Role.AUDITOR, Role.ADMIN), ["trail"]),
     (("--show-personal",), "kim audit case --show-personal", (Role.AUDITOR, Role.ADMIN),
      ["domains", HEALTH, "goals", "informed_in", "notes", "personal", "profile"]),
 ]
@@ -84,7 +84,8 @@ async def test_every_read_path_of_personal_or_health_data_is_in_the_clients_acce
     env = cli.environment(KIM_CASES_DATABASE_URL=fresh_db, KIM_STAFFING_DATABASE_URL=missing,
                           KIM_REFERRALS_DATABASE_URL=missing, KIM_REPORTING_DATABASE_URL=missing,
                           KIM_AUTH_SECRET=SECRET)
-    env.pop("KIM_AUDIT_TOKEN", None)
+    for name in ("KIM_TOKEN", "KIM_AUDIT_TOKEN"):
+        env.pop(name, None)
     for args, via, roles, fields in CLI_PATHS:
         for role in roles:
             token = _bearer(_auth(role, WHO[role]))
@@ -92,13 +93,14 @@ async def test_every_read_path_of_personal_or_health_data_is_in_the_clients_acce
             code, out, err = await cli.run("audit", "case", case_id, *args, "--token", token, env=env)
             assert code == 0, err
             read = await _last_read(cases_api, client_id)
-            if fields is None:
-                assert read == before, f"{role.value} {via}"
-            else:
-                assert (read["via"], read["actor"], read["role"], read["fields"]) == (
-                    via, WHO[role], role.value, fields)
+            assert read != before and (read["via"], read["actor"], read["role"], read["fields"]) == (
+                via, WHO[role], role.value, fields), f"{role.value} {via}"
             cells += 1
-    code, out, err = await cli.run("audit", "case", case_id, "--show-personal", env=env)  # no token: refused
-    assert code == 2 and out == "" and "token" in err, err
+    before = await _last_read(cases_api, client_id)
+    for args in ((), ("--show-personal",)):  # no token, or a case manager's: refused, and nothing read or recorded
+        for token in ((), ("--token", _bearer(_auth(Role.CASE_MANAGER, WHO[Role.CASE_MANAGER])))):
+            code, out, err = await cli.run("audit", "case", case_id, *args, *token, env=env)
+            assert code == 2 and out == "" and ("give your token" in err or "may not run" in err), err
+    assert await _last_read(cases_api, client_id) == before
     print(f"{cells} read paths x roles recorded")
     assert cells == len(API_PATHS) * 4 + sum(len(roles) for _, _, roles, _ in CLI_PATHS)

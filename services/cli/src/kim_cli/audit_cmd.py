@@ -33,12 +33,26 @@ class By(StrEnum):
 EXPORT_HELP = ("Write to this file, with FILE.sig beside it (an Ed25519 signature over the file's SHA-256 with the "
                "audit key; `kim audit verify-export FILE` checks it); the same trail exported twice gives the same "
                "bytes")
-TOKEN_HELP = "Your bearer token, as the APIs take it (default KIM_AUDIT_TOKEN)"
+TOKEN_HELP = ("Your bearer token, an auditor's or admin's, as the APIs take it (default KIM_TOKEN, else KIM_AUDIT_TOKEN); the policy kim_runtime.policy.COMMANDS says which commands need it")
 
 
 def _fail(exc: Exception) -> None:
     typer.echo(f"error: {exc}", err=True)
     raise typer.Exit(2) from None
+
+
+def _seal_records() -> None:
+    """Seal what this command records (reads, exports) with the audit signing key where this shell has it, as the
+    services seal their events; without it the records stay unsealed, which `kim audit verify` accepts for the
+    CLI's own records only (kim_cli.audit.store_checks)."""
+    from kim_runtime.store import seal_appends_with
+
+    from kim_cli.audit.anchors import signer
+
+    try:
+        seal_appends_with(signer())
+    except UserError:
+        pass
 
 
 def _deliver(text: str, export: Path | None) -> None:
@@ -62,24 +76,24 @@ def case(
                           "...; events without one count from when they were recorded)"),
     show_personal: bool = typer.Option(False, "--show-personal", help="Decrypt personal data (recorded as a read "
                                        "of personal data); erased clients stay erased"),
-    token: str = typer.Option(None, "--token", help=TOKEN_HELP + "; --show-personal needs an auditor's or admin's"),
+    token: str = typer.Option(None, "--token", help=TOKEN_HELP),
     output: Path = typer.Option(None, "--export", "--output", "-o", help=EXPORT_HELP),
 ) -> None:
-    """The case's trail across all services in time order: what, who, when, caused by what. Every export is
-    recorded in the cases store (stream audit-<date>, with the file's SHA-256), every read of personal data in clear
-    in the client's own access log, which GET /clients/{id}/reads shows, under the token's identity. An export
+    """The case's trail across all services in time order: what, who, when, caused by what. Needs an auditor's or
+    admin's token. Every read and export is recorded in the cases store (stream audit-<date>, with the file's
+    SHA-256), and every read in the client's own access log, which GET /clients/{id}/reads shows, under the token's
+    identity (with the fields shown in clear, or "trail" when all personal data stayed withheld). An export
     leaves out the audit log's own records (reads and exports), so exporting the same trail twice gives the same
     bytes."""
-    from kim_cli.audit import audit_log
     from kim_cli.audit.as_of import parse_time
     from kim_cli.audit.case_report import case_report
-    from kim_cli.audit.identity import principal
+    from kim_cli.audit.identity import authenticate
 
     try:
+        who = authenticate("audit.case", token)
+        _seal_records()
         moment = parse_time(as_of) if as_of else None
-        who = principal(token, reveal=show_personal)
         text = asyncio.run(case_report(case_id, fmt=fmt.value, as_of=moment, reveal=show_personal, reader=who,
-                                       actor=who.sub if who else audit_log.default_actor(),
                                        destination=str(output) if output else "stdout",
                                        say=lambda m: typer.echo(m, err=True), by=by.value,
                                        export=output is not None))
@@ -89,17 +103,19 @@ def case(
 
 
 def _answer(kind: str, ident: str, fmt: Format, token: str | None, export: Path | None, fetch, render) -> None:
-    """Run one of the auditor's questions: fetch (answer, fields read, client), record a read of special-category
-    data in the client's access log and an export in the audit stream, then print or export the answer."""
+    """Run one of the auditor's questions for the token's holder: fetch (answer, fields read, client), record the
+    read in the client's access log (a client's answer) and the read or export in the audit stream, then print or
+    export the answer. Nothing is shown unless both are recorded."""
     import json
 
     from kim_cli.audit import audit_log
-    from kim_cli.audit.identity import principal
+    from kim_cli.audit.identity import authenticate
 
     if fmt is Format.csv:
         _fail(UserError(f"kim audit {kind} answers as table or json"))
     try:
-        who = principal(token, reveal=False)
+        who = authenticate(f"audit.{kind}", token)
+        _seal_records()
 
         async def run() -> str:
             from kim_cases.public import AccessLog
@@ -112,21 +128,15 @@ def _answer(kind: str, ident: str, fmt: Format, token: str | None, export: Path 
                     if fmt is Format.json else render(answer))
             cases = await open_store("cases", lambda m: typer.echo(m, err=True))
             if cases is None:
-                if read:
-                    raise UserError("the answer holds special-category data, and without the cases store the read "
-                                    "cannot be recorded: start the cases service or set KIM_CASES_DATABASE_URL")
-                return text
+                raise UserError(f"kim audit {kind} records who read what in the cases store, and there is none: "
+                                "start the cases service or set KIM_CASES_DATABASE_URL")
             try:
-                if read:
-                    if who is None:
-                        raise UserError("the answer holds special-category data (health, Art. 9 GDPR): give your "
-                                        "token (--token or KIM_AUDIT_TOKEN), so the read is recorded in the "
-                                        "client's access log")
-                    await AccessLog(cases).record(who, client, sorted(read), f"kim audit {kind}")
-                if export is not None:
-                    await audit_log.record(cases, who.sub if who else audit_log.default_actor(), [(
-                        audit_log.EXPORTED, {f"{kind}_id": ident, "format": fmt.value, "destination": str(export),
-                                             "sha256": export_hash(text)})], subject=client)
+                if client is not None:
+                    await AccessLog(cases).record(who, client, sorted(read) or [kind], f"kim audit {kind}")
+                await audit_log.record(cases, who, [(
+                    audit_log.EXPORTED, {f"{kind}_id": ident, "format": fmt.value,
+                                         "destination": str(export) if export is not None else "stdout"}
+                    | ({"sha256": export_hash(text)} if export is not None else {}))], subject=client)
             finally:
                 await cases.close()
             return text
@@ -193,10 +203,13 @@ def verify_export(
                                          "KIM_AUDIT_PUBLIC_KEYS or this shell's signing key)"),
 ) -> None:
     """Check an export against its signature: its SHA-256 must be the signed one and the signature a trusted audit
-    key's; exit 1 when the file was changed or the signature does not hold."""
+    key's; exit 1 when the file was changed or the signature does not hold. Token-less (kim_runtime.policy.COMMANDS:
+    it prints two hashes of a file you already hold)."""
     from kim_cli.audit.exports import verify_export as check
+    from kim_cli.audit.identity import authenticate
 
     try:
+        authenticate("audit.verify-export", None)
         result = check(file, signature, list(public_key or ()))
     except UserError as exc:
         _fail(exc)
@@ -232,7 +245,9 @@ def verify(
 ) -> None:
     """Check every stream's hash chain in every service store, the store against its signed anchors (an edited
     and re-chained, truncated, deleted or back-dated stream is named with the anchor that proves it), and that
-    Kafka holds the same events; exit 1 on any finding."""
+    Kafka holds the same events; exit 1 on any finding. Token-less (kim_runtime.policy.COMMANDS): it prints ids,
+    versions, times, actors and finding classes, never an event's data."""
+    from kim_cli.audit.identity import authenticate
     from kim_cli.audit.verify_report import SHOWN, AnchorSource, as_json, verify_all
 
     text = fmt is not Format.json
@@ -242,6 +257,7 @@ def verify(
                             force=True)
 
     try:
+        authenticate("audit.verify", None)
         unknown = [s for s in service or [] if s not in SERVICES]
         if unknown:
             raise UserError(f"unknown service(s) {', '.join(unknown)}: choose from {', '.join(SERVICES)}")
@@ -274,8 +290,11 @@ def anchor(
                               "KIM_AUDIT_ANCHOR_DIR)"),
 ) -> None:
     """Seal every service store now with a signed anchor (the services also do so every
-    KIM_AUDIT_ANCHOR_INTERVAL_S); needs the audit signing key, as the services have it."""
+    KIM_AUDIT_ANCHOR_INTERVAL_S); needs the audit signing key, as the services have it. Token-less
+    (kim_runtime.policy.COMMANDS): it writes stream heads and counts, no event's data."""
     from kim_runtime.settings import RuntimeSettings
+
+    from kim_cli.audit.identity import authenticate
 
     from kim_cli.audit.anchors import anchor_now
     from kim_cli.audit.connect import open_store
@@ -291,6 +310,7 @@ def anchor(
                     await pool.close()
 
     try:
+        authenticate("audit.anchor", None)
         asyncio.run(write_all())
     except UserError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -304,8 +324,12 @@ def anchor(
 @app.command()
 def keygen() -> None:
     """Print a new audit signing key (for KIM_AUDIT_SIGNING_KEY, kept by ops like the KEK) and its public key
-    (KIM_AUDIT_PUBLIC_KEYS, handed to auditors)."""
+    (KIM_AUDIT_PUBLIC_KEYS, handed to auditors). Token-less: it reads no store."""
     from kim_runtime.anchor import Signer, public_text
+
+    from kim_cli.audit.identity import authenticate
+
+    authenticate("audit.keygen", None)
 
     signer, secret = Signer.generate()
     typer.echo(f"KIM_AUDIT_SIGNING_KEY={secret}")
@@ -313,13 +337,18 @@ def keygen() -> None:
 
 
 @app.command()
-def erasures(fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv")) -> None:
+def erasures(fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv"),
+              token: str = typer.Option(None, "--token", help=TOKEN_HELP)) -> None:
     """Every erasure in the cases store: when, by whom, on which Art. 17 ground and request, which key was destroyed
-    (from the hash-chained ClientErased events, so the list is as trustworthy as `kim audit verify` says)."""
+    (from the hash-chained ClientErased events, so the list is as trustworthy as `kim audit verify` says). Needs an
+    auditor's or admin's token; the read is recorded in the audit stream under it."""
     from kim_cli.audit.erasures import erasure_rows, render_erasures
+    from kim_cli.audit.identity import authenticate
 
     try:
-        rows = asyncio.run(erasure_rows(lambda m: typer.echo(m, err=True)))
+        who = authenticate("audit.erasures", token)
+        _seal_records()
+        rows = asyncio.run(erasure_rows(lambda m: typer.echo(m, err=True), who))
     except UserError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -389,3 +389,47 @@ async def compare_store(pool: asyncpg.Pool, log_: AnchorLog) -> list[AnchorFindi
                                  f"#{latest.seq} of {latest.created_at:%Y-%m-%d %H:%M:%S}", r["stream_id"],
                                  r["first"], latest.seq))
     return out
+
+
+# -- writer seals: each event signed by the process that appends it ----------------------------------------------
+# The hash chain and the anchors prove the history was not rewritten; they cannot tell an event the service wrote
+# from one an insider appended through kim_append with the service's own database role (chained and anchored like
+# any other). So the service process seals every event it appends: an Ed25519 signature, with the audit signing key
+# (held by the process, never by the database), over the event's id, stream, type, schema version, time, metadata
+# (the command's authenticated actor among it) and data, stored as metadata["seal"]. `kim audit verify` checks it:
+# an event recorded after a store's first sealed one without a valid seal from a trusted key was not written by
+# the service ([unsealed]). The limit: whoever holds the service's environment (database credentials and the
+# signing key) can still seal a forged event; the seal moves the bar from the database role to the process's secret.
+SEAL = "seal"
+
+
+def _canonical_json(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def event_digest(event_id, stream_id: str, type_: str, schema_version: int, occurred_at: datetime, metadata: dict,
+                 data) -> bytes:
+    """What a seal signs, computed alike from an envelope about to be appended and from its stored row (data and
+    metadata as JSON, read back from jsonb: the same values; the time in UTC, to the microsecond)."""
+    meta = {k: v for k, v in (metadata or {}).items() if k != SEAL}
+    document = [str(event_id), stream_id, type_, int(schema_version), occurred_at.astimezone(UTC).isoformat(),
+                json.loads(_canonical_json(meta)), json.loads(_canonical_json(data))]
+    return hashlib.sha256(_canonical_json(document).encode()).digest()
+
+
+def writer_seal(signer: Signer, digest: bytes) -> dict[str, str]:
+    return {"key_id": signer.key_id, "signature": signer.sign_bytes(digest)}
+
+
+def seal_problem(seal, digest: bytes, trusted: dict[str, Ed25519PublicKey]) -> str | None:
+    """None when the seal is a trusted key's signature over this digest; else why not."""
+    if not isinstance(seal, dict) or not seal.get("signature"):
+        return "it carries no writer seal: it was not appended by the service (e.g. kim_append called directly)"
+    key = trusted.get(seal.get("key_id", ""))
+    if key is None:
+        return f"its writer seal is by key {seal.get('key_id')!r}, which is not a trusted audit key"
+    try:
+        key.verify(base64.b64decode(seal["signature"]), digest)
+    except (InvalidSignature, ValueError):
+        return "its writer seal does not match its content: forged, or the event was changed after it was sealed"
+    return None

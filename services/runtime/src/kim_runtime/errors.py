@@ -33,3 +33,8 @@ class Gone(KimError):
     def __init__(self, detail: str, *, reason: str, status: int = 410, **extra):
         super().__init__(detail)
         self.reason, self.status, self.extra = reason, status, extra
+
+
+class NotRecorded(KimError):
+    """A decision that must be recorded before it is answered could not be, because the database failed (HTTP 503
+    with Retry-After, a problem detail): nothing was written, the same request may be sent again."""

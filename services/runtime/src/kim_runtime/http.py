@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from . import problems
 from .clean_input import CleanInput, check_parameters
 from .idempotency import Idempotent, KeyLost
-from .errors import ConcurrencyConflict, Gone, NotFound, RuleViolation
+from .errors import ConcurrencyConflict, Gone, NotFound, NotRecorded, RuleViolation
 from .observe import Observed
 from .oidc import OidcSettings, TokenVerifier
 from .policy import POLICY, authorize, check_routes
@@ -135,6 +135,11 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
         return problems.response(exc.status, str(exc), instance=request.url.path,
                                  type_=problems.problem_type(exc.status, f"gone-{exc.reason}"), title="Gone",
                                  reason=exc.reason, **jsonable_encoder(exc.extra))
+
+    @app.exception_handler(NotRecorded)
+    async def _not_recorded(request: Request, exc: NotRecorded):
+        unavailable_log.failed(repr(exc.__cause__), f" ({request.method} {_route_of(request)}: {exc})")
+        return problems.response(503, str(exc), instance=request.url.path, headers={"Retry-After": str(RETRY_AFTER_S)})
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound):

@@ -314,3 +314,72 @@ def expected(action: str, role: Role | None, ownership: str) -> int | str:
     if reach is Reach.ALL or rule.resource is Resource.NONE or ownership == OWN:
         return ALLOWED
     return 404 if rule.resource in HIDDEN else 403
+
+
+# The `kim audit` commands, under the same rule as the routes: one entry per command, a token verified like the APIs'
+# (kim_runtime.auth / kim_runtime.oidc), a role the entry names. The rule for what may run without a token, stated
+# once here: a command may be token-less only when nothing it prints or writes holds a client's data, in clear or
+# withheld, nor the content of any event — at most ids (stream, event, case, client), versions, hashes, times, the
+# staff member named as an event's actor and a finding's class. Every other command needs an auditor's or an
+# admin's token (auditors read everything and write nothing; there is no separate DPO role: the data protection
+# officer is issued an auditor token); its actor is the token's subject, never free text, and a read of a client's
+# data is recorded in that client's access log (GET /clients/{id}/reads) under it.
+AUDIT_READERS = {AUDITOR: A, ADMIN: A}
+
+COMMANDS: dict[str, Rule] = {
+    # a case's trail across all stores (and its state --as-of): the client's casework, personal data withheld or
+    # (--show-personal) in clear
+    "audit.case": Rule(Resource.CASE, AUDIT_READERS),
+    # the consent a referral rests on: recipients, purposes and data categories of one client (health: Art. 9)
+    "audit.referral": Rule(Resource.REFERRAL, AUDIT_READERS),
+    # who generated and approved a report (staff) and its figures: no client, but read like the exports API
+    "audit.report": Rule(Resource.NONE, AUDIT_READERS),
+    # who holds a position (staff members' employment): personal data of staff
+    "audit.position": Rule(Resource.NONE, AUDIT_READERS),
+    # which client was erased, on which Art. 17 ground and request
+    "audit.erasures": Rule(Resource.NONE, AUDIT_READERS),
+    # token-less: ids, versions, hashes, times, actors and finding classes; never an event's data
+    "audit.verify": Rule(Resource.NONE, public=True),
+    # token-less: seals the stores with a signed anchor (stream heads and counts); the signing key is its gate
+    "audit.anchor": Rule(Resource.NONE, public=True),
+    # token-less: checks a file the caller already holds against its signature; prints two hashes
+    "audit.verify-export": Rule(Resource.NONE, public=True),
+    # token-less: prints a new key pair, reads no store
+    "audit.keygen": Rule(Resource.NONE, public=True),
+}
+_check_policy(COMMANDS)
+
+
+class CommandRefused(Exception):
+    """A `kim audit` command refused for the caller: `status` 401 (no token) or 403 (a role the command does not
+    name), like the APIs' answers; the message says what to do."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def command_expected(command: str, role: Role | None) -> int | str:
+    """What a command answers a caller with this role (None: no token): ALLOWED, 401 or 403."""
+    return _command_expected(COMMANDS[command], role)
+
+
+def _command_expected(rule: Rule, role: Role | None) -> int | str:
+    if rule.public:
+        return ALLOWED
+    if role is None:
+        return 401
+    return ALLOWED if role in rule.reach else 403
+
+
+def ensure_command(command: str, principal: Principal | None) -> None:
+    """Refuse a `kim audit` command to a caller its entry does not name (CommandRefused, 401 or 403)."""
+    rule = COMMANDS[command]
+    answer = _command_expected(rule, principal.role if principal else None)
+    if answer == 401:
+        raise CommandRefused(401, f"kim {command.replace('.', ' ')} reads a client's or staff member's data: give "
+                                  "your token (--token or KIM_TOKEN), an auditor's or admin's, as the APIs take it")
+    if answer == 403:
+        names = ", ".join(sorted(r.value for r in rule.reach))
+        raise CommandRefused(403, f"role {principal.role.value} may not run kim {command.replace('.', ' ')}; needs "
+                                  f"one of: {names}")

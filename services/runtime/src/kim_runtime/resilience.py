@@ -16,7 +16,8 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.CannotConnectNowError,  # 57P03: starting up or shutting down
     asyncpg.AdminShutdownError,  # 57P01: terminated by the administrator (restart, pg_terminate_backend)
     asyncpg.CrashShutdownError,  # 57P02
-    asyncpg.TooManyConnectionsError,  # 53300
+    asyncpg.InsufficientResourcesError,  # class 53: disk full, out of memory, too many connections (53300)
+    asyncpg.ReadOnlySQLTransactionError,  # 25006: a failover left the service on a standby that cannot write yet
     ConnectionError,  # refused / reset while the pool opens a new connection
     asyncpg.InternalClientError,  # a connection the server dropped mid-operation, found broken when it is released
     TimeoutError,  # the pool could not hand out a connection in time

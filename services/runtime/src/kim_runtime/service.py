@@ -17,7 +17,7 @@ import uvicorn
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
 
-from . import db, logs, telemetry
+from . import db, logs, store, telemetry
 from .anchor import AnchorKeyError, Anchorer, Signer, load_signer
 from .consumer import ConsumerRunner, Handler
 from .idempotency import IdempotencyStore
@@ -101,6 +101,7 @@ class ServiceRuntime:
         s = self.settings
         s.refuse_public_defaults()  # a public secret or a missing key fails here, before anything runs
         signer = signer_of(s)
+        store.seal_appends_with(signer)  # every event this process appends carries its writer seal
         telemetry.setup_tracing(s.service)
         await self._migrate()
         self.pool = await db.create_pool(s.database_url, max_size=s.db_pool_size)

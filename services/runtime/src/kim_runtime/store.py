@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 import asyncpg
 
 from . import idempotency, telemetry
+from .anchor import Signer, event_digest, writer_seal
 from .envelope import Envelope
-from .errors import ConcurrencyConflict
+from .errors import ConcurrencyConflict, NotRecorded
+from .resilience import is_unavailable
 from .scheduler import Schedule, changes_of
 from .topics import is_partner_topic
 
@@ -65,6 +69,24 @@ def stored_metadata(envelope: Envelope, topic: str | None) -> dict:
     return meta
 
 
+_writer: Signer | None = None
+
+
+def seal_appends_with(signer: Signer | None) -> None:
+    """From now on this process seals every event it appends (kim_runtime.anchor: writer seals) with `signer`, the
+    audit signing key; ServiceRuntime sets it at start, the CLI where it has the key."""
+    global _writer
+    _writer = signer
+
+
+def sealed_metadata(stream_id: str, envelope: Envelope, meta: dict) -> dict:
+    if _writer is None:
+        return meta
+    time = envelope.time if envelope.time.tzinfo else envelope.time.replace(tzinfo=UTC)
+    digest = event_digest(envelope.id, stream_id, envelope.type, envelope.schema_version, time, meta, envelope.data)
+    return {**meta, "seal": writer_seal(_writer, digest)}
+
+
 def check_stream(stream_id: str, envelopes: Sequence[Envelope]) -> None:
     for e in envelopes:
         if e.stream_id != stream_id:
@@ -108,7 +130,7 @@ class EventStore:
                 [e.type for e in envelopes],
                 [e.schema_version for e in envelopes],
                 [e.time for e in envelopes],
-                [stored_metadata(e, self.topic) for e in envelopes],
+                [sealed_metadata(stream_id, e, stored_metadata(e, self.topic)) for e in envelopes],
                 [e.data for e in envelopes],
             )
             return await self._append(stream_id, envelopes, expected_version, args, conn)
@@ -177,3 +199,18 @@ class EventStore:
             if len(rows) < batch_size:
                 return
             position = rows[-1]["position"]
+
+
+@asynccontextmanager
+async def must_record(what: str) -> AsyncIterator[None]:
+    """Around writing something that must be recorded before the request is answered (e.g. a refusal's decision):
+    when the database fails meanwhile (is_unavailable: connection lost, disk full, a standby, ...), raise
+    NotRecorded, which the HTTP layer answers 503 with Retry-After, saying what could not be recorded. Whatever the
+    block wrote in its own transaction is rolled back with it, so nothing is half-written; other errors pass."""
+    try:
+        yield
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        raise NotRecorded(f"{what} could not be recorded: the database failed while it was written; nothing was "
+                          "written, retry shortly") from exc

@@ -28,8 +28,8 @@ def _audit_record(e) -> bool:
     return e.stream_id.startswith("access-") or e.type.startswith("kim.audit.")
 
 
-async def case_report(case_id: str, *, fmt: str, as_of: datetime | None, reveal: bool, actor: str,
-                      destination: str, say, reader: Principal | None = None, by: str = "recorded",
+async def case_report(case_id: str, *, fmt: str, as_of: datetime | None, reveal: bool, reader: Principal,
+                      destination: str, say, by: str = "recorded",
                       export: bool = False) -> str:
     """The text of the trail (or of the state at `as_of`). `export`: deterministic for a file that is signed."""
     async with AsyncExitStack() as stack:
@@ -61,17 +61,15 @@ async def case_report(case_id: str, *, fmt: str, as_of: datetime | None, reveal:
                       "services": list(stores)} | ({"leaves_out": AUDIT_RECORDS} if export else {})
             text = {"json": lambda: render.trail_json(header, trail) + "\n", "csv": lambda: render.trail_csv(trail),
                     "table": lambda: render.trail_table(header, trail, fixed=export)}[fmt]()
-        if mentions_health(shown):  # health in clear (opened, or a version 1 event's plain list): a read to record
-            if reader is None:
-                raise UserError("the trail holds special-category data (health, Art. 9 GDPR): give your token "
-                                "(--token or KIM_AUDIT_TOKEN), so the read is recorded in the client's access log")
+        if mentions_health(shown):  # health in clear (opened, or a version 1 event's plain list): named in the read
             opener.read.add(HEALTH)
         events = [(audit_log.EXPORTED, {"case_id": case_id, "client_id": client_id, "format": fmt,
                                         "as_of": as_of.isoformat() if as_of else None, "events": len(trail),
                                         "destination": destination}
                    | ({"by": by} if as_of else {}) | ({"sha256": export_hash(text)} if export else {}))]
-        if opener.read:  # recorded first: if that fails, nothing is shown
-            await AccessLog(cases).record(reader, client_id, sorted(opener.read),
-                                          "kim audit case --show-personal" if reveal else "kim audit case")
-        await audit_log.record(cases, actor, events, subject=client_id)
+        # every read is recorded first (if that fails, nothing is shown): the fields shown in clear, or "trail" when
+        # all personal data stayed withheld (the trail is still the client's casework)
+        await AccessLog(cases).record(reader, client_id, sorted(opener.read) or ["trail"],
+                                      "kim audit case --show-personal" if reveal else "kim audit case")
+        await audit_log.record(cases, reader, events, subject=client_id)
         return text

@@ -7,6 +7,9 @@ import io
 import json
 from collections.abc import Callable
 
+from kim_runtime.auth import Principal
+
+from kim_cli.audit import audit_log
 from kim_cli.audit.connect import open_store
 
 COLUMNS = ("erased_at", "actor", "reason", "ground", "request_reference", "client_id", "key_id", "stream_version")
@@ -20,13 +23,17 @@ FROM events WHERE type = 'kim.cases.ClientErased' ORDER BY position
 """
 
 
-async def erasure_rows(say: Callable[[str], None]) -> list[dict]:
+async def erasure_rows(say: Callable[[str], None], who: Principal) -> list[dict]:
+    """The erasures, after recording their reading in the audit stream under the caller's token."""
     pool = await open_store("cases", say)
     if pool is None:
         return []
     try:
         async with pool.acquire() as conn:
-            return [dict(r) for r in await conn.fetch(_ERASURES)]
+            rows = [dict(r) for r in await conn.fetch(_ERASURES)]
+        await audit_log.record(pool, who, [(audit_log.EXPORTED, {"list": "erasures", "erasures": len(rows),
+                                                                  "destination": "stdout"})], subject=None)
+        return rows
     finally:
         await pool.close()
 

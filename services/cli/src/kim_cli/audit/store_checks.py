@@ -15,6 +15,13 @@ unpublished  An event of a published contract type (kim_schemas) that has no out
 shredded     (cases) A registered client whose data key is gone from client_keys although no ClientErased records an
              erasure: the service's own role may delete a key (erasure does), so an insider could destroy a
              client's personal data with no event, no `kim audit erasures` entry and no other finding.
+unsealed     An event recorded after the store's first sealed event without a valid writer seal from a trusted audit
+             key (kim_runtime.anchor: the service process signs every event it appends, over its id, stream,
+             type, time, metadata with the command's actor, and data; the database role cannot): appended around
+             the service, e.g. by kim_append with the service's own role, or changed after it was sealed. The
+             records `kim audit` itself writes (kim.audit.*, and a client's access log entries via "kim audit ...")
+             are sealed only where the CLI has the signing key and are not required to be: an insider can forge
+             such a record of a read, never hide an event.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from datetime import timedelta
 import asyncpg
 from kim_schemas import EVENT_TYPES
 
+from kim_runtime.anchor import SEAL, event_digest, seal_problem
 from kim_runtime.topics import SERVICE_TOPICS
 
 TOLERANCE = timedelta(hours=1)
@@ -122,3 +130,42 @@ def _span(delta: timedelta) -> str:
     if seconds >= 2 * 3600:
         return f"{seconds / 3600:.0f} h"
     return f"{seconds / 60:.0f} min"
+
+
+_FIRST_SEALED = "SELECT min(position) FROM events WHERE metadata ? 'seal'"
+_AFTER = """
+SELECT position, event_id::text AS event_id, stream_id, version, type, schema_version, occurred_at, recorded_at,
+       metadata, data
+FROM events WHERE position >= $1 AND position > $2 ORDER BY position LIMIT $3
+"""
+BATCH = 5000
+
+
+def _written_by_the_cli(r) -> bool:
+    via = r["data"].get("via", "") if isinstance(r["data"], dict) else ""
+    return r["type"].startswith("kim.audit.") or (r["type"] == "kim.cases.PersonalDataViewed"
+                                                 and via.startswith("kim audit"))
+
+
+async def check_seals(pool: asyncpg.Pool, trusted: dict, finding) -> tuple[list, int]:
+    """Every event from the store's first sealed one on whose writer seal does not hold; and how many were checked."""
+    out, checked, after = [], 0, 0
+    async with pool.acquire() as conn:
+        first = await conn.fetchval(_FIRST_SEALED)
+        if first is None:
+            return [], 0
+        while rows := await conn.fetch(_AFTER, first, after, BATCH):
+            for r in rows:
+                after = r["position"]
+                meta = r["metadata"] or {}
+                if SEAL not in meta and _written_by_the_cli(r):
+                    continue
+                checked += 1
+                digest = event_digest(r["event_id"], r["stream_id"], r["type"], r["schema_version"],
+                                      r["occurred_at"], meta, r["data"])
+                problem = seal_problem(meta.get(SEAL), digest, trusted)
+                if problem:
+                    out.append(finding("unsealed", f"{r['type']}: {problem}", stream=r["stream_id"],
+                                       version=r["version"], event_id=r["event_id"],
+                                       time=r["recorded_at"].isoformat(), actor=meta.get("actor")))
+    return out, checked

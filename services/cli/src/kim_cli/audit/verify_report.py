@@ -1,7 +1,7 @@
 """Running and printing `kim audit verify` for every service store.
 
 Every finding is one `Finding`: a class an auditor can sort by (edited, missing, truncated, added, anchor, broken
-chain, misdated, unpublished, missing from Kafka, extra, foreign data, differs, duplicated, reordered), where it is (stream and version, or topic,
+chain, misdated, unpublished, unsealed, missing from Kafka, extra, foreign data, differs, duplicated, reordered), where it is (stream and version, or topic,
 partition and offset), when and by whom where the record says so. Text lists SHOWN per class unless --all; JSON
 lists all of them. Records on a topic that no store has are also summed up per producer with their time range.
 """
@@ -18,7 +18,7 @@ from kim_runtime.topics import service_topic
 
 from kim_cli.audit.anchors import check_service, read_anchors, trusted_keys
 from kim_cli.audit.connect import open_store
-from kim_cli.audit.store_checks import check_store
+from kim_cli.audit.store_checks import check_seals, check_store
 from kim_cli.audit.verify import Sighting, TopicReport, chains, compare_topic, store_topics
 
 SHOWN = 10  # findings listed per class in text unless --all; the count says how many there are
@@ -137,6 +137,13 @@ async def verify_all(services: list[str], topic_of: dict[str, str], bootstrap: s
                 f"{sum(f.kind == 'misdated' for f in checked)} misdated, "
                 f"{sum(f.kind == 'unpublished' for f in checked)} unpublished")
             _say_findings(checked, shown, say)
+            if trusted:
+                unsealed, sealed = await check_seals(pool, trusted, lambda kind, detail, **where: Finding(
+                    kind, service, detail, **where))
+                found += unsealed
+                say(f"{service}: writer seals of {sealed:,} events checked: {len(unsealed)} unsealed"
+                    if sealed else f"{service}: no sealed events yet (writer seals start with the first one)")
+                _say_findings(unsealed, shown, say)
             if anchors is not None:
                 found += [Finding(a.kind, service, a.detail, a.stream_id, a.version)
                           for a in await check_service(pool, service, records, trusted, say)]

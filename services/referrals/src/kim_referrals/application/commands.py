@@ -10,7 +10,7 @@ from datetime import date, datetime
 import asyncpg
 from kim_runtime.envelope import utcnow
 from kim_runtime.errors import ConcurrencyConflict, NotFound
-from kim_runtime.store import EventStore
+from kim_runtime.store import EventStore, must_record
 from kim_schemas.base import Event
 from kim_schemas.codes import ConsentPurpose, DataCategory
 from kim_schemas.referrals import PartnerRegistered, ReferralRequested
@@ -60,12 +60,15 @@ class ReferralCommands:
 
         The gate's decision is recorded as kim.referrals.ConsentChecked: in the referral's own stream, in the same
         append as ReferralRequested (so a new referral is at version 2), or, when refused, in a stream of its own
-        (consent-check-<uuid>) written after the refused request rolled back."""
+        (consent-check-<uuid>) written after the refused request rolled back. If the database fails while that is
+        written, nothing is (one transaction) and the request answers 503 with Retry-After (NotRecorded), never the
+        refusal: a decision no one can audit is not given."""
         now = self.clock()
         try:
             return await self._request(cmd, ctx, now)
         except ConsentMissing as refused:
-            await self._record_refusal(cmd, ctx, now, refused)
+            async with must_record("the consent gate's decision on this referral"):  # answered once recorded
+                await self._record_refusal(cmd, ctx, now, refused)
             raise
 
     async def _record_refusal(self, cmd: RequestReferral, ctx: Context, now: datetime,
