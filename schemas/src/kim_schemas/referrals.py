@@ -200,3 +200,15 @@ class PartnerFeedbackReceived(Event):
     problem: FeedbackProblem = Field(description="What was wrong")
     detail: str = Field(default="", max_length=500, description="The partner's words (no personal data)")
     received_at: Timestamp = Field(description="When the report came in")
+
+
+@event("kim.referrals.PartnerCredentialIssued", key="organisation_id")
+class PartnerCredentialIssued(Event):
+    """A partner organisation was given a new partner API credential (`kim partner onboard` / `kim partner rotate`):
+    from now on only tokens carrying this credential id are accepted for it; every earlier one is refused. The token
+    itself is shown once to the operator and is not part of the event."""
+
+    organisation_id: OrganisationId = Field(description="The partner (its stream id)")
+    credential_id: Id = Field(description="Id of the credential; the `credential` claim of its tokens")
+    issued_at: Timestamp = Field(description="When it was issued")
+    expires_at: Timestamp = Field(description="When its token expires (rotate before)")

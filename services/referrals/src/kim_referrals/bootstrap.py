@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from kim_runtime.http import create_app
 from kim_runtime.service import ServiceRuntime
 
+from .adapters import referral_sql
 from .adapters.cases_client import CasesClient
 from .application import deadlines
 from .application.cases_events import CasesEventHandler
@@ -42,4 +43,10 @@ def build_app(settings: ReferralSettings | None = None) -> FastAPI:
     app.state.services = late
     app.state.cases = CasesClient(settings.cases_url, settings.auth_secret)  # tests may give it a transport
     http.install(app)
+
+    async def partner_credential(organisation_id: str) -> str | None:
+        async with runtime.pool.acquire() as conn:
+            return await referral_sql.partner_credential(conn, organisation_id)
+
+    app.state.partner_credentials = partner_credential  # kim_runtime.auth: a rotated credential's tokens are refused
     return app

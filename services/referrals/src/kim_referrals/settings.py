@@ -36,3 +36,7 @@ class ReferralSettings(RuntimeSettings):
         description="The address partners reach this service's partner API at: the base of the versioned schema "
                     "URLs in each partner record's ce_dataschema",
     )
+    partner_token_days: int = Field(
+        default=365, ge=1, le=3650,
+        description="How long a partner's API token (kim partner onboard / rotate) is valid (KIM_PARTNER_TOKEN_DAYS)",
+    )

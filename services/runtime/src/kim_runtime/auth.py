@@ -9,6 +9,7 @@ which route is decided in one place, kim_runtime.policy.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
 import jwt
@@ -35,6 +36,9 @@ class Principal(BaseModel):
     municipality: str | None = None
     organisation: str | None = None
     name: str | None = None
+    # a partner's API credential (`kim partner onboard` / `rotate`): once its organisation has one, a local token
+    # of that partner must carry the current one (see current_principal)
+    credential: str | None = None
 
 
 def issue_token(secret: str, principal: Principal, *, ttl_seconds: int = 12 * 3600) -> str:
@@ -73,11 +77,31 @@ async def current_principal(
     from .oidc import ProviderUnavailable  # oidc builds on this module's Principal
 
     try:
-        return await request.app.state.token_verifier.verify(credentials.credentials)
+        principal = await request.app.state.token_verifier.verify(credentials.credentials)
     except ProviderUnavailable as exc:
         raise HTTPException(503, detail=str(exc), headers={"Retry-After": "30"}) from None
     except ValueError as exc:  # OidcError, saying why: expired, wrong audience, unknown key, no KIM role, ...
         raise _unauthorized(str(exc)) from None
+    await check_partner_credential(request, principal, credentials.credentials)
+    return principal
+
+
+# A service that keeps partner API credentials sets app.state.partner_credentials to an async function
+# organisation id -> the id of its current credential (None: none issued).
+PartnerCredentials = Callable[[str], Awaitable[str | None]]
+
+
+async def check_partner_credential(request: Request, principal: Principal, token: str) -> None:
+    """A partner's local (HS256) token is refused once its organisation has a credential (`kim partner onboard`)
+    and the token does not carry the current one: `kim partner rotate` invalidates every earlier token at once.
+    Tokens of the identity provider (OIDC) are the provider's to revoke."""
+    current_of: PartnerCredentials | None = getattr(request.app.state, "partner_credentials", None)
+    if current_of is None or principal.role is not Role.PARTNER or jwt.get_unverified_header(token).get("alg") != "HS256":
+        return
+    current = await current_of(principal.organisation)
+    if current is not None and principal.credential != current:
+        raise _unauthorized("the token is not valid: its partner credential was replaced (kim partner rotate); "
+                            "use the token of the newest onboarding sheet")
 
 
 # Admins and auditors reach every case; case managers and team leads those of their own team or municipality.

@@ -105,6 +105,8 @@ POLICY: dict[str, Rule] = {
     # referrals, case side
     "registry.read": Rule(Resource.NONE, INTERNAL_READ),
     "registry.register": Rule(Resource.NONE, {ADMIN: A}, writes=True),
+    # a partner's API credential (kim partner onboard / rotate): a new token, every earlier one refused from then on
+    "registry.credentials": Rule(Resource.NONE, {ADMIN: A}, writes=True),
     "referral.request": Rule(Resource.CASE, {CM: S, TL: S}, writes=True, in_body=True),
     "referral.read": Rule(Resource.REFERRAL, STAFF_READ),
     "referral.close": Rule(Resource.REFERRAL, {CM: S, TL: S}, writes=True),

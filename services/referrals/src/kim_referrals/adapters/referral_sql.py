@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import asyncpg
-from kim_schemas.referrals import PartnerRegistered
+from kim_schemas.referrals import PartnerCredentialIssued, PartnerRegistered
 
 from ..domain.referral import Referral
 from .partner_stream import PartnerStream
@@ -17,6 +17,13 @@ async def partner(conn: asyncpg.Connection, organisation_id: str) -> asyncpg.Rec
 
 async def partners(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT * FROM partners ORDER BY organisation_id")
+
+
+async def partner_credential(conn: asyncpg.Connection, organisation_id: str) -> str | None:
+    """The id of the partner's current API credential (its newest kim.referrals.PartnerCredentialIssued), if any."""
+    return await conn.fetchval(
+        "SELECT data->>'credential_id' FROM events WHERE stream_id = $1 AND type = $2 ORDER BY version DESC LIMIT 1",
+        organisation_id, PartnerCredentialIssued.event_type)
 
 
 async def add_partner(conn: asyncpg.Connection, p: PartnerRegistered) -> None:

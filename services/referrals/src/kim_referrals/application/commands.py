@@ -13,7 +13,7 @@ from kim_runtime.errors import ConcurrencyConflict, NotFound
 from kim_runtime.store import EventStore, must_record
 from kim_schemas.base import Event
 from kim_schemas.codes import ConsentPurpose, DataCategory
-from kim_schemas.referrals import PartnerRegistered, ReferralRequested
+from kim_schemas.referrals import PartnerCredentialIssued, PartnerRegistered, ReferralRequested
 
 from ..adapters import gate_sql, referral_sql
 from ..adapters.events import Context, envelope
@@ -54,6 +54,15 @@ class ReferralCommands:
             await self.store.append(registered.organisation_id, envs, 0, conn=conn)
             await referral_sql.add_partner(conn, registered)
             return len(envs)
+
+    async def issue_partner_credential(self, issued: PartnerCredentialIssued, ctx: Context) -> None:
+        """Record a registered partner's new API credential (the one its tokens must carry from now on)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await referral_sql.partner(conn, issued.organisation_id) is None:
+                raise NotFound(f"no partner {issued.organisation_id} is registered: register it first "
+                               "(POST /partners, or kim partner onboard with --name and --kind)")
+            version = await self.store.stream_version(issued.organisation_id, conn=conn)
+            await self.store.append(issued.organisation_id, [envelope(issued, ctx, subject=None)], version, conn=conn)
 
     async def request(self, cmd: RequestReferral, ctx: Context) -> tuple[str, int]:
         """Refer a case's client to a partner, if a consent covers it (ConsentMissing names what does not).

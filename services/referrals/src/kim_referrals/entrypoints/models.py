@@ -99,6 +99,14 @@ class PartnerOut(BaseModel):
     topic: str
 
 
+class PartnerCredentialOut(BaseModel):
+    organisation_id: str
+    credential_id: str = Field(description="The `credential` claim of the token; the partner's current credential")
+    token: str = Field(description="The partner's bearer token for the partner API: shown once, not stored")
+    issued_at: datetime
+    expires_at: datetime = Field(description="When the token expires: rotate before (kim partner rotate)")
+
+
 class ConsentOut(BaseModel):
     consent_id: str
     recipients: list[str] = Field(description="As granted; see withdrawn_recipients")

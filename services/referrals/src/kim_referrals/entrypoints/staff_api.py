@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta
+
 from fastapi import APIRouter, Depends, Header, Request, Response
 from kim_runtime.pagination import Page, paged
-from kim_runtime.auth import Principal
+from kim_runtime.auth import Principal, Role, issue_token
 from kim_runtime.errors import NotFound
 from kim_runtime.http import etag, parse_if_match
 from kim_runtime.policy import authorize, ensure
 from kim_runtime.topics import PARTITIONS, partner_topic
-from kim_schemas.referrals import PartnerRegistered
+from kim_runtime.types import OrganisationId
+from kim_schemas.referrals import PartnerCredentialIssued, PartnerRegistered
 
 from ..adapters import gate_sql, referral_sql
 from ..application.commands import RequestReferral
 from .deps import commands, context
 from .scope import case_owner
-from .models import ConsentOut, HistoryItem, PartnerIn, PartnerOut, ReferralIn, ReferralOut
+from .models import ConsentOut, HistoryItem, PartnerCredentialOut, PartnerIn, PartnerOut, ReferralIn, ReferralOut
 
 router = APIRouter(tags=["case side"])
 
@@ -27,6 +31,21 @@ async def register_partner(body: PartnerIn, request: Request,
     # brokers never auto-create topics: the partner's topic exists before anything is published to it
     await request.app.state.runtime.ensure_topics({partner_topic(body.organisation_id): PARTITIONS["partner"]})
     return PartnerOut(**body.model_dump(), topic=partner_topic(body.organisation_id))
+
+
+@router.post("/partners/{organisation_id}/credentials", status_code=201, response_model=PartnerCredentialOut,
+             summary="Issue a registered partner's API credential (a new token; every earlier one is refused from now on)")
+async def issue_partner_credential(organisation_id: OrganisationId, request: Request,
+                                   principal: Principal = Depends(authorize("registry.credentials"))):
+    now = datetime.now(UTC).replace(microsecond=0)
+    issued = PartnerCredentialIssued(organisation_id=organisation_id, credential_id=str(uuid.uuid4()), issued_at=now,
+                                     expires_at=now + timedelta(days=request.app.state.services.settings.partner_token_days))
+    await commands(request).issue_partner_credential(issued, context(request, principal))
+    token = issue_token(request.app.state.auth_secret, Principal(
+        sub=f"partner:{organisation_id}", role=Role.PARTNER, organisation=organisation_id,
+        credential=issued.credential_id), ttl_seconds=int((issued.expires_at - now).total_seconds()))
+    return PartnerCredentialOut(organisation_id=organisation_id, credential_id=issued.credential_id, token=token,
+                                issued_at=issued.issued_at, expires_at=issued.expires_at)
 
 
 @router.get("/partners", response_model=list[PartnerOut], summary="The partner registry")
