@@ -6,6 +6,9 @@ Only what schemas/PARTNERS.md documents is used: the topic, the consumer group p
     KIM_KAFKA_BOOTSTRAP=... KIM_PARTNER_TOPIC=kim.partner.<org> KIM_PARTNER_GROUP=partner.<org>.reader \\
     KIM_PARTNER_API=https://... KIM_PARTNER_TOKEN=... python partner_consumer.py --db view.sqlite
 
+With the Kreis's broker also KIM_KAFKA_SECURITY_PROTOCOL (SASL_SSL), KIM_KAFKA_SASL_MECHANISM (SCRAM-SHA-512),
+KIM_KAFKA_USER, KIM_KAFKA_PASSWORD and KIM_KAFKA_CA_FILE: all of them are on the onboarding sheet.
+
 Dependencies: aiokafka, httpx, jsonschema. Delivery is at least once: a record whose ce_id was handled is skipped;
 a snapshot older than the one held (version) is ignored. A record that cannot be read is reported to the Kreis
 (POST /partner/feedback) and skipped, never guessed at.
@@ -18,6 +21,7 @@ import asyncio
 import json
 import os
 import sqlite3
+import ssl
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -169,6 +173,18 @@ class PartnerConsumer:
         self.stats.reported += 1
 
 
+def kafka_options(env: dict[str, str]) -> dict:
+    """aiokafka's security options from the onboarding sheet's environment (none: a broker without SASL)."""
+    protocol = env.get("KIM_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+    if protocol == "PLAINTEXT":
+        return {}
+    options = {"security_protocol": protocol, "sasl_mechanism": env.get("KIM_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),
+               "sasl_plain_username": env["KIM_KAFKA_USER"], "sasl_plain_password": env["KIM_KAFKA_PASSWORD"]}
+    if protocol == "SASL_SSL":  # the broker's certificate is checked against the Kreis's CA, host name included
+        options["ssl_context"] = ssl.create_default_context(cafile=env.get("KIM_KAFKA_CA_FILE"))
+    return options
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", default="partner-view.sqlite", help="the local view (SQLite file)")
@@ -176,7 +192,8 @@ async def main() -> None:
     view = LocalView(args.db)
     consumer = PartnerConsumer(bootstrap=os.environ["KIM_KAFKA_BOOTSTRAP"], topic=os.environ["KIM_PARTNER_TOPIC"],
                                group=os.environ["KIM_PARTNER_GROUP"], api=os.environ["KIM_PARTNER_API"],
-                               token=os.environ["KIM_PARTNER_TOKEN"], view=view)
+                               token=os.environ["KIM_PARTNER_TOKEN"], view=view,
+                               kafka_options=kafka_options(dict(os.environ)))
     try:
         stats = await consumer.run_until_idle()
     finally:

@@ -16,7 +16,7 @@ import asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka import errors as kafka_errors
 
-from tests.rehearsal.topology import scram
+from kim_cli.partner_kafka import scram
 
 REFUSALS = (kafka_errors.TopicAuthorizationFailedError, kafka_errors.GroupAuthorizationFailedError)
 TOO_LARGE = (kafka_errors.MessageSizeTooLargeError, kafka_errors.RecordListTooLargeError,

@@ -35,6 +35,7 @@ from pathlib import Path
 import yaml
 
 from kim_cli import stack_kafka, stack_postgres
+from kim_cli.partner_kafka import scram
 from kim_cli.processes import ServiceProcess, stop_services, wait_ready
 from kim_cli.stack_config import StackConfig
 from kim_cli.stack_procs import is_alive, port_open, tail, terminate
@@ -101,6 +102,7 @@ def rehearsal_env(ports: Ports, files: dict[str, Path]) -> dict[str, str]:
     env["KIM_PARTNERS"] = ",".join(f"{org}:{_password()}" for org in PARTNERS)
     env["KIM_KAFKA_EXTERNAL_HOST"] = "127.0.0.1"
     env["KIM_KAFKA_EXTERNAL_PORT"] = str(ports.external)
+    env["KIM_REFERRALS_PUBLIC_URL"] = f"http://127.0.0.1:{ports.http('referrals')}"  # partners fetch schemas there
     env["KIM_MASTER_KEY_HOST_FILE"] = str(files["master_key"])
     env["KIM_AUDIT_SIGNING_KEY_HOST_FILE"] = str(files["audit_key"])
     return env
@@ -173,6 +175,7 @@ class Rehearsal:
 
     def _moves(self) -> dict[str, str]:
         moves = {"kafka:9092": self.bootstrap, "@postgres:5432/": f"@127.0.0.1:{self.ports.postgres}/",
+                 "http://cases:8001": self.url("cases"),
                  "/var/lib/kim/anchors": str(self.dir / "anchors")}
         for name, spec in self.compose["secrets"].items():
             moves[f"/run/secrets/{name}"] = spec["file"]
@@ -373,8 +376,3 @@ class Rehearsal:
                                          start_new_session=True)
             self.services[s] = ServiceProcess(s, self.ports.http(s), popen, log_path)
         wait_ready(list(self.services.values()), timeout_s=120)
-
-
-def scram(user: str, password: str) -> dict:
-    return {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512", "sasl_plain_username": user,
-            "sasl_plain_password": password}

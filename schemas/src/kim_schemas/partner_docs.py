@@ -41,15 +41,30 @@ SNIPPET_CONSUME = '''
 # partner-snippet: consume
 import json
 import os
+import ssl
 
 from aiokafka import AIOKafkaConsumer
+
+
+def security() -> dict:
+    """Your sheet's Kafka login: SASL_SSL with SCRAM-SHA-512, the Kreis's CA certificate (none: a local test broker)."""
+    protocol = os.environ.get("KIM_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+    if protocol == "PLAINTEXT":
+        return {}
+    options = {"security_protocol": protocol, "sasl_mechanism": os.environ["KIM_KAFKA_SASL_MECHANISM"],
+               "sasl_plain_username": os.environ["KIM_KAFKA_USER"],
+               "sasl_plain_password": os.environ["KIM_KAFKA_PASSWORD"]}
+    if protocol == "SASL_SSL":
+        options["ssl_context"] = ssl.create_default_context(cafile=os.environ["KIM_KAFKA_CA_FILE"])
+    return options
 
 
 async def read_my_topic(view: dict[str, dict]) -> None:
     """Read your topic up to its end and keep the current state of each referral in `view` (key -> snapshot)."""
     consumer = AIOKafkaConsumer(
         os.environ["KIM_PARTNER_TOPIC"], bootstrap_servers=os.environ["KIM_KAFKA_BOOTSTRAP"],
-        group_id=os.environ["KIM_PARTNER_GROUP"], auto_offset_reset="earliest", enable_auto_commit=False)
+        group_id=os.environ["KIM_PARTNER_GROUP"], auto_offset_reset="earliest", enable_auto_commit=False,
+        **security())
     await consumer.start()
     try:
         while batch := await consumer.getmany(timeout_ms=3000):
@@ -125,6 +140,19 @@ def render_partner_guide(registry: EventRegistry, partners: Sequence[tuple[str, 
         "topic, and you work the referral through the partner API with your partner token. Pseudonyms and codes "
         "only travel on the topic; the personal data the client's consent shares with you is read on request "
         "(`GET /partner/referrals/{id}/person`).",
+        "",
+        "## Getting access: your onboarding sheet",
+        "",
+        "The Kreis brings you live with `kim partner onboard <organisation id>` and hands you its onboarding sheet: "
+        "the Kafka bootstrap address of the partners' listener, the security protocol (`SASL_SSL`) and SASL "
+        "mechanism (`SCRAM-SHA-512`), your Kafka user and password, your topic, your consumer group prefix, the CA "
+        "certificate the broker's certificate is signed with, the partner API's base URL, your API token and when it "
+        "expires, and where the schemas are. The password and the token are on the sheet only: keep it secret. "
+        "Your Kafka user may read your topic and use consumer groups with your prefix, nothing else.",
+        "",
+        "New secrets (a token about to expire, a person leaving, a suspected leak): ask the Kreis, which runs "
+        "`kim partner rotate <organisation id>` and hands you a new sheet. From that moment the old password and "
+        "the old token are refused; your topic, your groups and their offsets stay.",
         "",
         "## Your ids",
         "",
@@ -248,9 +276,10 @@ def render_partner_guide(registry: EventRegistry, partners: Sequence[tuple[str, 
         "",
         "## Code",
         "",
-        "Environment: `KIM_KAFKA_BOOTSTRAP`, `KIM_PARTNER_TOPIC`, `KIM_PARTNER_GROUP`, `KIM_PARTNER_API`, "
-        "`KIM_PARTNER_TOKEN` as the Kreis gave them to you. A complete consumer that validates, keeps a local view "
-        "and purges is `examples/partner_consumer/`.",
+        "Environment: `KIM_KAFKA_BOOTSTRAP`, `KIM_KAFKA_SECURITY_PROTOCOL`, `KIM_KAFKA_SASL_MECHANISM`, "
+        "`KIM_KAFKA_USER`, `KIM_KAFKA_PASSWORD`, `KIM_KAFKA_CA_FILE`, `KIM_PARTNER_TOPIC`, `KIM_PARTNER_GROUP`, "
+        "`KIM_PARTNER_API`, `KIM_PARTNER_TOKEN`: your onboarding sheet lists them with their values. A complete "
+        "consumer that validates, keeps a local view and purges is `examples/partner_consumer/`.",
         "",
     ]
     for name in ("consume", "work", "validate"):

@@ -19,6 +19,7 @@ _GROUPS = [
     ("kim_cli.run_cmd", "app", "run", "Run the whole system (stack, services, demo)."),
     ("kim_cli.demo_cmd", "app", "demo", "Seed and inspect the demo data."),
     ("kim_cli.keys_cmd", "app", "keys", "Key-encryption keys of client data: generate, status, rotate."),
+    ("kim_cli.partner_cmd", "app", "partner", "Partner organisations: onboard (sheet with secrets), rotate."),
 ]
 for _module, _attr, _name, _help in _GROUPS:
     try:
