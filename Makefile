@@ -56,7 +56,7 @@ test-faults: install
 	$(PYTEST) tests/faults $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # the compose topology on the host: SASL/SCRAM broker with ACLs, kafka-init.sh, init.sh, Dockerfile-style venvs
-# (tests/rehearsal; ports KIM_REHEARSAL_BASE_PORT..+7, default 35192)
+# (tests/rehearsal; ports KIM_REHEARSAL_BASE_PORT..+8, default 28192)
 test-rehearsal: install
 	$(PYTEST) tests/rehearsal $(PYTEST_ARGS) || [ $$? -eq 5 ]
 

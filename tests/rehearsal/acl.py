@@ -12,6 +12,7 @@ Each probe answers "allowed" or "refused (<error class>)"; anything else (a time
 from __future__ import annotations
 
 import asyncio
+import ssl
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka import errors as kafka_errors
@@ -30,10 +31,19 @@ def _refused(exc: BaseException) -> str:
     return f"refused ({type(exc).__name__})"
 
 
+def login(user: str, password: str, tls: ssl.SSLContext | None) -> dict:
+    """SCRAM over SASL_PLAINTEXT, or over SASL_SSL (the partners' listener) with the CA's context."""
+    if tls is None:
+        return scram(user, password)
+    return scram(user, password, security_protocol="SASL_SSL", ssl_context=tls)
+
+
 async def read(bootstrap: str, user: str, password: str, topic: str, group: str, *,
-               timeout_s: float = 20, every_partition: bool = False) -> tuple[str, list]:
+               timeout_s: float = 20, every_partition: bool = False,
+               tls: ssl.SSLContext | None = None) -> tuple[str, list]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
-                                auto_offset_reset="earliest", request_timeout_ms=10_000, **scram(user, password))
+                                auto_offset_reset="earliest", request_timeout_ms=10_000,
+                                **login(user, password, tls))
     records: list = []
     try:
         await consumer.start()
@@ -71,9 +81,10 @@ async def read(bootstrap: str, user: str, password: str, topic: str, group: str,
     return outcome, records
 
 
-async def write(bootstrap: str, user: str, password: str, topic: str, *, timeout_s: float = 20) -> str:
+async def write(bootstrap: str, user: str, password: str, topic: str, *, timeout_s: float = 20,
+                tls: ssl.SSLContext | None = None) -> str:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks=1, max_request_size=3_000_000,
-                                request_timeout_ms=10_000, **scram(user, password))
+                                request_timeout_ms=10_000, **login(user, password, tls))
     await producer.start()
     try:
         await asyncio.wait_for(producer.send_and_wait(topic, b"x" * PROBE_BYTES, partition=0), timeout_s)

@@ -1,7 +1,7 @@
 """The rehearsal tier's topology (tests/rehearsal/topology.py): started once for the package, stopped by pid.
 
 It has its own Kafka and PostgreSQL (never the session's stack: SASL, ACLs and password logins are the point) on a
-fixed block of 8 ports from KIM_REHEARSAL_BASE_PORT (default 28192: 28192-28199, all on 127.0.0.1).
+fixed block of 9 ports from KIM_REHEARSAL_BASE_PORT (default 28192: 28192-28200, all on 127.0.0.1).
 """
 
 from __future__ import annotations

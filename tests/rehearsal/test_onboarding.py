@@ -7,9 +7,11 @@ never reaches another partner's topic or a group outside its prefix.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
+import ssl
 import subprocess
 import sys
 import uuid
@@ -39,8 +41,8 @@ def kim(rehearsal: Rehearsal, *args: str) -> dict:
     env = {"PATH": os.environ["PATH"], "HOME": str(rehearsal.work), "LANG": "C.UTF-8",
            "KIM_KAFKA_BOOTSTRAP": rehearsal.bootstrap, "KIM_KAFKA_ADMIN_USER": kafka["KIM_KAFKA_ADMIN_USER"],
            "KIM_KAFKA_ADMIN_PASSWORD": kafka["KIM_KAFKA_ADMIN_PASSWORD"],
-           "KIM_KAFKA_EXTERNAL_HOST": rehearsal.env["KIM_KAFKA_EXTERNAL_HOST"],
-           "KIM_KAFKA_EXTERNAL_PORT": rehearsal.env["KIM_KAFKA_EXTERNAL_PORT"],
+           "KIM_PARTNER_KAFKA_BOOTSTRAP": rehearsal.partner_bootstrap,
+           "KIM_PARTNER_KAFKA_CA_FILE": str(rehearsal.tls / "ca.pem"),
            "KIM_REFERRALS_URL": rehearsal.url("referrals"), "KIM_AUTH_SECRET": rehearsal.env["KIM_AUTH_SECRET"],
            "KIM_REFERRALS_PUBLIC_URL": rehearsal.url("referrals")}
     out = subprocess.run([str(Path(sys.executable).parent / "kim"), "partner", *args, "--json"], env=env,
@@ -52,7 +54,8 @@ def kim(rehearsal: Rehearsal, *args: str) -> dict:
 def consume(sheet: dict, tmp: Path, group: str) -> tuple[dict, dict[str, str]]:
     """examples/partner_consumer as a partner runs it, its environment from the sheet; (stats, view by key)."""
     db = tmp / f"{group}.sqlite"
-    env = Sheet(**sheet).env() | {"KIM_PARTNER_GROUP": group, "PATH": os.environ["PATH"], "LANG": "C.UTF-8"}
+    (tmp / "kim-ca.pem").write_text(sheet["ca_certificate"])  # as the sheet says: save the CA certificate
+    env = Sheet(**sheet).env(str(tmp / "kim-ca.pem")) | {"KIM_PARTNER_GROUP": group, "PATH": os.environ["PATH"], "LANG": "C.UTF-8"}
     out = subprocess.run([sys.executable, str(ROOT / "examples/partner_consumer/partner_consumer.py"), "--db", str(db)],
                          env=env, capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, f"the reference consumer failed:\n{out.stdout}\n{out.stderr[-3000:]}"
@@ -61,11 +64,17 @@ def consume(sheet: dict, tmp: Path, group: str) -> tuple[dict, dict[str, str]]:
     return json.loads(out.stdout.strip().splitlines()[-1]), view
 
 
-async def refused_login(bootstrap: str, user: str, password: str) -> str:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10_000, **scram(user, password))
+def tls(rehearsal: Rehearsal) -> ssl.SSLContext:
+    """What a partner checks the broker with: the CA certificate of its sheet (make-certs.sh's ca.pem)."""
+    return ssl.create_default_context(cafile=str(rehearsal.tls / "ca.pem"))
+
+
+async def refused_login(bootstrap: str, user: str, password: str, context: ssl.SSLContext) -> str:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10_000,
+                                **scram(user, password, security_protocol="SASL_SSL", ssl_context=context))
     try:
-        await consumer.start()
-    except (kafka_errors.KafkaError, OSError) as exc:
+        await asyncio.wait_for(consumer.start(), 30)
+    except (kafka_errors.KafkaError, OSError, asyncio.TimeoutError) as exc:
         return type(exc).__name__
     else:
         return "LOGGED IN"
@@ -109,11 +118,13 @@ async def onboarded(rehearsal: Rehearsal, tmp_path_factory) -> dict:
     return {"sheet": sheet, "key": key, "stats": stats, "tmp": tmp, "tag": tag}
 
 
-async def test_the_sheet_names_what_partners_md_names_and_a_fresh_password_and_token(onboarded):
+async def test_the_sheet_names_what_partners_md_names_and_a_fresh_password_and_token(rehearsal, onboarded):
     sheet = onboarded["sheet"]
     assert (sheet["kafka_user"], sheet["topic"], sheet["group_prefix"]) == (
         partner_kafka_user(ORG), partner_topic(ORG), partner_group_prefix(ORG))
     assert sheet["sasl_mechanism"] == "SCRAM-SHA-512" and len(sheet["kafka_password"]) >= 24
+    assert (sheet["security_protocol"], sheet["kafka_bootstrap"]) == ("SASL_SSL", rehearsal.partner_bootstrap)
+    assert sheet["ca_certificate"].startswith("-----BEGIN CERTIFICATE-----")
     assert sheet["schema_url"].endswith("/partner/schemas") and sheet["api_token"].count(".") == 2
     partners_md = (ROOT / "schemas" / "PARTNERS.md").read_text()
     assert "## Getting access: your onboarding sheet" in partners_md
@@ -128,17 +139,39 @@ async def test_the_reference_consumer_reads_its_offer_with_the_sheets_settings(o
 
 async def test_the_partner_reaches_its_topic_and_groups_only(rehearsal, onboarded):
     sheet = onboarded["sheet"]
-    user, password = sheet["kafka_user"], sheet["kafka_password"]
-    outcome, _ = await acl.read(rehearsal.external_bootstrap, user, password, partner_topic(OTHER),
-                                f"{partner_group_prefix(ORG)}peek")
+    user, password, where, context = sheet["kafka_user"], sheet["kafka_password"], rehearsal.partner_bootstrap, tls(rehearsal)
+    outcome, _ = await acl.read(where, user, password, partner_topic(OTHER), f"{partner_group_prefix(ORG)}peek",
+                                tls=context)
     assert outcome.startswith("refused"), outcome
-    outcome, _ = await acl.read(rehearsal.external_bootstrap, user, password, partner_topic(ORG),
-                                f"{partner_group_prefix(OTHER)}borrowed")
+    outcome, _ = await acl.read(where, user, password, partner_topic(ORG), f"{partner_group_prefix(OTHER)}borrowed",
+                                tls=context)
     assert outcome.startswith("refused"), outcome
-    assert (await acl.write(rehearsal.external_bootstrap, user, password, partner_topic(ORG))).startswith("refused")
-    outcome, _ = await acl.read(rehearsal.external_bootstrap, user, password, partner_topic(ORG),
-                                f"{partner_group_prefix(ORG)}probe")
+    assert (await acl.write(where, user, password, partner_topic(ORG), tls=context)).startswith("refused")
+    outcome, _ = await acl.read(where, user, password, partner_topic(ORG), f"{partner_group_prefix(ORG)}probe",
+                                tls=context)
     assert outcome == "allowed"
+
+
+async def test_the_partners_listener_is_tls_only(rehearsal, onboarded):
+    """No partner login without TLS on the partners' listener, and none with a CA other than the sheet's."""
+    sheet = onboarded["sheet"]
+    plain = await acl_login_plain(rehearsal.partner_bootstrap, sheet["kafka_user"], sheet["kafka_password"])
+    assert plain != "LOGGED IN"
+    stranger = await refused_login(rehearsal.partner_bootstrap, sheet["kafka_user"], sheet["kafka_password"],
+                                   ssl.create_default_context())  # the system's CAs: the broker is not trusted
+    assert stranger != "LOGGED IN"
+
+
+async def acl_login_plain(bootstrap: str, user: str, password: str) -> str:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5_000, **scram(user, password))
+    try:
+        await asyncio.wait_for(consumer.start(), 20)
+    except (kafka_errors.KafkaError, OSError, asyncio.TimeoutError) as exc:
+        return type(exc).__name__
+    else:
+        return "LOGGED IN"
+    finally:
+        await consumer.stop()
 
 
 async def test_after_rotate_the_old_password_and_token_are_refused_and_the_new_ones_work(rehearsal, onboarded):
@@ -146,8 +179,11 @@ async def test_after_rotate_the_old_password_and_token_are_refused_and_the_new_o
     new = kim(rehearsal, "rotate", ORG)
     assert new["kafka_password"] != old["kafka_password"] and new["api_token"] != old["api_token"]
 
-    refusal = await refused_login(rehearsal.external_bootstrap, old["kafka_user"], old["kafka_password"])
+    refusal = await refused_login(rehearsal.partner_bootstrap, old["kafka_user"], old["kafka_password"], tls(rehearsal))
     assert refusal != "LOGGED IN", "the old Kafka password still works"
+    # the same login with the new password gets in: the refusal was the password's, not the connection's
+    assert await refused_login(rehearsal.partner_bootstrap, new["kafka_user"], new["kafka_password"],
+                               tls(rehearsal)) == "LOGGED IN"
     api = rehearsal.url("referrals")
     async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         gone = await http.get("/partner/referrals", headers={"Authorization": f"Bearer {old['api_token']}"})

@@ -81,8 +81,12 @@ class Ports:
     def http(self, service: str) -> int:
         return self.base + 4 + SERVICES.index(service)
 
+    @property
+    def partner(self) -> int:  # the PARTNER listener (partners, SASL_SSL)
+        return self.base + 8
+
     def all(self) -> list[int]:
-        return list(range(self.base, self.base + 8))
+        return list(range(self.base, self.base + 9))
 
 
 def _password() -> str:
@@ -102,6 +106,8 @@ def rehearsal_env(ports: Ports, files: dict[str, Path]) -> dict[str, str]:
     env["KIM_PARTNERS"] = ",".join(f"{org}:{_password()}" for org in PARTNERS)
     env["KIM_KAFKA_EXTERNAL_HOST"] = "127.0.0.1"
     env["KIM_KAFKA_EXTERNAL_PORT"] = str(ports.external)
+    env["KIM_KAFKA_PARTNER_HOST"] = "127.0.0.1"  # the name in the broker certificate (make-certs.sh)
+    env["KIM_KAFKA_PARTNER_PORT"] = str(ports.partner)
     env["KIM_REFERRALS_PUBLIC_URL"] = f"http://127.0.0.1:{ports.http('referrals')}"  # partners fetch schemas there
     env["KIM_MASTER_KEY_HOST_FILE"] = str(files["master_key"])
     env["KIM_AUDIT_SIGNING_KEY_HOST_FILE"] = str(files["audit_key"])
@@ -185,7 +191,7 @@ class Rehearsal:
     def up(self) -> None:
         taken = [p for p in self.ports.all() if port_open(p)]
         assert not taken, (f"ports {taken} of the rehearsal block are taken; set KIM_REHEARSAL_BASE_PORT to the first "
-                           f"of 8 free ports")
+                           f"of 9 free ports")
         self._write_secret_files()
         t0 = time.monotonic()
         self.start_postgres()
@@ -243,12 +249,30 @@ class Rehearsal:
         env = self.service_env("kafka")
         moves = {"CLIENT://:9092": f"CLIENT://127.0.0.1:{self.ports.kafka}",
                  "EXTERNAL://:9094": f"EXTERNAL://127.0.0.1:{self.ports.external}",
+                 "PARTNER://:9095": f"PARTNER://127.0.0.1:{self.ports.partner}", "/etc/kafka/tls": str(self.tls),
                  "localhost:9093": f"127.0.0.1:{self.ports.controller}", "kafka:9092": self.bootstrap}
         props = {k: relocate(v, moves) for k, v in broker_properties(env).items()}
         props["log.dirs"] = str(self.dir / "kafka" / "data")
         return props | TIMING_ONLY
 
+    @property
+    def tls(self) -> Path:
+        """KIM_KAFKA_TLS_DIR: the partner listener's keystore and the CA certificate partners get."""
+        return self.dir / "kafka-tls"
+
+    def make_certs(self) -> None:
+        """As ops do it (deploy/README.md, "TLS for partners"): deploy/kafka-tls/make-certs.sh for the partner host."""
+        out = subprocess.run(["bash", str(ROOT / "deploy" / "kafka-tls" / "make-certs.sh"), str(self.tls),
+                              self.env["KIM_KAFKA_PARTNER_HOST"]], capture_output=True, text=True, timeout=120,
+                             env=os.environ | {"KIM_KAFKA_TLS_KEYSTORE_PASSWORD": self.env["KIM_KAFKA_TLS_KEYSTORE_PASSWORD"]})
+        assert out.returncode == 0, f"make-certs.sh failed:\n{out.stdout}\n{out.stderr}"
+
+    @property
+    def partner_bootstrap(self) -> str:
+        return f"{self.env['KIM_KAFKA_PARTNER_HOST']}:{self.ports.partner}"
+
     def start_kafka(self) -> None:
+        self.make_certs()
         props = self.kafka_properties()
         home = self.dir / "kafka"
         home.mkdir()
