@@ -200,7 +200,7 @@ def test_every_host_and_port_in_the_environment_and_health_checks_exists():
     checked = 0
     for name, svc in services.items():
         # a broker's advertised EXTERNAL address is the host's published port partners use, not a container's
-        texts = [re.sub(r"EXTERNAL://[^,]*", "", v) if k == "KAFKA_ADVERTISED_LISTENERS" else v
+        texts = [re.sub(r"(EXTERNAL|PARTNER)://[^,]*", "", v) if k == "KAFKA_ADVERTISED_LISTENERS" else v
                  for k, v in environment(svc).items()]
         test = (svc.get("healthcheck") or {}).get("test", [])
         texts += test if isinstance(test, list) else [test]
@@ -386,6 +386,9 @@ def test_state_lives_in_named_volumes_and_bind_mounts_exist():
     for name, svc in document["services"].items():
         for volume in svc.get("volumes", []):
             source = volume.split(":")[0]
+            if source == example_env()["KIM_KAFKA_TLS_DIR"]:  # made by ops (deploy/README.md, TLS for partners)
+                assert "deploy/kafka-tls/make-certs.sh" in README.read_text()
+                continue
             if source.startswith((".", "/")):
                 assert (ROOT / source).exists(), f"{name} mounts {source}, which is not in the repository"
             else:
@@ -428,3 +431,26 @@ def test_the_web_app_runs_its_package_on_8005_and_reaches_the_services_only_over
     # no database, no Kafka, no signing secret: it holds no data and mints no tokens
     assert not {k for k in env if "DATABASE" in k or "KAFKA" in k or k == "KIM_AUTH_SECRET"}
     assert env["KIM_WEB_SECURE_COOKIES"] == "true"
+
+
+def test_partners_have_a_sasl_ssl_listener_on_every_broker_with_the_keystore_from_the_tls_volume():
+    document = interpolate_tree(raw_compose(), example_env() | ha_env())
+    kafka_env = environment(document["services"]["kafka"])
+    assert "PARTNER:SASL_SSL" in kafka_env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+    assert kafka_env["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+    for name in ("kafka", "kafka-2", "kafka-3"):
+        svc = document["services"][name]
+        env = environment(svc)
+        assert "PARTNER://:9095" in env["KAFKA_LISTENERS"].split(","), name
+        prefix = "KAFKA_LISTENER_NAME_PARTNER_"
+        assert env[prefix + "SSL_KEYSTORE_TYPE"] == "PKCS12"
+        location = env[prefix + "SSL_KEYSTORE_LOCATION"]
+        mounts = {v.split(":")[1]: v for v in svc["volumes"]}
+        assert location.startswith("/etc/kafka/tls/") and mounts["/etc/kafka/tls"].endswith(":ro"), name
+        assert env[prefix + "SSL_KEYSTORE_PASSWORD"] == example_env()["KIM_KAFKA_TLS_KEYSTORE_PASSWORD"]
+        assert "ScramLoginModule required;" in env[prefix + "SCRAM___SHA___512_SASL_JAAS_CONFIG"]  # no user: SCRAM
+        assert set(env[prefix + "SSL_ENABLED_PROTOCOLS"].split(",")) <= {"TLSv1.3", "TLSv1.2"}
+        advertised = dict(entry.split("://") for entry in env["KAFKA_ADVERTISED_LISTENERS"].split(","))
+        published = {p.rsplit(":", 1)[1]: p for p in svc["ports"]}
+        host_port = published["9095"].split(":")[-2]
+        assert advertised["PARTNER"].endswith(f":{host_port}"), (name, advertised["PARTNER"], host_port)
