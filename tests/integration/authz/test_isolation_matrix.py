@@ -52,7 +52,10 @@ class World:
 async def build_world(s: Services) -> World:
     kreis = Kreis(s)
     org_a, org_b = (f"partner-{x}-{uuid.uuid4().hex[:6]}" for x in "ab")
-    for org in (org_a, org_b):
+    # partners whose API credential the matrix issues (POST /partners/{organisation_id}/credentials): not org_a,
+    # whose plain partner token would be refused from then on
+    org_c, org_d = (f"partner-{x}-{uuid.uuid4().hex[:6]}" for x in "cd")
+    for org in (org_a, org_b, org_c, org_d):
         await kreis.register_partner(org)
     own_client, own_case = await kreis.client_with_case(OWN_MANAGER, OWN_PLACE, "Amina Haddad")
     foreign_client, foreign_case = await kreis.client_with_case(FOREIGN_MANAGER, FOREIGN_PLACE, FOREIGN_NAME)
@@ -80,9 +83,9 @@ async def build_world(s: Services) -> World:
               "hold_id": str(uuid.uuid4()),
               "event_type": "kim.partner.PartnerReferralSnapshot", "version": "1"}  # a partner schema (public)
     ids = {
-        OWN: shared | {"client_id": own_client, "case_id": own_case, "consent_id": own_consent,
+        OWN: shared | {"organisation_id": org_c, "client_id": own_client, "case_id": own_case, "consent_id": own_consent,
                        "referral_id": own_referral, "partner_referral_id": await kreis.partner_id(org_a)},
-        FOREIGN: shared | {"client_id": foreign_client, "case_id": foreign_case, "consent_id": foreign_consent,
+        FOREIGN: shared | {"organisation_id": org_d, "client_id": foreign_client, "case_id": foreign_case, "consent_id": foreign_consent,
                            "referral_id": foreign_referral, "partner_referral_id": await kreis.partner_id(org_b)},
     }
     bodies = {
