@@ -24,7 +24,7 @@ CATALOGUE = {
     "CaseManagerAssigned CaseloadLimitExceeded CaseloadBackWithinLimit",
     "referrals": "PartnerRegistered ReferralRequested ReferralAccepted ReferralDeclined AppointmentScheduled "
     "ReferralOutcomeReported ReferralClosed ReferralRevoked ReferralOverdue AppointmentOutcomeMissing ConsentChecked "
-    "PartnerFeedbackReceived",
+    "PartnerFeedbackReceived PartnerCredentialIssued",
     "reporting": "ReportGenerated ReportApproved",
     "partner": "PartnerReferralSnapshot PartnerReferralRevoked PartnerReferralTombstone PartnerReferralOffered "
                "PartnerReferralUpdated",
