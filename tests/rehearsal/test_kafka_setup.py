@@ -15,7 +15,9 @@ def test_the_broker_runs_with_the_compose_security_settings(rehearsal: Rehearsal
     assert props["authorizer.class.name"] == "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
     assert props["allow.everyone.if.no.acl.found"] == "false"
     assert props["super.users"] == "User:kim-admin;User:ANONYMOUS"
-    assert props["listener.security.protocol.map"] == "CLIENT:SASL_PLAINTEXT,EXTERNAL:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT"
+    assert props["listener.security.protocol.map"] == ("CLIENT:SASL_PLAINTEXT,EXTERNAL:SASL_PLAINTEXT,PARTNER:SASL_SSL,"
+                                                       "CONTROLLER:PLAINTEXT")
+    assert props["listener.name.partner.ssl.keystore.location"] == str(rehearsal.tls / "broker.p12")
     assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
 
 
