@@ -167,9 +167,6 @@ class ServiceRuntime:
                                 s.audit_anchor_file())
         self._tasks.append(asyncio.create_task(self._anchor_every_interval(), name="audit-anchors"))
 
-        if not self.hold_deadlines:
-            self.deadlines_ready.set()
-
     async def _prune_idempotency_keys(self) -> None:
         """Delete the Idempotency-Keys older than KIM_IDEMPOTENCY_TTL_S, at start and then every tenth of it."""
         every = max(60.0, min(self.settings.idempotency_ttl_s / 10, 3600.0))
