@@ -26,7 +26,7 @@ from kim_schemas.codes import ConsentPurpose, DataCategory, ErasureGround, LifeD
 from kim_cases.adapters import crypto
 from kim_cases.adapters.events import CommandContext
 from kim_cases.application import cases, clients
-from kim_cases.application.deadlines import CaseDeadlines, plus_years
+from kim_cases.application.deadlines import CaseDeadlines, CaseFollowUps, plus_years
 from kim_cases.application.repository import Repository
 from kim_cases.application.services import Services
 from kim_cases.domain import Case, Client
@@ -438,10 +438,8 @@ def due(kind: str, stream_id: str, data: dict, at: datetime = datetime(2025, 6, 
 
 
 @pytest.fixture
-def deadlines(s) -> CaseDeadlines:
-    rules = CaseDeadlines(CasesSettings(_env_file=None))
-    rules.services = s
-    return rules
+def deadlines(s) -> CaseFollowUps:
+    return CaseFollowUps(CasesSettings(_env_file=None), s)
 
 
 async def test_an_expired_consent_is_recorded_on_the_case(s, store, ctx, deadlines):

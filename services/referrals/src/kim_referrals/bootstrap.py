@@ -1,52 +1,37 @@
-"""Wires the referrals service: runtime (store, relay, the kim.cases consumer), commands and the HTTP app."""
+"""Composition root of the referrals service: once the runtime has its pool and store, `compose` builds the command
+handlers and hands them to the routes (app.state), the kim.cases consumer and the scheduler (kim_runtime.service)."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
-from kim_runtime.http import create_app
-from kim_runtime.service import ServiceRuntime
+from kim_runtime.service import ServiceRuntime, Wiring, service_app
 
 from .adapters import referral_sql
 from .adapters.cases_client import CasesClient
 from .application import deadlines
 from .application.cases_events import CasesEventHandler
 from .application.commands import ReferralCommands
-from .entrypoints import http
+from .entrypoints import routes
 from .settings import ReferralSettings
-
-
-class _Late:
-    """Commands need the pool and store, which exist only once the runtime has started."""
-
-    def __init__(self, runtime: ServiceRuntime, settings: ReferralSettings):
-        self.runtime, self.settings, self._commands = runtime, settings, None
-
-    @property
-    def commands(self) -> ReferralCommands:
-        if self._commands is None:
-            self._commands = ReferralCommands(self.runtime.pool, self.runtime.store,
-                                              pseudonym_secret=self.settings.pseudonym_secret,
-                                              schema_base=self.settings.public_url)
-        return self._commands
 
 
 def build_app(settings: ReferralSettings | None = None) -> FastAPI:
     settings = settings or ReferralSettings()
-    late: _Late
-    handler = CasesEventHandler(lambda: late.commands)
-    runtime = ServiceRuntime(settings, migrations_package="kim_referrals", handlers=[handler],
-                             schedule=deadlines.schedule, deadline_handlers=deadlines.handlers(lambda: late.commands))
-    late = _Late(runtime, settings)
-    app = create_app("KIM Hub referrals", auth_secret=settings.auth_secret, lifespan=runtime.lifespan,
-                     readiness=runtime.readiness())
-    app.state.runtime = runtime
-    app.state.services = late
-    app.state.cases = CasesClient(settings.cases_url, settings.auth_secret)  # tests may give it a transport
-    http.install(app)
+
+    async def compose(runtime: ServiceRuntime) -> Wiring:
+        commands = ReferralCommands(runtime.pool, runtime.store, pseudonym_secret=settings.pseudonym_secret,
+                                    schema_base=settings.public_url)
+        return Wiring(state={"commands": commands}, handlers=[CasesEventHandler(commands)],
+                      deadline_handlers=deadlines.handlers(commands))
+
+    runtime = ServiceRuntime(settings, migrations_package="kim_referrals", compose=compose,
+                             schedule=deadlines.schedule)
+    cases = CasesClient(settings.cases_url, settings.auth_secret)  # needs no pool; tests may give it a transport
 
     async def partner_credential(organisation_id: str) -> str | None:
         async with runtime.pool.acquire() as conn:
             return await referral_sql.partner_credential(conn, organisation_id)
 
-    app.state.partner_credentials = partner_credential  # kim_runtime.auth: a rotated credential's tokens are refused
-    return app
+    # set before the first request (kim_runtime.auth: a rotated credential's tokens are refused)
+    return service_app(runtime, "KIM Hub referrals", routers=routes.ROUTERS, install=routes.install,
+                       state={"cases": cases, "partner_credentials": partner_credential})

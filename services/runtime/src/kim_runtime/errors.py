@@ -18,6 +18,13 @@ class ConcurrencyConflict(KimError):
         )
 
 
+def check_expected(stream_id: str, expected: int | None, actual: int) -> None:
+    """The version the caller last saw (If-Match; None: not given) must still be the stream's version: the one
+    expected-version check of every service's command handlers."""
+    if expected is not None and expected != actual:
+        raise ConcurrencyConflict(stream_id, expected, actual)
+
+
 class RuleViolation(KimError):
     """A command breaks a domain rule (HTTP 409 for state conflicts, mapped by the service)."""
 

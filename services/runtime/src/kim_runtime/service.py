@@ -1,7 +1,12 @@
 """Bootstrap of one service process: pool + migrations, event store, outbox relay, consumers, HTTP app.
 
-A service module builds a `ServiceRuntime` with its settings, migrations package, topic, handlers and projections,
-then `create_app(...)` with `runtime.lifespan`, and `run(app, settings)` serves it.
+Every service's composition root (`kim_<service>/bootstrap.py`) has the same shape: `build_app(settings)` makes a
+`ServiceRuntime` with what exists before any I/O (settings, migrations package, projections, schedule) and a
+`compose` coroutine, and returns `service_app(runtime, title, routers=..., install=...)`. At start the runtime opens
+the pool and the store, then awaits `compose(runtime)`, which builds the service's objects on them and returns a
+`Wiring`: what the routes find on `app.state`, the consumers' handlers, the deadline handlers, what to close at
+stop. Only then are the consumers subscribed and the relay, scheduler and broker started, so nothing runs
+half-built. `run(app, settings)` serves the app.
 """
 
 from __future__ import annotations
@@ -10,16 +15,20 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 import uvicorn
+from fastapi import FastAPI
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
 
 from . import db, logs, store, telemetry
 from .anchor import AnchorKeyError, Anchorer, Signer, load_signer
 from .consumer import ConsumerRunner, Handler
+from .http import create_app
 from .idempotency import IdempotencyStore
 from .kafka import ensure_topics, make_broker
 from .outbox import OutboxRelay, RelayState
@@ -50,33 +59,50 @@ RELAY_LEASE_LEFT = Gauge("kim_relay_lease_seconds_left", "Seconds the leader's l
                          "leader)", ["service"])
 
 
+@dataclass
+class Wiring:
+    """What a service's `compose` builds once the pool and the store exist, handed to the app and the runtime.
+
+    `state`: set on `app.state` for the routes (e.g. the command handlers); `handlers`: consumers of Kafka topics
+    (kim_runtime.consumer.Handler); `deadline_handlers`: deadline kind -> what fires (kim_runtime.scheduler);
+    `closers`: awaited first at stop, for what the service started itself."""
+
+    state: Mapping[str, Any] = field(default_factory=dict)
+    handlers: Sequence[Handler] = ()
+    deadline_handlers: Mapping[str, FireHandler] = field(default_factory=dict)
+    closers: Sequence[Callable[[], Awaitable[None]]] = ()
+
+
+Compose = Callable[["ServiceRuntime"], Awaitable[Wiring]]
+
+
 class ServiceRuntime:
     def __init__(
         self,
         settings: RuntimeSettings,
         *,
         migrations_package: str | None,
+        compose: Compose | None = None,
         handlers: Sequence[Handler] = (),
         projections: Sequence[Projection] = (),
         publishes: bool = True,
+        topic: str | None = None,
         schedule: Schedule | None = None,
         deadline_handlers: dict[str, FireHandler] | None = None,
         clock: Clock | None = None,
-        hold_deadlines: bool = False,
     ):
         self.settings = settings
         self.schedule = schedule
+        self.compose = compose
+        self.wiring = Wiring()  # compose's, once started
         self.deadline_handlers = dict(deadline_handlers or {})
         self.clock: Clock = clock or SystemClock()  # tests put a ManualClock here before the start
         self.scheduler: Scheduler | None = None
-        # the scheduler fires once this is set: at the end of start, or by the service (hold_deadlines) once the
-        # objects its handlers use exist
-        self.deadlines_ready = asyncio.Event()
-        self.hold_deadlines = hold_deadlines
         self.migrations_package = migrations_package
         self.handlers = list(handlers) + [ProjectionHandler(p) for p in projections]
         self.projections = list(projections)
-        self.topic = service_topic(settings.service) if publishes else None
+        # where the relay publishes this service's events (`topic`: another name, e.g. with a test's suffix)
+        self.topic = (topic or service_topic(settings.service)) if publishes else None
         self.pool: asyncpg.Pool | None = None
         self.store: EventStore | None = None
         self.broker = make_broker(settings)
@@ -113,6 +139,12 @@ class ServiceRuntime:
         if self.schedule is not None:
             async with self.pool.acquire() as conn, db.migration_lock(conn):  # one replica derives
                 await derive_once(self.store, self.schedule)
+        if self.compose is not None:
+            self.wiring = await self.compose(self)
+            for handler in self.wiring.handlers:
+                self.handlers.append(handler)
+                self.consumers.add(handler)
+            self.deadline_handlers |= self.wiring.deadline_handlers
         self.consumers.pool = self.pool
         self._tasks.append(asyncio.create_task(self._start_broker(), name="broker"))
         if self.topic:
@@ -135,9 +167,6 @@ class ServiceRuntime:
                                 s.audit_anchor_file())
         self._tasks.append(asyncio.create_task(self._anchor_every_interval(), name="audit-anchors"))
 
-        if not self.hold_deadlines:
-            self.deadlines_ready.set()
-
     async def _prune_idempotency_keys(self) -> None:
         """Delete the Idempotency-Keys older than KIM_IDEMPOTENCY_TTL_S, at start and then every tenth of it."""
         every = max(60.0, min(self.settings.idempotency_ttl_s / 10, 3600.0))
@@ -151,7 +180,6 @@ class ServiceRuntime:
             await asyncio.sleep(every)
 
     async def _run_scheduler(self) -> None:
-        await self.deadlines_ready.wait()
         await supervise("deadline scheduler", self.scheduler.run, on_crash=lambda _exc: None, logger=log)
 
     async def _publish_anchor(self, values) -> None:
@@ -254,6 +282,11 @@ class ServiceRuntime:
     async def stop(self) -> None:
         """Stop what start() started, each step bounded (STOP_TIMEOUT_S), so a stuck broker or connection never
         keeps the process from exiting."""
+        for close in self.wiring.closers:
+            try:
+                await asyncio.wait_for(close(), STOP_TIMEOUT_S)
+            except Exception as exc:  # one stuck closer must not keep the rest from stopping
+                log.warning("%s: %s did not close cleanly (%r)", self.settings.service, close, exc)
         for task in self._tasks:
             task.cancel()
         if self._tasks:
@@ -282,6 +315,8 @@ class ServiceRuntime:
             await self.stop()  # what did start (broker, relay, consumers) must not outlive a failed start
             raise
         app.state.idempotency = self.idempotency
+        for name, value in self.wiring.state.items():
+            setattr(app.state, name, value)
         try:
             yield
         finally:
@@ -310,6 +345,24 @@ class ServiceRuntime:
     async def outbox_pending(self) -> int:
         async with self.pool.acquire() as conn:
             return await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+
+
+def service_app(runtime: ServiceRuntime, title: str, *, routers: Sequence, install: Callable | None = None,
+                state: Mapping[str, Any] | None = None) -> FastAPI:
+    """The one way a service's HTTP app is made: the runtime's shared app (health, readiness, metrics, error
+    mapping) with `runtime.lifespan`; `install(app)` adds the service's exception handlers, middleware and owner
+    resolvers, then every router of `routers` is included. `state`: objects that need no pool (set at once)."""
+    app = create_app(title, auth_secret=runtime.settings.auth_secret, lifespan=runtime.lifespan,
+                     readiness=runtime.readiness())
+    app.state.runtime = runtime
+    app.state.settings = runtime.settings
+    for name, value in (state or {}).items():
+        setattr(app.state, name, value)
+    if install is not None:
+        install(app)
+    for router in routers:
+        app.include_router(router)
+    return app
 
 
 def signer_of(settings: RuntimeSettings) -> Signer:

@@ -9,10 +9,9 @@ transfer of the case (POST /cases/{id}/transfer by its team), never a new case: 
 from __future__ import annotations
 
 import asyncpg
-from fastapi import FastAPI, Request
 from kim_runtime.auth import Principal, Role
 from kim_runtime.errors import NotFound, RuleViolation
-from kim_runtime.policy import POLICY, Owner, Resource, may, owner_resolvers
+from kim_runtime.policy import POLICY, Owner, Resource, may
 
 from kim_cases.domain import Case, Phase
 
@@ -75,14 +74,3 @@ async def ensure_not_served_elsewhere(s, principal: Principal, client_id: str) -
             "a second case is not opened; ask that team to transfer its case to you (POST /cases/{id}/transfer "
             "by that team; your team lead or an admin can find it), or open one once it is closed")
 
-
-def install(app: FastAPI) -> None:
-    """Tell the policy how this service finds the owner of a client and of a case."""
-
-    async def of_case(request: Request, _: Principal, case_id: str) -> Owner | None:
-        return await case_owner(request.app.state.services, case_id)
-
-    async def of_client(request: Request, _: Principal, client_id: str) -> Owner | None:
-        return await client_owner(request.app.state.services, client_id)
-
-    owner_resolvers(app).update({Resource.CASE: of_case, Resource.CLIENT: of_client})

@@ -17,7 +17,7 @@ from kim_schemas.types import Encrypted
 from kim_cases.adapters import crypto
 from kim_cases.adapters.events import CommandContext
 from kim_cases.application.access import client_owner, ensure_not_served_elsewhere
-from kim_cases.application.repository import check_expected
+from kim_runtime.errors import check_expected
 from kim_cases.application.services import Services
 from kim_cases.domain import Case
 

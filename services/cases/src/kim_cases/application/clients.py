@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from kim_cases.adapters import crypto
 from kim_cases.adapters.events import CommandContext
 from kim_cases.application.access import cases_of, record_registration
-from kim_cases.application.repository import check_expected
+from kim_runtime.errors import check_expected
 from kim_cases.application.services import Services
 from kim_cases.application.views import consent_view
 from kim_cases.domain import Client

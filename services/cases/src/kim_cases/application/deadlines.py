@@ -44,7 +44,6 @@ class CaseDeadlines:
 
     def __init__(self, settings: CasesSettings):
         self.settings = settings
-        self.services: Services | None = None  # set once the runtime has its pool (entrypoints.http)
 
     # -- the schedule: run by the event store inside every append ---------------------------------------------
     WATCHED = frozenset(m.event_type for m in (ev.ConsentGranted, ev.ConsentWithdrawn, ev.ReviewHeld, ev.CasePaused,
@@ -82,7 +81,17 @@ class CaseDeadlines:
             return Cancel(key=f"{kind}:{case_id}")
         return Deadline(f"{kind}:{case_id}", kind, case_id, start_of(day), {"due_on": day.isoformat()})
 
-    # -- the handlers: run by the scheduler when a deadline falls due ------------------------------------------
+    def handlers(self, services: Services) -> dict[str, FireHandler]:
+        """What fires, on the command handlers the composition root built (kim_cases.bootstrap)."""
+        return CaseFollowUps(self.settings, services).handlers()
+
+
+class CaseFollowUps:
+    """The handlers: run by the scheduler when a deadline falls due."""
+
+    def __init__(self, settings: CasesSettings, services: Services):
+        self.settings, self.services = settings, services
+
     def handlers(self) -> dict[str, FireHandler]:
         return {"consent-expiry": self.expire_consent, "review-due": self.review_due, "pause-end": self.pause_end,
                 "retention": self.retention}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncpg
-from kim_runtime.errors import ConcurrencyConflict, NotFound
+from kim_runtime.errors import NotFound
 from kim_runtime.store import EventStore
 from kim_schemas.base import Event
 
@@ -44,8 +44,3 @@ class Repository:
         recorded = await self.store.append(stream_id, envelopes, expected_version=version, conn=conn)
         return recorded[-1].envelope.stream_version if recorded else version
 
-
-def check_expected(stream_id: str, expected: int | None, actual: int) -> None:
-    """The version the caller last saw (If-Match) must still be the stream's version."""
-    if expected is not None and expected != actual:
-        raise ConcurrencyConflict(stream_id, expected, actual)

@@ -12,7 +12,6 @@ client's key, which only the cases service holds.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 import asyncpg
@@ -51,8 +50,8 @@ class CasesEventHandler:
     topics = (service_topic("cases"),)
     event_types = HANDLED  # the runtime passes over (and counts) the other types
 
-    def __init__(self, commands: Callable[[], ReferralCommands]):
-        self._commands = commands  # a provider: the commands exist only once the runtime has its pool
+    def __init__(self, commands: ReferralCommands):
+        self.commands = commands
 
     async def handle(self, conn: asyncpg.Connection, env: Envelope) -> None:
         event = env.event  # read through the contract's model by the runtime
@@ -114,7 +113,7 @@ class CasesEventHandler:
         for attempt in range(1, CONFLICT_RETRIES + 1):
             try:
                 async with conn.transaction():
-                    await self._commands().decide(referral_id, decision, ctx, expected_version=None, conn=conn)
+                    await self.commands.decide(referral_id, decision, ctx, expected_version=None, conn=conn)
                 return
             except ConcurrencyConflict:
                 if attempt == CONFLICT_RETRIES:

@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 import asyncpg
 from kim_runtime.envelope import utcnow
-from kim_runtime.errors import ConcurrencyConflict, NotFound
+from kim_runtime.errors import ConcurrencyConflict, NotFound, check_expected
 from kim_runtime.store import EventStore, must_record
 from kim_schemas.base import Event
 from kim_schemas.codes import ConsentPurpose, DataCategory
@@ -139,8 +139,7 @@ class ReferralCommands:
         loaded = await self.repo.load(conn, referral_id)
         if loaded is None:
             raise NotFound(f"referral {referral_id} does not exist")
-        if expected_version is not None and expected_version != loaded.version:
-            raise ConcurrencyConflict(referral_id, expected_version, loaded.version)
+        check_expected(referral_id, expected_version, loaded.version)
         version, _ = await self._save(conn, loaded, decision(loaded.referral, self.clock()), ctx)
         return version
 
@@ -156,8 +155,7 @@ class ReferralCommands:
             if loaded is None:
                 raise NotFound(f"referral {partner_referral_id} does not exist")
             refuse_if_revoked(partner_referral_id, row, loaded.shown)
-            if expected_version is not None and expected_version != loaded.partner.version:
-                raise ConcurrencyConflict(partner_referral_id, expected_version, loaded.partner.version)
+            check_expected(partner_referral_id, expected_version, loaded.partner.version)
             try:
                 _, partner_version = await self._save(conn, loaded, decision(loaded.referral, self.clock()), ctx)
             except ConcurrencyConflict:  # the referral's own stream moved: say so under the partner's id

@@ -10,7 +10,7 @@ The handler decides on the referral as it is when the deadline fires (a referral
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 import asyncpg
@@ -41,14 +41,14 @@ def schedule(env: Envelope) -> Iterator[Change]:
         yield Cancel(key=f"appointment-outcome:{rid}")
 
 
-def handlers(commands: Callable[[], ReferralCommands]) -> dict[str, FireHandler]:
+def handlers(commands: ReferralCommands) -> dict[str, FireHandler]:
     async def overdue(conn: asyncpg.Connection, due: Due, now: datetime) -> None:
         day = date.fromisoformat(due.data["due_on"])
-        await commands().follow_up(due.stream_id, lambda r: r.mark_overdue(day), _context(due), conn=conn)
+        await commands.follow_up(due.stream_id, lambda r: r.mark_overdue(day), _context(due), conn=conn)
 
     async def outcome_missing(conn: asyncpg.Connection, due: Due, now: datetime) -> None:
         day = date.fromisoformat(due.data["appointment_on"])
-        await commands().follow_up(due.stream_id, lambda r: r.mark_outcome_missing(day), _context(due), conn=conn)
+        await commands.follow_up(due.stream_id, lambda r: r.mark_outcome_missing(day), _context(due), conn=conn)
 
     return {"referral-overdue": overdue, "appointment-outcome": outcome_missing}
 

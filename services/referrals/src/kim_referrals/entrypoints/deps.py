@@ -12,7 +12,7 @@ from ..application.commands import ReferralCommands
 
 
 def commands(request: Request) -> ReferralCommands:
-    return request.app.state.services.commands
+    return request.app.state.commands
 
 
 def context(request: Request, principal: Principal) -> Context:

@@ -39,7 +39,7 @@ async def issue_partner_credential(organisation_id: OrganisationId, request: Req
                                    principal: Principal = Depends(authorize("registry.credentials"))):
     now = datetime.now(UTC).replace(microsecond=0)
     issued = PartnerCredentialIssued(organisation_id=organisation_id, credential_id=str(uuid.uuid4()), issued_at=now,
-                                     expires_at=now + timedelta(days=request.app.state.services.settings.partner_token_days))
+                                     expires_at=now + timedelta(days=request.app.state.settings.partner_token_days))
     await commands(request).issue_partner_credential(issued, context(request, principal))
     token = issue_token(request.app.state.auth_secret, Principal(
         sub=f"partner:{organisation_id}", role=Role.PARTNER, organisation=organisation_id,

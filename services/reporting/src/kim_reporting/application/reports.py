@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from kim_runtime.auth import Principal
-from kim_runtime.errors import ConcurrencyConflict, NotFound
+from kim_runtime.errors import NotFound, check_expected
 from kim_runtime.store import EventStore
 from kim_reporting.adapters.events import envelope
 from kim_reporting.domain import report as domain
@@ -40,8 +40,7 @@ async def generate(store: EventStore, pool: asyncpg.Pool, *, period: str, munici
 async def approve(store: EventStore, *, report_id: str, principal: Principal, expected_version: int | None,
                   reviewed_hash: str | None, correlation_id: str | None) -> domain.Report:
     report = await load(store, report_id)
-    if expected_version is not None and expected_version != report.version:
-        raise ConcurrencyConflict(report_id, expected_version, report.version)
+    check_expected(report_id, expected_version, report.version)
     event = report.approve(principal.sub, datetime.now(UTC), reviewed_hash)
     await store.append(report_id, [envelope(event, principal, correlation_id=correlation_id,
                                             causation_id=str(uuid.uuid4()),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 from fastapi import Request
@@ -23,6 +24,17 @@ class Service:
     offsets: EndOffsets
     rebuild: dict = field(default_factory=dict)  # state of the last rebuild, for GET /admin/rebuild
 
+    async def close(self) -> None:
+        """At stop: a running rebuild is cancelled, the end-offset client closed."""
+        task = self.rebuild.get("task")
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        await self.offsets.close()
+
 
 async def service(request: Request) -> Service:
-    return request.app.state.service
+    """The service's objects, set by the composition root once the runtime has started (kim_reporting.bootstrap);
+    a route's policy dependency answers before any use of them."""
+    return getattr(request.app.state, "service", None)

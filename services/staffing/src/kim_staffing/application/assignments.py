@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kim_runtime.errors import NotFound
+from kim_runtime.errors import NotFound, check_expected
 from kim_schemas.staffing import CaseManagerAssigned
 
 from ..adapters import caseload_sql
@@ -10,7 +10,7 @@ from ..adapters.events import Context
 from ..domain.assignment import CaseAssignment
 from .caseload import reevaluate
 from .commands import AssignCaseManager
-from .repository import Repository, check_version
+from .repository import Repository
 
 
 class CaseManagers(Repository):
@@ -25,7 +25,7 @@ class CaseManagers(Repository):
                 raise NotFound(f"case {case_id} is not known to staffing (yet): it appears once the cases service "
                                "has published its CaseOpened; try again shortly")
             assignment = await self.load(conn, CaseAssignment(case_id), case_id, (CaseManagerAssigned,))
-            check_version(case_id, seen, assignment.version)
+            check_expected(case_id, seen, assignment.version)
             event = assignment.assign(cmd.staff_member_id, cmd.assigned_on, current=known["staff_member_id"],
                                       case_closed=known["status"] == "closed")
             env = await self.append(conn, assignment, event, ctx, known["municipality"])

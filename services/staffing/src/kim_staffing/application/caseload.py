@@ -64,11 +64,9 @@ class CaseloadPolicy:
 
     name = "caseload"
 
-    def __init__(self, limit_per_vza: int):
-        self.limit_per_vza = limit_per_vza
+    def __init__(self, store: EventStore, limit_per_vza: int):
+        self.store, self.limit_per_vza = store, limit_per_vza  # appends run on the consumer's connection
         self.topics = (service_topic("cases"), service_topic("staffing"))
-        # appends always run on the consumer's connection, so the store needs no pool of its own
-        self.store = EventStore(None, service_topic("staffing"))
 
     event_types = CASE_EVENTS  # the runtime passes over (and counts) the other types
 

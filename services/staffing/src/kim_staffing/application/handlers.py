@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime
 
 import asyncpg
-from kim_runtime.errors import NotFound, RuleViolation
+from kim_runtime.errors import NotFound, RuleViolation, check_expected
 from kim_runtime.store import EventStore
 from kim_schemas.staffing import GrantAwarded
 
@@ -21,7 +21,7 @@ from ..domain.position import POSITION_EVENTS, Position, establish
 from ..domain.timeline import Span
 from . import commands as c
 from .caseload import reevaluate
-from .repository import Repository, check_version
+from .repository import Repository
 
 
 class Staffing(Repository):
@@ -41,7 +41,7 @@ class Staffing(Repository):
         position = await self.load(conn, Position(position_id), position_id, POSITION_EVENTS)
         if not position.exists:
             raise NotFound(f"position {position_id} not found")
-        check_version(position_id, seen, position.version)
+        check_expected(position_id, seen, position.version)
         return position
 
     # -- grants and positions ----------------------------------------------------------------------

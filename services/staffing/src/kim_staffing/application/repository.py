@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import asyncpg
-from kim_runtime.errors import ConcurrencyConflict, RuleViolation
+from kim_runtime.errors import RuleViolation
 from kim_runtime.store import EventStore
 from kim_schemas.base import Event, parse
 
 from ..adapters.events import Context, envelope
-
-
-def check_version(stream_id: str, seen: int | None, actual: int) -> None:
-    """The client's If-Match (the version it last saw) must still be the stream's version."""
-    if seen is not None and seen != actual:
-        raise ConcurrencyConflict(stream_id, seen, actual)
 
 
 class Repository:

@@ -8,10 +8,10 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, Request, Response
 from kim_runtime.auth import Principal
 from kim_runtime.http import etag
-from kim_runtime.policy import Owner, Resource, authorize, owner_resolvers
+from kim_runtime.policy import Owner, authorize
 
 from ..adapters import caseload_sql
 from ..adapters.events import Context
@@ -78,10 +78,3 @@ async def history(store, stream_id: str) -> list[dict]:
         for e in await store.read_stream(stream_id)
     ]
 
-
-def include(app: FastAPI) -> None:
-    from . import caseload_api, grants_api, positions_api, reports_api
-
-    owner_resolvers(app)[Resource.CASE] = case_owner
-    for module in (grants_api, positions_api, caseload_api, reports_api):
-        app.include_router(module.router)

@@ -1,4 +1,5 @@
-"""The HTTP app's routes: the case side (/referrals, /cases, /partners) and the partner side (/partner)."""
+"""The referrals service's routes (the case side: /referrals, /cases, /partners; the partner side: /partner),
+included by kim_runtime.service.service_app, and what the app installs first."""
 
 from __future__ import annotations
 
@@ -8,12 +9,11 @@ from kim_runtime import problems
 from ..domain.consent import ConsentMissing
 from . import contract_api, partner_api, scope, staff_api
 
+ROUTERS = (staff_api.router, partner_api.router, contract_api.router)
+
 
 def install(app: FastAPI) -> None:
     scope.install(app)
-    app.include_router(staff_api.router)
-    app.include_router(partner_api.router)
-    app.include_router(contract_api.router)
 
     @app.exception_handler(ConsentMissing)
     async def _consent_missing(request: Request, exc: ConsentMissing):
