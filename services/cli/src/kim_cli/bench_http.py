@@ -47,6 +47,11 @@ class _Parsed:
         self.headers: dict[str, str] = {}
         self.body: list[bytes] = []
         self.done = False
+        self.parser: httptools.HttpResponseParser | None = None
+        self.keep_alive = False
+
+    def on_headers_complete(self) -> None:  # httptools knows keep-alive only while the message is being parsed
+        self.keep_alive = self.parser.should_keep_alive()
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
@@ -69,7 +74,7 @@ class _Connection:
         safe when none did and the connection was an old one the server may have closed)."""
         self.writer.write(request)
         parsed = _Parsed()
-        parser = httptools.HttpResponseParser(parsed)
+        parser = parsed.parser = httptools.HttpResponseParser(parsed)
         got = False
         while not parsed.done:
             chunk = await self.reader.read(65536)
@@ -83,7 +88,7 @@ class _Connection:
             except httptools.HttpParserError as exc:
                 self.reusable = False
                 raise httpx.RemoteProtocolError(f"malformed answer: {exc}", request=None) from exc
-        self.reusable = parser.should_keep_alive()
+        self.reusable = parsed.keep_alive
         self.last_used = time.monotonic()
         return Response(parser.get_status_code(), parsed.headers, b"".join(parsed.body)), got
 
