@@ -100,3 +100,34 @@ async def test_the_pool_resets_only_connections_that_took_session_state():
     await db._reset(locked)  # the mark lasts until the first reset
     assert plain.executed == []
     assert locked.executed == ["SELECT pg_advisory_unlock_all();"]
+
+
+class _Answer:
+    def __init__(self, status: int):
+        self.status_code, self.content = status, b"{}"
+        self.is_success, self.text = 200 <= status < 300, "{}"
+
+    def json(self):
+        return {}
+
+
+class _Scripted:
+    """Answers 409 (consent not there yet) and then 201; remembers the Idempotency-Key of each request."""
+
+    def __init__(self):
+        self.keys: list[str] = []
+
+    async def request(self, method, url, *, json=None, headers=None):
+        self.keys.append(headers["Idempotency-Key"])
+        return _Answer(409 if len(self.keys) == 1 else 201)
+
+
+async def test_a_settle_retry_after_a_refusal_is_a_new_request_with_a_new_key():
+    """A refused referral is recorded and its 409 kept for its key: retrying with that key only replays the 409
+    (seen as hundreds of 409s under load in issue 18)."""
+    from kim_cli.demo.api import ADMIN, Api
+
+    client = _Scripted()
+    await Api({"referrals": "http://x"}, "s" * 40, client).call(ADMIN, "POST", "referrals", "/referrals", {},
+                                                                 settle=True)
+    assert len(client.keys) == 2 and client.keys[0] != client.keys[1]

@@ -172,6 +172,9 @@ class Load:
                 if step:
                     step.settle_retries += 1
                 await asyncio.sleep(0.05)
+                # a refusal was answered (and, for a missing consent, recorded: its answer is kept for the key and
+                # replayed to a retry with it): trying again once the consent has arrived is a new request
+                headers = headers | {"Idempotency-Key": str(uuid.uuid4())}
                 continue
             break
         if step:
