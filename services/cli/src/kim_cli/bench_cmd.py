@@ -73,14 +73,13 @@ def replay(
 
 async def _latency(urls: dict[str, str], secret: str, handle, marks: list[str], rates: list[int], seconds: float,
                    warmup: float, idle_seconds: float, ratio_seconds: float, baseline_url: str) -> dict:
-    import httpx
-
     from kim_cli import bench_latency as bl
+    from kim_cli.bench_http import BenchClient
     from kim_cli.demo.api import Api, DemoError
     from kim_cli.demo.organisation import seed_organisation
 
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
-    async with httpx.AsyncClient(timeout=bl.HTTP_TIMEOUT_S, limits=limits) as http:
+    # not httpx: its connection pool, not the services, was the queue at 100 cmd/s (kim_cli.bench_http)
+    async with BenchClient(timeout=bl.HTTP_TIMEOUT_S, max_connections=400) as http:
         api = Api(urls, secret, http)
         try:  # the partner and the positions the commands name (409: there already)
             await seed_organisation(api, datetime.date.today(), lambda: None)
@@ -90,6 +89,8 @@ async def _latency(urls: dict[str, str], secret: str, handle, marks: list[str], 
         pids = bl.process_pids(ports, marks)
         typer.echo(f"idle CPU: {idle_seconds:g} s at rest ({len(pids)} processes)", err=True)
         idle = await bl.idle_cpu(pids, idle_seconds) if idle_seconds else {}
+        # before any step: after them, the last step's backlog would still be in flight and the ratio meaningless
+        write_path = await bl.write_path_ratio(urls, api, baseline_url, ratio_seconds) if ratio_seconds else None
         load = bl.Load(api, urls, {db: handle.database_url(db) for db, _ in bl.VIEWS.values()},
                        handle.kafka_bootstrap, lambda: bl.process_pids(ports, marks))
         watchers = [asyncio.create_task(load.poll_view(v)) for v in bl.VIEWS]
@@ -110,7 +111,6 @@ async def _latency(urls: dict[str, str], secret: str, handle, marks: list[str], 
             for w in watchers:
                 w.cancel()
             await asyncio.gather(*watchers, return_exceptions=True)
-        write_path = await bl.write_path_ratio(urls, api, baseline_url, ratio_seconds) if ratio_seconds else None
     return {"benchmark": "latency", "rates": rates, "seconds": seconds, "warmup": warmup, "steps": steps,
             "idle_seconds": idle_seconds, "idle_cpu_percent": idle, "write_path": write_path,
             "load_average": list(os.getloadavg())}

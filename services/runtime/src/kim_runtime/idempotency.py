@@ -126,32 +126,43 @@ class IdempotencyStore:
 
     async def claim(self, scope: str, key: str, fingerprint_: str) -> Decision:
         claim_id = uuid.uuid4()
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn:
+            # the usual case, a new key: one statement on its own (it commits by itself), one round trip
             row = await conn.fetchrow(
                 "INSERT INTO idempotency_keys (scope, key, fingerprint, claim, state, lease_until, expires_at) "
                 "VALUES ($1, $2, $3, $4, 'in_flight', now() + $5, now() + $6) ON CONFLICT (scope, key) DO NOTHING "
                 "RETURNING claim", scope, key, fingerprint_, claim_id, self.lease, self.ttl)
             if row is not None:
                 return Decision("claimed", claim_id)
+            async with conn.transaction():
+                return await self._claim_existing(conn, scope, key, fingerprint_, claim_id)
+
+    async def _claim_existing(self, conn: asyncpg.Connection, scope: str, key: str, fingerprint_: str,
+                              claim_id: uuid.UUID) -> Decision:
+        """The key is there: decide under its row lock (replay, refuse, or take over an expired one)."""
+        row = await conn.fetchrow(
+            "SELECT *, expires_at < now() AS expired, lease_until < now() AS lease_over FROM idempotency_keys "
+            "WHERE scope = $1 AND key = $2 FOR UPDATE", scope, key)
+        if row is None:  # pruned meanwhile: insert it again, here under the transaction
             row = await conn.fetchrow(
-                "SELECT *, expires_at < now() AS expired, lease_until < now() AS lease_over FROM idempotency_keys "
-                "WHERE scope = $1 AND key = $2 FOR UPDATE", scope, key)
-            if row is None:  # pruned meanwhile: claim again from the start
-                return await self.claim(scope, key, fingerprint_)
-            kind = decide(None if row["expired"] else dict(row), fingerprint_, now=None,
-                          lease_over=row["lease_over"])
-            if kind == "claimed":  # expired, or in flight past its lease with nothing applied: take it over
-                await conn.execute(
-                    "UPDATE idempotency_keys SET fingerprint = $3, claim = $4, state = 'in_flight', "
-                    "lease_until = now() + $5, applied_at = NULL, status = NULL, headers = NULL, body = NULL, "
-                    "created_at = now(), expires_at = now() + $6 WHERE scope = $1 AND key = $2",
-                    scope, key, fingerprint_, claim_id, self.lease, self.ttl)
-                return Decision("claimed", claim_id)
-            if kind == "replay":
-                return Decision("replay", status=row["status"],
-                                headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in row["headers"]],
-                                body=bytes(row["body"]))
-            return Decision(kind)
+                "INSERT INTO idempotency_keys (scope, key, fingerprint, claim, state, lease_until, expires_at) "
+                "VALUES ($1, $2, $3, $4, 'in_flight', now() + $5, now() + $6) ON CONFLICT (scope, key) "
+                "DO NOTHING RETURNING claim", scope, key, fingerprint_, claim_id, self.lease, self.ttl)
+            return Decision("claimed", claim_id) if row is not None else Decision("in_flight")
+        kind = decide(None if row["expired"] else dict(row), fingerprint_, now=None,
+                      lease_over=row["lease_over"])
+        if kind == "claimed":  # expired, or in flight past its lease with nothing applied: take it over
+            await conn.execute(
+                "UPDATE idempotency_keys SET fingerprint = $3, claim = $4, state = 'in_flight', "
+                "lease_until = now() + $5, applied_at = NULL, status = NULL, headers = NULL, body = NULL, "
+                "created_at = now(), expires_at = now() + $6 WHERE scope = $1 AND key = $2",
+                scope, key, fingerprint_, claim_id, self.lease, self.ttl)
+            return Decision("claimed", claim_id)
+        if kind == "replay":
+            return Decision("replay", status=row["status"],
+                            headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in row["headers"]],
+                            body=bytes(row["body"]))
+        return Decision(kind)
 
     async def complete(self, claim: Claim, status: int, headers: list, body: bytes) -> None:
         kept = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers if k.lower() in STORED_HEADERS]

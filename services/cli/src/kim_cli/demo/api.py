@@ -48,7 +48,7 @@ class Api:
         deadline = time.monotonic() + SETTLE_SECONDS
         delay = 0.05
         headers = self.headers(who) | (headers or {})
-        if method in ("POST", "PUT", "PATCH"):  # one key per command, kept across its retries: never applied twice
+        if method in ("POST", "PUT", "PATCH"):  # one key per command: never applied twice (a settle retry is new)
             headers = headers | {"Idempotency-Key": str(uuid.uuid4())}
         while True:
             try:
@@ -58,6 +58,9 @@ class Api:
             if r.is_success or r.status_code in ok:
                 return r.json() if r.content else {}
             if settle and r.status_code in (404, 409) and time.monotonic() < deadline:
+                if "Idempotency-Key" in headers:  # answered and refused (a refusal may be recorded, and its answer
+                    # replayed to the same key): the try after the event has arrived is a new request
+                    headers = headers | {"Idempotency-Key": str(uuid.uuid4())}
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.5)
                 continue

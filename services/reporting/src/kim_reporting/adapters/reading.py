@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
+from kim_runtime.db import holds_session_state
 from kim_runtime.projection import lock_key
 
 from .projections.cases import CasesProjection
@@ -30,13 +31,14 @@ PROJECTIONS = tuple(p.name for p in (CasesProjection, ReferralsProjection, Staff
 @contextlib.asynccontextmanager
 async def snapshot(conn: asyncpg.Connection, projections: tuple[str, ...] = PROJECTIONS) -> AsyncIterator[None]:
     held: list[int] = []
+    holds_session_state(conn)  # the pool unlocks everything when the connection comes back, whatever happens here
     try:
         for key in sorted(lock_key(name) for name in projections):
             await conn.execute("SELECT pg_advisory_lock_shared($1)", key)
             held.append(key)
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             yield
-    finally:  # a broken connection holds no locks; a connection given back to the pool is reset (unlock_all) anyway
+    finally:  # a broken connection holds no locks; a connection given back to the pool is reset (unlock_all) anyway (holds_session_state)
         with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
             for key in reversed(held):
                 await conn.execute("SELECT pg_advisory_unlock_shared($1)", key)
