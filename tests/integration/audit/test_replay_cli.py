@@ -29,7 +29,10 @@ async def test_ctrl_c_then_run_again_continues_from_the_store(fresh_db):
     pool = await _store(fresh_db, "kim.cases", streams=4, per_stream=500)
     async with pool.acquire() as conn:  # the live tables, as the running service has them
         await CountPerStream("audit_counts", ("kim.cases",)).create_schema(conn)
-    env = cli.environment(KIM_CASES_DATABASE_URL=fresh_db, KIM_AUDIT_TEST_PAUSE="0.05")
+    # 0.5 s per batch of 20: 50 s for the whole run, so the Ctrl-C surely lands in the middle even on a loaded
+    # machine (with 0.05 s a slow first poll once let the run finish before it: exit 0); it costs nothing, the
+    # interrupt ends the pause at once and the second run has none
+    env = cli.environment(KIM_CASES_DATABASE_URL=fresh_db, KIM_AUDIT_TEST_PAUSE="0.5")
     try:
         proc = await cli.start(*ARGS, "--from", "store", "--batch-size", "20", env=env)
 

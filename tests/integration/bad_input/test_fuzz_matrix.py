@@ -28,8 +28,10 @@ INTS = {"negative": -1, "huge": 10**20, "huge negative": -(10**20)}
 ELSEWHERE = {"10k characters": "x" * 10_000, "non-Latin-1": "Ωμέγα 中文 أمينة", "list": ["x"]}
 BAD = ANYWHERE | DATES | INTS | ELSEWHERE
 
-SAMPLES = {  # a valid value per pattern of the documents
-    r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,99}$": "fuzz-1", r"^[a-z0-9][a-z0-9-]{1,62}$": "abh-unna",
+# A valid value per pattern of the documents. The organisation is not PARTNER's: the matrix issues an API credential
+# for the organisation it names (POST /partners/{id}/credentials), which refuses that partner's earlier tokens.
+SAMPLES = {
+    r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,99}$": "fuzz-1", r"^[a-z0-9][a-z0-9-]{1,62}$": "fuzz-org",
     r"^[0-9]{8}$": "05978024", r"^[a-z]{2,3}$": "de", r"^20[0-9]{2}(-Q[1-4]|-H[12])?$": "2025-Q1",
     r"^[123]$": "1", r"^[0-9]+(\.[0-9]+)?$": "1.0", r"^[0-9a-f]{64}$": "0" * 64,
 }
