@@ -39,8 +39,10 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def main() -> None:
     """`kim`: a SIGTERM or SIGHUP (a terminal closed, `kill`, a CI timeout) stops a command as Ctrl-C does, so
-    whatever it started (a benchmark's baseline server, a stack) is stopped by its own clean-up."""
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    whatever it started (a benchmark's baseline server, a stack) is stopped by its own clean-up. SIGINT too, even
+    when `kim` was started with it ignored (a shell script's background job inherits SIGINT ignored, and Python
+    then never raises KeyboardInterrupt: `kill -INT` of a running `kim replay` did nothing)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
     app()
 
