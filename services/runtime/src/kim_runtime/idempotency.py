@@ -120,6 +120,12 @@ def decide(row: dict | None, fingerprint_: str, *, now, lease_over: bool) -> str
 
 # -- the store -------------------------------------------------------------------------------------------------------
 
+# A new key's claim (no row yet); RETURNING nothing means another request holds the key
+_CLAIM_NEW = ("INSERT INTO idempotency_keys (scope, key, fingerprint, claim, state, lease_until, expires_at) "
+              "VALUES ($1, $2, $3, $4, 'in_flight', now() + $5, now() + $6) ON CONFLICT (scope, key) DO NOTHING "
+              "RETURNING claim")
+
+
 class IdempotencyStore:
     def __init__(self, pool: asyncpg.Pool, *, ttl_s: float, lease_s: float):
         self.pool, self.ttl, self.lease = pool, timedelta(seconds=ttl_s), timedelta(seconds=lease_s)
@@ -128,10 +134,7 @@ class IdempotencyStore:
         claim_id = uuid.uuid4()
         async with self.pool.acquire() as conn:
             # the usual case, a new key: one statement on its own (it commits by itself), one round trip
-            row = await conn.fetchrow(
-                "INSERT INTO idempotency_keys (scope, key, fingerprint, claim, state, lease_until, expires_at) "
-                "VALUES ($1, $2, $3, $4, 'in_flight', now() + $5, now() + $6) ON CONFLICT (scope, key) DO NOTHING "
-                "RETURNING claim", scope, key, fingerprint_, claim_id, self.lease, self.ttl)
+            row = await conn.fetchrow(_CLAIM_NEW, scope, key, fingerprint_, claim_id, self.lease, self.ttl)
             if row is not None:
                 return Decision("claimed", claim_id)
             async with conn.transaction():
@@ -144,10 +147,7 @@ class IdempotencyStore:
             "SELECT *, expires_at < now() AS expired, lease_until < now() AS lease_over FROM idempotency_keys "
             "WHERE scope = $1 AND key = $2 FOR UPDATE", scope, key)
         if row is None:  # pruned meanwhile: insert it again, here under the transaction
-            row = await conn.fetchrow(
-                "INSERT INTO idempotency_keys (scope, key, fingerprint, claim, state, lease_until, expires_at) "
-                "VALUES ($1, $2, $3, $4, 'in_flight', now() + $5, now() + $6) ON CONFLICT (scope, key) "
-                "DO NOTHING RETURNING claim", scope, key, fingerprint_, claim_id, self.lease, self.ttl)
+            row = await conn.fetchrow(_CLAIM_NEW, scope, key, fingerprint_, claim_id, self.lease, self.ttl)
             return Decision("claimed", claim_id) if row is not None else Decision("in_flight")
         kind = decide(None if row["expired"] else dict(row), fingerprint_, now=None,
                       lease_over=row["lease_over"])
