@@ -208,6 +208,7 @@ def _audit_trail(services, case_id: str) -> str:
     """`kim audit case --show-personal` on the e2e databases (the audit view across every service store)."""
     env = {**os.environ, **{f"KIM_{s.upper()}_DATABASE_URL": url for s, url in services.database_urls.items()},
            "KIM_KAFKA_BOOTSTRAP": services.kafka_bootstrap, "KIM_AUTH_SECRET": services.auth_secret,
+           "KIM_CASES_URL": services.urls["cases"],  # the read is recorded (and sealed) by the cases service
            "KIM_TOKEN": issue_token(services.auth_secret, Principal(sub="e2e-auditor", role=Role.AUDITOR))}
     out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "kim"), "audit", "case", case_id,
                           "--format", "json", "--show-personal"], env=env, capture_output=True, text=True,

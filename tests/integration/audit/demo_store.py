@@ -135,3 +135,22 @@ async def copy_of(demo: Demo, stack, tmp_path: Path) -> AsyncIterator[Copy]:
     finally:
         for name in names.values():
             await drop_database(stack.postgres_url, name)
+
+
+@contextlib.asynccontextmanager
+async def cases_service(url: str, bootstrap: str) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
+    """The cases service on a copy's store, on a real port (KIM_CASES_URL for `kim audit`, which records each read
+    through it) and in-process; its consumers skip what is on the topics already (the copy has it)."""
+    from kim_cases.bootstrap import build_app
+    from kim_cases.settings import CasesSettings
+
+    from . import cli
+
+    app = build_app(CasesSettings(database_url=url, kafka_bootstrap=bootstrap, auth_secret=SECRET,
+                                  consumer_group_prefix=f"kim-copy-{uuid.uuid4().hex[:8]}"))
+    runtime = app.state.runtime
+    for handler in runtime.handlers:
+        await skip_history(bootstrap, runtime.consumers.group_id(handler), tuple(handler.topics))
+    async with app.router.lifespan_context(app), cli.listening(app) as base:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cases") as http:
+            yield base, http

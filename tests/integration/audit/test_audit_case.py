@@ -44,12 +44,15 @@ async def _cli_reads(cases_api, client_id: str) -> list[tuple[str, str, list[str
 
 
 @pytest.fixture
-async def cases_api(fresh_db, kafka_bootstrap):
+async def cases_api(fresh_db, kafka_bootstrap, monkeypatch):
+    """The cases service, in-process for the test and on a real port for `kim audit` (KIM_CASES_URL), which records
+    every read through it (POST /audit/records)."""
     from kim_cases.bootstrap import build_app
     from kim_cases.settings import CasesSettings
 
     app = build_app(CasesSettings(database_url=fresh_db, kafka_bootstrap=kafka_bootstrap, auth_secret=SECRET))
-    async with app.router.lifespan_context(app):
+    async with app.router.lifespan_context(app), cli.listening(app) as url:
+        monkeypatch.setenv("KIM_CASES_URL", url)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cases") as http:
             yield http
 

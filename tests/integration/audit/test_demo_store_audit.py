@@ -20,7 +20,7 @@ from kim_runtime.topics import SERVICES
 
 from ..runtime.harness import event
 from . import cli
-from .demo_store import Copy, copy_of, seeded_demo
+from .demo_store import Copy, cases_service, copy_of, seeded_demo
 from .test_anchors import FIX_HEAD, delete_stream, rechain
 from .test_verify_cli import _sql
 
@@ -39,6 +39,14 @@ async def demo(stack):
 async def copy(demo, stack, tmp_path):
     async with copy_of(demo, stack, tmp_path) as c:
         yield c
+
+
+@pytest.fixture
+async def cases_api(copy, stack, monkeypatch):
+    """The cases service on the copy: `kim audit` records every read through it (KIM_CASES_URL)."""
+    async with cases_service(copy.urls["cases"], stack.kafka_bootstrap) as (url, http):
+        monkeypatch.setenv("KIM_CASES_URL", url)
+        yield http
 
 
 async def _verify(monkeypatch, copy: Copy, services=SERVICES) -> tuple[list, str]:
@@ -184,7 +192,7 @@ async def test_an_append_forged_with_the_services_own_role_is_found(copy, app_ro
     assert "has no outbox row: it never reached Kafka" in unpublished.detail
 
 
-async def test_an_exported_trail_verifies_and_a_changed_byte_fails(copy, tmp_path):
+async def test_an_exported_trail_verifies_and_a_changed_byte_fails(copy, cases_api, tmp_path):
     case, _ = await _longest_case(copy)
     env = _env(copy)
     files = [tmp_path / "trail-1.json", tmp_path / "trail-2.json"]
@@ -216,7 +224,7 @@ async def test_an_exported_trail_verifies_and_a_changed_byte_fails(copy, tmp_pat
     assert [r["data"]["sha256"] for r in rows] == [sig["sha256"]] * 2  # each export recorded with its hash
 
 
-async def test_as_of_by_business_date_answers_the_state_in_the_middle_of_a_case(copy):
+async def test_as_of_by_business_date_answers_the_state_in_the_middle_of_a_case(copy, cases_api):
     rows = await _fetch(copy.urls["cases"], """
         SELECT o.stream_id, (o.data->>'opened_on')::date AS opened, (a.data->>'assessed_on')::date AS assessed,
                o.recorded_at FROM events o JOIN events a ON a.stream_id = o.stream_id
@@ -248,7 +256,7 @@ async def test_as_of_by_business_date_answers_the_state_in_the_middle_of_a_case(
           f"{later['version']} ({later['state']['phase']})")
 
 
-async def test_referral_report_and_position_questions(copy, demo):
+async def test_referral_report_and_position_questions(copy, cases_api, demo):
     env = _env(copy)
     [ref] = await _fetch(copy.urls["referrals"], "SELECT stream_id, data FROM events WHERE type = "
                          "'kim.referrals.ReferralRequested' ORDER BY position LIMIT 1")
@@ -310,3 +318,58 @@ async def test_a_data_key_deleted_with_the_services_own_role_is_found(copy, app_
     print(f"\n{out}")
     assert [(f.kind, f.stream, f.version) for f in found] == [("shredded", client[0], 1)], out
     assert "no kim.cases.ClientErased records an erasure" in found[0].detail
+
+
+async def test_kim_audits_own_records_are_sealed_by_the_service_and_a_forged_one_is_found(
+        copy, cases_api, app_role, monkeypatch):
+    """Issue 15: `kim audit` holds no signing key; the cases service records and seals its reads (POST
+    /audit/records). An auditor's read lands sealed in the client's access log and /clients/{id}/reads; a record
+    forged with the service's own role (no seal) is found, as a forged casework event is; no exemption is left."""
+    case, _ = await _longest_case(copy)
+    [client] = await _fetch(copy.urls["cases"], "SELECT data->>'client_id' AS c FROM events WHERE stream_id = $1 "
+                            "AND version = 1", case)
+    client = client["c"]
+    env = _env(copy)
+    env.pop("KIM_AUDIT_SIGNING_KEY", None)
+    env.pop("KIM_AUDIT_SIGNING_KEY_FILE", None)
+    code, out, err = await cli.run("audit", "case", case, env=env)
+    assert code == 0, err
+    [access] = await _fetch(copy.urls["cases"], "SELECT version, metadata, data FROM events WHERE stream_id = $1 "
+                            "ORDER BY version DESC LIMIT 1", f"access-{client}")
+    [answer] = await _fetch(copy.urls["cases"], "SELECT stream_id, version, metadata, data FROM events WHERE "
+                            "type = 'kim.audit.TrailExported' ORDER BY position DESC LIMIT 1")
+    for row in (access, answer):
+        assert row["metadata"]["actor"] == "auditor-7" and row["metadata"]["seal"]["signature"], row
+    assert (access["data"]["via"], access["data"]["role"], access["data"]["fields"]) == (
+        "kim audit case", "auditor", ["trail"])
+    r = await cases_api.get(f"/clients/{client}/reads", headers={"Authorization": f"Bearer {AUDITOR}"})
+    assert r.status_code == 200, r.text
+    assert (r.json()[-1]["via"], r.json()[-1]["actor"], r.json()[-1]["version"]) == (
+        "kim audit case", "auditor-7", access["version"])
+    found, out = await _verify(monkeypatch, copy, ["cases"])
+    assert found == [], out  # the service's seal holds on both records
+
+    # an insider forges a read by another auditor and an answer, with the service's own role (kim_append)
+    now = datetime.now(UTC)
+    conn = await db.connect(app_role)
+    try:
+        await conn.fetch(FORGE, f"access-{client}", access["version"], None, "kim.cases.PersonalDataViewed", now,
+                         {"actor": "auditor-9", "source": "/kim/cases", "subject": client},
+                         {"client_id": client, "fields": ["trail"], "via": "kim audit case", "role": "auditor",
+                          "viewed_at": now.isoformat()})
+        await conn.fetch(FORGE, answer["stream_id"], answer["version"], None, "kim.audit.TrailExported", now,
+                         {"actor": "auditor-9", "source": "/kim/audit", "subject": client},
+                         {**answer["data"], "role": "auditor", "at": now.isoformat()})
+    finally:
+        await conn.close()
+    found, out = await _verify(monkeypatch, copy, ["cases"])
+    print(f"\n{out}")
+    assert sorted((f.kind, f.stream, f.version, f.actor) for f in found) == sorted([
+        ("unsealed", f"access-{client}", access["version"] + 1, "auditor-9"),
+        ("unsealed", answer["stream_id"], answer["version"] + 1, "auditor-9")]), out
+    assert all("carries no writer seal" in f.detail for f in found), out
+
+    # without the cases service, nothing is shown: the CLI cannot record (and never seals) a read itself
+    code, out, err = await cli.run("audit", "case", case, env=env | {"KIM_CASES_URL": "http://127.0.0.1:9"})
+    assert (code, out) == (2, ""), err
+    assert "cannot reach the cases service at http://127.0.0.1:9 to record this read" in err, err

@@ -41,20 +41,6 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(2) from None
 
 
-def _seal_records() -> None:
-    """Seal what this command records (reads, exports) with the audit signing key where this shell has it, as the
-    services seal their events; without it the records stay unsealed, which `kim audit verify` accepts for the
-    CLI's own records only (kim_cli.audit.store_checks)."""
-    from kim_runtime.store import seal_appends_with
-
-    from kim_cli.audit.anchors import signer
-
-    try:
-        seal_appends_with(signer())
-    except UserError:
-        pass
-
-
 def _deliver(text: str, export: Path | None) -> None:
     from kim_cli.audit.exports import write_export
 
@@ -87,13 +73,12 @@ def case(
     bytes."""
     from kim_cli.audit.as_of import parse_time
     from kim_cli.audit.case_report import case_report
-    from kim_cli.audit.identity import authenticate
+    from kim_cli.audit.identity import authenticate, given_token
 
     try:
-        who = authenticate("audit.case", token)
-        _seal_records()
+        authenticate("audit.case", token)
         moment = parse_time(as_of) if as_of else None
-        text = asyncio.run(case_report(case_id, fmt=fmt.value, as_of=moment, reveal=show_personal, reader=who,
+        text = asyncio.run(case_report(case_id, fmt=fmt.value, as_of=moment, reveal=show_personal, token=given_token(token),
                                        destination=str(output) if output else "stdout",
                                        say=lambda m: typer.echo(m, err=True), by=by.value,
                                        export=output is not None))
@@ -109,36 +94,24 @@ def _answer(kind: str, ident: str, fmt: Format, token: str | None, export: Path 
     import json
 
     from kim_cli.audit import audit_log
-    from kim_cli.audit.identity import authenticate
+    from kim_cli.audit.identity import authenticate, given_token
 
     if fmt is Format.csv:
         _fail(UserError(f"kim audit {kind} answers as table or json"))
     try:
-        who = authenticate(f"audit.{kind}", token)
-        _seal_records()
+        authenticate(f"audit.{kind}", token)
 
         async def run() -> str:
-            from kim_cases.public import AccessLog
-
-            from kim_cli.audit.connect import open_store
             from kim_cli.audit.exports import export_hash
 
             answer, read, client = await fetch()
             text = (json.dumps(answer, indent=2, ensure_ascii=False, sort_keys=True, default=str) + "\n"
                     if fmt is Format.json else render(answer))
-            cases = await open_store("cases", lambda m: typer.echo(m, err=True))
-            if cases is None:
-                raise UserError(f"kim audit {kind} records who read what in the cases store, and there is none: "
-                                "start the cases service or set KIM_CASES_DATABASE_URL")
-            try:
-                if client is not None:
-                    await AccessLog(cases).record(who, client, sorted(read) or [kind], f"kim audit {kind}")
-                await audit_log.record(cases, who, [(
-                    audit_log.EXPORTED, {f"{kind}_id": ident, "format": fmt.value,
-                                         "destination": str(export) if export is not None else "stdout"}
-                    | ({"sha256": export_hash(text)} if export is not None else {}))], subject=client)
-            finally:
-                await cases.close()
+            await audit_log.record(given_token(token), kind, f"kim audit {kind}",
+                                   {f"{kind}_id": ident, "format": fmt.value,
+                                    "destination": str(export) if export is not None else "stdout"}
+                                   | ({"sha256": export_hash(text)} if export is not None else {}),
+                                   client_id=client, fields=sorted(read) or [kind])
             return text
 
         _deliver(asyncio.run(run()), export)
@@ -343,12 +316,11 @@ def erasures(fmt: Format = typer.Option(Format.table, "--format", "-f", help="ta
     (from the hash-chained ClientErased events, so the list is as trustworthy as `kim audit verify` says). Needs an
     auditor's or admin's token; the read is recorded in the audit stream under it."""
     from kim_cli.audit.erasures import erasure_rows, render_erasures
-    from kim_cli.audit.identity import authenticate
+    from kim_cli.audit.identity import authenticate, given_token
 
     try:
-        who = authenticate("audit.erasures", token)
-        _seal_records()
-        rows = asyncio.run(erasure_rows(lambda m: typer.echo(m, err=True), who))
+        authenticate("audit.erasures", token)
+        rows = asyncio.run(erasure_rows(lambda m: typer.echo(m, err=True), given_token(token)))
     except UserError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

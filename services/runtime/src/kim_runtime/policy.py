@@ -87,6 +87,9 @@ POLICY: dict[str, Rule] = {
     "client.read": Rule(Resource.CLIENT, STAFF_READ),
     "client.erase": Rule(Resource.CLIENT, {TL: S, ADMIN: A}, writes=True),
     "client.reads": Rule(Resource.CLIENT, {AUDITOR: A, ADMIN: A}),
+    # what `kim audit` showed an auditor, recorded (and sealed) by the cases service: the caller's own read in the
+    # client's access log and the audit stream, like the trace GET /clients/{id} leaves; not a write of casework
+    "audit.record": Rule(Resource.NONE, {AUDITOR: A, ADMIN: A}),
     "client.legal_hold": Rule(Resource.CLIENT, {TL: S, ADMIN: A}, writes=True),  # place or lift (retention)
     "case.open": Rule(Resource.CLIENT, CASEWORK, writes=True, in_body=True),
     "case.list": Rule(Resource.NONE, STAFF_READ),

@@ -28,7 +28,8 @@ class AccessLog:
         self.store = EventStore(pool, topic=None)
 
     async def record(self, principal: Principal, client_id: str, fields: list[str], via: str,
-                     correlation_id: str | None = None) -> None:
+                     correlation_id: str | None = None) -> int:
+        """Append the read to the client's access log; its version there."""
         stream = access_stream(client_id)
         event = Envelope(type=VIEWED, source=SOURCE, stream_id=stream, subject=client_id, actor=principal.sub,
                          municipality=principal.municipality, correlation_id=correlation_id,
@@ -36,8 +37,8 @@ class AccessLog:
                                "role": principal.role.value, "viewed_at": datetime.now(UTC).isoformat()})
         for _ in range(10):  # concurrent readers of one client: take the next version and try again
             try:
-                await self.store.append(stream, [event], await self.store.stream_version(stream))
-                return
+                return (await self.store.append(stream, [event],
+                                                await self.store.stream_version(stream)))[-1].envelope.stream_version
             except ConcurrencyConflict:
                 continue
         raise RuntimeError(f"could not record the read of client {client_id}'s personal data; try again")
@@ -45,3 +46,37 @@ class AccessLog:
     async def reads(self, client_id: str) -> list[dict]:
         return [{"version": e.stream_version, "time": e.time.isoformat(), "actor": e.actor, **e.data}
                 for e in await self.store.read_stream(access_stream(client_id))]
+
+
+# -- what `kim audit` records about itself ------------------------------------------------------------------------
+# Stream audit-<YYYY-MM-DD> (UTC day) in this store, no outbox. Written here, by the service, so each record carries
+# the service's writer seal (kim_runtime.anchor): the CLI holds no signing key, and a record it could not seal would
+# be one an insider could forge. The CLI asks for it through POST /audit/records (entrypoints/audit_api.py).
+AUDIT_SOURCE = "/kim/audit"
+EXPORTED = "kim.audit.TrailExported"
+
+
+def audit_stream(day: datetime) -> str:
+    return f"audit-{day.astimezone(UTC).date().isoformat()}"
+
+
+class AuditLog:
+    def __init__(self, pool: asyncpg.Pool):
+        self.store = EventStore(pool, topic=None)
+
+    async def record(self, principal: Principal, data: dict, *, subject: str | None,
+                     correlation_id: str | None = None) -> tuple[str, int]:
+        """Append one kim.audit.TrailExported to today's audit stream under the caller's verified token (its subject
+        is the actor, its role is in the data); concurrent auditors retry on the next version."""
+        now = datetime.now(UTC)
+        stream = audit_stream(now)
+        event = Envelope(type=EXPORTED, source=AUDIT_SOURCE, stream_id=stream, subject=subject, actor=principal.sub,
+                         time=now, correlation_id=correlation_id,
+                         data={**data, "role": principal.role.value, "at": now.isoformat()})
+        for _ in range(20):
+            try:
+                recorded = await self.store.append(stream, [event], await self.store.stream_version(stream))
+                return stream, recorded[-1].envelope.stream_version
+            except ConcurrencyConflict:
+                continue
+        raise RuntimeError(f"could not record the audit event in stream {stream}; try again")

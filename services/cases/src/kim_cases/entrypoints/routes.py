@@ -7,9 +7,10 @@ from kim_runtime.auth import Principal
 from kim_runtime.policy import Owner, Resource, owner_resolvers
 
 from kim_cases.application.access import case_owner, client_owner
-from kim_cases.entrypoints import cases_api, casework_api, clients_api, internal_api, worklist_api
+from kim_cases.entrypoints import audit_api, cases_api, casework_api, clients_api, internal_api, worklist_api
 
-ROUTERS = (clients_api.router, cases_api.router, casework_api.router, worklist_api.router, internal_api.router)
+ROUTERS = (clients_api.router, cases_api.router, casework_api.router, worklist_api.router, internal_api.router,
+           audit_api.router)
 
 
 def install(app: FastAPI) -> None:

@@ -1,43 +1,46 @@
-"""What `kim audit` records about itself: exports of trails and reads of personal data, as events.
+"""What `kim audit` records about itself, recorded by the cases service (POST /audit/records), never by the CLI.
 
-Stream ``audit-<YYYY-MM-DD>`` (UTC day) in the cases service's store: hash-chained like every stream (so `kim audit
-verify` covers it), no outbox (who audited what stays inside the cases database; it never goes to Kafka).
-Type ``kim.audit.TrailExported`` (a trail, answer or list shown on stdout or written to a file; reads of personal data in clear go to the client's own access log, as the APIs'
-reads do: kim_cases.adapters.access_log); data names the case and the client, so the
-case's own trail lists them. Recorded before the output is written: if recording fails, nothing is shown.
+Each read of a client's data lands in the client's access log (stream access-<client>, GET /clients/{id}/reads) and
+each answer or export in stream ``audit-<YYYY-MM-DD>`` (type ``kim.audit.TrailExported``; data names the case and
+the client, the format, where it went and an export's SHA-256) in the cases store. The cases service appends both
+under the caller's verified token and seals them with its writer seal (kim_runtime.anchor), as every event it
+writes; the CLI holds no signing key, so it cannot write a record `kim audit verify` would accept, and neither can
+an insider with the database alone (kim_cli.audit.store_checks: [unsealed]).
+
+Recorded before the output is written: if the service cannot be reached or refuses, nothing is shown (exit 2).
+Where the cases service is: KIM_CASES_URL (default http://127.0.0.1:8001, `make run`'s).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import os
 
-import asyncpg
+import httpx
 
-from kim_runtime.auth import Principal
-from kim_runtime.envelope import Envelope, new_id
-from kim_runtime.errors import ConcurrencyConflict
-from kim_runtime.store import EventStore
+from kim_cli.audit.connect import UserError
 
-SOURCE = "/kim/audit"
+DEFAULT_URL = "http://127.0.0.1:8001"
 EXPORTED = "kim.audit.TrailExported"
 
 
-def audit_stream(day: datetime) -> str:
-    return f"audit-{day.astimezone(UTC).date().isoformat()}"
+def cases_url() -> str:
+    return (os.environ.get("KIM_CASES_URL") or DEFAULT_URL).rstrip("/")
 
 
-async def record(cases: asyncpg.Pool, who: Principal, events: list[tuple[str, dict]], *, subject: str | None) -> None:
-    """Append (type, data) pairs to today's audit stream under the caller's verified token (its subject is the
-    actor, its role is in the data; there is no free-text actor); concurrent auditors retry on the next version."""
-    now = datetime.now(UTC)
-    stream, store, correlation = audit_stream(now), EventStore(cases, topic=None), new_id()
-    envelopes = [Envelope(type=t, source=SOURCE, stream_id=stream, subject=subject, actor=who.sub, time=now,
-                          correlation_id=correlation,
-                          data={**data, "role": who.role.value, "at": now.isoformat()}) for t, data in events]
-    for _ in range(20):
-        try:
-            await store.append(stream, envelopes, await store.stream_version(stream))
-            return
-        except ConcurrencyConflict:
-            continue
-    raise RuntimeError(f"could not record the audit events in stream {stream}; try again")
+async def record(token: str, command: str, via: str, answer: dict, *, client_id: str | None = None,
+                 fields: list[str] | tuple[str, ...] = ()) -> dict:
+    """Have the cases service record the answer (and the client's read, when it shows a client's data); its reply
+    names the stream versions it wrote. UserError when it cannot: nothing may be shown then."""
+    body = {"command": command, "via": via, "client_id": client_id, "fields": sorted(set(fields)),
+            "answer": answer}
+    url = cases_url()
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            r = await http.post("/audit/records", json=body, headers={"Authorization": f"Bearer {token}"})
+    except httpx.HTTPError as exc:
+        raise UserError(f"cannot reach the cases service at {url} to record this read ({exc.__class__.__name__}: "
+                        f"{exc}); nothing was shown. Start it (`make run`) or set KIM_CASES_URL") from None
+    if r.status_code != 201:
+        raise UserError(f"the cases service at {url} did not record this read ({r.status_code}: {r.text[:300]}); "
+                        "nothing was shown") from None
+    return r.json()

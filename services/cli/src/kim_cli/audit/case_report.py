@@ -7,8 +7,7 @@ from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import datetime
 
-from kim_cases.public import HEALTH, AccessLog, mentions_health
-from kim_runtime.auth import Principal
+from kim_cases.public import HEALTH, mentions_health
 from kim_runtime.topics import SERVICES
 
 from kim_cli.audit import audit_log, render
@@ -28,7 +27,7 @@ def _audit_record(e) -> bool:
     return e.stream_id.startswith("access-") or e.type.startswith("kim.audit.")
 
 
-async def case_report(case_id: str, *, fmt: str, as_of: datetime | None, reveal: bool, reader: Principal,
+async def case_report(case_id: str, *, fmt: str, as_of: datetime | None, reveal: bool, token: str,
                       destination: str, say, by: str = "recorded",
                       export: bool = False) -> str:
     """The text of the trail (or of the state at `as_of`). `export`: deterministic for a file that is signed."""
@@ -63,13 +62,12 @@ async def case_report(case_id: str, *, fmt: str, as_of: datetime | None, reveal:
                     "table": lambda: render.trail_table(header, trail, fixed=export)}[fmt]()
         if mentions_health(shown):  # health in clear (opened, or a version 1 event's plain list): named in the read
             opener.read.add(HEALTH)
-        events = [(audit_log.EXPORTED, {"case_id": case_id, "client_id": client_id, "format": fmt,
-                                        "as_of": as_of.isoformat() if as_of else None, "events": len(trail),
-                                        "destination": destination}
-                   | ({"by": by} if as_of else {}) | ({"sha256": export_hash(text)} if export else {}))]
-        # every read is recorded first (if that fails, nothing is shown): the fields shown in clear, or "trail" when
-        # all personal data stayed withheld (the trail is still the client's casework)
-        await AccessLog(cases).record(reader, client_id, sorted(opener.read) or ["trail"],
-                                      "kim audit case --show-personal" if reveal else "kim audit case")
-        await audit_log.record(cases, reader, events, subject=client_id)
+        answer = ({"case_id": case_id, "client_id": client_id, "format": fmt,
+                   "as_of": as_of.isoformat() if as_of else None, "events": len(trail), "destination": destination}
+                  | ({"by": by} if as_of else {}) | ({"sha256": export_hash(text)} if export else {}))
+        # every read is recorded first, by the cases service under the token (if that fails, nothing is shown): the
+        # fields shown in clear, or "trail" when all personal data stayed withheld (the trail is still the
+        # client's casework)
+        await audit_log.record(token, "case", "kim audit case --show-personal" if reveal else "kim audit case",
+                               answer, client_id=client_id, fields=sorted(opener.read) or ["trail"])
         return text

@@ -7,8 +7,6 @@ import io
 import json
 from collections.abc import Callable
 
-from kim_runtime.auth import Principal
-
 from kim_cli.audit import audit_log
 from kim_cli.audit.connect import open_store
 
@@ -23,16 +21,16 @@ FROM events WHERE type = 'kim.cases.ClientErased' ORDER BY position
 """
 
 
-async def erasure_rows(say: Callable[[str], None], who: Principal) -> list[dict]:
-    """The erasures, after recording their reading in the audit stream under the caller's token."""
+async def erasure_rows(say: Callable[[str], None], token: str) -> list[dict]:
+    """The erasures, after the cases service recorded their reading in the audit stream under the caller's token."""
     pool = await open_store("cases", say)
     if pool is None:
         return []
     try:
         async with pool.acquire() as conn:
             rows = [dict(r) for r in await conn.fetch(_ERASURES)]
-        await audit_log.record(pool, who, [(audit_log.EXPORTED, {"list": "erasures", "erasures": len(rows),
-                                                                  "destination": "stdout"})], subject=None)
+        await audit_log.record(token, "erasures", "kim audit erasures",
+                               {"list": "erasures", "erasures": len(rows), "destination": "stdout"})
         return rows
     finally:
         await pool.close()

@@ -18,10 +18,10 @@ shredded     (cases) A registered client whose data key is gone from client_keys
 unsealed     An event recorded after the store's first sealed event without a valid writer seal from a trusted audit
              key (kim_runtime.anchor: the service process signs every event it appends, over its id, stream,
              type, time, metadata with the command's actor, and data; the database role cannot): appended around
-             the service, e.g. by kim_append with the service's own role, or changed after it was sealed. The
-             records `kim audit` itself writes (kim.audit.*, and a client's access log entries via "kim audit ...")
-             are sealed only where the CLI has the signing key and are not required to be: an insider can forge
-             such a record of a read, never hide an event.
+             the service, e.g. by kim_append with the service's own role, or changed after it was sealed. This
+             holds for the records of `kim audit` itself too (kim.audit.* and a client's access log entries via
+             "kim audit ..."): the cases service writes and seals them (POST /audit/records), so an unsealed one
+             was forged.
 """
 
 from __future__ import annotations
@@ -141,12 +141,6 @@ FROM events WHERE position >= $1 AND position > $2 ORDER BY position LIMIT $3
 BATCH = 5000
 
 
-def _written_by_the_cli(r) -> bool:
-    via = r["data"].get("via", "") if isinstance(r["data"], dict) else ""
-    return r["type"].startswith("kim.audit.") or (r["type"] == "kim.cases.PersonalDataViewed"
-                                                 and via.startswith("kim audit"))
-
-
 async def check_seals(pool: asyncpg.Pool, trusted: dict, finding) -> tuple[list, int]:
     """Every event from the store's first sealed one on whose writer seal does not hold; and how many were checked."""
     out, checked, after = [], 0, 0
@@ -158,8 +152,6 @@ async def check_seals(pool: asyncpg.Pool, trusted: dict, finding) -> tuple[list,
             for r in rows:
                 after = r["position"]
                 meta = r["metadata"] or {}
-                if SEAL not in meta and _written_by_the_cli(r):
-                    continue
                 checked += 1
                 digest = event_digest(r["event_id"], r["stream_id"], r["type"], r["schema_version"],
                                       r["occurred_at"], meta, r["data"])

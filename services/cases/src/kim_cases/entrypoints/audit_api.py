@@ -1,0 +1,60 @@
+"""HTTP: the records `kim audit` makes of itself, written by this service so that they carry its writer seal.
+
+`kim audit case|referral|report|position|erasures` read the stores directly (an auditor's tool), but they do not
+record what they showed themselves: the CLI holds no audit signing key, and a record it appended unsealed would be
+one an insider could forge or leave out unnoticed. So before it shows anything the CLI posts what it is about to
+show here, with the auditor's token; this service appends the read to the client's access log (GET
+/clients/{id}/reads) and the answer to the audit-<date> stream, both sealed with the service's key, under the
+token's subject and role. `kim audit verify` then requires a valid seal on them like on any other event.
+
+Action `audit.record` (kim_runtime.policy): auditors and admins. It is not a write of casework: like GET
+/clients/{id}, which also appends the reader to the access log, it records the caller's own read and nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, status
+from kim_runtime.types import Id
+from pydantic import Field, StringConstraints
+
+from kim_cases.adapters.access_log import AuditLog
+from kim_cases.adapters.events import CommandContext
+from kim_cases.application.services import Services
+from kim_cases.entrypoints.deps import caller, services
+from kim_cases.entrypoints.requests import Body
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+Word = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,39}$")]
+Scalar = Annotated[str, StringConstraints(max_length=500, pattern=r"^[^\x00-\x1f\x7f]*$")] | int | None
+FieldName = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+
+class AuditRecord(Body):
+    command: Literal["case", "referral", "report", "position", "erasures"] = Field(
+        description="The `kim audit` command whose answer is recorded")
+    via: Annotated[str, StringConstraints(pattern=r"^kim audit [a-z][a-z -]{0,60}$")] = Field(
+        description="How the data was read, as the access log shows it (e.g. `kim audit case --show-personal`)")
+    client_id: Id | None = Field(default=None, description="The client whose data the answer shows (None: none)")
+    fields: list[FieldName] = Field(default_factory=list, max_length=40,
+                                    description="What of the client's data was shown in clear (access log)")
+    answer: dict[Word, Scalar] = Field(max_length=20, description="What was answered: ids, format, destination, "
+                                       "the export's SHA-256 (the audit stream's kim.audit.TrailExported)")
+
+
+@router.post("/records", status_code=status.HTTP_201_CREATED,
+             summary="Record an auditor's read with `kim audit` (sealed by this service; the CLI calls it)")
+async def record(body: AuditRecord, ctx: CommandContext = Depends(caller("audit.record")),
+                 s: Services = Depends(services)) -> dict:
+    out: dict = {"access": None}
+    if body.client_id is not None:
+        await s.repo.client(body.client_id)  # 404 for a client that does not exist
+        version = await s.access_log.record(ctx.principal, body.client_id, list(body.fields) or [body.command],
+                                            body.via, ctx.correlation_id)
+        out["access"] = {"stream": f"access-{body.client_id}", "version": version}
+    stream, version = await AuditLog(s.pool).record(ctx.principal, dict(body.answer), subject=body.client_id,
+                                                    correlation_id=ctx.correlation_id)
+    out["audit"] = {"stream": stream, "version": version}
+    return out
