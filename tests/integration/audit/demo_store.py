@@ -117,7 +117,7 @@ async def copy_of(demo: Demo, stack, tmp_path: Path) -> AsyncIterator[Copy]:
     finally:
         await admin.close()
     urls = {s: stack.database_url(n) for s, n in names.items()}
-    file = tmp_path / f"anchors-{tag}.jsonl"
+    file = tmp_path / f"anchors-{tag}" / "cases.jsonl"  # also where a cases service on the copy writes (cases_service)
 
     async def no_topic(_values) -> None:  # the file is the anchors' only copy here
         return None
@@ -138,16 +138,18 @@ async def copy_of(demo: Demo, stack, tmp_path: Path) -> AsyncIterator[Copy]:
 
 
 @contextlib.asynccontextmanager
-async def cases_service(url: str, bootstrap: str) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
+async def cases_service(url: str, bootstrap: str, anchors: Path) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
     """The cases service on a copy's store, on a real port (KIM_CASES_URL for `kim audit`, which records each read
-    through it) and in-process; its consumers skip what is on the topics already (the copy has it)."""
+    through it) and in-process; its consumers skip what is on the topics already (the copy has it); its anchors and
+    receipts go to the copy's anchor file `anchors` (named cases.jsonl)."""
     from kim_cases.bootstrap import build_app
     from kim_cases.settings import CasesSettings
 
     from . import cli
 
     app = build_app(CasesSettings(database_url=url, kafka_bootstrap=bootstrap, auth_secret=SECRET,
-                                  consumer_group_prefix=f"kim-copy-{uuid.uuid4().hex[:8]}"))
+                                  consumer_group_prefix=f"kim-copy-{uuid.uuid4().hex[:8]}",
+                                  audit_anchor_dir=anchors.parent))
     runtime = app.state.runtime
     for handler in runtime.handlers:
         await skip_history(bootstrap, runtime.consumers.group_id(handler), tuple(handler.topics))

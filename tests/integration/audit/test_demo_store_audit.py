@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from kim_cli.audit.verify_report import AnchorSource, verify_all
 from kim_runtime import db
+from kim_runtime.anchor import read_file
 from kim_runtime.auth import Principal, Role, issue_token
 from kim_runtime.store import EventStore
 from kim_runtime.topics import SERVICES
@@ -44,7 +45,7 @@ async def copy(demo, stack, tmp_path):
 @pytest.fixture
 async def cases_api(copy, stack, monkeypatch):
     """The cases service on the copy: `kim audit` records every read through it (KIM_CASES_URL)."""
-    async with cases_service(copy.urls["cases"], stack.kafka_bootstrap) as (url, http):
+    async with cases_service(copy.urls["cases"], stack.kafka_bootstrap, copy.anchors) as (url, http):
         monkeypatch.setenv("KIM_CASES_URL", url)
         yield http
 
@@ -373,3 +374,36 @@ async def test_kim_audits_own_records_are_sealed_by_the_service_and_a_forged_one
     code, out, err = await cli.run("audit", "case", case, env=env | {"KIM_CASES_URL": "http://127.0.0.1:9"})
     assert (code, out) == (2, ""), err
     assert "cannot reach the cases service at http://127.0.0.1:9 to record this read" in err, err
+
+
+async def test_the_newest_access_log_event_deleted_right_after_a_read_is_found(copy, cases_api, monkeypatch):
+    """Issue 15: the access log never leaves the store, so an insider could delete a client's newest read right
+    after it happened and re-chain the stream, unseen until the next anchor (300 s) sealed the changed history. The
+    service now seals each access-log append at once with a signed receipt (anchor file and topic)."""
+    case, _ = await _longest_case(copy)
+    [row] = await _fetch(copy.urls["cases"], "SELECT data->>'client_id' AS c FROM events WHERE stream_id = $1 "
+                         "AND version = 1", case)
+    client, stream = row["c"], f"access-{row['c']}"
+    admin = {"Authorization": f"Bearer {issue_token(SECRET, Principal(sub='admin-1', role=Role.ADMIN))}"}
+    for _ in range(2):  # two reads: the insider deletes the second, the newest
+        r = await cases_api.get(f"/clients/{client}", headers=admin)
+        assert r.status_code == 200, r.text
+    [head] = await _fetch(copy.urls["cases"], "SELECT version, encode(hash, 'hex') AS hash, metadata->>'actor' AS "
+                          "actor FROM events WHERE stream_id = $1 ORDER BY version DESC LIMIT 1", stream)
+    assert head["actor"] == "admin-1" and head["version"] >= 2
+    receipts = [x.body for x in read_file(copy.anchors) if x.kind == "receipt" and x.body.stream_id == stream]
+    assert [(b.version, b.hash) for b in receipts][-1] == (head["version"], head["hash"]), "sealed on append"
+    assert len(receipts) == head["version"], "one receipt per append"
+    found, out = await _verify(monkeypatch, copy, ["cases"])
+    assert found == [], out
+
+    # the insider, right after the read: the newest access-log event deleted, the stream's head set back
+    await _sql(copy.urls["cases"], f"DELETE FROM events WHERE stream_id = '{stream}' AND version = {head['version']}",
+               FIX_HEAD)
+    found, out = await _verify(monkeypatch, copy, ["cases"])
+    print(f"\n{out}")
+    assert "every hash chain holds" in out, "the chain was re-made: only the receipt shows the deletion"
+    assert [(f.kind, f.stream, f.version) for f in found] == [("truncated", stream, head["version"])], out
+    assert (f"[truncated] cases: stream {stream} version {head['version']}: the stream ends at version "
+            f"{head['version'] - 1}; the service's signed receipt of ") in out, out
+    assert "(its newest events were deleted after they were recorded)" in out

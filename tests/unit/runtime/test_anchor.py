@@ -162,3 +162,30 @@ def test_keys_load_from_settings_and_refuse_what_is_not_a_key(tmp_path, signer):
             load_signer(env="production", **kwargs)
     keys = parse_public_keys(f"{public_text(generated.public)}, {public_text(signer.public)}", "test")
     assert set(keys) == {generated.key_id, signer.key_id}
+
+
+def _receipt(signer: Signer, stream: str, version: int, store: str = STORE):
+    from kim_runtime.anchor import ReceiptBody
+
+    _, _, hash_hex = head(stream, version)
+    return parse_record(signer.receipt(ReceiptBody(
+        service="cases", store=store, stream_id=stream, version=version, hash=hash_hex,
+        created_at=T0 + timedelta(minutes=version), key_id=signer.key_id)).model_dump_json())
+
+
+def test_receipts_keep_each_streams_newest_and_a_changed_or_foreign_one_is_a_finding(signer):
+    records = history(signer, STEPS) + [_receipt(signer, "access-c1", 1), _receipt(signer, "access-c1", 2),
+                                        _receipt(signer, "access-c2", 1, store="another-store")]
+    log = check_log("cases", STORE, records, trusted(signer))
+    assert log.findings == [] and log.latest.seq == 3
+    assert {s: (b.version, b.hash) for s, b in log.receipts.items()} == {"access-c1": head("access-c1", 2)[1:]}
+
+    changed = _receipt(signer, "access-c1", 3)
+    changed = changed.model_copy(update={"body": changed.body.model_copy(update={"version": 4})})
+    other = Signer.generate()[0]
+    log = check_log("cases", STORE, records + [changed, _receipt(other, "access-c1", 5)], trusted(signer))
+    assert [(f.kind, f.stream_id, f.version) for f in log.findings] == [("anchor", "access-c1", 4),
+                                                                        ("anchor", "access-c1", 5)]
+    assert "the signature does not match (the receipt was changed)" in log.findings[0].line()
+    assert "which is not a trusted audit key" in log.findings[1].line()
+    assert log.receipts["access-c1"].version == 2, "an invalid receipt vouches for nothing"

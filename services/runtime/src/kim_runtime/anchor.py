@@ -11,7 +11,8 @@ vouches for and compare it with the store: an edited and re-chained, truncated, 
 found with its stream, version and the anchor that proves it (`kim audit verify`).
 
 What an anchor cannot see: a change made after the last anchor and before the next one is sealed by the next one
-(the interval is the window); the file and the topic must be kept where the database's administrators cannot
+(the interval is the window; the streams that never leave the store are sealed on each append instead: Receipts,
+below); the file and the topic must be kept where the database's administrators cannot
 rewrite them (a WORM bucket, another team's broker ACLs).
 """
 
@@ -98,7 +99,32 @@ class HeadsRecord(_Record):
     heads: list[tuple[str, int, str]] = Field(description="[stream id, version, hash (hex)] of each changed stream")
 
 
-AnyRecord = AnchorRecord | HeadsRecord
+class ReceiptBody(_Record):
+    """One stream head, sealed at once when the event was appended: a stream that never leaves the store (the access
+    log, the audit stream) cannot wait for the next anchor, or its newest events could be deleted and the stream
+    re-chained inside the interval."""
+
+    service: str
+    store: str
+    stream_id: str
+    version: int = Field(ge=1)
+    hash: str = Field(description="Hash of the stream's event at `version` (hex)")
+    created_at: datetime
+    key_id: str
+
+    def canonical(self) -> bytes:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":")).encode()
+
+
+class ReceiptRecord(_Record):
+    """A signed receipt of one appended event (kind "receipt"), on the anchor topic and in the anchor file."""
+
+    kind: Literal["receipt"] = "receipt"
+    body: ReceiptBody
+    signature: str = Field(description="Ed25519 signature of the body's canonical JSON (base64)")
+
+
+AnyRecord = AnchorRecord | HeadsRecord | ReceiptRecord
 _RECORD = TypeAdapter(AnyRecord)
 
 
@@ -169,6 +195,9 @@ class Signer:
 
     def sign(self, body: AnchorBody) -> AnchorRecord:
         return AnchorRecord(body=body, signature=base64.b64encode(self._private.sign(body.canonical())).decode())
+
+    def receipt(self, body: ReceiptBody) -> ReceiptRecord:
+        return ReceiptRecord(body=body, signature=base64.b64encode(self._private.sign(body.canonical())).decode())
 
 
 DEV_SIGNER_TEXT = base64.b64encode(_DEV_SEED).decode()
@@ -246,6 +275,48 @@ class Anchorer:
         return body
 
 
+# -- receipts: the streams no anchor may wait for ----------------------------------------------------------------
+# The access log (access-<client>) and kim audit's own records (audit-<date>) never leave the store, so before this
+# an insider could delete a client's newest read right after it happened and re-chain the stream, unseen until the
+# next anchor (KIM_AUDIT_ANCHOR_INTERVAL_S, 300 s) sealed the changed history as if it were the real one. Now every
+# append to such a stream is sealed at once: the service signs the stream's new head (stream, version, hash) and
+# writes the receipt to the anchor file and the anchor topic before the append returns, i.e. before the read it
+# records is answered. `kim audit verify` checks the store against the newest receipt of each stream as it does
+# against the anchors' heads: the event must still be there with that hash.
+RECEIPTED = ("access-", "audit-")
+
+
+class Receipts:
+    """Writes a signed receipt for each head of a RECEIPTED stream the process appends (kim_runtime.store calls it
+    after the append committed). A receipt that cannot be written is logged, and the next anchor covers the
+    stream; the append itself stands."""
+
+    prefixes = RECEIPTED
+
+    def __init__(self, pool: asyncpg.Pool, service: str, signer: Signer, publish: Publish | None,
+                 file: Path | None = None, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self.pool, self.service, self.signer, self.publish = pool, service, signer, publish
+        self.file, self.clock = file, clock
+        self._store: str | None = None
+
+    def covers(self, stream_id: str) -> bool:
+        return stream_id.startswith(self.prefixes)
+
+    async def issue(self, stream_id: str, version: int, hash_hex: str) -> ReceiptRecord:
+        if self._store is None:
+            async with self.pool.acquire() as conn:
+                self._store = str(await conn.fetchval(STORE_ID))
+        record = self.signer.receipt(ReceiptBody(service=self.service, store=self._store, stream_id=stream_id,
+                                                 version=version, hash=hash_hex, created_at=self.clock(),
+                                                 key_id=self.signer.key_id))
+        value = record.model_dump_json().encode()
+        if self.file is not None:
+            await asyncio.to_thread(_append_lines, self.file, [value])
+        if self.publish is not None:
+            await self.publish([value])
+        return record
+
+
 def _append_lines(path: Path, values: Sequence[bytes]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
@@ -285,6 +356,7 @@ class AnchorLog:
     anchors: int = 0
     other_stores: set[str] = field(default_factory=set)  # ids of other stores of this service with anchors
     heads: dict[str, tuple[int, str, int]] = field(default_factory=dict)  # stream -> (version, hash, anchor seq)
+    receipts: dict[str, ReceiptBody] = field(default_factory=dict)  # stream -> its newest valid receipt
     findings: list[AnchorFinding] = field(default_factory=list)
 
 
@@ -297,7 +369,9 @@ def check_log(service: str, store: str, records: Iterable[AnyRecord],
     pending: dict[int, list[HeadsRecord]] = {}
     anchors: dict[int, AnchorRecord] = {}
     for record in records:
-        if isinstance(record, HeadsRecord):
+        if isinstance(record, ReceiptRecord):
+            _take_receipt(out, record, trusted)
+        elif isinstance(record, HeadsRecord):
             if (record.service, record.store) == (service, store):
                 pending.setdefault(record.seq, []).append(record)
         elif (record.body.service, record.body.store) == (service, store):
@@ -325,6 +399,26 @@ def check_log(service: str, store: str, records: Iterable[AnyRecord],
             break
         out.latest, out.anchors, previous = body, out.anchors + 1, body.digest()
     return out
+
+
+def _take_receipt(out: AnchorLog, record: ReceiptRecord, trusted: dict[str, Ed25519PublicKey]) -> None:
+    body = record.body
+    if (body.service, body.store) != (out.service, out.store):
+        return
+    key = trusted.get(body.key_id)
+    problem = None if key is not None else f"signed by key {body.key_id}, which is not a trusted audit key"
+    if key is not None:
+        try:
+            key.verify(base64.b64decode(record.signature), body.canonical())
+        except (InvalidSignature, ValueError):
+            problem = "the signature does not match (the receipt was changed)"
+    if problem is not None:
+        out.findings.append(AnchorFinding("anchor", out.service, f"the receipt of {body.created_at:%Y-%m-%d %H:%M:%S} "
+                                          f"is not valid: {problem}", body.stream_id, body.version))
+        return
+    held = out.receipts.get(body.stream_id)
+    if held is None or body.version >= held.version:
+        out.receipts[body.stream_id] = body
 
 
 def _anchor_problem(record: AnchorRecord, trusted: dict[str, Ed25519PublicKey], seq: int, previous: str,
@@ -360,14 +454,15 @@ WHERE NOT (stream_id = ANY($1::text[])) GROUP BY stream_id HAVING min(recorded_a
 async def compare_store(pool: asyncpg.Pool, log_: AnchorLog) -> list[AnchorFinding]:
     """The store against the heads its latest anchor vouches for: each anchored head must still be there with the
     same hash, and no stream may claim to be older than the anchor without being in it."""
+    receipted = await compare_receipts(pool, log_)
     if log_.latest is None:
         if not log_.other_stores:
-            return []
+            return receipted
         return [AnchorFinding("anchor", log_.service, f"no anchor names this store (id {log_.store}), but anchors "
                               f"of {len(log_.other_stores)} other {log_.service} store(s) exist: was the store "
-                              "replaced or rebuilt from scratch?")]
+                              "replaced or rebuilt from scratch?"), *receipted]
     names = list(log_.heads)
-    latest, service, out = log_.latest, log_.service, []
+    latest, service, out = log_.latest, log_.service, receipted
     async with pool.acquire() as conn:
         rows = await conn.fetch(_STORE_HEADS, names, [log_.heads[n][0] for n in names])
         added = await conn.fetch(_ADDED, names, latest.created_at - COMMIT_MARGIN)
@@ -388,6 +483,34 @@ async def compare_store(pool: asyncpg.Pool, log_: AnchorLog) -> list[AnchorFindi
         out.append(AnchorFinding("added", service, f"recorded {r['since']:%Y-%m-%d %H:%M:%S} but in no anchor up to "
                                  f"#{latest.seq} of {latest.created_at:%Y-%m-%d %H:%M:%S}", r["stream_id"],
                                  r["first"], latest.seq))
+    return out
+
+
+async def compare_receipts(pool: asyncpg.Pool, log_: AnchorLog) -> list[AnchorFinding]:
+    """The store against each stream's newest receipt that goes beyond what the anchors sealed: the receipted event
+    must still be there with the same hash."""
+    newer = [b for b in log_.receipts.values() if b.version > log_.heads.get(b.stream_id, (0, "", 0))[0]]
+    if not newer:
+        return []
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(_STORE_HEADS, [b.stream_id for b in newer], [b.version for b in newer])
+    by_stream = {b.stream_id: b for b in newer}
+    out = []
+    for r in rows:
+        b = by_stream[r["stream_id"]]
+        proof = (f"the service's signed receipt of {b.created_at:%Y-%m-%d %H:%M:%S} sealed version {b.version} "
+                 f"when it was appended")
+        if r["last"] is None:
+            out.append(AnchorFinding("missing", log_.service, f"the stream is gone from the store; {proof}",
+                                     b.stream_id, b.version))
+        elif r["found"] is None:
+            out.append(AnchorFinding("truncated", log_.service, f"the stream ends at version {r['last']}; {proof} "
+                                     "(its newest events were deleted after they were recorded)", b.stream_id,
+                                     b.version))
+        elif r["hash"] != b.hash:
+            out.append(AnchorFinding("edited", log_.service, f"the event's hash differs from the receipted one (an "
+                                     f"event up to here was edited and the chain recomputed); {proof}", b.stream_id,
+                                     b.version))
     return out
 
 

@@ -26,7 +26,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
 
 from . import db, logs, store, telemetry
-from .anchor import AnchorKeyError, Anchorer, Signer, load_signer
+from .anchor import AnchorKeyError, Anchorer, Receipts, Signer, load_signer
 from .consumer import ConsumerRunner, Handler
 from .http import create_app
 from .idempotency import IdempotencyStore
@@ -166,6 +166,9 @@ class ServiceRuntime:
         self.anchorer = Anchorer(self.pool, s.service, signer, self._publish_anchor,
                                 s.audit_anchor_file())
         self._tasks.append(asyncio.create_task(self._anchor_every_interval(), name="audit-anchors"))
+        # the streams that never leave the store (access log, kim audit's records) are sealed on every append
+        store.receipts_for(self.pool, Receipts(self.pool, s.service, signer, self._publish_receipt,
+                                               s.audit_anchor_file()))
 
     async def _prune_idempotency_keys(self) -> None:
         """Delete the Idempotency-Keys older than KIM_IDEMPOTENCY_TTL_S, at start and then every tenth of it."""
@@ -188,6 +191,14 @@ class ServiceRuntime:
         for value in values:
             await self.broker.publish(value, self.settings.audit_anchor_topic, key=key,
                                       headers={"content-type": "application/json"})
+
+    async def _publish_receipt(self, values) -> None:
+        """A receipt goes to the anchor topic once Kafka is there; before that it is in the anchor file only (and
+        the first anchor, written once Kafka is ready, seals the stream anyway)."""
+        if not self.kafka_ready.is_set():
+            log.warning("%s: Kafka not ready: a receipt went to the anchor file only", self.settings.service)
+            return
+        await self._publish_anchor(values)
 
     async def _anchor_every_interval(self) -> None:
         """Seal the store once Kafka is there, then every KIM_AUDIT_ANCHOR_INTERVAL_S (a no-op when nothing
@@ -298,6 +309,7 @@ class ServiceRuntime:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.broker.stop(), STOP_TIMEOUT_S)
         if self.pool:
+            store.receipts_for(self.pool, None)
             try:  # close waits for every borrowed connection to come back; a stuck one must not hold the exit
                 await asyncio.wait_for(self.pool.close(), STOP_TIMEOUT_S)
             except (TimeoutError, asyncio.TimeoutError):

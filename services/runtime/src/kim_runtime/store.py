@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Any
 import asyncpg
 
 from . import idempotency, telemetry
-from .anchor import Signer, event_digest, writer_seal
+from .anchor import Receipts, Signer, event_digest, writer_seal
 from .envelope import Envelope
 from .errors import ConcurrencyConflict, NotRecorded
 from .resilience import is_unavailable
@@ -20,6 +21,8 @@ from .topics import is_partner_topic
 
 _META_FIELDS = ("source", "subject", "correlation_id", "causation_id", "actor", "municipality", "key_id", "dataschema",
                 "traceparent")
+
+log = logging.getLogger(__name__)
 
 _SELECT = (
     "SELECT position, event_id, stream_id, version, type, schema_version, occurred_at, metadata, data FROM events"
@@ -87,6 +90,30 @@ def sealed_metadata(stream_id: str, envelope: Envelope, meta: dict) -> dict:
     return {**meta, "seal": writer_seal(_writer, digest)}
 
 
+_receipts: dict[int, Receipts] = {}  # id(pool) -> the receipts of that store (a process may hold several stores)
+
+
+def receipts_for(pool: asyncpg.Pool, receipts: Receipts | None) -> None:
+    """From now on an append through `pool` to a stream the receipts cover (kim_runtime.anchor.RECEIPTED: the
+    access log, kim audit's records) is sealed at once with a signed receipt; ServiceRuntime sets it at start and
+    clears it at stop (None)."""
+    if receipts is None:
+        _receipts.pop(id(pool), None)
+    else:
+        _receipts[id(pool)] = receipts
+
+
+async def _issue_receipt(pool: asyncpg.Pool, receipts: Receipts, stream_id: str, version: int) -> None:
+    try:
+        async with pool.acquire() as c:
+            hash_hex = await c.fetchval("SELECT encode(hash, 'hex') FROM events WHERE stream_id = $1 AND version = $2",
+                                        stream_id, version)
+        await receipts.issue(stream_id, version, hash_hex)
+    except Exception as exc:  # the append stands; the next anchor seals the stream
+        log.warning("could not write the receipt of %s version %d (%r); the next anchor covers it", stream_id,
+                    version, exc)
+
+
 def check_stream(stream_id: str, envelopes: Sequence[Envelope]) -> None:
     for e in envelopes:
         if e.stream_id != stream_id:
@@ -149,6 +176,9 @@ class EventStore:
             else:
                 async with self.pool.acquire() as c:
                     rows = await self._fetch(c, sql, args, claim)
+                receipts = _receipts.get(id(self.pool))
+                if receipts is not None and receipts.covers(stream_id):  # committed: seal the new head at once
+                    await _issue_receipt(self.pool, receipts, stream_id, rows[-1]["out_version"])
         except asyncpg.PostgresError as exc:
             if getattr(exc, "sqlstate", None) == "KIM01":
                 raise ConcurrencyConflict(stream_id, expected_version, int(exc.detail or 0)) from None
