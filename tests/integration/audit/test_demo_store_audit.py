@@ -11,6 +11,7 @@ import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+import asyncpg
 import pytest
 from kim_cli.audit.verify_report import AnchorSource, verify_all
 from kim_runtime import db
@@ -165,8 +166,10 @@ async def test_an_append_forged_with_the_services_own_role_is_found(copy, app_ro
     case, version = await _longest_case(copy)
     conn = await db.connect(app_role)
     try:
-        with pytest.raises(Exception, match="permission denied"):
-            await conn.execute("UPDATE events SET data = '{}' WHERE stream_id = $1", case)  # item 2 still holds
+        for rewrite in ("UPDATE events SET data = '{}' WHERE stream_id = $1",  # item 2 still holds on the copy
+                        "DELETE FROM events WHERE stream_id = $1", "TRUNCATE events CASCADE"):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
+                await conn.execute(rewrite, *([case] if "$1" in rewrite else []))
         then = datetime.now(UTC) - timedelta(days=40)
         await conn.fetch(FORGE, case, version, "kim.cases", "kim.cases.ReviewHeld", then,
                          {"actor": "staff-9", "source": "/kim/cases"},
@@ -407,3 +410,51 @@ async def test_the_newest_access_log_event_deleted_right_after_a_read_is_found(c
     assert (f"[truncated] cases: stream {stream} version {head['version']}: the stream ends at version "
             f"{head['version'] - 1}; the service's signed receipt of ") in out, out
     assert "(its newest events were deleted after they were recorded)" in out
+
+
+async def test_every_read_path_of_personal_data_on_a_demo_copy_is_in_the_clients_reads(copy, cases_api):
+    """Issue 15, Done when: every read path of personal data (the cases API's four views, which the web app calls
+    with the user's token, by a staff member and by an auditor; `kim audit case` with and without
+    --show-personal; `kim audit referral`) shows up in GET /clients/{id}/reads, under the reader's token. The
+    partner's /person read is covered with the referrals service in tests/integration/referrals/test_partner_person.py."""
+    from .test_read_paths import API_PATHS
+
+    [ref] = await _fetch(copy.urls["referrals"], "SELECT stream_id, data FROM events WHERE type = "
+                         "'kim.referrals.ReferralRequested' ORDER BY position LIMIT 1")
+    case = ref["data"]["case_id"]
+    [row] = await _fetch(copy.urls["cases"], "SELECT data->>'client_id' AS c FROM events WHERE stream_id = $1 "
+                         "AND version = 1", case)
+    client = row["c"]
+    auditor = {"Authorization": f"Bearer {AUDITOR}"}
+    admin = {"Authorization": f"Bearer {issue_token(SECRET, Principal(sub='admin-1', role=Role.ADMIN))}"}
+
+    async def last_read() -> tuple:
+        r = await cases_api.get(f"/clients/{client}/reads", headers=auditor)
+        assert r.status_code == 200, r.text
+        if not r.json():  # the seeded demo read nothing of this client yet
+            return 0, None, None, None
+        x = r.json()[-1]
+        return x["version"], x["via"], x["actor"], x["role"]
+
+    paths = 0
+    for method, template, _ in API_PATHS:
+        path = template.format(client=client, case=case)
+        for who, sub, role in ((admin, "admin-1", "admin"), (auditor, "auditor-7", "auditor")):
+            before = await last_read()
+            r = await cases_api.request(method, path, headers=who)
+            assert r.status_code == 200, f"{path}: {r.text}"
+            now = await last_read()
+            assert now[0] == before[0] + 1 and now[1:] == (f"{method} {path}", sub, role), (path, now)
+            paths += 1
+    env = _env(copy)
+    for args, via in ((("case", case), "kim audit case"), (("case", case, "--show-personal"),
+                                                          "kim audit case --show-personal"),
+                      (("referral", ref["stream_id"]), "kim audit referral")):
+        before = await last_read()
+        code, out, err = await cli.run("audit", *args, env=env)
+        assert code == 0, err
+        now = await last_read()
+        assert now[0] == before[0] + 1 and now[1:] == (via, "auditor-7", "auditor"), (args, now)
+        paths += 1
+    print(f"\n{paths} reads of client {client}'s data on the demo copy, each in GET /clients/{{id}}/reads")
+    assert paths == len(API_PATHS) * 2 + 3
