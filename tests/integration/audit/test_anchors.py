@@ -141,6 +141,7 @@ async def test_a_forged_anchor_file_is_found(fresh_db, kafka_bootstrap, tmp_path
     anchor["body"]["events"] += 1
     file.write_text("\n".join([*lines[:-1], json.dumps(anchor)]) + "\n")
     findings, out = await _verify_here(monkeypatch, fresh_db, file)
+    print(f"\n{out}")  # the closing note of issue 15 quotes the [anchor] line
     assert findings == 1
     assert "[anchor] cases: anchor #1 of" in out and "the signature does not match" in out
 
