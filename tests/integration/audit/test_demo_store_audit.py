@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 from kim_cli.audit.verify_report import AnchorSource, verify_all
 from kim_runtime import db
-from kim_runtime.anchor import read_file
+from kim_runtime.anchor import DEV_SIGNER_TEXT, Signer, public_text, read_file
 from kim_runtime.auth import Principal, Role, issue_token
 from kim_runtime.store import EventStore
 from kim_runtime.topics import SERVICES
@@ -198,7 +198,9 @@ async def test_an_append_forged_with_the_services_own_role_is_found(copy, app_ro
 
 async def test_an_exported_trail_verifies_and_a_changed_byte_fails(copy, cases_api, tmp_path):
     case, _ = await _longest_case(copy)
-    env = _env(copy)
+    # the auditor's machine has no signing key (and no dev fallback): the cases service signs the export's hash
+    env = {k: v for k, v in _env(copy, KIM_ENV="production").items() if not k.startswith("KIM_AUDIT_SIGNING_KEY")}
+    env["KIM_AUDIT_PUBLIC_KEYS"] = public_text(Signer.from_text(DEV_SIGNER_TEXT, "dev").public)
     files = [tmp_path / "trail-1.json", tmp_path / "trail-2.json"]
     for file in files:
         code, out, err = await cli.run("audit", "case", case, "--format", "json", "--export", str(file), env=env)

@@ -9,7 +9,10 @@ import pytest
 
 from kim_cli.audit.as_of import happened_by, state_as_of
 from kim_cli.audit.connect import UserError
-from kim_cli.audit.exports import sig_path, verify_export, write_export
+from kim_cli.audit.anchors import signer
+from kim_cli.audit.exports import export_hash, sig_path
+from kim_cli.audit.exports import verify_export
+from kim_cli.audit.exports import write_export as write_signed
 from kim_cli.audit.personal import Opener
 from kim_cli.audit.trail import Entry
 from kim_runtime.anchor import Signer, public_text
@@ -21,6 +24,21 @@ def _dev_key(monkeypatch):
     for name in ("KIM_AUDIT_SIGNING_KEY", "KIM_AUDIT_SIGNING_KEY_FILE", "KIM_AUDIT_PUBLIC_KEYS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr("kim_cli.audit.anchors.local_stack_secret", lambda _name: None)
+
+
+def write_export(path, text: str) -> str:
+    """As the CLI writes an export, with the signature the cases service answers (here: the dev key's)."""
+    key, digest = signer(), export_hash(text)
+    return write_signed(path, text, {"sha256": digest, "key_id": key.key_id,
+                                     "signature": key.sign_bytes(bytes.fromhex(digest))})
+
+
+def test_a_signature_of_another_files_hash_is_refused(tmp_path):
+    key, digest = signer(), export_hash("other\n")
+    with pytest.raises(UserError, match="signed SHA-256 .* not this export's"):
+        write_signed(tmp_path / "t.txt", "trail\n", {"sha256": digest, "key_id": key.key_id,
+                                                     "signature": key.sign_bytes(bytes.fromhex(digest))})
+    assert not (tmp_path / "t.txt").exists()
 
 
 def test_an_export_verifies_and_every_changed_byte_fails(tmp_path):

@@ -31,7 +31,7 @@ class By(StrEnum):
 
 
 EXPORT_HELP = ("Write to this file, with FILE.sig beside it (an Ed25519 signature over the file's SHA-256 with the "
-               "audit key; `kim audit verify-export FILE` checks it); the same trail exported twice gives the same "
+               "audit key, made by the cases service as it records the export; `kim audit verify-export FILE` checks it); the same trail exported twice gives the same "
                "bytes")
 TOKEN_HELP = ("Your bearer token, an auditor's or admin's, as the APIs take it (default KIM_TOKEN, else KIM_AUDIT_TOKEN); the policy kim_runtime.policy.COMMANDS says which commands need it")
 
@@ -41,13 +41,15 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(2) from None
 
 
-def _deliver(text: str, export: Path | None) -> None:
+def _deliver(text: str, export: Path | None, signed: dict | None = None) -> None:
     from kim_cli.audit.exports import write_export
 
     if export is None:
         typer.echo(text, nl=False)
         return
-    digest = write_export(export, text)
+    if signed is None:
+        raise UserError("the cases service recorded the export but did not sign it; nothing was written")
+    digest = write_export(export, text, signed)
     typer.echo(f"wrote {export} (SHA-256 {digest}) and its signature {export.name}.sig", err=True)
 
 
@@ -78,11 +80,11 @@ def case(
     try:
         authenticate("audit.case", token)
         moment = parse_time(as_of) if as_of else None
-        text = asyncio.run(case_report(case_id, fmt=fmt.value, as_of=moment, reveal=show_personal, token=given_token(token),
+        text, signed = asyncio.run(case_report(case_id, fmt=fmt.value, as_of=moment, reveal=show_personal, token=given_token(token),
                                        destination=str(output) if output else "stdout",
                                        say=lambda m: typer.echo(m, err=True), by=by.value,
                                        export=output is not None))
-        _deliver(text, output)
+        _deliver(text, output, signed)
     except UserError as exc:
         _fail(exc)
 
@@ -101,20 +103,21 @@ def _answer(kind: str, ident: str, fmt: Format, token: str | None, export: Path 
     try:
         authenticate(f"audit.{kind}", token)
 
-        async def run() -> str:
+        async def run() -> tuple[str, dict | None]:
             from kim_cli.audit.exports import export_hash
 
             answer, read, client = await fetch()
             text = (json.dumps(answer, indent=2, ensure_ascii=False, sort_keys=True, default=str) + "\n"
                     if fmt is Format.json else render(answer))
-            await audit_log.record(given_token(token), kind, f"kim audit {kind}",
-                                   {f"{kind}_id": ident, "format": fmt.value,
-                                    "destination": str(export) if export is not None else "stdout"}
-                                   | ({"sha256": export_hash(text)} if export is not None else {}),
-                                   client_id=client, fields=sorted(read) or [kind])
-            return text
+            recorded = await audit_log.record(given_token(token), kind, f"kim audit {kind}",
+                                              {f"{kind}_id": ident, "format": fmt.value,
+                                               "destination": str(export) if export is not None else "stdout"}
+                                              | ({"sha256": export_hash(text)} if export is not None else {}),
+                                              client_id=client, fields=sorted(read) or [kind])
+            return text, recorded.get("export_signature")
 
-        _deliver(asyncio.run(run()), export)
+        text, signed = asyncio.run(run())
+        _deliver(text, export, signed)
     except UserError as exc:
         _fail(exc)
 

@@ -5,7 +5,9 @@ record what they showed themselves: the CLI holds no audit signing key, and a re
 one an insider could forge or leave out unnoticed. So before it shows anything the CLI posts what it is about to
 show here, with the auditor's token; this service appends the read to the client's access log (GET
 /clients/{id}/reads) and the answer to the audit-<date> stream, both sealed with the service's key, under the
-token's subject and role. `kim audit verify` then requires a valid seal on them like on any other event.
+token's subject and role. `kim audit verify` then requires a valid seal on them like on any other event. An
+export's SHA-256 (answer.sha256) is signed here too, with the same audit key, and the signature answered for the
+CLI's FILE.sig (`kim audit verify-export`): the signature says the service recorded that export under that token.
 
 Action `audit.record` (kim_runtime.policy): auditors and admins. It is not a write of casework: like GET
 /clients/{id}, which also appends the reader to the access log, it records the caller's own read and nothing else.
@@ -13,9 +15,10 @@ Action `audit.record` (kim_runtime.policy): auditors and admins. It is not a wri
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 from kim_runtime.types import Id
 from pydantic import Field, StringConstraints
 
@@ -26,6 +29,7 @@ from kim_cases.entrypoints.deps import caller, services
 from kim_cases.entrypoints.requests import Body
 
 router = APIRouter(prefix="/audit", tags=["audit"])
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 Word = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,39}$")]
 Scalar = Annotated[str, StringConstraints(max_length=500, pattern=r"^[^\x00-\x1f\x7f]*$")] | int | None
@@ -46,7 +50,7 @@ class AuditRecord(Body):
 
 @router.post("/records", status_code=status.HTTP_201_CREATED,
              summary="Record an auditor's read with `kim audit` (sealed by this service; the CLI calls it)")
-async def record(body: AuditRecord, ctx: CommandContext = Depends(caller("audit.record")),
+async def record(body: AuditRecord, request: Request, ctx: CommandContext = Depends(caller("audit.record")),
                  s: Services = Depends(services)) -> dict:
     out: dict = {"access": None}
     if body.client_id is not None:
@@ -57,4 +61,9 @@ async def record(body: AuditRecord, ctx: CommandContext = Depends(caller("audit.
     stream, version = await AuditLog(s.pool).record(ctx.principal, dict(body.answer), subject=body.client_id,
                                                     correlation_id=ctx.correlation_id)
     out["audit"] = {"stream": stream, "version": version}
+    digest = body.answer.get("sha256")
+    if isinstance(digest, str) and SHA256.fullmatch(digest):  # an export: its hash signed with the audit key
+        signer = request.app.state.runtime.anchorer.signer
+        out["export_signature"] = {"sha256": digest, "key_id": signer.key_id,
+                                   "signature": signer.sign_bytes(bytes.fromhex(digest))}
     return out

@@ -29,8 +29,9 @@ def _audit_record(e) -> bool:
 
 async def case_report(case_id: str, *, fmt: str, as_of: datetime | None, reveal: bool, token: str,
                       destination: str, say, by: str = "recorded",
-                      export: bool = False) -> str:
-    """The text of the trail (or of the state at `as_of`). `export`: deterministic for a file that is signed."""
+                      export: bool = False) -> tuple[str, dict | None]:
+    """The text of the trail (or of the state at `as_of`), and for an export the service's signature of its
+    SHA-256. `export`: deterministic for a file that is signed."""
     async with AsyncExitStack() as stack:
         stores = {}
         for service in SERVICES:
@@ -68,6 +69,6 @@ async def case_report(case_id: str, *, fmt: str, as_of: datetime | None, reveal:
         # every read is recorded first, by the cases service under the token (if that fails, nothing is shown): the
         # fields shown in clear, or "trail" when all personal data stayed withheld (the trail is still the
         # client's casework)
-        await audit_log.record(token, "case", "kim audit case --show-personal" if reveal else "kim audit case",
+        recorded = await audit_log.record(token, "case", "kim audit case --show-personal" if reveal else "kim audit case",
                                answer, client_id=client_id, fields=sorted(opener.read) or ["trail"])
-        return text
+        return text, recorded.get("export_signature")

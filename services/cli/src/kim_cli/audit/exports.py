@@ -1,7 +1,8 @@
 """Signed exports: every `kim audit ... --export FILE` writes FILE and FILE.sig beside it.
 
 FILE.sig is one JSON object: the file's name and SHA-256 (hex), the audit key's id, and an Ed25519 signature over
-the 32 bytes of that SHA-256 with the audit signing key (the key that signs the anchors; kim_cli.audit.anchors).
+the 32 bytes of that SHA-256 with the audit signing key (the key that signs the anchors), made by the cases service
+when it records the export (POST /audit/records): the CLI holds no signing key.
 `kim audit verify-export FILE` recomputes the hash and checks the signature against the trusted public keys, so a
 changed byte, a swapped .sig or a signature by an untrusted key is found. Exports are deterministic (no time of
 export, no terminal width, the audit log's records of reading and exporting left out), so the same trail exported
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 
-from kim_cli.audit.anchors import signer, trusted_keys
+from kim_cli.audit.anchors import trusted_keys
 from kim_cli.audit.connect import UserError
 
 FORMAT = "kim-audit-export-signature/1"
@@ -28,17 +29,21 @@ def sig_path(path: Path) -> Path:
     return path.with_name(path.name + ".sig")
 
 
-def signature_document(name: str, content: bytes) -> dict:
-    digest = hashlib.sha256(content).digest()
-    key = signer()
-    return {"format": FORMAT, "file": name, "sha256": digest.hex(), "key_id": key.key_id,
-            "algorithm": "Ed25519 over the SHA-256 of the file", "signature": key.sign_bytes(digest)}
+def signature_document(name: str, content: bytes, signed: dict) -> dict:
+    """FILE.sig's content from the signature the cases service answered when it recorded the export
+    (POST /audit/records: sha256, key_id, signature)."""
+    digest = hashlib.sha256(content).hexdigest()
+    if signed.get("sha256") != digest:
+        raise UserError(f"the cases service signed SHA-256 {signed.get('sha256')}, not this export's {digest}")
+    return {"format": FORMAT, "file": name, "sha256": digest, "key_id": signed["key_id"],
+            "algorithm": "Ed25519 over the SHA-256 of the file", "signature": signed["signature"]}
 
 
-def write_export(path: Path, text: str) -> str:
-    """Write the export and its signature; returns the file's SHA-256 (hex)."""
+def write_export(path: Path, text: str, signed: dict) -> str:
+    """Write the export and its signature (`signed`, the cases service's; the CLI holds no signing key); returns
+    the file's SHA-256 (hex)."""
     content = text.encode()
-    document = signature_document(path.name, content)
+    document = signature_document(path.name, content, signed)
     path.write_bytes(content)
     sig_path(path).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
     return document["sha256"]
