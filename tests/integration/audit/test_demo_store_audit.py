@@ -418,7 +418,8 @@ async def test_every_read_path_of_personal_data_on_a_demo_copy_is_in_the_clients
     """Issue 15, Done when: every read path of personal data (the cases API's four views, which the web app calls
     with the user's token, by a staff member and by an auditor; `kim audit case` with and without
     --show-personal; `kim audit referral`) shows up in GET /clients/{id}/reads, under the reader's token. The
-    partner's /person read is covered with the referrals service in tests/integration/referrals/test_partner_person.py."""
+    partner's /person read is covered with the referrals service in
+    tests/integration/referrals/test_partner_person.py."""
     from .test_read_paths import API_PATHS
 
     [ref] = await _fetch(copy.urls["referrals"], "SELECT stream_id, data FROM events WHERE type = "

@@ -31,8 +31,8 @@ class By(StrEnum):
 
 
 EXPORT_HELP = ("Write to this file, with FILE.sig beside it (an Ed25519 signature over the file's SHA-256 with the "
-               "audit key, made by the cases service as it records the export; `kim audit verify-export FILE` checks it); the same trail exported twice gives the same "
-               "bytes")
+               "audit key, made by the cases service as it records the export; `kim audit verify-export FILE` "
+               "checks it); the same trail exported twice gives the same bytes")
 TOKEN_HELP = ("Your bearer token, an auditor's or admin's, as the APIs take it (default KIM_TOKEN, else KIM_AUDIT_TOKEN); the policy kim_runtime.policy.COMMANDS says which commands need it")
 
 
@@ -68,8 +68,9 @@ def case(
     output: Path = typer.Option(None, "--export", "--output", "-o", help=EXPORT_HELP),
 ) -> None:
     """The case's trail across all services in time order: what, who, when, caused by what. Needs an auditor's or
-    admin's token. Every read and export is recorded in the cases store (stream audit-<date>, with the file's
-    SHA-256), and every read in the client's own access log, which GET /clients/{id}/reads shows, under the token's
+    admin's token. Every read and export is recorded, and sealed, by the cases service (KIM_CASES_URL; POST
+    /audit/records) in its store (stream audit-<date>, with the file's SHA-256), and every read in the client's own
+    access log, which GET /clients/{id}/reads shows, under the token's
     identity (with the fields shown in clear, or "trail" when all personal data stayed withheld). An export
     leaves out the audit log's own records (reads and exports), so exporting the same trail twice gives the same
     bytes."""
@@ -80,10 +81,11 @@ def case(
     try:
         authenticate("audit.case", token)
         moment = parse_time(as_of) if as_of else None
-        text, signed = asyncio.run(case_report(case_id, fmt=fmt.value, as_of=moment, reveal=show_personal, token=given_token(token),
-                                       destination=str(output) if output else "stdout",
-                                       say=lambda m: typer.echo(m, err=True), by=by.value,
-                                       export=output is not None))
+        text, signed = asyncio.run(case_report(case_id, fmt=fmt.value, as_of=moment, reveal=show_personal,
+                                               token=given_token(token),
+                                               destination=str(output) if output else "stdout",
+                                               say=lambda m: typer.echo(m, err=True), by=by.value,
+                                               export=output is not None))
         _deliver(text, output, signed)
     except UserError as exc:
         _fail(exc)
