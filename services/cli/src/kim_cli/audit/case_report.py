@@ -70,6 +70,6 @@ async def case_report(case_id: str, *, fmt: str, as_of: datetime | None, reveal:
         # fields shown in clear, or "trail" when all personal data stayed withheld (the trail is still the
         # client's casework)
         via = "kim audit case --show-personal" if reveal else "kim audit case"
-        recorded = await audit_log.record(token, "case", via,
-                               answer, client_id=client_id, fields=sorted(opener.read) or ["trail"])
+        recorded = await audit_log.record(token, "case", via, answer, client_id=client_id,
+                                          fields=sorted(opener.read) or ["trail"])
         return text, recorded.get("export_signature")
