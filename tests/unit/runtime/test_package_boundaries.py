@@ -59,3 +59,19 @@ def test_the_runtimes_input_types_accept_what_the_contract_accepts():
     for name in ("OrganisationId", "LanguageCode"):
         assert runtime.__dict__[name].__metadata__ == contract.__dict__[name].__metadata__, name
     assert TypeAdapter(runtime.OrganisationId).validate_python("caritas-unna") == "caritas-unna"
+
+
+WEB = {"fastapi", "starlette"}
+SERVICES = ("cases", "staffing", "referrals", "reporting")
+
+
+def test_application_domain_and_adapter_code_imports_no_web_framework():
+    """Only a service's entrypoints (and its composition root, bootstrap.py) know HTTP: the application layer raises
+    kim_runtime.errors, which kim_runtime.http maps to problem answers in one place."""
+    offenders = []
+    for service in SERVICES:
+        src = ROOT / f"services/{service}/src/kim_{service}"
+        for layer in ("application", "domain", "adapters"):
+            offenders += [f"{f.relative_to(ROOT)}: {sorted(imported_packages(f) & WEB)}"
+                          for f in (src / layer).rglob("*.py") if imported_packages(f) & WEB]
+    assert offenders == []

@@ -17,6 +17,8 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
+from .errors import NotInScope
+
 ISSUER = "kim-hub"
 
 
@@ -120,6 +122,6 @@ def ensure_in_scope(principal: Principal, municipality: str | None, team_organis
                     what: str) -> None:
     """403 naming whose case it is and what the token is for, when the case is out of the principal's scope."""
     if not in_scope(principal, municipality, team_organisation_id):
-        raise HTTPException(403, detail=(
+        raise NotInScope((
             f"{what} belongs to team {team_organisation_id} in municipality {municipality}; your token is for team "
             f"{principal.team or '-'} in municipality {principal.municipality or '-'}: ask that team or an admin"))

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from . import problems
 from .clean_input import CleanInput, check_parameters
 from .idempotency import Idempotent, KeyLost
-from .errors import ConcurrencyConflict, Gone, NotFound, NotRecorded, RuleViolation
+from .errors import RETRY_AFTER_S, ConcurrencyConflict, KimError, NotRecorded
 from .observe import Observed
 from .oidc import OidcSettings, TokenVerifier
 from .policy import POLICY, authorize, check_routes
@@ -32,7 +32,6 @@ from .resilience import UNAVAILABLE_ERRORS, RateLimitedLog, is_unavailable
 log = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[None]]
-RETRY_AFTER_S = 2  # what a 503 asks the client to wait: a database restart or a relay failover takes seconds
 # every 404 leaves no sooner than this after the request came in: finding that a client, case or referral is out of
 # the caller's reach takes longer than finding that there is none, and the difference must not tell one from the other
 NOT_FOUND_FLOOR_S = 0.010
@@ -57,6 +56,24 @@ class NotFoundFloor:
             await send(message)
 
         await self.app(scope, receive, held)
+
+
+def domain_error_handler(unavailable_log: RateLimitedLog):
+    """The one mapping of domain errors (kim_runtime.errors) to problem answers: status, type, title and members
+    from the error's class; a ConcurrencyConflict is 412 when the caller stated the version it saw (If-Match: a
+    stale one is a failed precondition) and 409 without (the command lost a race it could not retry itself)."""
+
+    async def handle(request: Request, exc: KimError):
+        status = exc.status
+        if isinstance(exc, ConcurrencyConflict) and request.headers.get("if-match") is not None:
+            status = 412
+        if isinstance(exc, NotRecorded):
+            unavailable_log.failed(repr(exc.__cause__), f" ({request.method} {_route_of(request)}: {exc})")
+        return problems.response(status, str(exc), instance=request.url.path, headers=exc.headers or None,
+                                 type_=problems.problem_type(status, exc.slug) if exc.slug else None,
+                                 title=exc.title, **jsonable_encoder(exc.extensions()))
+
+    return handle
 
 
 def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[str, ReadinessCheck] | None = None,
@@ -110,40 +127,13 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
     for error in (*UNAVAILABLE_ERRORS, asyncpg.InterfaceError):
         app.add_exception_handler(error, _unavailable)
 
-    @app.exception_handler(ConcurrencyConflict)
-    async def _conflict(request: Request, exc: ConcurrencyConflict):
-        # with If-Match, the caller stated the version it saw: a stale one is a failed precondition (412); without,
-        # the command lost a race it could not retry itself (409)
-        if request.headers.get("if-match") is not None:
-            return problems.response(412, str(exc), instance=request.url.path, stream_id=exc.stream_id,
-                                     current_version=exc.actual)
-        return problems.response(409, str(exc), instance=request.url.path, stream_id=exc.stream_id,
-                                 current_version=exc.actual)
+    app.add_exception_handler(KimError, domain_error_handler(unavailable_log))
 
     @app.exception_handler(KeyLost)
     async def _key_lost(request: Request, exc: KeyLost):
         return problems.response(409, f"{exc}: its lease ran out and a retry took it over; nothing was applied",
                                  instance=request.url.path,
                                  type_=problems.problem_type(409, "idempotency-key-in-flight"))
-
-    @app.exception_handler(RuleViolation)
-    async def _rule(request: Request, exc: RuleViolation):
-        return problems.response(409, str(exc), instance=request.url.path)
-
-    @app.exception_handler(Gone)
-    async def _gone(request: Request, exc: Gone):
-        return problems.response(exc.status, str(exc), instance=request.url.path,
-                                 type_=problems.problem_type(exc.status, f"gone-{exc.reason}"), title="Gone",
-                                 reason=exc.reason, **jsonable_encoder(exc.extra))
-
-    @app.exception_handler(NotRecorded)
-    async def _not_recorded(request: Request, exc: NotRecorded):
-        unavailable_log.failed(repr(exc.__cause__), f" ({request.method} {_route_of(request)}: {exc})")
-        return problems.response(503, str(exc), instance=request.url.path, headers={"Retry-After": str(RETRY_AFTER_S)})
-
-    @app.exception_handler(NotFound)
-    async def _not_found(request: Request, exc: NotFound):
-        return problems.response(404, str(exc), instance=request.url.path)
 
     @app.exception_handler(ValidationError)
     async def _invalid_later(request: Request, exc: ValidationError):

@@ -25,12 +25,13 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from .auth import Principal, Role, current_principal, in_scope
+from .errors import NotFound, NotInScope
 
 
 class Reach(StrEnum):
@@ -170,8 +171,7 @@ def ensure_role(principal: Principal, action: str) -> Rule:
     rule = POLICY[action]
     if principal.role not in rule.reach:
         names = ", ".join(sorted(r.value for r in rule.reach))
-        raise HTTPException(403, detail=f"role {principal.role.value} may not do this ({action}); "
-                                        f"needs one of: {names}")
+        raise NotInScope(f"role {principal.role.value} may not do this ({action}); needs one of: {names}")
     return rule
 
 
@@ -182,9 +182,8 @@ def ensure(principal: Principal, action: str, owner: Owner | None, ident: str) -
         return
     if rule.resource in HIDDEN:
         kind = "referral" if rule.resource is Resource.PARTNER_REFERRAL else rule.resource.value
-        raise HTTPException(404, detail=f"no {kind} {ident} that you may reach: check the id, or ask the team "
-                                        "that serves it")
-    raise HTTPException(403, detail=(
+        raise NotFound(f"no {kind} {ident} that you may reach: check the id, or ask the team that serves it")
+    raise NotInScope((
         f"{rule.resource.value} {ident} is outside your scope (team {principal.team or '-'}, municipality "
         f"{principal.municipality or '-'}): ask its team or an admin"))
 

@@ -9,9 +9,8 @@ decrypts, and records the read in the client's access log with the partner as th
 from __future__ import annotations
 
 import httpx
-from fastapi import HTTPException
 from kim_runtime.auth import REFERRALS_SERVICE, service_token
-from kim_runtime.errors import Gone
+from kim_runtime.errors import Gone, Unavailable
 
 
 class CasesClient:
@@ -28,12 +27,12 @@ class CasesClient:
             async with httpx.AsyncClient(base_url=self.base_url, transport=self.transport, timeout=10) as client:
                 r = await client.get(f"/internal/cases/{case_id}/consented-person", params=params, headers=headers)
         except httpx.HTTPError:
-            raise HTTPException(503, detail="the cases service, which holds the personal data, cannot be reached; "
-                                            "retry shortly", headers={"Retry-After": "10"}) from None
+            raise Unavailable("the cases service, which holds the personal data, cannot be reached; retry shortly",
+                              retry_after_s=10) from None
         if r.status_code == 410:
             body = r.json()
             raise Gone(f"the personal data is no longer shared with you: {body.get('detail')}",
                        reason=body.get("reason", "sonstiges"), referral_id=reference)
         if r.status_code != 200:
-            raise HTTPException(502, detail=f"the cases service refused the read ({r.status_code})")
+            raise Unavailable(f"the cases service refused the read ({r.status_code})", status=502)
         return r.json()

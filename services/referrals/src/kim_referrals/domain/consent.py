@@ -78,6 +78,11 @@ class ConsentMissing(RuleViolation):
             "Record a matching consent (Einwilligung) in the cases service, or change the referral, then try again."
         )
 
+    slug, title = "consent-missing", "No consent covers this referral"
+
+    def extensions(self) -> dict:
+        return {"missing": self.missing}
+
 
 def choose_consent(
     consents: Sequence[Consent], *, case_id: str, recipient: str, purpose: str, categories: Sequence[str],

@@ -21,6 +21,8 @@ KIND_OF_PERIOD = {PeriodKind.QUARTER: ReportKind.QUARTERLY, PeriodKind.HALF_YEAR
 class FourEyesViolation(KimError):
     """The person who generated a report tried to approve it (HTTP 403)."""
 
+    status, slug, title = 403, "four-eyes", "Somebody else must approve this"
+
 
 def report_cells(cells: list[Cell]) -> list[ReportCell]:
     """Cells as a report holds them: municipality and Baustein become dimensions; suppressed cells carry no value."""

@@ -1,5 +1,5 @@
 """The reporting service's routes, included by kim_runtime.service.service_app, and what the app installs first:
-the four-eyes problem answer, fresh lag gauges on every /metrics scrape, the dashboard's static files."""
+fresh lag gauges on every /metrics scrape, the dashboard's static files."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ import contextlib
 import math
 
 from fastapi import FastAPI, Request
-from kim_runtime import problems
 from prometheus_client import Gauge
 
 from ..adapters.lag import projection_lag
-from ..domain.report import FourEyesViolation
 from . import admin, dashboard, exports_api, http, reports_api
 from .deps import Service
 
@@ -35,11 +33,6 @@ async def refresh_lag_gauges(svc: Service) -> list[dict]:
 
 
 def install(app: FastAPI) -> None:
-    @app.exception_handler(FourEyesViolation)
-    async def _four_eyes(request: Request, exc: FourEyesViolation):
-        return problems.response(403, str(exc), instance=request.url.path, type_=problems.problem_type(
-            403, "four-eyes"), title="Somebody else must approve this")
-
     @app.middleware("http")
     async def _fresh_lag_on_scrape(request: Request, call_next):
         svc = getattr(request.app.state, "service", None)  # set once the runtime has started
