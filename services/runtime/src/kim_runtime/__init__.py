@@ -14,6 +14,7 @@ __all__ = [
     "anchor",        # signed anchors of the store's stream heads; checking an anchor log
     "audit_chain",   # verify every stream's hash chain
     "auth",          # Role, Principal, tokens, current_principal
+    "commands",      # the write side's seedwork: CommandContext, Aggregate, Repository, UnitOfWork
     "contract",      # the event contract a consumer reads through; FixedContract, OpenData
     "db",            # pools, migrations, the service role's grants
     "envelope",      # Envelope (CloudEvents over Kafka), new_id, utcnow

@@ -1,0 +1,184 @@
+"""The write side's seedwork every service builds on: the command context, the aggregate, the repository and the unit
+of work. Application code imports these and no web framework.
+
+- `CommandContext`: who asks (actor, principal, scope) and the ids that tie the resulting events to the request
+  (correlation id), the command (causation id) and the request's Idempotency-Key. Built once per request by
+  `CommandContext.of_request` (the HTTP layer calls it with the policy's principal and the request's headers), or
+  for a consumer or a deadline by `CommandContext.following(envelope)`; `wrap` turns a decision into an envelope.
+- `Aggregate`: rebuilds from its events (`from_events`), counts them (`version`), and returns new events from a
+  decision (`emit` applies and returns them).
+- `Repository`: loads an aggregate with its version from its stream and appends its decisions with the expected
+  version (`ConcurrencyConflict` on a stale one), inside a unit of work when one is given.
+- `UnitOfWork`: one transaction on the store's pool: every load and append made with it commits together, with
+  the outbox rows the store writes for the same appends (the store's `topic`), or none does. Works on the
+  PostgreSQL store and on `memory.InMemoryEventStore` alike (tests/store_contract.py holds both to one contract).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Generic, Protocol, Self, TypeVar
+
+from .auth import Principal
+from .contract import Contract, default_contract
+from .envelope import Envelope, new_id
+from .errors import NotFound
+
+CORRELATION_HEADER, COMMAND_HEADER, IDEMPOTENCY_HEADER = "x-correlation-id", "x-command-id", "idempotency-key"
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Who asks, and the ids every event of one command carries: correlation (the request, or the event a consumer
+    acts on), causation (the command's id: X-Command-ID, or the event acted on), the Idempotency-Key if sent.
+    `municipality`: the municipality events carry when the event itself names none."""
+
+    actor: str
+    principal: Principal | None = None  # None: the service itself acting on an event or a deadline
+    correlation_id: str = field(default_factory=new_id)
+    causation_id: str = field(default_factory=new_id)
+    idempotency_key: str | None = None
+    municipality: str | None = None
+
+    @classmethod
+    def of_request(cls, principal: Principal, headers: Mapping[str, str]) -> CommandContext:
+        """The context of an HTTP command, from the principal the route's policy let in and the request's headers
+        (the one place X-Correlation-ID, X-Command-ID and Idempotency-Key are read for a command)."""
+        return cls(actor=principal.sub, principal=principal,
+                   correlation_id=headers.get(CORRELATION_HEADER) or new_id(),
+                   causation_id=headers.get(COMMAND_HEADER) or new_id(),
+                   idempotency_key=headers.get(IDEMPOTENCY_HEADER), municipality=principal.municipality)
+
+    @classmethod
+    def following(cls, envelope: Envelope, *, actor: str) -> CommandContext:
+        """The context of what a consumer or the scheduler does because of `envelope`: caused by it, in its
+        correlation, on behalf of its actor (else `actor`, the service)."""
+        return cls(actor=envelope.actor or actor, correlation_id=envelope.correlation_id or envelope.id,
+                   causation_id=envelope.id)
+
+    @property
+    def scope(self) -> tuple[str | None, str | None, str | None]:
+        """(municipality, team, organisation) of the caller; all None for the service itself."""
+        p = self.principal
+        return (p.municipality, p.team, p.organisation) if p is not None else (None, None, None)
+
+    def in_municipality(self, municipality: str | None) -> CommandContext:
+        """The same context for events of a resource in `municipality` (kept when None)."""
+        return replace(self, municipality=municipality or self.municipality)
+
+    def wrap(self, event: Any, *, source: str, subject: str | None = None, municipality: str | None = None,
+             key_id: str | None = None, actor: str | None = None) -> Envelope:
+        """The envelope of one decision (a contract event) with this command's metadata."""
+        return Envelope.wrap(event, source=source, actor=actor or self.actor, correlation_id=self.correlation_id,
+                             causation_id=self.causation_id, subject=subject,
+                             municipality=municipality or self.municipality, key_id=key_id)
+
+
+class Aggregate:
+    """Base of an event-sourced aggregate. A subclass takes its stream id as its one constructor argument and
+    implements `apply(event)`, which changes its state and counts the event in `version`."""
+
+    version: int = 0
+
+    @classmethod
+    def from_events(cls, stream_id: str, events: Iterable[Any]) -> Self:
+        aggregate = cls(stream_id)
+        for event in events:
+            aggregate.apply(event)
+        return aggregate
+
+    def apply(self, event: Any) -> None:
+        raise NotImplementedError
+
+    def emit(self, *events: Any) -> list[Any]:
+        """Decisions: apply the new events to this aggregate and return them (for the repository to append)."""
+        for event in events:
+            self.apply(event)
+        return list(events)
+
+
+class Store(Protocol):
+    """What a repository needs of a store: store.EventStore and memory.InMemoryEventStore both are one."""
+
+    pool: Any
+    topic: str | None
+
+    async def append(self, stream_id: str, envelopes: Sequence[Envelope], expected_version: int, *,
+                     conn: Any = None) -> list: ...
+
+    async def read_stream(self, stream_id: str, *, from_version: int = 1, conn: Any = None) -> list[Envelope]: ...
+
+
+class UnitOfWork:
+    """`async with UnitOfWork(store) as uow:` one connection and transaction (`uow.conn`); loads and appends with
+    it commit together at the end of the block, with their outbox rows (to `uow.topic`), or roll back together."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.conn: Any = None
+        self._stack: contextlib.AsyncExitStack | None = None
+
+    @property
+    def topic(self) -> str | None:
+        return self.store.topic
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._stack = contextlib.AsyncExitStack()
+        self.conn = await self._stack.enter_async_context(self.store.pool.acquire())
+        await self._stack.enter_async_context(self.conn.transaction())
+        return self
+
+    async def __aexit__(self, *exc_info) -> bool | None:
+        stack, self._stack, self.conn = self._stack, None, None
+        return await stack.__aexit__(*exc_info)
+
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class Repository(Generic[A]):
+    """Loads one kind of aggregate from the store and appends its decisions with the expected version.
+
+    `make`: the aggregate for a stream id (its class); `source`: the service's CloudEvents source; `missing`:
+    what NotFound says for a stream without events (None: load returns the empty aggregate)."""
+
+    def __init__(self, store: Store, make: Callable[[str], A], *, source: str,
+                 missing: Callable[[str], str] | None = None, contract: Contract | None = None):
+        self.store, self.make, self.source, self.missing = store, make, source, missing
+        self._contract = contract
+
+    @property
+    def contract(self) -> Contract:
+        if self._contract is None:
+            self._contract = default_contract()
+        return self._contract
+
+    def events(self, envelopes: Iterable[Envelope]) -> list[Any]:
+        """The contract's events of stored envelopes (upcast on read by the store)."""
+        return [self.contract.parse(e.type, e.schema_version, e.data) for e in envelopes]
+
+    async def load(self, stream_id: str, uow: UnitOfWork | None = None) -> A:
+        """The aggregate as its stream has it now; `version` is the stream's version (the expected version of the
+        next append). NotFound for a stream without events when `missing` says why."""
+        envelopes = await self.store.read_stream(stream_id, conn=uow.conn if uow else None)
+        aggregate = self.make(stream_id)
+        for event in self.events(envelopes):
+            aggregate.apply(event)
+        if not envelopes and self.missing is not None:
+            raise NotFound(self.missing(stream_id))
+        return aggregate
+
+    async def append(self, stream_id: str, expected_version: int, events: Sequence[Any], ctx: CommandContext, *,
+                     uow: UnitOfWork | None = None, subject: str | None = None,
+                     municipality: str | None | Callable[[Any], str | None] = None,
+                     key_id: Callable[[Any], str | None] | None = None) -> int:
+        """Append decisions to a stream that must be at `expected_version` (ConcurrencyConflict otherwise); returns
+        the stream's new version. `municipality`: the events' (or, a function: each event's; None: the context's);
+        `key_id`: the data key an event's encrypted fields use, if any."""
+        where = municipality if callable(municipality) else (lambda _: municipality)
+        envelopes = [ctx.wrap(e, source=self.source, subject=subject, municipality=where(e),
+                              key_id=key_id(e) if key_id else None) for e in events]
+        recorded = await self.store.append(stream_id, envelopes, expected_version, conn=uow.conn if uow else None)
+        return recorded[-1].envelope.stream_version if recorded else expected_version
