@@ -96,7 +96,8 @@ async def seed_today_main(url: str, names: list[str]) -> dict[str, str]:
         await conn.close()
     pool = await db.create_pool(url, max_size=2)
     repo, clients = Repository(EventStore(pool, topic=None)), {}
-    ctx = CommandContext(Principal(sub="staff-1", role=Role.CASE_MANAGER, team="stadt-luenen", municipality=LUENEN))
+    principal = Principal(sub="staff-1", role=Role.CASE_MANAGER, team="stadt-luenen", municipality=LUENEN)
+    ctx = CommandContext(actor=principal.sub, principal=principal)
     try:
         for person in names:
             client_id, key_id, key = str(uuid.uuid4()), str(uuid.uuid4()), crypto.new_key()

@@ -20,7 +20,7 @@ from kim_cases.settings import CasesSettings
 
 from .factory import consent, now, opened_case, run
 
-CTX = CommandContext(Principal(sub="staff-1", role=Role.CASE_MANAGER))
+CTX = CommandContext(actor="staff-1", principal=Principal(sub="staff-1", role=Role.CASE_MANAGER))
 AT = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 
 

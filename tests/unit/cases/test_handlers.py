@@ -75,7 +75,7 @@ def store():
 
 @pytest.fixture
 def ctx():
-    return CommandContext(LEAD, correlation_id="corr-1", command_id="cmd-1")
+    return CommandContext(actor=LEAD.sub, principal=LEAD, correlation_id="corr-1", causation_id="cmd-1")
 
 
 @pytest.fixture

@@ -96,5 +96,5 @@ def test_any_command_sequence_follows_the_lifecycle_and_replays_to_the_same_stat
             assert events == [] and r.state == before
         elif events:
             assert r.state in ALLOWED[before], f"{before} -> {r.state}"
-    replayed = Referral.from_history("r-1", history)
+    replayed = Referral.from_events("r-1", history)
     assert vars(replayed) == vars(r)

@@ -11,7 +11,7 @@ import pytest
 from kim_runtime.auth import Principal, Role
 from kim_runtime.commands import Aggregate, CommandContext, Repository, UnitOfWork
 from kim_runtime.envelope import Envelope
-from kim_runtime.errors import ConcurrencyConflict, NotFound
+from kim_runtime.errors import ConcurrencyConflict, NotFound, RuleViolation
 from kim_runtime.memory import InMemoryEventStore
 from kim_schemas.codes import Baustein
 from kim_schemas.staffing import GrantAwarded
@@ -50,14 +50,15 @@ async def test_a_loaded_aggregate_has_its_streams_version_and_its_decisions_are_
     with pytest.raises(NotFound, match="no grant g-1"):
         await repo.load("g-1")
     grant = Grant("g-1")
-    assert await repo.append("g-1", grant.version, grant.award("1.5"), CTX, municipality="05978024") == 1
+    [appended] = await repo.append("g-1", grant.version, grant.award("1.5"), CTX, municipality="05978024")
+    assert appended.stream_version == 1
     loaded = await repo.load("g-1")
     assert (loaded.version, loaded.vza) == (1, Decimal("1.5"))
-    assert await repo.append("g-1", loaded.version, loaded.award("0.5"), CTX) == 2
+    assert [e.stream_version for e in await repo.append("g-1", loaded.version, loaded.award("0.5"), CTX)] == [2]
     [first, second] = await store.read_stream("g-1")
     assert (first.actor, first.correlation_id, first.causation_id, first.source, first.municipality) == (
         "staff-1", "corr-1", "cmd-1", "/kim/staffing", "05978024")
-    assert second.municipality == LEAD.municipality  # none given: the caller's
+    assert second.municipality is None  # none given, none in the context
 
 
 async def test_a_stale_expected_version_is_a_conflict_and_appends_nothing(store, repo):
@@ -82,6 +83,13 @@ async def test_a_unit_of_work_commits_its_appends_and_their_outbox_entries_toget
     assert await store.read_stream("g-3") == [] and len(store.outbox) == 2
 
 
+async def test_a_stream_of_another_kind_of_record_is_refused(store):
+    await Repository(store, Grant, source="/kim/staffing").append("g-1", 0, Grant("g-1").award("1"), CTX)
+    other = Repository(store, Grant, source="/kim/staffing", kinds=(str,))
+    with pytest.raises(RuleViolation, match="already used by a GrantAwarded stream"):
+        await other.load("g-1")
+
+
 def test_the_context_of_a_request_and_of_an_event_acted_on():
     assert (CTX.actor, CTX.principal, CTX.idempotency_key, CTX.scope) == (
         "staff-1", LEAD, "key-1", ("05978024", "stadt-luenen", None))
@@ -89,10 +97,11 @@ def test_the_context_of_a_request_and_of_an_event_acted_on():
     assert fresh.correlation_id != fresh.causation_id and fresh.idempotency_key is None
     event = Envelope(type="kim.cases.CaseClosed", source="/kim/cases", stream_id="case-1", data={},
                      actor="staff-2", correlation_id="corr-9")
-    following = CommandContext.following(event, actor="kim-referrals")
+    following = CommandContext.following(event, actor=event.actor or "kim-referrals")
     assert (following.actor, following.correlation_id, following.causation_id, following.principal) == (
         "staff-2", "corr-9", event.id, None)
     assert CommandContext.following(event.model_copy(update={"actor": None, "correlation_id": None}),
                                     actor="kim-referrals").correlation_id == event.id
+    assert CTX.municipality is None  # events name their municipality; a service may set the caller's
     assert CTX.in_municipality("05978020").municipality == "05978020"
-    assert CTX.in_municipality(None).municipality == "05978024"
+    assert CTX.in_municipality("05978020").in_municipality(None).municipality == "05978020"

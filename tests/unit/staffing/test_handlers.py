@@ -17,7 +17,7 @@ from kim_schemas.codes import Baustein
 from kim_schemas.staffing import FundingSource, VacancyReason
 
 from kim_staffing.adapters import caseload_sql, staffing_sql
-from kim_staffing.adapters.events import Context
+from kim_runtime.commands import CommandContext
 from kim_staffing.application import caseload
 from kim_staffing.application import commands as c
 from kim_staffing.application.assignments import CaseManagers
@@ -25,7 +25,7 @@ from kim_staffing.application.handlers import Staffing
 from kim_staffing.domain.timeline import Span
 
 LIMIT_PER_VZA = 40
-CTX = Context(actor="lead-1", correlation_id="corr-1", causation_id="cmd-1")
+CTX = CommandContext(actor="lead-1", correlation_id="corr-1", causation_id="cmd-1")
 FROM = date(2025, 1, 1)
 
 
@@ -103,7 +103,7 @@ def tables(store, monkeypatch) -> Tables:
 
 @pytest.fixture
 def staffing(store, tables) -> Staffing:
-    return Staffing(store.pool, store, limit_per_vza=LIMIT_PER_VZA)
+    return Staffing(store, limit_per_vza=LIMIT_PER_VZA)
 
 
 def award(grant_id="g-1", vza="2.0") -> c.AwardGrant:
@@ -238,7 +238,7 @@ async def test_vacating_what_is_not_held_is_refused(staffing, store):
 # -- case manager assignment -----------------------------------------------------------------------------------------
 @pytest.fixture
 def managers(store, tables) -> CaseManagers:
-    return CaseManagers(store.pool, store, limit_per_vza=LIMIT_PER_VZA)
+    return CaseManagers(store, limit_per_vza=LIMIT_PER_VZA)
 
 
 async def test_assigning_a_case_manager_moves_the_case_between_caseloads(managers, store, tables):

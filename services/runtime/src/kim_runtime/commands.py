@@ -24,7 +24,7 @@ from typing import Any, Generic, Protocol, Self, TypeVar
 from .auth import Principal
 from .contract import Contract, default_contract
 from .envelope import Envelope, new_id
-from .errors import NotFound
+from .errors import NotFound, RuleViolation
 
 CORRELATION_HEADER, COMMAND_HEADER, IDEMPOTENCY_HEADER = "x-correlation-id", "x-command-id", "idempotency-key"
 
@@ -49,13 +49,13 @@ class CommandContext:
         return cls(actor=principal.sub, principal=principal,
                    correlation_id=headers.get(CORRELATION_HEADER) or new_id(),
                    causation_id=headers.get(COMMAND_HEADER) or new_id(),
-                   idempotency_key=headers.get(IDEMPOTENCY_HEADER), municipality=principal.municipality)
+                   idempotency_key=headers.get(IDEMPOTENCY_HEADER))
 
     @classmethod
     def following(cls, envelope: Envelope, *, actor: str) -> CommandContext:
         """The context of what a consumer or the scheduler does because of `envelope`: caused by it, in its
-        correlation, on behalf of its actor (else `actor`, the service)."""
-        return cls(actor=envelope.actor or actor, correlation_id=envelope.correlation_id or envelope.id,
+        correlation (or its own id), by `actor` (the service, or the event's actor: `envelope.actor or SERVICE`)."""
+        return cls(actor=actor, correlation_id=envelope.correlation_id or envelope.id,
                    causation_id=envelope.id)
 
     @property
@@ -142,11 +142,13 @@ class Repository(Generic[A]):
     """Loads one kind of aggregate from the store and appends its decisions with the expected version.
 
     `make`: the aggregate for a stream id (its class); `source`: the service's CloudEvents source; `missing`:
-    what NotFound says for a stream without events (None: load returns the empty aggregate)."""
+    what NotFound says for a stream without events (None: load returns the empty aggregate); `kinds`: the event
+    classes its streams hold (None: any), a stream of other events is another kind of record (RuleViolation)."""
 
     def __init__(self, store: Store, make: Callable[[str], A], *, source: str,
-                 missing: Callable[[str], str] | None = None, contract: Contract | None = None):
-        self.store, self.make, self.source, self.missing = store, make, source, missing
+                 missing: Callable[[str], str] | None = None, kinds: tuple[type, ...] | None = None,
+                 contract: Contract | None = None):
+        self.store, self.make, self.source, self.missing, self.kinds = store, make, source, missing, kinds
         self._contract = contract
 
     @property
@@ -159,26 +161,34 @@ class Repository(Generic[A]):
         """The contract's events of stored envelopes (upcast on read by the store)."""
         return [self.contract.parse(e.type, e.schema_version, e.data) for e in envelopes]
 
-    async def load(self, stream_id: str, uow: UnitOfWork | None = None) -> A:
+    async def load(self, stream_id: str, uow: UnitOfWork | Any = None) -> A:
         """The aggregate as its stream has it now; `version` is the stream's version (the expected version of the
-        next append). NotFound for a stream without events when `missing` says why."""
-        envelopes = await self.store.read_stream(stream_id, conn=uow.conn if uow else None)
+        next append). NotFound for a stream without events when `missing` says why. `uow`: the unit of work (or a
+        connection in a transaction the caller holds, e.g. a consumer's; None: read what is committed)."""
+        envelopes = await self.store.read_stream(stream_id, conn=_conn(uow))
         aggregate = self.make(stream_id)
-        for event in self.events(envelopes):
+        for envelope, event in zip(envelopes, self.events(envelopes), strict=True):
+            if self.kinds is not None and not isinstance(event, self.kinds):
+                raise RuleViolation(f"id {stream_id} is already used by a {envelope.type.rsplit('.', 1)[1]} stream: "
+                                    "choose another id")
             aggregate.apply(event)
         if not envelopes and self.missing is not None:
             raise NotFound(self.missing(stream_id))
         return aggregate
 
     async def append(self, stream_id: str, expected_version: int, events: Sequence[Any], ctx: CommandContext, *,
-                     uow: UnitOfWork | None = None, subject: str | None = None,
+                     uow: UnitOfWork | Any = None, subject: str | None = None,
                      municipality: str | None | Callable[[Any], str | None] = None,
-                     key_id: Callable[[Any], str | None] | None = None) -> int:
+                     key_id: Callable[[Any], str | None] | None = None) -> list[Envelope]:
         """Append decisions to a stream that must be at `expected_version` (ConcurrencyConflict otherwise); returns
-        the stream's new version. `municipality`: the events' (or, a function: each event's; None: the context's);
+        the appended envelopes (the last one's `stream_version` is the stream's new version). `municipality`: the events' (or, a function: each event's; None: the context's);
         `key_id`: the data key an event's encrypted fields use, if any."""
         where = municipality if callable(municipality) else (lambda _: municipality)
         envelopes = [ctx.wrap(e, source=self.source, subject=subject, municipality=where(e),
                               key_id=key_id(e) if key_id else None) for e in events]
-        recorded = await self.store.append(stream_id, envelopes, expected_version, conn=uow.conn if uow else None)
-        return recorded[-1].envelope.stream_version if recorded else expected_version
+        recorded = await self.store.append(stream_id, envelopes, expected_version, conn=_conn(uow))
+        return [r.envelope for r in recorded]
+
+
+def _conn(uow: UnitOfWork | Any) -> Any:
+    return uow.conn if isinstance(uow, UnitOfWork) else uow

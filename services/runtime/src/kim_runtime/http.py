@@ -23,6 +23,8 @@ from pydantic import ValidationError
 from . import problems
 from .clean_input import CleanInput, check_parameters
 from .idempotency import Idempotent, KeyLost
+from .auth import Principal
+from .commands import CommandContext
 from .errors import RETRY_AFTER_S, ConcurrencyConflict, KimError, NotRecorded
 from .observe import Observed
 from .oidc import OidcSettings, TokenVerifier
@@ -56,6 +58,16 @@ class NotFoundFloor:
             await send(message)
 
         await self.app(scope, receive, held)
+
+
+def command_context(action: str):
+    """A route's dependency: the CommandContext of a caller the policy lets do `action` (401/403/404 otherwise),
+    built once per request from the principal and the request's headers (kim_runtime.commands)."""
+
+    async def dependency(request: Request, principal: Principal = Depends(authorize(action))) -> CommandContext:
+        return CommandContext.of_request(principal, request.headers)
+
+    return dependency
 
 
 def domain_error_handler(unavailable_log: RateLimitedLog):

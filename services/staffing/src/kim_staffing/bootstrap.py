@@ -18,8 +18,8 @@ def build_app(settings: StaffingSettings | None = None) -> FastAPI:
     limit = settings.caseload_limit_per_vza
 
     async def compose(runtime: ServiceRuntime) -> Wiring:
-        return Wiring(state={"staffing": Staffing(runtime.pool, runtime.store, limit_per_vza=limit),
-                             "case_managers": CaseManagers(runtime.pool, runtime.store, limit_per_vza=limit)},
+        return Wiring(state={"staffing": Staffing(runtime.store, limit_per_vza=limit),
+                             "case_managers": CaseManagers(runtime.store, limit_per_vza=limit)},
                       handlers=[CaseloadPolicy(runtime.store, limit)])
 
     runtime = ServiceRuntime(settings, migrations_package="kim_staffing", compose=compose)

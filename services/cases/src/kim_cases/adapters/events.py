@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
-from kim_runtime.auth import Principal
-from kim_runtime.envelope import Envelope, new_id
+from kim_runtime.commands import CommandContext
+from kim_runtime.envelope import Envelope
 from kim_schemas import parse
 from kim_schemas.base import Event
 from kim_schemas.types import Encrypted
@@ -14,21 +13,17 @@ from kim_schemas.types import Encrypted
 SOURCE = "/kim/cases"
 
 
-@dataclass(frozen=True)
-class CommandContext:
-    """Who asks, and the ids that tie the resulting events to the request (correlation) and command (causation)."""
+__all__ = ["SOURCE", "CommandContext", "event_municipality", "from_envelope", "key_id", "to_envelope", "to_envelopes"]
 
-    principal: Principal
-    correlation_id: str = field(default_factory=new_id)
-    command_id: str = field(default_factory=new_id)
+
+def event_municipality(default: str | None):
+    """The municipality an event's envelope carries: its own (CaseOpened, CaseTransferred), else the case's."""
+    return lambda event: getattr(event, "municipality", None) or default
 
 
 def to_envelope(event: Event, ctx: CommandContext, *, subject: str | None, municipality: str | None) -> Envelope:
-    return Envelope.wrap(
-        event, source=SOURCE, actor=ctx.principal.sub, correlation_id=ctx.correlation_id,
-        causation_id=ctx.command_id, subject=subject,
-        municipality=getattr(event, "municipality", None) or municipality, key_id=_key_id(event),
-    )
+    return ctx.wrap(event, source=SOURCE, subject=subject, municipality=event_municipality(municipality)(event),
+                    key_id=key_id(event))
 
 
 def to_envelopes(events: Iterable[Event], ctx: CommandContext, *, subject: str | None,
@@ -40,7 +35,8 @@ def from_envelope(envelope: Envelope) -> Event:
     return parse(envelope.type, envelope.schema_version, envelope.data)
 
 
-def _key_id(event: Event) -> str | None:
+def key_id(event: Event) -> str | None:
+    """The data key the event's encrypted fields use, if any."""
     for name in type(event).model_fields:
         value = getattr(event, name)
         if isinstance(value, Encrypted):

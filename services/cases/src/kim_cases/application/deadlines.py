@@ -136,4 +136,4 @@ class CaseFollowUps:
 
 
 def _context(due: Due) -> CommandContext:
-    return CommandContext(SCHEDULER)
+    return CommandContext(actor=SCHEDULER.sub, principal=SCHEDULER)

@@ -1,30 +1,34 @@
-"""Aggregates loaded from the event store, and appends that carry this service's envelope metadata."""
+"""Cases and clients loaded from the event store, and appends that carry this service's envelope metadata: the
+runtime's repositories (kim_runtime.commands) with the cases service's rules (an erased client's cases know it)."""
 
 from __future__ import annotations
 
 import asyncpg
+from kim_runtime import commands
 from kim_runtime.errors import NotFound
 from kim_runtime.store import EventStore
+from kim_schemas import cases as ev
 from kim_schemas.base import Event
 
-from kim_cases.adapters.events import CommandContext, from_envelope, to_envelopes
+from kim_cases.adapters.events import SOURCE, CommandContext, event_municipality, key_id
 from kim_cases.domain import Case, Client
 
 
 class Repository:
     def __init__(self, store: EventStore):
         self.store = store
+        self.cases = commands.Repository(store, Case, source=SOURCE)
+        self.clients = commands.Repository(store, Client, source=SOURCE)
 
     async def case(self, case_id: str, conn: asyncpg.Connection | None = None) -> Case:
-        case = Case.from_events(case_id, [from_envelope(e) for e in await self.store.read_stream(case_id, conn=conn)])
+        case = await self.cases.load(case_id, conn)
         if not case.exists:
             raise NotFound(f"no case {case_id}: check the id (GET /cases lists the cases you may see)")
         case.client_erased_at = (await self.client(case.client_id, conn)).erased_at
         return case
 
     async def client(self, client_id: str, conn: asyncpg.Connection | None = None) -> Client:
-        client = Client.from_events(
-            client_id, [from_envelope(e) for e in await self.store.read_stream(client_id, conn=conn)])
+        client = await self.clients.load(client_id, conn)
         if not client.exists:
             raise NotFound(f"no client {client_id}: register the client first (POST /clients)")
         return client
@@ -34,13 +38,12 @@ class Repository:
             async with self.store.pool.acquire() as c:
                 return await self.case_ids_of(client_id, c)
         rows = await conn.fetch(
-            "SELECT stream_id FROM events WHERE type = 'kim.cases.CaseOpened' AND data->>'client_id' = $1 "
-            "ORDER BY position", client_id)
+            "SELECT stream_id FROM events WHERE type = $2 AND data->>'client_id' = $1 ORDER BY position", client_id,
+            ev.CaseOpened.event_type)
         return [r["stream_id"] for r in rows]
 
     async def append(self, stream_id: str, version: int, events: list[Event], ctx: CommandContext, *,
                      subject: str | None, municipality: str | None, conn: asyncpg.Connection | None = None) -> int:
-        envelopes = to_envelopes(events, ctx, subject=subject, municipality=municipality)
-        recorded = await self.store.append(stream_id, envelopes, expected_version=version, conn=conn)
-        return recorded[-1].envelope.stream_version if recorded else version
-
+        appended = await self.cases.append(stream_id, version, events, ctx, uow=conn, subject=subject,
+                                           municipality=event_municipality(municipality), key_id=key_id)
+        return appended[-1].stream_version if appended else version

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date
 
 from kim_runtime.errors import RuleViolation
@@ -23,13 +22,6 @@ def follow_up_stream(case_id: str) -> str:
 
 
 class Case(ConsentCommands, WorkCommands, CaseState):
-    @classmethod
-    def from_events(cls, case_id: str, events: Iterable[Event]) -> Case:
-        case = cls(case_id)
-        for e in events:
-            case.apply(e)
-        return case
-
     def open(self, **fields) -> list[Event]:
         """Intake: fields of CaseOpened except case_id (client checks are the handler's: it loads the client)."""
         if self.exists:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
+from kim_runtime.commands import Aggregate
 from kim_runtime.errors import RuleViolation
 from kim_schemas import cases as ev
 from kim_schemas.base import Event
@@ -36,7 +37,7 @@ class GoalState:
     on: date | None = None
 
 
-class CaseState:
+class CaseState(Aggregate):
     def __init__(self, case_id: str):
         self.case_id = case_id
         self.version = 0

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 
+from kim_runtime.commands import Aggregate
 from kim_runtime.errors import RuleViolation
 from kim_schemas.case_codes import LegalHoldReason
 from kim_schemas.cases import (
@@ -15,7 +15,7 @@ from kim_schemas.base import Event
 from kim_schemas.types import Encrypted
 
 
-class Client:
+class Client(Aggregate):
     def __init__(self, client_id: str):
         self.client_id = client_id
         self.version = 0
@@ -23,13 +23,6 @@ class Client:
         self.erased_at: datetime | None = None
         self.holds: dict[str, LegalHoldPlaced] = {}  # legal holds in force, by hold id
         self.lifted_holds: list[LegalHoldLifted] = []
-
-    @classmethod
-    def from_events(cls, client_id: str, events: Iterable[Event]) -> Client:
-        client = cls(client_id)
-        for e in events:
-            client.apply(e)
-        return client
 
     def apply(self, event: Event) -> None:
         if isinstance(event, ClientRegistered):

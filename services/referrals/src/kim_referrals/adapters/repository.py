@@ -63,7 +63,7 @@ class ReferralRepository:
         ids = self.partner_ids(row["to_organisation_id"])
         # rows from before per-partner ids have none stored: the derivation gives the same id every time
         partner = PartnerStream(ids, row["partner_referral_id"] or ids.referral(referral_id), row["partner_version"])
-        return Loaded(Referral.from_history(referral_id, events), stream[-1].stream_version,
+        return Loaded(Referral.from_events(referral_id, events), stream[-1].stream_version,
                       mine[0].subject if mine else None, row["client_pseudonym"], partner,
                       await self.shown(conn, partner.referral_id))
 

@@ -3,15 +3,15 @@
 Lifecycle: requested → accepted | declined (reason) → appointment scheduled → outcome reported → closed.
 Revoked ends any referral that is not closed yet (consent withdrawn, case closed, client erased); after that nothing
 changes.
-Methods check the rules and return the new events (already applied); `from_history` rebuilds the state.
+Methods check the rules and return the new events (already applied); `from_events` (kim_runtime.commands.Aggregate) rebuilds the state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date, datetime
 from enum import StrEnum
 
+from kim_runtime.commands import Aggregate
 from kim_runtime.errors import RuleViolation
 from kim_schemas.base import Event
 from kim_schemas.codes import ConsentPurpose, DataCategory, OutcomeCode, RevocationReason
@@ -41,7 +41,7 @@ class State(StrEnum):
 FINAL = {State.CLOSED, State.REVOKED}
 
 
-class Referral:
+class Referral(Aggregate):
     def __init__(self, referral_id: str):
         self.referral_id = referral_id
         self.state: State | None = None
@@ -53,13 +53,6 @@ class Referral:
         self.outcome: OutcomeCode | None = None
         self.decline_reason: DeclineReason | None = None
         self.revocation_reason: RevocationReason | None = None
-
-    @classmethod
-    def from_history(cls, referral_id: str, events: Iterable[Event]) -> Referral:
-        referral = cls(referral_id)
-        for event in events:
-            referral.apply(event)
-        return referral
 
     @classmethod
     def request(cls, requested: ReferralRequested) -> tuple[Referral, list[Event]]:
@@ -75,36 +68,36 @@ class Referral:
     # -- decisions -------------------------------------------------------------------------------------
     def accept(self, now: datetime) -> list[Event]:
         self._require(State.REQUESTED, action="accept")
-        return self._emit(ReferralAccepted(referral_id=self.referral_id, case_id=self.case_id, accepted_at=now))
+        return self.emit(ReferralAccepted(referral_id=self.referral_id, case_id=self.case_id, accepted_at=now))
 
     def decline(self, reason: DeclineReason, now: datetime) -> list[Event]:
         self._require(State.REQUESTED, action="decline")
-        return self._emit(
+        return self.emit(
             ReferralDeclined(referral_id=self.referral_id, case_id=self.case_id, reason=reason, declined_at=now)
         )
 
     def schedule(self, appointment_on: date, now: datetime) -> list[Event]:
         self._require(State.ACCEPTED, State.APPOINTMENT_SCHEDULED, action="schedule an appointment for")
-        return self._emit(AppointmentScheduled(
+        return self.emit(AppointmentScheduled(
             referral_id=self.referral_id, case_id=self.case_id, appointment_on=appointment_on, scheduled_at=now
         ))
 
     def report_outcome(self, outcome: OutcomeCode, now: datetime) -> list[Event]:
         self._require(State.ACCEPTED, State.APPOINTMENT_SCHEDULED, State.OUTCOME_REPORTED,
                       action="report an outcome for")
-        return self._emit(ReferralOutcomeReported(
+        return self.emit(ReferralOutcomeReported(
             referral_id=self.referral_id, case_id=self.case_id, outcome=outcome, reported_at=now
         ))
 
     def close(self, now: datetime) -> list[Event]:
         self._require(State.DECLINED, State.OUTCOME_REPORTED, action="close")
-        return self._emit(ReferralClosed(referral_id=self.referral_id, case_id=self.case_id, closed_at=now))
+        return self.emit(ReferralClosed(referral_id=self.referral_id, case_id=self.case_id, closed_at=now))
 
     def revoke(self, reason: RevocationReason, now: datetime, consent_id: str | None = None) -> list[Event]:
         """Revoke unless already final (idempotent: a second revocation decides nothing)."""
         if not self.is_open:
             return []
-        return self._emit(ReferralRevoked(
+        return self.emit(ReferralRevoked(
             referral_id=self.referral_id, case_id=self.case_id, reason=reason, consent_id=consent_id, revoked_at=now
         ))
 
@@ -152,10 +145,7 @@ class Referral:
                 self.state = State.CLOSED
             case ReferralRevoked():
                 self.state, self.revocation_reason = State.REVOKED, event.reason
-
-    def _emit(self, event: Event) -> list[Event]:
-        self.apply(event)
-        return [event]
+        self.version += 1
 
     def _require(self, *states: State, action: str) -> None:
         if self.state in states:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import asyncpg
+from kim_runtime.commands import CommandContext
 from kim_runtime.envelope import Envelope
 from kim_runtime.store import EventStore
 from kim_runtime.topics import service_topic
@@ -17,7 +18,7 @@ from kim_schemas.base import parse
 from kim_schemas.staffing import CaseloadLimitExceeded
 
 from ..adapters import caseload_sql as sql
-from ..adapters.events import Context, envelope
+from ..adapters.events import SERVICE_ACTOR, SOURCE
 from ..adapters.staffing_sql import staff_share
 from ..domain.caseload import FULL_TIME, Caseload, limit_for
 
@@ -29,7 +30,7 @@ STATUS_AFTER = {"kim.cases.CasePaused": "paused", "kim.cases.CaseResumed": "open
 
 
 async def reevaluate(conn: asyncpg.Connection, store: EventStore, staff_member_id: str, *, limit_per_vza: int,
-                     ctx: Context, at: datetime, today: date | None = None):
+                     ctx: CommandContext, at: datetime, today: date | None = None):
     """Recount a staff member's active cases and append a limit event if they crossed the limit."""
     state = await sql.lock_caseload(conn, staff_member_id)
     active = await sql.active_cases(conn, staff_member_id)
@@ -40,7 +41,7 @@ async def reevaluate(conn: asyncpg.Connection, store: EventStore, staff_member_i
     await sql.save_caseload(conn, staff_member_id, active, share, limit_for(share, limit_per_vza), over)
     if event is not None:
         version = await sql.stream_version(conn, staff_member_id)
-        await store.append(staff_member_id, [envelope(event, ctx)], version, conn=conn)
+        await store.append(staff_member_id, [ctx.wrap(event, source=SOURCE)], version, conn=conn)
     return event
 
 
@@ -72,6 +73,6 @@ class CaseloadPolicy:
 
     async def handle(self, conn: asyncpg.Connection, env: Envelope) -> None:
         touched = await record(conn, env)
-        ctx = Context(actor="kim-staffing", correlation_id=env.correlation_id or env.id, causation_id=env.id)
+        ctx = CommandContext.following(env, actor=SERVICE_ACTOR)
         for staff_member_id in sorted(touched):
             await reevaluate(conn, self.store, staff_member_id, limit_per_vza=self.limit_per_vza, ctx=ctx, at=env.time)

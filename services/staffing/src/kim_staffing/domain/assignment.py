@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
+from kim_runtime.commands import Aggregate
 from kim_runtime.errors import RuleViolation
 from kim_schemas.staffing import CaseManagerAssigned
 
 
-class CaseAssignment:
+class CaseAssignment(Aggregate):
     def __init__(self, case_id: str):
         self.case_id = case_id
         self.version = 0

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
+from kim_runtime.commands import Aggregate
 from kim_runtime.errors import RuleViolation
 from kim_schemas.codes import Baustein
 from kim_schemas.staffing import GrantAwarded
@@ -13,7 +14,7 @@ from kim_schemas.staffing import GrantAwarded
 from .timeline import Load, Span, peak
 
 
-class Grant:
+class Grant(Aggregate):
     def __init__(self, grant_id: str):
         self.grant_id = grant_id
         self.version = 0

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
+from kim_runtime.commands import Aggregate
 from kim_runtime.errors import RuleViolation
 from kim_schemas.base import Event
 from kim_schemas.staffing import (
@@ -30,7 +31,7 @@ class Occupancy:
     span: Span
 
 
-class Position:
+class Position(Aggregate):
     def __init__(self, position_id: str):
         self.position_id = position_id
         self.version = 0

@@ -7,14 +7,14 @@ from decimal import Decimal
 from fastapi import APIRouter, Depends, Header, Query, Response
 from kim_runtime.pagination import Page, paged
 from kim_runtime.errors import NotFound
-from kim_runtime.http import parse_if_match
+from kim_runtime.http import command_context, parse_if_match
 from kim_runtime.policy import authorize
 from kim_schemas.codes import Baustein
 
 from ..adapters import caseload_sql, staffing_sql
 from ..application.commands import AssignCaseManager
 from ..domain.caseload import per_vza
-from .http import case_managers, context_for, history, plain, pool, reader, store, with_etag
+from .http import case_managers, history, plain, pool, reader, store, with_etag
 
 router = APIRouter(tags=["caseload"])
 
@@ -30,7 +30,7 @@ def caseload_view(row) -> dict:
 @router.put("/cases/{case_id}/case-manager", summary="Make a staff member the case manager of a case")
 async def assign(case_id: str, cmd: AssignCaseManager, response: Response,
                  if_match: str | None = Header(default=None, alias="If-Match"),
-                 ctx=Depends(context_for("staffing.case.assign")),
+                 ctx=Depends(command_context("staffing.case.assign")),
                  svc=Depends(case_managers), pool_=Depends(pool)):
     assignment = await svc.assign(ctx, case_id, cmd, parse_if_match(if_match))
     with_etag(response, assignment.version)

@@ -4,32 +4,18 @@ service (its team and municipality, known here from the cases events). Routers p
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 from decimal import Decimal
 
-from fastapi import Depends, Request, Response
+from fastapi import Request, Response
 from kim_runtime.auth import Principal
-from kim_runtime.http import etag
+from kim_runtime.http import command_context, etag
 from kim_runtime.policy import Owner, authorize
 
 from ..adapters import caseload_sql
-from ..adapters.events import Context
 
 reader = authorize("staffing.read")
-
-
-def context_for(action: str):
-    """A dependency: the command context of a caller the policy lets do `action`."""
-
-    async def context(request: Request, principal: Principal = Depends(authorize(action))) -> Context:
-        return Context(actor=principal.sub,
-                       correlation_id=request.headers.get("X-Correlation-ID") or str(uuid.uuid4()))
-
-    return context
-
-
-context = context_for("staffing.plan")
+context = command_context("staffing.plan")
 
 
 async def case_owner(request: Request, _: Principal, case_id: str) -> Owner | None:
