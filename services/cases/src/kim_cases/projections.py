@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import asyncpg
 from kim_runtime.auth import UNSCOPED, Principal
+from kim_runtime.dispatch import by_type, types_of
 from kim_runtime.envelope import Envelope
 from kim_runtime.projection import Projection
 from kim_runtime.topics import service_topic
 from kim_schemas import cases as ev
+from kim_schemas import referrals as rev
 
 from kim_cases.domain import Phase
 from kim_cases.worklist import Worklist
 
-RANK_OF = {"kim.cases.ConsentGranted": Phase.CONSENT, "kim.cases.AssessmentCompleted": Phase.ASSESSMENT,
-           "kim.cases.IntegrationPlanAgreed": Phase.PLAN, "kim.cases.ReviewHeld": Phase.MONITORING,
-           "kim.cases.CaseClosed": Phase.CLOSED}
+RANK_OF = by_type({ev.ConsentGranted: Phase.CONSENT, ev.AssessmentCompleted: Phase.ASSESSMENT,
+                   ev.IntegrationPlanAgreed: Phase.PLAN, ev.ReviewHeld: Phase.MONITORING, ev.CaseClosed: Phase.CLOSED})
 PHASES = list(Phase)
 
 
@@ -100,14 +101,14 @@ class CaseReferrals(Projection):
         outcomes jsonb NOT NULL DEFAULT '[]', reason text, updated_at timestamptz NOT NULL DEFAULT now());
     CREATE INDEX IF NOT EXISTS referrals_case ON {schema}.referrals (case_id);
     """
-    STATUS = {"kim.referrals.ReferralAccepted": "accepted", "kim.referrals.ReferralDeclined": "declined",
-              "kim.referrals.ReferralClosed": "closed", "kim.referrals.ReferralRevoked": "revoked"}
-    event_types = frozenset({*STATUS, "kim.referrals.ReferralRequested", "kim.referrals.AppointmentScheduled",
-                             "kim.referrals.ReferralOutcomeReported"})
+    STATUS = by_type({rev.ReferralAccepted: "accepted", rev.ReferralDeclined: "declined",
+                      rev.ReferralClosed: "closed", rev.ReferralRevoked: "revoked"})
+    event_types = frozenset({*STATUS}) | types_of(rev.ReferralRequested, rev.AppointmentScheduled,
+                                                  rev.ReferralOutcomeReported)
 
     async def apply(self, conn: asyncpg.Connection, schema: str, event: Envelope) -> None:
         d = event.data
-        if event.type == "kim.referrals.ReferralRequested":
+        if event.type == rev.ReferralRequested.event_type:
             await conn.execute(
                 f"INSERT INTO {schema}.referrals (referral_id, case_id, to_organisation_id, purpose, consent_id, "
                 "status, due_on) VALUES ($1, $2, $3, $4, $5, 'requested', $6::text::date) ON CONFLICT DO NOTHING",
@@ -116,10 +117,10 @@ class CaseReferrals(Projection):
             await conn.execute(f"UPDATE {schema}.referrals SET status = $2, reason = coalesce($3, reason), "
                                "updated_at = now() WHERE referral_id = $1", d["referral_id"],
                                self.STATUS[event.type], d.get("reason"))
-        elif event.type == "kim.referrals.AppointmentScheduled":
+        elif event.type == rev.AppointmentScheduled.event_type:
             await conn.execute(f"UPDATE {schema}.referrals SET appointment_on = $2::text::date, updated_at = now() "
                                "WHERE referral_id = $1", d["referral_id"], d["appointment_on"])
-        elif event.type == "kim.referrals.ReferralOutcomeReported":
+        elif event.type == rev.ReferralOutcomeReported.event_type:
             await conn.execute(
                 f"UPDATE {schema}.referrals SET outcome = $2, outcomes = outcomes || jsonb_build_array("
                 "jsonb_build_object('outcome', $2::text, 'reported_at', $3::text)), updated_at = now() "

@@ -20,9 +20,12 @@ from enum import StrEnum
 
 import asyncpg
 from kim_runtime.auth import UNSCOPED, Principal
+from kim_runtime.dispatch import types_of
 from kim_runtime.envelope import Envelope
 from kim_runtime.projection import Projection
 from kim_runtime.topics import service_topic
+from kim_schemas import cases as ev
+from kim_schemas import referrals as rev
 
 _DAY_AFTER = timedelta(days=1)
 
@@ -51,13 +54,11 @@ class Worklist(Projection):
     CREATE INDEX IF NOT EXISTS items_due ON {schema}.items (due_on);
     CREATE INDEX IF NOT EXISTS items_case ON {schema}.items (case_id);
     """
-    event_types = frozenset({
-        "kim.cases.CaseOpened", "kim.cases.CaseTransferred", "kim.cases.CaseClosed", "kim.cases.ReviewHeld",
-        "kim.cases.ReviewDue", "kim.cases.CasePaused", "kim.cases.PauseEndDue", "kim.cases.CaseResumed",
-        "kim.referrals.ReferralRequested", "kim.referrals.ReferralOverdue", "kim.referrals.ReferralAccepted",
-        "kim.referrals.ReferralDeclined", "kim.referrals.AppointmentScheduled",
-        "kim.referrals.AppointmentOutcomeMissing", "kim.referrals.ReferralOutcomeReported",
-        "kim.referrals.ReferralRevoked", "kim.referrals.ReferralClosed"})
+    event_types = types_of(
+        ev.CaseOpened, ev.CaseTransferred, ev.CaseClosed, ev.ReviewHeld, ev.ReviewDue, ev.CasePaused, ev.PauseEndDue,
+        ev.CaseResumed, rev.ReferralRequested, rev.ReferralOverdue, rev.ReferralAccepted, rev.ReferralDeclined,
+        rev.AppointmentScheduled, rev.AppointmentOutcomeMissing, rev.ReferralOutcomeReported, rev.ReferralRevoked,
+        rev.ReferralClosed)
 
     async def apply(self, conn: asyncpg.Connection, schema: str, event: Envelope) -> None:
         kind, d = event.type.rsplit(".", 1)[-1], event.data

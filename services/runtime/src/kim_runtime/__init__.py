@@ -17,6 +17,7 @@ __all__ = [
     "commands",      # the write side's seedwork: CommandContext, Aggregate, Repository, UnitOfWork
     "contract",      # the event contract a consumer reads through; FixedContract, OpenData
     "db",            # pools, migrations, the service role's grants
+    "dispatch",      # handlers by event class: by_type, types_of
     "envelope",      # Envelope (CloudEvents over Kafka), new_id, utcnow
     "errors",        # ConcurrencyConflict, RuleViolation, NotFound
     "http",          # create_app, etag, parse_if_match

@@ -14,30 +14,32 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 import asyncpg
+from kim_runtime.commands import CommandContext
+from kim_runtime.dispatch import types_of
 from kim_runtime.envelope import Envelope
 from kim_runtime.scheduler import Cancel, Change, Deadline, Due, FireHandler, start_of
+from kim_schemas import referrals as ev
 
-from ..adapters.events import Context
 from .commands import ReferralCommands
 
 SCHEDULER_ACTOR = "kim-referrals-scheduler"
-_ANSWERED = {"kim.referrals.ReferralAccepted", "kim.referrals.ReferralDeclined"}
-_ENDED = {"kim.referrals.ReferralRevoked", "kim.referrals.ReferralClosed"}
+_ANSWERED = types_of(ev.ReferralAccepted, ev.ReferralDeclined)
+_ENDED = types_of(ev.ReferralRevoked, ev.ReferralClosed)
 
 
 def schedule(env: Envelope) -> Iterator[Change]:
     d, rid = env.data, env.stream_id
-    if env.type == "kim.referrals.ReferralRequested" and d.get("due_on"):
+    if env.type == ev.ReferralRequested.event_type and d.get("due_on"):
         due_on = date.fromisoformat(d["due_on"])
         yield Deadline(f"referral-overdue:{rid}", "referral-overdue", rid, start_of(due_on + timedelta(days=1)),
                        {"due_on": due_on.isoformat()})
-    elif env.type == "kim.referrals.AppointmentScheduled":
+    elif env.type == ev.AppointmentScheduled.event_type:
         day = date.fromisoformat(d["appointment_on"])
         yield Deadline(f"appointment-outcome:{rid}", "appointment-outcome", rid, start_of(day + timedelta(days=1)),
                        {"appointment_on": day.isoformat()})
     if env.type in _ANSWERED | _ENDED:
         yield Cancel(key=f"referral-overdue:{rid}")
-    if env.type in _ENDED or env.type == "kim.referrals.ReferralOutcomeReported":
+    if env.type in _ENDED or env.type == ev.ReferralOutcomeReported.event_type:
         yield Cancel(key=f"appointment-outcome:{rid}")
 
 
@@ -53,5 +55,5 @@ def handlers(commands: ReferralCommands) -> dict[str, FireHandler]:
     return {"referral-overdue": overdue, "appointment-outcome": outcome_missing}
 
 
-def _context(due: Due) -> Context:
-    return Context(actor=SCHEDULER_ACTOR)
+def _context(due: Due) -> CommandContext:
+    return CommandContext(actor=SCHEDULER_ACTOR)

@@ -11,22 +11,22 @@ from datetime import date, datetime
 
 import asyncpg
 from kim_runtime.commands import CommandContext
+from kim_runtime.dispatch import by_type, types_of
 from kim_runtime.envelope import Envelope
 from kim_runtime.store import EventStore
 from kim_runtime.topics import service_topic
 from kim_schemas.base import parse
-from kim_schemas.staffing import CaseloadLimitExceeded
+from kim_schemas import cases as cev
+from kim_schemas.staffing import CaseManagerAssigned, CaseloadLimitExceeded
 
 from ..adapters import caseload_sql as sql
 from ..adapters.events import SERVICE_ACTOR, SOURCE
 from ..adapters.staffing_sql import staff_share
 from ..domain.caseload import FULL_TIME, Caseload, limit_for
 
-CASE_EVENTS = {
-    "kim.cases.CaseOpened", "kim.cases.CaseTransferred", "kim.cases.CasePaused", "kim.cases.CaseResumed",
-    "kim.cases.CaseClosed", "kim.staffing.CaseManagerAssigned",
-}
-STATUS_AFTER = {"kim.cases.CasePaused": "paused", "kim.cases.CaseResumed": "open", "kim.cases.CaseClosed": "closed"}
+CASE_EVENTS = types_of(cev.CaseOpened, cev.CaseTransferred, cev.CasePaused, cev.CaseResumed, cev.CaseClosed,
+                       CaseManagerAssigned)
+STATUS_AFTER = by_type({cev.CasePaused: "paused", cev.CaseResumed: "open", cev.CaseClosed: "closed"})
 
 
 async def reevaluate(conn: asyncpg.Connection, store: EventStore, staff_member_id: str, *, limit_per_vza: int,
@@ -51,10 +51,10 @@ async def record(conn: asyncpg.Connection, env: Envelope) -> set[str]:
     case_id = event.case_id
     if env.type in STATUS_AFTER:
         return await sql.set_status(conn, case_id, STATUS_AFTER[env.type])
-    if env.type == "kim.cases.CaseOpened":
+    if env.type == cev.CaseOpened.event_type:
         return await sql.set_manager(conn, case_id, event.case_manager_id, env.time, municipality=event.municipality,
                                      baustein=event.baustein.value, status="open", team=event.team_organisation_id)
-    if env.type == "kim.cases.CaseTransferred":
+    if env.type == cev.CaseTransferred.event_type:
         return await sql.set_manager(conn, case_id, event.case_manager_id, env.time, municipality=event.municipality,
                                      team=event.team_organisation_id)
     return await sql.set_manager(conn, case_id, event.staff_member_id, env.time)  # CaseManagerAssigned

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from kim_runtime.dispatch import by_type
 from kim_runtime.envelope import Envelope
+from kim_schemas import cases as cev
 
 from .base import Batch, BatchProjection, Table, table_ddl
 
@@ -113,16 +115,16 @@ class CasesProjection(BatchProjection):
     name = "reporting_cases"
     tables = TABLES
     ddl = table_ddl("{schema}", TABLES, INDEXES)
-    collectors = {
-        "kim.cases.CaseOpened": _opened,
-        "kim.cases.CaseTransferred": _transferred,
-        "kim.cases.CasePaused": _state("paused", "paused_on"),
-        "kim.cases.CaseResumed": _state("resumed", "resumed_on"),
-        "kim.cases.CaseClosed": _closed,
-        "kim.cases.ResidenceStatusRecorded": _residence,
-        "kim.cases.AssessmentCompleted": _assessed,
-        "kim.cases.RechtskreisChanged": _rechtskreis_changed,
-        "kim.cases.MilestoneRecorded": _milestone,
-        "kim.cases.ConsentGranted": _consent,
-        "kim.cases.ConsentWithdrawn": _withdrawn,
-    }
+    collectors = by_type({
+        cev.CaseOpened: _opened,
+        cev.CaseTransferred: _transferred,
+        cev.CasePaused: _state("paused", "paused_on"),
+        cev.CaseResumed: _state("resumed", "resumed_on"),
+        cev.CaseClosed: _closed,
+        cev.ResidenceStatusRecorded: _residence,
+        cev.AssessmentCompleted: _assessed,
+        cev.RechtskreisChanged: _rechtskreis_changed,
+        cev.MilestoneRecorded: _milestone,
+        cev.ConsentGranted: _consent,
+        cev.ConsentWithdrawn: _withdrawn,
+    })

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from kim_runtime.dispatch import by_type
 from kim_runtime.envelope import Envelope
+from kim_schemas import referrals as rev
 
 from .base import Batch, BatchProjection, Table, table_ddl
 
@@ -44,12 +46,12 @@ class ReferralsProjection(BatchProjection):
     name = "reporting_referrals"
     tables = TABLES
     ddl = table_ddl("{schema}", TABLES, INDEXES)
-    collectors = {
-        "kim.referrals.PartnerRegistered": _partner,
-        "kim.referrals.ReferralRequested": _requested,
-        "kim.referrals.ReferralAccepted": _step("accepted_on", "accepted_at"),
-        "kim.referrals.ReferralDeclined": _step("declined_on", "declined_at"),
-        "kim.referrals.AppointmentScheduled": _step("appointment_on", "appointment_on", date.fromisoformat),
-        "kim.referrals.ReferralClosed": _step("closed_on", "closed_at"),
-        "kim.referrals.ReferralRevoked": _step("revoked_on", "revoked_at"),
-    }
+    collectors = by_type({
+        rev.PartnerRegistered: _partner,
+        rev.ReferralRequested: _requested,
+        rev.ReferralAccepted: _step("accepted_on", "accepted_at"),
+        rev.ReferralDeclined: _step("declined_on", "declined_at"),
+        rev.AppointmentScheduled: _step("appointment_on", "appointment_on", date.fromisoformat),
+        rev.ReferralClosed: _step("closed_on", "closed_at"),
+        rev.ReferralRevoked: _step("revoked_on", "revoked_at"),
+    })

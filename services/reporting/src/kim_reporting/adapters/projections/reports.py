@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from kim_runtime.dispatch import by_type
 from kim_runtime.envelope import Envelope
+from kim_schemas import reporting as ev
 
 from .base import Batch, BatchProjection, Table, table_ddl
 
@@ -33,4 +35,4 @@ class ReportsProjection(BatchProjection):
     name = "reporting_reports"
     tables = (REPORTS,)
     ddl = table_ddl("{schema}", (REPORTS,))
-    collectors = {"kim.reporting.ReportGenerated": _generated, "kim.reporting.ReportApproved": _approved}
+    collectors = by_type({ev.ReportGenerated: _generated, ev.ReportApproved: _approved})

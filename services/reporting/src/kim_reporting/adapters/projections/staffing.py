@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from kim_runtime.dispatch import by_type
 from kim_runtime.envelope import Envelope
+from kim_schemas import staffing as sev
 
 from .base import Batch, BatchProjection, Table, table_ddl
 
@@ -51,9 +53,9 @@ class StaffingProjection(BatchProjection):
     name = "reporting_staffing"
     tables = TABLES
     ddl = table_ddl("{schema}", TABLES, INDEXES)
-    collectors = {
-        "kim.staffing.GrantAwarded": _grant,
-        "kim.staffing.PositionEstablished": _position,
-        "kim.staffing.PositionFilled": _filled,
-        "kim.staffing.PositionVacated": _vacated,
-    }
+    collectors = by_type({
+        sev.GrantAwarded: _grant,
+        sev.PositionEstablished: _position,
+        sev.PositionFilled: _filled,
+        sev.PositionVacated: _vacated,
+    })
