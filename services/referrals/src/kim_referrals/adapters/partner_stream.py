@@ -17,12 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
+from kim_runtime.commands import CommandContext
 from kim_runtime.envelope import Envelope
 from kim_runtime.store import EventStore
 from kim_runtime.topics import partner_topic
 from kim_schemas.base import Event
 
-from .events import SERVICE_ACTOR, SOURCE, Context, envelope
+from .events import SERVICE_ACTOR, SOURCE
 from .partner_ids import PartnerIds
 
 LINK = "kim.referrals.PartnerViewOpened"
@@ -36,9 +37,9 @@ class PartnerStream:
     version: int  # 0 while the partner has been told nothing
 
 
-def partner_context(ids: PartnerIds, ctx: Context) -> Context:
+def partner_context(ids: PartnerIds, ctx: CommandContext) -> CommandContext:
     """The metadata of a partner event: the service as actor, correlation and causation derived for the partner."""
-    return Context(actor=SERVICE_ACTOR, correlation_id=ids.correlation(ctx.correlation_id),
+    return CommandContext(actor=SERVICE_ACTOR, correlation_id=ids.correlation(ctx.correlation_id),
                    causation_id=ids.causation(ctx.causation_id), municipality=ctx.municipality)
 
 
@@ -48,7 +49,7 @@ def schema_url(base: str, event: Event) -> str:
 
 
 async def append(pool: asyncpg.Pool | None, conn: asyncpg.Connection, stream: PartnerStream, events: Sequence[Event],
-                 ctx: Context, *, internal_referral_id: str, case_id: str, pseudonym: str,
+                 ctx: CommandContext, *, internal_referral_id: str, case_id: str, pseudonym: str,
                  schema_base: str = DEFAULT_SCHEMA_BASE) -> int:
     """Append the partner's events (opening the stream first if needed); returns the stream's new version."""
     if not events:
@@ -67,7 +68,7 @@ async def append(pool: asyncpg.Pool | None, conn: asyncpg.Connection, stream: Pa
     envs, at = [], None
     for e in events:
         at = _time_of(e) or at
-        envs.append(envelope(e, pctx, subject=pseudonym).model_copy(
+        envs.append(pctx.wrap(e, source=SOURCE, subject=pseudonym).model_copy(
             update={"time": at, "dataschema": schema_url(schema_base, e)}))
     await to_partner.append(stream.referral_id, envs, version, conn=conn)
     return version + len(events)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
+from kim_runtime.commands import CommandContext
 from kim_runtime.envelope import Envelope
 from kim_runtime.store import EventStore
 from kim_schemas import parse
@@ -20,7 +21,7 @@ from kim_schemas.base import Event
 from ..domain.partner_view import Shown, fold
 from ..domain.referral import Referral
 from . import partner_stream, referral_sql
-from .events import Context, envelope
+from .events import SOURCE
 from .partner_ids import PartnerIds
 from .partner_stream import PartnerStream
 
@@ -73,13 +74,13 @@ class ReferralRepository:
 
     async def append(
         self, conn: asyncpg.Connection, referral: Referral, events: Sequence[Event], partner_events: Sequence[Event],
-        *, expected_version: int, ctx: Context, client_id: str | None, pseudonym: str, partner: PartnerStream,
+        *, expected_version: int, ctx: CommandContext, client_id: str | None, pseudonym: str, partner: PartnerStream,
     ) -> tuple[int, int]:
         """Append the referral's events (kim.referrals), then its partner's view; returns both new versions."""
         if not events:
             return expected_version, partner.version
         await self.store.append(
-            referral.referral_id, [envelope(e, ctx, subject=client_id) for e in events], expected_version, conn=conn
+            referral.referral_id, [ctx.wrap(e, source=SOURCE, subject=client_id) for e in events], expected_version, conn=conn
         )
         partner_version = await partner_stream.append(
             self.store.pool, conn, partner, partner_events, ctx, internal_referral_id=referral.referral_id,

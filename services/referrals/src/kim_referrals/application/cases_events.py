@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import asyncpg
+from kim_runtime.commands import CommandContext
 from kim_runtime.envelope import Envelope
 from kim_runtime.errors import ConcurrencyConflict
 from kim_runtime.topics import service_topic
@@ -34,7 +35,7 @@ from kim_schemas.cases import (
 from kim_schemas.codes import RevocationReason
 
 from ..adapters import gate_sql, referral_sql
-from ..adapters.events import SERVICE_ACTOR, Context
+from ..adapters.events import SERVICE_ACTOR
 from ..domain.consent import Consent
 from ..domain.referral import Referral
 from .commands import Decision, ReferralCommands
@@ -108,8 +109,7 @@ class CasesEventHandler:
 
     async def _change(self, conn: asyncpg.Connection, env: Envelope, referral_id: str, decision: Decision) -> None:
         """Decide inside a savepoint; a partner acting at the same moment makes us reload and decide again."""
-        ctx = Context(actor=env.actor or SERVICE_ACTOR, correlation_id=env.correlation_id or env.id,
-                      causation_id=env.id)
+        ctx = CommandContext.following(env, actor=env.actor or SERVICE_ACTOR)
         for attempt in range(1, CONFLICT_RETRIES + 1):
             try:
                 async with conn.transaction():

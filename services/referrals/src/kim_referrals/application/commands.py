@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import asyncpg
+from kim_runtime.commands import CommandContext
 from kim_runtime.envelope import utcnow
 from kim_runtime.errors import ConcurrencyConflict, NotFound, check_expected
 from kim_runtime.store import EventStore, must_record
@@ -16,7 +17,7 @@ from kim_schemas.codes import ConsentPurpose, DataCategory
 from kim_schemas.referrals import PartnerCredentialIssued, PartnerRegistered, ReferralRequested
 
 from ..adapters import gate_sql, referral_sql
-from ..adapters.events import Context, envelope
+from ..adapters.events import SOURCE
 from ..adapters.partner_stream import PartnerStream
 from ..adapters.repository import Loaded, ReferralRepository
 from ..domain import partner, partner_view
@@ -46,25 +47,25 @@ class ReferralCommands:
         self.pool, self.store, self.clock = pool, store, clock
         self.repo = ReferralRepository(store, pseudonym_secret, *([schema_base] if schema_base else []))
 
-    async def register_partner(self, registered: PartnerRegistered, ctx: Context) -> int:
+    async def register_partner(self, registered: PartnerRegistered, ctx: CommandContext) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
             known = await referral_sql.partner(conn, registered.organisation_id) is not None
             events = partner.register(known, registered)
-            envs = [envelope(e, ctx, subject=None) for e in events]
+            envs = [ctx.wrap(e, source=SOURCE, subject=None) for e in events]
             await self.store.append(registered.organisation_id, envs, 0, conn=conn)
             await referral_sql.add_partner(conn, registered)
             return len(envs)
 
-    async def issue_partner_credential(self, issued: PartnerCredentialIssued, ctx: Context) -> None:
+    async def issue_partner_credential(self, issued: PartnerCredentialIssued, ctx: CommandContext) -> None:
         """Record a registered partner's new API credential (the one its tokens must carry from now on)."""
         async with self.pool.acquire() as conn, conn.transaction():
             if await referral_sql.partner(conn, issued.organisation_id) is None:
                 raise NotFound(f"no partner {issued.organisation_id} is registered: register it first "
                                "(POST /partners, or kim partner onboard with --name and --kind)")
             version = await self.store.stream_version(issued.organisation_id, conn=conn)
-            await self.store.append(issued.organisation_id, [envelope(issued, ctx, subject=None)], version, conn=conn)
+            await self.store.append(issued.organisation_id, [ctx.wrap(issued, source=SOURCE, subject=None)], version, conn=conn)
 
-    async def request(self, cmd: RequestReferral, ctx: Context) -> tuple[str, int]:
+    async def request(self, cmd: RequestReferral, ctx: CommandContext) -> tuple[str, int]:
         """Refer a case's client to a partner, if a consent covers it (ConsentMissing names what does not).
 
         The gate's decision is recorded as kim.referrals.ConsentChecked: in the referral's own stream, in the same
@@ -80,7 +81,7 @@ class ReferralCommands:
                 await self._record_refusal(cmd, ctx, now, refused)
             raise
 
-    async def _record_refusal(self, cmd: RequestReferral, ctx: Context, now: datetime,
+    async def _record_refusal(self, cmd: RequestReferral, ctx: CommandContext, now: datetime,
                               refused: ConsentMissing) -> None:
         request_id = f"consent-check-{uuid.uuid4()}"
         checked = decision(refused.consent, request_id=request_id, referral_id=None, case_id=cmd.case_id,
@@ -90,10 +91,10 @@ class ReferralCommands:
             case = await conn.fetchrow("SELECT client_id, municipality FROM gate_cases WHERE case_id = $1",
                                        cmd.case_id)
             ctx = _with_municipality(ctx, case["municipality"] if case else None)
-            await self.store.append(request_id, [envelope(checked, ctx, subject=case["client_id"] if case else None)],
+            await self.store.append(request_id, [ctx.wrap(checked, source=SOURCE, subject=case["client_id"] if case else None)],
                                     0, conn=conn)
 
-    async def _request(self, cmd: RequestReferral, ctx: Context, now: datetime) -> tuple[str, int]:
+    async def _request(self, cmd: RequestReferral, ctx: CommandContext, now: datetime) -> tuple[str, int]:
         async with self.pool.acquire() as conn, conn.transaction():
             case = await refusals.referable_case(conn, cmd.case_id)
             if await referral_sql.partner(conn, cmd.to_organisation_id) is None:
@@ -130,7 +131,7 @@ class ReferralCommands:
                                             partner=PartnerStream(ids, refs.referral_id, partner_version))
             return referral.referral_id, version
 
-    async def decide(self, referral_id: str, decision: Decision, ctx: Context, *, expected_version: int | None,
+    async def decide(self, referral_id: str, decision: Decision, ctx: CommandContext, *, expected_version: int | None,
                      conn: asyncpg.Connection | None = None) -> int:
         """Apply one decision to a referral (the case side); returns the referral's new version (its ETag)."""
         if conn is None:
@@ -144,7 +145,7 @@ class ReferralCommands:
         return version
 
     async def decide_as_partner(self, organisation_id: str, partner_referral_id: str, decision: Decision,
-                                ctx: Context, *, expected_version: int | None) -> int:
+                                ctx: CommandContext, *, expected_version: int | None) -> int:
         """A partner acts on its referral, named by its own id; returns the partner stream's new version (its ETag).
 
         Another partner's referral answers exactly like an unknown one, and no answer names the internal id.
@@ -162,7 +163,7 @@ class ReferralCommands:
                 raise ConcurrencyConflict(partner_referral_id, loaded.partner.version, None) from None
             return partner_version
 
-    async def follow_up(self, referral_id: str, decision: Callable[[Referral], list[Event]], ctx: Context, *,
+    async def follow_up(self, referral_id: str, decision: Callable[[Referral], list[Event]], ctx: CommandContext, *,
                         conn: asyncpg.Connection) -> None:
         """A follow-up (Wiedervorlage) the scheduler records: decided on the referral as it is now, appended to the
         referral's follow-up stream (wv-<referral id>), so the referral's version and its partner's view stay."""
@@ -172,11 +173,11 @@ class ReferralCommands:
             return
         stream = events[0].stream_id()
         ctx = _with_municipality(ctx, await gate_sql.municipality_of(conn, loaded.referral.case_id))
-        await self.store.append(stream, [envelope(e, ctx, subject=loaded.client_id) for e in events],
+        await self.store.append(stream, [ctx.wrap(e, source=SOURCE, subject=loaded.client_id) for e in events],
                                 await self.store.stream_version(stream, conn), conn=conn)
 
     async def _save(self, conn: asyncpg.Connection, loaded: Loaded, events: list[Event],
-                    ctx: Context) -> tuple[int, int]:
+                    ctx: CommandContext) -> tuple[int, int]:
         referral = loaded.referral
         ctx = _with_municipality(ctx, await gate_sql.municipality_of(conn, referral.case_id))
         to_partner = partner_view.changes(loaded.shown.snapshot, loaded.partner.version, events)
@@ -187,5 +188,5 @@ class ReferralCommands:
         return version, partner_version
 
 
-def _with_municipality(ctx: Context, municipality: str | None) -> Context:
-    return Context(ctx.actor, ctx.correlation_id, ctx.causation_id, municipality or ctx.municipality)
+def _with_municipality(ctx: CommandContext, municipality: str | None) -> CommandContext:
+    return ctx.in_municipality(municipality)

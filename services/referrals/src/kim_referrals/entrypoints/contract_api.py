@@ -19,7 +19,7 @@ from kim_schemas.referrals import FeedbackProblem, PartnerFeedbackReceived
 from kim_runtime.topics import partner_topic
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..adapters.events import envelope
+from ..adapters.events import SOURCE
 from .deps import context
 
 router = APIRouter(tags=["partner contract"])
@@ -68,7 +68,7 @@ async def feedback(body: FeedbackIn, request: Request, principal: Principal = De
         feedback_id=str(uuid.uuid4()), organisation_id=principal.organisation, **body.model_dump(exclude={"topic"}),
         topic=body.topic or own, received_at=datetime.now(UTC).replace(microsecond=0))
     runtime = request.app.state.runtime
-    await runtime.store.append(event.feedback_id, [envelope(event, context(request, principal), subject=None)], 0)
+    await runtime.store.append(event.feedback_id, [context(request, principal).wrap(event, source=SOURCE)], 0)
     return {"feedback_id": event.feedback_id}
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-
 from fastapi import Request
 from kim_runtime.auth import Principal
+from kim_runtime.commands import CommandContext
 
-from ..adapters.events import Context
 from ..application.commands import ReferralCommands
 
 
@@ -15,10 +13,7 @@ def commands(request: Request) -> ReferralCommands:
     return request.app.state.commands
 
 
-def context(request: Request, principal: Principal) -> Context:
-    return Context(
-        actor=principal.sub,
-        correlation_id=request.headers.get("X-Correlation-ID") or str(uuid.uuid4()),
-        causation_id=str(uuid.uuid4()),
-        municipality=principal.municipality,
-    )
+def context(request: Request, principal: Principal) -> CommandContext:
+    """The runtime's command context of the request; events carry the caller's municipality unless the referral's
+    case names another."""
+    return CommandContext.of_request(principal, request.headers).in_municipality(principal.municipality)
