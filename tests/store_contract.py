@@ -136,6 +136,22 @@ class StoreContract:
         assert await self.outbox(unpublished_store) == []
         assert await unpublished_store.stream_version("s1") == 1
 
+    async def test_a_routed_store_appends_to_another_outbox_route_in_the_same_transaction(self, store):
+        partner, quiet = store.routed("kim.partner.contract-test"), store.routed(None)
+        async with store.pool.acquire() as conn:
+            with pytest.raises(RuntimeError):
+                async with conn.transaction():
+                    await partner.append("p1", [ev("p1", 1)], 0, conn=conn)
+                    raise RuntimeError("the route's append rolls back with the transaction")
+            async with conn.transaction():
+                own = await store.append("s1", [ev("s1", 1)], 0, conn=conn)
+                routed = await partner.append("p1", [ev("p1", 1)], 0, conn=conn)
+                unpublished = await quiet.append("l1", [ev("l1", 1)], 0, conn=conn)
+        assert await self.outbox(store) == [(own[0].position, TOPIC), (routed[0].position, "kim.partner.contract-test")]
+        assert [r.position async for r in store.read_all()] == [own[0].position, routed[0].position,
+                                                                   unpublished[0].position]
+        assert await store.stream_version("p1") == 1 and await partner.stream_version("s1") == 1
+
     # -- the unit of work ----------------------------------------------------------------------------------------
     async def test_appends_in_the_callers_transaction_commit_together_or_not_at_all(self, store):
         async with store.pool.acquire() as conn:

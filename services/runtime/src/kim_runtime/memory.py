@@ -6,7 +6,8 @@ gives every event a global position and, with a topic, one outbox entry; `read_s
 whose `transaction()` commits every append made with `conn=` together, or none of them (an exception rolls back).
 As in PostgreSQL, a transaction holds each stream it appended to until it ends (a second writer waits, then sees the
 new version), readers outside it see nothing of it until it commits, and a position taken by a rolled-back append
-is not given again (positions grow, with gaps). Deadline changes of the store's `schedule` are applied at commit
+is not given again (positions grow, with gaps). `routed(topic)` appends to another outbox route in the same store and
+transactions (as EventStore.routed). Deadline changes of the store's `schedule` are applied at commit
 (`deadlines`, keyed like the `deadlines` table).
 
 The same contract suite (tests/store_contract.py) runs against both stores. What only PostgreSQL has: the hash chain
@@ -19,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import copy
+import itertools
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -131,7 +134,14 @@ class InMemoryEventStore:
         self._streams: dict[str, list[dict[str, Any]]] = {}
         self._heads: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._last_position = 0
+        self._positions = itertools.count(1)  # shared with routed views: positions are the store's
+
+    def routed(self, topic: str | None) -> InMemoryEventStore:
+        """The same store (its events, streams, outbox and transactions) appending to another outbox route, as
+        EventStore.routed: what it appends goes to `topic`'s outbox (None: none); it sets no deadlines."""
+        view = copy.copy(self)
+        view.topic, view.schedule = topic, None
+        return view
 
     # -- writing -------------------------------------------------------------------------------------------------
     async def append(
@@ -156,9 +166,9 @@ class InMemoryEventStore:
         work = conn._work[-1]
         recorded = []
         for n, envelope in enumerate(envelopes, start=expected_version + 1):
-            self._last_position += 1
-            work.rows.append(self._row(self._last_position, n, envelope))
-            recorded.append(Recorded(self._last_position, envelope.model_copy(update={"stream_version": n})))
+            position = next(self._positions)
+            work.rows.append(self._row(position, n, envelope))
+            recorded.append(Recorded(position, envelope.model_copy(update={"stream_version": n})))
         work.heads[stream_id] = expected_version + len(envelopes)
         work.deadlines += changes_of(self.schedule, envelopes)
         return recorded
@@ -169,14 +179,15 @@ class InMemoryEventStore:
             "position": position, "event_id": envelope.id, "stream_id": envelope.stream_id, "version": version,
             "type": envelope.type, "schema_version": envelope.schema_version, "occurred_at": envelope.time,
             "metadata": _json_copy(stored_metadata(envelope, self.topic)), "data": _json_copy(envelope.data),
+            "outbox": self.topic,
         }
 
     def _commit(self, work: _Work) -> None:
         for row in work.rows:
             bisect.insort(self._rows, row, key=lambda r: r["position"])
             self._streams.setdefault(row["stream_id"], []).append(row)
-            if self.topic is not None:
-                bisect.insort(self.outbox, OutboxEntry(row["position"], self.topic), key=lambda o: o.position)
+            if row["outbox"] is not None:
+                bisect.insort(self.outbox, OutboxEntry(row["position"], row["outbox"]), key=lambda o: o.position)
         self._heads |= work.heads
         for change in work.deadlines:
             self._schedule(change)

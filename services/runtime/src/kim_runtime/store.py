@@ -131,6 +131,11 @@ class EventStore:
         self.topic = topic
         self.schedule = schedule
 
+    def routed(self, topic: str | None) -> EventStore:
+        """The same store appending to another outbox route: what it appends is published to `topic` (None: not
+        published), e.g. a partner's topic, in the caller's transaction like any append; it sets no deadlines."""
+        return EventStore(self.pool, topic)
+
     async def append(
         self,
         stream_id: str,

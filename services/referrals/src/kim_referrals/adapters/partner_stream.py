@@ -48,7 +48,7 @@ def schema_url(base: str, event: Event) -> str:
     return f"{base.rstrip('/')}/partner/schemas/{event.event_type}/{event.schema_version}"
 
 
-async def append(pool: asyncpg.Pool | None, conn: asyncpg.Connection, stream: PartnerStream, events: Sequence[Event],
+async def append(store: EventStore, conn: asyncpg.Connection, stream: PartnerStream, events: Sequence[Event],
                  ctx: CommandContext, *, internal_referral_id: str, case_id: str, pseudonym: str,
                  schema_base: str = DEFAULT_SCHEMA_BASE) -> int:
     """Append the partner's events (opening the stream first if needed); returns the stream's new version."""
@@ -62,8 +62,8 @@ async def append(pool: asyncpg.Pool | None, conn: asyncpg.Connection, stream: Pa
                         data={"referral_id": internal_referral_id, "case_id": case_id,
                               "organisation_id": stream.ids.organisation_id,
                               "partner_referral_id": stream.referral_id})
-        await EventStore(pool, None).append(link.stream_id, [link], 0, conn=conn)
-    to_partner = EventStore(pool, partner_topic(stream.ids.organisation_id))
+        await store.routed(None).append(link.stream_id, [link], 0, conn=conn)
+    to_partner = store.routed(partner_topic(stream.ids.organisation_id))
     pctx = partner_context(stream.ids, ctx)
     envs, at = [], None
     for e in events:

@@ -83,7 +83,7 @@ class ReferralRepository:
             referral.referral_id, [ctx.wrap(e, source=SOURCE, subject=client_id) for e in events], expected_version, conn=conn
         )
         partner_version = await partner_stream.append(
-            self.store.pool, conn, partner, partner_events, ctx, internal_referral_id=referral.referral_id,
+            self.store, conn, partner, partner_events, ctx, internal_referral_id=referral.referral_id,
             case_id=referral.case_id, pseudonym=pseudonym, schema_base=self.schema_base,
         )
         return expected_version + len(events), partner_version
