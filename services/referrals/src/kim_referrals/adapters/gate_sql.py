@@ -109,3 +109,8 @@ async def erase_client(conn: asyncpg.Connection, client_id: str, erased_at: date
 async def client_erased_at(conn: asyncpg.Connection, client_id: str) -> datetime | None:
     """When the client was erased (None: not erased); locks their row FOR SHARE against a concurrent erasure."""
     return await conn.fetchval("SELECT erased_at FROM gate_clients WHERE client_id = $1 FOR SHARE", client_id)
+
+
+async def case(conn: asyncpg.Connection, case_id: str) -> asyncpg.Record | None:
+    """The case as the gate knows it, unlocked (what a refusal's recorded decision names)."""
+    return await conn.fetchrow("SELECT client_id, municipality FROM gate_cases WHERE case_id = $1", case_id)

@@ -46,8 +46,9 @@ class Loaded:
 
 
 class ReferralRepository:
-    def __init__(self, store: EventStore, pseudonym_secret: str, schema_base: str = partner_stream.DEFAULT_SCHEMA_BASE):
-        self.store = store
+    def __init__(self, store: EventStore, pseudonym_secret: str, schema_base: str = partner_stream.DEFAULT_SCHEMA_BASE,
+                 *, tables=referral_sql):
+        self.store, self.tables = store, tables
         self.pseudonym_secret = pseudonym_secret
         self.schema_base = schema_base  # the partner API's address: ce_dataschema of partner events
 
@@ -55,7 +56,7 @@ class ReferralRepository:
         return PartnerIds(self.pseudonym_secret, organisation_id)
 
     async def load(self, conn: asyncpg.Connection, referral_id: str) -> Loaded | None:
-        row = await referral_sql.referral(conn, referral_id)
+        row = await self.tables.referral(conn, referral_id)
         if row is None:
             return None
         stream = await self.store.read_stream(referral_id, conn=conn)

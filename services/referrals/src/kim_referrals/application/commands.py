@@ -42,24 +42,29 @@ Decision = Callable[[Referral, datetime], list[Event]]
 
 
 class ReferralCommands:
+    """The case side's and the partners' commands. `tables` and `gate`: the read model of partners and referrals
+    and the consent gate's tables (the SQL adapters referral_sql and gate_sql; service-layer unit tests give
+    in-memory ones, tests/unit/referrals/test_handlers.py)."""
+
     def __init__(self, pool: asyncpg.Pool, store: EventStore, *, pseudonym_secret: str,
-                 clock: Callable[[], datetime] = utcnow, schema_base: str | None = None):
-        self.pool, self.store, self.clock = pool, store, clock
-        self.repo = ReferralRepository(store, pseudonym_secret, *([schema_base] if schema_base else []))
+                 clock: Callable[[], datetime] = utcnow, schema_base: str | None = None, tables=referral_sql,
+                 gate=gate_sql):
+        self.pool, self.store, self.clock, self.tables, self.gate = pool, store, clock, tables, gate
+        self.repo = ReferralRepository(store, pseudonym_secret, *([schema_base] if schema_base else []), tables=tables)
 
     async def register_partner(self, registered: PartnerRegistered, ctx: CommandContext) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
-            known = await referral_sql.partner(conn, registered.organisation_id) is not None
+            known = await self.tables.partner(conn, registered.organisation_id) is not None
             events = partner.register(known, registered)
             envs = [ctx.wrap(e, source=SOURCE, subject=None) for e in events]
             await self.store.append(registered.organisation_id, envs, 0, conn=conn)
-            await referral_sql.add_partner(conn, registered)
+            await self.tables.add_partner(conn, registered)
             return len(envs)
 
     async def issue_partner_credential(self, issued: PartnerCredentialIssued, ctx: CommandContext) -> None:
         """Record a registered partner's new API credential (the one its tokens must carry from now on)."""
         async with self.pool.acquire() as conn, conn.transaction():
-            if await referral_sql.partner(conn, issued.organisation_id) is None:
+            if await self.tables.partner(conn, issued.organisation_id) is None:
                 raise NotFound(f"no partner {issued.organisation_id} is registered: register it first "
                                "(POST /partners, or kim partner onboard with --name and --kind)")
             version = await self.store.stream_version(issued.organisation_id, conn=conn)
@@ -88,20 +93,19 @@ class ReferralCommands:
                            recipient=cmd.to_organisation_id, purpose=cmd.purpose, categories=cmd.data_categories,
                            today=now.date(), reasons=refused.missing, checked_at=now)
         async with self.pool.acquire() as conn, conn.transaction():
-            case = await conn.fetchrow("SELECT client_id, municipality FROM gate_cases WHERE case_id = $1",
-                                       cmd.case_id)
+            case = await self.gate.case(conn, cmd.case_id)
             ctx = _with_municipality(ctx, case["municipality"] if case else None)
             await self.store.append(request_id, [ctx.wrap(checked, source=SOURCE, subject=case["client_id"] if case else None)],
                                     0, conn=conn)
 
     async def _request(self, cmd: RequestReferral, ctx: CommandContext, now: datetime) -> tuple[str, int]:
         async with self.pool.acquire() as conn, conn.transaction():
-            case = await refusals.referable_case(conn, cmd.case_id)
-            if await referral_sql.partner(conn, cmd.to_organisation_id) is None:
+            case = await refusals.referable_case(conn, cmd.case_id, self.gate)
+            if await self.tables.partner(conn, cmd.to_organisation_id) is None:
                 raise NotFound(f"partner organisation {cmd.to_organisation_id} is not registered; "
                                "register it first (POST /partners)")
             consent = choose_consent(
-                await gate_sql.consents_of_case(conn, cmd.case_id, lock=True), case_id=cmd.case_id,
+                await self.gate.consents_of_case(conn, cmd.case_id, lock=True), case_id=cmd.case_id,
                 recipient=cmd.to_organisation_id, purpose=cmd.purpose, categories=cmd.data_categories,
                 today=now.date(), consent_id=cmd.consent_id,
             )
@@ -120,13 +124,13 @@ class ReferralCommands:
             ids = self.repo.partner_ids(cmd.to_organisation_id)
             refs = PartnerRefs(ids.referral(referral.referral_id), ids.client(case["client_id"]),
                                ids.consent(consent.consent_id))
-            offer = partner_view.offered(requested, refs=refs, facts=await gate_sql.client_facts(conn, case),
+            offer = partner_view.offered(requested, refs=refs, facts=await self.gate.client_facts(conn, case),
                                          consent_valid_until=consent.valid_until)
             ctx = _with_municipality(ctx, case["municipality"])
             version, partner_version = await self.repo.append(
                 conn, referral, events, [offer], expected_version=0, ctx=ctx, client_id=case["client_id"],
                 pseudonym=refs.client_pseudonym, partner=PartnerStream(ids, refs.referral_id, 0))
-            await referral_sql.add_referral(conn, referral, pseudonym=refs.client_pseudonym, requested_at=now,
+            await self.tables.add_referral(conn, referral, pseudonym=refs.client_pseudonym, requested_at=now,
                                             version=version,
                                             partner=PartnerStream(ids, refs.referral_id, partner_version))
             return referral.referral_id, version
@@ -151,7 +155,7 @@ class ReferralCommands:
         Another partner's referral answers exactly like an unknown one, and no answer names the internal id.
         """
         async with self.pool.acquire() as conn, conn.transaction():
-            row = await referral_sql.referral_of_partner(conn, organisation_id, partner_referral_id)
+            row = await self.tables.referral_of_partner(conn, organisation_id, partner_referral_id)
             loaded = await self.repo.load(conn, row["referral_id"]) if row is not None else None
             if loaded is None:
                 raise NotFound(f"referral {partner_referral_id} does not exist")
@@ -172,19 +176,19 @@ class ReferralCommands:
         if not events:
             return
         stream = events[0].stream_id()
-        ctx = _with_municipality(ctx, await gate_sql.municipality_of(conn, loaded.referral.case_id))
+        ctx = _with_municipality(ctx, await self.gate.municipality_of(conn, loaded.referral.case_id))
         await self.store.append(stream, [ctx.wrap(e, source=SOURCE, subject=loaded.client_id) for e in events],
                                 await self.store.stream_version(stream, conn), conn=conn)
 
     async def _save(self, conn: asyncpg.Connection, loaded: Loaded, events: list[Event],
                     ctx: CommandContext) -> tuple[int, int]:
         referral = loaded.referral
-        ctx = _with_municipality(ctx, await gate_sql.municipality_of(conn, referral.case_id))
+        ctx = _with_municipality(ctx, await self.gate.municipality_of(conn, referral.case_id))
         to_partner = partner_view.changes(loaded.shown.snapshot, loaded.partner.version, events)
         version, partner_version = await self.repo.append(
             conn, referral, events, to_partner, expected_version=loaded.version, ctx=ctx,
             client_id=loaded.client_id, pseudonym=loaded.pseudonym, partner=loaded.partner)
-        await referral_sql.update_referral(conn, referral, version, replace(loaded.partner, version=partner_version))
+        await self.tables.update_referral(conn, referral, version, replace(loaded.partner, version=partner_version))
         return version, partner_version
 
 

@@ -12,14 +12,14 @@ class ErasedClient(RuleViolation):
     """The case's client was erased (right to erasure): nothing more may be shared about them (HTTP 409)."""
 
 
-async def referable_case(conn: asyncpg.Connection, case_id: str) -> asyncpg.Record:
+async def referable_case(conn: asyncpg.Connection, case_id: str, gate=gate_sql) -> asyncpg.Record:
     """The case as the gate knows it, locked FOR SHARE with its client's row, so a withdrawal, a closure or an
     erasure handled at the same moment either waits for this request (and then revokes what it made) or is seen."""
-    case = await gate_sql.lock_case(conn, case_id)
+    case = await gate.lock_case(conn, case_id)
     if case is None:
         raise NotFound(f"case {case_id} is not known to the referrals service (no CaseOpened seen yet); "
                        "check the id, or retry in a moment if the case was just opened")
-    erased_at = await gate_sql.client_erased_at(conn, case["client_id"])
+    erased_at = await gate.client_erased_at(conn, case["client_id"])
     if erased_at is not None:
         raise ErasedClient(f"the client of case {case_id} was erased on {erased_at.date().isoformat()} (right to "
                            "erasure, Art. 17 GDPR): no referral can be made for them and nothing about them is "

@@ -1,0 +1,294 @@
+"""Service-layer tests of the referrals command handlers (application.commands.ReferralCommands) on the in-memory
+store (kim_runtime.memory): no database, no Kafka. Each command runs as its route runs it: the consent gate's tables
+and the read model of partners and referrals are the handlers' ports (`gate`, `tables`), given here as `Gate` and
+`Tables`, holding what the SQL adapters would hold. What is tested is the handler: the refusals (unknown case,
+erased client, closed case, unknown partner, no covering consent, and the refusal's recorded decision), the
+appends (the referral's stream with the gate's decision first, the partner's stream routed to its own topic, the
+link stream unpublished), the expected version, the partner's view of its own referral only, and follow-ups.
+(Unlike the tables, `Gate` and `Tables` do not roll back with a failed transaction: the tests assert on events.)"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from kim_runtime.commands import CommandContext
+from kim_runtime.errors import ConcurrencyConflict, Gone, NotFound, RuleViolation
+from kim_runtime.memory import InMemoryEventStore
+from kim_runtime.topics import partner_topic, service_topic
+from kim_schemas.codes import OutcomeCode, PartnerKind, RevocationReason
+from kim_schemas.referrals import DeclineReason, PartnerCredentialIssued, PartnerRegistered
+
+from kim_referrals.adapters.partner_stream import link_stream
+from kim_referrals.application import refusals
+from kim_referrals.application.commands import ReferralCommands, RequestReferral
+from kim_referrals.domain.consent import Consent, ConsentMissing
+from kim_referrals.domain.partner_view import ClientFacts
+
+NOW = datetime(2025, 3, 3, 9, 30, tzinfo=UTC)
+JOBCENTER, ABH = "jobcenter-unna", "abh-kreis-unna"
+CASE, CLIENT, LUENEN = "case-1", "client-1", "05978024"
+CTX = CommandContext(actor="staff-1", correlation_id="corr-1", causation_id="cmd-1", municipality=LUENEN)
+PARTNER_CTX = CommandContext(actor="partner-jc", correlation_id="corr-2", causation_id="cmd-2")
+TOPIC = service_topic("referrals")
+
+
+class Tables:
+    """referral_sql's port: partners and the referrals' read model, as rows."""
+
+    def __init__(self):
+        self.partners: dict[str, dict] = {}
+        self.referrals: dict[str, dict] = {}
+
+    async def partner(self, conn, organisation_id):
+        return self.partners.get(organisation_id)
+
+    async def add_partner(self, conn, p):
+        self.partners[p.organisation_id] = {"organisation_id": p.organisation_id, "name": p.name}
+
+    async def add_referral(self, conn, r, *, pseudonym, requested_at, version, partner):
+        self.referrals[r.referral_id] = {
+            "referral_id": r.referral_id, "case_id": r.case_id, "to_organisation_id": r.to_organisation_id,
+            "consent_id": r.consent_id, "client_pseudonym": pseudonym, "revocation_reason": None}
+        await self.update_referral(conn, r, version, partner)
+
+    async def update_referral(self, conn, r, version, partner):
+        self.referrals[r.referral_id] |= {
+            "state": r.state.value, "version": version, "partner_referral_id": partner.referral_id,
+            "partner_version": partner.version,
+            "revocation_reason": r.revocation_reason.value if r.revocation_reason else None}
+
+    async def referral(self, conn, referral_id):
+        return self.referrals.get(referral_id)
+
+    async def referral_of_partner(self, conn, organisation_id, partner_referral_id):
+        return next((r for r in self.referrals.values() if r["partner_referral_id"] == partner_referral_id
+                     and r["to_organisation_id"] == organisation_id), None)
+
+
+class Gate:
+    """gate_sql's port: the cases, clients and consents the gate knows from kim.cases."""
+
+    def __init__(self):
+        self.cases: dict[str, dict] = {}
+        self.erased: dict[str, datetime] = {}
+        self.consents: list[Consent] = []
+
+    def open_case(self, case_id=CASE, client_id=CLIENT, **fields):
+        self.cases[case_id] = {"case_id": case_id, "client_id": client_id, "municipality": LUENEN,
+                               "team_organisation_id": "stadt-luenen", "closed_on": None,
+                               "residence_status": "aufenthaltserlaubnis", "rechtskreis": "sgb2"} | fields
+
+    async def lock_case(self, conn, case_id):
+        return self.cases.get(case_id)
+
+    async def case(self, conn, case_id):
+        return self.cases.get(case_id)
+
+    async def client_erased_at(self, conn, client_id):
+        return self.erased.get(client_id)
+
+    async def consents_of_case(self, conn, case_id, *, lock=False):
+        return [c for c in self.consents if c.case_id == case_id]
+
+    async def client_facts(self, conn, case):
+        return ClientFacts(case["residence_status"], case["rechtskreis"], ())
+
+    async def municipality_of(self, conn, case_id):
+        case = self.cases.get(case_id)
+        return case["municipality"] if case else None
+
+
+CONSENT = Consent("k-1", CASE, frozenset({JOBCENTER}), frozenset({"arbeitsmarktintegration"}),
+                  frozenset({"arbeit_qualifikation", "aufenthalt"}), granted_on=date(2025, 1, 10),
+                  valid_until=date(2026, 1, 9))
+REQUEST = RequestReferral(case_id=CASE, to_organisation_id=JOBCENTER, purpose="arbeitsmarktintegration",
+                          data_categories=["arbeit_qualifikation"], due_on=date(2025, 3, 31))
+
+
+@pytest.fixture
+def store():
+    return InMemoryEventStore(TOPIC)
+
+
+@pytest.fixture
+def gate():
+    g = Gate()
+    g.open_case()
+    g.consents.append(CONSENT)
+    return g
+
+
+@pytest.fixture
+def tables():
+    return Tables()
+
+
+@pytest.fixture
+def commands(store, gate, tables):
+    return ReferralCommands(store.pool, store, pseudonym_secret="unit-test-pseudonym-secret", clock=lambda: NOW,
+                            tables=tables, gate=gate)
+
+
+async def registered(commands, *organisations):
+    for org in organisations:
+        await commands.register_partner(PartnerRegistered(organisation_id=org, name=f"Partner {org}",
+                                                          kind=PartnerKind.JOBCENTER, public_body=True), CTX)
+
+
+def types(envelopes) -> list[str]:
+    return [e.type.rsplit(".", 1)[1] for e in envelopes]
+
+
+# -- partners ------------------------------------------------------------------------------------------------------
+async def test_a_partner_is_registered_once(commands, store, tables):
+    await registered(commands, JOBCENTER)
+    assert types(await store.read_stream(JOBCENTER)) == ["PartnerRegistered"]
+    assert JOBCENTER in tables.partners
+    with pytest.raises(RuleViolation, match="already registered"):
+        await registered(commands, JOBCENTER)
+    assert await store.stream_version(JOBCENTER) == 1
+
+
+async def test_a_credential_is_issued_only_to_a_registered_partner(commands, store):
+    issued = PartnerCredentialIssued(organisation_id=JOBCENTER, credential_id="cred-1", issued_at=NOW,
+                                     expires_at=NOW + timedelta(days=365))
+    with pytest.raises(NotFound, match="no partner jobcenter-unna is registered"):
+        await commands.issue_partner_credential(issued, CTX)
+    await registered(commands, JOBCENTER)
+    await commands.issue_partner_credential(issued, CTX)
+    await commands.issue_partner_credential(issued.model_copy(update={"credential_id": "cred-2"}), CTX)
+    assert types(await store.read_stream(JOBCENTER)) == [
+        "PartnerRegistered", "PartnerCredentialIssued", "PartnerCredentialIssued"]
+
+
+# -- requesting a referral -----------------------------------------------------------------------------------------
+async def test_a_covered_request_appends_the_decision_and_the_request_and_tells_the_partner(
+        commands, store, tables):
+    await registered(commands, JOBCENTER)
+    referral_id, version = await commands.request(REQUEST, CTX)
+    stream = await store.read_stream(referral_id)
+    assert (version, types(stream)) == (2, ["ConsentChecked", "ReferralRequested"])
+    assert stream[0].data["met"] is True and stream[0].data["consent_id"] == "k-1"
+    assert {(e.subject, e.municipality, e.causation_id) for e in stream} == {(CLIENT, LUENEN, "cmd-1")}
+    row = tables.referrals[referral_id]
+    assert (row["state"], row["version"], row["partner_version"]) == ("requested", 2, 1)
+    partner_stream = await store.read_stream(row["partner_referral_id"])
+    assert types(partner_stream) == ["PartnerReferralSnapshot"]
+    offer = partner_stream[0]
+    assert offer.actor == "kim-referrals" and offer.subject == row["client_pseudonym"] != CLIENT
+    assert referral_id not in str(offer.data)  # the partner never learns the internal id
+    link = await store.read_stream(link_stream(row["partner_referral_id"]))
+    assert link[0].data["referral_id"] == referral_id
+    routes = {e.position: e.topic for e in store.outbox}
+    by_stream = {r.envelope.stream_id: r.position async for r in store.read_all()}
+    assert routes[by_stream[referral_id]] == TOPIC
+    assert routes[by_stream[row["partner_referral_id"]]] == partner_topic(JOBCENTER)
+    assert by_stream[link[0].stream_id] not in routes  # the link stays in the service
+
+
+@pytest.mark.parametrize(("change", "refusal", "message"), [
+    (lambda g: g.cases.clear(), NotFound, "not known to the referrals service"),
+    (lambda g: g.erased.__setitem__(CLIENT, NOW), refusals.ErasedClient, "was erased on 2025-03-03"),
+    (lambda g: g.cases[CASE].__setitem__("closed_on", date(2025, 2, 1)), RuleViolation, "closed on 2025-02-01"),
+])
+async def test_a_case_that_takes_no_referral_is_refused_before_anything_is_written(
+        commands, store, gate, change, refusal, message):
+    await registered(commands, JOBCENTER)
+    change(gate)
+    with pytest.raises(refusal, match=message):
+        await commands.request(REQUEST, CTX)
+    assert [r.envelope.type async for r in store.read_all()] == ["kim.referrals.PartnerRegistered"]
+
+
+async def test_an_unregistered_partner_is_refused(commands, store):
+    with pytest.raises(NotFound, match="partner organisation jobcenter-unna is not registered"):
+        await commands.request(REQUEST, CTX)
+    assert [r async for r in store.read_all()] == []
+
+
+async def test_a_request_no_consent_covers_is_refused_and_the_refusal_is_recorded(commands, store, tables):
+    await registered(commands, ABH)
+    with pytest.raises(ConsentMissing) as refused:
+        await commands.request(replace(REQUEST, to_organisation_id=ABH), CTX)
+    assert any(ABH in gap for gap in refused.value.missing)
+    recorded = [r.envelope async for r in store.read_all()][1:]
+    assert types(recorded) == ["ConsentChecked"]
+    checked = recorded[0]
+    assert checked.stream_id.startswith("consent-check-") and checked.data["met"] is False
+    assert (checked.data["reasons"], checked.subject, checked.municipality) == (refused.value.missing, CLIENT, LUENEN)
+    assert tables.referrals == {}
+
+
+# -- deciding on a referral ------------------------------------------------------------------------------------------
+async def requested(commands) -> tuple[str, str]:
+    await registered(commands, JOBCENTER, ABH)
+    referral_id, _ = await commands.request(REQUEST, CTX)
+    return referral_id, commands.tables.referrals[referral_id]["partner_referral_id"]
+
+
+async def test_the_case_side_decides_at_the_version_it_saw(commands, store, tables):
+    referral_id, _ = await requested(commands)
+    with pytest.raises(ConcurrencyConflict):
+        await commands.decide(referral_id, lambda r, now: r.revoke(RevocationReason.OTHER, now), CTX,
+                              expected_version=1)
+    version = await commands.decide(referral_id, lambda r, now: r.revoke(RevocationReason.OTHER, now), CTX,
+                                    expected_version=2)
+    assert version == 3 and tables.referrals[referral_id]["state"] == "revoked"
+    assert types(await store.read_stream(referral_id))[-1] == "ReferralRevoked"
+    with pytest.raises(NotFound):
+        await commands.decide("no-such-referral", lambda r, now: r.accept(now), CTX, expected_version=None)
+
+
+async def test_a_partner_acts_on_its_own_referral_by_its_own_id_and_version(commands, store, tables):
+    referral_id, partner_id = await requested(commands)
+    with pytest.raises(NotFound):  # another partner's referral answers like an unknown one
+        await commands.decide_as_partner(ABH, partner_id, lambda r, now: r.accept(now), PARTNER_CTX,
+                                         expected_version=None)
+    with pytest.raises(ConcurrencyConflict) as stale:
+        await commands.decide_as_partner(JOBCENTER, partner_id, lambda r, now: r.accept(now), PARTNER_CTX,
+                                         expected_version=2)
+    assert stale.value.stream_id == partner_id
+    assert await commands.decide_as_partner(JOBCENTER, partner_id, lambda r, now: r.accept(now), PARTNER_CTX,
+                                            expected_version=1) == 2
+    await commands.decide_as_partner(JOBCENTER, partner_id, lambda r, now: r.schedule(date(2025, 3, 20), now),
+                                     PARTNER_CTX, expected_version=None)
+    await commands.decide_as_partner(
+        JOBCENTER, partner_id, lambda r, now: r.report_outcome(OutcomeCode.MEASURE_STARTED, now), PARTNER_CTX,
+        expected_version=None)
+    assert types(await store.read_stream(referral_id))[2:] == [
+        "ReferralAccepted", "AppointmentScheduled", "ReferralOutcomeReported"]
+    snapshots = await store.read_stream(partner_id)
+    assert [e.data["state"] for e in snapshots] == [
+        "requested", "accepted", "appointment_scheduled", "outcome_reported"]
+    assert tables.referrals[referral_id]["partner_version"] == 4
+    with pytest.raises(RuleViolation, match="cannot decline this referral"):
+        await commands.decide_as_partner(JOBCENTER, partner_id, lambda r, now: r.decline(
+            DeclineReason.NO_CAPACITY, now), PARTNER_CTX, expected_version=None)
+
+
+async def test_a_revoked_referral_is_gone_for_its_partner(commands):
+    referral_id, partner_id = await requested(commands)
+    await commands.decide(referral_id, lambda r, now: r.revoke(RevocationReason.CONSENT_WITHDRAWN, now), CTX,
+                          expected_version=None)
+    with pytest.raises(Gone) as gone:
+        await commands.decide_as_partner(JOBCENTER, partner_id, lambda r, now: r.accept(now), PARTNER_CTX,
+                                         expected_version=None)
+    assert gone.value.reason == RevocationReason.CONSENT_WITHDRAWN.value and gone.value.extra["purge"] is True
+
+
+# -- follow-ups -------------------------------------------------------------------------------------------------------
+async def test_a_follow_up_goes_to_the_referrals_follow_up_stream_and_only_while_it_applies(commands, store):
+    referral_id, partner_id = await requested(commands)
+    scheduler = CommandContext(actor="kim-referrals-scheduler")
+    async with store.pool.acquire() as conn, conn.transaction():
+        await commands.follow_up(referral_id, lambda r: r.mark_overdue(date(2025, 3, 31)), scheduler, conn=conn)
+    [overdue] = await store.read_stream(f"wv-{referral_id}")
+    assert (overdue.type, overdue.subject, overdue.municipality) == ("kim.referrals.ReferralOverdue", CLIENT, LUENEN)
+    assert await store.stream_version(referral_id) == 2  # the referral's version (its ETag) stays
+    await commands.decide_as_partner(JOBCENTER, partner_id, lambda r, now: r.accept(now), PARTNER_CTX,
+                                     expected_version=None)
+    async with store.pool.acquire() as conn, conn.transaction():
+        await commands.follow_up(referral_id, lambda r: r.mark_overdue(date(2025, 3, 31)), scheduler, conn=conn)
+    assert await store.stream_version(f"wv-{referral_id}") == 1  # answered meanwhile: nothing more
