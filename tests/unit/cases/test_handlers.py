@@ -2,9 +2,9 @@
 Kafka. Each command runs through the application layer as its route runs it (`cases.execute` with the route's
 decision, built from the route's request body), so what is tested is load → check version → decide → append.
 
-Not reachable here without a unit-of-work port for the service's own tables: `clients.register` (writes
-client_registrations), `cases.open_case` (reads it, and finds a client's cases with SQL on `events`) and the
-retention deadline (the same case lookup). Their cases are seeded through the store instead."""
+The service's own tables are ports given here in memory: the key store (`FakeKeys`), the access log and the client
+registrations (`FakeRegistrations`: where a client was registered, and their cases found from the store's
+CaseOpened events), so registering a client, opening a case and the retention deadline run here too."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from kim_runtime.auth import Principal, Role
-from kim_runtime.errors import ConcurrencyConflict, NotFound, RuleViolation
+from kim_runtime.errors import ConcurrencyConflict, NotFound, NotInScope, RuleViolation
 from kim_runtime.memory import InMemoryEventStore
 from kim_runtime.scheduler import Due, start_of
 from kim_schemas import cases as ev
@@ -22,6 +22,7 @@ from kim_schemas.case_codes import (
     WithdrawalScope,
 )
 from kim_schemas.codes import ConsentPurpose, DataCategory, ErasureGround, LifeDomain, Rechtskreis, ResidenceStatus
+from kim_schemas.types import Encrypted
 
 from kim_cases.adapters import crypto
 from kim_cases.adapters.events import CommandContext
@@ -60,6 +61,23 @@ class FakeKeys:
         return self.keys.pop(client_id, None) is not None
 
 
+class FakeRegistrations:
+    """The registrations' port: the registering place per client; a client's cases from the store's CaseOpened."""
+
+    def __init__(self, store: InMemoryEventStore):
+        self.store, self.places = store, {}
+
+    async def record(self, conn, client_id: str, principal) -> None:
+        self.places[client_id] = (principal.municipality, principal.team)
+
+    async def place(self, client_id: str):
+        return self.places.get(client_id)
+
+    async def case_ids_of(self, client_id: str, conn=None) -> list[str]:
+        return [r.envelope.stream_id async for r in self.store.read_all()
+                if r.envelope.type == ev.CaseOpened.event_type and r.envelope.data["client_id"] == client_id]
+
+
 class FakeAccessLog:
     def __init__(self):
         self.records: list[tuple] = []
@@ -80,7 +98,7 @@ def ctx():
 
 @pytest.fixture
 async def s(store, ctx) -> Services:
-    services = Services(store.pool, store, FakeKeys(), FakeAccessLog(), Repository(store))
+    services = Services(store.pool, store, FakeKeys(), FakeAccessLog(), Repository(store), FakeRegistrations(store))
     key_id, key = await services.keys.create(None, CLIENT)
     personal = crypto.encrypt(key, key_id, CLIENT, {"name": "Amina Haddad"})
     profile = crypto.encrypt(key, key_id, CLIENT, {"birth_year": 1990, "languages": ["ar"], "arrival_year": 2016})
@@ -480,3 +498,81 @@ async def test_a_failing_firing_rolls_back_what_it_appended(s, store, ctx, deadl
             await deadlines.pause_end(conn, due("pause-end", CASE, {"due_on": "2025-04-01"}), datetime.now(UTC))
             raise RuntimeError("the scheduler's transaction fails after the handler")
     assert await store.read_stream(f"wv-{CASE}") == []
+
+
+# -- registering a client, opening a case, the retention deadline -----------------------------------------------------
+REGISTRATION = {"name": "Samir Haddad", "date_of_birth": date(1988, 4, 2), "address": "Lange Str. 3, Lünen",
+                "contact": None, "birth_year": 1988, "languages": ["ar", "fr"], "arrival_year": 2015}
+
+
+async def test_registering_a_client_encrypts_their_data_with_a_new_key_and_records_where(s, store, ctx):
+    client_id, version = await clients.register(s, ctx, **REGISTRATION)
+    [registered] = await store.read_stream(client_id)
+    assert (version, registered.type, registered.subject, registered.municipality) == (
+        1, "kim.cases.ClientRegistered", client_id, LEAD.municipality)
+    key_id, key = s.keys.keys[client_id]
+    assert registered.key_id == key_id and "Samir" not in str(registered.data)
+    assert crypto.decrypt(key, client_id, Encrypted.model_validate(registered.data["personal"]))["name"] == "Samir Haddad"
+    assert s.registrations.places[client_id] == (LEAD.municipality, LEAD.team)
+
+
+async def test_opening_a_case_for_a_registered_client_in_the_callers_place(s, store, ctx):
+    client_id, _ = await clients.register(s, ctx, **REGISTRATION)
+    case, version = await cases.open_case(s, ctx, **opening(client_id=client_id))
+    [opened] = await store.read_stream(case.case_id)
+    assert (version, opened.type, opened.subject, opened.municipality) == (
+        1, "kim.cases.CaseOpened", client_id, "05978024")
+    assert await s.registrations.case_ids_of(client_id) == [case.case_id]
+
+
+async def test_a_case_is_not_opened_for_an_unknown_or_erased_client_or_outside_the_callers_place(s, store, ctx):
+    with pytest.raises(NotFound):
+        await cases.open_case(s, ctx, **opening(client_id="nobody"))
+    client_id, _ = await clients.register(s, ctx, **REGISTRATION)
+    with pytest.raises(NotInScope, match="your token is for team stadt-luenen"):
+        await cases.open_case(s, ctx, **opening(client_id=client_id, team_organisation_id="stadt-unna",
+                                                municipality="05978036"))
+    await clients.erase(s, ctx, client_id, None, ground=list(ErasureGround)[0], request_reference="AZ-1")
+    with pytest.raises(RuleViolation):
+        await cases.open_case(s, ctx, **opening(client_id=client_id))
+    assert await s.registrations.case_ids_of(client_id) == []
+
+
+async def test_a_client_another_team_serves_gets_no_second_case(s, store, ctx):
+    client_id, _ = await clients.register(s, ctx, **REGISTRATION)  # registered in Lünen
+    admin = Principal(sub="admin-1", role=Role.ADMIN)
+    await cases.open_case(s, CommandContext(actor=admin.sub, principal=admin),
+                          **opening(client_id=client_id, municipality="05978036", team_organisation_id="stadt-unna"))
+    with pytest.raises(RuleViolation, match="served by another team or municipality") as refused:
+        await cases.open_case(s, ctx, **opening(client_id=client_id))
+    assert "stadt-unna" not in str(refused.value) and "05978036" not in str(refused.value)
+    other = Principal(sub="staff-9", role=Role.TEAM_LEAD, team="stadt-selm", municipality="05978028")
+    with pytest.raises(NotFound):  # a client out of reach answers like an unknown one
+        await cases.open_case(s, CommandContext(actor=other.sub, principal=other),
+                              **opening(client_id=client_id, municipality="05978028", team_organisation_id="stadt-selm"))
+    assert len(await s.registrations.case_ids_of(client_id)) == 1
+
+
+async def test_the_retention_deadline_erases_a_client_once_every_case_is_closed_and_its_period_passed(
+        s, store, ctx, deadlines):
+    await run(s, ctx, close)
+    years = CasesSettings(_env_file=None).retention_years_for(ClosureReason.MOVED_AWAY)
+    early = start_of(plus_years(date(2025, 6, 1), years)) - timedelta(days=1)
+    async with store.pool.acquire() as conn, conn.transaction():
+        await deadlines.retention(conn, due("retention", CASE, {"client_id": CLIENT}), early)
+    assert await store.stream_version(CLIENT) == 1 and CLIENT in s.keys.keys  # not yet
+    late = start_of(plus_years(date(2025, 6, 1), years)) + timedelta(days=1)
+    async with store.pool.acquire() as conn, conn.transaction():
+        await deadlines.retention(conn, due("retention", CASE, {"client_id": CLIENT}), late)
+    erased = (await store.read_stream(CLIENT))[-1]
+    assert (erased.type, erased.actor, erased.data["reason"]) == (
+        "kim.cases.ClientErased", "kim-cases-scheduler", "aufbewahrungsfrist")
+    assert CLIENT not in s.keys.keys
+
+
+async def test_the_retention_deadline_waits_for_an_open_case_of_the_client(s, store, ctx, deadlines):
+    await run(s, ctx, close)
+    await cases.open_case(s, ctx, **opening(client_id=CLIENT, opened_on=date(2025, 7, 1)))
+    async with store.pool.acquire() as conn, conn.transaction():
+        await deadlines.retention(conn, due("retention", CASE, {"client_id": CLIENT}), datetime(2090, 1, 1, tzinfo=UTC))
+    assert await store.stream_version(CLIENT) == 1 and CLIENT in s.keys.keys

@@ -8,7 +8,6 @@ transfer of the case (POST /cases/{id}/transfer by its team), never a new case: 
 
 from __future__ import annotations
 
-import asyncpg
 from kim_runtime.auth import Principal, Role
 from kim_runtime.errors import NotFound, RuleViolation
 from kim_runtime.policy import POLICY, Owner, Resource, may
@@ -17,11 +16,6 @@ from kim_cases.domain import Case, Phase
 
 # roles that may read personal data in clear; an auditor sees that it exists ("withheld"), not what it says
 PERSONAL_DATA_READERS = frozenset({Role.CASE_MANAGER, Role.TEAM_LEAD, Role.ADMIN})
-
-
-async def record_registration(conn: asyncpg.Connection, client_id: str, principal: Principal) -> None:
-    await conn.execute("INSERT INTO client_registrations (client_id, municipality, team) VALUES ($1, $2, $3)",
-                       client_id, principal.municipality, principal.team)
 
 
 def owner_of(case: Case) -> Owner:
@@ -33,7 +27,7 @@ def reaches(principal: Principal, case: Case) -> bool:
 
 
 async def all_cases_of(s, client_id: str) -> list[Case]:
-    return [await s.repo.case(case_id) for case_id in await s.repo.case_ids_of(client_id)]
+    return [await s.repo.case(case_id) for case_id in await s.registrations.case_ids_of(client_id)]
 
 
 async def case_owner(s, case_id: str) -> Owner | None:
@@ -48,13 +42,11 @@ async def client_owner(s, client_id: str) -> Owner | None:
     """The registering place and the place of each of the client's cases (None: no such client). An unknown id
     takes the same queries as a known one (its registration, its cases), so the answer takes about as long."""
     first = await s.store.read_stream(client_id)
-    async with s.pool.acquire() as conn:
-        registered = await conn.fetchrow(
-            "SELECT municipality, team FROM client_registrations WHERE client_id = $1", client_id)
+    registered = await s.registrations.place(client_id)
     cases = await all_cases_of(s, client_id)
     if not first:
         return None
-    places = {(registered["municipality"], registered["team"]) if registered else (first[0].municipality, None)}
+    places = {registered or (first[0].municipality, None)}
     return Owner(frozenset(places | {(case.municipality, case.team_organisation_id) for case in cases}))
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 from kim_cases.adapters import crypto
 from kim_cases.adapters.events import CommandContext
-from kim_cases.application.access import cases_of, record_registration
+from kim_cases.application.access import cases_of
 from kim_runtime.errors import check_expected
 from kim_cases.application.services import Services
 from kim_cases.application.views import consent_view
@@ -20,7 +20,7 @@ async def register(s: Services, ctx: CommandContext, *, name: str, date_of_birth
     client_id = str(uuid.uuid4())
     async with s.pool.acquire() as conn, conn.transaction():
         key_id, key = await s.keys.create(conn, client_id)
-        await record_registration(conn, client_id, ctx.principal)
+        await s.registrations.record(conn, client_id, ctx.principal)
         personal = crypto.encrypt(key, key_id, client_id, {
             "name": name, "date_of_birth": date_of_birth.isoformat() if date_of_birth else None,
             "address": address, "contact": contact})

@@ -123,7 +123,7 @@ class CaseFollowUps:
         client = await s.repo.client(due.data["client_id"], conn)
         if client.erased or client.holds:
             return  # a lifted hold re-checks (retention-recheck)
-        cases = [await s.repo.case(cid, conn) for cid in await s.repo.case_ids_of(client.client_id, conn)]
+        cases = [await s.repo.case(cid, conn) for cid in await s.registrations.case_ids_of(client.client_id, conn)]
         if not cases or any(not c.closed for c in cases):
             return  # the closure of the last open case sets its own deadline
         until = max(plus_years(c.closure.closed_on, self.settings.retention_years_for(c.closure.reason))

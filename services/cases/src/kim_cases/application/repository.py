@@ -7,7 +7,6 @@ import asyncpg
 from kim_runtime import commands
 from kim_runtime.errors import NotFound
 from kim_runtime.store import EventStore
-from kim_schemas import cases as ev
 from kim_schemas.base import Event
 
 from kim_cases.adapters.events import SOURCE, CommandContext, event_municipality, key_id
@@ -32,15 +31,6 @@ class Repository:
         if not client.exists:
             raise NotFound(f"no client {client_id}: register the client first (POST /clients)")
         return client
-
-    async def case_ids_of(self, client_id: str, conn: asyncpg.Connection | None = None) -> list[str]:
-        if conn is None:
-            async with self.store.pool.acquire() as c:
-                return await self.case_ids_of(client_id, c)
-        rows = await conn.fetch(
-            "SELECT stream_id FROM events WHERE type = $2 AND data->>'client_id' = $1 ORDER BY position", client_id,
-            ev.CaseOpened.event_type)
-        return [r["stream_id"] for r in rows]
 
     async def append(self, stream_id: str, version: int, events: list[Event], ctx: CommandContext, *,
                      subject: str | None, municipality: str | None, conn: asyncpg.Connection | None = None) -> int:

@@ -1,4 +1,4 @@
-"""What the command and query handlers share: the store, the key store, the access log."""
+"""What the command and query handlers share: the store, the key store, the access log, the registrations."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from kim_runtime.store import EventStore
 from kim_cases.adapters.access_log import AccessLog
 from kim_cases.adapters.keyring import Keyring
 from kim_cases.adapters.keys import KeyStore
+from kim_cases.adapters.registrations import ClientRegistrations
 from kim_cases.application.personal import PersonalReader
 from kim_cases.application.repository import Repository
 
@@ -22,10 +23,12 @@ class Services:
     keys: KeyStore
     access_log: AccessLog
     repo: Repository
+    registrations: ClientRegistrations
 
     @classmethod
     def build(cls, pool: asyncpg.Pool, store: EventStore, keyring: Keyring) -> Services:
-        return cls(pool, store, KeyStore(pool, keyring), AccessLog(pool), Repository(store))
+        return cls(pool, store, KeyStore(pool, keyring), AccessLog(pool), Repository(store),
+                   ClientRegistrations(pool))
 
     async def reader(self, principal: Principal, client_id: str) -> PersonalReader:
         return await PersonalReader.for_client(principal, client_id, self.keys, self.access_log)

@@ -1,0 +1,36 @@
+"""Where each client was registered (table client_registrations) and which cases a client has (the CaseOpened
+events in this service's store): the one adapter the client and case handlers ask, so they run on the in-memory
+store too (tests/unit/cases/test_handlers.py gives an in-memory one)."""
+
+from __future__ import annotations
+
+import asyncpg
+from kim_runtime.auth import Principal
+from kim_schemas.cases import CaseOpened
+
+
+class ClientRegistrations:
+    def __init__(self, pool: asyncpg.Pool):
+        self.pool = pool
+
+    async def record(self, conn: asyncpg.Connection, client_id: str, principal: Principal) -> None:
+        """The registering team and municipality, in the registration's transaction."""
+        await conn.execute("INSERT INTO client_registrations (client_id, municipality, team) VALUES ($1, $2, $3)",
+                           client_id, principal.municipality, principal.team)
+
+    async def place(self, client_id: str) -> tuple[str | None, str | None] | None:
+        """(municipality, team) that registered the client; None for a client registered before this was kept."""
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT municipality, team FROM client_registrations WHERE client_id = $1", client_id)
+        return (row["municipality"], row["team"]) if row else None
+
+    async def case_ids_of(self, client_id: str, conn: asyncpg.Connection | None = None) -> list[str]:
+        """The client's cases, in the order they were opened."""
+        if conn is None:
+            async with self.pool.acquire() as c:
+                return await self.case_ids_of(client_id, c)
+        rows = await conn.fetch(
+            "SELECT stream_id FROM events WHERE type = $2 AND data->>'client_id' = $1 ORDER BY position", client_id,
+            CaseOpened.event_type)
+        return [r["stream_id"] for r in rows]
