@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from kim_runtime.auth import Principal, Role
+from kim_runtime.commands import CommandContext
 from kim_runtime.errors import ConcurrencyConflict, NotFound, RuleViolation
 from kim_runtime.memory import InMemoryEventStore
 
@@ -15,6 +16,14 @@ from kim_reporting.domain.suppression import Cell
 
 AUTHOR = Principal(sub="lead-1", role=Role.TEAM_LEAD, municipality="05978024")
 REVIEWER = Principal(sub="lead-2", role=Role.TEAM_LEAD, municipality="05978024")
+
+
+def ctx(who: Principal, correlation_id: str | None = None) -> CommandContext:
+    """As the route builds it: the runtime's context of the request, in the caller's municipality."""
+    headers = {"x-correlation-id": correlation_id} if correlation_id else {}
+    return CommandContext.of_request(who, headers).in_municipality(who.municipality)
+
+
 CELLS = [Cell("intakes", "2025-Q1", "05978024", None, {}, 12, 12), Cell("intakes", "2025-Q1", "05978020", None,
                                                                           {}, 3, 3)]
 
@@ -37,8 +46,8 @@ def figures(monkeypatch):
 
 
 async def generate(store, by=AUTHOR, period="2025-Q1"):
-    return await reports.generate(store, store.pool, period=period, municipality="05978024", baustein=None,
-                                  principal=by, correlation_id="corr-1")
+    return await reports.generate(store, store.pool, ctx(by, "corr-1"), period=period, municipality="05978024",
+                                  baustein=None)
 
 
 async def test_generate_appends_the_report_with_its_suppressed_cells(store, figures):
@@ -61,8 +70,8 @@ async def test_a_month_is_not_a_report_period_and_nothing_is_appended(store, fig
 
 async def test_another_person_approves_and_the_approval_names_the_reviewed_content(store, figures):
     report = await generate(store)
-    approved = await reports.approve(store, report_id=report.report_id, principal=REVIEWER, expected_version=1,
-                                     reviewed_hash=report.generated.content_hash, correlation_id="corr-2")
+    approved = await reports.approve(store, ctx(REVIEWER, "corr-2"), report_id=report.report_id, expected_version=1,
+                                     reviewed_hash=report.generated.content_hash)
     assert approved.status == "approved" and approved.version == 2
     last = (await store.read_stream(report.report_id))[-1]
     assert last.type == "kim.reporting.ReportApproved" and last.data["approved_by"] == "lead-2"
@@ -72,32 +81,32 @@ async def test_another_person_approves_and_the_approval_names_the_reviewed_conte
 async def test_the_author_may_not_approve_their_own_report(store, figures):
     report = await generate(store)
     with pytest.raises(FourEyesViolation):
-        await reports.approve(store, report_id=report.report_id, principal=AUTHOR, expected_version=None,
-                              reviewed_hash=None, correlation_id=None)
+        await reports.approve(store, ctx(AUTHOR), report_id=report.report_id, expected_version=None,
+                              reviewed_hash=None)
     assert await store.stream_version(report.report_id) == 1
 
 
 async def test_an_approval_at_a_stale_version_or_of_other_content_is_refused(store, figures):
     report = await generate(store)
     with pytest.raises(ConcurrencyConflict):
-        await reports.approve(store, report_id=report.report_id, principal=REVIEWER, expected_version=0,
-                              reviewed_hash=None, correlation_id=None)
+        await reports.approve(store, ctx(REVIEWER), report_id=report.report_id, expected_version=0,
+                              reviewed_hash=None)
     with pytest.raises(RuleViolation, match="content_hash"):
-        await reports.approve(store, report_id=report.report_id, principal=REVIEWER, expected_version=1,
-                              reviewed_hash="0" * 64, correlation_id=None)
+        await reports.approve(store, ctx(REVIEWER), report_id=report.report_id, expected_version=1,
+                              reviewed_hash="0" * 64)
     assert await store.stream_version(report.report_id) == 1
 
 
 async def test_a_report_is_approved_once(store, figures):
     report = await generate(store)
-    await reports.approve(store, report_id=report.report_id, principal=REVIEWER, expected_version=None,
-                          reviewed_hash=None, correlation_id=None)
+    await reports.approve(store, ctx(REVIEWER), report_id=report.report_id, expected_version=None,
+                          reviewed_hash=None)
     with pytest.raises(RuleViolation, match="already approved"):
-        await reports.approve(store, report_id=report.report_id, principal=Principal(sub="admin", role=Role.ADMIN),
-                              expected_version=None, reviewed_hash=None, correlation_id=None)
+        await reports.approve(store, ctx(Principal(sub="admin", role=Role.ADMIN)), report_id=report.report_id,
+                              expected_version=None, reviewed_hash=None)
 
 
 async def test_an_unknown_report_is_not_found(store):
     with pytest.raises(NotFound):
-        await reports.approve(store, report_id="nope", principal=REVIEWER, expected_version=None,
-                              reviewed_hash=None, correlation_id=None)
+        await reports.approve(store, ctx(REVIEWER), report_id="nope", expected_version=None,
+                              reviewed_hash=None)

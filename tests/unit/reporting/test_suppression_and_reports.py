@@ -55,7 +55,7 @@ def test_reports_cover_quarters_half_years_and_years_not_months():
 
 
 def test_the_generator_may_not_approve_their_own_report():
-    report = Report.from_history("r-1", [(generated().event_type, generated().model_dump(mode="json"))])
+    report = Report.from_events("r-1", [generated()])
     with pytest.raises(FourEyesViolation, match="four-eyes"):
         report.approve("lead-1", NOW)
     approval = report.approve("lead-2", NOW, reviewed_hash=report.generated.content_hash)
@@ -64,11 +64,11 @@ def test_the_generator_may_not_approve_their_own_report():
 
 def test_an_approved_report_cannot_be_approved_again_and_a_changed_one_not_at_all():
     g = generated()
-    report = Report.from_history("r-1", [(g.event_type, g.model_dump(mode="json"))])
+    report = Report.from_events("r-1", [g])
     with pytest.raises(RuleViolation, match="not this report's content"):
         report.approve("lead-2", NOW, reviewed_hash="0" * 64)
     a = report.approve("lead-2", NOW)
-    again = Report.from_history("r-1", [(g.event_type, g.model_dump(mode="json")), (a.event_type, a.model_dump())])
+    again = Report.from_events("r-1", [g, a])
     assert again.version == 2 and again.status == "approved"
     with pytest.raises(RuleViolation, match="already approved by lead-2"):
         again.approve("lead-3", NOW)

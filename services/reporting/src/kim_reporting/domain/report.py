@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from kim_runtime.commands import Aggregate
 from kim_runtime.errors import KimError, NotFound, RuleViolation
 from kim_schemas.reporting import ReportApproved, ReportCell, ReportGenerated, ReportKind
 
@@ -58,22 +59,18 @@ def generate(report_id: str, period: Period, municipality: str | None, baustein:
 
 
 @dataclass
-class Report:
+class Report(Aggregate):
     report_id: str
     version: int = 0
     generated: ReportGenerated | None = None
     approved: ReportApproved | None = None
 
-    @classmethod
-    def from_history(cls, report_id: str, history: list[tuple[str, dict]]) -> Report:
-        report = cls(report_id)
-        for event_type, data in history:
-            report.version += 1
-            if event_type == ReportGenerated.event_type:
-                report.generated = ReportGenerated.model_validate(data)
-            elif event_type == ReportApproved.event_type:
-                report.approved = ReportApproved.model_validate(data)
-        return report
+    def apply(self, event: ReportGenerated | ReportApproved) -> None:
+        if isinstance(event, ReportGenerated):
+            self.generated = event
+        elif isinstance(event, ReportApproved):
+            self.approved = event
+        self.version += 1
 
     @property
     def status(self) -> str:
