@@ -124,7 +124,15 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
         return document
 
     app.openapi = openapi
-    checks = readiness or {}
+    install_error_handlers(app, title)
+    install_ops_routes(app, readiness or {}, metrics_token)
+    return app
+
+
+def install_error_handlers(app: FastAPI, title: str) -> None:
+    """Every error a request can end in, answered as a problem: FastAPI's and Starlette's own (problems.install),
+    an unavailable database (503, Retry-After), the domain errors (one handler), an Idempotency-Key lost to a
+    retry, input refused after the request models, a value the database refused."""
     unavailable_log = RateLimitedLog(log, f"{title}: answering 503, the database is unavailable")
 
     async def _unavailable(request: Request, exc: Exception):
@@ -161,6 +169,10 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
         return problems.invalid([{"field": "request", "message": f"the database refused a value: {exc}",
                                   "type": type(exc).__name__}], instance=request.url.path)
 
+
+
+def install_ops_routes(app: FastAPI, checks: dict[str, ReadinessCheck], metrics_token: str | None) -> None:
+    """/healthz, /readyz (the service's readiness checks) and /metrics (behind KIM_METRICS_TOKEN when set)."""
     public = [Depends(authorize("public"))]
 
     @app.get("/healthz", tags=["ops"], summary="Liveness: the process answers", dependencies=public)
@@ -200,7 +212,6 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
                                      headers={"WWW-Authenticate": 'Bearer realm="kim-hub-metrics"'})
         return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
-    return app
 
 
 class CsvResponse(PlainTextResponse):
