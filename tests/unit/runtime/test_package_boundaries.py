@@ -75,3 +75,17 @@ def test_application_domain_and_adapter_code_imports_no_web_framework():
             offenders += [f"{f.relative_to(ROOT)}: {sorted(imported_packages(f) & WEB)}"
                           for f in (src / layer).rglob("*.py") if imported_packages(f) & WEB]
     assert offenders == []
+
+
+def test_services_name_contract_events_by_class_never_by_type_string():
+    """Handlers, projections and queries choose events by the contract's classes (kim_runtime.dispatch.by_type,
+    types_of, `Event.event_type`): a type written out as a string ("kim.cases.CaseOpened") outlives a renamed or
+    removed event silently. Read from the source (ast): every string constant that is a contract event type."""
+    from kim_schemas import EVENT_TYPES
+
+    types = {event_type for event_type, _ in EVENT_TYPES}
+    spelled = [f"{f.relative_to(ROOT)}:{node.lineno}: {node.value}"
+               for service in SERVICES for f in (ROOT / f"services/{service}/src").rglob("*.py")
+               for node in ast.walk(ast.parse(f.read_text(), str(f)))
+               if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in types]
+    assert spelled == []
