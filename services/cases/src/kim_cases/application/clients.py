@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from kim_cases.adapters import crypto
 from kim_cases.adapters.events import CommandContext
 from kim_cases.application.access import cases_of
+from kim_runtime.commands import UnitOfWork
 from kim_runtime.errors import check_expected
 from kim_cases.application.services import Services
 from kim_cases.application.views import consent_view
@@ -18,7 +19,8 @@ async def register(s: Services, ctx: CommandContext, *, name: str, date_of_birth
                    contact: str | None, birth_year: int | None, languages: list[str],
                    arrival_year: int | None) -> tuple[str, int]:
     client_id = str(uuid.uuid4())
-    async with s.pool.acquire() as conn, conn.transaction():
+    async with UnitOfWork(s.store) as uow:
+        conn = uow.conn
         key_id, key = await s.keys.create(conn, client_id)
         await s.registrations.record(conn, client_id, ctx.principal)
         personal = crypto.encrypt(key, key_id, client_id, {
@@ -35,7 +37,8 @@ async def register(s: Services, ctx: CommandContext, *, name: str, date_of_birth
 async def erase(s: Services, ctx: CommandContext, client_id: str, expected: int | None, *, ground: str,
                 request_reference: str) -> tuple[Client, int]:
     """Right to erasure: ClientErased and the key's deletion commit together; the events stay, unreadable."""
-    async with s.pool.acquire() as conn, conn.transaction():
+    async with UnitOfWork(s.store) as uow:
+        conn = uow.conn
         client = await s.repo.client(client_id, conn)
         check_expected(client_id, expected, client.version)
         version = await destroy_key(s, conn, ctx, client, client.erase(datetime.now(UTC), ground=ground,
