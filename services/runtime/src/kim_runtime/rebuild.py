@@ -86,6 +86,82 @@ class _Batcher:
         )
 
 
+class _Pull:
+    """Reads the assigned topic-partitions up to a goal (an offset per partition) and writes what it reads in
+    batches: pipelined, the next batch is fetched and decoded while the previous one's transaction runs; batches
+    are still written one after the other, in order. `progress(done, total)` after every batch."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, batcher: _Batcher, pool: asyncpg.Pool, *, batch_size: int,
+                 total: int, progress: Progress | None):
+        self.consumer, self.batcher, self.pool, self.batch_size = consumer, batcher, pool, batch_size
+        self.total, self.progress, self.consumed = total, progress, 0
+
+    async def behind(self, goal: dict) -> bool:
+        return any([await self.consumer.position(tp) < offset for tp, offset in goal.items()])
+
+    async def write(self, events: list, last: dict, n: int, conn: asyncpg.Connection | None) -> None:
+        if conn is None:
+            async with self.pool.acquire() as c, c.transaction():
+                await self.batcher.apply_events(c, events, last)
+        else:
+            await self.batcher.apply_events(conn, events, last)
+        self.consumed += n
+        if self.progress:
+            self.progress(self.consumed, max(self.total, self.consumed))
+
+    async def decoded(self, records: list) -> tuple[list, dict]:
+        events, last = [], {}
+        for i in range(0, len(records), 250):  # yield often, so the write moves on meanwhile
+            more, ends = self.batcher.decode(records[i:i + 250])
+            events += more
+            last |= ends
+            await asyncio.sleep(0)
+        return events, last
+
+    async def until(self, goal: dict, conn: asyncpg.Connection | None) -> None:
+        """Up to `goal`, each batch in its own transaction (conn None) or all in the caller's (`conn`)."""
+        writing: asyncio.Task | None = None
+        try:
+            while await self.behind(goal):
+                got = await self.consumer.getmany(timeout_ms=200, max_records=self.batch_size)
+                records = [r for rs in got.values() for r in rs]
+                if not records:
+                    continue
+                events, last = await self.decoded(records)
+                if writing is not None:
+                    await writing
+                writing = asyncio.create_task(self.write(events, last, len(records), conn))
+            if writing is not None:
+                await writing
+        finally:
+            if writing is not None and not writing.done():
+                writing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await writing
+
+
+async def _assign(consumer: AIOKafkaConsumer, projection: Projection, done: dict) -> list[TopicPartition]:
+    """Assign every partition of the projection's topics, each at the offset after its checkpoint (the beginning
+    without one); a topic not created yet has none."""
+    # consumer.topics() does not keep what it fetched (partitions_for_topic stays None for unassigned topics
+    # in aiokafka 0.14), so read the partitions from a full metadata fetch
+    cluster = await consumer._client.fetch_all_metadata()
+    tps = [TopicPartition(t, p) for t in projection.topics for p in sorted(cluster.partitions_for_topic(t) or ())]
+    if tps:
+        consumer.assign(tps)
+        for tp in tps:
+            if (tp.topic, tp.partition) in done:
+                consumer.seek(tp, done[(tp.topic, tp.partition)] + 1)
+            else:
+                await consumer.seek_to_beginning(tp)
+    return tps
+
+
+async def _checkpoints(conn: asyncpg.Connection, consumer_name: str) -> dict:
+    rows = await conn.fetch('SELECT topic, partition, "offset" FROM checkpoints WHERE consumer = $1', consumer_name)
+    return {(r["topic"], r["partition"]): r["offset"] for r in rows}
+
+
 async def rebuild_from_kafka(
     projection: Projection,
     pool: asyncpg.Pool,
@@ -99,12 +175,7 @@ async def rebuild_from_kafka(
     started = time.perf_counter()
     async with pool.acquire() as conn:
         fresh_name = await prepare_rebuild(conn, projection, resume=resume)
-        done = {
-            (r["topic"], r["partition"]): r["offset"]
-            for r in await conn.fetch(
-                'SELECT topic, partition, "offset" FROM checkpoints WHERE consumer = $1', fresh_name
-            )
-        }
+        done = await _checkpoints(conn, fresh_name)
 
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
@@ -117,79 +188,21 @@ async def rebuild_from_kafka(
     await consumer.start()
     batcher = _Batcher(projection, fresh_name)
     try:
-        # consumer.topics() does not keep what it fetched (partitions_for_topic stays None for unassigned topics
-        # in aiokafka 0.14), so read the partitions from a full metadata fetch; a topic not created yet has none
-        cluster = await consumer._client.fetch_all_metadata()
-        tps = [TopicPartition(t, p) for t in projection.topics for p in sorted(cluster.partitions_for_topic(t) or ())]
+        tps = await _assign(consumer, projection, done)
         if tps:
-            consumer.assign(tps)
-            for tp in tps:
-                if (tp.topic, tp.partition) in done:
-                    consumer.seek(tp, done[(tp.topic, tp.partition)] + 1)
-                else:
-                    await consumer.seek_to_beginning(tp)
             targets = await consumer.end_offsets(tps)
             starts = {tp: await consumer.position(tp) for tp in tps}
-            total = sum(max(0, targets[tp] - starts[tp]) for tp in tps)
-            consumed = 0
-
-            async def behind(goal: dict) -> bool:
-                return any([await consumer.position(tp) < offset for tp, offset in goal.items()])
-
-            async def write(events: list, last: dict, n: int, conn: asyncpg.Connection | None) -> None:
-                nonlocal consumed
-                if conn is None:
-                    async with pool.acquire() as c, c.transaction():
-                        await batcher.apply_events(c, events, last)
-                else:
-                    await batcher.apply_events(conn, events, last)
-                consumed += n
-                if progress:
-                    progress(consumed, max(total, consumed))
-
-            async def pull_until(goal: dict, conn: asyncpg.Connection | None) -> None:
-                # Pipelined: the next batch is fetched and decoded while the previous one's transaction runs;
-                # batches are still written one after the other, in order.
-                writing: asyncio.Task | None = None
-                try:
-                    while await behind(goal):
-                        got = await consumer.getmany(timeout_ms=200, max_records=batch_size)
-                        records = [r for rs in got.values() for r in rs]
-                        if not records:
-                            continue
-                        events, last = [], {}
-                        for i in range(0, len(records), 250):  # yield often, so the write moves on meanwhile
-                            more, ends = batcher.decode(records[i:i + 250])
-                            events += more
-                            last |= ends
-                            await asyncio.sleep(0)
-                        if writing is not None:
-                            await writing
-                        writing = asyncio.create_task(write(events, last, len(records), conn))
-                    if writing is not None:
-                        await writing
-                finally:
-                    if writing is not None and not writing.done():
-                        writing.cancel()
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await writing
-
-            await pull_until(targets, None)
-            # Catch up with the live projection under its exclusive lock, then swap in one transaction.
-            async with pool.acquire() as conn, conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key(projection.name))
-                live = {
-                    TopicPartition(r["topic"], r["partition"]): r["offset"] + 1
-                    for r in await conn.fetch(
-                        'SELECT topic, partition, "offset" FROM checkpoints WHERE consumer = $1', projection.name
-                    )
-                }
-                await pull_until({tp: off for tp, off in live.items() if tp in starts}, conn)
-                await swap_in_rebuild(conn, projection)
-        else:
-            async with pool.acquire() as conn, conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key(projection.name))
-                await swap_in_rebuild(conn, projection)
+            pull = _Pull(consumer, batcher, pool, batch_size=batch_size, progress=progress,
+                         total=sum(max(0, targets[tp] - starts[tp]) for tp in tps))
+            await pull.until(targets, None)
+        # Catch up with the live projection under its exclusive lock, then swap in one transaction.
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key(projection.name))
+            if tps:
+                live = {TopicPartition(t, p): offset + 1
+                        for (t, p), offset in (await _checkpoints(conn, projection.name)).items()}
+                await pull.until({tp: off for tp, off in live.items() if tp in starts}, conn)
+            await swap_in_rebuild(conn, projection)
     finally:
         await consumer.stop()
     return RebuildResult(
