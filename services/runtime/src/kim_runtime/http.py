@@ -60,14 +60,21 @@ class NotFoundFloor:
         await self.app(scope, receive, held)
 
 
-def command_context(action: str):
+def command_context(action: str, *, documented: bool = False):
     """A route's dependency: the CommandContext of a caller the policy lets do `action` (401/403/404 otherwise),
-    built once per request from the principal and the request's headers (kim_runtime.commands)."""
+    built once per request from the principal and the request's headers (kim_runtime.commands). `documented`: the
+    route's OpenAPI operation names X-Correlation-ID and X-Command-ID (at most 100 characters each)."""
 
     async def dependency(request: Request, principal: Principal = Depends(authorize(action))) -> CommandContext:
         return CommandContext.of_request(principal, request.headers)
 
-    return dependency
+    async def documented_dependency(request: Request, principal: Principal = Depends(authorize(action)),
+                                    x_correlation_id: str | None = Header(default=None, max_length=100),
+                                    x_command_id: str | None = Header(default=None, max_length=100)
+                                    ) -> CommandContext:
+        return CommandContext.of_request(principal, request.headers)
+
+    return documented_dependency if documented else dependency
 
 
 def domain_error_handler(unavailable_log: RateLimitedLog):

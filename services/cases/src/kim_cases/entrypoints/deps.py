@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, Header, Request, Response
-from kim_runtime.auth import Principal
-from kim_runtime.http import etag, parse_if_match
-from kim_runtime.policy import authorize
+from fastapi import Header, Request, Response
+from kim_runtime.http import command_context, etag, parse_if_match
 
-from kim_cases.adapters.events import CommandContext
 from kim_cases.application.services import Services
 
 
 def caller(action: str):
     """A dependency: the CommandContext of a caller the policy lets do `action` (kim_runtime.policy: 401/403/404),
-    as kim_runtime.http.command_context builds it, with X-Correlation-ID and X-Command-ID in the OpenAPI document."""
-
-    async def dependency(request: Request, principal: Principal = Depends(authorize(action)),
-                         x_correlation_id: str | None = Header(default=None, max_length=100),
-                         x_command_id: str | None = Header(default=None, max_length=100)) -> CommandContext:
-        # the headers are declared for the OpenAPI document (and their length checked); the runtime reads them
-        return CommandContext.of_request(principal, request.headers)
-
-    return dependency
+    built by the runtime, with X-Correlation-ID and X-Command-ID in the OpenAPI document."""
+    return command_context(action, documented=True)
 
 
 async def services(request: Request) -> Services:
