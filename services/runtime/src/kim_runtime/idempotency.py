@@ -57,13 +57,10 @@ class Claim:
     claim_id: uuid.UUID
     applied: bool = False
 
-    async def mark_applied(self, conn: asyncpg.Connection) -> None:
-        """In the append's transaction: the command's effect and the claim's `applied` commit together."""
-        status = await conn.execute(
-            "UPDATE idempotency_keys SET state = 'applied', applied_at = coalesce(applied_at, now()) "
-            "WHERE scope = $1 AND key = $2 AND claim = $3 AND state IN ('in_flight', 'applied')",
-            self.scope, self.key, self.claim_id)
-        if status != "UPDATE 1":
+    def check_marked(self, rows) -> None:
+        """The command's effect and the claim's `applied` commit together: kim_runtime.store's append marks the claim
+        in its own statement (its `marked` column: 0 when the claim was taken over or pruned meanwhile)."""
+        if rows and rows[0]["marked"] != 1:
             raise KeyLost(f"the Idempotency-Key {self.key!r} is no longer held by this request")
 
 

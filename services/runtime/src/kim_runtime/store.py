@@ -120,6 +120,12 @@ def check_stream(stream_id: str, envelopes: Sequence[Envelope]) -> None:
             raise ValueError(f"event {e.type} belongs to stream {e.stream_id}, not {stream_id}")
 
 
+# the request's Idempotency-Key claim marked applied by the append's own statement (kim_runtime.idempotency)
+_MARK_APPLIED = ("UPDATE idempotency_keys SET state = 'applied', applied_at = coalesce(applied_at, now()) "
+                 "WHERE scope = ${n} AND key = ${m} AND claim = ${c} AND state IN ('in_flight', 'applied') "
+                 "RETURNING 1")
+
+
 class EventStore:
     """One service's store. `topic` is where the outbox relay publishes what is appended (None: no outbox).
 
@@ -199,11 +205,23 @@ class EventStore:
 
     @staticmethod
     async def _fetch(conn: asyncpg.Connection, sql: str, args: tuple, claim) -> list:
+        """The append; with a request's Idempotency-Key claim, the append and the claim's `applied` mark in one
+        statement (one round trip instead of savepoint, append, mark, release: four). A claim that is no longer
+        held raises KeyLost, and the transaction around the statement rolls back with the append: the caller's, or
+        one opened here when the connection is not in one (a statement on its own would commit)."""
         if claim is None:
             return await conn.fetch(sql, *args)
-        async with conn.transaction():  # a savepoint inside the caller's transaction
-            rows = await conn.fetch(sql, *args)
-            await claim.mark_applied(conn)
+        marked = _MARK_APPLIED.format(n=len(args) + 1, m=len(args) + 2, c=len(args) + 3)
+        statement = f"WITH mark AS ({marked}), appended AS ({sql}) SELECT *, (SELECT count(*) FROM mark) AS marked " \
+                    "FROM appended"
+        params = (*args, claim.scope, claim.key, claim.claim_id)
+        if conn.is_in_transaction():
+            rows = await conn.fetch(statement, *params)
+            claim.check_marked(rows)
+            return rows
+        async with conn.transaction():
+            rows = await conn.fetch(statement, *params)
+            claim.check_marked(rows)
             return rows
 
     async def read_stream(
