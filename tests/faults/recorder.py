@@ -1,7 +1,7 @@
 """The fault tier's consumer process: `python recorder.py DSN BOOTSTRAP GROUP_PREFIX DELAY_MS`.
 
-It handles kim.cases through the runtime's ConsumerRunner (inbox claim + checkpoint + effect in one transaction,
-offsets committed to Kafka in batches afterwards). Its effect is one row per handled event in `effects`, a table
+It handles kim.cases through the runtime's ConsumerRunner (a fetched batch's inbox claims + checkpoints + effects in
+one transaction, offsets committed to Kafka in batches afterwards). Its effect is one row per handled event in `effects`, a table
 without a unique key: an event applied twice shows as two rows. Every delivery is also counted in `deliveries`. DELAY_MS slows each event down, so that a kill -9
 lands in the middle of a fetched batch whose offsets are not committed yet.
 """
@@ -46,18 +46,18 @@ class Recorder:
 class CountingRunner(ConsumerRunner):
     """Records every delivery (outside the handler's transaction): a record delivered twice shows as two rows."""
 
-    async def process(self, handler, record):
-        while True:  # the database may be restarting: this count must not make the record fail
+    async def process_batch(self, handler, records):
+        while True:  # the database may be restarting: this count must not make the records fail
             try:
                 async with self.pool.acquire() as conn:
-                    await conn.execute('INSERT INTO deliveries (partition, "offset") VALUES ($1, $2)',
-                                       record.partition, record.offset)
+                    await conn.execute('INSERT INTO deliveries (partition, "offset") SELECT * FROM unnest($1::int[], '
+                                       '$2::bigint[])', [r.partition for r in records], [r.offset for r in records])
                 break
             except Exception as exc:
                 if not is_unavailable(exc):
                     raise
                 await asyncio.sleep(0.1)
-        return await super().process(handler, record)
+        return await super().process_batch(handler, records)
 
 
 def group_id(prefix: str) -> str:

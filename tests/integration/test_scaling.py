@@ -9,13 +9,14 @@ event from which partition.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import os
 import signal
 import sys
 from pathlib import Path
 
 import pytest
+
+from kim_runtime.consumer import RECORD
 
 PARTITIONS = 6
 SERVICE = "scaletest"  # consumer group: kim-scaletest-recorder, the same in both processes
@@ -30,9 +31,6 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 # --- the worker process ----------------------------------------------------------------------------------------
 
-_partition: contextvars.ContextVar[int] = contextvars.ContextVar("partition")
-
-
 class PartitionRecorder:
     """The handler: its effect is one row naming the worker and the partition the event came from."""
 
@@ -45,7 +43,7 @@ class PartitionRecorder:
     async def handle(self, conn, event) -> None:
         await conn.execute(
             "INSERT INTO scaled_effects (event_id, stream_id, worker, partition) VALUES ($1, $2, $3, $4)",
-            event.id, event.stream_id, self.worker, _partition.get(),
+            event.id, event.stream_id, self.worker, RECORD.get().partition,  # the record being handled
         )
 
 
@@ -71,17 +69,12 @@ async def worker(dsn: str, bootstrap: str, topic: str, dlq: str, name: str) -> N
     class Listener(AnnouncedAssignments, ConsumerRebalanceListener):
         pass
 
-    class Runner(ConsumerRunner):
-        async def process(self, handler, record):
-            _partition.set(record.partition)
-            return await super().process(handler, record)
-
     settings = RuntimeSettings(service=SERVICE, database_url=dsn, kafka_bootstrap=bootstrap)
     pool = await db.create_pool(dsn)
     broker = make_broker(settings)
     subscribe = broker.subscriber
     broker.subscriber = lambda *a, **kw: subscribe(*a, listener=Listener(), **kw)  # only to observe assignments
-    runner = Runner(SERVICE, pool, broker, dlq, contract=FixedContract({"kim.test.Counted": OpenData}))
+    runner = ConsumerRunner(SERVICE, pool, broker, dlq, contract=FixedContract({"kim.test.Counted": OpenData}))
     runner.add(PartitionRecorder(topic, name))
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

@@ -1,8 +1,8 @@
 """A consumer process for the redelivery test: `python crashing_consumer.py DSN BOOTSTRAP TOPIC DLQ CRASH_AFTER`.
 
 It records every delivery (outside the handler's transaction), handles through the runtime's ConsumerRunner and,
-when CRASH_AFTER > 0, dies with os._exit right after the CRASH_AFTER-th effect is committed, before faststream
-commits the Kafka offset: the next consumer in the group gets those records again.
+when CRASH_AFTER > 0, dies with os._exit right after the batch with the CRASH_AFTER-th effect is committed, before
+the Kafka offsets are: the next consumer in the group gets those records again.
 """
 
 from __future__ import annotations
@@ -35,15 +35,16 @@ class CrashingRunner(ConsumerRunner):
         self.crash_after = crash_after
         self.effects = 0  # records handled with an effect by this process
 
-    async def process(self, handler, record):
+    async def process_batch(self, handler, records):
         from kim_runtime.consumer import decode
 
         async with self.pool.acquire() as conn:
-            await conn.execute("INSERT INTO deliveries (event_id) VALUES ($1)", decode(record, self.contract).id)
-        had_effect = await super().process(handler, record)
-        self.effects += bool(had_effect)
+            await conn.execute("INSERT INTO deliveries (event_id) SELECT unnest($1::uuid[])",
+                               [decode(r, self.contract).id for r in records])
+        had_effect = await super().process_batch(handler, records)
+        self.effects += sum(had_effect)
         if self.crash_after and self.effects >= self.crash_after:
-            os._exit(17)  # the effect is committed; the Kafka offset is not
+            os._exit(17)  # the effects are committed; the Kafka offsets are not
         return had_effect
 
 

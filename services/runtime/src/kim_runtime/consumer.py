@@ -1,8 +1,12 @@
 """Idempotent consumers: decode, claim in the inbox, apply the effect, all in one transaction; park poison.
 
-For each handled record, in one PostgreSQL transaction: the event id is claimed in the inbox (a redelivered event
-finds its claim and has no second effect), the consumer's checkpoint for the topic-partition moves forward, and the
-handler's effect is written. The Kafka offset is committed after that transaction (in batches: OffsetCommitter).
+Records come in fetched batches (up to `max_batch`). For a batch, in one PostgreSQL transaction: the event ids are
+claimed in the inbox in one statement (a redelivered event finds its claim and has no second effect), the consumer's
+checkpoint of each topic-partition moves forward in the same statement, and the handler's effects are written, record
+after record in the order fetched (so per-key order holds: one key, one partition). If any record of the batch fails
+(a poison event, a handler error, the database), the whole batch transaction rolls back and its records are handled
+again one by one, each in its own transaction as before: a poison record goes to the dead-letter topic alone and its
+neighbours are applied exactly once. The Kafka offsets are committed after the transaction (OffsetCommitter).
 
 Decoding is strict and happens here, not in FastStream (its parser would raise on a header that is not UTF-8, before
 any of our code, and the record would be skipped for good). Every record is read through the event contract
@@ -18,9 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
+import itertools
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -52,12 +59,29 @@ WITH claim AS (
 SELECT count(*) FROM claim
 """
 
+# A batch's claims and progress in one statement: the ids it could claim come back (a redelivered one does not);
+# each topic-partition's checkpoint moves to the batch's last offset (and its last handled event's time)
+CLAIM_BATCH = """
+WITH claim AS (
+    INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id
+), progress AS (
+    INSERT INTO checkpoints (consumer, topic, partition, "offset", event_time, updated_at)
+    SELECT $1, t, p, o, e, now() FROM unnest($3::text[], $4::integer[], $5::bigint[], $6::timestamptz[]) AS u(t, p, o, e)
+    ON CONFLICT (consumer, topic, partition) DO UPDATE
+        SET "offset" = greatest(checkpoints."offset", excluded."offset"),
+            event_time = coalesce(excluded.event_time, checkpoints.event_time), updated_at = now()
+)
+SELECT event_id FROM claim
+"""
+
 # A parked or ignored record still counts as passed: the checkpoint moves so lag and rebuilds do not wait for it.
 ADVANCE = """
 INSERT INTO checkpoints (consumer, topic, partition, "offset", updated_at) VALUES ($1, $2, $3, $4, now())
 ON CONFLICT (consumer, topic, partition) DO UPDATE
     SET "offset" = greatest(checkpoints."offset", excluded."offset"), updated_at = now()
 """
+
+IDLE_WAIT_MS = 1000  # how long a batch subscriber waits in one getmany when nothing comes (not a delay: see _fetcher)
 
 IGNORED = Counter("kim_consumer_events_ignored_total", "Valid events of a type the consumer does not take",
                   ["service", "consumer", "type"])
@@ -103,6 +127,10 @@ class RecordRef:
     headers: Sequence[tuple[str, bytes]]
 
 
+# The record being handled (for a handler that wants its partition or offset, and for logs)
+RECORD: contextvars.ContextVar[RecordRef | None] = contextvars.ContextVar("kim_consumer_record", default=None)
+
+
 def decode(record: RecordRef, contract: Contract | None = None) -> Envelope:
     """Envelope from a record, read through the contract's newest model of its type. Raises EnvelopeError."""
     env = Envelope.from_kafka(record.key, record.value, list(record.headers))
@@ -118,14 +146,21 @@ async def lenient_parser(record: ConsumerRecord, original: Callable[[ConsumerRec
     try:
         return await original(record)
     except UnicodeDecodeError:
-        safe = dataclasses.replace(
-            record, headers=[(k, v.decode(errors="replace").encode()) for k, v in record.headers or ()]
-        )
-        if hasattr(record, "consumer"):
-            safe.consumer = record.consumer
-        msg = await original(safe)
+        if isinstance(record, tuple):  # a fetched batch
+            msg = await original(tuple(_lenient(r) for r in record))
+        else:
+            msg = await original(_lenient(record))
         msg.raw_message = record
         return msg
+
+
+def _lenient(record: ConsumerRecord) -> ConsumerRecord:
+    safe = dataclasses.replace(
+        record, headers=[(k, v.decode(errors="replace").encode()) for k, v in record.headers or ()]
+    )
+    if hasattr(record, "consumer"):
+        safe.consumer = record.consumer
+    return safe
 
 
 class OffsetCommitter:
@@ -190,6 +225,7 @@ class ConsumerRunner:
         *,
         max_attempts: int = 3,
         fetch_max_wait_ms: int = 500,
+        max_batch: int = 100,
         retry_base_delay: float = 0.05,
         group_prefix: str = "kim",
         contract: Contract | None = None,
@@ -201,6 +237,7 @@ class ConsumerRunner:
         self.dead_letter_topic = dead_letter_topic
         self.max_attempts = max_attempts
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        self.max_batch = max_batch
         self.retry_base_delay = retry_base_delay
         self.group_prefix = group_prefix
         self.committers: list[OffsetCommitter] = []
@@ -215,23 +252,41 @@ class ConsumerRunner:
             auto_offset_reset="earliest",
             fetch_max_wait_ms=self.fetch_max_wait_ms,
             ack_policy=AckPolicy.MANUAL,  # OffsetCommitter commits handled offsets in batches
+            batch=True,  # what one fetch brought (up to max_batch records), handled in one transaction
+            max_records=self.max_batch,
             parser=lenient_parser,
             decoder=_raw_decoder,
             title=f"{self.service}:{handler.name}",
         )
 
+        subscriber.get_msg = self._fetcher(subscriber)  # see _fetcher
+
         committer = OffsetCommitter()
         self.committers.append(committer)
 
         @subscriber
-        async def on_record(body: bytes, msg: KafkaMessage) -> None:
-            raw = msg.raw_message
-            ref = RecordRef(raw.topic, raw.partition, raw.offset, raw.key, raw.value, tuple(raw.headers or ()))
-            with telemetry.span(f"{raw.topic} process", kind=SpanKind.CONSUMER, parent=_traceparent(ref),
-                                attributes=self._span_attributes(handler, ref)):
-                await self.process(handler, ref)
-            await committer.handled(msg.consumer, raw.topic, raw.partition, raw.offset)
-            self._lag(handler, msg.consumer, raw)
+        async def on_batch(body: list[bytes], msg: KafkaMessage) -> None:
+            raws = msg.raw_message
+            refs = [RecordRef(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ())) for r in raws]
+            if refs:
+                await self.process_batch(handler, refs)
+            for raw in raws:
+                await committer.handled(msg.consumer, raw.topic, raw.partition, raw.offset)
+            if raws:
+                self._lag(handler, msg.consumer, raws[-1])
+
+    def _fetcher(self, subscriber):
+        """What the batch subscriber's loop awaits for its next batch: whatever the consumer has fetched, as soon as
+        it has any (aiokafka's getmany). FastStream's own (0.7) sleeps `batch_timeout_ms` more after every empty
+        wait, and a record arriving meanwhile waited for the sleep; this waits only in getmany, which returns on
+        the first record, and gives FastStream's loop an empty batch every IDLE_WAIT_MS to see a stop."""
+        max_records = self.max_batch
+
+        async def get_msg(consumer) -> tuple:
+            batches = await consumer.getmany(timeout_ms=IDLE_WAIT_MS, max_records=max_records)
+            return tuple(itertools.chain.from_iterable(batches.values()))
+
+        return get_msg
 
     def _span_attributes(self, handler: Handler, record: RecordRef) -> dict:
         return {"messaging.system": "kafka", "messaging.operation.type": "process",
@@ -246,6 +301,84 @@ class ConsumerRunner:
                 LAG.labels(self.service, handler.name, raw.topic, str(raw.partition)).set(
                     max(highwater - raw.offset - 1, 0))
 
+    async def process_batch(self, handler: Handler, records: Sequence[RecordRef]) -> list[bool]:
+        """Handle a fetched batch; for each record, whether it had an effect (False: a duplicate, ignored or parked).
+
+        Undecodable records are parked first (they have no effect, so nothing waits for them); the others are
+        claimed and applied in one transaction. When that fails, it is rolled back whole and each record is handled
+        on its own (`process`), which parks a poison record alone and retries what the database refused."""
+        if len(records) == 1:
+            return [await self.process(handler, records[0])]
+        results = [False] * len(records)
+        decoded: list[tuple[int, RecordRef, Envelope]] = []
+        contract = getattr(handler, "contract", None) or self.contract
+        for i, record in enumerate(records):
+            try:
+                decoded.append((i, record, decode(record, contract)))
+            except EnvelopeError as exc:
+                await self.dead_letter(handler, record, exc, attempts=0)
+        if not decoded:
+            return results
+        try:
+            applied = await self._apply_batch(handler, decoded)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - rolled back whole: one by one, as a batch of one is handled
+            log.info("%s: a batch of %d failed (%s: %s); handling its records one by one", handler.name,
+                     len(decoded), type(exc).__name__, exc)
+            for i, record, _ in decoded:
+                results[i] = await self.process(handler, record)
+            return results
+        for i in applied:
+            results[i] = True
+        return results
+
+    async def _apply_batch(self, handler: Handler, decoded: list[tuple[int, RecordRef, Envelope]]) -> list[int]:
+        """One transaction: claims and checkpoints in one statement, then each claimed event's effect in order.
+        Returns the indexes of the records applied."""
+        wanted = getattr(handler, "event_types", None)
+        take = [(i, r, e) for i, r, e in decoded if wanted is None or e.type in wanted]
+        last: dict[tuple[str, int], tuple[int, object]] = {}
+        for _, r, e in decoded:  # ignored events move the checkpoint too, without an event time
+            handled = wanted is None or e.type in wanted
+            previous = last.get((r.topic, r.partition), (None, None))[1]
+            last[(r.topic, r.partition)] = (r.offset, e.time if handled else previous)
+        applied: list[int] = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            if (lock := getattr(handler, "advisory_lock", None)) is not None:
+                await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", lock)
+            parts = list(last.items())
+            claimed = {row[0] for row in await conn.fetch(
+                CLAIM_BATCH, handler.name, [uuid.UUID(e.id) for _, _, e in take], [t for (t, _), _ in parts],
+                [p for (_, p), _ in parts], [o for _, (o, _) in parts], [t for _, (_, t) in parts])}
+            for i, record, envelope in take:
+                if (event_id := uuid.UUID(envelope.id)) not in claimed:
+                    continue  # handled before (redelivered), or twice in this batch: its first copy counts
+                claimed.discard(event_id)
+                with self._record_context(handler, record, envelope):
+                    await handler.handle(conn, envelope)
+                applied.append(i)
+        for _, _, e in decoded:
+            if wanted is not None and e.type not in wanted:
+                IGNORED.labels(self.service, handler.name, e.type).inc()
+        if applied:
+            HANDLED.labels(self.service, handler.name).inc(len(applied))
+        return applied
+
+    @contextlib.contextmanager
+    def _record_context(self, handler: Handler, record: RecordRef, envelope: Envelope):
+        """Span, log ids and RECORD around one record's handling."""
+        tokens = (logs.EVENT_ID.set(envelope.id), logs.CORRELATION_ID.set(envelope.correlation_id),
+                  RECORD.set(record))
+        try:
+            with telemetry.span(f"{record.topic} process", kind=SpanKind.CONSUMER, parent=_traceparent(record),
+                                attributes=self._span_attributes(handler, record)):
+                yield
+        finally:
+            logs.EVENT_ID.reset(tokens[0])
+            logs.CORRELATION_ID.reset(tokens[1])
+            RECORD.reset(tokens[2])
+
     async def process(self, handler: Handler, record: RecordRef) -> bool:
         """Handle one record; returns True when it had an effect, False when it was a duplicate or parked."""
         try:
@@ -253,13 +386,8 @@ class ConsumerRunner:
         except EnvelopeError as exc:
             await self.dead_letter(handler, record, exc, attempts=0)
             return False
-        event_token = logs.EVENT_ID.set(event.id)
-        correlation_token = logs.CORRELATION_ID.set(event.correlation_id)
-        try:
+        with self._record_context(handler, record, event):
             return await self._handle(handler, record, event)
-        finally:
-            logs.EVENT_ID.reset(event_token)
-            logs.CORRELATION_ID.reset(correlation_token)
 
     async def _handle(self, handler: Handler, record: RecordRef, envelope: Envelope) -> bool:
         if (wanted := getattr(handler, "event_types", None)) is not None and envelope.type not in wanted:
