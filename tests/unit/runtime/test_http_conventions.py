@@ -106,3 +106,63 @@ def test_the_documented_statuses_follow_the_rule_and_the_shape():
     assert problems.statuses("POST", write, POLICY["staffing.plan"]) == [401, 403, 409, 412, 413, 422, 500, 503]
     assert 428 in problems.statuses("POST", write, POLICY["report.approve"], if_match_required=True)
     assert problems.statuses("GET", {}, POLICY["public"]) == [422, 500]
+
+
+class _CountingVerifier:
+    def __init__(self):
+        self.calls = 0
+
+    async def verify(self, token: str):
+        from kim_runtime.auth import Principal, Role
+
+        self.calls += 1
+        return Principal(sub=f"user-{token}", role=Role.CASE_MANAGER)
+
+
+class _ClaimEverything:
+    async def claim(self, scope, key, fingerprint_):
+        import uuid
+
+        from kim_runtime.idempotency import Decision
+
+        return Decision("claimed", uuid.uuid4())
+
+    async def complete(self, claim, status, headers, body):
+        self.completed = status
+
+    async def release(self, claim):
+        pass
+
+
+def test_a_command_with_an_idempotency_key_verifies_its_token_once_and_the_route_sees_that_principal():
+    from fastapi import Depends, FastAPI
+
+    from kim_runtime.auth import current_principal
+    from kim_runtime.idempotency import Idempotent
+
+    app = FastAPI()
+    app.state.token_verifier, app.state.idempotency = _CountingVerifier(), _ClaimEverything()
+
+    @app.post("/things")
+    async def make(principal=Depends(current_principal)) -> dict:
+        return {"sub": principal.sub}
+
+    app.add_middleware(Idempotent)
+    with TestClient(app) as client:
+        answer = client.post("/things", json={}, headers={"Authorization": "Bearer a", "Idempotency-Key": "k-1"})
+        assert answer.status_code == 200 and answer.json() == {"sub": "user-a"}
+        assert app.state.token_verifier.calls == 1  # the middleware's; the route took its principal
+        assert app.state.idempotency.completed == 200
+        answer = client.post("/things", json={}, headers={"Authorization": "Bearer b"})  # no key: the route's own
+        assert answer.json() == {"sub": "user-b"} and app.state.token_verifier.calls == 2
+
+
+def test_a_principal_verified_for_one_token_is_never_taken_for_another():
+    from starlette.requests import Request
+
+    from kim_runtime.auth import Principal, Role, _verified_before, remember_verified
+
+    scope = {"type": "http", "headers": []}
+    remember_verified(scope, "token-a", Principal(sub="a", role=Role.ADMIN))
+    assert _verified_before(Request(scope), "token-a").sub == "a"
+    assert _verified_before(Request(scope), "token-b") is None

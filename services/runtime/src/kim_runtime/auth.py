@@ -71,6 +71,22 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(401, detail=detail, headers={"WWW-Authenticate": 'Bearer realm="kim-hub"'})
 
 
+# Where a middleware that verified the request's token already (kim_runtime.idempotency) leaves (token, principal) in
+# the request's own state, so the route does not verify the same token a second time
+VERIFIED = "kim_verified_token"
+
+
+def remember_verified(scope, token: str, principal: Principal) -> None:
+    if isinstance(state := scope.setdefault("state", {}), dict):
+        state[VERIFIED] = (token, principal)
+
+
+def _verified_before(request: Request, token: str) -> Principal | None:
+    state = request.scope.get("state")
+    found = state.get(VERIFIED) if isinstance(state, dict) else None
+    return found[1] if found is not None and found[0] == token else None
+
+
 async def current_principal(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> Principal:
@@ -79,7 +95,8 @@ async def current_principal(
     from .oidc import ProviderUnavailable  # oidc builds on this module's Principal
 
     try:
-        principal = await request.app.state.token_verifier.verify(credentials.credentials)
+        principal = (_verified_before(request, credentials.credentials)
+                     or await request.app.state.token_verifier.verify(credentials.credentials))
     except ProviderUnavailable as exc:
         raise HTTPException(503, detail=str(exc), headers={"Retry-After": "30"}) from None
     except ValueError as exc:  # OidcError, saying why: expired, wrong audience, unknown key, no KIM role, ...

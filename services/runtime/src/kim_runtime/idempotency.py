@@ -34,6 +34,7 @@ from datetime import timedelta
 import asyncpg
 
 from . import problems
+from .auth import remember_verified
 from .clean_input import read_body, replay_body
 
 log = logging.getLogger(__name__)
@@ -198,9 +199,11 @@ async def _principal(app, scope):
     if kind.lower() != "bearer" or not token or verifier is None:
         return None
     try:
-        return await verifier.verify(token.strip())
+        principal = await verifier.verify(token := token.strip())
     except Exception:  # noqa: BLE001 - invalid, expired, provider down: the route's own check answers
         return None
+    remember_verified(scope, token, principal)  # the route's current_principal takes it instead of verifying again
+    return principal
 
 
 async def _send_problem(send, status: int, detail: str, **extensions) -> None:
