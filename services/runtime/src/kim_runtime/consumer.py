@@ -224,7 +224,7 @@ class ConsumerRunner:
         dead_letter_topic: str,
         *,
         max_attempts: int = 3,
-        fetch_max_wait_ms: int = 500,
+        fetch_max_wait_ms: int = 5000,
         max_batch: int = 100,
         retry_base_delay: float = 0.05,
         group_prefix: str = "kim",

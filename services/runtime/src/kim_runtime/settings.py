@@ -49,9 +49,10 @@ class RuntimeSettings(BaseSettings):
     db_pool_size: int = 10
     consumer_max_attempts: int = Field(default=3, ge=1, description="Handling attempts before dead-lettering")
     consumer_fetch_max_wait_ms: int = Field(
-        default=500, ge=0, description="How long an empty Kafka fetch waits on the broker (a long poll: a record that "
-                                       "arrives is returned at once, so this does not delay delivery, and an idle "
-                                       "consumer asks twice a second instead of 200 times)")
+        default=5000, ge=0, le=30_000,
+        description="How long an empty Kafka fetch waits on the broker (a long poll: a record that arrives is returned "
+                    "at once, and a rebalance cancels the fetch, so this does not delay delivery; an idle consumer asks "
+                    "every 5 s instead of twice a second)")
     consumer_group_prefix: str = Field(
         default="kim", pattern=r"^[A-Za-z0-9._-]+$",
         description="Consumer groups are <prefix>-<service>-<handler>; a second deployment on one broker needs its own",
