@@ -1,7 +1,8 @@
 """A partner's whole working flow on the broker compose runs (SASL/SCRAM, ACLs, the SASL_SSL partner listener), with
 nothing but its onboarding sheet: onboard -> the offer on its topic -> accept -> appointment -> outcome -> the
 consented person data read once (recorded in /clients/{id}/reads) -> revocation -> the reference consumer purges;
-after compaction a consumer in a new group never receives the purged data.
+after compaction a consumer in a new group never receives the purged data. Then rotation: an open consumer with the
+old password stops being served (connections.max.reauth.ms, 10 s in the rehearsal).
 """
 
 from __future__ import annotations
@@ -16,15 +17,17 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from kim_cli.audit.kafka_io import partitions
 from kim_cli.partner_cmd import Sheet
+from kim_cli.partner_kafka import scram
 from kim_runtime.auth import Principal, Role
 from kim_runtime.topics import partner_group_prefix, partner_topic
 
 from tests.e2e.support import Caller, eventually
 from tests.integration.referrals.test_reference_partner_consumer import COMPACT_FAST, snippets
-from tests.rehearsal.test_onboarding import LUENEN, TEAM, consume, kim
-from tests.rehearsal.topology import Rehearsal
+from tests.rehearsal.test_onboarding import LUENEN, TEAM, consume, kim, tls
+from tests.rehearsal.topology import REAUTH_MS, Rehearsal
 
 FLOW_ORG = "ibz-kreis-unna"  # in no KIM_PARTNERS entry
+CUT_ORG = "sozialwerk-unna"
 
 
 async def admin_records(rehearsal: Rehearsal, topic: str) -> list:
@@ -153,3 +156,56 @@ async def test_a_partner_works_a_referral_and_purges_it_for_good_from_its_sheet_
     print(f"\nPARTNER FLOW (SASL_SSL, sheet only): offer -> accept -> appointment -> outcome -> /person once -> "
           f"revoked -> purged; compacted {compacted_after:.1f} s after the first roll; a fresh group read "
           f"{stats['records']} record(s), none of the purged referral's data")
+
+
+async def test_rotation_cuts_an_open_consumer_of_the_old_password(rehearsal):
+    old = kim(rehearsal, "onboard", CUT_ORG, "--name", "Sozialwerk Unna", "--kind", "wohlfahrtsverband")
+    topic, user = partner_topic(CUT_ORG), old["kafka_user"]
+
+    def consumer(sheet: dict) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(bootstrap_servers=rehearsal.partner_bootstrap, group_id=None,
+                                enable_auto_commit=False, request_timeout_ms=10_000,
+                                **scram(user, sheet["kafka_password"], security_protocol="SASL_SSL",
+                                        ssl_context=tls(rehearsal)))
+
+    async def open_on(c: AIOKafkaConsumer) -> None:
+        await c.start()
+        tps = await partitions(c, topic)
+        assert tps, f"{topic} has no partitions the partner can see"
+        c.assign(tps)
+        await c.seek_to_end(*tps)
+
+    async def markers(c: AIOKafkaConsumer, polls: int) -> list[bytes]:
+        got = []
+        for _ in range(polls):
+            got += [r.value for records in (await c.getmany(timeout_ms=1000)).values() for r in records]
+        return got
+
+    before = consumer(old)
+    await open_on(before)  # an open session of the old password, fetching
+    try:
+        new = kim(rehearsal, "rotate", CUT_ORG)
+        await markers(before, polls=REAUTH_MS // 1000 + 5)  # past connections.max.reauth.ms since its login
+        producer = AIOKafkaProducer(bootstrap_servers=rehearsal.bootstrap, **rehearsal.admin_options())
+        await producer.start()
+        try:
+            for p in await producer.partitions_for(topic):
+                await producer.send_and_wait(topic, b"after-rotation", key=b"marker", partition=p)
+        finally:
+            await producer.stop()
+        after = consumer(new)
+        await open_on(after)
+        try:
+            await after.seek_to_beginning()
+
+            async def delivered():
+                return b"after-rotation" in await markers(after, polls=1)
+            await eventually(delivered, timeout_s=60, what="the new password's consumer reads the marker")
+        finally:
+            await after.stop()
+        assert b"after-rotation" not in await markers(before, polls=5), "the old password's session is still served"
+    finally:
+        await before.stop()
+
+    print(f"\nROTATION: the old password's open consumer stopped being served within connections.max.reauth.ms "
+          f"({REAUTH_MS} ms here, 1 hour in compose)")

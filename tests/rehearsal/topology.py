@@ -45,6 +45,9 @@ DEFAULT_BASE_PORT = 28192  # below the ephemeral range: no outgoing connection t
 # Not compose settings: timing on a small test machine only (fewer internal partitions, no rebalance delay).
 TIMING_ONLY = {"offsets.topic.num.partitions": "3", "group.initial.rebalance.delay.ms": "0",
                "num.network.threads": "2", "num.io.threads": "4"}
+# connections.max.reauth.ms (KIM_KAFKA_REAUTH_MS): compose's default is an hour; 10 s here, so a rotated partner's
+# open connection is seen cut within seconds (test_partner_flow.py)
+REAUTH_MS = 10_000
 UV = ROOT / ".cache" / "bootstrap" / "bin" / "uv"
 
 
@@ -87,6 +90,7 @@ def rehearsal_env(ports: Ports, files: dict[str, Path]) -> dict[str, str]:
     """.env as an operator fills it (secure_kafka.fresh_env), with the partners and the host files of the rehearsal."""
     env = secure_kafka.fresh_env(ROOT, external_port=ports.external, partner_port=ports.partner,
                                  partners={org: secrets.token_hex(16) for org in PARTNERS})
+    env["KIM_KAFKA_REAUTH_MS"] = str(REAUTH_MS)
     env["KIM_REFERRALS_PUBLIC_URL"] = f"http://127.0.0.1:{ports.http('referrals')}"  # partners fetch schemas there
     env["KIM_MASTER_KEY_HOST_FILE"] = str(files["master_key"])
     env["KIM_AUDIT_SIGNING_KEY_HOST_FILE"] = str(files["audit_key"])
