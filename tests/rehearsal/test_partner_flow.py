@@ -2,7 +2,8 @@
 nothing but its onboarding sheet: onboard -> the offer on its topic -> accept -> appointment -> outcome -> the
 consented person data read once (recorded in /clients/{id}/reads) -> revocation -> the reference consumer purges;
 after compaction a consumer in a new group never receives the purged data. Then rotation: an open consumer with the
-old password stops being served (connections.max.reauth.ms, 10 s in the rehearsal).
+old password stops being served (connections.max.reauth.ms, 10 s in the rehearsal), and running kafka-init again
+with a rotated partner listed in KIM_PARTNERS does not reset its password.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from kim_runtime.topics import partner_group_prefix, partner_topic
 
 from tests.e2e.support import Caller, eventually
 from tests.integration.referrals.test_reference_partner_consumer import COMPACT_FAST, snippets
-from tests.rehearsal.test_onboarding import LUENEN, TEAM, consume, kim, tls
-from tests.rehearsal.topology import REAUTH_MS, Rehearsal
+from tests.rehearsal.test_onboarding import LUENEN, TEAM, consume, kim, refused_login, tls
+from tests.rehearsal.topology import REAUTH_MS, Rehearsal, partner_passwords
 
 FLOW_ORG = "ibz-kreis-unna"  # in no KIM_PARTNERS entry
 CUT_ORG = "sozialwerk-unna"
+KEEP_ORG = "awo-luenen"
 
 
 async def admin_records(rehearsal: Rehearsal, topic: str) -> list:
@@ -209,3 +211,18 @@ async def test_rotation_cuts_an_open_consumer_of_the_old_password(rehearsal):
 
     print(f"\nROTATION: the old password's open consumer stopped being served within connections.max.reauth.ms "
           f"({REAUTH_MS} ms here, 1 hour in compose)")
+
+
+async def test_running_kafka_init_again_keeps_a_rotated_partners_password(rehearsal):
+    """The partner listed in KIM_PARTNERS with its first password, rotated since: kafka-init leaves it alone."""
+    old = kim(rehearsal, "onboard", KEEP_ORG, "--name", "AWO Lünen", "--kind", "wohlfahrtsverband")
+    new = kim(rehearsal, "rotate", KEEP_ORG)
+    output = rehearsal.run_kafka_init(extra_env={
+        "KIM_PARTNERS": f"{rehearsal.env['KIM_PARTNERS']},{KEEP_ORG}:{old['kafka_password']}"})
+    assert f"partner-{KEEP_ORG} exists: its password is kept" in output
+    user = new["kafka_user"]
+    assert await refused_login(rehearsal.partner_bootstrap, user, new["kafka_password"], tls(rehearsal)) == "LOGGED IN"
+    assert await refused_login(rehearsal.partner_bootstrap, user, old["kafka_password"], tls(rehearsal)) != "LOGGED IN"
+    # the partners kafka-init made on the first run still log in with their KIM_PARTNERS passwords
+    first, password = next(iter(partner_passwords(rehearsal.env).items()))
+    assert await refused_login(rehearsal.external_bootstrap, f"partner-{first}", password, None) == "LOGGED IN"
