@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # kafka-init: the topics, SCRAM users and ACLs of KIM Hub. One-shot compose job; safe to run again at any time
-# (it creates what is missing and (re)sets every password and ACL from the environment), which is how ops add a
-# partner organisation or rotate a password: edit .env, then `docker compose run --rm kafka-init`.
+# (it creates what is missing, (re)sets every service password and ACL from the environment, and adds the ACLs of the
+# partners in KIM_PARTNERS), which is how ops rotate a service password: edit .env, then `docker compose run --rm
+# kafka-init`. A partner's SCRAM user is only created when it does not exist yet: a partner rotated since (`kim
+# partner rotate`) keeps its new password when this job runs again; its password in KIM_PARTNERS is its first one.
 #
 # Who may do what (the broker denies everything else; only the admin user is a super user):
 #   kim-<service>     writes kim.<service>, kim.dlq.<service> and kim.audit.anchors; reads the four service topics
@@ -76,6 +78,10 @@ topic_settings() {  # $1 = kind -> "<partitions> <retention.ms>"
 
 existing=""
 [[ "$dry_run" == 1 ]] || existing="$("$bin/kafka-topics.sh" "${admin[@]}" --list)"
+# users with a SCRAM credential: "SCRAM credential configs for user-principal 'partner-x' are SCRAM-SHA-512=..."
+existing_users=""
+[[ "$dry_run" == 1 ]] || existing_users="$("$bin/kafka-configs.sh" "${admin[@]}" --describe --entity-type users |
+  sed -n "s/^SCRAM credential configs for user-principal '\([^']*\)'.*/\1/p")"
 
 ensure_topic() {  # $1 = name, $2 = kind
   local partitions retention segment="" compact="" purge=""
@@ -146,11 +152,18 @@ allow kim-referrals --operation Write --operation Describe --operation Create --
   --operation DescribeConfigs --resource-pattern-type prefixed \
   --topic kim.partner.
 
+kept=0
 for org in "${!partner_password[@]}"; do
   user="partner-$org"
-  set_password "$user" "${partner_password[$org]}"
+  if grep -qxF "$user" <<<"$existing_users"; then  # never reset a partner's password (it may have been rotated)
+    echo "kafka-init: $user exists: its password is kept (kim partner rotate $org gives it a new one)" >&2
+    kept=$((kept + 1))
+  else
+    set_password "$user" "${partner_password[$org]}"
+  fi
   allow "$user" --operation Read --operation Describe --topic "kim.partner.$org"
   allow "$user" --operation Read --resource-pattern-type prefixed --group "partner.$org."
 done
 
-echo "kafka-init: ${#services[@]} services and ${#partner_password[@]} partner organisations set up" >&2
+echo "kafka-init: ${#services[@]} services and ${#partner_password[@]} partner organisations set up" \
+  "($kept existing partner users kept their passwords)" >&2

@@ -1,5 +1,6 @@
-"""`kim run` as a user runs it: a private stack, the four services, a small demo; URLs and tokens printed; SIGINT
-stops everything it started; a second run reuses the data (no second seed)."""
+"""`kim run` as a user runs it: a private stack (the broker as production runs it: SASL/SCRAM, ACLs, a SASL_SSL
+partner listener), the four services, a small demo; URLs and tokens printed; a partner onboarded against it with the
+printed settings; SIGINT stops everything it started; a second run reuses the data (no second seed)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,13 @@ import time
 import uuid
 from pathlib import Path
 
+import asyncio
+import json
+import ssl
+
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer
 
 from kim_cli.stack_procs import is_alive, terminate
 
@@ -44,7 +50,7 @@ class Run:
     def text(self) -> str:
         return "\n".join(self.lines)
 
-    def wait_for(self, marker: str, timeout_s: float = 300) -> str:
+    def wait_for(self, marker: str, timeout_s: float = 600) -> str:
         deadline = time.monotonic() + timeout_s
         while marker not in self.text:
             assert self.proc.poll() is None, f"kim run exited with {self.proc.returncode}:\n{self.text}"
@@ -74,6 +80,7 @@ def run_env():
     env = {k: v for k, v in os.environ.items() if k not in ("KIM_KAFKA_BOOTSTRAP", "KIM_POSTGRES_URL")}
     env |= {"KIM_STACK_DIR": str(stack_dir), "KIM_KAFKA_PORT": str(free_port()),
             "KIM_KAFKA_CONTROLLER_PORT": str(free_port()), "KIM_POSTGRES_PORT": str(free_port()),
+            "KIM_KAFKA_EXTERNAL_PORT": str(free_port()), "KIM_KAFKA_PARTNER_PORT": str(free_port()),
             "KIM_RUN_BASE_PORT": str(free_base_port()), "KIM_DEMO_CLIENTS": str(CLIENTS)}
     started: list[int] = []
     try:
@@ -81,6 +88,41 @@ def run_env():
     finally:
         terminate([p for p in started if is_alive(p)])  # only if the test failed half-way
         shutil.rmtree(stack_dir, ignore_errors=True)
+
+
+def env_file(text: str) -> dict[str, str]:
+    path = re.search(r"^  set -a; \. (\S+); set \+a$", text, re.M).group(1)
+    assert os.stat(path).st_mode & 0o077 == 0, "the admin's settings are private"
+    return dict(line.split("=", 1) for line in Path(path).read_text().splitlines() if line)
+
+
+async def topics_seen(bootstrap: str, **options) -> set[str]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10_000, **options)
+    try:
+        await consumer.start()
+        return await consumer.topics()
+    finally:
+        await consumer.stop()
+
+
+def onboard_a_partner(env: dict[str, str], text: str) -> None:
+    """As the banner says: `kim partner onboard` with partner-admin.env; the sheet's login works over SASL_SSL and
+    shows the partner its own topic only; a client without a login is refused."""
+    assert "SASL/SCRAM-SHA-512, ACLs (deny by default)" in text
+    admin = env_file(text)
+    out = subprocess.run([KIM, "partner", "onboard", "awo-kreis-unna", "--name", "AWO Unna", "--kind",
+                          "wohlfahrtsverband", "--json"], env=env | admin, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    sheet = json.loads(out.stdout)
+    assert (sheet["security_protocol"], sheet["kafka_bootstrap"]) == (
+        "SASL_SSL", f"127.0.0.1:{env['KIM_KAFKA_PARTNER_PORT']}")
+    context = ssl.create_default_context(cadata=sheet["ca_certificate"])
+    seen = asyncio.run(topics_seen(sheet["kafka_bootstrap"], security_protocol="SASL_SSL", ssl_context=context,
+                                   sasl_mechanism="SCRAM-SHA-512", sasl_plain_username=sheet["kafka_user"],
+                                   sasl_plain_password=sheet["kafka_password"]))
+    assert seen == {"kim.partner.awo-kreis-unna"}
+    with pytest.raises(Exception):  # noqa: B017 - no SASL handshake: the broker drops the connection
+        asyncio.run(asyncio.wait_for(topics_seen(admin["KIM_KAFKA_BOOTSTRAP"]), 30))
 
 
 @pytest.mark.timeout(900)  # two runs, each starting Kafka and PostgreSQL, on a machine that may be busy
@@ -113,6 +155,8 @@ def test_kim_run_serves_the_demo_and_stops_everything_on_sigint(run_env):
     # live on another stack, so they never show up here)
     audit = subprocess.run([KIM, "audit", "verify"], env=env, capture_output=True, text=True, timeout=600)
     assert audit.returncode == 0, audit.stdout + audit.stderr
+
+    onboard_a_partner(env, text)
 
     assert first.interrupt() == 0, first.text
     assert not [p for p in started if is_alive(p)], first.text

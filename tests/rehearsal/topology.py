@@ -2,11 +2,10 @@
 
 - docker-compose.yml is read and interpolated with a rehearsal .env (the Compose Specification's rules, as the
   static tests do); container addresses become 127.0.0.1 and fixed ports of one block (KIM_REHEARSAL_BASE_PORT).
-- Kafka: the `kafka` service's KAFKA_* variables become server.properties the way the official image's wrapper
-  renders them; the log dir is formatted with the admin SCRAM user (as deploy/kafka-init/broker-start.sh does) and
-  the broker runs from the Maven-resolved jars of the local stack.
-- deploy/kafka-init/kafka-init.sh runs for real with the `kafka-init` service's environment; the distribution's
-  bin/kafka-*.sh are shims in tests/rehearsal/kafka-home/bin calling the same tool classes from the same jars.
+- Kafka: kim_cli.secure_kafka, the same code `kim run` starts its broker with: the `kafka` service's settings as
+  server.properties, the log dir formatted with the admin SCRAM user, the partner listener's certificates from
+  deploy/kafka-tls/make-certs.sh, and deploy/kafka-init/kafka-init.sh run for real (through the shims in
+  deploy/kafka-init/host/kafka-home/bin).
 - PostgreSQL: a private server (host connections need a password, scram-sha-256, as in the postgres image);
   deploy/postgres/init.sh runs against it with the `postgres` service's environment.
 - Each service is installed as deploy/Dockerfile installs it (`uv sync --frozen --no-dev --no-editable --package
@@ -19,27 +18,22 @@ Everything listens on 127.0.0.1; every process is stopped by pid by `Rehearsal.d
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
-import re
 import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from kim_cli import stack_kafka, stack_postgres
-from kim_cli.partner_kafka import scram
+from kim_cli import secure_kafka, stack_kafka, stack_postgres
+from kim_cli.compose_file import environment
 from kim_cli.processes import ServiceProcess, stop_services, wait_ready
+from kim_cli.secure_kafka import relocate
 from kim_cli.stack_config import StackConfig
-from kim_cli.stack_procs import is_alive, port_open, tail, terminate
-from tests.unit.test_compose_file import environment, interpolate_tree, read_env_file
+from kim_cli.stack_procs import port_open, terminate
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -51,6 +45,9 @@ DEFAULT_BASE_PORT = 28192  # below the ephemeral range: no outgoing connection t
 # Not compose settings: timing on a small test machine only (fewer internal partitions, no rebalance delay).
 TIMING_ONLY = {"offsets.topic.num.partitions": "3", "group.initial.rebalance.delay.ms": "0",
                "num.network.threads": "2", "num.io.threads": "4"}
+# connections.max.reauth.ms (KIM_KAFKA_REAUTH_MS): compose's default is an hour; 10 s here, so a rotated partner's
+# open connection is seen cut within seconds (test_partner_flow.py)
+REAUTH_MS = 10_000
 UV = ROOT / ".cache" / "bootstrap" / "bin" / "uv"
 
 
@@ -89,25 +86,11 @@ class Ports:
         return list(range(self.base, self.base + 9))
 
 
-def _password() -> str:
-    return secrets.token_hex(16)
-
-
 def rehearsal_env(ports: Ports, files: dict[str, Path]) -> dict[str, str]:
-    """.env as an operator fills it: .env.example, every secret a fresh password, partners, host files."""
-    env = read_env_file(ROOT / ".env.example")
-    required = set(re.findall(r"\$\{([A-Z0-9_]+):\?", (ROOT / "docker-compose.yml").read_text()))
-    for key in required:
-        if not env.get(key):
-            env[key] = _password()
-    env["KIM_KAFKA_CLUSTER_ID"] = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[:22].replace("-", "a")
-    env["KIM_AUTH_SECRET"] = secrets.token_hex(32)
-    env["KIM_PSEUDONYM_SECRET"] = secrets.token_hex(32)
-    env["KIM_PARTNERS"] = ",".join(f"{org}:{_password()}" for org in PARTNERS)
-    env["KIM_KAFKA_EXTERNAL_HOST"] = "127.0.0.1"
-    env["KIM_KAFKA_EXTERNAL_PORT"] = str(ports.external)
-    env["KIM_KAFKA_PARTNER_HOST"] = "127.0.0.1"  # the name in the broker certificate (make-certs.sh)
-    env["KIM_KAFKA_PARTNER_PORT"] = str(ports.partner)
+    """.env as an operator fills it (secure_kafka.fresh_env), with the partners and the host files of the rehearsal."""
+    env = secure_kafka.fresh_env(ROOT, external_port=ports.external, partner_port=ports.partner,
+                                 partners={org: secrets.token_hex(16) for org in PARTNERS})
+    env["KIM_KAFKA_REAUTH_MS"] = str(REAUTH_MS)
     env["KIM_REFERRALS_PUBLIC_URL"] = f"http://127.0.0.1:{ports.http('referrals')}"  # partners fetch schemas there
     env["KIM_MASTER_KEY_HOST_FILE"] = str(files["master_key"])
     env["KIM_AUDIT_SIGNING_KEY_HOST_FILE"] = str(files["audit_key"])
@@ -116,22 +99,6 @@ def rehearsal_env(ports: Ports, files: dict[str, Path]) -> dict[str, str]:
 
 def partner_passwords(env: dict[str, str]) -> dict[str, str]:
     return dict(entry.split(":", 1) for entry in env["KIM_PARTNERS"].split(","))
-
-
-def broker_properties(kafka_env: dict[str, str]) -> dict[str, str]:
-    """What the image's KafkaDockerWrapper writes: KAFKA_ dropped, lower case, '_' -> '.', '___' -> '-', '__' -> '_'."""
-    props = {}
-    for key, value in kafka_env.items():
-        if key.startswith("KAFKA_") and key not in ("KAFKA_HEAP_OPTS", "KAFKA_HOME"):
-            name = key.removeprefix("KAFKA_").lower().replace("_", ".").replace("...", "-").replace("..", "_")
-            props[name] = value
-    return props
-
-
-def relocate(value: str, moves: dict[str, str]) -> str:
-    for old, new in moves.items():
-        value = value.replace(old, new)
-    return value
 
 
 @dataclass
@@ -148,13 +115,17 @@ class Rehearsal:
         self.work = Path(tempfile.mkdtemp(prefix="kim-rehearsal-"))  # the services' cwd: outside the checkout
         files = {"master_key": self.dir / "kim-master.key", "audit_key": self.dir / "kim-audit.key"}
         self.env = rehearsal_env(self.ports, files)
-        self.compose = interpolate_tree(yaml.safe_load((ROOT / "docker-compose.yml").read_text()), self.env)
+        self.libs = stack_kafka.ensure_jars(StackConfig())
+        self.kafka = secure_kafka.SecureKafka(
+            repo_root=ROOT, home=self.dir / "kafka", env=self.env, client_port=self.ports.kafka,
+            external_port=self.ports.external, partner_port=self.ports.partner, controller_port=self.ports.controller,
+            libs=self.libs, extra_properties=TIMING_ONLY, tools_cache=self.cache, logs=self.logs)
+        self.compose = self.kafka.compose
         self.pids: dict[str, int] = {}
         self.services: dict[str, ServiceProcess] = {}
         self.seconds: dict[str, float] = {}
         self.pg_cfg = StackConfig(stack_dir=self.dir / "pg", postgres_port=self.ports.postgres,
                                   kafka_bootstrap="unused:1", postgres_url=None)
-        self.libs = stack_kafka.ensure_jars(StackConfig())
         self.secret_files = files
 
     # -- addresses -------------------------------------------------------------------------------------------
@@ -244,127 +215,32 @@ class Rehearsal:
         (self.logs / "postgres-init.log").write_text(out.stdout + out.stderr)
         assert out.returncode == 0, f"init.sh failed:\n{out.stdout}\n{out.stderr}"
 
-    # -- Kafka -----------------------------------------------------------------------------------------------
+    # -- Kafka (kim_cli.secure_kafka) ---------------------------------------------------------------------------
     def kafka_properties(self) -> dict[str, str]:
-        env = self.service_env("kafka")
-        moves = {"CLIENT://:9092": f"CLIENT://127.0.0.1:{self.ports.kafka}",
-                 "EXTERNAL://:9094": f"EXTERNAL://127.0.0.1:{self.ports.external}",
-                 "PARTNER://:9095": f"PARTNER://127.0.0.1:{self.ports.partner}", "/etc/kafka/tls": str(self.tls),
-                 "localhost:9093": f"127.0.0.1:{self.ports.controller}", "kafka:9092": self.bootstrap}
-        props = {k: relocate(v, moves) for k, v in broker_properties(env).items()}
-        props["log.dirs"] = str(self.dir / "kafka" / "data")
-        return props | TIMING_ONLY
+        return self.kafka.properties()
 
     @property
     def tls(self) -> Path:
-        """KIM_KAFKA_TLS_DIR: the partner listener's keystore and the CA certificate partners get."""
-        return self.dir / "kafka-tls"
-
-    def make_certs(self) -> None:
-        """As ops do it (deploy/README.md, "TLS for partners"): deploy/kafka-tls/make-certs.sh for the partner host."""
-        out = subprocess.run(["bash", str(ROOT / "deploy" / "kafka-tls" / "make-certs.sh"), str(self.tls),
-                              self.env["KIM_KAFKA_PARTNER_HOST"]], capture_output=True, text=True, timeout=120,
-                             env=os.environ | {"KIM_KAFKA_TLS_KEYSTORE_PASSWORD": self.env["KIM_KAFKA_TLS_KEYSTORE_PASSWORD"]})
-        assert out.returncode == 0, f"make-certs.sh failed:\n{out.stdout}\n{out.stderr}"
+        return self.kafka.tls
 
     @property
     def partner_bootstrap(self) -> str:
-        return f"{self.env['KIM_KAFKA_PARTNER_HOST']}:{self.ports.partner}"
+        return self.kafka.partner_bootstrap
 
     def start_kafka(self) -> None:
-        self.make_certs()
-        props = self.kafka_properties()
-        home = self.dir / "kafka"
-        home.mkdir()
-        config = home / "server.properties"
-        config.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
-        config.chmod(0o600)
-        env = self.service_env("kafka")
-        user, password = env["KIM_KAFKA_ADMIN_USER"], env["KIM_KAFKA_ADMIN_PASSWORD"]
-        java = [shutil.which("java"), *stack_kafka.JVM_OPTS,
-                f"-Dlog4j2.configurationFile={ROOT / 'deploy' / 'kafka' / 'log4j2.xml'}",
-                f"-Dkafka.logs.dir={self.logs / 'kafka'}", "-cp", f"{self.libs}/*"]
-        # as broker-start.sh: format the log dir with the admin SCRAM user, then start
-        out = subprocess.run([*java, "kafka.tools.StorageTool", "format", "--ignore-formatted", "--cluster-id",
-                              env["CLUSTER_ID"], "--config", str(config), "--add-scram",
-                              f"SCRAM-SHA-512=[name={user},password={password}]"],
-                             capture_output=True, text=True, timeout=120)
-        assert out.returncode == 0, f"formatting the Kafka log dir failed:\n{out.stdout}\n{out.stderr}"
-        with open(self.logs / "kafka.out", "ab") as log:
-            proc = subprocess.Popen([*java, "kafka.Kafka", str(config)], stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
-        self.pids["kafka"] = proc.pid
+        self.pids["kafka"] = self.kafka.start()
         self._kafka_started = time.monotonic()
 
     def admin_options(self) -> dict:
-        env = self.service_env("kafka")
-        return scram(env["KIM_KAFKA_ADMIN_USER"], env["KIM_KAFKA_ADMIN_PASSWORD"])
+        return self.kafka.admin_options()
 
     def wait_kafka(self, timeout_s: float = 120) -> None:
-        from aiokafka import AIOKafkaClient
-
-        async def answers() -> bool:
-            client = AIOKafkaClient(bootstrap_servers=self.bootstrap, request_timeout_ms=3000,
-                                    **self.admin_options())
-            try:
-                await asyncio.wait_for(client.bootstrap(), 5)
-                return bool(client.cluster.brokers())
-            except Exception:  # noqa: BLE001 - not yet
-                return False
-            finally:
-                await client.close()
-
-        deadline = time.monotonic() + timeout_s
-        while not (port_open(self.ports.kafka) and asyncio.run(answers())):
-            assert is_alive(self.pids["kafka"]), f"Kafka exited:\n{tail(self.logs / 'kafka.out')}"
-            assert time.monotonic() < deadline, f"Kafka did not answer:\n{tail(self.logs / 'kafka' / 'server.log')}"
-            time.sleep(0.3)
+        self.kafka.wait_ready(self.pids["kafka"], timeout_s)
         self.seconds["kafka ready"] = time.monotonic() - self._kafka_started
 
-    def tools_archive(self) -> Path:
-        """A class-data sharing archive of the admin tools' classes, made once per set of jars (kept in .cache):
-        each of kafka-init's ~35 tool runs then starts with about half the CPU (the build machines have 2 cores)."""
-        import hashlib
-
-        stamp = hashlib.sha256("\n".join(sorted(p.name for p in self.libs.glob("*.jar"))).encode()).hexdigest()[:12]
-        archive = self.cache / f"kafka-tools-{stamp}.jsa"
-        if archive.exists():
-            return archive
-        bin_dir, lists = HERE / "kafka-home" / "bin", []
-        admin = self.dir / "admin.properties"
-        env = self.service_env("kafka")
-        admin.write_text("security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=org.apache."
-                         f"kafka.common.security.scram.ScramLoginModule required username=\"{env['KIM_KAFKA_ADMIN_USER']}\""
-                         f" password=\"{env['KIM_KAFKA_ADMIN_PASSWORD']}\";\n")
-        common = ["--bootstrap-server", self.bootstrap, "--command-config", str(admin)]
-        for tool, args in (("kafka-topics.sh", ["--list"]), ("kafka-acls.sh", ["--list"]),
-                           ("kafka-configs.sh", ["--describe", "--entity-type", "users"])):
-            lists.append(self.dir / f"{tool}.classes")
-            subprocess.run([str(bin_dir / tool), *common, *args], capture_output=True, timeout=120,
-                           env=os.environ | {"KIM_KAFKA_LIBS": str(self.libs), "KIM_TOOLS_CLASS_LIST": str(lists[-1])})
-        merged = self.dir / "tools.classes"
-        merged.write_text("".join(sorted({line for f in lists if f.exists() for line in f.read_text().splitlines(True)
-                                          if not line.startswith("@")})))
-        scratch = archive.with_suffix(f".{os.getpid()}.tmp")
-        out = subprocess.run([shutil.which("java"), "-Xshare:dump", "-XX:+UseSerialGC",
-                              f"-XX:SharedClassListFile={merged}", f"-XX:SharedArchiveFile={scratch}",
-                              "-cp", f"{self.libs}/*"], capture_output=True, text=True, timeout=300)
-        if out.returncode == 0 and scratch.exists():
-            os.replace(scratch, archive)
-        else:  # no archive: the tools just start slower
-            scratch.unlink(missing_ok=True)
-        return archive
-
-    def run_kafka_init(self) -> None:
-        env = self.service_env("kafka-init") | {
-            "PATH": os.environ["PATH"], "HOME": str(self.work), "KAFKA_BIN": str(HERE / "kafka-home" / "bin"),
-            "KIM_KAFKA_LIBS": str(self.libs), "KIM_TOOLS_CDS_ARCHIVE": str(self.tools_archive())}
-        env["KIM_KAFKA_BOOTSTRAP"] = relocate(env["KIM_KAFKA_BOOTSTRAP"], self._moves())
-        out = subprocess.run(["bash", str(ROOT / "deploy" / "kafka-init" / "kafka-init.sh")], env=env,
-                             capture_output=True, text=True, timeout=400)
-        (self.logs / "kafka-init.log").write_text(out.stdout + out.stderr)
-        assert out.returncode == 0, f"kafka-init.sh failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
-        self.kafka_init_output = out.stdout + out.stderr
+    def run_kafka_init(self, extra_env: dict[str, str] | None = None) -> str:
+        self.kafka_init_output = self.kafka.run_kafka_init(self.logs / "kafka-init.log", extra_env)
+        return self.kafka_init_output
 
     # -- the services ----------------------------------------------------------------------------------------
     def venv(self, service: str) -> Path:

@@ -1,7 +1,7 @@
 """docker-compose.yml checked statically (no Docker engine on the build machines): schema, wiring, pins, settings.
 
 The file is read twice: as written (with ${...} placeholders) and as compose would see it with .env.example's values
-(secrets filled with dummies), using the Compose Specification's interpolation rules implemented below.
+(secrets filled with dummies), using the Compose Specification's interpolation rules (kim_cli.compose_file, which the secure local broker uses too).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 from jsonschema.validators import validator_for
+from kim_cli.compose_file import environment, interpolate, interpolate_tree, read_env_file, variables_used
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -24,57 +25,6 @@ README = ROOT / "deploy" / "README.md"
 SERVICES = ("cases", "staffing", "referrals", "reporting")
 # Ports the third-party images listen on by default (nothing in the compose file configures them).
 IMAGE_DEFAULT_PORTS = {"postgres": {5432}, "kafka-ui": {8080}, "jaeger": {4317, 4318, 16686}}
-
-_VAR = re.compile(
-    r"\$(?:(?P<dollar>\$)|\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}"
-    r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
-)
-
-
-def interpolate(text: str, env: dict[str, str]) -> str:
-    """Compose's ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}, ${VAR:+alt}, $$."""
-
-    def one(m: re.Match) -> str:
-        if m["dollar"]:
-            return "$"
-        name = m["name"] or m["bare"]
-        op, arg, value = m["op"], m["arg"] or "", env.get(name)
-        missing = value is None or (op is not None and op.startswith(":") and value == "")
-        if op in (":-", "-"):
-            return arg if missing else value
-        if op in (":?", "?"):
-            if missing:
-                raise KeyError(f"{name}: {arg}")
-            return value
-        if op in (":+", "+"):
-            return "" if missing else arg
-        return value or ""
-
-    return _VAR.sub(one, text)
-
-
-def interpolate_tree(node, env: dict[str, str]):
-    if isinstance(node, dict):
-        return {k: interpolate_tree(v, env) for k, v in node.items()}
-    if isinstance(node, list):
-        return [interpolate_tree(v, env) for v in node]
-    if isinstance(node, str):
-        return interpolate(node, env)
-    return node
-
-
-def variables_used(text: str) -> set[str]:
-    return {m["name"] or m["bare"] for m in _VAR.finditer(text) if not m["dollar"]}
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    env = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            env[key.strip()] = value.strip()
-    return env
 
 
 def example_env() -> dict[str, str]:
@@ -93,13 +43,6 @@ def raw_compose() -> dict:
 
 def compose() -> dict:
     return interpolate_tree(raw_compose(), example_env())
-
-
-def environment(service: dict) -> dict[str, str]:
-    env = service.get("environment") or {}
-    if isinstance(env, list):
-        env = dict(item.partition("=")[::2] for item in env)
-    return {k: "" if v is None else str(v) for k, v in env.items()}
 
 
 def listener_ports(spec: str) -> set[int]:

@@ -28,7 +28,7 @@ def test_the_services_are_pointed_at_each_other_on_the_run_s_own_ports(monkeypat
     monkeypatch.setattr(procs, "wait_ready", lambda started: None)
     handle = SimpleNamespace(database_url=lambda db: f"postgresql://postgres@127.0.0.1:5/{db}",
                              kafka_bootstrap="127.0.0.1:6", postgres_url="postgresql://postgres@127.0.0.1:5/postgres",
-                             config=SimpleNamespace(logs_dir=tmp_path, dir=tmp_path))
+                             config=SimpleNamespace(logs_dir=tmp_path, dir=tmp_path), secure=None, kafka_options={})
     secrets = {"auth_secret": "a" * 32, "pseudonym_secret": "p" * 32, "master_key": "k:" + "A" * 44,
                "audit_signing_key": "s" * 44}
     monkeypatch.delenv("KIM_REFERRALS_CASES_URL", raising=False)

@@ -92,7 +92,7 @@ async def _latency(urls: dict[str, str], secret: str, handle, marks: list[str], 
         # before any step: after them, the last step's backlog would still be in flight and the ratio meaningless
         write_path = await bl.write_path_ratio(urls, api, baseline_url, ratio_seconds) if ratio_seconds else None
         load = bl.Load(api, urls, {db: handle.database_url(db) for db, _ in bl.VIEWS.values()},
-                       handle.kafka_bootstrap, lambda: bl.process_pids(ports, marks))
+                       handle.kafka_bootstrap, lambda: bl.process_pids(ports, marks), kafka_options=handle.kafka_options)
         watchers = [asyncio.create_task(load.poll_view(v)) for v in bl.VIEWS]
         watchers.append(asyncio.create_task(load.consume_partner_topic()))
         steps = []

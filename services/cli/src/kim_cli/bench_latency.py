@@ -112,8 +112,9 @@ class Load:
     """The open-loop sender and the watchers of the three views."""
 
     def __init__(self, api: Api, urls: dict[str, str], dbs: dict[str, str], bootstrap: str,
-                 scan: Callable[[], dict[int, str]] = dict):
+                 scan: Callable[[], dict[int, str]] = dict, kafka_options: dict | None = None):
         self.api, self.urls, self.dbs, self.bootstrap, self.scan = api, urls, dbs, bootstrap, scan
+        self.kafka_options = kafka_options or {}  # the admin's login on the secure broker of `kim run`
         self.plans = itertools.cycle(plan_clients(200, seed=7))
         self.ready: dict[int, deque[Flow]] = {i: deque() for i in range(1, len(STAGES))}
         self.step: Step | None = None
@@ -267,7 +268,8 @@ class Load:
 
         consumer = AIOKafkaConsumer(f"kim.partner.{JOBCENTER}", bootstrap_servers=self.bootstrap,
                                     group_id=f"kim-bench-{os.getpid()}-{time.time_ns()}",
-                                    auto_offset_reset="latest", enable_auto_commit=False, metadata_max_age_ms=500)
+                                    auto_offset_reset="latest", enable_auto_commit=False, metadata_max_age_ms=500,
+                                    **self.kafka_options)
         await consumer.start()
         try:
             async for record in consumer:

@@ -232,12 +232,12 @@ def consumer_groups(name: str) -> dict[str, tuple[str, ...]]:
     return {runtime.consumers.group_id(h): tuple(h.topics) for h in runtime.handlers}
 
 
-async def topic_partitions(kafka_bootstrap: str, topics: list[str]) -> list:
+async def topic_partitions(kafka_bootstrap: str, topics: list[str], **options) -> list:
     """The TopicPartitions of those topics that exist (a topic nobody wrote to yet has none)."""
     from aiokafka import TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap, **options)
     await admin.start()
     try:
         existing = [t for t in dict.fromkeys(topics) if t in set(await admin.list_topics())]
@@ -247,17 +247,19 @@ async def topic_partitions(kafka_bootstrap: str, topics: list[str]) -> list:
     return [TopicPartition(d["topic"], p["partition"]) for d in described for p in d.get("partitions") or ()]
 
 
-async def skip_history(kafka_bootstrap: str, groups: dict[str, tuple[str, ...]]) -> None:
-    """Commit the current end of every topic for each group (topics that do not exist yet start empty anyway)."""
+async def skip_history(kafka_bootstrap: str, groups: dict[str, tuple[str, ...]], **options) -> None:
+    """Commit the current end of every topic for each group (topics that do not exist yet start empty anyway);
+    `options`: the admin's SASL settings on the secure broker."""
     from aiokafka import AIOKafkaConsumer
     from aiokafka.structs import OffsetAndMetadata
 
-    parts = await topic_partitions(kafka_bootstrap, [t for topics in groups.values() for t in topics])
+    parts = await topic_partitions(kafka_bootstrap, [t for topics in groups.values() for t in topics], **options)
     for group, topics in groups.items():
         mine = [tp for tp in parts if tp.topic in topics]
         if not mine:
             continue
-        consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False,
+                                    **options)
         await consumer.start()
         try:
             consumer.assign(mine)

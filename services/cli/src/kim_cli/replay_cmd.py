@@ -11,7 +11,7 @@ import typer
 from aiokafka.errors import KafkaConnectionError
 from tqdm import tqdm
 
-from kim_cli.audit.connect import Databases, UserError, database_url, kafka_bootstrap, service_of_topic
+from kim_cli.audit.connect import Databases, UserError, database_url, kafka_bootstrap, kafka_options, service_of_topic
 from kim_cli.audit.registry import Registered, select
 from kim_runtime.rebuild import RebuildResult, rebuild_from_kafka
 from kim_runtime.replay_store import rebuild_from_store
@@ -56,8 +56,8 @@ async def _replay_one(dbs: Databases, reg: Registered, source: Source, restart: 
         if source is Source.store:
             return await rebuild_from_store(reg.projection, pool, await _stores(dbs, reg), batch_size=batch_size,
                                             resume=not restart, progress=progress)
-        return await rebuild_from_kafka(reg.projection, pool, kafka_bootstrap(), batch_size=batch_size,
-                                        resume=not restart, progress=progress)
+        return await rebuild_from_kafka(reg.projection, pool, kafka_bootstrap(), kafka_options=kafka_options(),
+                                        batch_size=batch_size, resume=not restart, progress=progress)
 
 
 async def _replay(chosen: list[Registered], source: Source, restart: bool, batch_size: int,

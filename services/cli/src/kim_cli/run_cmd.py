@@ -3,11 +3,17 @@ stops it all.
 
 What this command started (service processes, and Kafka/PostgreSQL unless they were running already) is stopped by
 pid; a second run reuses the stack's data, the secrets in <stack dir>/secrets.json and the seeded demo.
+
+The broker is the one production runs (kim_cli.secure_kafka): SASL/SCRAM-SHA-512 and ACLs (deny by default) set
+up by deploy/kafka-init/kafka-init.sh, each service logging in as its own user (compose's KIM_KAFKA_SASL_USERNAME
+and _PASSWORD), and a SASL_SSL listener for partners; `kim partner onboard` works against it with the settings in
+<stack dir>/partner-admin.env. `--insecure` starts the plaintext broker of the test stack instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 from typing import Annotated
@@ -54,7 +60,7 @@ def start_all(handle: stack.StackHandle, base_port: int, secrets: dict[str, str]
     fresh = asyncio.run(_fresh(handle))
     groups = {g: t for name in fresh for g, t in procs.consumer_groups(name).items()}
     if groups:  # the broker may hold events of earlier test runs; the demo starts from a clean slate
-        asyncio.run(procs.skip_history(handle.kafka_bootstrap, groups))
+        asyncio.run(procs.skip_history(handle.kafka_bootstrap, groups, **handle.kafka_options))
     logs = handle.config.logs_dir
     started = []
     asyncio.run(procs.ensure_service_roles(handle.postgres_url, list(procs.SERVICES)))
@@ -66,7 +72,8 @@ def start_all(handle: stack.StackHandle, base_port: int, secrets: dict[str, str]
                                     pseudonym_secret=secrets["pseudonym_secret"],
                                     **procs.audit_env(secrets, handle.config.dir / "anchors"), **migration,
                                     **(procs.kek_env(secrets) if name == "cases" else {}),
-                                    **procs.peer_env(name, {n: base_port + j for j, n in enumerate(procs.SERVICES)}))
+                                    **procs.peer_env(name, {n: base_port + j for j, n in enumerate(procs.SERVICES)}),
+                                    **(handle.secure.service_kafka_env(name) if handle.secure else {}))
             started.append(procs.start_service(name, base_port + i, env, logs))
             typer.echo(f"{name}: started (pid {started[-1].pid}) on {started[-1].url}, log {started[-1].log_path}")
         procs.wait_ready(started)
@@ -91,6 +98,29 @@ def start_web(services: list[procs.ServiceProcess], handle: stack.StackHandle, p
     return web
 
 
+def _write_private(path, text: str) -> None:
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def partner_files(handle: stack.StackHandle, services: list[procs.ServiceProcess], secrets: dict[str, str]) -> dict:
+    """On the secure broker: <stack dir>/partner-admin.env (what `kim partner onboard` needs against this run) and
+    <stack dir>/kcat.conf (the admin's login for kcat -F), both mode 600."""
+    broker, referrals = handle.secure, next(s for s in services if s.name == "referrals")
+    env = {"KIM_KAFKA_BOOTSTRAP": broker.bootstrap, "KIM_KAFKA_ADMIN_USER": broker.admin_user,
+           "KIM_KAFKA_ADMIN_PASSWORD": broker.admin_password, "KIM_AUTH_SECRET": secrets["auth_secret"],
+           "KIM_REFERRALS_URL": referrals.url, "KIM_REFERRALS_PUBLIC_URL": referrals.url,
+           "KIM_PARTNER_KAFKA_BOOTSTRAP": broker.partner_bootstrap, "KIM_PARTNER_KAFKA_CA_FILE": str(broker.ca_file)}
+    files = {"env": handle.config.dir / "partner-admin.env", "kcat": handle.config.dir / "kcat.conf"}
+    _write_private(files["env"], "".join(f"{k}={v}\n" for k, v in env.items()))
+    _write_private(files["kcat"], f"bootstrap.servers={broker.bootstrap}\nsecurity.protocol=SASL_PLAINTEXT\n"
+                   f"sasl.mechanisms=SCRAM-SHA-512\nsasl.username={broker.admin_user}\n"
+                   f"sasl.password={broker.admin_password}\n")
+    return files
+
+
 def banner(services: list[procs.ServiceProcess], handle: stack.StackHandle, secrets: dict[str, str]) -> str:
     tokens = role_tokens(secrets["auth_secret"])
     lead = next(t for label, _, t in tokens if label == "team lead")
@@ -106,9 +136,24 @@ def banner(services: list[procs.ServiceProcess], handle: stack.StackHandle, secr
     lines += [f"  {label:13} ({who})\n    {token}" for label, who, token in tokens]
     cases = next(s for s in services if s.name == "cases")
     lines += ["", "Try:", f"  curl -H 'Authorization: Bearer <case manager token>' '{cases.url}/cases?limit=5'", "",
-              f"The Jobcenter's partner topic (pseudonymous ids and codes only; kcat from your package manager):",
-              f"  kcat -b {handle.kafka_bootstrap} -C -t kim.partner.{JOBCENTER} -o beginning "
-              "-f 'key=%k headers=%h\\n%s\\n\\n'", "", f"Logs: {handle.config.logs_dir}", ""]
+              f"The Jobcenter's partner topic (pseudonymous ids and codes only; kcat from your package manager):"]
+    if handle.secure:
+        files = partner_files(handle, services, secrets)
+        broker = handle.secure
+        lines += [f"  kcat -F {files['kcat']} -C -t kim.partner.{JOBCENTER} -o beginning "
+                  "-f 'key=%k headers=%h\\n%s\\n\\n'", "",
+                  "Kafka as production runs it: SASL/SCRAM-SHA-512, ACLs (deny by default), each service its own user.",
+                  f"  services   {broker.bootstrap}  (CLIENT, SASL_PLAINTEXT)",
+                  f"  partners   {broker.partner_bootstrap}  (PARTNER, SASL_SSL, CA {broker.ca_file})",
+                  f"             {broker.external_bootstrap}  (EXTERNAL, SASL_PLAINTEXT, this host only)",
+                  "Onboard a partner against this run (its sheet: topic, user, password, API token, CA):",
+                  f"  set -a; . {files['env']}; set +a",
+                  "  kim partner onboard awo-kreis-unna --name 'AWO Unna' --kind wohlfahrtsverband --sheet awo-sheet.txt"]
+    else:
+        lines += [f"  kcat -b {handle.kafka_bootstrap} -C -t kim.partner.{JOBCENTER} -o beginning "
+                  "-f 'key=%k headers=%h\\n%s\\n\\n'", "",
+                  "Kafka without authentication (--insecure): every client may read and write every topic."]
+    lines += ["", f"Logs: {handle.config.logs_dir}", ""]
     return "\n".join(lines)
 
 
@@ -119,10 +164,12 @@ def run(
     clients: Annotated[int, typer.Option(envvar="KIM_DEMO_CLIENTS", min=0, help="Demo clients to seed")]
     = DEFAULT_CLIENTS,
     demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Seed the demo once (when nothing is there)")] = True,
+    insecure: Annotated[bool, typer.Option("--insecure", help="A plaintext broker without SASL and ACLs (as the test "
+                                           "stack) instead of the one production runs")] = False,
 ) -> None:
     """Start the stack, the four services and the web app, seed the demo once, print URLs and tokens; Ctrl-C stops
     all."""
-    cfg = _config()
+    cfg = _config().model_copy(update={"kafka_secure": not insecure})
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
     handle, services, code = None, [], 0

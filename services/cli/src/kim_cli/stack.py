@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -40,6 +41,9 @@ class StackHandle:
     started_pids: list[int] = field(default_factory=list)
     seconds: float = 0.0  # how long ensure_up took
     config: StackConfig | None = field(default=None, repr=False)
+    # the admin's SASL options on the secure local broker (empty: plaintext); and that broker, for its listeners
+    kafka_options: dict = field(default_factory=dict, repr=False)
+    secure: Any = field(default=None, repr=False)
 
     def database_url(self, name: str) -> str:
         return pg.database_url(self.postgres_url, pg.check_name(name))
@@ -61,7 +65,58 @@ def _claim_port(port: int, what: str, env: str) -> None:
                          f"to a free port (or point at an existing {what})")
 
 
+def secure_broker(cfg: StackConfig):
+    """The secure local broker of cfg's stack dir (kim_cli.secure_kafka): its .env is made once (fresh passwords,
+    kept in <stack dir>/kafka-secure/kim.env, mode 600) and reused, so the data formatted with it stays usable."""
+    from kim_cli import secure_kafka  # noqa: PLC0415
+
+    if cfg.kafka_brokers != 1:
+        raise StackError("the secure local broker is one node; use --insecure for several")
+    home = cfg.secure_kafka_home
+    env_file = home / "kim.env"
+    external, partner = cfg.secure_ports
+    if not env_file.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        env = secure_kafka.fresh_env(cfg.repo_root, external_port=external, partner_port=partner)
+        fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("".join(f"{k}={v}\n" for k, v in sorted(env.items())))
+    from kim_cli.compose_file import read_env_file  # noqa: PLC0415
+
+    env = read_env_file(env_file) | {"KIM_KAFKA_EXTERNAL_PORT": str(external), "KIM_KAFKA_PARTNER_PORT": str(partner)}
+    return secure_kafka.SecureKafka(repo_root=cfg.repo_root, home=home, env=env, client_port=cfg.kafka_port,
+                                    external_port=external, partner_port=partner,
+                                    controller_port=cfg.kafka_controller_port, libs=kafka.ensure_jars(cfg),
+                                    tools_cache=cfg.cache_dir / "kafka-tools", logs=cfg.logs_dir / "kafka-secure")
+
+
+def _secure_kafka_running(cfg: StackConfig, started: list[int], log: Log) -> None:
+    broker = secure_broker(cfg)
+    pid = owned_pid(cfg.secure_pid_file, str(broker.config))
+    if pid is not None:
+        log(f"Kafka (secure): already running (pid {pid}) at {cfg.bootstrap()}")
+        return broker.wait_ready(pid, timeout_s=60)
+    for port in broker.ports():
+        _claim_port(port, "Kafka", "KIM_KAFKA_PORT (the secure broker takes it, +2 and +3, and the controller port)")
+    pid = broker.start()
+    started.append(pid)
+    write_pid(cfg.secure_pid_file, pid)
+    broker.wait_ready(pid)
+    marker = broker.home / ".kafka-init-done"
+    if not marker.exists():  # topics, users and ACLs, once per data dir (kafka-init.sh is safe to run again)
+        t0 = time.monotonic()
+        broker.run_kafka_init(log_file=broker.logs / "kafka-init.log")
+        marker.touch()
+        log(f"Kafka (secure): deploy/kafka-init/kafka-init.sh set up topics, SCRAM users and ACLs in "
+            f"{time.monotonic() - t0:.0f} s (log {broker.logs / 'kafka-init.log'})")
+    log(f"Kafka {cfg.kafka_version} (secure: SASL/SCRAM-SHA-512, ACLs, deny by default) started (pid {pid}): "
+        f"CLIENT {broker.bootstrap} (services, tools), EXTERNAL {broker.external_bootstrap} (SASL_PLAINTEXT), "
+        f"PARTNER {broker.partner_bootstrap} (SASL_SSL, CA {broker.ca_file}); logs in {broker.logs}")
+
+
 def _kafka_up(cfg: StackConfig, started: list[int], log: Log) -> None:
+    if cfg.kafka_secure and cfg.local_kafka:  # kafka-init.sh made the topics, as in compose
+        return _secure_kafka_running(cfg, started, log)
     _kafka_running(cfg, started, log)
     if created := _run(stack_topics.ensure(cfg)):
         log(f"Kafka: created topics {', '.join(sorted(created))} ({stack_topics.TOPICS_FILE})")
@@ -138,7 +193,9 @@ def ensure_up(cfg: StackConfig | None = None, log: Log = _log.info) -> StackHand
         except BaseException:
             _stop_pids(cfg, started)
             raise
-    handle = StackHandle(cfg.bootstrap(), cfg.admin_url(), started, time.monotonic() - t0, cfg)
+    handle = StackHandle(cfg.bootstrap(), cfg.admin_url(), started, time.monotonic() - t0, cfg,
+                         kafka_options=cfg.kafka_client_options() if cfg.kafka_secure else {},
+                         secure=secure_broker(cfg) if cfg.kafka_secure and cfg.local_kafka else None)
     log(f"stack ready in {handle.seconds:.1f} s: Kafka {handle.kafka_bootstrap}, PostgreSQL "
         f"{pg.redact(handle.postgres_url)}")
     return handle
@@ -146,7 +203,8 @@ def ensure_up(cfg: StackConfig | None = None, log: Log = _log.info) -> StackHand
 
 def _stop_pids(cfg: StackConfig, pids: list[int]) -> None:
     terminate(pids)
-    for pid_file in (*(kafka.paths(cfg, n)["pid"] for n in kafka.nodes(cfg)), pg.paths(cfg)["pid"]):
+    for pid_file in (*(kafka.paths(cfg, n)["pid"] for n in kafka.nodes(cfg)), pg.paths(cfg)["pid"],
+                     cfg.secure_pid_file):
         if pid_file.exists() and pid_file.read_text().strip() in {str(p) for p in pids}:
             pid_file.unlink()
 
@@ -169,6 +227,8 @@ def down(cfg: StackConfig | None = None, log: Log = _log.info) -> list[int]:
         for node in kafka.nodes(multi):
             p = kafka.paths(multi, node)
             found["Kafka" if brokers == 1 else f"Kafka node {node}"] = (p["pid"], str(p["config"]))
+    if cfg.secure_pid_file.exists():
+        found["Kafka (secure)"] = (cfg.secure_pid_file, str(cfg.secure_kafka_home / "server.properties"))
     found["PostgreSQL"] = (pg.paths(cfg)["pid"], str(pg.paths(cfg)["data"]))
     pids = []
     for what, (pid_file, marker) in found.items():
@@ -196,10 +256,15 @@ def status(cfg: StackConfig | None = None) -> dict[str, dict[str, Any]]:
     kafka_pids = [owned_pid(kafka.paths(cfg, n)["pid"], str(kafka.paths(cfg, n)["config"]))
                   for n in kafka.nodes(cfg)] if cfg.local_kafka else []
     kafka_pids = [p for p in kafka_pids if p]
+    if secure_pid := owned_pid(cfg.secure_pid_file, str(cfg.secure_kafka_home / "server.properties")):
+        kafka_pids = [secure_pid]
+        up = _run(secure_broker(cfg).answers(2.0))
+    else:
+        up = _run(kafka.answers(cfg.bootstrap(), 2.0, brokers=cfg.kafka_brokers if cfg.local_kafka else 1))
     pg_pid = owned_pid(pg.paths(cfg)["pid"], str(pg.paths(cfg)["data"])) if cfg.local_postgres else None
     return {
         "kafka": {"address": cfg.bootstrap(), "pid": kafka_pids[0] if kafka_pids else None, "pids": kafka_pids,
-                  "up": _run(kafka.answers(cfg.bootstrap(), 2.0, brokers=cfg.kafka_brokers if cfg.local_kafka else 1))},
+                  "up": up, "secure": bool(secure_pid)},
         "postgres": {"address": pg.redact(cfg.admin_url()), "up": _run(pg.answers(cfg.admin_url(), 2.0)),
                      "pid": pg_pid, "pids": [pg_pid] if pg_pid else []},
     }

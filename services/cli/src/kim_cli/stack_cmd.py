@@ -18,11 +18,14 @@ app = typer.Typer(no_args_is_help=True)
 
 
 def _config() -> stack.StackConfig:
-    """The stack's settings; without KIM_KAFKA_BROKERS, as many brokers as the stack dir was last started with."""
+    """The stack's settings; without KIM_KAFKA_BROKERS, as many brokers as the stack dir was last started with, and
+    without KIM_KAFKA_SECURE the secure broker if `kim run` started it there (its pid file)."""
     try:
         cfg = stack.StackConfig.from_env()
         if "kafka_brokers" not in cfg.model_fields_set and (on_disk := stack.brokers_on_disk(cfg)):
             cfg = cfg.model_copy(update={"kafka_brokers": max(on_disk)})
+        if "kafka_secure" not in cfg.model_fields_set and cfg.secure_pid_file.exists():  # `kim run`'s broker runs
+            cfg = cfg.model_copy(update={"kafka_secure": True})
         return cfg
     except ValidationError as exc:
         fields = ", ".join(f"KIM_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())

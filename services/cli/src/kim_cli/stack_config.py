@@ -57,6 +57,12 @@ class StackConfig(BaseSettings):
                                "listens on KIM_KAFKA_PORT + 10*(n-1), its controller on KIM_KAFKA_CONTROLLER_PORT + 10*(n-1)")
     kafka_bootstrap: str | None = None
     postgres_url: str | None = None
+    kafka_secure: bool = Field(default=False, description="the local broker as production runs it: SASL/SCRAM, "
+                               "ACLs, a SASL_SSL partner listener (kim_cli.secure_kafka); `kim run` sets it")
+    kafka_external_port: int | None = Field(default=None, ge=1, le=65535, description="secure broker's EXTERNAL "
+                                            "listener (partners, SASL_PLAINTEXT); default KIM_KAFKA_PORT + 2")
+    kafka_partner_port: int | None = Field(default=None, ge=1, le=65535, description="secure broker's PARTNER "
+                                           "listener (partners, SASL_SSL); default KIM_KAFKA_PORT + 3")
 
     @classmethod
     def from_env(cls) -> StackConfig:
@@ -77,6 +83,8 @@ class StackConfig(BaseSettings):
                "KIM_KAFKA_BROKERS": str(self.kafka_brokers),
                "KIM_KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port),
                "KIM_POSTGRES_PORT": str(self.postgres_port)}
+        if self.kafka_secure:
+            env["KIM_KAFKA_SECURE"] = "true"
         return env | {k: v for k, v in (("KIM_KAFKA_BOOTSTRAP", self.kafka_bootstrap),
                                         ("KIM_POSTGRES_URL", self.postgres_url)) if v}
 
@@ -122,6 +130,33 @@ class StackConfig(BaseSettings):
     def bootstrap(self) -> str:
         """host:port of every local node, comma-separated (clients need one that answers), or KIM_KAFKA_BOOTSTRAP."""
         return self.kafka_bootstrap or ",".join(f"127.0.0.1:{port}" for port, _ in self.broker_ports())
+
+    @property
+    def secure_kafka_home(self) -> Path:
+        """The secure broker's folder: server.properties, data, tls/ (ca.pem), and kim.env (its .env, mode 600)."""
+        return self.dir / "kafka-secure"
+
+    @property
+    def secure_pid_file(self) -> Path:
+        return self.dir / "kafka-secure.pid"
+
+    @property
+    def secure_ports(self) -> tuple[int, int]:
+        """(EXTERNAL, PARTNER) listener ports of the secure local broker."""
+        return (self.kafka_external_port or self.kafka_port + 2, self.kafka_partner_port or self.kafka_port + 3)
+
+    def kafka_client_options(self) -> dict:
+        """aiokafka options for a tool of this checkout (audit, replay, run): the admin SCRAM user when this stack
+        dir holds the secure local broker; else nothing (plaintext)."""
+        env_file = self.secure_kafka_home / "kim.env"
+        if not self.local_kafka or not env_file.exists() or not self.secure_pid_file.exists():
+            return {}
+        from kim_cli.compose_file import read_env_file  # noqa: PLC0415
+
+        env = read_env_file(env_file)
+        return {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512",
+                "sasl_plain_username": env.get("KIM_KAFKA_ADMIN_USER") or "kim-admin",
+                "sasl_plain_password": env["KIM_KAFKA_ADMIN_PASSWORD"]}
 
     def admin_url(self) -> str:
         return self.postgres_url or f"postgresql://postgres@127.0.0.1:{self.postgres_port}/postgres"

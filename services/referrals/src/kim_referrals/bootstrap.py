@@ -8,6 +8,7 @@ from kim_runtime.service import ServiceRuntime, Wiring, service_app
 
 from .adapters import referral_sql
 from .adapters.cases_client import CasesClient
+from .adapters.credential_cache import PartnerCredentialCache
 from .application import deadlines
 from .application.cases_events import CasesEventHandler
 from .application.commands import ReferralCommands
@@ -20,7 +21,7 @@ def build_app(settings: ReferralSettings | None = None) -> FastAPI:
 
     async def compose(runtime: ServiceRuntime) -> Wiring:
         commands = ReferralCommands(runtime.pool, runtime.store, pseudonym_secret=settings.pseudonym_secret,
-                                    schema_base=settings.public_url)
+                                    schema_base=settings.public_url, credential_issued=partner_credentials.issued)
         return Wiring(state={"commands": commands}, handlers=[CasesEventHandler(commands)],
                       deadline_handlers=deadlines.handlers(commands))
 
@@ -32,6 +33,8 @@ def build_app(settings: ReferralSettings | None = None) -> FastAPI:
         async with runtime.pool.acquire() as conn:
             return await referral_sql.partner_credential(conn, organisation_id)
 
-    # set before the first request (kim_runtime.auth: a rotated credential's tokens are refused)
+    # set before the first request (kim_runtime.auth: a rotated credential's tokens are refused); a short cache per
+    # organisation, which the command recording PartnerCredentialIssued updates at once
+    partner_credentials = PartnerCredentialCache(partner_credential, settings.partner_credential_cache_seconds)
     return service_app(runtime, "KIM Hub referrals", routers=routes.ROUTERS, install=routes.install,
-                       state={"cases": cases, "partner_credentials": partner_credential})
+                       state={"cases": cases, "partner_credentials": partner_credentials})

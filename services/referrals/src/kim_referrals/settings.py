@@ -31,6 +31,11 @@ class ReferralSettings(RuntimeSettings):
         description="Where the referrals service reaches the cases service's internal path for the consented "
                     "personal data a partner asks for (GET /partner/referrals/{id}/person)",
     )
+    partner_credential_cache_seconds: float = Field(
+        default=5.0, ge=0, validation_alias=AliasChoices("KIM_REFERRALS_PARTNER_CREDENTIAL_CACHE_SECONDS"),
+        description="How long the current API credential of a partner is cached per organisation; a rotation on this "
+                    "process takes effect at once, on another replica within this time (0: look it up every request)",
+    )
     public_url: str = Field(
         default="http://127.0.0.1:8003", validation_alias=AliasChoices("KIM_REFERRALS_PUBLIC_URL"),
         description="The address partners reach this service's partner API at: the base of the versioned schema "

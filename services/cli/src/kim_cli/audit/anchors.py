@@ -96,7 +96,9 @@ async def anchor_now(service: str, pool, bootstrap: str, topic: str, file: Path 
     """Write an anchor of the service's store now (forced, even when nothing changed)."""
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    from kim_cli.audit.connect import kafka_options  # noqa: PLC0415
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", **kafka_options())
     await producer.start()
     try:
         async def publish(values):

@@ -28,6 +28,11 @@ def kafka_bootstrap() -> str:
     return StackConfig.from_env().bootstrap()
 
 
+def kafka_options() -> dict:
+    """SASL settings for the broker: the admin user of the secure local broker (`kim run`), else none."""
+    return StackConfig.from_env().kafka_client_options()
+
+
 def service_of_topic(topic: str) -> str | None:
     """The service whose store publishes a topic: kim.<service>, and the partner topics from referrals."""
     parts = topic.split(".")

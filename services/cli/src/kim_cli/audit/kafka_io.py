@@ -15,8 +15,10 @@ async def partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartit
 
 async def read_topic(bootstrap: str, topic: str, *, batch: int = 10_000) -> AsyncIterator[list]:
     """Every record the topic holds now, in batches; nothing if the topic does not exist."""
+    from kim_cli.audit.connect import kafka_options  # noqa: PLC0415
+
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                fetch_max_wait_ms=50, max_partition_fetch_bytes=8 << 20)
+                                fetch_max_wait_ms=50, max_partition_fetch_bytes=8 << 20, **kafka_options())
     try:
         await consumer.start()
         tps = await partitions(consumer, topic)

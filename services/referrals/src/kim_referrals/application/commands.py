@@ -48,8 +48,9 @@ class ReferralCommands:
 
     def __init__(self, pool: asyncpg.Pool, store: EventStore, *, pseudonym_secret: str,
                  clock: Callable[[], datetime] = utcnow, schema_base: str | None = None, tables=referral_sql,
-                 gate=gate_sql):
+                 gate=gate_sql, credential_issued: Callable[[str, str], None] | None = None):
         self.pool, self.store, self.clock, self.tables, self.gate = pool, store, clock, tables, gate
+        self.credential_issued = credential_issued  # told of each new partner credential once it is committed
         self.repo = ReferralRepository(store, pseudonym_secret, *([schema_base] if schema_base else []), tables=tables)
 
     async def register_partner(self, registered: PartnerRegistered, ctx: CommandContext) -> int:
@@ -69,6 +70,8 @@ class ReferralCommands:
                                "(POST /partners, or kim partner onboard with --name and --kind)")
             version = await self.store.stream_version(issued.organisation_id, conn=conn)
             await self.store.append(issued.organisation_id, [ctx.wrap(issued, source=SOURCE, subject=None)], version, conn=conn)
+        if self.credential_issued is not None:
+            self.credential_issued(issued.organisation_id, issued.credential_id)
 
     async def request(self, cmd: RequestReferral, ctx: CommandContext) -> tuple[str, int]:
         """Refer a case's client to a partner, if a consent covers it (ConsentMissing names what does not).

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stands in for the Kafka distribution's bin/kafka-run-class.sh in the rehearsal tier: runs the given main class
+# Stands in for the Kafka distribution's bin/kafka-run-class.sh on a host without one (kim run's secure broker, the
+# rehearsal tier; kim_cli.secure_kafka): runs the given main class
 # from the Maven-resolved jars of the local stack (KIM_KAFKA_LIBS, e.g. .cache/kafka/4.1.2/libs), as the
 # distribution runs it from its libs/ folder. Tuned for short-lived admin tools (fast start, small heap).
 set -euo pipefail
