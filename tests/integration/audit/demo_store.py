@@ -61,6 +61,7 @@ async def seeded_demo(stack, bootstrap: str) -> AsyncIterator[Demo]:
                 "staffing": build_staffing(StaffingSettings(database_url=urls["staffing"], **common)),
                 "referrals": build_referrals(ReferralSettings(database_url=urls["referrals"],
                                                               pseudonym_secret="demo-pseudonyms", **common))}
+        apps["referrals"].state.cases.transport = httpx.ASGITransport(app=apps["cases"])  # consent decisions
         for app in apps.values():  # only this demo's events: nothing other tests left on the topics
             runtime = app.state.runtime
             for handler in runtime.handlers:

@@ -92,6 +92,7 @@ async def four_services(stack, bootstrap: str) -> AsyncIterator[Services]:
                 "staffing": build_staffing(StaffingSettings(database_url=staffing_db, **common)),
                 "referrals": build_referrals(ReferralSettings(database_url=referrals_db,
                                                               pseudonym_secret="authz-pseudonyms", **common))}
+        apps["referrals"].state.cases.transport = httpx.ASGITransport(app=apps["cases"])  # consent decisions
         for app in apps.values():  # only this test's events: a list shows what this test made, nothing older
             runtime = app.state.runtime
             for handler in runtime.handlers:

@@ -13,6 +13,10 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from fastapi import FastAPI, HTTPException, Query
+from fastapi.encoders import jsonable_encoder
+from kim_cases.domain.consent import ConsentState
+from kim_cases.domain.consent_gate import Consent, choose_consent
 from kim_runtime.auth import Principal, Role, issue_token
 from kim_runtime.envelope import Envelope
 from kim_schemas import cases
@@ -76,11 +80,12 @@ async def consented_case(client, cases, recipient: str, *, purposes: list[str],
 async def referrals_service(dsn: str, bootstrap: str, *, clock=None,
                             cases_transport=None) -> AsyncIterator[httpx.AsyncClient]:
     """The referrals service in-process; with `clock` (kim_runtime.scheduler.ManualClock) its deadlines follow it;
-    with `cases_transport` it reaches the cases service's internal path through it (an in-process cases app)."""
+    with `cases_transport` it reaches the cases service's internal paths through it (an in-process cases app,
+    with_cases.cases_service's `.internal`); without, the CasesStandIn's consent decisions answer."""
     settings = ReferralSettings(database_url=dsn, kafka_bootstrap=bootstrap, auth_secret=SECRET,
                                 pseudonym_secret="test-pseudonym-secret")
     app = build_app(settings)
-    app.state.cases.transport = cases_transport
+    app.state.cases.transport = cases_transport or httpx.ASGITransport(app=STAND_IN_DECISIONS.app)
     if clock is not None:
         app.state.runtime.clock = clock
     async with app.router.lifespan_context(app):
@@ -100,8 +105,51 @@ async def ensure_topics(bootstrap: str, *topics: str) -> None:
         await admin.close()
 
 
+class StandInDecisions:
+    """The consent decisions the cases service would give on what CasesStandIn emitted: its real gate
+    (kim_cases.domain.consent_gate over kim_cases' ConsentState), answered on the cases service's internal path.
+    It sees an event when it is emitted, before the referrals service consumes it, as the real cases service does."""
+
+    def __init__(self):
+        self.consents: dict[str, dict[str, ConsentState]] = {}
+        self.client_of: dict[str, str] = {}
+        self.erased: set[str] = set()
+        self.app = FastAPI()
+        self.app.get("/internal/cases/{case_id}/consent-decision")(self.decide)
+
+    def apply(self, event: Event) -> None:
+        match event:
+            case cases.CaseOpened():
+                self.client_of[event.case_id] = event.client_id
+            case cases.ClientErased():
+                self.erased.add(event.client_id)
+            case cases.ConsentGranted():
+                self.consents.setdefault(event.case_id, {})[event.consent_id] = ConsentState.of(event)
+            case cases.ConsentWithdrawn() if event.consent_id in self.consents.get(event.case_id, {}):
+                self.consents[event.case_id][event.consent_id].withdraw(event)
+            case cases.ConsentExpired() if event.consent_id in self.consents.get(event.case_id, {}):
+                self.consents[event.case_id][event.consent_id].expire(event)
+
+    async def decide(self, case_id: str, recipient: str, purpose: str, on: date,
+                     categories: list[str] = Query(), consent_id: str | None = None) -> dict:
+        if case_id not in self.client_of:
+            raise HTTPException(404)
+        if self.client_of[case_id] in self.erased:
+            return {"met": False, "granted": None, "reasons": [f"the client of case {case_id} was erased"]}
+        ledger = sorted((Consent.of(c) for c in self.consents.get(case_id, {}).values()),
+                        key=lambda c: (c.granted_on, c.consent_id))
+        chosen, reasons = choose_consent(ledger, case_id=case_id, recipient=recipient, purpose=purpose,
+                                         categories=categories, today=on, consent_id=consent_id)
+        return {"met": not reasons, "reasons": reasons,
+                "granted": jsonable_encoder(chosen.granted()) if chosen else None}
+
+
+STAND_IN_DECISIONS = StandInDecisions()
+
+
 class CasesStandIn:
-    """Produces kim.cases events the way the cases service's relay would: CloudEvents headers, key = stream id."""
+    """Produces kim.cases events the way the cases service's relay would: CloudEvents headers, key = stream id; and
+    answers the referrals service's consent decisions on them (StandInDecisions)."""
 
     def __init__(self, bootstrap: str):
         self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
@@ -113,7 +161,11 @@ class CasesStandIn:
     async def __aexit__(self, *exc) -> None:
         await self.producer.stop()
 
-    async def emit(self, event: Event, *, subject: str | None = None) -> Envelope:
+    async def emit(self, event: Event, *, subject: str | None = None, decided_on: bool = True) -> Envelope:
+        """decided_on=False: the consent decisions never see the event (as if every answer had been given just
+        before it), so only the referrals service's own handling of it can stop a request."""
+        if decided_on:
+            STAND_IN_DECISIONS.apply(event)
         env = Envelope(type=event.event_type, schema_version=event.schema_version, source="/kim/cases",
                        stream_id=event.stream_id(), subject=subject, actor="cm-4711", municipality=AGS,
                        data=event.model_dump(mode="json"))
@@ -148,14 +200,15 @@ class CasesStandIn:
             granted_on=granted_on, valid_until=valid_until, recorded_by="cm-4711"), subject=client_id)
         return consent_id
 
-    async def erase(self, client_id: str) -> None:
+    async def erase(self, client_id: str, *, decided_on: bool = True) -> None:
         await self.emit(cases.ClientErased(client_id=client_id, key_id=f"key-{client_id}",
-                                           erased_at=datetime.now(UTC)), subject=client_id)
+                                           erased_at=datetime.now(UTC)), subject=client_id, decided_on=decided_on)
 
-    async def withdraw(self, case_id: str, client_id: str, consent_id: str, **scope) -> None:
+    async def withdraw(self, case_id: str, client_id: str, consent_id: str, *, decided_on: bool = True,
+                       **scope) -> None:
         await self.emit(cases.ConsentWithdrawn(
             case_id=case_id, consent_id=consent_id, scope=scope.pop("scope", "alle"),
-            effective_at=datetime.now(UTC), **scope), subject=client_id)
+            effective_at=datetime.now(UTC), **scope), subject=client_id, decided_on=decided_on)
 
 
 class PartnerTopicReader:

@@ -37,7 +37,7 @@ async def test_an_expired_consent_revokes_its_referrals_and_purges_the_partner_v
     until = today + timedelta(days=30)
     clock = ManualClock(datetime.now(UTC))
     async with cases_service(cases_db, kafka_bootstrap, clock=clock) as cases, \
-            referrals_service(fresh_db, kafka_bootstrap) as refs:
+            referrals_service(fresh_db, kafka_bootstrap, cases_transport=cases.internal) as refs:
         kreis = Kreis(cases, refs)
         await register(refs, abh, "abh")
         await register(refs, jobcenter, "jobcenter")

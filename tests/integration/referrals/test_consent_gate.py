@@ -151,7 +151,10 @@ async def test_case_closure_closes_the_open_referrals_of_the_case(fresh_db, kafk
 
 
 async def test_no_referral_made_while_a_withdrawal_arrives_survives_it(fresh_db, kafka_bootstrap):
-    """Requests lock the consent they rest on; the withdrawal waits for them and then sees (and revokes) them."""
+    """Requests lock the consent they rest on; the withdrawal waits for them and then sees (and revokes) them.
+    The worst case: every answer of the cases service says the consent still holds (each given just before the
+    withdrawal), so only the referrals service's handling of kim.cases stops the requests: those committed first are
+    revoked, those after are refused by the consent's row."""
     await ensure_topics(kafka_bootstrap, "kim.cases", "kim.referrals")
     jobcenter = new_org("jc")
     async with service(fresh_db, kafka_bootstrap) as client, CasesStandIn(kafka_bootstrap) as cases:
@@ -169,7 +172,7 @@ async def test_no_referral_made_while_a_withdrawal_arrives_survives_it(fresh_db,
             return codes
 
         referring = [asyncio.create_task(keep_referring()) for _ in range(4)]
-        await cases.withdraw(case_id, client_id, consent_id)
+        await cases.withdraw(case_id, client_id, consent_id, decided_on=False)
         codes = [c for t in referring for c in await t]
         assert 201 in codes
 

@@ -63,7 +63,8 @@ def ids_in(record) -> dict[str, str]:
 async def test_no_id_on_a_partner_topic_appears_on_any_other_topic(fresh_db, cases_db, kafka_bootstrap):
     await ensure_topics(kafka_bootstrap, "kim.cases", "kim.referrals")
     abh, jc, mbe = new_org("abh"), new_org("jc"), new_org("mbe")
-    async with cases_service(cases_db, kafka_bootstrap) as cases, referrals_service(fresh_db, kafka_bootstrap) as refs:
+    async with cases_service(cases_db, kafka_bootstrap) as cases, \
+            referrals_service(fresh_db, kafka_bootstrap, cases_transport=cases.internal) as refs:
         kreis = Kreis(cases, refs)
         for org in (abh, jc, mbe):
             await register(refs, org)

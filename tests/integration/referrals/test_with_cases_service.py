@@ -21,7 +21,8 @@ async def test_consent_in_cases_gates_the_referral_and_the_outcome_returns_to_th
 ):
     await ensure_topics(kafka_bootstrap, "kim.cases", "kim.referrals")
     abh = new_org("abh")
-    async with cases_service(cases_db, kafka_bootstrap) as cases, referrals_service(fresh_db, kafka_bootstrap) as refs:
+    async with cases_service(cases_db, kafka_bootstrap) as cases, \
+            referrals_service(fresh_db, kafka_bootstrap, cases_transport=cases.internal) as refs:
         await register(refs, abh, "abh")
         client_id = (await ok(await cases.post("/clients", headers=CASEWORKER, json={
             "name": NAME, "date_of_birth": "1988-11-03", "address": "Marktstr. 1, 44532 Lünen",

@@ -37,7 +37,7 @@ async def test_each_follow_up_appears_on_its_day_and_leaves_when_handled(fresh_d
     abh = new_org("abh")
     clock = ManualClock(datetime.now(UTC))
     async with cases_service(cases_db, kafka_bootstrap, clock=clock) as cases, \
-            referrals_service(fresh_db, kafka_bootstrap, clock=clock) as refs:
+            referrals_service(fresh_db, kafka_bootstrap, cases_transport=cases.internal, clock=clock) as refs:
         kreis = Kreis(cases, refs)
         await register(refs, abh, "abh")
         _, reviewed = await kreis.client_with_case("Oleksandr Kovalenko")

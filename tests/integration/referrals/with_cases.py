@@ -20,12 +20,14 @@ TEAM_LEAD = token(Role.TEAM_LEAD, sub="tl-0815", team="stadt-luenen", municipali
 
 @contextlib.asynccontextmanager
 async def cases_service(dsn: str, bootstrap: str, *, clock=None) -> AsyncIterator[httpx.AsyncClient]:
-    """The cases service in-process; with `clock` (kim_runtime.scheduler.ManualClock) its deadlines follow that."""
+    """The cases service in-process; with `clock` (kim_runtime.scheduler.ManualClock) its deadlines follow that.
+    Its `.internal` transport is what the referrals service reaches it through (consent decisions, /person)."""
     app = build_cases(CasesSettings(database_url=dsn, kafka_bootstrap=bootstrap, auth_secret=SECRET))
     if clock is not None:
         app.state.runtime.clock = clock
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cases") as client:
+            client.internal = httpx.ASGITransport(app=app)  # for referrals_service(cases_transport=...)
             yield client
 
 

@@ -7,7 +7,17 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from kim_referrals.domain.consent import Consent, ConsentMissing, choose_consent, decision
+from kim_cases.domain import consent_gate
+from kim_cases.domain.consent_gate import Consent
+from kim_referrals.domain.consent import ConsentMissing, decision
+
+
+def choose_consent(consents, **ask):
+    """The cases service's choice, raised as the referrals service raises a refusal (409)."""
+    chosen, reasons = consent_gate.choose_consent(consents, **ask)
+    if reasons:
+        raise ConsentMissing(ask["case_id"], reasons, chosen.granted() if chosen else None)
+    return chosen
 
 TODAY = date(2025, 3, 3)
 NOW = datetime(2025, 3, 3, 9, 30, tzinfo=UTC)
@@ -20,7 +30,7 @@ ASK = {"case_id": "c-1", "recipient": "jobcenter-unna", "purpose": "arbeitsmarkt
 
 def test_a_met_decision_names_the_consent_and_what_it_granted():
     chosen = choose_consent([CONSENT], **ASK)
-    checked = decision(chosen, request_id="r-1", referral_id="r-1", reasons=[], checked_at=NOW, **ASK)
+    checked = decision(chosen.granted(), request_id="r-1", referral_id="r-1", reasons=[], checked_at=NOW, **ASK)
     assert checked.stream_id() == "r-1" and checked.met and checked.reasons == []
     assert (checked.consent_id, checked.valid_from, checked.valid_until) == ("k-1", date(2025, 1, 10),
                                                                               date(2025, 12, 31))
@@ -33,7 +43,7 @@ def test_a_refusal_names_the_closest_consent_and_every_reason():
     ask = {**ASK, "recipient": "abh-unna", "categories": ["gesundheit"]}
     with pytest.raises(ConsentMissing) as refused:
         choose_consent([CONSENT], **ask)
-    checked = decision(refused.value.consent, request_id="consent-check-1", referral_id=None,
+    checked = decision(refused.value.granted, request_id="consent-check-1", referral_id=None,
                        reasons=refused.value.missing, checked_at=NOW, **ask)
     assert (checked.met, checked.consent_id, checked.referral_id) == (False, "k-1", None)
     assert checked.reasons == refused.value.missing and len(checked.reasons) == 2
@@ -43,7 +53,7 @@ def test_a_refusal_names_the_closest_consent_and_every_reason():
 def test_a_case_without_any_consent_is_refused_with_no_consent_named():
     with pytest.raises(ConsentMissing) as refused:
         choose_consent([], **ASK)
-    checked = decision(refused.value.consent, request_id="consent-check-2", referral_id=None,
+    checked = decision(refused.value.granted, request_id="consent-check-2", referral_id=None,
                        reasons=refused.value.missing, checked_at=NOW, **ASK)
     assert (checked.met, checked.consent_id, checked.categories_granted) == (False, None, [])
     assert checked.reasons == ["case c-1 has no consent recorded"]

@@ -23,7 +23,8 @@ from kim_schemas.referrals import DeclineReason, PartnerCredentialIssued, Partne
 from kim_referrals.adapters.partner_stream import link_stream
 from kim_referrals.application import refusals
 from kim_referrals.application.commands import ReferralCommands, RequestReferral
-from kim_referrals.domain.consent import Consent, ConsentMissing
+from kim_cases.domain.consent_gate import Consent, choose_consent
+from kim_referrals.domain.consent import ConsentMissing, GateAnswer, Withdrawals
 from kim_referrals.domain.partner_view import ClientFacts
 
 NOW = datetime(2025, 3, 3, 9, 30, tzinfo=UTC)
@@ -73,7 +74,8 @@ class Gate:
     def __init__(self):
         self.cases: dict[str, dict] = {}
         self.erased: dict[str, datetime] = {}
-        self.consents: list[Consent] = []
+        self.consents: list[Consent] = []  # the cases service's ledger (it decides: CasesStandIn)
+        self.withdrawals: dict[str, Withdrawals] = {}  # what kim.cases told the referrals service
 
     def open_case(self, case_id=CASE, client_id=CLIENT, **fields):
         self.cases[case_id] = {"case_id": case_id, "client_id": client_id, "municipality": LUENEN,
@@ -89,8 +91,8 @@ class Gate:
     async def client_erased_at(self, conn, client_id):
         return self.erased.get(client_id)
 
-    async def consents_of_case(self, conn, case_id, *, lock=False):
-        return [c for c in self.consents if c.case_id == case_id]
+    async def lock_consent(self, conn, consent_id, case_id, *, exclusive):
+        return self.withdrawals.get(consent_id, Withdrawals())
 
     async def client_facts(self, conn, case):
         return ClientFacts(case["residence_status"], case["rechtskreis"], ())
@@ -98,6 +100,20 @@ class Gate:
     async def municipality_of(self, conn, case_id):
         case = self.cases.get(case_id)
         return case["municipality"] if case else None
+
+
+class CasesStandIn:
+    """The cases service's consent decision (adapters/cases_client.py's port), on the gate's ledger with the cases
+    service's own rules (kim_cases.domain.consent_gate)."""
+
+    def __init__(self, gate: Gate):
+        self.gate = gate
+
+    async def consent_decision(self, *, case_id, recipient, purpose, categories, on, consent_id, correlation_id):
+        chosen, reasons = choose_consent([c for c in self.gate.consents if c.case_id == case_id], case_id=case_id,
+                                         recipient=recipient, purpose=purpose, categories=categories, today=on,
+                                         consent_id=consent_id)
+        return GateAnswer(not reasons, reasons, chosen.granted() if chosen else None)
 
 
 CONSENT = Consent("k-1", CASE, frozenset({JOBCENTER}), frozenset({"arbeitsmarktintegration"}),
@@ -128,7 +144,7 @@ def tables():
 @pytest.fixture
 def commands(store, gate, tables):
     return ReferralCommands(store.pool, store, pseudonym_secret="unit-test-pseudonym-secret", clock=lambda: NOW,
-                            tables=tables, gate=gate)
+                            tables=tables, gate=gate, cases=CasesStandIn(gate))
 
 
 async def registered(commands, *organisations):

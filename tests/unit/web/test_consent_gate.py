@@ -1,4 +1,4 @@
-"""The web app's gate preview and the referrals service's gate (kim_referrals.domain.consent) agree on every case of
+"""The web app's gate preview and the cases service's gate (kim_cases.domain.consent_gate, as the referrals service refuses on it) agree on every case of
 a matrix: same answer (covered or not), same consent chosen, the same gaps (the service's 409 put into German)."""
 
 from __future__ import annotations
@@ -7,7 +7,17 @@ import itertools
 from datetime import date, datetime, timedelta
 
 import pytest
-from kim_referrals.domain.consent import Consent, ConsentMissing, choose_consent
+from kim_cases.domain import consent_gate
+from kim_cases.domain.consent_gate import Consent
+from kim_referrals.domain.consent import ConsentMissing
+
+
+def choose_consent(consents, **ask):
+    """The cases service's choice, raised as the referrals service raises a refusal (409)."""
+    chosen, reasons = consent_gate.choose_consent(consents, **ask)
+    if reasons:
+        raise ConsentMissing(ask["case_id"], reasons, chosen.granted() if chosen else None)
+    return chosen
 
 from kim_web.application.consent_gate import check, german
 

@@ -21,7 +21,8 @@ def build_app(settings: ReferralSettings | None = None) -> FastAPI:
 
     async def compose(runtime: ServiceRuntime) -> Wiring:
         commands = ReferralCommands(runtime.pool, runtime.store, pseudonym_secret=settings.pseudonym_secret,
-                                    schema_base=settings.public_url, credential_issued=partner_credentials.issued)
+                                    schema_base=settings.public_url, credential_issued=partner_credentials.issued,
+                                    cases=cases)
         return Wiring(state={"commands": commands}, handlers=[CasesEventHandler(commands)],
                       deadline_handlers=deadlines.handlers(commands))
 

@@ -101,6 +101,9 @@ POLICY: dict[str, Rule] = {
     # the personal data a consent shares with a partner, opened for the referrals service only (its service token;
     # the handler also checks sub = kim-referrals), on a partner's request; recorded with the partner as reader
     "internal.consented_person.read": Rule(Resource.CASE, {SERVICE: A}),
+    # the consent gate's decision on a referral request (the consents and their dates stay in the cases service);
+    # the handler also checks sub = kim-referrals
+    "internal.consent_decision.read": Rule(Resource.CASE, {SERVICE: A}),
     # staffing
     "staffing.case.read": Rule(Resource.CASE, STAFF_READ),
     "staffing.case.assign": Rule(Resource.CASE, {TL: S, ADMIN: A}, writes=True),

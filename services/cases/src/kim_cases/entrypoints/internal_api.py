@@ -1,4 +1,13 @@
-"""HTTP, internal: the personal data a consent shares with a partner, for the referrals service only.
+"""HTTP, internal, for the referrals service only: the consent gate's decision, and the personal data a consent
+shares with a partner.
+
+GET /internal/cases/{case_id}/consent-decision decides whether a consent of the case (the one named, or the first
+that covers it) covers recipient × purpose × data categories on a day (kim_cases.domain.consent_gate): the cases
+service owns the consents and their dates, so they never have to be published for this. Policy action
+internal.consent_decision.read (service token, sub = kim-referrals). Answers `met`, every reason it is not, and
+what the consent examined grants (its id, recipients, purposes and categories left after withdrawals, its validity
+and whether it was withdrawn), which the referrals service records as kim.referrals.ConsentChecked. An erased
+client's case has no consent that covers anything. Nothing personal is read, so nothing is access-logged.
 
 GET /internal/cases/{case_id}/consented-person answers the fields of the categories asked for that the consent still
 covers for that recipient and purpose today (kim_schemas.codes.PERSON_FIELDS: stammdaten -> name and date of birth,
@@ -11,7 +20,10 @@ partner's referral id in `via`. Refused with a problem detail (410, `reason`) wh
 
 from __future__ import annotations
 
+from datetime import date
+
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
 from kim_runtime.auth import REFERRALS_SERVICE, Principal, Role
 from kim_runtime.errors import Gone
 from kim_runtime.problems import refused
@@ -22,11 +34,33 @@ from kim_schemas.codes import PERSON_FIELDS, ConsentPurpose, DataCategory
 from kim_cases.adapters import crypto
 from kim_cases.adapters.events import CommandContext
 from kim_cases.application.services import Services
+from kim_cases.domain.consent_gate import Consent, choose_consent
 from kim_cases.entrypoints.deps import caller, services
 
 router = APIRouter(prefix="/internal", tags=["internal (service tokens only)"])
 
 FIELDS = {c.value: fields for c, fields in PERSON_FIELDS.items()}  # the rest of the client's file is never opened
+
+
+@router.get("/cases/{case_id}/consent-decision",
+            summary="Whether a consent of the case covers a referral on a day (referrals service only)")
+async def consent_decision(case_id: str, recipient: OrganisationId = Query(), purpose: ConsentPurpose = Query(),
+                           categories: list[DataCategory] = Query(min_length=1, max_length=len(DataCategory)),
+                           on: date = Query(description="The day the referral is requested"),
+                           consent_id: Id | None = Query(None, description="The consent named by the request"),
+                           ctx: CommandContext = Depends(caller("internal.consent_decision.read")),
+                           s: Services = Depends(services)) -> dict:
+    if ctx.principal.sub != REFERRALS_SERVICE:
+        raise HTTPException(403, detail="only the referrals service asks for consent decisions")
+    case = await s.repo.case(case_id)
+    if case.client_erased_at is not None:
+        return {"met": False, "granted": None, "reasons": [
+            f"the client of case {case_id} was erased: no consent of theirs covers anything any more"]}
+    consents = sorted((Consent.of(c) for c in case.consents.values()), key=lambda c: (c.granted_on, c.consent_id))
+    chosen, reasons = choose_consent(consents, case_id=case_id, recipient=recipient, purpose=purpose.value,
+                                     categories=[c.value for c in categories], today=on, consent_id=consent_id)
+    return {"met": not reasons, "reasons": reasons,
+            "granted": jsonable_encoder(chosen.granted()) if chosen is not None else None}
 
 
 @router.get("/cases/{case_id}/consented-person",

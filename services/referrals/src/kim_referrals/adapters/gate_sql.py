@@ -1,5 +1,6 @@
-"""SQL of the consent gate's tables (fed from kim.cases). Rows are locked FOR SHARE by a referral request and
-updated by the cases consumer, so a request and a withdrawal of the same consent never interleave."""
+"""SQL of the consent gate's tables (fed from kim.cases: cases, clients, and per consent its scope and what was
+withdrawn, never its dates: the cases service decides on those). Rows are locked FOR SHARE by a referral request and
+FOR UPDATE by the cases consumer, so a request and a withdrawal of the same consent never interleave."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import datetime
 
 import asyncpg
 
-from ..domain.consent import Consent
+from ..domain.consent import Withdrawals
 from ..domain.partner_view import ClientFacts
 
 
@@ -30,50 +31,50 @@ async def client_facts(conn: asyncpg.Connection, case: asyncpg.Record) -> Client
     return ClientFacts(case["residence_status"], case["rechtskreis"], tuple(languages or ()))
 
 
-async def add_consent(conn: asyncpg.Connection, consent: Consent) -> None:
+async def add_consent(conn: asyncpg.Connection, consent_id: str, case_id: str, *, recipients: list[str],
+                      purposes: list[str], data_categories: list[str]) -> None:
+    """A consent's scope as granted (no dates: the cases service decides on them). A request may have made the
+    row first (it locks the consent it rests on before kim.cases told us of it)."""
     await conn.execute(
-        "INSERT INTO gate_consents (consent_id, case_id, recipients, purposes, data_categories, valid_until, "
-        "granted_on) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (consent_id) DO NOTHING",
-        consent.consent_id, consent.case_id, sorted(consent.recipients), sorted(consent.purposes),
-        sorted(consent.data_categories), consent.valid_until, consent.granted_on,
+        "INSERT INTO gate_consents (consent_id, case_id, recipients, purposes, data_categories) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (consent_id) DO UPDATE SET recipients = excluded.recipients, "
+        "purposes = excluded.purposes, data_categories = excluded.data_categories",
+        consent_id, case_id, sorted(recipients), sorted(purposes), sorted(data_categories),
     )
 
 
-async def save_withdrawal(conn: asyncpg.Connection, consent: Consent, withdrawn_at: datetime) -> None:
+async def lock_consent(conn: asyncpg.Connection, consent_id: str, case_id: str, *,
+                       exclusive: bool) -> Withdrawals:
+    """The consent's row, made if kim.cases has not told us of it yet, locked FOR SHARE by a referral request and FOR
+    UPDATE by a withdrawal or an expiry: whichever comes second waits, so a request either sees the withdrawal or
+    commits its referral before the withdrawal is handled (which then revokes it)."""
+    await conn.execute("INSERT INTO gate_consents (consent_id, case_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                       consent_id, case_id)
+    row = await conn.fetchrow(
+        f"SELECT * FROM gate_consents WHERE consent_id = $1 FOR {'UPDATE' if exclusive else 'SHARE'}", consent_id)
+    return Withdrawals(withdrawn=row["withdrawn_at"] is not None, expired=row["expired_at"] is not None,
+                       recipients=frozenset(row["withdrawn_recipients"]),
+                       categories=frozenset(row["withdrawn_categories"]))
+
+
+async def save_withdrawal(conn: asyncpg.Connection, consent_id: str, withdrawals: Withdrawals,
+                          withdrawn_at: datetime) -> None:
     """What was granted stays as granted; what was withdrawn is kept beside it, so a refusal can say which."""
     await conn.execute(
         "UPDATE gate_consents SET withdrawn_recipients = $2, withdrawn_categories = $3, "
         "withdrawn_at = CASE WHEN $4 THEN coalesce(withdrawn_at, $5) END WHERE consent_id = $1",
-        consent.consent_id, sorted(consent.withdrawn_recipients), sorted(consent.withdrawn_categories),
-        consent.withdrawn, withdrawn_at,
+        consent_id, sorted(withdrawals.recipients), sorted(withdrawals.categories), withdrawals.withdrawn,
+        withdrawn_at,
     )
 
 
-async def consents_of_case(conn: asyncpg.Connection, case_id: str, *, lock: bool = False) -> list[Consent]:
-    rows = await conn.fetch(
-        f"SELECT * FROM gate_consents WHERE case_id = $1 ORDER BY granted_on, consent_id"
-        f"{' FOR SHARE' if lock else ''}", case_id,
-    )
-    return [_consent(r) for r in rows]
-
-
-async def lock_consent(conn: asyncpg.Connection, consent_id: str) -> Consent | None:
-    row = await conn.fetchrow("SELECT * FROM gate_consents WHERE consent_id = $1 FOR UPDATE", consent_id)
-    return _consent(row) if row else None
-
-
-def _consent(r: asyncpg.Record) -> Consent:
-    return Consent(
-        consent_id=r["consent_id"], case_id=r["case_id"], recipients=frozenset(r["recipients"]),
-        purposes=frozenset(r["purposes"]), data_categories=frozenset(r["data_categories"]),
-        granted_on=r["granted_on"], valid_until=r["valid_until"], withdrawn=r["withdrawn_at"] is not None,
-        withdrawn_recipients=frozenset(r["withdrawn_recipients"]),
-        withdrawn_categories=frozenset(r["withdrawn_categories"]),
-    )
+async def save_expiry(conn: asyncpg.Connection, consent_id: str, expired_at: datetime) -> None:
+    await conn.execute("UPDATE gate_consents SET expired_at = coalesce(expired_at, $2) WHERE consent_id = $1",
+                       consent_id, expired_at)
 
 
 async def consent_rows(conn: asyncpg.Connection, case_id: str) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT * FROM gate_consents WHERE case_id = $1 ORDER BY granted_on, consent_id", case_id)
+    return await conn.fetch("SELECT * FROM gate_consents WHERE case_id = $1 ORDER BY consent_id", case_id)
 
 
 async def municipality_of(conn: asyncpg.Connection, case_id: str) -> str | None:

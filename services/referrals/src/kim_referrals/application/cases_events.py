@@ -2,7 +2,9 @@
 
 One consumer (group kim-referrals-cases) so a case's events are handled in their order. Per event, in the
 consumer's transaction: the gate's rows change, and every open referral the change affects is revoked (and its
-partner told to purge) before the offset moves on. A withdrawal takes effect from the moment it is handled;
+partner told to purge) before the offset moves on. The gate keeps no consent dates (the cases service decides on
+them when a referral is requested): a withdrawal or an expiry is applied in event order, under the consent row's
+lock that a request holds while it commits its referral. A withdrawal takes effect from the moment it is handled;
 `effective_at` is informational. ConsentExpired (the cases service's scheduler, the day after valid_until) revokes
 every open referral resting on the consent (reason einwilligung_abgelaufen), with the same purge. ClientErased revokes
 every open referral of every case of the client (reason loeschung) and drops the client's facts (residence status,
@@ -36,7 +38,6 @@ from kim_schemas.codes import RevocationReason
 
 from ..adapters import gate_sql, referral_sql
 from ..adapters.events import SERVICE_ACTOR
-from ..domain.consent import Consent
 from ..domain.referral import Referral
 from .commands import Decision, ReferralCommands
 
@@ -79,12 +80,14 @@ class CasesEventHandler:
             case RechtskreisChanged():
                 await gate_sql.set_case_facts(conn, event.case_id, rechtskreis=event.current.value)
             case ConsentGranted():
-                await gate_sql.add_consent(conn, Consent(
-                    event.consent_id, event.case_id, frozenset(event.recipients), frozenset(event.purposes),
-                    frozenset(event.data_categories), granted_on=event.granted_on, valid_until=event.valid_until))
+                await gate_sql.add_consent(conn, event.consent_id, event.case_id, recipients=event.recipients,
+                                           purposes=[p.value for p in event.purposes],
+                                           data_categories=[c.value for c in event.data_categories])
             case ConsentWithdrawn():
                 await self._withdrawn(conn, env, event)
             case ConsentExpired():
+                await gate_sql.lock_consent(conn, event.consent_id, event.case_id, exclusive=True)
+                await gate_sql.save_expiry(conn, event.consent_id, event.expired_at)
                 for referral_id in await referral_sql.open_referral_ids(conn, consent_id=event.consent_id):
                     await self._change(conn, env, referral_id, lambda r, now: r.revoke(
                         RevocationReason.CONSENT_EXPIRED, now, event.consent_id))
@@ -94,17 +97,17 @@ class CasesEventHandler:
                     await self._change(conn, env, referral_id, lambda r, now: r.end_with_case(now))
 
     async def _withdrawn(self, conn: asyncpg.Connection, env: Envelope, event: ConsentWithdrawn) -> None:
-        consent = await gate_sql.lock_consent(conn, event.consent_id)
-        if consent is None:
-            return  # a consent this service never saw rests no referral
-        consent = consent.withdraw(event.scope, event.recipient, event.data_category)
-        await gate_sql.save_withdrawal(conn, consent, event.effective_at)
+        consent_id = event.consent_id
+        withdrawals = await gate_sql.lock_consent(conn, consent_id, event.case_id, exclusive=True)
+        category = event.data_category.value if event.data_category else None
+        withdrawals = withdrawals.withdraw(event.scope, event.recipient, category)
+        await gate_sql.save_withdrawal(conn, consent_id, withdrawals, event.effective_at)
 
         def revoke_if_uncovered(referral: Referral, now: datetime):
-            gaps = consent.gaps(referral.to_organisation_id, referral.purpose, referral.data_categories, now.date())
-            return referral.revoke(RevocationReason.CONSENT_WITHDRAWN, now, consent.consent_id) if gaps else []
+            gaps = withdrawals.gaps(consent_id, referral.to_organisation_id, referral.data_categories)
+            return referral.revoke(RevocationReason.CONSENT_WITHDRAWN, now, consent_id) if gaps else []
 
-        for referral_id in await referral_sql.open_referral_ids(conn, consent_id=consent.consent_id):
+        for referral_id in await referral_sql.open_referral_ids(conn, consent_id=consent_id):
             await self._change(conn, env, referral_id, revoke_if_uncovered)
 
     async def _change(self, conn: asyncpg.Connection, env: Envelope, referral_id: str, decision: Decision) -> None:

@@ -17,11 +17,12 @@ from kim_schemas.codes import ConsentPurpose, DataCategory
 from kim_schemas.referrals import PartnerCredentialIssued, PartnerRegistered, ReferralRequested
 
 from ..adapters import gate_sql, referral_sql
+from ..adapters.cases_client import CasesClient
 from ..adapters.events import SOURCE
 from ..adapters.partner_stream import PartnerStream
 from ..adapters.repository import Loaded, ReferralRepository
 from ..domain import partner, partner_view
-from ..domain.consent import ConsentMissing, choose_consent, decision
+from ..domain.consent import ConsentMissing, GateAnswer, decision
 from ..domain.partner_view import PartnerRefs
 from ..domain.referral import Referral
 from . import refusals
@@ -44,13 +45,15 @@ Decision = Callable[[Referral, datetime], list[Event]]
 class ReferralCommands:
     """The case side's and the partners' commands. `tables` and `gate`: the read model of partners and referrals
     and the consent gate's tables (the SQL adapters referral_sql and gate_sql; service-layer unit tests give
-    in-memory ones, tests/unit/referrals/test_handlers.py)."""
+    in-memory ones, tests/unit/referrals/test_handlers.py). `cases`: the cases service, which decides on consents
+    (adapters/cases_client.py; unit tests give a stand-in with the same consent_decision)."""
 
-    def __init__(self, pool: asyncpg.Pool, store: EventStore, *, pseudonym_secret: str,
+    def __init__(self, pool: asyncpg.Pool, store: EventStore, *, pseudonym_secret: str, cases: CasesClient,
                  clock: Callable[[], datetime] = utcnow, schema_base: str | None = None, tables=referral_sql,
                  gate=gate_sql, credential_issued: Callable[[str, str], None] | None = None):
         self.pool, self.store, self.clock, self.tables, self.gate = pool, store, clock, tables, gate
         self.credential_issued = credential_issued  # told of each new partner credential once it is committed
+        self.cases = cases
         self.repo = ReferralRepository(store, pseudonym_secret, *([schema_base] if schema_base else []), tables=tables)
 
     async def register_partner(self, registered: PartnerRegistered, ctx: CommandContext) -> int:
@@ -92,7 +95,7 @@ class ReferralCommands:
     async def _record_refusal(self, cmd: RequestReferral, ctx: CommandContext, now: datetime,
                               refused: ConsentMissing) -> None:
         request_id = f"consent-check-{uuid.uuid4()}"
-        checked = decision(refused.consent, request_id=request_id, referral_id=None, case_id=cmd.case_id,
+        checked = decision(refused.granted, request_id=request_id, referral_id=None, case_id=cmd.case_id,
                            recipient=cmd.to_organisation_id, purpose=cmd.purpose, categories=cmd.data_categories,
                            today=now.date(), reasons=refused.missing, checked_at=now)
         async with self.pool.acquire() as conn, conn.transaction():
@@ -107,13 +110,9 @@ class ReferralCommands:
             if await self.tables.partner(conn, cmd.to_organisation_id) is None:
                 raise NotFound(f"partner organisation {cmd.to_organisation_id} is not registered; "
                                "register it first (POST /partners)")
-            consent = choose_consent(
-                await self.gate.consents_of_case(conn, cmd.case_id, lock=True), case_id=cmd.case_id,
-                recipient=cmd.to_organisation_id, purpose=cmd.purpose, categories=cmd.data_categories,
-                today=now.date(), consent_id=cmd.consent_id,
-            )
+            consent = await self._consent(conn, cmd, ctx, now)
             referral_id = str(uuid.uuid4())
-            checked = decision(consent, request_id=referral_id, referral_id=referral_id, case_id=cmd.case_id,
+            checked = decision(consent.granted, request_id=referral_id, referral_id=referral_id, case_id=cmd.case_id,
                                recipient=cmd.to_organisation_id, purpose=cmd.purpose, categories=cmd.data_categories,
                                today=now.date(), reasons=[], checked_at=now)
             requested = ReferralRequested(
@@ -137,6 +136,23 @@ class ReferralCommands:
                                             version=version,
                                             partner=PartnerStream(ids, refs.referral_id, partner_version))
             return referral.referral_id, version
+
+    async def _consent(self, conn: asyncpg.Connection, cmd: RequestReferral, ctx: CommandContext,
+                       now: datetime) -> GateAnswer:
+        """The cases service's decision (it owns the consents and their dates), then the consent's row locked FOR
+        SHARE until this request commits. A withdrawal or expiry the cases consumer handled after the cases service
+        answered is seen here and refuses; one handled later waits for this commit and then revokes the referral."""
+        answer = await self.cases.consent_decision(
+            case_id=cmd.case_id, recipient=cmd.to_organisation_id, purpose=cmd.purpose,
+            categories=list(cmd.data_categories), on=now.date(), consent_id=cmd.consent_id,
+            correlation_id=ctx.correlation_id)
+        if not answer.met:
+            raise ConsentMissing(cmd.case_id, answer.reasons, answer.granted)
+        withdrawals = await self.gate.lock_consent(conn, answer.consent_id, cmd.case_id, exclusive=False)
+        gaps = withdrawals.gaps(answer.consent_id, cmd.to_organisation_id, cmd.data_categories)
+        if gaps:
+            raise ConsentMissing(cmd.case_id, gaps, answer.granted | {"withdrawn": withdrawals.withdrawn})
+        return answer
 
     async def decide(self, referral_id: str, decision: Decision, ctx: CommandContext, *, expected_version: int | None,
                      conn: asyncpg.Connection | None = None) -> int:

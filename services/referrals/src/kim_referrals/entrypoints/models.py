@@ -108,12 +108,13 @@ class PartnerCredentialOut(BaseModel):
 
 
 class ConsentOut(BaseModel):
+    """A consent as the referrals service's gate knows it from kim.cases: its scope and what ended or narrowed it, in
+    event order. Its dates stay in the cases service, which decides whether it covers a referral on a day."""
     consent_id: str
     recipients: list[str] = Field(description="As granted; see withdrawn_recipients")
     purposes: list[str]
     data_categories: list[str] = Field(description="As granted; see withdrawn_categories")
-    granted_on: date = Field(description="First day the consent holds")
-    valid_until: date | None = Field(description="Last day it holds; none = until withdrawn")
+    expired_at: datetime | None = Field(description="When it expired (kim.cases ConsentExpired)")
     withdrawn_at: datetime | None = Field(description="When it was withdrawn as a whole")
     withdrawn_recipients: list[str] = Field(description="Recipients it was withdrawn for")
     withdrawn_categories: list[str] = Field(description="Data categories it was withdrawn for")

@@ -96,7 +96,7 @@ async def case_referrals(case_id: str, request: Request, response: Response,
 
 
 @router.get("/cases/{case_id}/consents", response_model=list[ConsentOut],
-            summary="The consents of a case as the consent gate knows them")
+            summary="The consents of a case as the referrals service knows them (scope, withdrawals, expiry)")
 async def case_consents(case_id: str, request: Request, response: Response,
                         _: Principal = Depends(authorize("referral.case.read")), page: Page = Depends(paged())):
     async with request.app.state.runtime.pool.acquire() as conn:

@@ -1,10 +1,11 @@
 """The consent gate's answer before a referral is sent, in German.
 
-It applies the rules of the referrals service's gate (kim_referrals.domain.consent) to the consents that service
-reports for the case (GET /cases/{id}/consents): a consent covers a referral on a day inside its validity window
+It applies the rules of the gate (kim_cases.domain.consent_gate, which the cases service applies when the referrals
+service asks it) to the consents the referrals service reports for the case (GET /cases/{id}/consents: scope and
+withdrawals) with their dates from the case view of the cases service: a consent covers a referral on a day inside its validity window
 (granted_on .. valid_until), when it is not withdrawn (as a whole, for the recipient, for a category shared), names
 the recipient and the purpose and every data category shared; without a named consent the first that covers it is
-used, otherwise the closest one's gaps are shown. The referrals service still decides when the
+used, otherwise the closest one's gaps are shown. The cases service still decides when the
 referral is sent; a unit test runs both on the same matrix of cases so they cannot drift apart unnoticed.
 """
 

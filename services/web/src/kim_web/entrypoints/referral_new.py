@@ -29,6 +29,10 @@ async def _page(request: Request, signed: Signed, case_id: str, form: forms.Form
         if exc.status != 404:
             raise
         consents = []
+    # the referrals service knows a consent's scope and withdrawals, the cases service its dates (case view)
+    dates = {c["consent_id"]: c for c in case.get("consents", [])}
+    consents = [c | {k: dates.get(c["consent_id"], {}).get(k) for k in ("granted_on", "valid_until")}
+                for c in consents]
     partners = await partner_names(signed)
     answer = None
     if form is not None and form.get("to_organisation_id") and form.get("purpose"):
