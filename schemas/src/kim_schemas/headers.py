@@ -20,7 +20,8 @@ CLOUDEVENTS_HEADERS: dict[str, str] = {
     "ce_causationid": "ce_id of the event or command that caused this one (on a partner topic: derived for that "
                       "partner, so it matches no id on another topic).",
     "ce_actor": "Who did it: pseudonymous staff id or service name.",
-    "ce_municipality": "AGS (8 digits) of the municipality the event belongs to.",
+    "ce_municipality": "AGS (8 digits) of the municipality the event belongs to. Service topics only, never on a "
+                       "partner topic (it would help two partners link their pseudonyms of one client).",
     "ce_schemaversion": "Version of the event type's schema; the value follows schemas/json/<type>/v<N>.json.",
     "ce_streamversion": "Position of the event within its stream (1, 2, 3, ...), for ordering and gaps.",
     "ce_keyid": "Id of the per-client key that encrypts personal data inside; absent when there is none.",

@@ -70,8 +70,10 @@ LEGACY_STATES: dict[str, PartnerState] = {
 
 
 @event("kim.partner.PartnerReferralSnapshot", key="referral_id")
-class PartnerReferralSnapshot(Event):
-    """The current state of a referral to this partner: a full snapshot (every field as it is now; null means none,
+class PartnerReferralSnapshotV1(Event):
+    """Version 1 (superseded: it carried consent_valid_until, which linked partners named in one consent).
+
+    The current state of a referral to this partner: a full snapshot (every field as it is now; null means none,
     never "unchanged"), with the facts the consent allows this partner to see. Keep the newest version per key."""
 
     referral_id: Id = Field(description="Your id of the referral (the record key, and its id in the partner API "
@@ -87,6 +89,43 @@ class PartnerReferralSnapshot(Event):
                                        "consent sees another id)")
     consent_valid_until: date | None = Field(description="Last day of that consent; null: until withdrawn")
     due_on: date | None = Field(description="By when the partner should act; null: no date set")
+    residence_status: ResidenceStatus | None = Field(description="Only if 'aufenthalt' is shared, else null")
+    rechtskreis: Rechtskreis | None = Field(description="Only if 'leistungsbezug' is shared, else null")
+    languages: list[LanguageCode] | None = Field(
+        description="Null for clients registered since ClientRegistered v2, whose languages are encrypted: read "
+                    "them from GET /partner/referrals/{id}/person when 'sprache_bildung' is shared. Older records: "
+                    "only if 'sprache_bildung' is shared, else null")
+    appointment_on: date | None = Field(description="The appointment's date; null: none scheduled")
+    outcome: OutcomeCode | None = Field(description="The reported outcome; null: none reported")
+    decline_reason: DeclineReason | None = Field(description="Why you declined; null unless declined")
+    offered_at: Timestamp = Field(description="When the referral was offered (to the second)")
+    changed_at: Timestamp = Field(description="When this version came about (to the second)")
+
+
+
+@event("kim.partner.PartnerReferralSnapshot", key="referral_id", version=2)
+class PartnerReferralSnapshot(Event):
+    """The current state of a referral to this partner: a full snapshot (every field as it is now; null means none,
+    never "unchanged"), with the facts the consent allows this partner to see. Keep the newest version per key.
+
+    Version 2 drops the consent's last day (`consent_valid_until`): it was the same for every partner named in one
+    consent and nearly unique per client, so two partners could link their pseudonyms by it. When a consent ends,
+    you are told by the revocation (PartnerReferralRevoked, reason einwilligung_abgelaufen or
+    einwilligung_widerrufen) and the tombstone. The records carry no ce_municipality either."""
+
+    referral_id: Id = Field(description="Your id of the referral (the record key, and its id in the partner API "
+                                        "/partner/referrals/{id}); no other topic carries it")
+    organisation_id: OrganisationId = Field(description="The receiving partner (this topic's owner)")
+    version: int = Field(ge=1, description="Version of your view of this referral: 1 for the offer, then 2, 3, ... "
+                                           "(= ce_streamversion, and the ETag in the partner API)")
+    state: PartnerState = Field(description="Current state")
+    client_pseudonym: Id = Field(description="Pseudonym of the client, different for every partner (= ce_subject)")
+    purpose: ConsentPurpose = Field(description="What the referral is for")
+    data_categories: list[DataCategory] = Field(min_length=1, description="Categories of data shared")
+    consent_id: Id = Field(description="Your id of the consent it rests on (another partner named in the same "
+                                       "consent sees another id)")
+    due_on: date | None = Field(description="By when you should act on this referral (set by the case manager for "
+                                            "this referral, not a fact about the client); null: no date set")
     residence_status: ResidenceStatus | None = Field(description="Only if 'aufenthalt' is shared, else null")
     rechtskreis: Rechtskreis | None = Field(description="Only if 'leistungsbezug' is shared, else null")
     languages: list[LanguageCode] | None = Field(

@@ -227,7 +227,7 @@ def render_partner_guide(registry: EventRegistry, partners: Sequence[tuple[str, 
         "| header | meaning |",
         "| --- | --- |",
     ]
-    partner_headers = [h for h in CLOUDEVENTS_HEADERS if h not in ("ce_traceparent", "ce_keyid")]
+    partner_headers = [h for h in CLOUDEVENTS_HEADERS if h not in ("ce_traceparent", "ce_keyid", "ce_municipality")]
     lines += [f"| `{h}` | {CLOUDEVENTS_HEADERS[h]} |" for h in partner_headers]
     lines += [
         "",

@@ -32,6 +32,11 @@ def integration_plan_agreed_v1_to_v2(data: Data) -> Data:
     return {**data, "goal_ids": [g["goal_id"] for g in data["goals"]]}
 
 
+def partner_referral_snapshot_v1_to_v2(data: Data) -> Data:
+    """v2 drops the consent's last day, which two partners named in one consent could link their pseudonyms by."""
+    return {k: v for k, v in data.items() if k != "consent_valid_until"}
+
+
 def same_fields(data: Data) -> Data:
     """v2 encrypts a field v1 held in clear, under the same name: v1 data is valid v2 data (the plain form)."""
     return data
@@ -43,3 +48,4 @@ register("kim.cases.IntegrationPlanAgreed", 1, integration_plan_agreed_v1_to_v2)
 register("kim.cases.ResidenceStatusRecorded", 1, residence_status_recorded_v1_to_v2)
 register("kim.cases.ResidenceStatusRecorded", 2, residence_status_recorded_v2_to_v3)
 register("kim.cases.ClientRegistered", 1, client_registered_v1_to_v2)
+register("kim.partner.PartnerReferralSnapshot", 1, partner_referral_snapshot_v1_to_v2)

@@ -88,9 +88,9 @@ async def test_the_whole_lifecycle_runs_over_kafka(fresh_db, kafka_bootstrap):
 
             # each record names its versioned schema; the partner API serves exactly the committed file
             url = offer["headers"]["ce_dataschema"]
-            assert url.endswith("/partner/schemas/kim.partner.PartnerReferralSnapshot/1")
+            assert url.endswith("/partner/schemas/kim.partner.PartnerReferralSnapshot/2")
             served = await client.get(urlsplit(url).path, headers=me)
-            committed = (SCHEMAS_DIR / "json/kim.partner.PartnerReferralSnapshot/v1.json").read_text()
+            committed = (SCHEMAS_DIR / "json/kim.partner.PartnerReferralSnapshot/v2.json").read_text()
             assert served.status_code == 200 and served.json() == json.loads(committed)
             assert not list(Draft202012Validator(served.json()).iter_errors(last))
             index = (await client.get("/partner/schemas", headers=me)).json()

@@ -121,6 +121,10 @@ async def test_no_id_on_a_partner_topic_appears_on_any_other_topic(fresh_db, cas
 
     for topic in expected:  # every id a partner sees is its own: on no other partner's topic, on no service topic
         assert {dict(r.headers)["ce_actor"] for r in records[topic]} == {b"kim-referrals"}
+        # nor a value the same for one client on every partner's topic (contract 3.0.0): no municipality header,
+        # no consent date in the snapshot
+        assert not any("ce_municipality" in dict(r.headers) for r in records[topic])
+        assert not any(r.value and "consent_valid_until" in json.loads(r.value) for r in records[topic])
         assert len(ids[topic]) >= 3 * len(records[topic])  # key, ce_id, subject, correlation... were all collected
         for other in topics:
             if other != topic:

@@ -27,21 +27,21 @@ REFS = PartnerRefs(referral_id="p-r-1", client_pseudonym="ps-1", consent_id="p-k
 
 
 def test_the_offer_carries_only_the_facts_of_shared_categories():
-    offer = partner_view.offered(requested(data_categories=["aufenthalt"]), refs=REFS, facts=FACTS,
-                                 consent_valid_until=date(2026, 1, 1))
+    offer = partner_view.offered(requested(data_categories=["aufenthalt"]), refs=REFS, facts=FACTS)
     assert (offer.residence_status, offer.rechtskreis, offer.languages) == ("duldung_60a", None, None)
     assert offer.client_pseudonym == "ps-1" and offer.organisation_id == "jobcenter-unna"
     assert (offer.referral_id, offer.consent_id) == ("p-r-1", "p-k-1")  # the partner's ids, never the internal ones
     assert (offer.version, offer.state) == (1, PartnerState.REQUESTED)
+    assert "consent_valid_until" not in offer.model_dump()  # v2: the consent's last day linked two partners
     all_shared = partner_view.offered(requested(data_categories=["leistungsbezug", "sprache_bildung"]),
-                                      refs=REFS, facts=FACTS, consent_valid_until=None)
+                                      refs=REFS, facts=FACTS)
     shown = (all_shared.residence_status, all_shared.rechtskreis, all_shared.languages)
     assert shown == (None, "AsylbLG", ["ar", "de"])
 
 
 def test_partner_times_are_whole_seconds_never_the_internal_microseconds():
     internal = NOW.replace(microsecond=123456)
-    offer = partner_view.offered(requested(requested_at=internal), refs=REFS, facts=FACTS, consent_valid_until=None)
+    offer = partner_view.offered(requested(requested_at=internal), refs=REFS, facts=FACTS)
     assert offer.offered_at == offer.changed_at == NOW and offer.offered_at != internal
     r = Referral.request(requested())[0]
     [accepted] = partner_view.changes(offer, 1, r.accept(internal))
@@ -49,7 +49,7 @@ def test_partner_times_are_whole_seconds_never_the_internal_microseconds():
 
 
 def test_every_change_is_a_full_snapshot_counted_per_referral_and_a_revocation_ends_in_a_tombstone():
-    offer = partner_view.offered(requested(), refs=REFS, facts=FACTS, consent_valid_until=date(2026, 1, 1))
+    offer = partner_view.offered(requested(), refs=REFS, facts=FACTS)
     r = Referral.request(requested())[0]
     events = (r.accept(NOW) + r.schedule(date(2025, 3, 20), NOW) + r.report_outcome(OutcomeCode.PLACED, NOW)
               + r.end_with_case(NOW))

@@ -38,9 +38,11 @@ class PartnerStream:
 
 
 def partner_context(ids: PartnerIds, ctx: CommandContext) -> CommandContext:
-    """The metadata of a partner event: the service as actor, correlation and causation derived for the partner."""
+    """The metadata of a partner event: the service as actor, correlation and causation derived for the partner, and
+    no municipality (ce_municipality): the partner does not need it to work the referral, and two partners named in
+    one consent could use it to narrow down which of their pseudonyms are the same person."""
     return CommandContext(actor=SERVICE_ACTOR, correlation_id=ids.correlation(ctx.correlation_id),
-                   causation_id=ids.causation(ctx.causation_id), municipality=ctx.municipality)
+                          causation_id=ids.causation(ctx.causation_id))
 
 
 def schema_url(base: str, event: Event) -> str:

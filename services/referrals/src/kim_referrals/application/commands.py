@@ -126,8 +126,7 @@ class ReferralCommands:
             ids = self.repo.partner_ids(cmd.to_organisation_id)
             refs = PartnerRefs(ids.referral(referral.referral_id), ids.client(case["client_id"]),
                                ids.consent(consent.consent_id))
-            offer = partner_view.offered(requested, refs=refs, facts=await self.gate.client_facts(conn, case),
-                                         consent_valid_until=consent.valid_until)
+            offer = partner_view.offered(requested, refs=refs, facts=await self.gate.client_facts(conn, case))
             ctx = _with_municipality(ctx, case["municipality"])
             version, partner_version = await self.repo.append(
                 conn, referral, events, [offer], expected_version=0, ctx=ctx, client_id=case["client_id"],

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from kim_schemas.base import Event
 from kim_schemas.codes import DataCategory
@@ -87,8 +87,7 @@ class PartnerRefs:
     consent_id: str
 
 
-def offered(requested: ReferralRequested, *, refs: PartnerRefs, facts: ClientFacts,
-            consent_valid_until: date | None) -> PartnerReferralSnapshot:
+def offered(requested: ReferralRequested, *, refs: PartnerRefs, facts: ClientFacts) -> PartnerReferralSnapshot:
     """Version 1 of the partner's view: the offer."""
     shared = set(requested.data_categories)
     at = to_second(requested.requested_at)
@@ -101,7 +100,6 @@ def offered(requested: ReferralRequested, *, refs: PartnerRefs, facts: ClientFac
         purpose=requested.purpose,
         data_categories=requested.data_categories,
         consent_id=refs.consent_id,
-        consent_valid_until=consent_valid_until,
         due_on=requested.due_on,
         residence_status=facts.residence_status if DataCategory.RESIDENCE in shared else None,
         rechtskreis=facts.rechtskreis if DataCategory.BENEFITS in shared else None,
@@ -161,7 +159,7 @@ def fold(events: Iterable[tuple[int, Event]]) -> Shown:
             case PartnerReferralOffered():
                 at = to_second(event.offered_at)
                 snapshot = PartnerReferralSnapshot(
-                    **event.model_dump(exclude={"offered_at"}), version=version, state=PartnerState.REQUESTED,
+                    **event.model_dump(exclude={"offered_at", "consent_valid_until"}), version=version, state=PartnerState.REQUESTED,
                     appointment_on=None, outcome=None, decline_reason=None, offered_at=at, changed_at=at)
             case PartnerReferralUpdated() if snapshot is not None:
                 snapshot = snapshot.model_copy(update={
