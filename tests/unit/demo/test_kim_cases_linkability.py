@@ -1,15 +1,18 @@
 """Can a reader of kim.cases single a client out? k-anonymity counts on the demo data (the 250 clients `kim demo
 seed` posts, planned by kim_cli.demo.plans, whose dates reach kim.cases as they are posted) for the quasi-identifiers
-the topic carries in clear: the case's municipality with a date of its intake.
+the topic carries in clear: the case's municipality with a date of its intake, and with what reporting needs.
 
-What it shows (issue 15, item 2), printed as figures: municipality + the opening day (CaseOpened.opened_on) make
-240 of 250 clients unique. Reducing opened_on alone (to its month or week) would not change that, because the intake
-puts the same day in clear on other events the consumers need at day precision: the residence status recorded at
-intake (ResidenceStatusRecorded.recorded_on, reporting's status mix and the consent gate) is the opening day for
-every client, and the first consent's granted_on (the gate's validity, day-precise by law) lies 0-10 days later.
-So the contract is not changed for this: the counts below are the evidence, and schemas/README.md ("What kim.cases
-links") says where the protection lies instead (the topic is personal data under the Kafka ACLs: only the Kreis's
-services read it; partners get their own derived topics)."""
+What it shows (issue 15, item 5), printed as figures: municipality + the opening day (CaseOpened.opened_on) make
+240 of 250 clients unique; the intake's residence status date (recorded_on, = the opening day) and the first
+consent's granted_on (0-10 days later) link the same clients. The consent gate no longer needs any consent date on
+the topic (the cases service decides on consents since contract 3.0.0), so the consent dates are needed on kim.cases
+only by the cases service itself (its store is the topic: expiry, validity rules) and by reporting. But what
+reporting needs per case does not make the topic safe either: its periods are months (kim_reporting.domain.periods),
+and municipality + opening month still leave 104 clients unique, with the access channel (the intake indicator's
+dimension) 201. Only a year, or the whole Kreis without the municipality, gets near k = 5. So reducing dates to what
+reporting needs would not stop kim.cases singling clients out; schemas/README.md ("What kim.cases links") says
+where the protection lies instead (the topic is personal data under the Kafka ACLs: only the Kreis's services read
+it; partners get their own derived topics) and what a per-case topic cannot avoid (each record's time)."""
 
 from __future__ import annotations
 
@@ -42,13 +45,22 @@ QUASI = {
         p.municipality, _first(p, "residence-status", "recorded_on")),
     "municipality + first consent's granted_on": lambda p: (p.municipality, _first(p, "consents", "granted_on")),
 }
+# what reporting needs per case: month periods, per municipality, intakes by access channel
+REPORTING = {
+    "municipality + opening month + access channel": lambda p: (
+        p.municipality, p.opened_on.isoformat()[:7], p.access_channel),
+    "municipality + opening half-year": lambda p: (p.municipality, p.opened_on.year, (p.opened_on.month - 1) // 6),
+    "municipality + opening year": lambda p: (p.municipality, p.opened_on.year),
+    "the whole Kreis + opening month": lambda p: p.opened_on.isoformat()[:7],
+}
 
 
 def test_how_many_demo_clients_kim_cases_singles_out():
     plans = plan_clients(DEFAULT_CLIENTS, today=TODAY)
     figures = {name: k_anonymity(plans, key) for name, key in QUASI.items()}
+    coarse = {name: k_anonymity(plans, key) for name, key in REPORTING.items()}
     print(f"\n{len(plans)} demo clients: unique (k=1) / in groups under 5 / smallest group")
-    for name, (alone, small, smallest) in figures.items():
+    for name, (alone, small, smallest) in (figures | coarse).items():
         print(f"  {name}: {alone} / {small} / {smallest}")
 
     day, week, month, quarter, residence, consent = figures.values()
@@ -58,5 +70,10 @@ def test_how_many_demo_clients_kim_cases_singles_out():
     # on the day the case was opened, so reducing opened_on alone leaves exactly as many clients unique
     assert all(_first(p, "residence-status", "recorded_on") == p.opened_on.isoformat() for p in plans)
     assert residence == day
-    # and the consent the gate checks by the day (granted_on, 0-10 days after opening) singles out nearly as many
+    # and the consent's granted_on (0-10 days after opening) singles out nearly as many
     assert consent[0] > 0.8 * day[0]
+    # what reporting needs per case (month periods, per municipality, by access channel) still singles out most:
+    # reducing the dates to months would not make kim.cases safe; only a year or the Kreis as a whole come near k = 5
+    with_channel, half_year, year, kreis = coarse.values()
+    assert month[0] > 100 and with_channel[0] > 200
+    assert year[0] < 10 and kreis[0] < 10
