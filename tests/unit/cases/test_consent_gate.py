@@ -127,3 +127,38 @@ def test_the_first_covering_consent_wins_over_an_earlier_narrower_or_not_yet_val
     pending = Consent("k-p", "c-1", CONSENT.recipients, CONSENT.purposes, CONSENT.data_categories,
                       granted_on=date(2025, 6, 1))
     assert choose([narrow, pending, CONSENT]).consent_id == "k-1"
+
+
+def test_the_cases_service_decides_on_its_ledger_as_granted_with_what_was_withdrawn_beside_it():
+    """kim_cases.domain.consent_gate.Consent.of: a ledger entry (ConsentState, after kim.cases withdrawals) as the gate
+    decides on it, and what it grants now as the referrals service records it (ConsentChecked)."""
+    from datetime import UTC, datetime
+
+    from kim_cases.domain.consent import ConsentState
+    from kim_schemas.cases import ConsentGranted, ConsentWithdrawn
+
+    state = ConsentState.of(ConsentGranted(
+        case_id="c-1", consent_id="k-1", recipients=["jobcenter-unna", "abh-unna"],
+        purposes=["arbeitsmarktintegration"], data_categories=["aufenthalt", "gesundheit"], special_categories=True,
+        form="schriftlich", informed_in="ar", granted_on=date(2025, 1, 10), valid_until=date(2025, 12, 31),
+        recorded_by="cm-1"))
+    at = datetime(2025, 2, 1, tzinfo=UTC)
+    state.withdraw(ConsentWithdrawn(case_id="c-1", consent_id="k-1", scope="empfaenger", recipient="abh-unna",
+                                    effective_at=at))
+    state.withdraw(ConsentWithdrawn(case_id="c-1", consent_id="k-1", scope="kategorie", data_category="gesundheit",
+                                    effective_at=at))
+    consent = Consent.of(state)
+    assert (consent.withdrawn_recipients, consent.withdrawn_categories, consent.withdrawn) == (
+        {"abh-unna"}, {"gesundheit"}, False)
+    ask = {"case_id": "c-1", "purpose": "arbeitsmarktintegration", "today": date(2025, 3, 1)}
+    assert choose_consent([consent], recipient="jobcenter-unna", categories=["aufenthalt"], **ask) is consent
+    with pytest.raises(ConsentMissing) as refused:
+        choose_consent([consent], recipient="abh-unna", categories=["gesundheit"], **ask)
+    assert refused.value.missing == ["consent k-1 was withdrawn for recipient abh-unna",
+                                     "consent k-1 was withdrawn for data category gesundheit"]
+    assert consent.granted() == {
+        "consent_id": "k-1", "categories_granted": ["aufenthalt"], "recipients_granted": ["jobcenter-unna"],
+        "purposes_granted": ["arbeitsmarktintegration"], "valid_from": date(2025, 1, 10),
+        "valid_until": date(2025, 12, 31), "withdrawn": False}
+    state.withdraw(ConsentWithdrawn(case_id="c-1", consent_id="k-1", scope="alle", effective_at=at))
+    assert Consent.of(state).withdrawn

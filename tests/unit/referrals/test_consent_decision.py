@@ -57,3 +57,23 @@ def test_a_case_without_any_consent_is_refused_with_no_consent_named():
                        reasons=refused.value.missing, checked_at=NOW, **ASK)
     assert (checked.met, checked.consent_id, checked.categories_granted) == (False, None, [])
     assert checked.reasons == ["case c-1 has no consent recorded"]
+
+
+def test_a_withdrawal_read_from_kim_cases_revokes_by_scope_alone_without_any_date():
+    """What the referrals service keeps of a consent (kim_referrals.domain.consent.Withdrawals): whether an open
+    referral on it is still covered after a withdrawal or an expiry, decided in event order."""
+    from kim_referrals.domain.consent import Withdrawals
+    from kim_schemas.case_codes import WithdrawalScope
+
+    none = Withdrawals()
+    assert none.gaps("k-1", "jobcenter-unna", ["aufenthalt"]) == []
+    one = none.withdraw(WithdrawalScope.ONE_RECIPIENT, "abh-unna", None)
+    assert one.gaps("k-1", "jobcenter-unna", ["aufenthalt"]) == []  # another partner's referral stays
+    assert one.gaps("k-1", "abh-unna", ["aufenthalt"]) == ["consent k-1 was withdrawn for recipient abh-unna"]
+    cat = none.withdraw(WithdrawalScope.ONE_CATEGORY, None, "gesundheit")
+    assert cat.gaps("k-1", "jobcenter-unna", ["aufenthalt"]) == []
+    assert cat.gaps("k-1", "jobcenter-unna", ["aufenthalt", "gesundheit"]) == [
+        "consent k-1 was withdrawn for data gesundheit"]
+    assert none.withdraw(WithdrawalScope.ALL, None, None).gaps("k-1", "x", ["aufenthalt"]) == [
+        "consent k-1 was withdrawn"]
+    assert Withdrawals(expired=True).gaps("k-1", "x", ["aufenthalt"]) == ["consent k-1 expired"]
