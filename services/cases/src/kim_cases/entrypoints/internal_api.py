@@ -20,7 +20,7 @@ partner's referral id in `via`. Refused with a problem detail (410, `reason`) wh
 
 from __future__ import annotations
 
-from datetime import date
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
@@ -28,7 +28,7 @@ from kim_runtime.auth import REFERRALS_SERVICE, Principal, Role
 from kim_runtime.errors import Gone
 from kim_runtime.problems import refused
 from kim_runtime.scheduler import local_day
-from kim_runtime.types import Id, OrganisationId
+from kim_runtime.types import Day, Id, OrganisationId
 from kim_schemas.codes import PERSON_FIELDS, ConsentPurpose, DataCategory
 
 from kim_cases.adapters import crypto
@@ -44,9 +44,9 @@ FIELDS = {c.value: fields for c, fields in PERSON_FIELDS.items()}  # the rest of
 
 @router.get("/cases/{case_id}/consent-decision",
             summary="Whether a consent of the case covers a referral on a day (referrals service only)")
-async def consent_decision(case_id: str, recipient: OrganisationId = Query(), purpose: ConsentPurpose = Query(),
+async def consent_decision(case_id: str, on: Annotated[Day, Query(description="The day the referral is requested")],
+                           recipient: OrganisationId = Query(), purpose: ConsentPurpose = Query(),
                            categories: list[DataCategory] = Query(min_length=1, max_length=len(DataCategory)),
-                           on: date = Query(description="The day the referral is requested"),
                            consent_id: Id | None = Query(None, description="The consent named by the request"),
                            ctx: CommandContext = Depends(caller("internal.consent_decision.read")),
                            s: Services = Depends(services)) -> dict:
