@@ -10,17 +10,12 @@ from datetime import date, timedelta
 import pytest
 from kim_schemas.case_codes import WithdrawalScope
 
-from kim_cases.domain import consent_gate
 from kim_cases.domain.consent_gate import Consent
 from kim_referrals.domain.consent import ConsentMissing
 
+from tests.unit.consent_choice import choose_consent
 
-def choose_consent(consents, **ask):
-    """The cases service's choice, raised as the referrals service raises a refusal (409)."""
-    chosen, reasons = consent_gate.choose_consent(consents, **ask)
-    if reasons:
-        raise ConsentMissing(ask["case_id"], reasons, chosen.granted() if chosen else None)
-    return chosen
+
 
 TODAY = date(2025, 3, 3)
 CONSENT = Consent("k-1", "c-1", frozenset({"jobcenter-unna", "abh-unna"}),

@@ -7,17 +7,12 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from kim_cases.domain import consent_gate
 from kim_cases.domain.consent_gate import Consent
 from kim_referrals.domain.consent import ConsentMissing, decision
 
+from tests.unit.consent_choice import choose_consent
 
-def choose_consent(consents, **ask):
-    """The cases service's choice, raised as the referrals service raises a refusal (409)."""
-    chosen, reasons = consent_gate.choose_consent(consents, **ask)
-    if reasons:
-        raise ConsentMissing(ask["case_id"], reasons, chosen.granted() if chosen else None)
-    return chosen
+
 
 TODAY = date(2025, 3, 3)
 NOW = datetime(2025, 3, 3, 9, 30, tzinfo=UTC)
