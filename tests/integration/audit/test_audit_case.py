@@ -227,3 +227,39 @@ async def test_an_unknown_case_is_refused_with_what_to_do(fresh_db):
         KIM_CASES_DATABASE_URL=fresh_db, KIM_AUTH_SECRET=SECRET, KIM_TOKEN=_bearer(AUDITOR)))
     assert code == 2
     assert "no case no-such-case in the cases store: check the id" in err
+
+
+async def test_an_audit_record_goes_to_the_log_of_the_client_it_shows_in_printable_text_only(cases_api):
+    """POST /audit/records (stranger's probe): a read recorded in another client's log than the one its answer shows,
+    or text that hides or reorders what an auditor reads (C1 controls, direction overrides, zero-width characters,
+    line separators), is refused naming the field, and nothing is written."""
+    clients = [(await _post(cases_api, "/clients", {"name": f"{NAME} {n}"}))["client_id"] for n in range(2)]
+    case_id = (await _post(cases_api, "/cases", {"client_id": clients[0], "municipality": "05978024", "team": "stadt",
+                                                 "team_organisation_id": "stadt-luenen", "access_channel": "jobcenter",
+                                                 "opened_on": "2025-01-10"}))["case_id"]
+
+    async def reads(client_id: str) -> int:
+        r = await cases_api.get(f"/clients/{client_id}/reads", headers=AUDITOR)
+        assert r.status_code == 200, r.text
+        return len(r.json())
+
+    async def post(client_id: str, answer: dict, fields: list[str]) -> httpx.Response:
+        return await cases_api.post("/audit/records", headers=AUDITOR, json={
+            "command": "case", "via": "kim audit case --show-personal", "client_id": client_id, "fields": fields,
+            "answer": answer})
+
+    before = [await reads(c) for c in clients]
+    wrong_log = [({"case_id": case_id, "client_id": clients[0]}, clients[1]),  # the answer names another client
+                 ({"case_id": case_id}, clients[1])]  # the case is another client's
+    for answer, logged in wrong_log:
+        r = await post(logged, answer, ["personal"])
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.client_id", r.text
+    for hidden in ("\u0085", "\u009b31m", "\u202e", "\u2028", "\u200b", "\ufeff", "\u2066"):
+        for answer, fields in (({"case_id": case_id, "note": f"a{hidden}b"}, ["personal"]),
+                               ({"case_id": case_id}, [f"personal{hidden}"])):
+            r = await post(clients[0], answer, fields)
+            assert r.status_code == 422, (hidden, r.text)
+    assert [await reads(c) for c in clients] == before  # nothing written by any refusal
+    r = await post(clients[0], {"case_id": case_id, "client_id": clients[0], "note": "Straße 1, Ωμέγα"}, ["personal"])
+    assert r.status_code == 201, r.text
+    assert [await reads(c) for c in clients] == [before[0] + 1, before[1]]

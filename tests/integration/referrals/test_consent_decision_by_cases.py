@@ -19,7 +19,12 @@ from .support import (
 from .with_cases import CASEWORKER, Kreis, cases_service, ok
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
-REFERRALS = {"Authorization": f"Bearer {service_token(SECRET, REFERRALS_SERVICE)}"}
+
+
+def referrals() -> dict[str, str]:
+    """The referrals service's token, made when it is sent: a service token lives 5 minutes, and a module-level one
+    had expired by the time the full suite reached this test."""
+    return {"Authorization": f"Bearer {service_token(SECRET, REFERRALS_SERVICE)}"}
 
 
 async def test_the_cases_service_decides_for_the_referrals_service_only(fresh_db, cases_db, kafka_bootstrap):
@@ -41,7 +46,7 @@ async def test_the_cases_service_decides_for_the_referrals_service_only(fresh_db
                             ({"Authorization": f"Bearer {impostor}"}, 403)):
             assert (await cases.get(path, params=ask, headers=who)).status_code == status
 
-        met = await ok(await cases.get(path, params=ask, headers=REFERRALS))
+        met = await ok(await cases.get(path, params=ask, headers=referrals()))
         assert met["met"] is True and met["reasons"] == []
         assert met["granted"] | {"valid_from": None} == {
             "consent_id": consent, "categories_granted": ["aufenthalt", "stammdaten"],
@@ -51,14 +56,14 @@ async def test_the_cases_service_decides_for_the_referrals_service_only(fresh_db
         await ok(await cases.post(f"/cases/{case_id}/consents/{consent}/withdrawal", headers=CASEWORKER,
                                   json={"scope": "empfaenger", "recipient": jc}))
         refused = await ok(await cases.get(path, params=ask | {"categories": ["aufenthalt", "gesundheit"]},
-                                           headers=REFERRALS))
+                                           headers=referrals()))
         assert refused["met"] is False and refused["granted"]["consent_id"] == consent
         assert refused["granted"]["recipients_granted"] == [abh]  # the withdrawn recipient is granted no more
         assert refused["reasons"] == [f"consent {consent} was withdrawn for recipient {jc}",
                                       f"data category gesundheit not covered by consent {consent}"]
         late = await ok(await cases.get(path, params=ask | {"recipient": abh,
                                                               "on": (today + timedelta(days=401)).isoformat()},
-                                        headers=REFERRALS))
+                                        headers=referrals()))
         assert late["met"] is False and late["reasons"] == [
             f"consent {consent} expired on {(today + timedelta(days=400)).isoformat()}"]
 

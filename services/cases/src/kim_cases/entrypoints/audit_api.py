@@ -19,6 +19,7 @@ import re
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, status
+from kim_runtime.problems import refused
 from kim_runtime.types import Id
 from pydantic import Field, StringConstraints
 
@@ -31,9 +32,12 @@ from kim_cases.entrypoints.requests import Body
 router = APIRouter(prefix="/audit", tags=["audit"])
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
+# What an access log may show as text: no control characters (C0, DEL, C1), no zero-width or direction-changing
+# characters and no line or paragraph separators, which could hide or reorder what an auditor reads in a log.
+PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]*$"
 Word = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,39}$")]
-Scalar = Annotated[str, StringConstraints(max_length=500, pattern=r"^[^\x00-\x1f\x7f]*$")] | int | None
-FieldName = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"^[^\x00-\x1f\x7f]*$")]
+Scalar = Annotated[str, StringConstraints(max_length=500, pattern=PRINTABLE)] | int | None
+FieldName = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=PRINTABLE)]
 
 
 class AuditRecord(Body):
@@ -53,6 +57,7 @@ class AuditRecord(Body):
 async def record(body: AuditRecord, request: Request, ctx: CommandContext = Depends(caller("audit.record")),
                  s: Services = Depends(services)) -> dict:
     out: dict = {"access": None}
+    await _answer_matches_client(body, s)
     if body.client_id is not None:
         await s.repo.client(body.client_id)  # 404 for a client that does not exist
         version = await s.access_log.record(ctx.principal, body.client_id, list(body.fields) or [body.command],
@@ -67,3 +72,16 @@ async def record(body: AuditRecord, request: Request, ctx: CommandContext = Depe
         out["export_signature"] = {"sha256": digest, "key_id": signer.key_id,
                                    "signature": signer.sign_bytes(bytes.fromhex(digest))}
     return out
+
+
+async def _answer_matches_client(body: AuditRecord, s: Services) -> None:
+    """The read lands in the log of the client the answer shows, or is refused: an answer naming a client or a case
+    names the client whose log it goes to (a case: the client it is the case of)."""
+    named = body.answer.get("client_id")
+    if named is not None and named != body.client_id:
+        raise refused("body.client_id", f"the answer shows client {named}: record it in that client's log")
+    case_id = body.answer.get("case_id")
+    if isinstance(case_id, str) and body.client_id is not None:
+        owner = (await s.repo.case(case_id)).client_id  # 404 for a case that does not exist
+        if owner != body.client_id:
+            raise refused("body.client_id", f"case {case_id} is not a case of client {body.client_id}")
