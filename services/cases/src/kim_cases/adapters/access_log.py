@@ -35,13 +35,9 @@ class AccessLog:
                          municipality=principal.municipality, correlation_id=correlation_id,
                          data={"client_id": client_id, "fields": sorted(set(fields)), "via": via,
                                "role": principal.role.value, "viewed_at": datetime.now(UTC).isoformat()})
-        for _ in range(10):  # concurrent readers of one client: take the next version and try again
-            try:
-                return (await self.store.append(stream, [event],
-                                                await self.store.stream_version(stream)))[-1].envelope.stream_version
-            except ConcurrencyConflict:
-                continue
-        raise RuntimeError(f"could not record the read of client {client_id}'s personal data; try again")
+        # concurrent readers of one client: take the next version and try again
+        return await _append_next(self.store, event, 10,
+                                  f"could not record the read of client {client_id}'s personal data; try again")
 
     async def reads(self, client_id: str) -> list[dict]:
         return [{"version": e.stream_version, "time": e.time.isoformat(), "actor": e.actor, **e.data}
@@ -73,10 +69,16 @@ class AuditLog:
         event = Envelope(type=EXPORTED, source=AUDIT_SOURCE, stream_id=stream, subject=subject, actor=principal.sub,
                          time=now, correlation_id=correlation_id,
                          data={**data, "role": principal.role.value, "at": now.isoformat()})
-        for _ in range(20):
-            try:
-                recorded = await self.store.append(stream, [event], await self.store.stream_version(stream))
-                return stream, recorded[-1].envelope.stream_version
-            except ConcurrencyConflict:
-                continue
-        raise RuntimeError(f"could not record the audit event in stream {stream}; try again")
+        return stream, await _append_next(self.store, event, 20,
+                                          f"could not record the audit event in stream {stream}; try again")
+
+
+async def _append_next(store: EventStore, event: Envelope, attempts: int, failure: str) -> int:
+    """Append `event` at its stream's next version, trying again on a concurrent append; the version it got."""
+    for _ in range(attempts):
+        try:
+            recorded = await store.append(event.stream_id, [event], await store.stream_version(event.stream_id))
+            return recorded[-1].envelope.stream_version
+        except ConcurrencyConflict:
+            continue
+    raise RuntimeError(failure)
