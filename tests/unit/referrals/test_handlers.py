@@ -143,7 +143,7 @@ def tables():
 
 @pytest.fixture
 def commands(store, gate, tables):
-    return ReferralCommands(store.pool, store, pseudonym_secret="unit-test-pseudonym-secret", clock=lambda: NOW,
+    return ReferralCommands(store, pseudonym_secret="unit-test-pseudonym-secret", clock=lambda: NOW,
                             tables=tables, gate=gate, cases=CasesStandIn(gate))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncpg
 from kim_runtime.auth import UNSCOPED, Principal
-from kim_runtime.dispatch import by_type, types_of
+from kim_runtime.dispatch import by_type
 from kim_runtime.envelope import Envelope
 from kim_runtime.projection import Projection
 from kim_runtime.topics import service_topic
@@ -103,8 +103,8 @@ class CaseReferrals(Projection):
     """
     STATUS = by_type({rev.ReferralAccepted: "accepted", rev.ReferralDeclined: "declined",
                       rev.ReferralClosed: "closed", rev.ReferralRevoked: "revoked"})
-    event_types = frozenset({*STATUS}) | types_of(rev.ReferralRequested, rev.AppointmentScheduled,
-                                                  rev.ReferralOutcomeReported)
+    event_types = (rev.ReferralAccepted, rev.ReferralDeclined, rev.ReferralClosed, rev.ReferralRevoked,
+                   rev.ReferralRequested, rev.AppointmentScheduled, rev.ReferralOutcomeReported)
 
     async def apply(self, conn: asyncpg.Connection, schema: str, event: Envelope) -> None:
         d = event.data

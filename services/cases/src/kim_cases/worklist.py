@@ -20,7 +20,6 @@ from enum import StrEnum
 
 import asyncpg
 from kim_runtime.auth import UNSCOPED, Principal
-from kim_runtime.dispatch import types_of
 from kim_runtime.envelope import Envelope
 from kim_runtime.projection import Projection
 from kim_runtime.topics import service_topic
@@ -54,7 +53,7 @@ class Worklist(Projection):
     CREATE INDEX IF NOT EXISTS items_due ON {schema}.items (due_on);
     CREATE INDEX IF NOT EXISTS items_case ON {schema}.items (case_id);
     """
-    event_types = types_of(
+    event_types = (
         ev.CaseOpened, ev.CaseTransferred, ev.CaseClosed, ev.ReviewHeld, ev.ReviewDue, ev.CasePaused, ev.PauseEndDue,
         ev.CaseResumed, rev.ReferralRequested, rev.ReferralOverdue, rev.ReferralAccepted, rev.ReferralDeclined,
         rev.AppointmentScheduled, rev.AppointmentOutcomeMissing, rev.ReferralOutcomeReported, rev.ReferralRevoked,

@@ -20,7 +20,7 @@ def build_app(settings: ReferralSettings | None = None) -> FastAPI:
     settings = settings or ReferralSettings()
 
     async def compose(runtime: ServiceRuntime) -> Wiring:
-        commands = ReferralCommands(runtime.pool, runtime.store, pseudonym_secret=settings.pseudonym_secret,
+        commands = ReferralCommands(runtime.store, pseudonym_secret=settings.pseudonym_secret,
                                     schema_base=settings.public_url, credential_issued=partner_credentials.issued,
                                     cases=cases)
         return Wiring(state={"commands": commands}, handlers=[CasesEventHandler(commands)],

@@ -143,12 +143,15 @@ class Repository(Generic[A]):
 
     `make`: the aggregate for a stream id (its class); `source`: the service's CloudEvents source; `missing`:
     what NotFound says for a stream without events (None: load returns the empty aggregate); `kinds`: the event
-    classes its streams hold (None: any), a stream of other events is another kind of record (RuleViolation)."""
+    classes its streams hold (None: any), a stream of other events is another kind of record (RuleViolation), or,
+    with `skip_others`, events the aggregate passes over (a stream that also holds older records of another kind;
+    the aggregate's version is then the stream's)."""
 
     def __init__(self, store: Store, make: Callable[[str], A], *, source: str,
                  missing: Callable[[str], str] | None = None, kinds: tuple[type, ...] | None = None,
-                 contract: Contract | None = None):
+                 skip_others: bool = False, contract: Contract | None = None):
         self.store, self.make, self.source, self.missing, self.kinds = store, make, source, missing, kinds
+        self.skip_others = skip_others
         self._contract = contract
 
     @property
@@ -165,16 +168,26 @@ class Repository(Generic[A]):
         """The aggregate as its stream has it now; `version` is the stream's version (the expected version of the
         next append). NotFound for a stream without events when `missing` says why. `uow`: the unit of work (or a
         connection in a transaction the caller holds, e.g. a consumer's; None: read what is committed)."""
+        aggregate, _ = await self.load_with_envelopes(stream_id, uow)
+        return aggregate
+
+    async def load_with_envelopes(self, stream_id: str, uow: UnitOfWork | Any = None) -> tuple[A, list[Envelope]]:
+        """`load`, and the envelopes of the events the aggregate took (for their metadata, e.g. the subject)."""
         envelopes = await self.store.read_stream(stream_id, conn=_conn(uow))
-        aggregate = self.make(stream_id)
+        aggregate, taken = self.make(stream_id), []
         for envelope, event in zip(envelopes, self.events(envelopes), strict=True):
             if self.kinds is not None and not isinstance(event, self.kinds):
+                if self.skip_others:
+                    continue
                 raise RuleViolation(f"id {stream_id} is already used by a {envelope.type.rsplit('.', 1)[1]} stream: "
                                     "choose another id")
             aggregate.apply(event)
+            taken.append(envelope)
         if not envelopes and self.missing is not None:
             raise NotFound(self.missing(stream_id))
-        return aggregate
+        if self.skip_others and envelopes:
+            aggregate.version = envelopes[-1].stream_version
+        return aggregate, taken
 
     async def append(self, stream_id: str, expected_version: int, events: Sequence[Any], ctx: CommandContext, *,
                      uow: UnitOfWork | Any = None, subject: str | None = None,
@@ -190,5 +203,9 @@ class Repository(Generic[A]):
         return [r.envelope for r in recorded]
 
 
-def _conn(uow: UnitOfWork | Any) -> Any:
+def connection(uow: UnitOfWork | Any) -> Any:
+    """The connection of a unit of work (or the connection given instead of one: a consumer's, in its transaction)."""
     return uow.conn if isinstance(uow, UnitOfWork) else uow
+
+
+_conn = connection

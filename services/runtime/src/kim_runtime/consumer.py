@@ -42,6 +42,7 @@ from prometheus_client import Counter, Gauge
 
 from . import logs, telemetry
 from .contract import Contract, default_contract, validate
+from .dispatch import accepted
 from .envelope import Envelope, EnvelopeError
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,8 @@ class Handler(Protocol):
     name: str
     topics: Sequence[str]
     # Optional: an advisory lock key taken (shared) before the claim, so a projection's swap can exclude live work.
-    # Optional: `event_types`, the types it takes; other valid events are passed over and counted (None: all).
+    # Optional: `event_types`, the event classes it takes; other valid events are passed over and counted (None:
+    # all); type names derived from classes (dispatch.types_of) are taken too.
     # Optional: `contract`, the event contract its events are read through (None: the runner's, else kim_schemas).
 
     async def handle(self, conn: asyncpg.Connection, envelope: Envelope) -> None: ...
@@ -242,6 +244,11 @@ class ConsumerRunner:
         self.group_prefix = group_prefix
         self.committers: list[OffsetCommitter] = []
 
+    @staticmethod
+    def wanted_by(handler: Handler) -> frozenset[str] | None:
+        """The type names the handler takes (None: all), from its event classes."""
+        return accepted(getattr(handler, "event_types", None))
+
     def group_id(self, handler: Handler) -> str:
         return f"{self.group_prefix}-{self.service}-{handler.name}"
 
@@ -336,7 +343,7 @@ class ConsumerRunner:
     async def _apply_batch(self, handler: Handler, decoded: list[tuple[int, RecordRef, Envelope]]) -> list[int]:
         """One transaction: claims and checkpoints in one statement, then each claimed event's effect in order.
         Returns the indexes of the records applied."""
-        wanted = getattr(handler, "event_types", None)
+        wanted = self.wanted_by(handler)
         take = [(i, r, e) for i, r, e in decoded if wanted is None or e.type in wanted]
         last: dict[tuple[str, int], tuple[int, object]] = {}
         for _, r, e in decoded:  # ignored events move the checkpoint too, without an event time
@@ -390,7 +397,7 @@ class ConsumerRunner:
             return await self._handle(handler, record, event)
 
     async def _handle(self, handler: Handler, record: RecordRef, envelope: Envelope) -> bool:
-        if (wanted := getattr(handler, "event_types", None)) is not None and envelope.type not in wanted:
+        if (wanted := self.wanted_by(handler)) is not None and envelope.type not in wanted:
             IGNORED.labels(self.service, handler.name, envelope.type).inc()
             await self._advance(handler, record)
             return False

@@ -1,11 +1,12 @@
 """Handlers chosen by event class (a contract's models, e.g. kim_schemas.cases.CaseOpened), never by a type string
 written out: `by_type({CaseOpened: opened, CaseClosed: closed})` is the {event type: handler} map a projection or a
-consumer looks an envelope's `type` up in, `types_of(CaseOpened, CaseClosed)` the set of types a consumer takes (its
-`event_types`). A renamed or removed event class then fails at import, not silently at run time."""
+consumer looks an envelope's `type` up in, `types_of(CaseOpened, CaseClosed)` the set of type names of some classes. A
+consumer's `event_types` (kim_runtime.consumer.Handler, Projection) are event classes; the runner reads them with
+`accepted`. A renamed or removed event class then fails at import, not silently at run time."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 V = TypeVar("V")
@@ -23,3 +24,11 @@ def types_of(*event_classes: Any) -> frozenset[str]:
 def by_type(handlers: Mapping[Any, V]) -> dict[str, V]:
     """{event class: handler} as {event type: handler}, in the same order."""
     return {type_of(c): h for c, h in handlers.items()}
+
+
+def accepted(event_types: Iterable[Any] | None) -> frozenset[str] | None:
+    """The type names a consumer takes, from its `event_types`: event classes (a type name already derived from
+    one, e.g. by `types_of` or `by_type`, is taken as it is); None: every type."""
+    if event_types is None:
+        return None
+    return frozenset(t if isinstance(t, str) else type_of(t) for t in event_types)

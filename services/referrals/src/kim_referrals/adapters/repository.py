@@ -1,22 +1,33 @@
 """Loading and saving referrals: the referral's events, its partner's view, and its read-model row in one go.
 
-The referral's own stream (id = referral id) holds the kim.referrals events. What its partner is told lives in a
-stream of its own under the partner's ids (see partner_stream.py), appended in the same transaction, so a partner
-sees a change exactly when it commits. The stream's version is the staff side's ETag; the partner stream's version
-is the partner API's.
+The referral's own stream (id = referral id) holds the kim.referrals events, loaded and appended through the
+runtime's Repository (kim_runtime.commands) inside the command's UnitOfWork (or the consumer's transaction). What its
+partner is told lives in a stream of its own under the partner's ids (see partner_stream.py), appended in the same
+transaction, so a partner sees a change exactly when it commits. The stream's version is the staff side's ETag; the
+partner stream's version is the partner API's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-import asyncpg
-from kim_runtime.commands import CommandContext
+from kim_runtime.commands import CommandContext, Repository, UnitOfWork, connection
 from kim_runtime.envelope import Envelope
 from kim_runtime.store import EventStore
-from kim_schemas import parse
+from kim_schemas import parse, partner
 from kim_schemas.base import Event
+from kim_schemas.referrals import (
+    AppointmentScheduled,
+    ConsentChecked,
+    ReferralAccepted,
+    ReferralClosed,
+    ReferralDeclined,
+    ReferralOutcomeReported,
+    ReferralRequested,
+    ReferralRevoked,
+)
 
 from ..domain.partner_view import Shown, fold
 from ..domain.referral import Referral
@@ -25,14 +36,19 @@ from .events import SOURCE
 from .partner_ids import PartnerIds
 from .partner_stream import PartnerStream
 
-REFERRAL_EVENTS = "kim.referrals."
-PARTNER_EVENTS = "kim.partner."
+# what a referral's stream holds for the referral (streams from before contract 2.0.0 also hold its partner events,
+# which the referral passes over)
+REFERRAL_EVENTS = (ConsentChecked, ReferralRequested, ReferralAccepted, ReferralDeclined, AppointmentScheduled,
+                   ReferralOutcomeReported, ReferralClosed, ReferralRevoked)
+PARTNER_EVENT_TYPES = frozenset(m.event_type for m in vars(partner).values()
+                                if isinstance(m, type) and issubclass(m, Event) and hasattr(m, "event_type")
+                                and m.service() == "partner")
 
 
 def partner_events(stream: Sequence[Envelope]) -> list[tuple[int, Event]]:
     """(version, event) of a partner stream's published events (an old stream's link at version 1 is skipped)."""
     return [(e.stream_version, parse(e.type, e.schema_version, e.data)) for e in stream
-            if e.type.startswith(PARTNER_EVENTS)]
+            if e.type in PARTNER_EVENT_TYPES]
 
 
 @dataclass
@@ -46,45 +62,45 @@ class Loaded:
 
 
 class ReferralRepository:
+    """`uow`: the command's UnitOfWork, or the connection of a transaction the caller holds (the kim.cases
+    consumer's, the scheduler's)."""
+
     def __init__(self, store: EventStore, pseudonym_secret: str, schema_base: str = partner_stream.DEFAULT_SCHEMA_BASE,
                  *, tables=referral_sql):
         self.store, self.tables = store, tables
+        self.referrals = Repository(store, Referral, source=SOURCE, kinds=REFERRAL_EVENTS, skip_others=True)
         self.pseudonym_secret = pseudonym_secret
         self.schema_base = schema_base  # the partner API's address: ce_dataschema of partner events
 
     def partner_ids(self, organisation_id: str) -> PartnerIds:
         return PartnerIds(self.pseudonym_secret, organisation_id)
 
-    async def load(self, conn: asyncpg.Connection, referral_id: str) -> Loaded | None:
+    async def load(self, uow: UnitOfWork | Any, referral_id: str) -> Loaded | None:
+        conn = connection(uow)
         row = await self.tables.referral(conn, referral_id)
         if row is None:
             return None
-        stream = await self.store.read_stream(referral_id, conn=conn)
-        mine = [e for e in stream if e.type.startswith(REFERRAL_EVENTS)]  # older rows also hold partner events
-        events = [parse(e.type, e.schema_version, e.data) for e in mine]
+        referral, mine = await self.referrals.load_with_envelopes(referral_id, uow)
         ids = self.partner_ids(row["to_organisation_id"])
         # rows from before per-partner ids have none stored: the derivation gives the same id every time
         partner = PartnerStream(ids, row["partner_referral_id"] or ids.referral(referral_id), row["partner_version"])
-        return Loaded(Referral.from_events(referral_id, events), stream[-1].stream_version,
-                      mine[0].subject if mine else None, row["client_pseudonym"], partner,
+        return Loaded(referral, referral.version, mine[0].subject if mine else None, row["client_pseudonym"], partner,
                       await self.shown(conn, partner.referral_id))
 
-    async def shown(self, conn: asyncpg.Connection, partner_referral_id: str) -> Shown:
+    async def shown(self, uow: UnitOfWork | Any, partner_referral_id: str) -> Shown:
         """The partner's current view of one referral, from its partner stream."""
-        return fold(partner_events(await self.store.read_stream(partner_referral_id, conn=conn)))
+        return fold(partner_events(await self.store.read_stream(partner_referral_id, conn=connection(uow))))
 
     async def append(
-        self, conn: asyncpg.Connection, referral: Referral, events: Sequence[Event], partner_events: Sequence[Event],
+        self, uow: UnitOfWork | Any, referral: Referral, events: Sequence[Event], partner_events: Sequence[Event],
         *, expected_version: int, ctx: CommandContext, client_id: str | None, pseudonym: str, partner: PartnerStream,
     ) -> tuple[int, int]:
         """Append the referral's events (kim.referrals), then its partner's view; returns both new versions."""
         if not events:
             return expected_version, partner.version
-        await self.store.append(
-            referral.referral_id, [ctx.wrap(e, source=SOURCE, subject=client_id) for e in events], expected_version, conn=conn
-        )
+        await self.referrals.append(referral.referral_id, expected_version, events, ctx, uow=uow, subject=client_id)
         partner_version = await partner_stream.append(
-            self.store, conn, partner, partner_events, ctx, internal_referral_id=referral.referral_id,
+            self.store, connection(uow), partner, partner_events, ctx, internal_referral_id=referral.referral_id,
             case_id=referral.case_id, pseudonym=pseudonym, schema_base=self.schema_base,
         )
         return expected_version + len(events), partner_version

@@ -1,4 +1,5 @@
-"""Command handlers: load, decide, append (with the expected version) and update the read model, in one transaction."""
+"""Command handlers: load, decide, append (with the expected version) and update the read model, in one unit of work
+(kim_runtime.commands.UnitOfWork: one transaction with the outbox rows of the appends)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-import asyncpg
-from kim_runtime.commands import CommandContext
+from kim_runtime.commands import Aggregate, CommandContext, Repository, UnitOfWork, connection
 from kim_runtime.envelope import utcnow
 from kim_runtime.errors import ConcurrencyConflict, NotFound, check_expected
 from kim_runtime.store import EventStore, must_record
@@ -48,31 +48,33 @@ class ReferralCommands:
     in-memory ones, tests/unit/referrals/test_handlers.py). `cases`: the cases service, which decides on consents
     (adapters/cases_client.py; unit tests give a stand-in with the same consent_decision)."""
 
-    def __init__(self, pool: asyncpg.Pool, store: EventStore, *, pseudonym_secret: str, cases: CasesClient,
+    def __init__(self, store: EventStore, *, pseudonym_secret: str, cases: CasesClient,
                  clock: Callable[[], datetime] = utcnow, schema_base: str | None = None, tables=referral_sql,
                  gate=gate_sql, credential_issued: Callable[[str, str], None] | None = None):
-        self.pool, self.store, self.clock, self.tables, self.gate = pool, store, clock, tables, gate
+        self.store, self.clock, self.tables, self.gate = store, clock, tables, gate
         self.credential_issued = credential_issued  # told of each new partner credential once it is committed
         self.cases = cases
         self.repo = ReferralRepository(store, pseudonym_secret, *([schema_base] if schema_base else []), tables=tables)
+        # the other streams this service appends to: a partner's registry stream, a refused request's decision, a
+        # referral's follow-ups (nothing is rebuilt from them here: appended at their version, no aggregate)
+        self.records = Repository(store, Aggregate, source=SOURCE)
 
     async def register_partner(self, registered: PartnerRegistered, ctx: CommandContext) -> int:
-        async with self.pool.acquire() as conn, conn.transaction():
-            known = await self.tables.partner(conn, registered.organisation_id) is not None
+        async with UnitOfWork(self.store) as uow:
+            known = await self.tables.partner(uow.conn, registered.organisation_id) is not None
             events = partner.register(known, registered)
-            envs = [ctx.wrap(e, source=SOURCE, subject=None) for e in events]
-            await self.store.append(registered.organisation_id, envs, 0, conn=conn)
-            await self.tables.add_partner(conn, registered)
-            return len(envs)
+            await self.records.append(registered.organisation_id, 0, events, ctx, uow=uow)
+            await self.tables.add_partner(uow.conn, registered)
+            return len(events)
 
     async def issue_partner_credential(self, issued: PartnerCredentialIssued, ctx: CommandContext) -> None:
         """Record a registered partner's new API credential (the one its tokens must carry from now on)."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            if await self.tables.partner(conn, issued.organisation_id) is None:
+        async with UnitOfWork(self.store) as uow:
+            if await self.tables.partner(uow.conn, issued.organisation_id) is None:
                 raise NotFound(f"no partner {issued.organisation_id} is registered: register it first "
                                "(POST /partners, or kim partner onboard with --name and --kind)")
-            version = await self.store.stream_version(issued.organisation_id, conn=conn)
-            await self.store.append(issued.organisation_id, [ctx.wrap(issued, source=SOURCE, subject=None)], version, conn=conn)
+            version = await self.store.stream_version(issued.organisation_id, conn=uow.conn)
+            await self.records.append(issued.organisation_id, version, [issued], ctx, uow=uow)
         if self.credential_issued is not None:
             self.credential_issued(issued.organisation_id, issued.credential_id)
 
@@ -98,14 +100,14 @@ class ReferralCommands:
         checked = decision(refused.granted, request_id=request_id, referral_id=None, case_id=cmd.case_id,
                            recipient=cmd.to_organisation_id, purpose=cmd.purpose, categories=cmd.data_categories,
                            today=now.date(), reasons=refused.missing, checked_at=now)
-        async with self.pool.acquire() as conn, conn.transaction():
-            case = await self.gate.case(conn, cmd.case_id)
-            ctx = _with_municipality(ctx, case["municipality"] if case else None)
-            await self.store.append(request_id, [ctx.wrap(checked, source=SOURCE, subject=case["client_id"] if case else None)],
-                                    0, conn=conn)
+        async with UnitOfWork(self.store) as uow:
+            case = await self.gate.case(uow.conn, cmd.case_id)
+            await self.records.append(request_id, 0, [checked], ctx.in_municipality(case and case["municipality"]),
+                                      uow=uow, subject=case["client_id"] if case else None)
 
     async def _request(self, cmd: RequestReferral, ctx: CommandContext, now: datetime) -> tuple[str, int]:
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with UnitOfWork(self.store) as uow:
+            conn = uow.conn
             case = await refusals.referable_case(conn, cmd.case_id, self.gate)
             if await self.tables.partner(conn, cmd.to_organisation_id) is None:
                 raise NotFound(f"partner organisation {cmd.to_organisation_id} is not registered; "
@@ -127,16 +129,16 @@ class ReferralCommands:
             refs = PartnerRefs(ids.referral(referral.referral_id), ids.client(case["client_id"]),
                                ids.consent(consent.consent_id))
             offer = partner_view.offered(requested, refs=refs, facts=await self.gate.client_facts(conn, case))
-            ctx = _with_municipality(ctx, case["municipality"])
+            ctx = ctx.in_municipality(case["municipality"])
             version, partner_version = await self.repo.append(
-                conn, referral, events, [offer], expected_version=0, ctx=ctx, client_id=case["client_id"],
+                uow, referral, events, [offer], expected_version=0, ctx=ctx, client_id=case["client_id"],
                 pseudonym=refs.client_pseudonym, partner=PartnerStream(ids, refs.referral_id, 0))
             await self.tables.add_referral(conn, referral, pseudonym=refs.client_pseudonym, requested_at=now,
                                             version=version,
                                             partner=PartnerStream(ids, refs.referral_id, partner_version))
             return referral.referral_id, version
 
-    async def _consent(self, conn: asyncpg.Connection, cmd: RequestReferral, ctx: CommandContext,
+    async def _consent(self, conn, cmd: RequestReferral, ctx: CommandContext,
                        now: datetime) -> GateAnswer:
         """The cases service's decision (it owns the consents and their dates), then the consent's row locked FOR
         SHARE until this request commits. A withdrawal or expiry the cases consumer handled after the cases service
@@ -154,11 +156,12 @@ class ReferralCommands:
         return answer
 
     async def decide(self, referral_id: str, decision: Decision, ctx: CommandContext, *, expected_version: int | None,
-                     conn: asyncpg.Connection | None = None) -> int:
-        """Apply one decision to a referral (the case side); returns the referral's new version (its ETag)."""
+                     conn=None) -> int:
+        """Apply one decision to a referral (the case side); returns the referral's new version (its ETag). `conn`:
+        a transaction the caller holds (the kim.cases consumer's); None: a unit of work of its own."""
         if conn is None:
-            async with self.pool.acquire() as c, c.transaction():
-                return await self.decide(referral_id, decision, ctx, expected_version=expected_version, conn=c)
+            async with UnitOfWork(self.store) as uow:
+                return await self.decide(referral_id, decision, ctx, expected_version=expected_version, conn=uow)
         loaded = await self.repo.load(conn, referral_id)
         if loaded is None:
             raise NotFound(f"referral {referral_id} does not exist")
@@ -172,21 +175,21 @@ class ReferralCommands:
 
         Another partner's referral answers exactly like an unknown one, and no answer names the internal id.
         """
-        async with self.pool.acquire() as conn, conn.transaction():
-            row = await self.tables.referral_of_partner(conn, organisation_id, partner_referral_id)
-            loaded = await self.repo.load(conn, row["referral_id"]) if row is not None else None
+        async with UnitOfWork(self.store) as uow:
+            row = await self.tables.referral_of_partner(uow.conn, organisation_id, partner_referral_id)
+            loaded = await self.repo.load(uow, row["referral_id"]) if row is not None else None
             if loaded is None:
                 raise NotFound(f"referral {partner_referral_id} does not exist")
             refuse_if_revoked(partner_referral_id, row, loaded.shown)
             check_expected(partner_referral_id, expected_version, loaded.partner.version)
             try:
-                _, partner_version = await self._save(conn, loaded, decision(loaded.referral, self.clock()), ctx)
+                _, partner_version = await self._save(uow, loaded, decision(loaded.referral, self.clock()), ctx)
             except ConcurrencyConflict:  # the referral's own stream moved: say so under the partner's id
                 raise ConcurrencyConflict(partner_referral_id, loaded.partner.version, None) from None
             return partner_version
 
     async def follow_up(self, referral_id: str, decision: Callable[[Referral], list[Event]], ctx: CommandContext, *,
-                        conn: asyncpg.Connection) -> None:
+                        conn) -> None:
         """A follow-up (Wiedervorlage) the scheduler records: decided on the referral as it is now, appended to the
         referral's follow-up stream (wv-<referral id>), so the referral's version and its partner's view stay."""
         loaded = await self.repo.load(conn, referral_id)
@@ -194,21 +197,16 @@ class ReferralCommands:
         if not events:
             return
         stream = events[0].stream_id()
-        ctx = _with_municipality(ctx, await self.gate.municipality_of(conn, loaded.referral.case_id))
-        await self.store.append(stream, [ctx.wrap(e, source=SOURCE, subject=loaded.client_id) for e in events],
-                                await self.store.stream_version(stream, conn), conn=conn)
+        ctx = ctx.in_municipality(await self.gate.municipality_of(conn, loaded.referral.case_id))
+        await self.records.append(stream, await self.store.stream_version(stream, conn), events, ctx, uow=conn,
+                                  subject=loaded.client_id)
 
-    async def _save(self, conn: asyncpg.Connection, loaded: Loaded, events: list[Event],
-                    ctx: CommandContext) -> tuple[int, int]:
-        referral = loaded.referral
-        ctx = _with_municipality(ctx, await self.gate.municipality_of(conn, referral.case_id))
+    async def _save(self, uow, loaded: Loaded, events: list[Event], ctx: CommandContext) -> tuple[int, int]:
+        referral, conn = loaded.referral, connection(uow)
+        ctx = ctx.in_municipality(await self.gate.municipality_of(conn, referral.case_id))
         to_partner = partner_view.changes(loaded.shown.snapshot, loaded.partner.version, events)
         version, partner_version = await self.repo.append(
-            conn, referral, events, to_partner, expected_version=loaded.version, ctx=ctx,
+            uow, referral, events, to_partner, expected_version=loaded.version, ctx=ctx,
             client_id=loaded.client_id, pseudonym=loaded.pseudonym, partner=loaded.partner)
         await self.tables.update_referral(conn, referral, version, replace(loaded.partner, version=partner_version))
         return version, partner_version
-
-
-def _with_municipality(ctx: CommandContext, municipality: str | None) -> CommandContext:
-    return ctx.in_municipality(municipality)
