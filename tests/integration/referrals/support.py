@@ -77,13 +77,14 @@ async def consented_case(client, cases, recipient: str, *, purposes: list[str],
 
 
 @contextlib.asynccontextmanager
-async def referrals_service(dsn: str, bootstrap: str, *, clock=None,
-                            cases_transport=None) -> AsyncIterator[httpx.AsyncClient]:
+async def referrals_service(dsn: str, bootstrap: str, *, clock=None, cases_transport=None,
+                            **overrides) -> AsyncIterator[httpx.AsyncClient]:
     """The referrals service in-process; with `clock` (kim_runtime.scheduler.ManualClock) its deadlines follow it;
     with `cases_transport` it reaches the cases service's internal paths through it (an in-process cases app,
-    with_cases.cases_service's `.internal`); without, the CasesStandIn's consent decisions answer."""
+    with_cases.cases_service's `.internal`); without, the CasesStandIn's consent decisions answer. `overrides`:
+    other ReferralSettings (e.g. a consumer group prefix of the test's own)."""
     settings = ReferralSettings(database_url=dsn, kafka_bootstrap=bootstrap, auth_secret=SECRET,
-                                pseudonym_secret="test-pseudonym-secret")
+                                pseudonym_secret="test-pseudonym-secret", **overrides)
     app = build_app(settings)
     app.state.cases.transport = cases_transport or httpx.ASGITransport(app=STAND_IN_DECISIONS.app)
     if clock is not None:

@@ -28,6 +28,7 @@ async def cases_service(stack):
                                             kafka_bootstrap=stack.kafka_bootstrap, auth_secret=SECRET))
         async with app.router.lifespan_context(app):
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cases") as http:
+                http.database_url = stack.database_url(name)  # for a test that reads its store (kim replay)
                 yield http
     finally:
         await drop_database(stack.postgres_url, name)

@@ -82,6 +82,9 @@ class Gate:
                                "team_organisation_id": "stadt-luenen", "closed_on": None,
                                "residence_status": "aufenthaltserlaubnis", "rechtskreis": "sgb2"} | fields
 
+    async def hold_live(self, conn):
+        return None
+
     async def lock_case(self, conn, case_id):
         return self.cases.get(case_id)
 

@@ -59,7 +59,7 @@ class Tables:
         return sum(shares, Decimal(0)) if shares else None
 
     # caseload_sql
-    async def case(self, conn, case_id):
+    async def case(self, conn, case_id, **_):
         return self.cases.get(case_id)
 
     async def set_manager(self, conn, case_id, staff_member_id, since, **_):
@@ -67,13 +67,16 @@ class Tables:
         self.cases[case_id]["staff_member_id"] = staff_member_id
         return {s for s in (before, staff_member_id) if s}
 
-    async def lock_caseload(self, conn, staff_member_id):
+    async def hold_live(self, conn):
+        return None
+
+    async def lock_caseload(self, conn, staff_member_id, **_):
         return self.caseloads.setdefault(staff_member_id, {"over_limit": False})
 
-    async def active_cases(self, conn, staff_member_id):
+    async def active_cases(self, conn, staff_member_id, **_):
         return sum(1 for x in self.cases.values() if x["staff_member_id"] == staff_member_id and x["status"] == "open")
 
-    async def save_caseload(self, conn, staff_member_id, active, share, limit, over):
+    async def save_caseload(self, conn, staff_member_id, active, share, limit, over, **_):
         self.caseloads[staff_member_id] = {"over_limit": over, "active_cases": active, "limit": limit}
 
     async def stream_version(self, conn, stream_id):
@@ -95,7 +98,8 @@ def tables(store, monkeypatch) -> Tables:
     t = Tables(store)
     for name in ("lock", "save_grant", "save_position", "grant_loads"):
         monkeypatch.setattr(staffing_sql, name, getattr(t, name))
-    for name in ("case", "set_manager", "lock_caseload", "active_cases", "save_caseload", "stream_version"):
+    for name in ("case", "set_manager", "hold_live", "lock_caseload", "active_cases", "save_caseload",
+                 "stream_version"):
         monkeypatch.setattr(caseload_sql, name, getattr(t, name))
     monkeypatch.setattr(caseload, "staff_share", t.staff_share)
     return t

@@ -5,7 +5,7 @@ of a case's life: register client, open case, consent, assessment, referral (to 
 takes the next step of a case that is ready for it (the mix's stage in turn, else any ready case, else a new
 client), so the rate holds however slowly answers come. Per rate: achieved rate, errors by status, HTTP
 p50/p90/p99 and "accepted → visible" latencies: the case in the reporting projection (reporting_cases.cases) and in
-staffing's caseload (caseload_cases), both read from the services' databases, and the referral on the partner
+staffing's caseload (caseload.caseload_cases), both read from the services' databases, and the referral on the partner
 topic (its record key is the partner's referral id). Also: idle CPU of each process over 30 s at rest, and the
 write path (POST /clients, closed loop) against a minimal FastAPI + asyncpg endpoint inserting one row per request,
 measured before the steps on a system at rest. Requests go through kim_cli.bench_http (not httpx, whose pool was the
@@ -42,7 +42,7 @@ DRAIN_S = 15.0
 HTTP_TIMEOUT_S = 30.0
 SETTLE_S = 20.0
 VIEWS = {"reporting": ("kim_reporting", "SELECT case_id FROM reporting_cases.cases WHERE case_id = ANY($1)"),
-         "staffing": ("kim_staffing", "SELECT case_id FROM caseload_cases WHERE case_id = ANY($1)")}
+         "staffing": ("kim_staffing", "SELECT case_id FROM caseload.caseload_cases WHERE case_id = ANY($1)")}
 
 
 def _own_cpu() -> float:

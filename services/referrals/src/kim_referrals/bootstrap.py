@@ -1,5 +1,6 @@
 """Composition root of the referrals service: once the runtime has its pool and store, `compose` builds the command
-handlers and hands them to the routes (app.state), the kim.cases consumer and the scheduler (kim_runtime.service)."""
+handlers and hands them to the routes (app.state), the consent gate (the kim.cases process manager) and the scheduler
+(kim_runtime.service)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from .adapters import referral_sql
 from .adapters.cases_client import CasesClient
 from .adapters.credential_cache import PartnerCredentialCache
 from .application import deadlines
-from .application.cases_events import CasesEventHandler
+from .application.cases_events import ConsentGate
 from .application.commands import ReferralCommands
 from .entrypoints import routes
 from .settings import ReferralSettings
@@ -23,7 +24,7 @@ def build_app(settings: ReferralSettings | None = None) -> FastAPI:
         commands = ReferralCommands(runtime.store, pseudonym_secret=settings.pseudonym_secret,
                                     schema_base=settings.public_url, credential_issued=partner_credentials.issued,
                                     cases=cases)
-        return Wiring(state={"commands": commands}, handlers=[CasesEventHandler(commands)],
+        return Wiring(state={"commands": commands}, projections=[ConsentGate(commands)],
                       deadline_handlers=deadlines.handlers(commands))
 
     runtime = ServiceRuntime(settings, migrations_package="kim_referrals", compose=compose,

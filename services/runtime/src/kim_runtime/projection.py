@@ -28,17 +28,17 @@ class Projection:
     """Subclass: set name, topics and ddl (statements using {schema}); implement apply (and apply_batch for speed).
 
     `apply` gets only events the contract's models have read (`event.event` is the model, `event.data` its dump).
-    `event_types` names the types it takes (the live consumer passes over and counts the others; None: every type;
+    `event_types`: the event classes it takes (the live consumer passes over and counts the others; None: every type;
     a rebuild hands every valid event to apply_batch); `contract` is the event contract (None: kim_schemas).
     """
 
     name: str
     topics: Sequence[str]
     ddl: str = ""
-    event_types: Collection[str] | None = None
+    event_types: Collection[type] | None = None  # event classes (dispatch.accepted)
     contract: Contract | None = None
 
-    async def apply(self, conn: asyncpg.Connection, schema: str, envelope: Envelope) -> None:
+    async def apply(self, conn: asyncpg.Connection, schema: str, envelope: Envelope) -> object:
         raise NotImplementedError
 
     async def apply_batch(self, conn: asyncpg.Connection, schema: str, envelopes: Sequence[Envelope]) -> None:
@@ -53,8 +53,24 @@ class Projection:
             await conn.execute(self.ddl.format(schema=f'"{schema}"'))
 
 
+class ProcessManager(Projection):
+    """A projection that also acts on what it sees (a policy, a process manager): its tables are state like any
+    projection's, rebuilt from the history by `kim replay` into a fresh schema and swapped in; live, after `apply`
+    changed them, `react` decides and may append events, on the consumer's connection, so a decision commits with the
+    event's inbox claim and is taken once per event even when Kafka redelivers.
+
+    A rebuild only applies (apply_batch) and never reacts: what the process decided back then is in its store
+    already. So that its state holds what it decided (e.g. what it last announced), a subclass reads its own
+    events back as state: its service's topic is in `topics` and `apply` takes those events, which the live
+    consumer may leave out of `event_types` (live, `react` wrote that state when it decided). A replay therefore
+    appends nothing."""
+
+    async def react(self, conn: asyncpg.Connection, schema: str, envelope: Envelope, applied: object) -> None:
+        """Live only, after `apply` (whose result is `applied`), in the same transaction."""
+
+
 class ProjectionHandler:
-    """Adapts a Projection to the ConsumerRunner's Handler protocol for live updates."""
+    """Adapts a Projection (or a ProcessManager) to the ConsumerRunner's Handler protocol for live updates."""
 
     def __init__(self, projection: Projection):
         self.projection = projection
@@ -65,7 +81,10 @@ class ProjectionHandler:
         self.advisory_lock = lock_key(projection.name)
 
     async def handle(self, conn: asyncpg.Connection, envelope: Envelope) -> None:
-        await self.projection.apply(conn, f'"{self.projection.name}"', envelope)
+        schema = f'"{self.projection.name}"'
+        applied = await self.projection.apply(conn, schema, envelope)
+        if isinstance(self.projection, ProcessManager):
+            await self.projection.react(conn, schema, envelope, applied)
 
 
 async def prepare_rebuild(conn: asyncpg.Connection, projection: Projection, *, resume: bool) -> str:

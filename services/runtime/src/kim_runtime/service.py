@@ -64,11 +64,14 @@ class Wiring:
     """What a service's `compose` builds once the pool and the store exist, handed to the app and the runtime.
 
     `state`: set on `app.state` for the routes (e.g. the command handlers); `handlers`: consumers of Kafka topics
-    (kim_runtime.consumer.Handler); `deadline_handlers`: deadline kind -> what fires (kim_runtime.scheduler);
-    `closers`: awaited first at stop, for what the service started itself."""
+    (kim_runtime.consumer.Handler); `projections`: projections and process managers that need what compose built
+    (a process manager appends to the store), consumed like the runtime's own and rebuilt by `kim replay`;
+    `deadline_handlers`: deadline kind -> what fires (kim_runtime.scheduler); `closers`: awaited first at stop, for
+    what the service started itself."""
 
     state: Mapping[str, Any] = field(default_factory=dict)
     handlers: Sequence[Handler] = ()
+    projections: Sequence[Projection] = ()
     deadline_handlers: Mapping[str, FireHandler] = field(default_factory=dict)
     closers: Sequence[Callable[[], Awaitable[None]]] = ()
 
@@ -141,7 +144,11 @@ class ServiceRuntime:
                 await derive_once(self.store, self.schedule)
         if self.compose is not None:
             self.wiring = await self.compose(self)
-            for handler in self.wiring.handlers:
+            async with self.pool.acquire() as conn, db.migration_lock(conn):
+                for projection in self.wiring.projections:
+                    await projection.create_schema(conn)
+            self.projections += self.wiring.projections
+            for handler in [*self.wiring.handlers, *map(ProjectionHandler, self.wiring.projections)]:
                 self.handlers.append(handler)
                 self.consumers.add(handler)
             self.deadline_handlers |= self.wiring.deadline_handlers

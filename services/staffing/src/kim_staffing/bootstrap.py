@@ -20,7 +20,7 @@ def build_app(settings: StaffingSettings | None = None) -> FastAPI:
     async def compose(runtime: ServiceRuntime) -> Wiring:
         return Wiring(state={"staffing": Staffing(runtime.store, limit_per_vza=limit),
                              "case_managers": CaseManagers(runtime.store, limit_per_vza=limit)},
-                      handlers=[CaseloadPolicy(runtime.store, limit)])
+                      projections=[CaseloadPolicy(runtime.store, limit)])
 
     runtime = ServiceRuntime(settings, migrations_package="kim_staffing", compose=compose)
     return service_app(runtime, "KIM Hub staffing", routers=routes.ROUTERS, install=routes.install)

@@ -8,6 +8,7 @@ import asyncpg
 from kim_schemas.referrals import PartnerCredentialIssued, PartnerRegistered
 
 from ..domain.referral import Referral
+from . import gate_sql
 from .partner_stream import PartnerStream
 
 
@@ -86,7 +87,7 @@ async def open_referral_ids(conn: asyncpg.Connection, *, case_id: str | None = N
                             consent_id: str | None = None, client_id: str | None = None) -> list[str]:
     """Open referrals of a case, resting on a consent, or of any case of a client."""
     if client_id is not None:
-        where = "case_id IN (SELECT case_id FROM gate_cases WHERE client_id = $1)"
+        where = f"case_id IN (SELECT case_id FROM {gate_sql.CASES} WHERE client_id = $1)"
         value = client_id
     else:
         column, value = ("case_id", case_id) if case_id is not None else ("consent_id", consent_id)

@@ -108,6 +108,7 @@ class ReferralCommands:
     async def _request(self, cmd: RequestReferral, ctx: CommandContext, now: datetime) -> tuple[str, int]:
         async with UnitOfWork(self.store) as uow:
             conn = uow.conn
+            await self.gate.hold_live(conn)  # the gate's rows it locks stay the live ones until it commits
             case = await refusals.referable_case(conn, cmd.case_id, self.gate)
             if await self.tables.partner(conn, cmd.to_organisation_id) is None:
                 raise NotFound(f"partner organisation {cmd.to_organisation_id} is not registered; "

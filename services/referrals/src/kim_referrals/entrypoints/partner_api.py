@@ -21,7 +21,7 @@ from kim_runtime.policy import authorize
 from kim_schemas.codes import PERSON_FIELDS, EndedReason
 from kim_schemas.partner import PartnerReferralSnapshot
 
-from ..adapters import referral_sql
+from ..adapters import gate_sql, referral_sql
 from ..application import views
 from ..application.commands import Decision
 from .deps import commands, context
@@ -65,9 +65,9 @@ async def person(referral_id: str, request: Request, principal: Principal = Depe
         if row is None:
             raise NotFound(f"referral {referral_id} does not exist")
         [shown] = await views.shown_many(conn, [referral_id])
-        client_id = await conn.fetchval("SELECT client_id FROM gate_cases WHERE case_id = $1", row["case_id"])
+        client_id = await conn.fetchval(f"SELECT client_id FROM {gate_sql.CASES} WHERE case_id = $1", row["case_id"])
         erased = client_id and await conn.fetchval(
-            "SELECT erased_at IS NOT NULL FROM gate_clients WHERE client_id = $1", client_id)
+            f"SELECT erased_at IS NOT NULL FROM {gate_sql.CLIENTS} WHERE client_id = $1", client_id)
     views.refuse_if_revoked(referral_id, row, shown)
     if erased:
         raise Gone(f"the client's data was erased: delete what you hold for referral {referral_id}",

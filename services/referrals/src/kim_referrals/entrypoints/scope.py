@@ -11,13 +11,13 @@ from fastapi import FastAPI, Request
 from kim_runtime.auth import Principal
 from kim_runtime.policy import Owner, Resource, owner_resolvers
 
-from ..adapters import referral_sql
+from ..adapters import gate_sql, referral_sql
 
 
 async def case_owner(request: Request, _: Principal, case_id: str) -> Owner | None:
     async with request.app.state.runtime.pool.acquire() as conn:
-        case = await conn.fetchrow("SELECT municipality, team_organisation_id FROM gate_cases WHERE case_id = $1",
-                                   case_id)
+        case = await conn.fetchrow(
+            f"SELECT municipality, team_organisation_id FROM {gate_sql.CASES} WHERE case_id = $1", case_id)
     return None if case is None else Owner(frozenset({(case["municipality"], case["team_organisation_id"])}))
 
 

@@ -21,6 +21,7 @@ class CaseManagers(Repositories):
                      seen: int | None) -> CaseAssignment:
         async with UnitOfWork(self.store) as uow:
             conn = uow.conn
+            await caseload_sql.hold_live(conn)  # it writes the caseload policy's live tables
             known = await caseload_sql.case(conn, case_id)
             if known is None:
                 raise NotFound(f"case {case_id} is not known to staffing (yet): it appears once the cases service "

@@ -13,6 +13,7 @@ from kim_runtime.commands import CommandContext, UnitOfWork
 from kim_runtime.errors import NotFound, RuleViolation, check_expected
 from kim_runtime.store import EventStore
 
+from ..adapters import caseload_sql
 from ..adapters import staffing_sql as sql
 from ..domain.grant import Grant
 from ..domain.position import Position, establish
@@ -107,5 +108,6 @@ class Staffing(Repositories):
 
     async def _after_occupancy_change(self, uow: UnitOfWork, ctx: CommandContext, position: Position, event) -> None:
         await self._append(uow, ctx, position, event, position.established.municipality)
+        await caseload_sql.hold_live(uow.conn)
         await reevaluate(uow.conn, self.store, event.staff_member_id, limit_per_vza=self.limit_per_vza, ctx=ctx,
                          at=datetime.now(UTC))

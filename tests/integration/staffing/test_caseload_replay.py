@@ -1,0 +1,105 @@
+"""The caseload policy is a projection like any other: built through the live path (the cases service over Kafka,
+staffing's own commands), its tables dropped, `kim replay --service staffing --from store` rebuilds the same rows from
+the two stores; the limit events it announced live are not announced again (a replay appends no event), twice."""
+
+from __future__ import annotations
+
+import pytest
+from kim_runtime import db
+from kim_runtime.auth import Role
+
+from ..audit import cli
+from .conftest import eventually, running, token, uid
+from .test_with_cases_service import LUENEN, as_manager, cases_service, open_case
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+LEAD = token(Role.ADMIN)  # unscoped: the cases are stadt-luenen's, the position the Kreis's
+COLUMNS = {"caseload_cases": "case_id, staff_member_id, municipality, baustein, status, manager_since, "
+                             "team_organisation_id",
+           "caseloads": "staff_member_id, active_cases, vza_share, case_limit, over_limit"}  # all but updated_at
+
+
+async def rows(dsn: str) -> dict[str, list[tuple]]:
+    conn = await db.connect(dsn)
+    try:
+        return {table: [tuple(r) for r in await conn.fetch(f"SELECT {cols} FROM caseload.{table} ORDER BY 1")]
+                for table, cols in COLUMNS.items()}
+    finally:
+        await conn.close()
+
+
+async def count_events(dsn: str) -> int:
+    conn = await db.connect(dsn)
+    try:
+        return await conn.fetchval("SELECT count(*) FROM events")
+    finally:
+        await conn.close()
+
+
+async def test_replay_rebuilds_the_caseload_and_announces_nothing_again(stack, fresh_db, kafka_bootstrap):
+    anna, ben, cem = uid("cm"), uid("cm"), uid("cm")
+    async with cases_service(stack) as cases:
+        await build_through_the_live_path(cases, fresh_db, kafka_bootstrap, anna, ben, cem)
+        await drop_and_replay_twice(fresh_db, cases.database_url, anna, ben, cem)
+
+
+async def build_through_the_live_path(cases, fresh_db: str, kafka_bootstrap: str, anna: str, ben: str, cem: str):
+    position = uid("pos")
+    async with running(fresh_db, kafka_bootstrap, caseload_limit_per_vza=2) as staffing:
+        read = as_manager(anna)
+
+        async def load(staff: str, active: int, over: bool):
+            r = await staffing.get(f"/caseloads/{staff}", headers=read)
+            ok = r.status_code == 200 and r.json()["active_cases"] == active and r.json()["over_limit"] is over
+            return r.json() if ok else None
+
+        opened = [await open_case(cases, as_manager(anna)) for _ in range(3)]
+        await eventually(lambda: load(anna, 3, True))  # limit 2: CaseloadLimitExceeded
+        # staffing's own command: a case moves to ben (CaseManagerAssigned), anna is back within her limit
+        r = await staffing.put(f"/cases/{opened[0]}/case-manager", json={"staff_member_id": ben}, headers=LEAD)
+        assert r.status_code == 200, r.text
+        await eventually(lambda: load(anna, 2, False))
+        # a half-time share halves anna's limit (1): filling the position re-checks her caseload
+        body = {"position_id": position, "baustein": "2", "vza": "1.0", "host_organisation_id": "kreis-unna",
+                "municipality": LUENEN, "funding_source": "anderes_programm", "grant_id": None,
+                "valid_from": "2025-01-01"}
+        assert (await staffing.post("/positions", json=body, headers=LEAD)).status_code == 201
+        r = await staffing.post(f"/positions/{position}/fill", headers={**LEAD, "If-Match": '"1"'},
+                                json={"staff_member_id": anna, "vza_share": "0.5", "filled_on": "2025-01-01"})
+        assert r.status_code == 200, r.text
+        await eventually(lambda: load(anna, 2, True))
+        moved = await cases.post(f"/cases/{opened[1]}/transfer", headers=as_manager(anna), json={
+            "municipality": LUENEN, "team": "stadt", "team_organisation_id": "stadt-luenen", "case_manager_id": cem,
+            "transferred_on": "2025-03-01"})
+        assert moved.status_code == 200, moved.text
+        closed = await cases.post(f"/cases/{opened[2]}/closure", headers=as_manager(anna),
+                                  json={"reason": "regeldienste", "closed_on": "2025-04-01"})
+        assert closed.status_code == 200, closed.text
+        await eventually(lambda: load(anna, 0, False))
+        await eventually(lambda: load(cem, 1, False))
+        for _ in range(2):  # ben ends over his limit: the rebuilt row must say so without announcing it again
+            await open_case(cases, as_manager(ben))
+        await eventually(lambda: load(ben, 3, True))
+        announced = [e.type.rsplit(".", 1)[1] for e in await staffing.app.state.runtime.store.read_stream(anna)]
+        assert announced == ["CaseloadLimitExceeded", "CaseloadBackWithinLimit", "CaseloadLimitExceeded",
+                             "CaseloadBackWithinLimit"]
+
+
+async def drop_and_replay_twice(fresh_db: str, cases_db: str, anna: str, ben: str, cem: str):
+    live, events = await rows(fresh_db), await count_events(fresh_db)
+    assert {r[0]: r[4] for r in live["caseloads"]} == {anna: False, ben: True, cem: False}
+    assert len(live["caseload_cases"]) == 5
+    conn = await db.connect(fresh_db)
+    try:
+        await conn.execute('DROP SCHEMA "caseload" CASCADE')
+    finally:
+        await conn.close()
+
+    env = cli.environment(KIM_STAFFING_DATABASE_URL=fresh_db, KIM_CASES_DATABASE_URL=cases_db,
+                          KIM_CASELOAD_LIMIT_PER_VZA="2")
+    for run in (1, 2):
+        code, out, err = await cli.run("replay", "--service", "staffing", "--from", "store", env=env)
+        assert code == 0, err
+        assert "caseload: " in out and "swapped in" in out, out
+        assert await rows(fresh_db) == live, f"replay {run} rebuilt other rows"
+        assert await count_events(fresh_db) == events, f"replay {run} appended events"
