@@ -1,5 +1,8 @@
 """The event store's contract: one suite, run against every backend (like eventsourcing's tests/persistence.py).
 
+The write side's seedwork on top of the store (kim_runtime.commands: Repository and UnitOfWork) is part of the same
+contract, so a service-layer unit test on the in-memory store means what it would on PostgreSQL.
+
 A backend's test class subclasses `StoreContract` and gives three things: the fixture `store` (an empty store
 publishing to `TOPIC`, with `SCHEDULE` as its schedule), `unpublished_store` (no topic: no outbox), and two
 inspections the store's API does not offer: `outbox(store)` (position, topic) and `deadline_keys(store)`.
@@ -13,12 +16,17 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from typing import ClassVar
+
 import pytest
 
 from kim_runtime import upcasting
+from kim_runtime.commands import Aggregate, CommandContext, Repository, UnitOfWork
+from kim_runtime.contract import FixedContract
 from kim_runtime.envelope import Envelope
-from kim_runtime.errors import ConcurrencyConflict
+from kim_runtime.errors import ConcurrencyConflict, NotFound, RuleViolation
 from kim_runtime.scheduler import Cancel, Deadline
+from kim_schemas.base import Event
 
 TOPIC = "kim.test"
 DUE = datetime(2030, 1, 1, tzinfo=UTC)
@@ -41,6 +49,41 @@ def _v1_to_v2(data: dict) -> dict:
 
 
 upcasting.register("kim.test.Upcast", 1, _v1_to_v2)
+
+
+class Tallied(Event):
+    """A contract event of the tests' own (a Repository appends contract events)."""
+
+    event_type: ClassVar[str] = "kim.test.Tallied"
+    stream_key: ClassVar[str] = "tally_id"
+    tally_id: str
+    n: int
+
+
+class Noted(Event):
+    event_type: ClassVar[str] = "kim.test.Noted"
+    stream_key: ClassVar[str] = "tally_id"
+    tally_id: str
+
+
+class Tally(Aggregate):
+    def __init__(self, tally_id: str):
+        self.tally_id, self.total = tally_id, 0
+
+    def apply(self, event: Tallied) -> None:
+        self.total += event.n
+        self.version += 1
+
+    def add(self, n: int) -> list[Event]:
+        return self.emit(Tallied(tally_id=self.tally_id, n=n))
+
+
+TEST_CONTRACT = FixedContract({"kim.test.Tallied": Tallied, "kim.test.Noted": Noted})
+CTX = CommandContext(actor="contract-test", correlation_id="corr-1", causation_id="cmd-1")
+
+
+def tallies(store, **options) -> Repository[Tally]:
+    return Repository(store, Tally, source="/kim/test", contract=TEST_CONTRACT, kinds=(Tallied,), **options)
 
 
 class StoreContract:
@@ -225,3 +268,43 @@ class StoreContract:
         assert await self.deadline_keys(store) == {"remind:s1", "remind:s2"}
         await store.append("s1", [ev("s1", 2, done=True)], 1)
         assert await self.deadline_keys(store) == {"remind:s2"}
+
+    # -- the repository and the unit of work (kim_runtime.commands) ------------------------------------------------
+    async def test_a_repository_loads_with_the_version_and_appends_at_it(self, store):
+        repo = tallies(store, missing=lambda i: f"no tally {i}")
+        with pytest.raises(NotFound, match="no tally t1"):
+            await repo.load("t1")
+        tally = Tally("t1")
+        await repo.append("t1", 0, tally.add(2) + tally.add(3), CTX, subject="subj-1", municipality="05978024")
+        loaded = await repo.load("t1")
+        assert (loaded.total, loaded.version) == (5, 2)
+        [first, _] = await store.read_stream("t1")
+        assert (first.actor, first.correlation_id, first.causation_id, first.subject, first.municipality,
+                first.source) == ("contract-test", "corr-1", "cmd-1", "subj-1", "05978024", "/kim/test")
+        with pytest.raises(ConcurrencyConflict):
+            await repo.append("t1", 1, Tally("t1").add(1), CTX)
+        assert (await repo.load("t1")).version == 2
+
+    async def test_a_repository_refuses_a_stream_of_another_kind_or_passes_over_it(self, store):
+        await store.append("t1", [CTX.wrap(Noted(tally_id="t1"), source="/kim/test")], 0)
+        await store.append("t1", [CTX.wrap(Tallied(tally_id="t1", n=4), source="/kim/test")], 1)
+        with pytest.raises(RuleViolation, match="already used by a Noted stream"):
+            await tallies(store).load("t1")
+        tally, taken = await tallies(store, skip_others=True).load_with_envelopes("t1")
+        assert (tally.total, tally.version, [e.type for e in taken]) == (4, 2, ["kim.test.Tallied"])
+
+    async def test_a_unit_of_work_commits_its_appends_together_or_none(self, store):
+        repo = tallies(store)
+        with pytest.raises(RuntimeError):
+            async with UnitOfWork(store) as uow:
+                await repo.append("t1", 0, Tally("t1").add(1), CTX, uow=uow)
+                await repo.append("t2", 0, Tally("t2").add(1), CTX, uow=uow)
+                assert (await repo.load("t1", uow)).version == 1  # its own appends are seen inside
+                raise RuntimeError("the command fails after its appends")
+        assert await store.stream_version("t1") == 0 and await store.stream_version("t2") == 0
+        assert await self.outbox(store) == []
+        async with UnitOfWork(store) as uow:
+            await repo.append("t1", 0, Tally("t1").add(1), CTX, uow=uow)
+            await store.routed("kim.partner.contract-test").append("p1", [ev("p1", 1)], 0, conn=uow.conn)
+        assert (await repo.load("t1")).version == 1
+        assert [topic for _, topic in await self.outbox(store)] == [TOPIC, "kim.partner.contract-test"]

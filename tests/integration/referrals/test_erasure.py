@@ -102,7 +102,8 @@ async def _gate_facts(dsn: str, client_id: str, case_id: str, wanted):
     try:
         facts = await conn.fetchrow(
             "SELECT c.languages, c.erased_at, k.residence_status, k.rechtskreis FROM consent_gate.gate_clients c "
-            "JOIN consent_gate.gate_cases k USING (client_id) WHERE c.client_id = $1 AND k.case_id = $2", client_id, case_id)
+            "JOIN consent_gate.gate_cases k USING (client_id) WHERE c.client_id = $1 AND k.case_id = $2",
+            client_id, case_id)
     finally:
         await conn.close()
     return facts if facts is not None and wanted(facts) else None

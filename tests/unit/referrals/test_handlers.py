@@ -15,12 +15,19 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from kim_runtime.commands import CommandContext
 from kim_runtime.errors import ConcurrencyConflict, Gone, NotFound, RuleViolation
+from kim_runtime.contract import default_contract, validate
+from kim_runtime.envelope import Envelope
 from kim_runtime.memory import InMemoryEventStore
+from kim_runtime.projection import ProjectionHandler
+from kim_schemas import cases as cev
+from kim_schemas.case_codes import WithdrawalScope
 from kim_runtime.topics import partner_topic, service_topic
 from kim_schemas.codes import OutcomeCode, PartnerKind, RevocationReason
 from kim_schemas.referrals import DeclineReason, PartnerCredentialIssued, PartnerRegistered
 
+from kim_referrals.adapters import gate_sql, referral_sql
 from kim_referrals.adapters.partner_stream import link_stream
+from kim_referrals.application.cases_events import ConsentGate
 from kim_referrals.application import refusals
 from kim_referrals.application.commands import ReferralCommands, RequestReferral
 from kim_cases.domain.consent_gate import Consent, choose_consent
@@ -311,3 +318,63 @@ async def test_a_follow_up_goes_to_the_referrals_follow_up_stream_and_only_while
     async with store.pool.acquire() as conn, conn.transaction():
         await commands.follow_up(referral_id, lambda r: r.mark_overdue(date(2025, 3, 31)), scheduler, conn=conn)
     assert await store.stream_version(f"wv-{referral_id}") == 1  # answered meanwhile: nothing more
+
+
+# -- the consent gate (a process manager: kim_runtime.projection.ProcessManager) -------------------------------------
+class GateRows:
+    """gate_sql's writes as the consent gate's apply makes them, and referral_sql.open_referral_ids over `Tables`."""
+
+    def __init__(self, gate: Gate, tables: Tables):
+        self.gate, self.tables, self.schemas = gate, tables, set()
+
+    async def lock_consent(self, conn, consent_id, case_id, *, exclusive, schema):
+        self.schemas.add(schema)
+        return self.gate.withdrawals.get(consent_id, Withdrawals())
+
+    async def save_withdrawal(self, conn, consent_id, withdrawals, withdrawn_at, *, schema):
+        self.gate.withdrawals[consent_id] = withdrawals
+
+    async def add_consent(self, conn, consent_id, case_id, *, schema, **scope):
+        self.schemas.add(schema)
+
+    async def open_referral_ids(self, conn, *, consent_id=None, case_id=None, client_id=None):
+        return [r["referral_id"] for r in self.tables.referrals.values() if r["consent_id"] == consent_id
+                and r["state"] not in ("closed", "revoked")]
+
+
+@pytest.fixture
+def gate_rows(gate, tables, monkeypatch) -> GateRows:
+    rows = GateRows(gate, tables)
+    for name in ("lock_consent", "save_withdrawal", "add_consent"):
+        monkeypatch.setattr(gate_sql, name, getattr(rows, name))
+    monkeypatch.setattr(referral_sql, "open_referral_ids", rows.open_referral_ids)
+    return rows
+
+
+def withdrawn(n: int = 1) -> Envelope:
+    event = cev.ConsentWithdrawn(case_id=CASE, consent_id="k-1", scope=WithdrawalScope.ALL, effective_at=NOW)
+    env = Envelope.wrap(event, source="/kim/cases", actor="cm-1", correlation_id=f"corr-w{n}", causation_id=f"w{n}")
+    return validate(env, default_contract())
+
+
+async def test_live_a_withdrawal_revokes_the_open_referral_it_leaves_uncovered(commands, store, tables, gate_rows):
+    referral_id, partner_id = await requested(commands)
+    env = withdrawn()
+    async with store.pool.acquire() as conn, conn.transaction():
+        await ProjectionHandler(ConsentGate(commands)).handle(conn, env)
+    stream = await store.read_stream(referral_id)
+    assert types(stream) == ["ConsentChecked", "ReferralRequested", "ReferralRevoked"]
+    assert (stream[-1].causation_id, stream[-1].correlation_id, stream[-1].actor) == (env.id, "corr-w1", "cm-1")
+    assert tables.referrals[referral_id]["state"] == "revoked"
+    assert types(await store.read_stream(partner_id))[-2:] == ["PartnerReferralRevoked", "PartnerReferralTombstone"]
+    assert gate_rows.schemas == {'"consent_gate"'}
+
+
+async def test_a_rebuild_of_the_gate_revokes_nothing(commands, store, tables, gate, gate_rows):
+    referral_id, _ = await requested(commands)
+    appended = len(store.outbox)
+    async with store.pool.acquire() as conn, conn.transaction():
+        await ConsentGate().apply_batch(conn, '"consent_gate__rebuild"', [withdrawn()])
+    assert gate.withdrawals["k-1"].withdrawn  # the gate's rows have the withdrawal
+    assert gate_rows.schemas == {'"consent_gate__rebuild"'}
+    assert len(store.outbox) == appended and tables.referrals[referral_id]["state"] == "requested"

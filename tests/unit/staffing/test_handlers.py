@@ -16,7 +16,12 @@ from kim_runtime.memory import InMemoryEventStore
 from kim_schemas.codes import Baustein
 from kim_schemas.staffing import FundingSource, VacancyReason
 
+from kim_runtime.contract import default_contract, validate
+from kim_runtime.envelope import Envelope
+from kim_runtime.projection import ProjectionHandler
+from kim_schemas import cases as cev
 from kim_staffing.adapters import caseload_sql, staffing_sql
+from kim_staffing.application.caseload import CaseloadPolicy
 from kim_runtime.commands import CommandContext
 from kim_staffing.application import caseload
 from kim_staffing.application import commands as c
@@ -38,6 +43,7 @@ class Tables:
         self.positions: dict = {}
         self.cases: dict[str, dict] = {}
         self.caseloads: dict[str, dict] = {}
+        self.saves = 0
 
     # staffing_sql
     async def lock(self, conn, name):
@@ -62,10 +68,19 @@ class Tables:
     async def case(self, conn, case_id, **_):
         return self.cases.get(case_id)
 
-    async def set_manager(self, conn, case_id, staff_member_id, since, **_):
-        before = self.cases[case_id]["staff_member_id"]
-        self.cases[case_id]["staff_member_id"] = staff_member_id
+    async def set_manager(self, conn, case_id, staff_member_id, since, *, status=None, **_):
+        case = self.cases.setdefault(case_id, {"staff_member_id": None, "status": "unknown"})
+        before, case["staff_member_id"] = case["staff_member_id"], staff_member_id
+        case["status"] = status if status and case["status"] != "closed" else case["status"]
         return {s for s in (before, staff_member_id) if s}
+
+    async def set_status(self, conn, case_id, status, **_):
+        case = self.cases.setdefault(case_id, {"staff_member_id": None, "status": "unknown"})
+        case["status"] = case["status"] if case["status"] == "closed" else status
+        return {case["staff_member_id"]} if case["staff_member_id"] else set()
+
+    async def set_announced(self, conn, staff_member_id, over, **_):
+        self.caseloads.setdefault(staff_member_id, {"over_limit": False})["over_limit"] = over
 
     async def hold_live(self, conn):
         return None
@@ -78,6 +93,7 @@ class Tables:
 
     async def save_caseload(self, conn, staff_member_id, active, share, limit, over, **_):
         self.caseloads[staff_member_id] = {"over_limit": over, "active_cases": active, "limit": limit}
+        self.saves += 1
 
     async def stream_version(self, conn, stream_id):
         return await self.store.stream_version(stream_id, conn)
@@ -98,8 +114,8 @@ def tables(store, monkeypatch) -> Tables:
     t = Tables(store)
     for name in ("lock", "save_grant", "save_position", "grant_loads"):
         monkeypatch.setattr(staffing_sql, name, getattr(t, name))
-    for name in ("case", "set_manager", "hold_live", "lock_caseload", "active_cases", "save_caseload",
-                 "stream_version"):
+    for name in ("case", "set_manager", "set_status", "set_announced", "hold_live", "lock_caseload", "active_cases",
+                 "save_caseload", "stream_version"):
         monkeypatch.setattr(caseload_sql, name, getattr(t, name))
     monkeypatch.setattr(caseload, "staff_share", t.staff_share)
     return t
@@ -270,3 +286,65 @@ async def test_an_assignment_at_a_stale_version_is_refused(managers, store, tabl
                                                                  assigned_on=date(2025, 3, 2)), seen=0)
     assert await types(store, "case-1") == ["CaseManagerAssigned"]
 
+
+# -- the caseload policy (a process manager: kim_runtime.projection.ProcessManager) ----------------------------------
+def case_event(event, n: int) -> Envelope:
+    """An envelope of kim.cases as the runtime's consumer hands it over (read through the contract)."""
+    env = Envelope.wrap(event, source="/kim/cases", actor="cm-1", correlation_id=f"corr-{n}", causation_id=f"c-{n}")
+    return validate(env, default_contract())
+
+
+def opened(case_id: str, manager: str, n: int) -> Envelope:
+    return case_event(cev.CaseOpened(case_id=case_id, client_id=f"client-{case_id}", municipality="05978024",
+                                     baustein="2", team="kreis", team_organisation_id="kreis-unna",
+                                     case_manager_id=manager, access_channel="selbstmeldung",
+                                     opened_on=date(2025, 3, 1)), n)
+
+
+async def handled(store, policy, *envelopes) -> None:
+    """Live: what the consumer does per event, in its transaction (apply, then react)."""
+    handler = ProjectionHandler(policy)
+    for env in envelopes:
+        async with store.pool.acquire() as conn, conn.transaction():
+            await handler.handle(conn, env)
+
+
+async def test_live_the_policy_announces_a_crossing_once_caused_by_the_case_event(store, tables):
+    policy = CaseloadPolicy(store, limit_per_vza=2)
+    events = [opened(f"case-{i}", "staff-1", i) for i in range(4)]
+    await handled(store, policy, *events)
+    [limit] = await store.read_stream("staff-1")
+    assert limit.type == "kim.staffing.CaseloadLimitExceeded" and limit.data["active_cases"] == 3
+    assert (limit.causation_id, limit.correlation_id) == (events[2].id, "corr-2")  # the third case crossed it
+    assert tables.caseloads["staff-1"] == {"over_limit": True, "active_cases": 4, "limit": 2}
+    for n, case_id in ((9, "case-0"), (10, "case-1")):
+        await handled(store, policy, case_event(cev.CaseClosed(
+            case_id=case_id, reason="regeldienste", closed_on=date(2025, 4, 1), goals_agreed=0, goals_achieved=0,
+            duration_days=31), n))
+    assert await types(store, "staff-1") == ["CaseloadLimitExceeded", "CaseloadBackWithinLimit"]
+
+
+async def test_a_rebuild_recounts_reads_what_was_announced_and_appends_nothing(store, tables):
+    """The same history a rebuild reads: the case events and the policy's own limit event."""
+    live = CaseloadPolicy(store, limit_per_vza=2)
+    events = [opened(f"case-{i}", "staff-1", i) for i in range(3)]
+    await handled(store, live, *events)
+    [announced] = await store.read_stream("staff-1")
+    positions = len(store.outbox)
+    tables.cases.clear()
+    tables.caseloads.clear()
+
+    rebuilt = CaseloadPolicy(limit_per_vza=2)  # as kim replay builds it: no store, nothing to act with
+    async with store.pool.acquire() as conn, conn.transaction():
+        await rebuilt.apply_batch(conn, '"caseload__rebuild"', [*events, validate(announced, default_contract())])
+    assert tables.caseloads["staff-1"] == {"over_limit": True, "active_cases": 3, "limit": 2}
+    assert len(store.outbox) == positions and await types(store, "staff-1") == ["CaseloadLimitExceeded"]
+
+
+async def test_a_rebuild_without_the_limit_event_would_not_say_over_the_limit(store, tables):
+    """What was announced comes from the limit events only: a recount alone never announces (nor sets it)."""
+    async with store.pool.acquire() as conn, conn.transaction():
+        await CaseloadPolicy(limit_per_vza=2).apply_batch(conn, '"caseload__rebuild"',
+                                                           [opened(f"case-{i}", "staff-1", i) for i in range(3)])
+    assert tables.caseloads["staff-1"] == {"over_limit": False, "active_cases": 3, "limit": 2}
+    assert store.outbox == []

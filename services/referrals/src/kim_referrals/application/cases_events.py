@@ -5,14 +5,14 @@ in its own schema; one consumer (group kim-referrals-consent_gate) so a case's e
 Per event, in the consumer's transaction: the gate's rows change (`apply`), and every open referral the change
 affects is revoked and its partner told to purge (`react`) before the offset moves on; the inbox claim commits with
 them, so each revocation is decided once. `kim replay consent_gate` rebuilds the tables from kim.cases and never
-reacts: the revocations are in the store already, and a replay appends nothing. The gate keeps no consent dates (the cases service decides on
-them when a referral is requested): a withdrawal or an expiry is applied in event order, under the consent row's
-lock that a request holds while it commits its referral. A withdrawal takes effect from the moment it is handled;
-`effective_at` is informational. ConsentExpired (the cases service's scheduler, the day after valid_until) revokes
-every open referral resting on the consent (reason einwilligung_abgelaufen), with the same purge. ClientErased revokes
-every open referral of every case of the client (reason loeschung) and drops the client's facts (residence status,
-Rechtskreis) from the gate. Languages no longer reach the gate: ClientRegistered v2 carries them encrypted with the
-client's key, which only the cases service holds.
+reacts: the revocations are in the store already, and a replay appends nothing. The gate keeps no consent dates (the
+cases service decides on them when a referral is requested): a withdrawal or an expiry is applied in event order,
+under the consent row's lock that a request holds while it commits its referral. A withdrawal takes effect from the
+moment it is handled; `effective_at` is informational. ConsentExpired (the cases service's scheduler, the day after
+valid_until) revokes every open referral resting on the consent (reason einwilligung_abgelaufen), with the same
+purge. ClientErased revokes every open referral of every case of the client (reason loeschung) and drops the
+client's facts (residence status, Rechtskreis) from the gate. Languages no longer reach the gate: ClientRegistered
+v2 carries them encrypted with the client's key, which only the cases service holds.
 """
 
 from __future__ import annotations

@@ -86,7 +86,8 @@ async def set_announced(conn: asyncpg.Connection, staff_member_id: str, over: bo
 async def save_caseload(conn: asyncpg.Connection, staff_member_id: str, active: int, share: Decimal, limit: int,
                         over: bool, *, schema: str = LIVE) -> None:
     await conn.execute(
-        f"""UPDATE {schema}.caseloads SET active_cases = $2, vza_share = $3, case_limit = $4, over_limit = $5, updated_at = now()
+        f"""UPDATE {schema}.caseloads SET active_cases = $2, vza_share = $3, case_limit = $4, over_limit = $5,
+           updated_at = now()
            WHERE staff_member_id = $1""", staff_member_id, active, share, limit, over)
 
 

@@ -147,7 +147,8 @@ class CaseloadPolicy(ProcessManager):
         """The schema and tables; the first time the live ones are made, the rows of the tables the service kept
         in `public` before the policy was a projection move over (those tables stay, empty and unused)."""
         await super().create_schema(conn, schema)
-        legacy = "SELECT to_regclass('public.caseload_cases') IS NOT NULL AND to_regclass('public.caseloads') IS NOT NULL"
+        legacy = ("SELECT to_regclass('public.caseload_cases') IS NOT NULL "
+                  "AND to_regclass('public.caseloads') IS NOT NULL")
         if (schema or self.name) != self.name or not await conn.fetchval(legacy) or not await conn.fetchval(
                 "SELECT EXISTS (SELECT 1 FROM public.caseload_cases) OR EXISTS (SELECT 1 FROM public.caseloads)"):
             return
