@@ -22,6 +22,7 @@ import typer
 from kim_runtime import db
 from kim_runtime.envelope import Envelope
 from kim_runtime.store import EventStore
+from kim_schemas.cases import CaseOpened
 
 RAW_DDL = """
 DROP TABLE IF EXISTS raw_outbox; DROP TABLE IF EXISTS raw_events;
@@ -47,7 +48,7 @@ def _payload(i: int) -> dict:
 
 
 def _envelopes(stream: str, start: int, n: int) -> list[Envelope]:
-    return [Envelope(type="kim.cases.CaseOpened", source="/kim/cases", stream_id=stream, subject=f"cl-{start + k}",
+    return [Envelope(type=CaseOpened.event_type, source="/kim/cases", stream_id=stream, subject=f"cl-{start + k}",
                      actor="bench", municipality="05978024", data=_payload(start + k)) for k in range(n)]
 
 

@@ -6,6 +6,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from kim_runtime.dispatch import by_type
+from kim_schemas import cases as cev
+from kim_schemas import staffing as sev
+
 from kim_cli.audit.connect import UserError
 from kim_cli.audit.personal import Opener
 from kim_cli.audit.trail import Entry
@@ -24,19 +28,17 @@ def parse_time(text: str) -> datetime:
 
 # The business date of an event: the day the casework it records happened (may lie before it was recorded, when work
 # is entered later). Events without one (registration, follow-ups, erasure, ...) count from their occurred_at.
-BUSINESS_DATE = {
-    "kim.cases.CaseOpened": "opened_on", "kim.cases.ConsentGranted": "granted_on",
-    "kim.cases.ConsentWithdrawn": "effective_at", "kim.cases.ConsentExpired": "expired_at",
-    "kim.cases.AssessmentCompleted": "assessed_on", "kim.cases.ResidenceStatusRecorded": "recorded_on",
-    "kim.cases.RechtskreisChanged": "changed_on", "kim.cases.IntegrationPlanAgreed": "agreed_on",
-    "kim.cases.ReviewHeld": "held_on", "kim.cases.GoalAchieved": "achieved_on", "kim.cases.GoalDropped": "dropped_on",
-    "kim.cases.MilestoneRecorded": "reached_on", "kim.cases.CaseTransferred": "transferred_on",
-    "kim.cases.CasePaused": "paused_on", "kim.cases.CaseResumed": "resumed_on", "kim.cases.CaseClosed": "closed_on",
-    "kim.cases.ReviewDue": "due_on", "kim.cases.PauseEndDue": "due_on",
-    "kim.staffing.CaseManagerAssigned": "assigned_on", "kim.staffing.PositionFilled": "filled_on",
-    "kim.staffing.PositionVacated": "vacated_on", "kim.staffing.PositionTransferred": "transferred_on",
-    "kim.staffing.PositionEstablished": "valid_from",
-}
+BUSINESS_DATE = by_type({
+    cev.CaseOpened: "opened_on", cev.ConsentGranted: "granted_on", cev.ConsentWithdrawn: "effective_at",
+    cev.ConsentExpired: "expired_at", cev.AssessmentCompleted: "assessed_on",
+    cev.ResidenceStatusRecorded: "recorded_on", cev.RechtskreisChanged: "changed_on",
+    cev.IntegrationPlanAgreed: "agreed_on", cev.ReviewHeld: "held_on", cev.GoalAchieved: "achieved_on",
+    cev.GoalDropped: "dropped_on", cev.MilestoneRecorded: "reached_on", cev.CaseTransferred: "transferred_on",
+    cev.CasePaused: "paused_on", cev.CaseResumed: "resumed_on", cev.CaseClosed: "closed_on", cev.ReviewDue: "due_on",
+    cev.PauseEndDue: "due_on", sev.CaseManagerAssigned: "assigned_on", sev.PositionFilled: "filled_on",
+    sev.PositionVacated: "vacated_on", sev.PositionTransferred: "transferred_on",
+    sev.PositionEstablished: "valid_from",
+})
 BY = ("recorded", "business")
 
 
@@ -73,7 +75,7 @@ def state_as_of(case_id: str, client_id: str, trail: list[Entry], moment: dateti
     # the client's registration precedes their case: by business date it counts whenever the case does
     client_events = [e for e in trail if e.service == "cases" and e.stream_id == client_id
                      and (happened_by(e, moment, by) or (by == "business" and business_date(e) is None
-                                                         and e.type == "kim.cases.ClientRegistered"))]
+                                                         and e.type == cev.ClientRegistered.event_type))]
     from kim_cases.public import UnreadableHistory, case_state_at
 
     try:

@@ -16,6 +16,9 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 import asyncpg
+from kim_schemas import referrals as rev
+from kim_schemas import reporting as pev
+from kim_schemas import staffing as sev
 
 from kim_cli.audit.connect import UserError, open_store
 from kim_cli.audit.personal import Opener, client_key
@@ -65,8 +68,8 @@ async def referral_answer(referral_id: str, say) -> tuple[dict[str, Any], set[st
                             "/cases/{id}/referrals lists a case's referrals)")
         subject = next(((r["metadata"] or {}).get("subject") for r in rows if (r["metadata"] or {}).get("subject")),
                        None)
-        checked = [r for r in rows if r["type"] == "kim.referrals.ConsentChecked" and r["stream_id"] == referral_id]
-        requested = next((r["data"] for r in rows if r["type"] == "kim.referrals.ReferralRequested"), None)
+        checked = [r for r in rows if r["type"] == rev.ConsentChecked.event_type and r["stream_id"] == referral_id]
+        requested = next((r["data"] for r in rows if r["type"] == rev.ReferralRequested.event_type), None)
         decision = checked[-1]["data"] if checked else None
         consent_id = (decision or {}).get("consent_id") or (requested or {}).get("consent_id")
         consent: list[dict] = []
@@ -142,11 +145,11 @@ async def report_answer(report_id: str, say) -> dict[str, Any]:
         reporting = await _store(stack, "reporting", say)
         async with reporting.acquire() as conn:
             rows = await conn.fetch(_REPORT, report_id)
-    generated = next((r for r in rows if r["type"] == "kim.reporting.ReportGenerated"), None)
+    generated = next((r for r in rows if r["type"] == pev.ReportGenerated.event_type), None)
     if generated is None:
         raise UserError(f"no report {report_id} in the reporting store: check the id (GET /reports lists them)")
     g = generated["data"]
-    approvals = [r for r in rows if r["type"] == "kim.reporting.ReportApproved"]
+    approvals = [r for r in rows if r["type"] == pev.ReportApproved.event_type]
     again = recomputed_hash(g)
     return {
         "report_id": report_id, "kind": g.get("kind"), "period": [g.get("period_from"), g.get("period_to")],
@@ -187,7 +190,7 @@ async def position_answer(position_id: str, say) -> dict[str, Any]:
         staffing = await _store(stack, "staffing", say)
         async with staffing.acquire() as conn:
             rows = await conn.fetch(_BY_STREAM_OR_FIELD, position_id, "position_id")
-            established = next((r for r in rows if r["type"] == "kim.staffing.PositionEstablished"), None)
+            established = next((r for r in rows if r["type"] == sev.PositionEstablished.event_type), None)
             grant = []
             if established is not None and established["data"].get("grant_id"):
                 grant = await conn.fetch(f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY version",
@@ -197,9 +200,9 @@ async def position_answer(position_id: str, say) -> dict[str, Any]:
     staffed: dict[str, str] = {}
     for r in rows:
         d = r["data"]
-        if r["type"] == "kim.staffing.PositionFilled":
+        if r["type"] == sev.PositionFilled.event_type:
             staffed[d["staff_member_id"]] = str(d.get("vza_share"))
-        elif r["type"] == "kim.staffing.PositionVacated":
+        elif r["type"] == sev.PositionVacated.event_type:
             staffed.pop(d["staff_member_id"], None)
     return {"position_id": position_id, "established": established["data"] if established else None,
             "grant": [_row("staffing", r) for r in grant], "staffed_now": staffed,
