@@ -8,9 +8,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from kim_runtime import db
 
 from ..audit import cli
+from ..db_rows import fetch, replay_twice_changes_nothing
 from ..staffing.conftest import skip_history
 from .support import ensure_topics, eventually, new_org, referrals_service, register
 from .with_cases import CASEWORKER, TEAM_LEAD, Kreis, cases_service, ok
@@ -21,19 +21,8 @@ TABLES = ("gate_cases", "gate_clients", "gate_consents")
 
 
 async def rows(dsn: str) -> dict[str, list[tuple]]:
-    conn = await db.connect(dsn)
-    try:
-        return {t: [tuple(r) for r in await conn.fetch(f"SELECT * FROM consent_gate.{t} ORDER BY 1")] for t in TABLES}
-    finally:
-        await conn.close()
-
-
-async def count_events(dsn: str) -> int:
-    conn = await db.connect(dsn)
-    try:
-        return await conn.fetchval("SELECT count(*) FROM events")
-    finally:
-        await conn.close()
+    found = await fetch(dsn, *(f"SELECT * FROM consent_gate.{t} ORDER BY 1" for t in TABLES))
+    return dict(zip(TABLES, found, strict=True))
 
 
 async def test_replay_rebuilds_the_consent_gate_and_revokes_nothing_again(fresh_db, cases_db, kafka_bootstrap):
@@ -68,27 +57,13 @@ async def test_replay_rebuilds_the_consent_gate_and_revokes_nothing_again(fresh_
             await eventually(states)
 
             async def erased_revoked():
-                conn = await db.connect(fresh_db)
-                try:
-                    return await conn.fetchval("SELECT state = 'revoked' FROM referrals WHERE referral_id = $1",
-                                               made["Cem Erased"][3])
-                finally:
-                    await conn.close()
+                [found] = await fetch(fresh_db, "SELECT state FROM referrals WHERE referral_id = "
+                                                f"'{made['Cem Erased'][3]}'")
+                return found == [("revoked",)]
             await eventually(erased_revoked)
 
-        live, events = await rows(fresh_db), await count_events(fresh_db)
+        live = await rows(fresh_db)
         assert len(live["gate_cases"]) == 4 and len(live["gate_consents"]) == 4
         assert [r for r in live["gate_clients"] if r[2] is not None] != []  # Cem's erasure is in the gate
-        conn = await db.connect(fresh_db)
-        try:
-            await conn.execute('DROP SCHEMA "consent_gate" CASCADE')
-        finally:
-            await conn.close()
-
-        env = cli.environment(KIM_REFERRALS_DATABASE_URL=fresh_db, KIM_CASES_DATABASE_URL=cases_db)
-        for run in (1, 2):
-            code, out, err = await cli.run("replay", "--service", "referrals", "--from", "store", env=env)
-            assert code == 0, err
-            assert "consent_gate: " in out and "swapped in" in out, out
-            assert await rows(fresh_db) == live, f"replay {run} rebuilt other rows"
-            assert await count_events(fresh_db) == events, f"replay {run} appended events"
+        await replay_twice_changes_nothing("referrals", "consent_gate", fresh_db, rows, cli.environment(
+            KIM_REFERRALS_DATABASE_URL=fresh_db, KIM_CASES_DATABASE_URL=cases_db))

@@ -5,10 +5,10 @@ the two stores; the limit events it announced live are not announced again (a re
 from __future__ import annotations
 
 import pytest
-from kim_runtime import db
 from kim_runtime.auth import Role
 
 from ..audit import cli
+from ..db_rows import fetch, replay_twice_changes_nothing
 from .conftest import eventually, running, token, uid
 from .test_with_cases_service import LUENEN, as_manager, cases_service, open_case
 
@@ -20,20 +20,8 @@ COLUMNS = {"caseload_cases": "case_id, staff_member_id, municipality, baustein, 
 
 
 async def rows(dsn: str) -> dict[str, list[tuple]]:
-    conn = await db.connect(dsn)
-    try:
-        return {table: [tuple(r) for r in await conn.fetch(f"SELECT {cols} FROM caseload.{table} ORDER BY 1")]
-                for table, cols in COLUMNS.items()}
-    finally:
-        await conn.close()
-
-
-async def count_events(dsn: str) -> int:
-    conn = await db.connect(dsn)
-    try:
-        return await conn.fetchval("SELECT count(*) FROM events")
-    finally:
-        await conn.close()
+    found = await fetch(dsn, *(f"SELECT {cols} FROM caseload.{t} ORDER BY 1" for t, cols in COLUMNS.items()))
+    return dict(zip(COLUMNS, found, strict=True))
 
 
 async def test_replay_rebuilds_the_caseload_and_announces_nothing_again(stack, fresh_db, kafka_bootstrap):
@@ -86,20 +74,8 @@ async def build_through_the_live_path(cases, fresh_db: str, kafka_bootstrap: str
 
 
 async def drop_and_replay_twice(fresh_db: str, cases_db: str, anna: str, ben: str, cem: str):
-    live, events = await rows(fresh_db), await count_events(fresh_db)
+    live = await rows(fresh_db)
     assert {r[0]: r[4] for r in live["caseloads"]} == {anna: False, ben: True, cem: False}
     assert len(live["caseload_cases"]) == 5
-    conn = await db.connect(fresh_db)
-    try:
-        await conn.execute('DROP SCHEMA "caseload" CASCADE')
-    finally:
-        await conn.close()
-
-    env = cli.environment(KIM_STAFFING_DATABASE_URL=fresh_db, KIM_CASES_DATABASE_URL=cases_db,
-                          KIM_CASELOAD_LIMIT_PER_VZA="2")
-    for run in (1, 2):
-        code, out, err = await cli.run("replay", "--service", "staffing", "--from", "store", env=env)
-        assert code == 0, err
-        assert "caseload: " in out and "swapped in" in out, out
-        assert await rows(fresh_db) == live, f"replay {run} rebuilt other rows"
-        assert await count_events(fresh_db) == events, f"replay {run} appended events"
+    await replay_twice_changes_nothing("staffing", "caseload", fresh_db, rows, cli.environment(
+        KIM_STAFFING_DATABASE_URL=fresh_db, KIM_CASES_DATABASE_URL=cases_db, KIM_CASELOAD_LIMIT_PER_VZA="2"))

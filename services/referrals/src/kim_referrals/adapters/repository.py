@@ -18,28 +18,14 @@ from kim_runtime.envelope import Envelope
 from kim_runtime.store import EventStore
 from kim_schemas import parse, partner
 from kim_schemas.base import Event
-from kim_schemas.referrals import (
-    AppointmentScheduled,
-    ConsentChecked,
-    ReferralAccepted,
-    ReferralClosed,
-    ReferralDeclined,
-    ReferralOutcomeReported,
-    ReferralRequested,
-    ReferralRevoked,
-)
 
 from ..domain.partner_view import Shown, fold
-from ..domain.referral import Referral
+from ..domain.referral import EVENTS, Referral
 from . import partner_stream, referral_sql
 from .events import SOURCE
 from .partner_ids import PartnerIds
 from .partner_stream import PartnerStream
 
-# what a referral's stream holds for the referral (streams from before contract 2.0.0 also hold its partner events,
-# which the referral passes over)
-REFERRAL_EVENTS = (ConsentChecked, ReferralRequested, ReferralAccepted, ReferralDeclined, AppointmentScheduled,
-                   ReferralOutcomeReported, ReferralClosed, ReferralRevoked)
 PARTNER_EVENT_TYPES = frozenset(m.event_type for m in vars(partner).values()
                                 if isinstance(m, type) and issubclass(m, Event) and hasattr(m, "event_type")
                                 and m.service() == "partner")
@@ -68,7 +54,7 @@ class ReferralRepository:
     def __init__(self, store: EventStore, pseudonym_secret: str, schema_base: str = partner_stream.DEFAULT_SCHEMA_BASE,
                  *, tables=referral_sql):
         self.store, self.tables = store, tables
-        self.referrals = Repository(store, Referral, source=SOURCE, kinds=REFERRAL_EVENTS, skip_others=True)
+        self.referrals = Repository(store, Referral, source=SOURCE, kinds=EVENTS, skip_others=True)
         self.pseudonym_secret = pseudonym_secret
         self.schema_base = schema_base  # the partner API's address: ce_dataschema of partner events
 

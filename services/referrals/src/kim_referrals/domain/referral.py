@@ -18,6 +18,7 @@ from kim_schemas.codes import ConsentPurpose, DataCategory, OutcomeCode, Revocat
 from kim_schemas.referrals import (
     AppointmentOutcomeMissing,
     AppointmentScheduled,
+    ConsentChecked,
     DeclineReason,
     ReferralAccepted,
     ReferralClosed,
@@ -39,6 +40,10 @@ class State(StrEnum):
 
 
 FINAL = {State.CLOSED, State.REVOKED}
+# what a referral's stream holds (the gate's decision first; streams from before contract 2.0.0 also hold its
+# partner events, which the referral passes over)
+EVENTS = (ConsentChecked, ReferralRequested, ReferralAccepted, ReferralDeclined, AppointmentScheduled,
+          ReferralOutcomeReported, ReferralClosed, ReferralRevoked)
 
 
 class Referral(Aggregate):
