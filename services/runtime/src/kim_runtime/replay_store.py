@@ -103,6 +103,66 @@ async def _prepare(pool: asyncpg.Pool, projection: Projection, resume: bool) -> 
     return {r["topic"]: r["position"] for r in rows}
 
 
+class _StoreRebuild:
+    """One rebuild from the stores: the sources (one per topic, from the rebuild's store checkpoints), the batcher,
+    and the progress counted over everything the sources hold up to their heads at the start."""
+
+    def __init__(self, projection: Projection, pool: asyncpg.Pool, sources: list[_Source], *, batch_size: int,
+                 progress: Progress | None):
+        self.projection, self.pool, self.sources, self.batch_size = projection, pool, sources, batch_size
+        self.batcher = _StoreBatcher(projection, projection.name + REBUILD_SUFFIX)
+        self.progress, self.total, self.consumed = progress, 0, 0
+
+    async def heads(self) -> dict[str, int]:
+        return {s.topic: await s.head() for s in self.sources}
+
+    async def count(self, goals: dict[str, int]) -> None:
+        for s in self.sources:
+            async with s.pool.acquire() as c:
+                self.total += await c.fetchval(_COUNT, s.topic, s.position, goals[s.topic])
+
+    async def apply(self, records: list[_Stored], conn: asyncpg.Connection | None) -> None:
+        """One batch, in its own transaction (conn None) or in the caller's."""
+        if conn is None:
+            async with self.pool.acquire() as c, c.transaction():
+                await self.batcher.apply(c, records)
+        else:
+            await self.batcher.apply(conn, records)
+        self.consumed += len(records)
+        if self.progress:
+            self.progress(self.consumed, max(self.total, self.consumed))
+
+    async def pull(self, goal: dict[str, int], conn: asyncpg.Connection | None) -> None:
+        """Every source up to its goal position, merged by occurred-at, in batches."""
+        while True:
+            batch: list[_Stored] = []
+            while len(batch) < self.batch_size:
+                ready = [s for s in self.sources if await s.has_next(goal[s.topic])]
+                if not ready:
+                    break
+                src = min(ready, key=lambda s: s.buffer[0]["occurred_at"])
+                batch.append(_as_stored(src.topic, src.buffer.popleft()))
+            if not batch:
+                return
+            await self.apply(batch, conn)
+
+    async def swap(self) -> None:
+        """Under the projection's exclusive lock: the stores to their heads, what the live consumer handled that the
+        rebuild has not, the live consumer's Kafka checkpoints carried over, then the swap."""
+        fresh, live = self.batcher.consumer_name, self.projection.name
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key(live))
+            await self.pull(await self.heads(), conn)
+            await _apply_what_live_handled(conn, self.projection, self.sources, self.apply)
+            await conn.execute("DELETE FROM store_checkpoints WHERE consumer = $1", fresh)  # done: no resume needed
+            await conn.execute("DELETE FROM checkpoints WHERE consumer = $1", fresh)
+            await conn.execute(
+                'INSERT INTO checkpoints (consumer, topic, partition, "offset", event_time, updated_at) '
+                'SELECT $2, topic, partition, "offset", event_time, updated_at FROM checkpoints WHERE consumer = $1',
+                live, fresh)
+            await swap_in_rebuild(conn, self.projection)
+
+
 async def rebuild_from_store(
     projection: Projection,
     pool: asyncpg.Pool,
@@ -117,55 +177,15 @@ async def rebuild_from_store(
     if missing:
         raise ValueError(f"no event store given for topic(s) {', '.join(missing)} of projection {projection.name}")
     started = time.perf_counter()
-    fresh = projection.name + REBUILD_SUFFIX
     done = await _prepare(pool, projection, resume)
     sources = [_Source(t, stores[t], done.get(t, 0), batch_size) for t in projection.topics]
-    batcher = _StoreBatcher(projection, fresh)
-    goals = {s.topic: await s.head() for s in sources}
-    total = 0
-    for s in sources:
-        async with s.pool.acquire() as c:
-            total += await c.fetchval(_COUNT, s.topic, s.position, goals[s.topic])
-    consumed = 0
-
-    async def apply(records: list[_Stored], conn: asyncpg.Connection | None) -> None:
-        nonlocal consumed
-        if conn is None:
-            async with pool.acquire() as c, c.transaction():
-                await batcher.apply(c, records)
-        else:
-            await batcher.apply(conn, records)
-        consumed += len(records)
-        if progress:
-            progress(consumed, max(total, consumed))
-
-    async def pull(goal: dict[str, int], conn: asyncpg.Connection | None) -> None:
-        while True:
-            batch: list[_Stored] = []
-            while len(batch) < batch_size:
-                ready = [s for s in sources if await s.has_next(goal[s.topic])]
-                if not ready:
-                    break
-                src = min(ready, key=lambda s: s.buffer[0]["occurred_at"])
-                batch.append(_as_stored(src.topic, src.buffer.popleft()))
-            if not batch:
-                return
-            await apply(batch, conn)
-
-    await pull(goals, None)
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key(projection.name))
-        await pull({s.topic: await s.head() for s in sources}, conn)
-        await _apply_what_live_handled(conn, projection, sources, apply)
-        await conn.execute("DELETE FROM store_checkpoints WHERE consumer = $1", fresh)  # done: no resume needed
-        await conn.execute("DELETE FROM checkpoints WHERE consumer = $1", fresh)
-        await conn.execute(
-            'INSERT INTO checkpoints (consumer, topic, partition, "offset", event_time, updated_at) '
-            'SELECT $2, topic, partition, "offset", event_time, updated_at FROM checkpoints WHERE consumer = $1',
-            projection.name, fresh)
-        await swap_in_rebuild(conn, projection)
-    return RebuildResult(projection.name, batcher.applied, batcher.duplicates, batcher.undecodable,
-                         time.perf_counter() - started)
+    rebuild = _StoreRebuild(projection, pool, sources, batch_size=batch_size, progress=progress)
+    goals = await rebuild.heads()
+    await rebuild.count(goals)
+    await rebuild.pull(goals, None)
+    await rebuild.swap()
+    b = rebuild.batcher
+    return RebuildResult(projection.name, b.applied, b.duplicates, b.undecodable, time.perf_counter() - started)
 
 
 async def _apply_what_live_handled(conn, projection: Projection, sources: list[_Source], apply) -> None:
