@@ -27,7 +27,7 @@ __all__ = [
     "pagination",    # Page, paged: cursor pagination of list endpoints
     "policy",        # the one authorization policy: authorize, ensure, owner resolvers
     "problems",      # RFC 9457 problem answers
-    "projection",    # Projection (read models), lag, lock_key
+    "projection",    # Projection (read models), ProcessManager (projections that act), lag, lock_key
     "rebuild",       # rebuild a projection from Kafka
     "replay_store",  # rebuild a projection from the event stores
     "scheduler",     # deadlines: Deadline, Cancel, Due, clocks
