@@ -144,10 +144,11 @@ class ServiceRuntime:
                 await derive_once(self.store, self.schedule)
         if self.compose is not None:
             self.wiring = await self.compose(self)
-            async with self.pool.acquire() as conn, db.migration_lock(conn):
-                for projection in self.wiring.projections:
-                    await projection.create_schema(conn)
-            self.projections += self.wiring.projections
+            if self.wiring.projections:
+                async with self.pool.acquire() as conn, db.migration_lock(conn):
+                    for projection in self.wiring.projections:
+                        await projection.create_schema(conn)
+                self.projections += self.wiring.projections
             for handler in [*self.wiring.handlers, *map(ProjectionHandler, self.wiring.projections)]:
                 self.handlers.append(handler)
                 self.consumers.add(handler)
