@@ -1,6 +1,7 @@
 """The caseload policy is a projection like any other: built through the live path (the cases service over Kafka,
 staffing's own commands), its tables dropped, `kim replay --service staffing --from store` rebuilds the same rows from
-the two stores; the limit events it announced live are not announced again (a replay appends no event), twice."""
+the two stores; the limit events it announced live are not announced again (a replay appends no event), twice. Then
+`kim replay caseload` from Kafka (offset zero of kim.cases and kim.staffing) rebuilds the same rows once more."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from kim_runtime.auth import Role
 
 from ..audit import cli
-from ..db_rows import fetch, replay_twice_changes_nothing
+from ..db_rows import count_events, drop_schema, fetch, replay_twice_changes_nothing
 from .conftest import eventually, running, token, uid
 from .test_with_cases_service import LUENEN, as_manager, cases_service, open_case
 
@@ -29,6 +30,7 @@ async def test_replay_rebuilds_the_caseload_and_announces_nothing_again(stack, f
     async with cases_service(stack) as cases:
         await build_through_the_live_path(cases, fresh_db, kafka_bootstrap, anna, ben, cem)
         await drop_and_replay_twice(fresh_db, cases.database_url, anna, ben, cem)
+        await drop_and_replay_from_kafka(fresh_db, kafka_bootstrap, {anna, ben, cem})
 
 
 async def build_through_the_live_path(cases, fresh_db: str, kafka_bootstrap: str, anna: str, ben: str, cem: str):
@@ -79,3 +81,19 @@ async def drop_and_replay_twice(fresh_db: str, cases_db: str, anna: str, ben: st
     assert len(live["caseload_cases"]) == 5
     await replay_twice_changes_nothing("staffing", "caseload", fresh_db, rows, cli.environment(
         KIM_STAFFING_DATABASE_URL=fresh_db, KIM_CASES_DATABASE_URL=cases_db, KIM_CASELOAD_LIMIT_PER_VZA="2"))
+
+
+async def drop_and_replay_from_kafka(fresh_db: str, kafka_bootstrap: str, staff: set[str]):
+    def ours(found: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
+        """The test's rows: the shared test broker's topics also carry other tests' cases and staff members."""
+        return {"caseload_cases": [r for r in found["caseload_cases"] if r[1] in staff],
+                "caseloads": [r for r in found["caseloads"] if r[0] in staff]}
+
+    live, events = ours(await rows(fresh_db)), await count_events(fresh_db)
+    await drop_schema(fresh_db, "caseload")
+    code, out, err = await cli.run("replay", "caseload", timeout=600, env=cli.environment(
+        KIM_STAFFING_DATABASE_URL=fresh_db, KIM_KAFKA_BOOTSTRAP=kafka_bootstrap, KIM_CASELOAD_LIMIT_PER_VZA="2"))
+    assert code == 0, err
+    assert "caseload: " in out and "swapped in" in out, out
+    assert ours(await rows(fresh_db)) == live
+    assert await count_events(fresh_db) == events
