@@ -1,7 +1,7 @@
 """The consent gate is a projection like any other: built through the live path (the real cases service over Kafka:
 consents granted, one withdrawn, one case closed, one client erased, each revoking a referral), its tables dropped,
 `kim replay --service referrals --from store` rebuilds the same rows from the cases store, and revokes nothing again:
-a replay appends no event, twice."""
+a replay appends no event, twice; and from Kafka (`kim replay consent_gate`) once more."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from ..audit import cli
-from ..db_rows import fetch, replay_twice_changes_nothing
+from ..db_rows import count_events, drop_schema, fetch, replay_twice_changes_nothing
 from ..staffing.conftest import skip_history
 from .support import ensure_topics, eventually, new_org, referrals_service, register
 from .with_cases import CASEWORKER, TEAM_LEAD, Kreis, cases_service, ok
@@ -67,3 +67,20 @@ async def test_replay_rebuilds_the_consent_gate_and_revokes_nothing_again(fresh_
         assert [r for r in live["gate_clients"] if r[2] is not None] != []  # Cem's erasure is in the gate
         await replay_twice_changes_nothing("referrals", "consent_gate", fresh_db, rows, cli.environment(
             KIM_REFERRALS_DATABASE_URL=fresh_db, KIM_CASES_DATABASE_URL=cases_db))
+        await drop_and_replay_from_kafka(fresh_db, kafka_bootstrap, {i for m in made.values() for i in m[:3]})
+
+
+async def drop_and_replay_from_kafka(fresh_db: str, kafka_bootstrap: str, ids: set[str]):
+    """`kim replay consent_gate` from Kafka (kim.cases from offset zero): the same rows of the test's cases, clients
+    and consents (the shared test broker's topic also carries other tests'), no event appended."""
+    def ours(found: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
+        return {t: [r for r in found[t] if r[0] in ids] for t in TABLES}
+
+    live, events = ours(await rows(fresh_db)), await count_events(fresh_db)
+    await drop_schema(fresh_db, "consent_gate")
+    code, out, err = await cli.run("replay", "consent_gate", timeout=600, env=cli.environment(
+        KIM_REFERRALS_DATABASE_URL=fresh_db, KIM_KAFKA_BOOTSTRAP=kafka_bootstrap))
+    assert code == 0, err
+    assert "consent_gate: " in out and "swapped in" in out, out
+    assert ours(await rows(fresh_db)) == live
+    assert await count_events(fresh_db) == events
