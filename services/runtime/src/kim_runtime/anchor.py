@@ -224,7 +224,8 @@ def parse_public_keys(text: str, where: str) -> dict[str, Ed25519PublicKey]:
 
 # -- writing anchors ----------------------------------------------------------------------------------------------
 STORE_ID = "SELECT id FROM audit_store ORDER BY created_at LIMIT 1"
-Publish = Callable[[Sequence[bytes]], Awaitable[None]]  # values for the anchor topic, in order, keyed by service
+# values for the anchor topic, in order, keyed by service; a receipt's publish may answer False: not published (yet)
+Publish = Callable[[Sequence[bytes]], Awaitable[bool | None]]
 
 
 def seal(service: str, store: str, signer: Signer, heads: Sequence[Head], changed: Sequence[Head], *, seq: int,
@@ -286,17 +287,26 @@ class Anchorer:
 RECEIPTED = ("access-", "audit-")
 
 
+class ReceiptNotWritten(RuntimeError):
+    """No sink took the receipt: the anchor file could not be written, the topic refused it or did not answer in
+    time, or (without a file) Kafka was not there yet."""
+
+
 class Receipts:
     """Writes a signed receipt for each head of a RECEIPTED stream the process appends (kim_runtime.store calls it
-    after the append committed). A receipt that cannot be written is logged, and the next anchor covers the
-    stream; the append itself stands."""
+    after the append committed). A receipt that cannot be written raises (ReceiptNotWritten or the sink's error):
+    the append itself stands and the next anchor seals the stream, but kim_runtime.store answers the request 503
+    with Retry-After (errors.NotSealed), so no read is shown unsealed. Every configured sink must take it: the file
+    (when KIM_AUDIT_ANCHOR_DIR is set) and the topic within `timeout_s`; `publish` answering False (Kafka not
+    ready yet at start) leaves the receipt in the file alone, which counts only when there is a file."""
 
     prefixes = RECEIPTED
 
     def __init__(self, pool: asyncpg.Pool, service: str, signer: Signer, publish: Publish | None,
-                 file: Path | None = None, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+                 file: Path | None = None, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 timeout_s: float = 10.0):
         self.pool, self.service, self.signer, self.publish = pool, service, signer, publish
-        self.file, self.clock = file, clock
+        self.file, self.clock, self.timeout_s = file, clock, timeout_s
         self._store: str | None = None
 
     def covers(self, stream_id: str) -> bool:
@@ -310,10 +320,18 @@ class Receipts:
                                                  version=version, hash=hash_hex, created_at=self.clock(),
                                                  key_id=self.signer.key_id))
         value = record.model_dump_json().encode()
+        written = False
         if self.file is not None:
             await asyncio.to_thread(_append_lines, self.file, [value])
+            written = True
         if self.publish is not None:
-            await self.publish([value])
+            try:
+                published = await asyncio.wait_for(self.publish([value]), self.timeout_s)
+            except TimeoutError:
+                raise ReceiptNotWritten(f"the anchor topic took no receipt within {self.timeout_s:g} s") from None
+            written = written or published is not False
+        if not written:
+            raise ReceiptNotWritten(f"no anchor file and no anchor topic took the receipt of {stream_id} v{version}")
         return record
 
 

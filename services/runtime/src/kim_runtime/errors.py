@@ -13,6 +13,7 @@ subclasses one of them and sets what differs (e.g. referrals' ConsentMissing: 40
 | NotInScope: the caller's role or scope does not reach it | 403 |
 | Gone: existed, no longer available | 410 (or the status given) |
 | NotRecorded: a decision could not be recorded (database failed) | 503 with Retry-After |
+| NotSealed: a read was recorded but its signed receipt could not be written (anchor file/topic down) | 503 with Retry-After |
 | Unavailable: a service this one asks is down (502 when it answered with an error) | 503 |
 """
 
@@ -92,6 +93,18 @@ class NotRecorded(KimError):
     with Retry-After, a problem detail): nothing was written, the same request may be sent again."""
 
     status = 503
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+
+
+class NotSealed(KimError):
+    """A read of personal data was appended to its log (the access log, kim audit's records) but the signed receipt
+    that seals it at once (kim_runtime.anchor.Receipts) could not be written to the anchor file or topic (HTTP 503
+    with Retry-After): the read is not answered, so nothing is shown unsealed. The recorded read stays in the store
+    (the next anchor seals it); the same request may be sent again."""
+
+    status = 503
+    slug = "not-sealed"
+    title = "The read could not be sealed; retry after Retry-After"
     headers = {"Retry-After": str(RETRY_AFTER_S)}
 
 

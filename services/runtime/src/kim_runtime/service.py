@@ -200,13 +200,15 @@ class ServiceRuntime:
             await self.broker.publish(value, self.settings.audit_anchor_topic, key=key,
                                       headers={"content-type": "application/json"})
 
-    async def _publish_receipt(self, values) -> None:
-        """A receipt goes to the anchor topic once Kafka is there; before that it is in the anchor file only (and
-        the first anchor, written once Kafka is ready, seals the stream anyway)."""
-        if not self.kafka_ready.is_set():
+    async def _publish_receipt(self, values) -> bool:
+        """A receipt goes to the anchor topic. Before Kafka is there (at start) it is in the anchor file only (False:
+        not published; the first anchor seals the stream on the topic); without a file it waits for Kafka, as long
+        as kim_runtime.anchor.Receipts allows, and the read is refused (503) if Kafka does not come."""
+        if not self.kafka_ready.is_set() and self.settings.audit_anchor_file() is not None:
             log.warning("%s: Kafka not ready: a receipt went to the anchor file only", self.settings.service)
-            return
-        await self._publish_anchor(values)
+            return False
+        await self._publish_anchor(values)  # waits for kafka_ready
+        return True
 
     async def _anchor_every_interval(self) -> None:
         """Seal the store once Kafka is there, then every KIM_AUDIT_ANCHOR_INTERVAL_S (a no-op when nothing

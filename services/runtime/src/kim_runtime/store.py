@@ -14,7 +14,7 @@ import asyncpg
 from . import idempotency, telemetry
 from .anchor import Receipts, Signer, event_digest, writer_seal
 from .envelope import Envelope
-from .errors import ConcurrencyConflict, NotRecorded
+from .errors import ConcurrencyConflict, NotRecorded, NotSealed
 from .resilience import is_unavailable
 from .scheduler import Schedule, changes_of
 from .topics import is_partner_topic
@@ -104,14 +104,18 @@ def receipts_for(pool: asyncpg.Pool, receipts: Receipts | None) -> None:
 
 
 async def _issue_receipt(pool: asyncpg.Pool, receipts: Receipts, stream_id: str, version: int) -> None:
+    """Seal the committed head at once; NotSealed (503, Retry-After) when the receipt cannot be written: the append
+    stands (the next anchor seals it), but the read it records must not be answered unsealed (issue 15)."""
     try:
         async with pool.acquire() as c:
             hash_hex = await c.fetchval("SELECT encode(hash, 'hex') FROM events WHERE stream_id = $1 AND version = $2",
                                         stream_id, version)
         await receipts.issue(stream_id, version, hash_hex)
-    except Exception as exc:  # the append stands; the next anchor seals the stream
-        log.warning("could not write the receipt of %s version %d (%r); the next anchor covers it", stream_id,
-                    version, exc)
+    except Exception as exc:
+        log.warning("could not write the receipt of %s version %d (%r); the read is refused (503), the next anchor "
+                    "seals the stream", stream_id, version, exc)
+        raise NotSealed(f"the read was recorded in {stream_id} but its signed receipt could not be written (the "
+                        "anchor file or topic is unavailable), so nothing is shown; try again shortly") from None
 
 
 def check_stream(stream_id: str, envelopes: Sequence[Envelope]) -> None:
@@ -187,9 +191,6 @@ class EventStore:
             else:
                 async with self.pool.acquire() as c:
                     rows = await self._fetch(c, sql, args, claim)
-                receipts = _receipts.get(id(self.pool))
-                if receipts is not None and receipts.covers(stream_id):  # committed: seal the new head at once
-                    await _issue_receipt(self.pool, receipts, stream_id, rows[-1]["out_version"])
         except asyncpg.PostgresError as exc:
             if getattr(exc, "sqlstate", None) == "KIM01":
                 raise ConcurrencyConflict(stream_id, expected_version, int(exc.detail or 0)) from None
@@ -198,6 +199,9 @@ class EventStore:
             raise
         if claim is not None:
             claim.applied = True
+        receipts = _receipts.get(id(self.pool)) if conn is None else None
+        if receipts is not None and receipts.covers(stream_id):  # committed: seal the new head at once
+            await _issue_receipt(self.pool, receipts, stream_id, rows[-1]["out_version"])
         return [
             Recorded(r["out_position"], e.model_copy(update={"stream_version": r["out_version"]}))
             for r, e in zip(rows, envelopes, strict=True)
