@@ -45,8 +45,8 @@ async def _cli_reads(cases_api, client_id: str) -> list[tuple[str, str, list[str
 
 @pytest.fixture
 async def cases_api(fresh_db, kafka_bootstrap, monkeypatch):
-    """The cases service, in-process for the test and on a real port for `kim audit` (KIM_CASES_URL), which records
-    every read through it (POST /audit/records)."""
+    """The cases service, in-process for the test and on a real port for `kim audit` (KIM_CASES_URL), which answers
+    `kim audit case` and records every read (GET /audit/cases/{id}, POST /audit/records)."""
     from kim_cases.bootstrap import build_app
     from kim_cases.settings import CasesSettings
 
@@ -165,8 +165,9 @@ async def test_trail_across_services_as_of_and_erasure(cases_api, fresh_db, othe
     assert by_type["CaseOpened"]["caused_by"].startswith("command ")
     assert by_type["ClientRegistered"]["data"]["personal"] == "withheld"
     assert NAME not in out
+    # recorded by the cases service as it answered its part of the trail (its store's 3 events of the 6)
     assert await _audit_records(fresh_db) == [("kim.audit.TrailExported", "auditor-7", {
-        "case_id": case_id, "client_id": client_id, "format": "json", "as_of": None, "events": 6,
+        "case_id": case_id, "client_id": client_id, "format": "json", "as_of": None, "events": 3,
         "destination": "stdout", "role": "auditor", "at": (await _audit_records(fresh_db))[0][2]["at"]})]
     # the trail itself is the client's casework: read with everything personal withheld, and still in the log
     r = await cases_api.get(f"/clients/{client_id}/reads", headers=AUDITOR)
@@ -263,3 +264,49 @@ async def test_an_audit_record_goes_to_the_log_of_the_client_it_shows_in_printab
     r = await post(clients[0], {"case_id": case_id, "client_id": clients[0], "note": "Straße 1, Ωμέγα"}, ["personal"])
     assert r.status_code == 201, r.text
     assert [await reads(c) for c in clients] == [before[0] + 1, before[1]]
+
+
+def _without_kek(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k not in ("KIM_MASTER_KEY", "KIM_MASTER_KEY_FILE")}
+
+
+async def test_the_cli_decrypts_nothing_the_cases_service_opens_and_records_the_read(cases_api, fresh_db):
+    """Issue 15: `kim audit case --show-personal` holds no KEK. With none on the CLI's side, or a wrong one, the
+    name is still shown (opened by the cases service, with its own keyring) and the read is in GET
+    /clients/{id}/reads under the auditor's token; with the database credentials but no token (or a token of a role
+    that may not) nothing personal is shown, and the store itself holds the name only as ciphertext."""
+    from kim_cases.public import generate_kek
+
+    client_id = (await _post(cases_api, "/clients", {"name": NAME, "date_of_birth": "1990-04-02"}))["client_id"]
+    case_id = (await _post(cases_api, "/cases", {"client_id": client_id, "municipality": "05978024", "team": "stadt",
+                                                 "team_organisation_id": "stadt-luenen", "access_channel": "jobcenter",
+                                                 "opened_on": "2025-01-10"}))["case_id"]
+    nowhere = fresh_db.rsplit("/", 1)[0] + "/kim_no_such_db"
+    env = _without_kek(cli.environment(KIM_CASES_DATABASE_URL=fresh_db, KIM_STAFFING_DATABASE_URL=nowhere,
+                                       KIM_REFERRALS_DATABASE_URL=nowhere, KIM_REPORTING_DATABASE_URL=nowhere,
+                                       KIM_AUTH_SECRET=SECRET))
+    wrong = generate_kek("not-the-services").entry()
+    for kek in ({}, {"KIM_MASTER_KEY": wrong}, {"KIM_MASTER_KEY": wrong, "KIM_ENV": "production"}):
+        code, out, err = await cli.run("audit", "case", case_id, "--show-personal", "--format", "json",
+                                       env=env | kek | {"KIM_TOKEN": _bearer(AUDITOR)})
+        assert code == 0, err
+        registered = next(e for e in json.loads(out)["events"] if e["type"] == "kim.cases.ClientRegistered")
+        assert registered["data"]["personal"]["name"] == NAME, kek
+    assert await _cli_reads(cases_api, client_id) == [("auditor-7", "auditor", ["personal", "profile"])] * 3
+
+    for token, refusal in ((None, "give your token"), (_bearer(MANAGER), "role case_manager may not run")):
+        code, out, err = await cli.run("audit", "case", case_id, "--show-personal",
+                                       *(("--token", token) if token else ()), env=env)
+        assert (code, out) == (2, "") and refusal in err and NAME not in err, err
+    # a changed CLI that skipped its own check is refused by the service (the token decides, not the CLI)
+    async with httpx.AsyncClient(transport=cases_api._transport, base_url="http://cases") as http:
+        for headers, status in (({}, 401), (MANAGER, 403)):
+            r = await http.get(f"/audit/cases/{case_id}", params={"personal": "true"}, headers=headers)
+            assert r.status_code == status and NAME not in r.text, r.text
+    assert len(await _cli_reads(cases_api, client_id)) == 3, "a refused read is neither answered nor recorded"
+    conn = await db.connect(fresh_db)
+    try:
+        in_clear = await conn.fetchval("SELECT count(*) FROM events WHERE data::text LIKE '%' || $1 || '%'", "Haddad")
+    finally:
+        await conn.close()
+    assert in_clear == 0, "the store holds the name only as ciphertext: without the service's KEK nothing opens"

@@ -329,8 +329,8 @@ async def test_a_data_key_deleted_with_the_services_own_role_is_found(copy, app_
 
 async def test_kim_audits_own_records_are_sealed_by_the_service_and_a_forged_one_is_found(
         copy, cases_api, app_role, monkeypatch):
-    """Issue 15: `kim audit` holds no signing key; the cases service records and seals its reads (POST
-    /audit/records). An auditor's read lands sealed in the client's access log and /clients/{id}/reads; a record
+    """Issue 15: `kim audit` holds no signing key; the cases service records and seals its reads (GET
+    /audit/cases/{id}, POST /audit/records). An auditor's read lands sealed in the client's access log and /clients/{id}/reads; a record
     forged with the service's own role (no seal) is found, as a forged casework event is; no exemption is left."""
     case, _ = await _longest_case(copy)
     [client] = await _fetch(copy.urls["cases"], "SELECT data->>'client_id' AS c FROM events WHERE stream_id = $1 "
@@ -379,7 +379,7 @@ async def test_kim_audits_own_records_are_sealed_by_the_service_and_a_forged_one
     # without the cases service, nothing is shown: the CLI cannot record (and never seals) a read itself
     code, out, err = await cli.run("audit", "case", case, env=env | {"KIM_CASES_URL": "http://127.0.0.1:9"})
     assert (code, out) == (2, ""), err
-    assert "cannot reach the cases service at http://127.0.0.1:9 to record this read" in err, err
+    assert "cannot reach the cases service at http://127.0.0.1:9, which answers and records this read" in err, err
 
 
 def _seq(record: dict) -> int:

@@ -1,4 +1,5 @@
-"""Signed exports (FILE.sig over the SHA-256, checked by kim audit verify-export) and --as-of --by business."""
+"""Signed exports (FILE.sig over the SHA-256, checked by kim audit verify-export) and --as-of --by business (folded
+by the cases service: kim_cases.application.audit_trail)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from kim_cli.audit.as_of import happened_by, state_as_of
+from kim_cases.application.audit_trail import Entry, NotYet, Opener, happened_by, state_as_of
 from kim_cli.audit.connect import UserError
 from kim_cli.audit.anchors import signer
 from kim_cli.audit.exports import export_hash, sig_path
 from kim_cli.audit.exports import verify_export
 from kim_cli.audit.exports import write_export as write_signed
-from kim_cli.audit.personal import Opener
-from kim_cli.audit.trail import Entry
 from kim_runtime.anchor import Signer, public_text
 
 
@@ -81,8 +80,8 @@ def test_a_signature_by_an_untrusted_key_or_a_forged_signature_fails(tmp_path):
 
 
 def _e(version: int, type_: str, data: dict, recorded: str, stream: str = "case-1") -> Entry:
-    return Entry("cases", f"e{version}", stream, version, type_, datetime.fromisoformat(recorded), "staff-1", None,
-                 None, data)
+    return Entry(f"e{version}", stream, version, type_, 1, datetime.fromisoformat(recorded), version,
+                 {"actor": "staff-1"}, data)
 
 
 CASE = [
@@ -103,7 +102,7 @@ def test_by_business_counts_the_casework_date_and_by_recorded_the_recording_time
 
 def test_state_as_of_a_business_date_before_the_recording():
     opener = Opener("cl-1", b"", reveal=False)
-    with pytest.raises(UserError, match="did not exist yet .* --by business"):
+    with pytest.raises(NotYet, match="did not exist yet .* --by business"):
         state_as_of("case-1", "cl-1", CASE, datetime(2025, 2, 1, tzinfo=UTC), opener)
     state = state_as_of("case-1", "cl-1", CASE, datetime(2025, 2, 1, tzinfo=UTC), opener, "business")
     assert (state["by"], state["version"]) == ("business", 1)

@@ -1,4 +1,5 @@
-"""Pure parts of kim audit: personal data opening, time parsing, rendering, value hashes, topic overrides."""
+"""Pure parts of kim audit: personal data opened by the cases service (kim_cases.application.audit_trail) and
+withheld by the CLI, time parsing, rendering, value hashes, topic overrides."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from kim_cli.audit.as_of import parse_time, state_as_of
+from kim_cases.application import audit_trail
+from kim_cases.application.audit_trail import ERASED, WITHHELD, NotYet, Opener, is_encrypted
+from kim_cli.audit import personal as cli_personal
+from kim_cli.audit.as_of import parse_time
 from kim_cli.audit.connect import UserError, service_of_topic
-from kim_cli.audit.personal import ERASED, WITHHELD, Opener, is_encrypted
 from kim_cli.audit.render import trail_csv, trail_json, trail_table
 from kim_cli.audit.trail import Entry
 from kim_cli.audit.verify import value_hash
@@ -31,6 +34,14 @@ def test_encrypted_fields_are_erased_without_a_key_and_withheld_unless_asked():
     opener = Opener("c1", b"k" * 32, reveal=False)
     assert opener.data(data)["personal"] == WITHHELD and not opener.read
     assert is_encrypted(SEALED) and not is_encrypted({"key_id": "k1"})
+
+
+def test_the_cli_withholds_what_it_reads_itself_and_opens_nothing():
+    data = {"client_id": "c1", "personal": SEALED, "informed_in": "ar"}
+    assert cli_personal.Withholder(erased=False).data(data) == {**data, "personal": cli_personal.WITHHELD}
+    assert cli_personal.Withholder(erased=True).data(data)["personal"] == cli_personal.ERASED
+    assert cli_personal.Withholder(erased=False).quasi("ar") == cli_personal.WITHHELD
+    assert not hasattr(cli_personal, "Opener") and not hasattr(cli_personal, "client_key")
 
 
 def test_personal_data_opened_in_clear_is_remembered_for_the_audit_record():
@@ -60,15 +71,22 @@ def test_a_bad_time_says_how_to_write_one():
         parse_time("yesterday")
 
 
+def _stored(version: int, type_: str, data: dict, minute: int) -> audit_trail.Entry:
+    return audit_trail.Entry(f"e{version}", "case-1", version, type_, 1, datetime(2026, 3, 1, 10, minute, tzinfo=UTC),
+                             version, {"actor": "staff-1"}, data)
+
+
 def test_generic_fold_when_the_aggregate_cannot_read_the_events():
-    trail = [_entry(1, "kim.test.Opened", {"phase": "intake", "personal": SEALED}, minute=0),
-             _entry(2, "kim.test.Moved", {"phase": "consent"}, minute=5),
-             _entry(3, "kim.test.Moved", {"phase": "closed"}, minute=9)]
-    state = state_as_of("case-1", "c1", trail, datetime(2026, 3, 1, 10, 6, tzinfo=UTC), Opener("c1", None, reveal=False))
+    trail = [_stored(1, "kim.test.Opened", {"phase": "intake", "personal": SEALED}, minute=0),
+             _stored(2, "kim.test.Moved", {"phase": "consent"}, minute=5),
+             _stored(3, "kim.test.Moved", {"phase": "closed"}, minute=9)]
+    state = audit_trail.state_as_of("case-1", "c1", trail, datetime(2026, 3, 1, 10, 6, tzinfo=UTC),
+                                    Opener("c1", None, reveal=False))
     assert state["folded_by"] == "generic fold of event data" and state["version"] == 2
     assert state["state"]["phase"] == "consent" and state["state"]["personal"] == ERASED
-    with pytest.raises(UserError, match="did not exist yet"):
-        state_as_of("case-1", "c1", trail, datetime(2026, 3, 1, 9, tzinfo=UTC), Opener("c1", None, reveal=False))
+    with pytest.raises(NotYet, match="did not exist yet"):
+        audit_trail.state_as_of("case-1", "c1", trail, datetime(2026, 3, 1, 9, tzinfo=UTC),
+                                Opener("c1", None, reveal=False))
 
 
 def test_the_three_formats_carry_the_same_trail():

@@ -112,7 +112,7 @@ def test_the_cli_and_the_web_app_use_only_a_services_public_module():
 
 
 def test_the_audit_reader_is_a_state_reader():
-    from kim_cases.public import StateReader
-    from kim_cli.audit.personal import Opener
+    from kim_cases.application.audit_trail import Opener
+    from kim_cases.application.views import StateReader
 
     assert isinstance(Opener("c-1", None, reveal=False), StateReader)

@@ -91,6 +91,9 @@ POLICY: dict[str, Rule] = {
     # what `kim audit` showed an auditor, recorded (and sealed) by the cases service: the caller's own read in the
     # client's access log and the audit stream, like the trace GET /clients/{id} leaves; not a write of casework
     "audit.record": Rule(Resource.NONE, {AUDITOR: A, ADMIN: A}),
+    # `kim audit case`: a case's trail (or its state at a past moment) from the cases store, personal data opened by
+    # the cases service itself on request (the CLI holds no KEK); the read is recorded before it is answered
+    "audit.case.read": Rule(Resource.CASE, {AUDITOR: A, ADMIN: A}),
     "client.legal_hold": Rule(Resource.CLIENT, {TL: S, ADMIN: A}, writes=True),  # place or lift (retention)
     "case.open": Rule(Resource.CLIENT, CASEWORK, writes=True, in_body=True),
     "case.list": Rule(Resource.NONE, STAFF_READ),

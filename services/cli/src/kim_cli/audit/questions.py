@@ -21,13 +21,13 @@ from kim_schemas import reporting as pev
 from kim_schemas import staffing as sev
 
 from kim_cli.audit.connect import UserError, open_store
-from kim_cli.audit.personal import Opener, client_key
+from kim_cli.audit.personal import Withholder, client_erased
 
 HEALTH_CATEGORY = "gesundheit"
 _COLUMNS = "event_id::text, stream_id, version, type, occurred_at, recorded_at, metadata, data"
 
 
-def _row(service: str, r: asyncpg.Record, opener: Opener | None = None) -> dict[str, Any]:
+def _row(service: str, r: asyncpg.Record, opener: Withholder | None = None) -> dict[str, Any]:
     meta = r["metadata"] or {}
     data = opener.data(r["data"]) if opener is not None else r["data"]
     if opener is not None and "informed_in" in data:
@@ -77,7 +77,7 @@ async def referral_answer(referral_id: str, say) -> tuple[dict[str, Any], set[st
         cases = await open_store("cases", say)
         if cases is not None:
             stack.push_async_callback(cases.close)
-            opener = Opener(subject, await client_key(cases, subject, reveal=False), reveal=False)
+            opener = Withholder(await client_erased(cases, subject))
             if consent_id:
                 async with cases.acquire() as conn:
                     consent = [_row("cases", r, opener) for r in await conn.fetch(_CONSENT, consent_id)]

@@ -50,10 +50,11 @@ class Entry:
         return self.type.rsplit(".", 1)[-1]
 
 
-def _entry(service: str, row: asyncpg.Record) -> Entry:
+def _entry(service: str, row: asyncpg.Record, withhold=None) -> Entry:
     meta = row["metadata"] or {}
+    data = withhold(row["data"]) if withhold is not None else row["data"]
     return Entry(service, row["event_id"], row["stream_id"], row["version"], row["type"], row["occurred_at"],
-                 meta.get("actor"), meta.get("causation_id"), meta.get("correlation_id"), row["data"],
+                 meta.get("actor"), meta.get("causation_id"), meta.get("correlation_id"), data,
                  row["schema_version"])
 
 
@@ -65,14 +66,29 @@ async def client_of(cases: asyncpg.Pool, case_id: str) -> str | None:
             "ORDER BY version LIMIT 1", case_id)
 
 
-async def collect(stores: dict[str, asyncpg.Pool], case_id: str, client_id: str) -> list[Entry]:
-    """Every store's events of the case, ordered by time (then service and position), causes resolved."""
+def from_answer(e: dict) -> tuple[datetime, str, int, Entry]:
+    """One event of the cases service's answer (GET /audit/cases/{case_id}), as a trail entry with its sort key."""
+    time = datetime.fromisoformat(e["time"])
+    return (time, e["service"], e["position"],
+            Entry(e["service"], e["event_id"], e["stream_id"], e["version"], e["type"], time, e.get("actor"),
+                  e.get("causation_id"), e.get("correlation_id"), e["data"], e.get("schema_version", 1)))
+
+
+async def collect(stores: dict[str, asyncpg.Pool], case_id: str, client_id: str,
+                  cases_events: list[dict] | None = None, withhold=None) -> list[Entry]:
+    """Every store's events of the case, ordered by time (then service and position), causes resolved. With
+    `cases_events` (the cases service's answer, personal data opened or withheld there) the cases store is not read
+    for the trail, only to resolve causes; `withhold` replaces any encrypted value the CLI read itself."""
     entries: list[tuple[datetime, str, int, Entry]] = []
+    if cases_events is not None:
+        entries += [from_answer(e) for e in cases_events]
     for service, pool in stores.items():
+        if service == "cases" and cases_events is not None:
+            continue
         sql = _CASES if service == "cases" else _OTHER
         async with pool.acquire() as conn:
             rows = await conn.fetch(sql, [case_id, client_id, f"access-{client_id}"], case_id, client_id)
-        entries += [(r["occurred_at"], service, r["position"], _entry(service, r)) for r in rows]
+        entries += [(r["occurred_at"], service, r["position"], _entry(service, r, withhold)) for r in rows]
     trail = [e for *_, e in sorted(entries, key=lambda t: t[:3])]
     return await _resolve_causes(stores, trail)
 
