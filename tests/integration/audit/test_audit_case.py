@@ -246,8 +246,16 @@ async def test_an_audit_record_goes_to_the_log_of_the_client_it_shows_in_printab
 
     async def post(client_id: str, answer: dict, fields: list[str]) -> httpx.Response:
         return await cases_api.post("/audit/records", headers=AUDITOR, json={
+            "command": "referral", "via": "kim audit referral", "client_id": client_id, "fields": fields,
+            "answer": answer})
+
+    # a case's read is the cases service's own to record (GET /audit/cases/{id}): posted, only an export's hash
+    for client_id, fields, answer in ((clients[0], ["personal"], {"case_id": case_id}), (None, [], {"case_id": case_id}),
+                                      (clients[0], [], {"case_id": case_id, "sha256": "a" * 64})):
+        r = await cases_api.post("/audit/records", headers=AUDITOR, json={
             "command": "case", "via": "kim audit case --show-personal", "client_id": client_id, "fields": fields,
             "answer": answer})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.command", r.text
 
     before = [await reads(c) for c in clients]
     wrong_log = [({"case_id": case_id, "client_id": clients[0]}, clients[1]),  # the answer names another client

@@ -62,18 +62,19 @@ def case(
     by: By = typer.Option(By.recorded, "--by", help="What --as-of compares: recorded (when each event was "
                           "recorded) or business (the date the casework happened: opened_on, held_on, granted_on, "
                           "...; events without one count from when they were recorded)"),
-    show_personal: bool = typer.Option(False, "--show-personal", help="Decrypt personal data (recorded as a read "
-                                       "of personal data); erased clients stay erased"),
+    show_personal: bool = typer.Option(False, "--show-personal", help="Show personal data in clear, opened by the "
+                                       "cases service (this command holds no KEK) and recorded there as a read of "
+                                       "it; erased clients stay erased"),
     token: str = typer.Option(None, "--token", help=TOKEN_HELP),
     output: Path = typer.Option(None, "--export", "--output", "-o", help=EXPORT_HELP),
 ) -> None:
     """The case's trail across all services in time order: what, who, when, caused by what. Needs an auditor's or
-    admin's token. Every read and export is recorded, and sealed, by the cases service (KIM_CASES_URL; POST
-    /audit/records) in its store (stream audit-<date>, with the file's SHA-256), and every read in the client's own
-    access log, which GET /clients/{id}/reads shows, under the token's
-    identity (with the fields shown in clear, or "trail" when all personal data stayed withheld). An export
-    leaves out the audit log's own records (reads and exports), so exporting the same trail twice gives the same
-    bytes."""
+    admin's token. The cases service (KIM_CASES_URL; GET /audit/cases/{id}) answers its part, opening personal
+    data itself with --show-personal, and records the read, sealed, before it answers: in the client's own access
+    log, which GET /clients/{id}/reads shows, under the token's identity (with the fields shown in clear, or "trail"
+    when all personal data stayed withheld), and in stream audit-<date>; an export's SHA-256 is recorded and signed
+    there too (POST /audit/records). An export leaves out the audit log's own records (reads and exports), so
+    exporting the same trail twice gives the same bytes."""
     from kim_cli.audit.as_of import parse_time
     from kim_cli.audit.case_report import case_report
     from kim_cli.audit.identity import authenticate, given_token

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
+from kim_schemas import cases as ev
 from kim_schemas import parse
 from kim_schemas.types import Encrypted
 
@@ -163,16 +164,14 @@ def opened_trail(trail: list[Entry], opener: Opener) -> tuple[list[dict], set[st
 # -- the state at a past moment -----------------------------------------------------------------------------------
 # The business date of an event: the day the casework it records happened (may lie before it was recorded, when work
 # is entered later). Events without one (registration, follow-ups, erasure, ...) count from their occurred_at.
-BUSINESS_DATE = {
-    "kim.cases.CaseOpened": "opened_on", "kim.cases.ConsentGranted": "granted_on",
-    "kim.cases.ConsentWithdrawn": "effective_at", "kim.cases.ConsentExpired": "expired_at",
-    "kim.cases.AssessmentCompleted": "assessed_on", "kim.cases.ResidenceStatusRecorded": "recorded_on",
-    "kim.cases.RechtskreisChanged": "changed_on", "kim.cases.IntegrationPlanAgreed": "agreed_on",
-    "kim.cases.ReviewHeld": "held_on", "kim.cases.GoalAchieved": "achieved_on", "kim.cases.GoalDropped": "dropped_on",
-    "kim.cases.MilestoneRecorded": "reached_on", "kim.cases.CaseTransferred": "transferred_on",
-    "kim.cases.CasePaused": "paused_on", "kim.cases.CaseResumed": "resumed_on", "kim.cases.CaseClosed": "closed_on",
-    "kim.cases.ReviewDue": "due_on", "kim.cases.PauseEndDue": "due_on",
-}
+BUSINESS_DATE = {cls.event_type: field for cls, field in (
+    (ev.CaseOpened, "opened_on"), (ev.ConsentGranted, "granted_on"), (ev.ConsentWithdrawn, "effective_at"),
+    (ev.ConsentExpired, "expired_at"), (ev.AssessmentCompleted, "assessed_on"),
+    (ev.ResidenceStatusRecorded, "recorded_on"), (ev.RechtskreisChanged, "changed_on"),
+    (ev.IntegrationPlanAgreed, "agreed_on"), (ev.ReviewHeld, "held_on"), (ev.GoalAchieved, "achieved_on"),
+    (ev.GoalDropped, "dropped_on"), (ev.MilestoneRecorded, "reached_on"), (ev.CaseTransferred, "transferred_on"),
+    (ev.CasePaused, "paused_on"), (ev.CaseResumed, "resumed_on"), (ev.CaseClosed, "closed_on"),
+    (ev.ReviewDue, "due_on"), (ev.PauseEndDue, "due_on"))}
 
 
 def business_date(e: Entry) -> date | None:
@@ -208,7 +207,7 @@ def state_as_of(case_id: str, client_id: str, trail: list[Entry], moment: dateti
     # the client's registration precedes their case: by business date it counts whenever the case does
     client_evs = [e for e in trail if e.stream_id == client_id
                   and (happened_by(e, moment, by) or (by == "business" and business_date(e) is None
-                                                      and e.type == "kim.cases.ClientRegistered"))]
+                                                      and e.type == ev.ClientRegistered.event_type))]
     try:
         case = Case.from_events(case_id, [parse(e.type, e.schema_version, e.data) for e in case_evs])
         client = Client.from_events(client_id, [parse(e.type, e.schema_version, e.data) for e in client_evs])

@@ -67,6 +67,10 @@ class AuditRecord(Body):
 async def record(body: AuditRecord, request: Request, ctx: CommandContext = Depends(caller("audit.record")),
                  s: Services = Depends(services)) -> dict:
     out: dict = {"access": None}
+    if body.command == "case" and (body.client_id is not None or body.fields
+                                   or not SHA256.fullmatch(str(body.answer.get("sha256") or ""))):
+        raise refused("body.command", "a case's read is recorded by GET /audit/cases/{case_id} as this service "
+                      "answers it; post a case only for an export's SHA-256 (answer.sha256, no client_id, no fields)")
     await _answer_matches_client(body, s)
     if body.client_id is not None:
         await s.repo.client(body.client_id)  # 404 for a client that does not exist
