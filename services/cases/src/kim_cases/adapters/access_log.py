@@ -47,7 +47,8 @@ class AccessLog:
 # -- what `kim audit` records about itself ------------------------------------------------------------------------
 # Stream audit-<YYYY-MM-DD> (UTC day) in this store, no outbox. Written here, by the service, so each record carries
 # the service's writer seal (kim_runtime.anchor): the CLI holds no signing key, and a record it could not seal would
-# be one an insider could forge. The CLI asks for it through POST /audit/records (entrypoints/audit_api.py).
+# be one an insider could forge. GET /audit/cases/{id} writes it as it answers `kim audit case`; the CLI asks for
+# the others through POST /audit/records (entrypoints/audit_api.py).
 AUDIT_SOURCE = "/kim/audit"
 EXPORTED = "kim.audit.TrailExported"
 

@@ -20,7 +20,7 @@ unsealed     An event recorded after the store's first sealed event without a va
              type, time, metadata with the command's actor, and data; the database role cannot): appended around
              the service, e.g. by kim_append with the service's own role, or changed after it was sealed. This
              holds for the records of `kim audit` itself too (kim.audit.* and a client's access log entries via
-             "kim audit ..."): the cases service writes and seals them (POST /audit/records), so an unsealed one
+             "kim audit ..."): the cases service writes and seals them (GET /audit/cases/{id}, POST /audit/records), so an unsealed one
              was forged.
 """
 
