@@ -189,3 +189,43 @@ def test_receipts_keep_each_streams_newest_and_a_changed_or_foreign_one_is_a_fin
     assert "the signature does not match (the receipt was changed)" in log.findings[0].line()
     assert "which is not a trusted audit key" in log.findings[1].line()
     assert log.receipts["access-c1"].version == 2, "an invalid receipt vouches for nothing"
+
+
+# -- receipts: a read is answered only once its receipt is written (issue 15) ----------------------------------------
+def _receipts(publish, file=None, timeout_s: float = 10.0):
+    from kim_runtime.anchor import Receipts
+
+    receipts = Receipts(None, "cases", Signer.generate()[0], publish, file, clock=lambda: T0, timeout_s=timeout_s)
+    receipts._store = STORE  # the store id is read from the database once; none here
+    return receipts
+
+
+async def test_a_receipt_no_sink_took_raises_and_one_the_file_took_is_returned(tmp_path):
+    import asyncio
+
+    from kim_runtime.anchor import ReceiptNotWritten
+
+    async def not_ready(_values):
+        return False
+
+    async def hangs(_values):
+        await asyncio.sleep(60)
+
+    async def refuses(_values):
+        raise ConnectionError("the anchor topic refused it")
+
+    _, version, digest = head("access-c1", 1)
+    with pytest.raises(ReceiptNotWritten, match="no anchor file and no anchor topic"):
+        await _receipts(not_ready).issue("access-c1", version, digest)  # Kafka not there, no file
+    with pytest.raises(ReceiptNotWritten, match="within 0.05 s"):
+        await _receipts(hangs, timeout_s=0.05).issue("access-c1", version, digest)
+    with pytest.raises(ConnectionError):
+        await _receipts(refuses, tmp_path / "ok.jsonl").issue("access-c1", version, digest)  # every sink must take it
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    with pytest.raises(OSError):
+        await _receipts(not_ready, blocked / "cases.jsonl").issue("access-c1", version, digest)
+
+    record = await _receipts(not_ready, tmp_path / "anchors" / "cases.jsonl").issue("access-c1", version, digest)
+    [line] = (tmp_path / "anchors" / "cases.jsonl").read_text().splitlines()
+    assert parse_record(line) == record and record.body.stream_id == "access-c1"
