@@ -20,7 +20,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from kim_schemas.base import Event, event
 from kim_schemas.codes import (
@@ -32,7 +32,7 @@ from kim_schemas.codes import (
     RevocationReason,
 )
 from kim_schemas.referrals import DeclineReason
-from kim_schemas.types import Id, LanguageCode, OrganisationId, Timestamp
+from kim_schemas.types import Base64, Id, LanguageCode, OrganisationId, Timestamp
 
 
 class PartnerState(StrEnum):
@@ -137,6 +137,31 @@ class PartnerReferralSnapshot(Event):
     decline_reason: DeclineReason | None = Field(description="Why you declined; null unless declined")
     offered_at: Timestamp = Field(description="When the referral was offered (to the second)")
     changed_at: Timestamp = Field(description="When this version came about (to the second)")
+
+
+class SealedSnapshot(BaseModel):
+    """A PartnerReferralSnapshot v2 (JSON), encrypted with AES-256-GCM under this referral's own key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key_id: Id = Field(description="Id of the referral's key (GET /partner/referrals/{id}/key answers it with the key)")
+    nonce: Base64 = Field(description="AES-GCM nonce (12 bytes), base64")
+    ciphertext: Base64 = Field(description="Ciphertext with the 16-byte GCM tag appended, base64; associated data: "
+                                           "the UTF-8 bytes of `<referral_id>:<version>`")
+
+
+@event("kim.partner.PartnerReferralSealedSnapshot", key="referral_id")
+class PartnerReferralSealedSnapshot(Event):
+    """The current state of a referral to this partner, sealed under the referral's own key (crypto-shredding):
+    `sealed` opens to a full `PartnerReferralSnapshot` v2 (validate it against that schema) with the key the partner
+    API answers at GET /partner/referrals/{id}/key. A revocation destroys the key: from then on the API answers 410
+    and no one can open this record again, even before compaction removes it. Keep the newest version per key."""
+
+    referral_id: Id = Field(description="Your id of the referral (the record key, and its id in the partner API "
+                                        "/partner/referrals/{id}); no other topic carries it")
+    version: int = Field(ge=1, description="Version of your view of this referral: 1 for the offer, then 2, 3, ... "
+                                           "(= ce_streamversion, = `version` inside, and the ETag in the partner API)")
+    sealed: SealedSnapshot = Field(description="The snapshot, encrypted under the referral's key")
 
 
 @event("kim.partner.PartnerReferralTombstone", key="referral_id", tombstone=True)
