@@ -26,7 +26,8 @@ CATALOGUE = {
     "ReferralOutcomeReported ReferralClosed ReferralRevoked ReferralOverdue AppointmentOutcomeMissing ConsentChecked "
     "PartnerFeedbackReceived PartnerCredentialIssued",
     "reporting": "ReportGenerated ReportApproved",
-    "partner": "PartnerReferralSnapshot PartnerReferralRevoked PartnerReferralTombstone PartnerReferralOffered "
+    "partner": "PartnerReferralSealedSnapshot PartnerReferralSnapshot PartnerReferralRevoked PartnerReferralTombstone "
+               "PartnerReferralOffered "
                "PartnerReferralUpdated",
 }
 

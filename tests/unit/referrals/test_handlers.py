@@ -28,6 +28,8 @@ from kim_schemas.referrals import DeclineReason, PartnerCredentialIssued, Partne
 from kim_referrals.adapters import gate_sql, referral_sql
 from kim_referrals.adapters.partner_stream import link_stream
 from kim_referrals.application.cases_events import ConsentGate
+from kim_referrals.adapters.referral_keys import InMemoryPartnerKeys, derived_kek, open_snapshot
+from kim_schemas import parse
 from kim_referrals.application import refusals
 from kim_referrals.application.commands import ReferralCommands, RequestReferral
 from kim_cases.domain.consent_gate import Consent, choose_consent
@@ -154,7 +156,8 @@ def tables():
 @pytest.fixture
 def commands(store, gate, tables):
     return ReferralCommands(store, pseudonym_secret="unit-test-pseudonym-secret", clock=lambda: NOW,
-                            tables=tables, gate=gate, cases=CasesStandIn(gate))
+                            tables=tables, gate=gate, cases=CasesStandIn(gate),
+                            partner_keys=InMemoryPartnerKeys(derived_kek("unit-test-pseudonym-secret")))
 
 
 async def registered(commands, *organisations):
@@ -201,10 +204,14 @@ async def test_a_covered_request_appends_the_decision_and_the_request_and_tells_
     row = tables.referrals[referral_id]
     assert (row["state"], row["version"], row["partner_version"]) == ("requested", 2, 1)
     partner_stream = await store.read_stream(row["partner_referral_id"])
-    assert types(partner_stream) == ["PartnerReferralSnapshot"]
+    assert types(partner_stream) == ["PartnerReferralSealedSnapshot"]
     offer = partner_stream[0]
-    assert offer.actor == "kim-referrals" and offer.subject == row["client_pseudonym"] != CLIENT
-    assert referral_id not in str(offer.data)  # the partner never learns the internal id
+    # no ce_subject: the pseudonym is only inside the sealed snapshot
+    assert offer.actor == "kim-referrals" and offer.subject is None
+    assert set(offer.data) == {"referral_id", "version", "sealed"} and row["client_pseudonym"] not in str(offer.data)
+    opened = await opened_snapshots(commands, store, row["partner_referral_id"])
+    assert opened[0]["client_pseudonym"] == row["client_pseudonym"] != CLIENT
+    assert referral_id not in str(offer.data) + str(opened)  # the partner never learns the internal id
     link = await store.read_stream(link_stream(row["partner_referral_id"]))
     assert link[0].data["referral_id"] == referral_id
     routes = {e.position: e.topic for e in store.outbox}
@@ -247,6 +254,13 @@ async def test_a_request_no_consent_covers_is_refused_and_the_refusal_is_recorde
     assert tables.referrals == {}
 
 
+async def opened_snapshots(commands, store, partner_referral_id: str) -> list[dict]:
+    """The partner stream's sealed snapshots, opened with the referral's key as the partner would."""
+    key = (await commands.partner_keys.of(None, [partner_referral_id]))[partner_referral_id]
+    return [open_snapshot(parse(e.type, e.schema_version, e.data), key).model_dump(mode="json")
+            for e in await store.read_stream(partner_referral_id) if e.type.endswith("SealedSnapshot")]
+
+
 # -- deciding on a referral ------------------------------------------------------------------------------------------
 async def requested(commands) -> tuple[str, str]:
     await registered(commands, JOBCENTER, ABH)
@@ -285,8 +299,8 @@ async def test_a_partner_acts_on_its_own_referral_by_its_own_id_and_version(comm
         expected_version=None)
     assert types(await store.read_stream(referral_id))[2:] == [
         "ReferralAccepted", "AppointmentScheduled", "ReferralOutcomeReported"]
-    snapshots = await store.read_stream(partner_id)
-    assert [e.data["state"] for e in snapshots] == [
+    snapshots = await opened_snapshots(commands, store, partner_id)
+    assert [e["state"] for e in snapshots] == [
         "requested", "accepted", "appointment_scheduled", "outcome_reported"]
     assert tables.referrals[referral_id]["partner_version"] == 4
     with pytest.raises(RuleViolation, match="cannot decline this referral"):
@@ -302,6 +316,25 @@ async def test_a_revoked_referral_is_gone_for_its_partner(commands):
         await commands.decide_as_partner(JOBCENTER, partner_id, lambda r, now: r.accept(now), PARTNER_CTX,
                                          expected_version=None)
     assert gone.value.reason == RevocationReason.CONSENT_WITHDRAWN.value and gone.value.extra["purge"] is True
+
+
+async def test_a_revocation_destroys_the_referrals_key_so_its_sealed_snapshots_open_for_no_one(commands, store):
+    referral_id, partner_id = await requested(commands)
+    await commands.decide_as_partner(JOBCENTER, partner_id, lambda r, now: r.accept(now), PARTNER_CTX,
+                                     expected_version=None)
+    key = (await commands.partner_keys.of(None, [partner_id]))[partner_id]
+    assert len(await opened_snapshots(commands, store, partner_id)) == 2
+    await commands.decide(referral_id, lambda r, now: r.revoke(RevocationReason.CONSENT_WITHDRAWN, now), CTX,
+                          expected_version=None)
+    assert await commands.partner_keys.of(None, [partner_id]) == {}  # deleted with the revocation
+    stream = await store.read_stream(partner_id)
+    assert types(stream) == ["PartnerReferralSealedSnapshot"] * 2 + ["PartnerReferralRevoked",
+                                                                      "PartnerReferralTombstone"]
+    assert stream[2].data["reason"] == "einwilligung_widerrufen"  # the notice stays readable
+    sealed = [parse(e.type, e.schema_version, e.data) for e in stream[:2]]
+    assert [open_snapshot(s, key).state for s in sealed] == ["requested", "accepted"]  # only the destroyed key
+    loaded = await commands.repo.shown(None, partner_id)
+    assert loaded.snapshot is None and loaded.revoked is not None  # the service cannot open them either
 
 
 # -- follow-ups -------------------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from kim_runtime.service import ServiceRuntime, Wiring, service_app
 from .adapters import referral_sql
 from .adapters.cases_client import CasesClient
 from .adapters.credential_cache import PartnerCredentialCache
+from .adapters.referral_keys import PartnerKeys
 from .application import deadlines
 from .application.cases_events import ConsentGate
 from .application.commands import ReferralCommands
@@ -23,7 +24,7 @@ def build_app(settings: ReferralSettings | None = None) -> FastAPI:
     async def compose(runtime: ServiceRuntime) -> Wiring:
         commands = ReferralCommands(runtime.store, pseudonym_secret=settings.pseudonym_secret,
                                     schema_base=settings.public_url, credential_issued=partner_credentials.issued,
-                                    cases=cases)
+                                    cases=cases, partner_keys=PartnerKeys(settings.partner_key_kek()))
         return Wiring(state={"commands": commands}, projections=[ConsentGate(commands)],
                       deadline_handlers=deadlines.handlers(commands))
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from kim_runtime.settings import RuntimeSettings
-from pydantic import AliasChoices, Field
+from kim_runtime.crypto import Kek
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 
@@ -45,3 +46,16 @@ class ReferralSettings(RuntimeSettings):
         default=365, ge=1, le=3650,
         description="How long a partner's API token (kim partner onboard / rotate) is valid (KIM_PARTNER_TOKEN_DAYS)",
     )
+    partner_kek: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("KIM_REFERRALS_PARTNER_KEK"),
+        description="The key-encryption key of the partner snapshots' per-referral keys, `ID:KEY` (KEY: 32 random "
+                    "bytes in base64); unset: derived from KIM_PSEUDONYM_SECRET (HKDF-SHA256, id `pseudonym-hkdf`). "
+                    "Keep it stable: keys wrapped under another KEK do not open (the partner API answers 503 for them)",
+    )
+
+    def partner_key_kek(self) -> Kek:
+        """The KEK that wraps every referral's snapshot key."""
+        if self.partner_kek is not None:
+            return Kek.parse(self.partner_kek.get_secret_value(), "KIM_REFERRALS_PARTNER_KEK")
+        from .adapters.referral_keys import derived_kek
+        return derived_kek(self.pseudonym_secret)

@@ -16,6 +16,7 @@ __all__ = [
     "auth",          # Role, Principal, tokens, current_principal
     "commands",      # the write side's seedwork: CommandContext, Aggregate, Repository, UnitOfWork
     "contract",      # the event contract a consumer reads through; FixedContract, OpenData
+    "crypto",        # AES-256-GCM sealing under a destroyable key, keys wrapped under a KEK (crypto-shredding)
     "db",            # pools, migrations, the service role's grants
     "dispatch",      # handlers by event class: by_type, types_of
     "envelope",      # Envelope (CloudEvents over Kafka), new_id, utcnow

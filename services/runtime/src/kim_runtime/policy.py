@@ -127,6 +127,9 @@ POLICY: dict[str, Rule] = {
     "partner.referral.act": Rule(Resource.PARTNER_REFERRAL, {PARTNER: O}, writes=True),
     # the consented personal data of the client of one's own referral (decrypted by the cases service on request)
     "partner.referral.person": Rule(Resource.PARTNER_REFERRAL, {PARTNER: O}),
+    # the key that opens one's own referral's sealed snapshots on one's topic (gone once the referral is revoked);
+    # no staff role: the Kreis's services open them themselves, nobody else needs the key
+    "partner.referral.key": Rule(Resource.PARTNER_REFERRAL, {PARTNER: O}),
     "partner.schemas.read": Rule(Resource.NONE, {PARTNER: O, ADMIN: A}),  # the contract's partner JSON Schemas
     "partner.feedback": Rule(Resource.NONE, {PARTNER: O}, writes=True),  # a record the partner could not read
     "feedback.read": Rule(Resource.NONE, {ADMIN: A, AUDITOR: A}),  # ops: what partners could not read

@@ -9,6 +9,9 @@ so their partner versions count on from 2.) The partner events go out through th
 everything else, in the transaction of the referral events they reflect: nothing is lost while Kafka is down, and
 the stream's hash chain proves what the partner was told and when. Their ce_time is cut to the second like their
 data's times.
+
+Every snapshot is sealed under the referral's own key before it is stored (referral_keys.py), so the store and the
+topic hold the same sealed record; the revocation notice deletes the key in the same transaction (crypto-shredding).
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from kim_runtime.envelope import Envelope
 from kim_runtime.store import EventStore
 from kim_runtime.topics import partner_topic
 from kim_schemas.base import Event
+from kim_schemas.partner import PartnerReferralRevoked, PartnerReferralSnapshot
 
 from .events import SERVICE_ACTOR, SOURCE
 from .partner_ids import PartnerIds
+from .referral_keys import PartnerKeys, seal
 
 LINK = "kim.referrals.PartnerViewOpened"
 DEFAULT_SCHEMA_BASE = "http://127.0.0.1:8003"  # KIM_REFERRALS_PUBLIC_URL
@@ -51,11 +56,19 @@ def schema_url(base: str, event: Event) -> str:
 
 
 async def append(store: EventStore, conn: asyncpg.Connection, stream: PartnerStream, events: Sequence[Event],
-                 ctx: CommandContext, *, internal_referral_id: str, case_id: str, pseudonym: str,
+                 ctx: CommandContext, *, internal_referral_id: str, case_id: str, pseudonym: str, keys: PartnerKeys,
                  schema_base: str = DEFAULT_SCHEMA_BASE) -> int:
-    """Append the partner's events (opening the stream first if needed); returns the stream's new version."""
+    """Append the partner's events (opening the stream first if needed), each snapshot sealed under the referral's
+    key; a revocation notice destroys the key in this transaction. Returns the stream's new version."""
     if not events:
         return stream.version
+    times, at = [], None
+    for e in events:
+        at = _time_of(e) or at
+        times.append(at)
+    if any(isinstance(e, PartnerReferralSnapshot) for e in events):
+        key = await keys.ensure(conn, stream.referral_id, stream.ids.organisation_id)
+        events = [seal(e, key) if isinstance(e, PartnerReferralSnapshot) else e for e in events]
     version = stream.version
     if version == 0:
         link = Envelope(type=LINK, source=SOURCE, stream_id=link_stream(stream.referral_id), actor=ctx.actor,
@@ -67,12 +80,12 @@ async def append(store: EventStore, conn: asyncpg.Connection, stream: PartnerStr
         await store.routed(None).append(link.stream_id, [link], 0, conn=conn)
     to_partner = store.routed(partner_topic(stream.ids.organisation_id))
     pctx = partner_context(stream.ids, ctx)
-    envs, at = [], None
-    for e in events:
-        at = _time_of(e) or at
-        envs.append(pctx.wrap(e, source=SOURCE, subject=pseudonym).model_copy(
-            update={"time": at, "dataschema": schema_url(schema_base, e)}))
+    # no ce_subject: the pseudonym is inside the sealed snapshot only, so no record left after the key is gone names it
+    envs = [pctx.wrap(e, source=SOURCE, subject=None).model_copy(
+        update={"time": at, "dataschema": schema_url(schema_base, e)}) for e, at in zip(events, times, strict=True)]
     await to_partner.append(stream.referral_id, envs, version, conn=conn)
+    if any(isinstance(e, PartnerReferralRevoked) for e in events):
+        await keys.destroy(conn, stream.referral_id)
     return version + len(events)
 
 
@@ -86,3 +99,4 @@ def _time_of(event: Event):
         if hasattr(event, field):
             return getattr(event, field)
     return None
+

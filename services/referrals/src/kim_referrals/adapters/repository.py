@@ -18,6 +18,7 @@ from kim_runtime.envelope import Envelope
 from kim_runtime.store import EventStore
 from kim_schemas import parse, partner
 from kim_schemas.base import Event
+from kim_schemas.partner import PartnerReferralSealedSnapshot
 
 from ..domain.partner_view import Shown, fold
 from ..domain.referral import EVENTS, Referral
@@ -25,16 +26,28 @@ from . import partner_stream, referral_sql
 from .events import SOURCE
 from .partner_ids import PartnerIds
 from .partner_stream import PartnerStream
+from .referral_keys import PartnerKeys, ReferralKey, open_snapshot
 
 PARTNER_EVENT_TYPES = frozenset(m.event_type for m in vars(partner).values()
                                 if isinstance(m, type) and issubclass(m, Event) and hasattr(m, "event_type")
                                 and m.service() == "partner")
 
 
-def partner_events(stream: Sequence[Envelope]) -> list[tuple[int, Event]]:
-    """(version, event) of a partner stream's published events (an old stream's link at version 1 is skipped)."""
-    return [(e.stream_version, parse(e.type, e.schema_version, e.data)) for e in stream
-            if e.type in PARTNER_EVENT_TYPES]
+def partner_events(stream: Sequence[Envelope], key: ReferralKey | None) -> list[tuple[int, Event]]:
+    """(version, event) of a partner stream's published events (an old stream's link at version 1 is skipped), each
+    sealed snapshot opened with the referral's key; without the key (revoked: destroyed) sealed snapshots are left
+    out, the revocation notice is not sealed."""
+    out = []
+    for e in stream:
+        if e.type not in PARTNER_EVENT_TYPES:
+            continue
+        event = parse(e.type, e.schema_version, e.data)
+        if isinstance(event, PartnerReferralSealedSnapshot):
+            if key is None:
+                continue
+            event = open_snapshot(event, key)
+        out.append((e.stream_version, event))
+    return out
 
 
 @dataclass
@@ -52,8 +65,8 @@ class ReferralRepository:
     consumer's, the scheduler's)."""
 
     def __init__(self, store: EventStore, pseudonym_secret: str, schema_base: str = partner_stream.DEFAULT_SCHEMA_BASE,
-                 *, tables=referral_sql):
-        self.store, self.tables = store, tables
+                 *, tables=referral_sql, keys: PartnerKeys):
+        self.store, self.tables, self.keys = store, tables, keys
         self.referrals = Repository(store, Referral, source=SOURCE, kinds=EVENTS, skip_others=True)
         self.pseudonym_secret = pseudonym_secret
         self.schema_base = schema_base  # the partner API's address: ce_dataschema of partner events
@@ -75,7 +88,9 @@ class ReferralRepository:
 
     async def shown(self, uow: UnitOfWork | Any, partner_referral_id: str) -> Shown:
         """The partner's current view of one referral, from its partner stream."""
-        return fold(partner_events(await self.store.read_stream(partner_referral_id, conn=connection(uow))))
+        conn = connection(uow)
+        key = (await self.keys.of(conn, [partner_referral_id])).get(partner_referral_id)
+        return fold(partner_events(await self.store.read_stream(partner_referral_id, conn=conn), key))
 
     async def append(
         self, uow: UnitOfWork | Any, referral: Referral, events: Sequence[Event], partner_events: Sequence[Event],
@@ -87,6 +102,6 @@ class ReferralRepository:
         await self.referrals.append(referral.referral_id, expected_version, events, ctx, uow=uow, subject=client_id)
         partner_version = await partner_stream.append(
             self.store, connection(uow), partner, partner_events, ctx, internal_referral_id=referral.referral_id,
-            case_id=referral.case_id, pseudonym=pseudonym, schema_base=self.schema_base,
+            case_id=referral.case_id, pseudonym=pseudonym, keys=self.keys, schema_base=self.schema_base,
         )
         return expected_version + len(events), partner_version

@@ -20,6 +20,7 @@ from ..adapters import gate_sql, referral_sql
 from ..adapters.cases_client import CasesClient
 from ..adapters.events import SOURCE
 from ..adapters.partner_stream import PartnerStream
+from ..adapters.referral_keys import PartnerKeys, derived_kek
 from ..adapters.repository import Loaded, ReferralRepository
 from ..domain import partner, partner_view
 from ..domain.consent import ConsentMissing, GateAnswer, decision
@@ -50,11 +51,15 @@ class ReferralCommands:
 
     def __init__(self, store: EventStore, *, pseudonym_secret: str, cases: CasesClient,
                  clock: Callable[[], datetime] = utcnow, schema_base: str | None = None, tables=referral_sql,
-                 gate=gate_sql, credential_issued: Callable[[str, str], None] | None = None):
+                 gate=gate_sql, credential_issued: Callable[[str, str], None] | None = None,
+                 partner_keys: PartnerKeys | None = None):
         self.store, self.clock, self.tables, self.gate = store, clock, tables, gate
         self.credential_issued = credential_issued  # told of each new partner credential once it is committed
         self.cases = cases
-        self.repo = ReferralRepository(store, pseudonym_secret, *([schema_base] if schema_base else []), tables=tables)
+        # the partner snapshots' per-referral keys; by default under a KEK derived from the pseudonym secret
+        self.partner_keys = partner_keys or PartnerKeys(derived_kek(pseudonym_secret))
+        self.repo = ReferralRepository(store, pseudonym_secret, *([schema_base] if schema_base else []), tables=tables,
+                                       keys=self.partner_keys)
         # the other streams this service appends to: a partner's registry stream, a refused request's decision, a
         # referral's follow-ups (nothing is rebuilt from them here: appended at their version, no aggregate)
         self.records = Repository(store, Aggregate, source=SOURCE)

@@ -9,6 +9,7 @@ import asyncpg
 from kim_runtime.errors import Gone
 from kim_runtime.store import row_to_envelope
 
+from ..adapters.referral_keys import PartnerKeys
 from ..adapters.repository import partner_events
 from ..domain.partner_view import Shown, fold
 
@@ -16,12 +17,14 @@ _SELECT = ("SELECT position, event_id, stream_id, version, type, schema_version,
            "FROM events WHERE stream_id = ANY($1::text[]) AND type LIKE 'kim.partner.%' ORDER BY stream_id, version")
 
 
-async def shown_many(conn: asyncpg.Connection, partner_referral_ids: Sequence[str]) -> list[Shown]:
-    """The current view of each of the partner's referrals (in the order given), in one query."""
+async def shown_many(conn: asyncpg.Connection, keys: PartnerKeys, partner_referral_ids: Sequence[str]) -> list[Shown]:
+    """The current view of each of the partner's referrals (in the order given), in one query, each snapshot opened
+    with its referral's key (a revoked referral has none: its view is the revocation notice only)."""
     by_stream: dict[str, list] = {i: [] for i in partner_referral_ids}
     for row in await conn.fetch(_SELECT, list(partner_referral_ids)):
         by_stream[row["stream_id"]].append(row_to_envelope(row))
-    return [fold(partner_events(by_stream[i])) for i in partner_referral_ids]
+    opened = await keys.of(conn, partner_referral_ids)
+    return [fold(partner_events(by_stream[i], opened.get(i))) for i in partner_referral_ids]
 
 
 def refuse_if_revoked(partner_referral_id: str, row: asyncpg.Record, shown: Shown) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from kim_runtime.types import Day, Id, Line, Municipality, OrganisationId
 from kim_schemas.codes import PERSON_FIELDS, ConsentPurpose, DataCategory, OutcomeCode, PartnerKind
@@ -118,3 +119,15 @@ class ConsentOut(BaseModel):
     withdrawn_at: datetime | None = Field(description="When it was withdrawn as a whole")
     withdrawn_recipients: list[str] = Field(description="Recipients it was withdrawn for")
     withdrawn_categories: list[str] = Field(description="Data categories it was withdrawn for")
+
+
+class ReferralKeyOut(BaseModel):
+    """The key of one of your referrals: it opens the `sealed` snapshot of every record of that key on your topic."""
+
+    referral_id: str = Field(description="Your id of the referral (the record key)")
+    key_id: str = Field(description="The key's id, as in each sealed snapshot's `sealed.key_id`")
+    algorithm: Literal["AES-256-GCM"] = Field(description="AES-GCM with a 256-bit key, 12-byte nonce, 16-byte tag")
+    key: str = Field(description="The key (32 bytes), base64. Keep it with the referral; delete it with the referral "
+                                 "on its revocation notice")
+    associated_data: str = Field(description="The associated data of the referral's sealed snapshot of version N: "
+                                             "this text with {version} replaced by N, as UTF-8 bytes")

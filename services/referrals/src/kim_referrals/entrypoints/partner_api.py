@@ -9,6 +9,7 @@ topic ends in the revocation notice and a tombstone; the list leaves it out, as 
 
 from __future__ import annotations
 
+import base64
 import uuid
 
 from fastapi import APIRouter, Depends, Header, Request, Response
@@ -25,13 +26,14 @@ from ..adapters import gate_sql, referral_sql
 from ..application import views
 from ..application.commands import Decision
 from .deps import commands, context
-from .models import AppointmentIn, DeclineIn, OutcomeIn, PersonOut
+from .models import AppointmentIn, DeclineIn, OutcomeIn, PersonOut, ReferralKeyOut
 
 router = APIRouter(prefix="/partner", tags=["partner side"])
 inbox = authorize("partner.inbox")
 reads = authorize("partner.referral.read")
 partner_only = authorize("partner.referral.act")
 person_reader = authorize("partner.referral.person")
+key_reader = authorize("partner.referral.key")
 PERSON_CATEGORIES = tuple(c.value for c in PERSON_FIELDS)  # the categories that hold personal fields (cases service)
 
 
@@ -41,7 +43,8 @@ async def my_referrals(request: Request, response: Response, principal: Principa
                        page: Page = Depends(paged())):
     async with request.app.state.runtime.pool.acquire() as conn:
         rows = await referral_sql.referrals_of_partner(conn, principal.organisation)
-        shown = await views.shown_many(conn, [r["partner_referral_id"] for r in rows if r["state"] != "revoked"])
+        shown = await views.shown_many(conn, commands(request).partner_keys,
+                                       [r["partner_referral_id"] for r in rows if r["state"] != "revoked"])
     return page.answer([s.snapshot for s in shown if s.snapshot is not None and s.revoked is None], response)
 
 
@@ -64,7 +67,7 @@ async def person(referral_id: str, request: Request, principal: Principal = Depe
         row = await referral_sql.referral_of_partner(conn, principal.organisation, referral_id)
         if row is None:
             raise NotFound(f"referral {referral_id} does not exist")
-        [shown] = await views.shown_many(conn, [referral_id])
+        [shown] = await views.shown_many(conn, commands(request).partner_keys, [referral_id])
         client_id = await conn.fetchval(f"SELECT client_id FROM {gate_sql.CASES} WHERE case_id = $1", row["case_id"])
         erased = client_id and await conn.fetchval(
             f"SELECT erased_at IS NOT NULL FROM {gate_sql.CLIENTS} WHERE client_id = $1", client_id)
@@ -84,6 +87,27 @@ async def person(referral_id: str, request: Request, principal: Principal = Depe
         purpose=row["purpose"], categories=categories, reference=referral_id,
         correlation_id=request.headers.get("X-Correlation-ID") or str(uuid.uuid4()))
     return PersonOut(referral_id=referral_id, categories=got["categories"], person=got["person"])
+
+
+@router.get("/referrals/{referral_id}/key", response_model=ReferralKeyOut,
+            summary="The key of one of my referrals: it opens the sealed snapshots of that key on my topic",
+            responses={410: {"description": "Revoked: the key is destroyed; purge the referral and its key "
+                                            "(problem detail with the reason)"}})
+async def referral_key(referral_id: str, request: Request, response: Response,
+                       principal: Principal = Depends(key_reader)):
+    keys = commands(request).partner_keys
+    async with request.app.state.runtime.pool.acquire() as conn:
+        row = await referral_sql.referral_of_partner(conn, principal.organisation, referral_id)
+        if row is None:
+            raise NotFound(f"referral {referral_id} does not exist")
+        [shown] = await views.shown_many(conn, keys, [referral_id])
+        key = (await keys.of(conn, [referral_id])).get(referral_id)
+    views.refuse_if_revoked(referral_id, row, shown)
+    if key is None:  # published before contract 4.0.0 and unchanged since: its snapshots are not sealed
+        raise NotFound(f"referral {referral_id} has no key: its snapshots on your topic are not sealed")
+    response.headers["Cache-Control"] = "no-store"
+    return ReferralKeyOut(referral_id=referral_id, key_id=key.key_id, algorithm="AES-256-GCM",
+                          key=base64.b64encode(key.key).decode(), associated_data=f"{referral_id}:{{version}}")
 
 
 @router.post("/referrals/{referral_id}/accept", response_model=PartnerReferralSnapshot, summary="Accept a referral")
@@ -130,6 +154,6 @@ async def _mine(request: Request, referral_id: str, principal: Principal) -> Par
         row = await referral_sql.referral_of_partner(conn, principal.organisation, referral_id)
         if row is None:
             raise NotFound(f"referral {referral_id} does not exist")
-        [shown] = await views.shown_many(conn, [referral_id])
+        [shown] = await views.shown_many(conn, commands(request).partner_keys, [referral_id])
     views.refuse_if_revoked(referral_id, row, shown)
     return shown.snapshot
