@@ -1,5 +1,7 @@
 """A reference consumer for a KIM Hub partner agency: reads its topic, validates every record against the schema its
-`ce_dataschema` names, keeps a local view of its referrals in SQLite, and purges on revocation and tombstone.
+`ce_dataschema` names, opens each sealed snapshot with its referral's key (fetched once from the partner API and kept
+with the referral), keeps a local view of its referrals in SQLite, and purges on revocation and tombstone, the key
+included.
 
 Only what schemas/PARTNERS.md documents is used: the topic, the consumer group prefix, the partner API and its token.
 
@@ -9,15 +11,17 @@ Only what schemas/PARTNERS.md documents is used: the topic, the consumer group p
 With the Kreis's broker also KIM_KAFKA_SECURITY_PROTOCOL (SASL_SSL), KIM_KAFKA_SASL_MECHANISM (SCRAM-SHA-512),
 KIM_KAFKA_USER, KIM_KAFKA_PASSWORD and KIM_KAFKA_CA_FILE: all of them are on the onboarding sheet.
 
-Dependencies: aiokafka, httpx, jsonschema. Delivery is at least once: a record whose ce_id was handled is skipped;
+Dependencies: aiokafka, httpx, jsonschema, cryptography. Delivery is at least once: a record whose ce_id was handled is skipped;
 a snapshot older than the one held (version) is ignored. A record that cannot be read is reported to the Kreis
-(POST /partner/feedback) and skipped, never guessed at.
+(POST /partner/feedback) and skipped, never guessed at. A sealed snapshot whose key the API no longer gives (410: the
+referral was revoked, its notice follows on the topic) is skipped: nobody can open it any more.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import sqlite3
@@ -27,9 +31,13 @@ from datetime import UTC, datetime
 
 import httpx
 from aiokafka import AIOKafkaConsumer
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from jsonschema import Draft202012Validator
 
-SNAPSHOT = "kim.partner.PartnerReferralSnapshot"
+SEALED = "kim.partner.PartnerReferralSealedSnapshot"
+SNAPSHOT = "kim.partner.PartnerReferralSnapshot"  # what a sealed snapshot holds; v2 records of contract 3.x in clear
+SNAPSHOT_SCHEMA = "/partner/schemas/kim.partner.PartnerReferralSnapshot/2"
 REVOKED = "kim.partner.PartnerReferralRevoked"
 TOMBSTONE = "kim.partner.PartnerReferralTombstone"
 
@@ -43,6 +51,7 @@ class LocalView:
             CREATE TABLE IF NOT EXISTS referrals (referral_id TEXT PRIMARY KEY, version INTEGER, state TEXT,
                                                   snapshot TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS handled (ce_id TEXT PRIMARY KEY);
+            CREATE TABLE IF NOT EXISTS referral_keys (referral_id TEXT PRIMARY KEY, key_id TEXT, key TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS purges (referral_id TEXT, reason TEXT, purged_at TEXT);
         """)
 
@@ -62,8 +71,19 @@ class LocalView:
             snapshot["referral_id"], snapshot["version"], snapshot["state"], json.dumps(snapshot, sort_keys=True)))
         return True
 
+    def key(self, referral_id: str) -> tuple[str, bytes] | None:
+        row = self.db.execute("SELECT key_id, key FROM referral_keys WHERE referral_id = ?", (referral_id,)).fetchone()
+        return (row[0], base64.b64decode(row[1])) if row else None
+
+    def keep_key(self, referral_id: str, key_id: str, key: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO referral_keys VALUES (?, ?, ?)", (referral_id, key_id, key))
+
+    def keys(self) -> set[str]:
+        return {r for (r,) in self.db.execute("SELECT referral_id FROM referral_keys")}
+
     def purge(self, referral_id: str, reason: str) -> None:
         self.db.execute("DELETE FROM referrals WHERE referral_id = ?", (referral_id,))
+        self.db.execute("DELETE FROM referral_keys WHERE referral_id = ?", (referral_id,))  # the key goes too
         self.db.execute("INSERT INTO purges VALUES (?, ?, ?)", (referral_id, reason, datetime.now(UTC).isoformat()))
 
     def referrals(self) -> dict[str, dict]:
@@ -87,6 +107,7 @@ class Stats:
     tombstones: int = 0
     reported: int = 0
     repeats: int = 0
+    sealed_for_good: int = 0  # sealed snapshots of revoked referrals: their key is destroyed, nobody can open them
     keys_with_data: set[str] = field(default_factory=set)  # keys whose snapshot data this consumer ever received
 
 
@@ -135,7 +156,15 @@ class PartnerConsumer:
             await self.report(record, headers, *problem)
             return
         data = json.loads(record.value)
-        if headers["ce_type"] == SNAPSHOT:
+        if headers["ce_type"] == SEALED:
+            opened = await self.open(data)
+            if isinstance(opened, tuple):
+                await self.report(record, headers, *opened)
+                return
+            if opened is not None:
+                self.stats.keys_with_data.add(key)
+                self.stats.snapshots += self.view.keep(opened)
+        elif headers["ce_type"] == SNAPSHOT:  # a contract 3.x record, in clear
             self.stats.keys_with_data.add(key)
             self.stats.snapshots += self.view.keep(data)
         elif headers["ce_type"] == REVOKED:
@@ -143,9 +172,39 @@ class PartnerConsumer:
             self.stats.purges += 1
         self.view.handled(headers.get("ce_id"))
 
+    async def open(self, sealed: dict) -> dict | tuple[str, str] | None:
+        """The snapshot inside a sealed one, opened with its referral's key (fetched once, then kept with the
+        referral); None when the key is gone (revoked); (problem, detail) when it does not open or validate."""
+        referral_id, version = sealed["referral_id"], sealed["version"]
+        held = self.view.key(referral_id)
+        if held is None or held[0] != sealed["sealed"]["key_id"]:
+            r = await self.api.get(f"/partner/referrals/{referral_id}/key")
+            if r.status_code == 410:  # revoked: the key is destroyed, the revocation notice follows on the topic
+                self.stats.sealed_for_good += 1
+                return None
+            r.raise_for_status()
+            self.view.keep_key(referral_id, r.json()["key_id"], r.json()["key"])
+            held = self.view.key(referral_id)
+        try:
+            plain = AESGCM(held[1]).decrypt(base64.b64decode(sealed["sealed"]["nonce"]),
+                                            base64.b64decode(sealed["sealed"]["ciphertext"]),
+                                            f"{referral_id}:{version}".encode())
+        except InvalidTag:
+            return "invalid-data", f"the sealed snapshot v{version} does not open with the referral's key"
+        snapshot = json.loads(plain)
+        if SNAPSHOT_SCHEMA not in self.schemas:
+            r = await self.api.get(SNAPSHOT_SCHEMA)
+            r.raise_for_status()
+            self.schemas[SNAPSHOT_SCHEMA] = Draft202012Validator(
+                r.json(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+        errors = [e.message for e in self.schemas[SNAPSHOT_SCHEMA].iter_errors(snapshot)]
+        if errors or (snapshot["referral_id"], snapshot["version"]) != (referral_id, version):
+            return "invalid-data", ("; ".join(errors) or "the sealed snapshot names another referral or version")[:480]
+        return snapshot
+
     async def invalid(self, headers: dict[str, str], value: bytes | None) -> tuple[str, str] | None:
         """(problem, detail) when the record cannot be read as the contract says; None when it is valid."""
-        if headers.get("ce_type") not in (SNAPSHOT, REVOKED, TOMBSTONE):
+        if headers.get("ce_type") not in (SEALED, SNAPSHOT, REVOKED, TOMBSTONE):
             return "unknown-type", f"ce_type {headers.get('ce_type')!r}"
         url = headers.get("ce_dataschema")
         if not url:

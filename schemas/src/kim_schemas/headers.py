@@ -14,7 +14,8 @@ CLOUDEVENTS_HEADERS: dict[str, str] = {
     "ce_source": "Producing service, e.g. /kim/cases.",
     "ce_specversion": "CloudEvents version, always 1.0.",
     "ce_time": "When the event happened (occurred-at), ISO 8601 with offset.",
-    "ce_subject": "Pseudonymous id of the person concerned (on partner topics: the partner's own pseudonym).",
+    "ce_subject": "Pseudonymous id of the person concerned. Service topics only since contract 4.0.0: partner "
+                  "records carry none (the partner's own pseudonym is inside the sealed snapshot).",
     "ce_correlationid": "Id shared by all events that stem from one user action (on a partner topic: that "
                         "partner's own id for the action, different on every other topic).",
     "ce_causationid": "ce_id of the event or command that caused this one (on a partner topic: derived for that "

@@ -39,11 +39,14 @@ STATE_MEANING = {
 
 SNIPPET_CONSUME = '''
 # partner-snippet: consume
+import base64
 import json
 import os
 import ssl
 
+import httpx
 from aiokafka import AIOKafkaConsumer
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 
 def security() -> dict:
@@ -59,24 +62,46 @@ def security() -> dict:
     return options
 
 
-async def read_my_topic(view: dict[str, dict]) -> None:
-    """Read your topic up to its end and keep the current state of each referral in `view` (key -> snapshot)."""
+async def open_sealed(api: httpx.AsyncClient, keys: dict[str, bytes], value: bytes) -> dict | None:
+    """The snapshot inside a sealed one, with its referral's key (fetched once, kept in `keys`); None once the
+    referral is revoked (410: the key is destroyed, nobody can open it any more)."""
+    record = json.loads(value)
+    referral_id, version, sealed = record["referral_id"], record["version"], record["sealed"]
+    if referral_id not in keys:
+        answer = await api.get(f"/partner/referrals/{referral_id}/key")
+        if answer.status_code == 410:
+            return None
+        keys[referral_id] = base64.b64decode(answer.raise_for_status().json()["key"])
+    plain = AESGCM(keys[referral_id]).decrypt(base64.b64decode(sealed["nonce"]), base64.b64decode(sealed["ciphertext"]),
+                                              f"{referral_id}:{version}".encode())
+    return json.loads(plain)
+
+
+async def read_my_topic(view: dict[str, dict], keys: dict[str, bytes]) -> None:
+    """Read your topic up to its end and keep the current state of each referral in `view` (key -> snapshot) and
+    its key in `keys` (key -> AES key)."""
     consumer = AIOKafkaConsumer(
         os.environ["KIM_PARTNER_TOPIC"], bootstrap_servers=os.environ["KIM_KAFKA_BOOTSTRAP"],
         group_id=os.environ["KIM_PARTNER_GROUP"], auto_offset_reset="earliest", enable_auto_commit=False,
         **security())
     await consumer.start()
     try:
-        while batch := await consumer.getmany(timeout_ms=3000):
-            for records in batch.values():
-                for record in records:
-                    key = record.key.decode()
-                    headers = {k: v.decode() for k, v in record.headers}
-                    if record.value is None or headers["ce_type"] == "kim.partner.PartnerReferralRevoked":
-                        view.pop(key, None)  # revoked: delete everything you hold for this referral
-                    elif headers["ce_type"] == "kim.partner.PartnerReferralSnapshot":
-                        view[key] = json.loads(record.value)  # a full snapshot replaces what you had
-            await consumer.commit()
+        async with httpx.AsyncClient(base_url=os.environ["KIM_PARTNER_API"],
+                                     headers={"Authorization": f"Bearer {os.environ['KIM_PARTNER_TOKEN']}"}) as api:
+            while batch := await consumer.getmany(timeout_ms=3000):
+                for records in batch.values():
+                    for record in records:
+                        key = record.key.decode()
+                        headers = {k: v.decode() for k, v in record.headers}
+                        if record.value is None or headers["ce_type"] == "kim.partner.PartnerReferralRevoked":
+                            view.pop(key, None)  # revoked: delete everything you hold for this referral,
+                            keys.pop(key, None)  # its key included
+                        elif headers["ce_type"] == "kim.partner.PartnerReferralSealedSnapshot":
+                            if (snapshot := await open_sealed(api, keys, record.value)) is not None:
+                                view[key] = snapshot  # a full snapshot replaces what you had
+                        elif headers["ce_type"] == "kim.partner.PartnerReferralSnapshot":  # contract 3.x, in clear
+                            view[key] = json.loads(record.value)
+                await consumer.commit()
     finally:
         await consumer.stop()
 '''.strip()
@@ -138,7 +163,8 @@ def render_partner_guide(registry: EventRegistry, partners: Sequence[tuple[str, 
         "",
         "You receive, for each referral the Kreis sends you, the current state of the referral on your own Kafka "
         "topic, and you work the referral through the partner API with your partner token. Pseudonyms and codes "
-        "only travel on the topic; the personal data the client's consent shares with you is read on request "
+        "only travel on the topic, sealed under a key of the referral's own that the partner API gives you and a "
+        "revocation destroys; the personal data the client's consent shares with you is read on request "
         "(`GET /partner/referrals/{id}/person`).",
         "",
         "## Getting access: your onboarding sheet",
@@ -175,31 +201,57 @@ def render_partner_guide(registry: EventRegistry, partners: Sequence[tuple[str, 
         f"Your topic is compacted (`cleanup.policy={PARTNER_CLEANUP_POLICY}`): Kafka keeps the newest record of each "
         f"key, and deletes records older than {days} days besides. The key is your id of the referral.",
         "",
-        "- Every change of a referral is a **full snapshot**, `kim.partner.PartnerReferralSnapshot`: every field as "
-        "it is now (null means none, never \"unchanged\"). Keep the newest per key.",
+        "- Every change of a referral is a **full snapshot**, sealed: `kim.partner.PartnerReferralSealedSnapshot` "
+        "shows only `referral_id` (= the key) and `version`; its `sealed` opens to a "
+        "`kim.partner.PartnerReferralSnapshot` v2 with every field as it is now (null means none, never "
+        "\"unchanged\"). Keep the newest per key.",
         "- Versions count **1, 2, 3, ... per referral**: `version` in the snapshot = header `ce_streamversion` = the "
         "ETag of the referral in the partner API.",
         "- A revocation publishes `kim.partner.PartnerReferralRevoked` (`purge: true`, `reason`): **delete "
-        "everything you hold for the referral**. Then a tombstone follows: key, headers "
-        "(`ce_type` `kim.partner.PartnerReferralTombstone`), value null. Compaction removes every earlier record of "
-        "that key within about a day (`max.compaction.lag.ms`), so a consumer group that starts after that never "
-        "receives what was purged; until then a new group reading from offset 0 still can, so never re-read your "
-        "topic from the beginning to rebuild what you deleted. The tombstone itself stays "
+        "everything you hold for the referral**, its key included. Then a tombstone follows: key, headers "
+        "(`ce_type` `kim.partner.PartnerReferralTombstone`), value null. Both are in clear: they carry no personal "
+        "data. Compaction removes every earlier record of that key within about a day (`max.compaction.lag.ms`); "
+        "until then a new group reading from offset 0 still receives the sealed snapshots, but nobody can open "
+        "them: the revocation destroyed the key (see below). The tombstone itself stays "
         f"{days} days (`delete.retention.ms`), as long as you may go without reading. The partner API answers the "
-        "referral with **410 Gone** and the same `reason` (a problem detail), and no longer lists it.",
+        "referral and its key with **410 Gone** and the same `reason` (a problem detail), and no longer lists it.",
         "- Times (`offered_at`, `changed_at`, `revoked_at`, `ce_time`) are whole seconds, UTC.",
         "",
         "What you receive for one referral, offer to tombstone (the same key throughout):",
         "",
         "| # | `ce_type` | `ce_streamversion` | value |",
         "| --- | --- | --- | --- |",
-        "| 1 | `kim.partner.PartnerReferralSnapshot` | 1 | state `requested`: the offer with the facts you may see |",
-        "| 2 | `kim.partner.PartnerReferralSnapshot` | 2 | state `accepted` (after your accept) |",
-        "| 3 | `kim.partner.PartnerReferralSnapshot` | 3 | state `appointment_scheduled`, `appointment_on` set |",
-        "| 4 | `kim.partner.PartnerReferralSnapshot` | 4 | state `outcome_reported`, `outcome` set, `appointment_on` "
-        "still there |",
+        "| 1 | `kim.partner.PartnerReferralSealedSnapshot` | 1 | sealed: state `requested`, the offer with the facts "
+        "you may see |",
+        "| 2 | `kim.partner.PartnerReferralSealedSnapshot` | 2 | sealed: state `accepted` (after your accept) |",
+        "| 3 | `kim.partner.PartnerReferralSealedSnapshot` | 3 | sealed: state `appointment_scheduled`, "
+        "`appointment_on` set |",
+        "| 4 | `kim.partner.PartnerReferralSealedSnapshot` | 4 | sealed: state `outcome_reported`, `outcome` set, "
+        "`appointment_on` still there |",
         "| 5 | `kim.partner.PartnerReferralRevoked` | 5 | `reason`, `purge: true`, `revoked_at` |",
         "| 6 | `kim.partner.PartnerReferralTombstone` | 6 | null |",
+        "",
+        "## Sealed snapshots: one key per referral",
+        "",
+        "A sealed snapshot's `sealed` is AES-256-GCM: `nonce` (12 bytes) and `ciphertext` (the ciphertext with the "
+        "16-byte tag appended), both base64, and `key_id`. The associated data is `<referral_id>:<version>` (UTF-8), "
+        "so a record opens only as the snapshot of its own key and version. The plaintext is the JSON of a "
+        "`kim.partner.PartnerReferralSnapshot` v2: validate it against that schema (`GET /partner/schemas/"
+        "kim.partner.PartnerReferralSnapshot/2`).",
+        "",
+        "- Fetch the referral's key once, when you first see the referral: `GET /partner/referrals/{id}/key` answers "
+        "`key` (32 bytes, base64), `key_id` (the same as in `sealed`), `algorithm` and `associated_data`. Keep the "
+        "key with the referral. One key serves every version of that referral; another referral has another key.",
+        "- On the revocation notice delete the key with everything else. The Kreis destroyed it in the transaction "
+        "that recorded the revocation: from then on `GET /partner/referrals/{id}/key` answers **410 Gone**, and "
+        "the referral's sealed snapshots still on the topic open for nobody: not for you after your purge, not for "
+        "a new consumer group reading from offset 0, not for the Kreis. A consumer that meets a sealed snapshot "
+        "whose key answers 410 skips it: the revocation notice follows on the same key.",
+        "- Records carry no `ce_subject`: your pseudonym of the client (`client_pseudonym`) is inside the sealed "
+        "snapshot only.",
+        "- `kim.partner.PartnerReferralSnapshot` v2 records of contract 3.x (in clear) may still be on your topic "
+        "for referrals that have not changed since; they go with the next change's compaction, the tombstone, or "
+        "the retention.",
         "",
         "A referral that ends without revocation ends with a snapshot in state `closed` (or `declined`). Any "
         f"record older than {days} days leaves the topic, even the newest of an open referral that has not changed "
@@ -227,7 +279,8 @@ def render_partner_guide(registry: EventRegistry, partners: Sequence[tuple[str, 
         "| header | meaning |",
         "| --- | --- |",
     ]
-    partner_headers = [h for h in CLOUDEVENTS_HEADERS if h not in ("ce_traceparent", "ce_keyid", "ce_municipality")]
+    partner_headers = [h for h in CLOUDEVENTS_HEADERS
+                       if h not in ("ce_traceparent", "ce_keyid", "ce_municipality", "ce_subject")]
     lines += [f"| `{h}` | {CLOUDEVENTS_HEADERS[h]} |" for h in partner_headers]
     lines += [
         "",
@@ -258,8 +311,11 @@ def render_partner_guide(registry: EventRegistry, partners: Sequence[tuple[str, 
         "| call | what |",
         "| --- | --- |",
         "| `GET /partner/referrals` | the current snapshot of each of your referrals (revoked ones are gone) |",
-        "| `GET /partner/referrals/{id}` | one snapshot, the same as the newest record of its key; ETag = version; "
-        "410 once revoked |",
+        "| `GET /partner/referrals/{id}` | one snapshot (opened), the same as the newest record of its key; "
+        "ETag = version; 410 once revoked |",
+        "| `GET /partner/referrals/{id}/key` | the key that opens the referral's sealed snapshots: `referral_id`, "
+        "`key_id`, `algorithm` (`AES-256-GCM`), `key` (base64), `associated_data` (`<referral_id>:{version}`); "
+        "410 once revoked (the key is destroyed); another partner's referral answers 404 |",
         "| `POST /partner/referrals/{id}/accept`, `/decline`, `/appointment`, `/outcome` | work the referral "
         "(`If-Match: <ETag>`; 409 when it moved on, 410 once revoked) |",
         "| `GET /partner/referrals/{id}/person` | the client's personal data the consent shares with you: "
@@ -279,7 +335,9 @@ def render_partner_guide(registry: EventRegistry, partners: Sequence[tuple[str, 
         "Environment: `KIM_KAFKA_BOOTSTRAP`, `KIM_KAFKA_SECURITY_PROTOCOL`, `KIM_KAFKA_SASL_MECHANISM`, "
         "`KIM_KAFKA_USER`, `KIM_KAFKA_PASSWORD`, `KIM_KAFKA_CA_FILE`, `KIM_PARTNER_TOPIC`, `KIM_PARTNER_GROUP`, "
         "`KIM_PARTNER_API`, `KIM_PARTNER_TOKEN`: your onboarding sheet lists them with their values. A complete "
-        "consumer that validates, keeps a local view and purges is `examples/partner_consumer/`.",
+        "consumer that validates, opens the sealed snapshots, keeps a local view and purges (keys included) is "
+        "`examples/partner_consumer/`. Dependencies of the code below: `aiokafka`, `httpx`, `cryptography`, "
+        "`jsonschema`.",
         "",
     ]
     for name in ("consume", "work", "validate"):

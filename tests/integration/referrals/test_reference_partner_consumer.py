@@ -1,7 +1,9 @@
 """The reference partner consumer (examples/partner_consumer) and the code of schemas/PARTNERS.md, run against the
 real test broker and the real cases and referrals services (the partner API on a real port): a partner works a
-referral (accept, read the consented person data once, appointment, outcome), keeps a local view, purges on
-revocation, and after compaction (forced on the test topic: one partition, segment.ms 1 s, min.cleanable.dirty.ratio
+referral (accept, read the consented person data once, appointment, outcome), keeps a local view, opens the sealed
+snapshots with the referral's key, purges on revocation (the key too); right after the revocation, before any
+compaction, a new consumer group reads the whole topic and can open nothing of the revoked referral (its key answers
+410, no pseudonym or code in the raw bytes); and after compaction (forced on the test topic: one partition, segment.ms 1 s, min.cleanable.dirty.ratio
 0.01) a consumer in a new group never receives the purged referral's data. The test broker has no SASL and no ACLs
 (that is issue 16 item 3, onboarding)."""
 
@@ -154,12 +156,15 @@ async def test_the_reference_consumer_and_the_documented_code_work_a_referral_an
         assert [r["fields"] for r in reads if r["actor"] == f"partner:{org}"] == [
             ["address", "contact", "date_of_birth", "name"]]  # once, recorded with the partner as reader
         docs_view: dict[str, dict] = {}
+        docs_keys: dict[str, bytes] = {}
 
         async def docs_caught_up():
-            await code["consume"]["read_my_topic"](docs_view)
+            await code["consume"]["read_my_topic"](docs_view, docs_keys)
             return docs_view.get(gone, {}).get("version") == 4 and kept in docs_view
         await eventually(docs_caught_up, timeout=60)
         assert docs_view[gone]["outcome"] == "aufenthaltstitel_erteilt" and docs_view[kept]["state"] == "requested"
+        assert set(docs_keys) == {gone, kept}
+        pseudonym = docs_view[gone]["client_pseudonym"]
         [first] = [r for r in await raw_records(kafka_bootstrap, topic) if r.key.decode() == kept][:1]
         assert await code["validate"]["validate"]({k: v.decode() for k, v in first.headers}, first.value) == []
 
@@ -174,6 +179,7 @@ async def test_the_reference_consumer_and_the_documented_code_work_a_referral_an
             stats = await agency.run_until_idle()
             assert stats.reported == 0 and stats.snapshots == 5  # 4 versions of one, the offer of the other
             assert set(view.referrals()) == {gone, kept} and view.referrals()[gone] == docs_view[gone]
+            assert view.keys() == {gone, kept}
 
             # revoked: notice, then tombstone; the consumer purges, the documented code too, the API says 410
             await ok(await cases.post(f"/cases/{purged_case}/consents/{withdrawn}/withdrawal", headers=CASEWORKER,
@@ -184,8 +190,31 @@ async def test_the_reference_consumer_and_the_documented_code_work_a_referral_an
                 return gone not in view.referrals() and stats.tombstones == 1
             await eventually(purged, timeout=60)
             assert view.purged() == [(gone, "einwilligung_widerrufen"), (gone, "tombstone")]
-            await code["consume"]["read_my_topic"](docs_view)
-            assert gone not in docs_view and kept in docs_view
+            assert view.keys() == {kept}  # the purge took the key too
+            await code["consume"]["read_my_topic"](docs_view, docs_keys)
+            assert gone not in docs_view and kept in docs_view and set(docs_keys) == {kept}
+            key_answer = await refs.get(f"/partner/referrals/{gone}/key", headers=partner(org))
+            assert key_answer.status_code == 410 and key_answer.json()["reason"] == "einwilligung_widerrufen"
+
+            # before any compaction: a new group from offset 0 receives the sealed snapshots but opens none of them
+            before_db = tmp_path / "before-compaction.sqlite"
+            late_view, late = consumer(f"{partner_group_prefix(org)}late-{uuid.uuid4().hex[:6]}", before_db)
+            try:
+                late_stats = await late.run_until_idle()
+                assert gone not in late_stats.keys_with_data and kept in late_stats.keys_with_data
+                assert late_stats.sealed_for_good == 4 and late_stats.reported == 0
+                assert set(late_view.referrals()) == {kept} and late_view.keys() == {kept}
+            finally:
+                await late.close()
+                late_view.close()
+            raw = [r for r in await raw_records(kafka_bootstrap, topic) if r.key.decode() == gone]
+            assert len([r for r in raw if r.value is not None]) == 5  # 4 sealed snapshots and the notice: not compacted
+            raw_bytes = b" ".join(b"%r %r %r" % (r.key, r.headers, r.value) for r in raw)
+            for clear in (pseudonym, "aufenthaltstitel_erteilt", "aufenthaltssicherung", "outcome_reported",
+                          "2025-04-02", "stammdaten", "aufenthalt\"", "Oksana"):
+                assert clear.encode() not in raw_bytes, clear
+            everything = b" ".join(b"%r %r" % (r.headers, r.value) for r in await raw_records(kafka_bootstrap, topic))
+            assert pseudonym.encode() not in everything and b"aufenthaltstitel_erteilt" not in everything
             answer = await refs.get(f"/partner/referrals/{gone}", headers=partner(org))
             assert answer.status_code == 410 and answer.json()["reason"] == "einwilligung_widerrufen"
             assert (await refs.get(f"/partner/referrals/{gone}/person", headers=partner(org))).status_code == 410
@@ -193,8 +222,8 @@ async def test_the_reference_consumer_and_the_documented_code_work_a_referral_an
             on_topic = [r for r in await raw_records(kafka_bootstrap, topic) if r.key.decode() == gone]
             told = [(dict(r.headers)["ce_type"].decode().rsplit(".", 1)[1], dict(r.headers)["ce_streamversion"]
                      .decode(), r.value is None) for r in on_topic]
-            assert told == [("PartnerReferralSnapshot", "1", False), ("PartnerReferralSnapshot", "2", False),
-                            ("PartnerReferralSnapshot", "3", False), ("PartnerReferralSnapshot", "4", False),
+            assert told == [("PartnerReferralSealedSnapshot", "1", False), ("PartnerReferralSealedSnapshot", "2", False),
+                            ("PartnerReferralSealedSnapshot", "3", False), ("PartnerReferralSealedSnapshot", "4", False),
                             ("PartnerReferralRevoked", "5", False), ("PartnerReferralTombstone", "6", True)]
             print("\none referral on the partner topic, offer to tombstone:")
             for r in on_topic:
