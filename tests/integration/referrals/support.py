@@ -3,6 +3,7 @@ plain aiokafka consumer."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import uuid
@@ -13,6 +14,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import FastAPI, HTTPException, Query
 from fastapi.encoders import jsonable_encoder
 from kim_cases.domain.consent import ConsentState
@@ -213,10 +215,12 @@ class CasesStandIn:
 
 
 class PartnerTopicReader:
-    """A partner agency's plain aiokafka consumer of kim.partner.<org>, from the beginning."""
+    """A partner agency's plain aiokafka consumer of kim.partner.<org>, from the beginning. Given `api` (the
+    referrals service's client and the partner's headers) it opens each sealed snapshot as a partner does, with the
+    key from GET /partner/referrals/{id}/key: "data" is then the snapshot inside, "sealed" the record's value."""
 
-    def __init__(self, bootstrap: str, topic: str):
-        self.bootstrap, self.topic, self.records = bootstrap, topic, []
+    def __init__(self, bootstrap: str, topic: str, api: tuple[httpx.AsyncClient, dict[str, str]] | None = None):
+        self.bootstrap, self.topic, self.records, self.api, self.keys = bootstrap, topic, [], api, {}
         self.consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"agency-{uuid.uuid4().hex}",
                                          auto_offset_reset="earliest", fetch_max_wait_ms=5)
 
@@ -233,15 +237,35 @@ class PartnerTopicReader:
         async def found():
             batch = await self.consumer.getmany(timeout_ms=100)
             for msgs in batch.values():
-                self.records += [{"key": m.key.decode(), "headers": {k: v.decode() for k, v in m.headers},
-                                  "data": json.loads(m.value) if m.value is not None else {},
-                                  "tombstone": m.value is None, "raw": m.value or b""} for m in msgs]
+                for m in msgs:
+                    record = {"key": m.key.decode(), "headers": {k: v.decode() for k, v in m.headers},
+                              "data": json.loads(m.value) if m.value is not None else {},
+                              "tombstone": m.value is None, "raw": m.value or b""}
+                    if self.api and record["headers"]["ce_type"] == SEALED:
+                        record["sealed"], record["data"] = record["data"], await self.open(record["data"])
+                    self.records.append(record)
             return any(predicate(r) for r in self.records)
 
         await eventually(found, timeout=timeout)
         return self.records
 
 
+    async def open(self, sealed: dict) -> dict:
+        """The snapshot inside (with the key the partner API gives), or {} once the key is gone (410)."""
+        referral_id = sealed["referral_id"]
+        if referral_id not in self.keys:
+            client, headers = self.api
+            answer = await client.get(f"/partner/referrals/{referral_id}/key", headers=headers)
+            if answer.status_code == 410:
+                return {}
+            assert answer.status_code == 200, answer.text
+            self.keys[referral_id] = base64.b64decode(answer.json()["key"])
+        return json.loads(AESGCM(self.keys[referral_id]).decrypt(
+            base64.b64decode(sealed["sealed"]["nonce"]), base64.b64decode(sealed["sealed"]["ciphertext"]),
+            f"{referral_id}:{sealed['version']}".encode()))
+
+
+SEALED = "kim.partner.PartnerReferralSealedSnapshot"
 eventually = partial(_eventually, timeout=30.0, every=0.02)
 
 async def read_to_end(bootstrap: str, topics: list[str] | None = None, *, partner_topics: bool = False) -> list[str]:

@@ -111,7 +111,7 @@ async def test_withdrawal_revokes_open_referrals_to_that_recipient_and_the_partn
             records = await agency.wait_for(lambda m: m["key"] == abh_id and m["tombstone"])
             mine = [m for m in records if m["key"] == abh_id]  # offer, accepted, notice, tombstone
             assert [m["headers"]["ce_type"].rsplit(".", 1)[1] for m in mine] == [
-                "PartnerReferralSnapshot", "PartnerReferralSnapshot", "PartnerReferralRevoked",
+                "PartnerReferralSealedSnapshot", "PartnerReferralSealedSnapshot", "PartnerReferralRevoked",
                 "PartnerReferralTombstone"]
             assert [m["headers"]["ce_streamversion"] for m in mine] == ["1", "2", "3", "4"]
             assert mine[-1]["raw"] == b"" and mine[-1]["tombstone"]  # null value: compaction drops the key
@@ -120,6 +120,8 @@ async def test_withdrawal_revokes_open_referrals_to_that_recipient_and_the_partn
         assert gone.status_code == 410 and gone.headers["content-type"] == "application/problem+json"
         assert gone.json() == {**gone.json(), "reason": "einwilligung_widerrufen", "purge": True, "status": 410}
         assert "client_pseudonym" not in gone.json() and "purpose" not in gone.json()
+        key = await client.get(f"/partner/referrals/{abh_id}/key", headers=partner(abh))  # destroyed with the revocation
+        assert key.status_code == 410 and key.json()["reason"] == "einwilligung_widerrufen" and "key" not in key.json()
         assert abh_id not in [r["referral_id"] for r in
                               (await client.get("/partner/referrals", headers=partner(abh))).json()]
         late = await client.post(f"/partner/referrals/{abh_id}/appointment", headers=partner(abh),

@@ -33,6 +33,16 @@ async def test_one_partner_cannot_see_or_act_on_another_partners_referral(fresh_
 
         for unknown in (rid, their_id):  # neither the internal id nor the other partner's id reaches it
             assert (await client.get(f"/partner/referrals/{unknown}", headers=me)).status_code == 404
+            refused = await client.get(f"/partner/referrals/{unknown}/key", headers=me)  # nor its key
+            assert refused.status_code == 404 and "key" not in refused.json(), refused.text
+        # the key: only the partner the referral went to; no staff role (the Kreis opens its records itself)
+        for who in (Role.CASE_MANAGER, Role.TEAM_LEAD, Role.ADMIN, Role.AUDITOR):
+            r = await client.get(f"/partner/referrals/{their_id}/key", headers=token(who, municipality="05978024"))
+            assert r.status_code == 403 and "key" not in r.json(), (who, r.text)
+        assert (await client.get(f"/partner/referrals/{their_id}/key")).status_code == 401
+        theirs_key = await client.get(f"/partner/referrals/{their_id}/key", headers=partner(theirs))
+        assert theirs_key.status_code == 200 and theirs_key.headers["cache-control"] == "no-store"
+        assert theirs_key.json()["referral_id"] == their_id and theirs_key.json()["algorithm"] == "AES-256-GCM"
         for action, body in [("accept", None), ("decline", {"reason": "sonstiges"}),
                              ("appointment", {"appointment_on": "2025-04-01"}), ("outcome", {"outcome": "vermittelt"})]:
             r = await client.post(f"/partner/referrals/{their_id}/{action}", headers=me, json=body)
@@ -61,8 +71,11 @@ async def test_one_partner_cannot_see_or_act_on_another_partners_referral(fresh_
             "data_categories": ["sprache_bildung"]})
         assert r.status_code == 404
 
-        async with PartnerTopicReader(kafka_bootstrap, partner_topic(theirs)) as agency:
-            await agency.wait_for(lambda m: m["key"] == their_id)
+        async with PartnerTopicReader(kafka_bootstrap, partner_topic(theirs),
+                                      api=(client, partner(theirs))) as agency:
+            [offer] = [m for m in await agency.wait_for(lambda m: m["key"] == their_id) if m["key"] == their_id]
+        assert offer["sealed"]["sealed"]["key_id"] == theirs_key.json()["key_id"]
+        assert offer["data"] == theirs_list[0]  # the key opens the record to what the API answers
         assert [r for r in await read_to_end(kafka_bootstrap, [partner_topic(mine)]) if their_id in r] == []
 
 

@@ -40,10 +40,12 @@ async def test_the_whole_lifecycle_runs_over_kafka(fresh_db, kafka_bootstrap):
         assert mine and mine != rid  # the partner knows the referral by an id of its own
         assert r.headers["ETag"] == '"2"'  # the gate's decision (ConsentChecked) and the request, in one append
 
-        async with PartnerTopicReader(kafka_bootstrap, partner_topic(jobcenter)) as agency:
+        me = partner(jobcenter)
+        async with PartnerTopicReader(kafka_bootstrap, partner_topic(jobcenter), api=(client, me)) as agency:
             records = await agency.wait_for(lambda m: m["key"] == mine)
             offer = next(m for m in records if m["key"] == mine)
-            assert offer["headers"]["ce_type"] == "kim.partner.PartnerReferralSnapshot"
+            assert offer["headers"]["ce_type"] == "kim.partner.PartnerReferralSealedSnapshot"
+            assert set(offer["sealed"]) == {"referral_id", "version", "sealed"}  # all else is sealed
             assert (offer["data"]["version"], offer["headers"]["ce_streamversion"]) == (1, "1")  # the partner's count
             assert offer["data"]["state"] == "requested" and "correlation_id" not in offer["headers"]
             assert "." not in offer["data"]["offered_at"] and "." not in offer["headers"]["ce_time"]  # whole seconds
@@ -51,11 +53,11 @@ async def test_the_whole_lifecycle_runs_over_kafka(fresh_db, kafka_bootstrap):
             assert offer["data"]["languages"] is None  # 'sprache_bildung' is not
             pseudonym = offer["data"]["client_pseudonym"]
             assert client_id not in offer["raw"].decode() and client_id not in json.dumps(offer["headers"])
-            assert offer["headers"]["ce_subject"] == pseudonym
+            assert "ce_subject" not in offer["headers"] and pseudonym not in offer["raw"].decode()
+            assert "duldung_60a" not in offer["raw"].decode() and "arbeitsmarktintegration" not in offer["raw"].decode()
             assert offer["data"]["referral_id"] == mine and offer["data"]["consent_id"] != consent_id
             assert rid not in offer["raw"].decode() and rid not in json.dumps(offer["headers"])
 
-            me = partner(jobcenter)
             assert (await client.get(f"/partner/referrals/{rid}", headers=me)).status_code == 404  # internal id
             seen = await client.get(f"/partner/referrals/{mine}", headers=me)
             assert seen.json() == offer["data"]  # the API answers exactly the topic's newest record
@@ -88,11 +90,13 @@ async def test_the_whole_lifecycle_runs_over_kafka(fresh_db, kafka_bootstrap):
 
             # each record names its versioned schema; the partner API serves exactly the committed file
             url = offer["headers"]["ce_dataschema"]
-            assert url.endswith("/partner/schemas/kim.partner.PartnerReferralSnapshot/2")
+            assert url.endswith("/partner/schemas/kim.partner.PartnerReferralSealedSnapshot/1")
             served = await client.get(urlsplit(url).path, headers=me)
-            committed = (SCHEMAS_DIR / "json/kim.partner.PartnerReferralSnapshot/v2.json").read_text()
+            committed = (SCHEMAS_DIR / "json/kim.partner.PartnerReferralSealedSnapshot/v1.json").read_text()
             assert served.status_code == 200 and served.json() == json.loads(committed)
-            assert not list(Draft202012Validator(served.json()).iter_errors(last))
+            assert not list(Draft202012Validator(served.json()).iter_errors(mine_records[-1]["sealed"]))
+            inner = await client.get("/partner/schemas/kim.partner.PartnerReferralSnapshot/2", headers=me)
+            assert not list(Draft202012Validator(inner.json()).iter_errors(last))  # what the sealed one holds
             index = (await client.get("/partner/schemas", headers=me)).json()
             assert index["contract_version"] == CONTRACT_VERSION
             assert (await client.get("/partner/schemas/kim.cases.CaseOpened/1", headers=me)).status_code == 404
@@ -119,7 +123,7 @@ async def test_the_whole_lifecycle_runs_over_kafka(fresh_db, kafka_bootstrap):
             True, consent_id, rid, [])
         assert checked["categories_required"] == ["arbeit_qualifikation", "aufenthalt"]
         told = [h["type"].split(".")[-1] for h in history if h["type"].startswith("kim.partner.")]
-        assert told == ["PartnerReferralSnapshot"] * 5
+        assert told == ["PartnerReferralSealedSnapshot"] * 5
 
 
 async def _on_referrals_topic(bootstrap: str, referral_id: str, event_type: str) -> dict:
