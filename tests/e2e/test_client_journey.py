@@ -117,14 +117,15 @@ async def test_a_clients_journey_across_every_service(services):
         offered = await eventually(lambda: _partner_records(services, partner_referral_id),
                                    what="the partner topic has it")
         headers = dict(offered[0].headers)
-        assert headers["ce_type"] == b"kim.partner.PartnerReferralSnapshot"
-        assert headers["ce_subject"] not in (b"", client_id.encode())  # a pseudonym, not the client id
+        assert headers["ce_type"] == b"kim.partner.PartnerReferralSealedSnapshot"
+        assert "ce_subject" not in headers  # the partner's pseudonym is inside the sealed snapshot only
         assert name not in record_text(offered[0]) and client_id not in record_text(offered[0])
 
         # the Jobcenter (partner token) accepts, schedules, reports a placement; the case sees the outcome
         mine = f"/partner/referrals/{partner_referral_id}"  # the Jobcenter's own id of the referral
-        assert (await j.partner.expect(200, "GET", "referrals", mine))["client_pseudonym"] == headers[
-            "ce_subject"].decode()
+        pseudonym = (await j.partner.expect(200, "GET", "referrals", mine))["client_pseudonym"]
+        assert pseudonym.startswith("ps-") and pseudonym not in record_text(offered[0])  # sealed, not in clear
+        assert (await j.partner.expect(200, "GET", "referrals", f"{mine}/key"))["referral_id"] == partner_referral_id
         await j.partner.expect(200, "POST", "referrals", f"{mine}/accept")
         await j.partner.expect(200, "POST", "referrals", f"{mine}/appointment",
                                {"appointment_on": date.today().isoformat()})

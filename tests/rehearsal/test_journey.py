@@ -68,8 +68,9 @@ async def journey(rehearsal: Rehearsal) -> dict:
 
 async def test_the_partner_reads_the_offer_of_its_referral_on_its_own_topic(journey):
     headers = dict(journey["offer"].headers)
-    assert headers["ce_type"] == b"kim.partner.PartnerReferralSnapshot"
-    assert headers["ce_subject"] not in (b"", journey["client_id"].encode())  # a pseudonym
+    assert headers["ce_type"] == b"kim.partner.PartnerReferralSealedSnapshot"
+    assert "ce_subject" not in headers  # the partner's pseudonym is inside the sealed snapshot only
+    assert journey["client_id"].encode() not in journey["offer"].value
 
 
 async def test_the_referrals_service_created_the_topic_of_a_partner_registered_later(rehearsal, journey):

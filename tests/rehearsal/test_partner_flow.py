@@ -1,7 +1,9 @@
 """A partner's whole working flow on the broker compose runs (SASL/SCRAM, ACLs, the SASL_SSL partner listener), with
 nothing but its onboarding sheet: onboard -> the offer on its topic -> accept -> appointment -> outcome -> the
-consented person data read once (recorded in /clients/{id}/reads) -> revocation -> the reference consumer purges;
-after compaction a consumer in a new group never receives the purged data. Then rotation: an open consumer with the
+consented person data read once (recorded in /clients/{id}/reads) -> revocation -> the reference consumer purges
+(the referral's key too); before compaction a consumer in a new group opens none of the revoked referral's sealed
+snapshots (the key answers 410; neither pseudonym nor codes in the raw bytes); after compaction it never receives
+them. Then rotation: an open consumer with the
 old password stops being served (connections.max.reauth.ms, 10 s in the rehearsal), and running kafka-init again
 with a rotated partner listed in KIM_PARTNERS does not reset its password.
 """
@@ -110,6 +112,9 @@ async def test_a_partner_works_a_referral_and_purges_it_for_good_from_its_sheet_
             stats, view = consume(sheet, tmp_path, group)
             return view if view.get(key) == "outcome_reported" else None
         await eventually(worked, timeout_s=120, what="the consumer's view has the outcome")
+        sheet_token = {"Authorization": f"Bearer {sheet['api_token']}"}
+        pseudonym = (await http.get(f"{sheet['api_base_url']}/partner/referrals/{key}", headers=sheet_token)
+                     ).json()["client_pseudonym"]
 
         # revocation: the consent withdrawn; notice and tombstone on the topic; the consumer purges; the API 410
         await made["manager"].expect(200, "POST", "cases",
@@ -122,10 +127,19 @@ async def test_a_partner_works_a_referral_and_purges_it_for_good_from_its_sheet_
         api = await http.get(f"{sheet['api_base_url']}/partner/referrals/{key}",
                              headers={"Authorization": f"Bearer {sheet['api_token']}"})
         assert api.status_code == 410 and api.json()["reason"] == "einwilligung_widerrufen", api.text
+        key_answer = await http.get(f"{sheet['api_base_url']}/partner/referrals/{key}/key", headers=sheet_token)
+        assert key_answer.status_code == 410, key_answer.text  # destroyed with the revocation
+
+    # before compaction: a new group (the sheet's settings) receives the sealed snapshots but opens none of them
+    late, late_view = consume(sheet, tmp_path, f"{partner_group_prefix(FLOW_ORG)}late-{tag}")
+    assert key not in late_view and late["sealed_for_good"] == 4 and late["reported"] == 0, (late, late_view)
+    raw = " ".join(f"{r.key!r} {r.headers!r} {r.value!r}" for r in await admin_records(rehearsal, topic)
+                   if r.key.decode() == key)
+    assert pseudonym not in raw and "aufenthaltstitel_erteilt" not in raw and "outcome_reported" not in raw
 
     told = [(dict(r.headers)["ce_type"].decode().rsplit(".", 1)[1], r.value is None)
             for r in await admin_records(rehearsal, topic) if r.key.decode() == key]
-    assert told == [("PartnerReferralSnapshot", False)] * 4 + [("PartnerReferralRevoked", False),
+    assert told == [("PartnerReferralSealedSnapshot", False)] * 4 + [("PartnerReferralRevoked", False),
                                                                 ("PartnerReferralTombstone", True)], told
     partition = next(r.partition for r in await admin_records(rehearsal, topic) if r.key.decode() == key)
 
@@ -156,6 +170,7 @@ async def test_a_partner_works_a_referral_and_purges_it_for_good_from_its_sheet_
     assert key not in view, view
     everything = " ".join(f"{r.key!r} {r.headers!r} {r.value!r}" for r in await admin_records(rehearsal, topic))
     assert made["name"] not in everything and "aufenthaltstitel_erteilt" not in everything
+    assert pseudonym not in everything
     print(f"\nPARTNER FLOW (SASL_SSL, sheet only): offer -> accept -> appointment -> outcome -> /person once -> "
           f"revoked -> purged; compacted {compacted_after:.1f} s after the first roll; a fresh group read "
           f"{stats['records']} record(s), none of the purged referral's data")
