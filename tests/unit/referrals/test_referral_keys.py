@@ -58,3 +58,16 @@ async def test_the_key_is_stored_only_wrapped_under_the_kek_and_destroyed_for_go
     renewed = await keys.ensure(None, "r-partner-1", "jobcenter-kreis-unna")
     with pytest.raises(crypto.Undecryptable):  # a new key never opens what the destroyed one sealed
         open_snapshot(seal(SNAPSHOT, key), renewed)
+
+
+def test_the_kek_is_the_configured_one_or_derived_from_the_pseudonym_secret(monkeypatch):
+    from kim_referrals.settings import ReferralSettings
+
+    entry = "partner-kek-1:" + base64.b64encode(bytes(range(32))).decode()
+    monkeypatch.setenv("KIM_REFERRALS_PARTNER_KEK", entry)
+    assert ReferralSettings().partner_key_kek() == crypto.Kek("partner-kek-1", bytes(range(32)))
+    monkeypatch.setenv("KIM_REFERRALS_PARTNER_KEK", "")  # compose's empty default: derived
+    assert ReferralSettings(pseudonym_secret="s" * 40).partner_key_kek() == derived_kek("s" * 40)
+    monkeypatch.setenv("KIM_REFERRALS_PARTNER_KEK", "partner-kek-1:short")
+    with pytest.raises(ValueError, match="KIM_REFERRALS_PARTNER_KEK"):
+        ReferralSettings().partner_key_kek()

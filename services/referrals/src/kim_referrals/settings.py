@@ -55,7 +55,7 @@ class ReferralSettings(RuntimeSettings):
 
     def partner_key_kek(self) -> Kek:
         """The KEK that wraps every referral's snapshot key."""
-        if self.partner_kek is not None:
+        if self.partner_kek is not None and self.partner_kek.get_secret_value().strip():
             return Kek.parse(self.partner_kek.get_secret_value(), "KIM_REFERRALS_PARTNER_KEK")
         from .adapters.referral_keys import derived_kek
         return derived_kek(self.pseudonym_secret)
