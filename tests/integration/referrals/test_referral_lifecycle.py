@@ -124,6 +124,9 @@ async def test_the_whole_lifecycle_runs_over_kafka(fresh_db, kafka_bootstrap):
         assert checked["categories_required"] == ["arbeit_qualifikation", "aufenthalt"]
         told = [h["type"].split(".")[-1] for h in history if h["type"].startswith("kim.partner.")]
         assert told == ["PartnerReferralSealedSnapshot"] * 5
+        shown = [h["data"] for h in history if h["type"].startswith("kim.partner.")]
+        assert [d["state"] for d in shown] == [  # opened for the staff with the key while the referral is not revoked
+            "requested", "accepted", "appointment_scheduled", "outcome_reported", "closed"]
 
 
 async def _on_referrals_topic(bootstrap: str, referral_id: str, event_type: str) -> dict:

@@ -136,7 +136,8 @@ def banner(services: list[procs.ServiceProcess], handle: stack.StackHandle, secr
     lines += [f"  {label:13} ({who})\n    {token}" for label, who, token in tokens]
     cases = next(s for s in services if s.name == "cases")
     lines += ["", "Try:", f"  curl -H 'Authorization: Bearer <case manager token>' '{cases.url}/cases?limit=5'", "",
-              f"The Jobcenter's partner topic (pseudonymous ids and codes only; kcat from your package manager):"]
+              f"The Jobcenter's partner topic (sealed snapshots: only ids and versions in clear; kcat from your package "
+              "manager):"]
     if handle.secure:
         files = partner_files(handle, services, secrets)
         broker = handle.secure

@@ -13,9 +13,11 @@ from kim_runtime.http import etag, parse_if_match
 from kim_runtime.policy import authorize, ensure
 from kim_runtime.topics import PARTITIONS, partner_topic
 from kim_runtime.types import OrganisationId
+from kim_schemas import parse
 from kim_schemas.referrals import PartnerCredentialIssued, PartnerRegistered
 
 from ..adapters import gate_sql, referral_sql
+from ..adapters.referral_keys import ReferralKey, open_snapshot
 from ..application.commands import RequestReferral
 from .deps import commands, context
 from .scope import case_owner
@@ -104,6 +106,17 @@ async def case_consents(case_id: str, request: Request, response: Response,
     return page.answer([ConsentOut(**{k: r[k] for k in ConsentOut.model_fields}) for r in rows], response)
 
 
+SEALED_SNAPSHOT = "kim.partner.PartnerReferralSealedSnapshot"
+
+
+def _opened(envelope, key: ReferralKey | None) -> dict:
+    """A sealed partner snapshot as the partner opens it, while its key exists; after a revocation it stays sealed
+    for the staff too (the key is destroyed)."""
+    if envelope.type != SEALED_SNAPSHOT or key is None:
+        return envelope.data
+    return open_snapshot(parse(envelope.type, envelope.schema_version, envelope.data), key).model_dump(mode="json")
+
+
 async def _referral(request: Request, referral_id: str, *, history: bool = False) -> ReferralOut:
     runtime = request.app.state.runtime
     async with runtime.pool.acquire() as conn:
@@ -113,9 +126,13 @@ async def _referral(request: Request, referral_id: str, *, history: bool = False
     out = ReferralOut(**{k: row[k] for k in ReferralOut.model_fields if k != "history"})
     if history:  # the referral's events, then what its partner was told (under the partner's ids)
         stream = await runtime.store.read_stream(referral_id)
+        key = None
         if row["partner_referral_id"]:
             told = await runtime.store.read_stream(row["partner_referral_id"])
             stream += [e for e in told if e.type.startswith("kim.partner.")]  # an old stream's link stays out
-        out.history = [HistoryItem(version=e.stream_version, type=e.type, time=e.time, actor=e.actor, data=e.data)
-                       for e in stream]
+            async with runtime.pool.acquire() as conn:
+                key = (await commands(request).partner_keys.of(conn, [row["partner_referral_id"]])).get(
+                    row["partner_referral_id"])
+        out.history = [HistoryItem(version=e.stream_version, type=e.type, time=e.time, actor=e.actor,
+                                   data=_opened(e, key)) for e in stream]
     return out
