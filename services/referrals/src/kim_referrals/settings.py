@@ -50,7 +50,8 @@ class ReferralSettings(RuntimeSettings):
         default=None, validation_alias=AliasChoices("KIM_REFERRALS_PARTNER_KEK"),
         description="The key-encryption key of the partner snapshots' per-referral keys, `ID:KEY` (KEY: 32 random "
                     "bytes in base64); unset: derived from KIM_PSEUDONYM_SECRET (HKDF-SHA256, id `pseudonym-hkdf`). "
-                    "Keep it stable: keys wrapped under another KEK do not open (the partner API answers 503 for them)",
+                    "Keep it stable: keys wrapped under another KEK do not open (requests on those referrals fail; no re-wrap "
+                    "command yet)",
     )
 
     def partner_key_kek(self) -> Kek:
