@@ -204,6 +204,9 @@ async def test_the_reference_consumer_and_the_documented_code_work_a_referral_an
                 assert gone not in late_stats.keys_with_data and kept in late_stats.keys_with_data
                 assert late_stats.sealed_for_good == 4 and late_stats.reported == 0
                 assert set(late_view.referrals()) == {kept} and late_view.keys() == {kept}
+                print(f"\nright after the revocation a new group read {late_stats.records} records: "
+                      f"{late_stats.sealed_for_good} sealed snapshots of the revoked referral it could not open "
+                      "(key 410), the other referral opened")
             finally:
                 await late.close()
                 late_view.close()
