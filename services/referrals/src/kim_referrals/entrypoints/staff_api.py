@@ -14,6 +14,7 @@ from kim_runtime.policy import authorize, ensure
 from kim_runtime.topics import PARTITIONS, partner_topic
 from kim_runtime.types import OrganisationId
 from kim_schemas import parse
+from kim_schemas.partner import PartnerReferralSealedSnapshot
 from kim_schemas.referrals import PartnerCredentialIssued, PartnerRegistered
 
 from ..adapters import gate_sql, referral_sql
@@ -106,13 +107,10 @@ async def case_consents(case_id: str, request: Request, response: Response,
     return page.answer([ConsentOut(**{k: r[k] for k in ConsentOut.model_fields}) for r in rows], response)
 
 
-SEALED_SNAPSHOT = "kim.partner.PartnerReferralSealedSnapshot"
-
-
 def _opened(envelope, key: ReferralKey | None) -> dict:
     """A sealed partner snapshot as the partner opens it, while its key exists; after a revocation it stays sealed
     for the staff too (the key is destroyed)."""
-    if envelope.type != SEALED_SNAPSHOT or key is None:
+    if envelope.type != PartnerReferralSealedSnapshot.event_type or key is None:
         return envelope.data
     return open_snapshot(parse(envelope.type, envelope.schema_version, envelope.data), key).model_dump(mode="json")
 
