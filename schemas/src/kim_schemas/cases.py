@@ -27,6 +27,7 @@ from kim_schemas.case_codes import (
 from kim_schemas.codes import (
     Baustein, ConsentPurpose, DataCategory, ErasureGround, ErasureReason, LifeDomain, Rechtskreis, ResidenceStatus,
 )
+from kim_schemas.sealing import MaybeSealed, Sealed, SealedEvent
 from kim_schemas.types import Ags, Encrypted, Id, LanguageCode, OrganisationId, Timestamp
 
 CaseId = Annotated[Id, Field(description="Pseudonymous id of the case (stream id)")]
@@ -97,7 +98,7 @@ class ClientRegistered(Event):
 
 
 @event("kim.cases.CaseOpened", key="case_id")
-class CaseOpened(Event):
+class CaseOpenedV1(Event):
     """Intake (Erstkontakt): a case was opened for a registered client."""
 
     case_id: CaseId
@@ -130,7 +131,7 @@ class ConsentGrantedV1(Event):
 
 
 @event("kim.cases.ConsentGranted", key="case_id", version=2)
-class ConsentGranted(Event):
+class ConsentGrantedV2(Event):
     """The client consented to sharing: recipients x purposes x data categories (Einwilligung).
 
     Version 2 encrypts the language the client was informed in with the client's key (``informed_in`` holds
@@ -154,7 +155,7 @@ class ConsentGranted(Event):
 
 
 @event("kim.cases.ConsentWithdrawn", key="case_id")
-class ConsentWithdrawn(Event):
+class ConsentWithdrawnV1(Event):
     """The client withdrew consent, wholly or for one recipient or one data category."""
 
     case_id: CaseId
@@ -165,7 +166,7 @@ class ConsentWithdrawn(Event):
     effective_at: Timestamp = Field(description="From when the withdrawal takes effect")
 
     @model_validator(mode="after")
-    def _scope_names_its_target(self) -> ConsentWithdrawn:
+    def _scope_names_its_target(self) -> ConsentWithdrawnV1:
         if self.scope is WithdrawalScope.ONE_RECIPIENT and self.recipient is None:
             raise ValueError("scope 'empfaenger' needs recipient")
         if self.scope is WithdrawalScope.ONE_CATEGORY and self.data_category is None:
@@ -195,7 +196,7 @@ class AssessmentCompletedV1(Event):
 
 
 @event("kim.cases.AssessmentCompleted", key="case_id", version=2)
-class AssessmentCompleted(Event):
+class AssessmentCompletedV2(Event):
     """The assessment (Clearing) was completed.
 
     Version 2 encrypts needs and resources per life domain with the client's key (``domains`` holds an Encrypted
@@ -244,7 +245,7 @@ class ResidenceDates(BaseModel):
 
 
 @event("kim.cases.ResidenceStatusRecorded", key="case_id", version=3)
-class ResidenceStatusRecorded(Event):
+class ResidenceStatusRecordedV3(Event):
     """The client's residence status (Aufenthaltsstatus). The status code, the perspective and the recording date
     stay in clear (reporting's status mix and status improvements, the consent gate's residence facts); since when
     the client holds it and until when it is valid are exact dates of one person's file, so version 3 encrypts
@@ -260,7 +261,7 @@ class ResidenceStatusRecorded(Event):
 
 
 @event("kim.cases.RechtskreisChanged", key="case_id")
-class RechtskreisChanged(Event):
+class RechtskreisChangedV1(Event):
     """The legal frame of the client's support changed (e.g. AsylbLG to SGB II after recognition)."""
 
     case_id: CaseId
@@ -292,7 +293,7 @@ class IntegrationPlanAgreedV1(Event):
 
 
 @event("kim.cases.IntegrationPlanAgreed", key="case_id", version=2)
-class IntegrationPlanAgreed(Event):
+class IntegrationPlanAgreedV2(Event):
     """The client and the case manager agreed an integration plan (Hilfeplan) with goals.
 
     Version 2 encrypts the goals with the client's key (``goals`` holds an Encrypted ``{"goals": [Goal]}``): a
@@ -309,7 +310,7 @@ class IntegrationPlanAgreed(Event):
 
 
 @event("kim.cases.ReviewHeld", key="case_id")
-class ReviewHeld(Event):
+class ReviewHeldV1(Event):
     """A review of the plan took place. Notes are personal data and therefore encrypted."""
 
     case_id: CaseId
@@ -320,7 +321,7 @@ class ReviewHeld(Event):
 
 
 @event("kim.cases.GoalAchieved", key="case_id")
-class GoalAchieved(Event):
+class GoalAchievedV1(Event):
     """A goal of the plan was achieved."""
 
     case_id: CaseId
@@ -329,7 +330,7 @@ class GoalAchieved(Event):
 
 
 @event("kim.cases.GoalDropped", key="case_id")
-class GoalDropped(Event):
+class GoalDroppedV1(Event):
     """A goal of the plan was dropped."""
 
     case_id: CaseId
@@ -339,7 +340,7 @@ class GoalDropped(Event):
 
 
 @event("kim.cases.MilestoneRecorded", key="case_id")
-class MilestoneRecorded(Event):
+class MilestoneRecordedV1(Event):
     """An integration milestone was reached (course start, certificate, job, naturalisation, ...)."""
 
     case_id: CaseId
@@ -350,7 +351,7 @@ class MilestoneRecorded(Event):
     )
 
     @model_validator(mode="after")
-    def _certificate_has_level(self) -> MilestoneRecorded:
+    def _certificate_has_level(self) -> MilestoneRecordedV1:
         is_certificate = self.milestone is MilestoneKind.LANGUAGE_CERTIFICATE
         if is_certificate != (self.language_level is not None):
             raise ValueError("language_level is required for sprachzertifikat and only for it")
@@ -358,7 +359,7 @@ class MilestoneRecorded(Event):
 
 
 @event("kim.cases.CaseTransferred", key="case_id")
-class CaseTransferred(Event):
+class CaseTransferredV1(Event):
     """The case moved to another team, municipality or case manager."""
 
     case_id: CaseId
@@ -370,7 +371,7 @@ class CaseTransferred(Event):
 
 
 @event("kim.cases.CasePaused", key="case_id")
-class CasePaused(Event):
+class CasePausedV1(Event):
     """The case is paused (it stays open but is not counted as active)."""
 
     case_id: CaseId
@@ -380,7 +381,7 @@ class CasePaused(Event):
 
 
 @event("kim.cases.CaseResumed", key="case_id")
-class CaseResumed(Event):
+class CaseResumedV1(Event):
     """Work on a paused case resumed."""
 
     case_id: CaseId
@@ -388,7 +389,7 @@ class CaseResumed(Event):
 
 
 @event("kim.cases.CaseClosed", key="case_id")
-class CaseClosed(Event):
+class CaseClosedV1(Event):
     """The case was closed, with a reason and its goal figures."""
 
     case_id: CaseId
@@ -399,7 +400,7 @@ class CaseClosed(Event):
     duration_days: int = Field(ge=0, description="Days from opened_on to closed_on, pauses included")
 
     @model_validator(mode="after")
-    def _achieved_within_agreed(self) -> CaseClosed:
+    def _achieved_within_agreed(self) -> CaseClosedV1:
         if self.goals_achieved > self.goals_agreed:
             raise ValueError("goals_achieved cannot exceed goals_agreed")
         return self
@@ -475,3 +476,163 @@ class LegalHoldLifted(Event):
     hold_id: Id = Field(description="The hold")
     lifted_by: Id = Field(description="Team lead or admin who lifted it")
     lifted_at: Timestamp = Field(description="When")
+
+
+# -- Sealed versions: the dates and codes of one person's case in one ciphertext (kim_schemas.sealing) --------------
+# In clear stay what routing, authorization and the other services read without a key: ids, the team, its
+# organisation, the case manager and the municipality and Baustein of a case (staffing's caseloads and scopes, the
+# referrals service's case scope), the consent's scope (recipients, purposes, categories, special categories,
+# withdrawal scope: the referrals gate), the residence status code and the Rechtskreis (what a consent shares with a
+# partner). Everything else that dates or describes the case is sealed under the client's sealing key, which the
+# cases service derives from the client's data key and hands to the reporting service (GET
+# /internal/clients/{id}/sealing-key); erasure destroys the data key and with it every way to open them.
+NonNegative = Annotated[int, Field(ge=0)]
+
+
+@event("kim.cases.CaseOpened", key="case_id", version=2)
+class CaseOpened(SealedEvent, CaseOpenedV1):
+    """Intake (Erstkontakt): a case was opened for a registered client. Version 2 seals the access channel and the
+    date of the first contact (`sealed`); municipality, Baustein, team and case manager stay in clear."""
+
+    access_channel: Sealed[AccessChannel]
+    opened_on: Sealed[date]
+
+
+@event("kim.cases.CaseTransferred", key="case_id", version=2)
+class CaseTransferred(SealedEvent, CaseTransferredV1):
+    """The case moved to another team, municipality or case manager. Version 2 seals the date of the transfer."""
+
+    transferred_on: Sealed[date]
+
+
+@event("kim.cases.CasePaused", key="case_id", version=2)
+class CasePaused(SealedEvent, CasePausedV1):
+    """The case is paused (it stays open but is not counted as active). Version 2 seals reason and dates."""
+
+    reason: Sealed[PauseReason]
+    paused_on: Sealed[date]
+    expected_resume_on: MaybeSealed[date]
+
+
+@event("kim.cases.CaseResumed", key="case_id", version=2)
+class CaseResumed(SealedEvent, CaseResumedV1):
+    """Work on a paused case resumed. Version 2 seals the date."""
+
+    resumed_on: Sealed[date]
+
+
+@event("kim.cases.CaseClosed", key="case_id", version=2)
+class CaseClosed(SealedEvent, CaseClosedV1):
+    """The case was closed. Version 2 seals the reason, the date, the goal figures and the duration."""
+
+    reason: Sealed[ClosureReason]
+    closed_on: Sealed[date]
+    goals_agreed: Sealed[NonNegative]
+    goals_achieved: Sealed[NonNegative]
+    duration_days: Sealed[NonNegative]
+
+    @model_validator(mode="after")
+    def _achieved_within_agreed(self) -> CaseClosed:
+        if None not in (self.goals_achieved, self.goals_agreed) and self.goals_achieved > self.goals_agreed:
+            raise ValueError("goals_achieved cannot exceed goals_agreed")
+        return self
+
+
+@event("kim.cases.ConsentGranted", key="case_id", version=3)
+class ConsentGranted(SealedEvent, ConsentGrantedV2):
+    """The client consented to sharing: recipients x purposes x data categories (Einwilligung). Version 3 seals the
+    form, the day it was given and its last valid day; the scope (recipients, purposes, categories, special
+    categories) stays in clear for the referrals gate; the language it was informed in stays encrypted with the
+    client's data key (`informed_in`)."""
+
+    form: Sealed[ConsentForm]
+    granted_on: Sealed[date]
+    valid_until: MaybeSealed[date]
+
+
+@event("kim.cases.ConsentWithdrawn", key="case_id", version=2)
+class ConsentWithdrawn(SealedEvent, ConsentWithdrawnV1):
+    """The client withdrew consent, wholly or for one recipient or one data category. Version 2 seals from when it
+    takes effect; the scope, recipient and category stay in clear (the referrals service revokes by them)."""
+
+    effective_at: Sealed[Timestamp]
+
+
+@event("kim.cases.AssessmentCompleted", key="case_id", version=3)
+class AssessmentCompleted(SealedEvent, AssessmentCompletedV2):
+    """The assessment (Clearing) was completed. Version 3 seals its date; the Rechtskreis stays in clear (what a
+    consent shares with a partner), the needs per life domain stay encrypted with the client's data key."""
+
+    assessed_on: Sealed[date]
+
+
+@event("kim.cases.ResidenceStatusRecorded", key="case_id", version=4)
+class ResidenceStatusRecorded(SealedEvent, ResidenceStatusRecordedV3):
+    """The client's residence status (Aufenthaltsstatus). Version 4 seals the perspective and the recording date;
+    the status code stays in clear (what a consent shares with a partner); since when and until when stay
+    encrypted with the client's data key (`dates`)."""
+
+    perspective: Sealed[Perspective]
+    recorded_on: Sealed[date]
+
+
+@event("kim.cases.RechtskreisChanged", key="case_id", version=2)
+class RechtskreisChanged(SealedEvent, RechtskreisChangedV1):
+    """The legal frame of the client's support changed. Version 2 seals the date; previous and current stay in
+    clear (what a consent shares with a partner)."""
+
+    changed_on: Sealed[date]
+
+
+@event("kim.cases.IntegrationPlanAgreed", key="case_id", version=3)
+class IntegrationPlanAgreed(SealedEvent, IntegrationPlanAgreedV2):
+    """The client and the case manager agreed an integration plan (Hilfeplan). Version 3 seals the day it was
+    agreed; the goals stay encrypted with the client's data key, their ids in clear."""
+
+    agreed_on: Sealed[date]
+
+
+@event("kim.cases.ReviewHeld", key="case_id", version=2)
+class ReviewHeld(SealedEvent, ReviewHeldV1):
+    """A review of the plan took place. Version 2 seals its date and the next one; notes stay encrypted with the
+    client's data key."""
+
+    held_on: Sealed[date]
+    next_review_on: MaybeSealed[date]
+
+
+@event("kim.cases.GoalAchieved", key="case_id", version=2)
+class GoalAchieved(SealedEvent, GoalAchievedV1):
+    """A goal of the plan was achieved. Version 2 seals the date."""
+
+    achieved_on: Sealed[date]
+
+
+@event("kim.cases.GoalDropped", key="case_id", version=2)
+class GoalDropped(SealedEvent, GoalDroppedV1):
+    """A goal of the plan was dropped. Version 2 seals the reason and the date."""
+
+    reason: Sealed[GoalDropReason]
+    dropped_on: Sealed[date]
+
+
+@event("kim.cases.MilestoneRecorded", key="case_id", version=2)
+class MilestoneRecorded(SealedEvent, MilestoneRecordedV1):
+    """An integration milestone was reached. Version 2 seals which one, the date and the level."""
+
+    milestone: Sealed[MilestoneKind]
+    reached_on: Sealed[date]
+    language_level: MaybeSealed[LanguageLevel]
+
+    @model_validator(mode="after")
+    def _certificate_has_level(self) -> MilestoneRecorded:
+        if self.is_sealed:
+            return self
+        is_certificate = self.milestone is MilestoneKind.LANGUAGE_CERTIFICATE
+        if is_certificate != (self.language_level is not None):
+            raise ValueError("language_level is required for sprachzertifikat and only for it")
+        return self
+
+
+SEALED_TYPES = tuple(m for m in list(globals().values())
+                     if isinstance(m, type) and issubclass(m, SealedEvent) and m is not SealedEvent)

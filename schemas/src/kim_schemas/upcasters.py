@@ -48,4 +48,10 @@ register("kim.cases.IntegrationPlanAgreed", 1, integration_plan_agreed_v1_to_v2)
 register("kim.cases.ResidenceStatusRecorded", 1, residence_status_recorded_v1_to_v2)
 register("kim.cases.ResidenceStatusRecorded", 2, residence_status_recorded_v2_to_v3)
 register("kim.cases.ClientRegistered", 1, client_registered_v1_to_v2)
+# the sealed versions: the clear form of the version before is valid data of the next (kim_schemas.sealing)
+for _type, _from in (("CaseOpened", 1), ("CaseTransferred", 1), ("CasePaused", 1), ("CaseResumed", 1),
+                     ("CaseClosed", 1), ("ConsentGranted", 2), ("ConsentWithdrawn", 1), ("AssessmentCompleted", 2),
+                     ("ResidenceStatusRecorded", 3), ("RechtskreisChanged", 1), ("IntegrationPlanAgreed", 2),
+                     ("ReviewHeld", 1), ("GoalAchieved", 1), ("GoalDropped", 1), ("MilestoneRecorded", 1)):
+    register(f"kim.cases.{_type}", _from, same_fields)
 register("kim.partner.PartnerReferralSnapshot", 1, partner_referral_snapshot_v1_to_v2)
