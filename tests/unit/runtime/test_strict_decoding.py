@@ -38,14 +38,14 @@ def test_an_older_version_is_upcast_to_the_newest_model():
                                          recorded_on=date(2025, 2, 1))
     env = Envelope.wrap(v1, source="/kim/cases", actor=None, correlation_id=None, causation_id=None)
     read = decode(_record(env))
-    assert isinstance(read.event, cases.ResidenceStatusRecorded) and read.schema_version == 3
+    assert isinstance(read.event, cases.ResidenceStatusRecorded) and read.schema_version == 4
     assert (read.event.status, read.event.recorded_on, read.event.dates) == ("duldung_60a", date(2025, 2, 1), None)
 
 
 @pytest.mark.parametrize(("record", "reason"), [
     (_record(_opened(), ce_schemaversion="99"), "unknown-version"),
     (_record(_opened(), ce_type="kim.cases.CaseReopenedSomehow"), "unknown-type"),
-    (_record(_opened(), ce_type="kim.referrals.ReferralRequested"), "invalid-data"),
+    (_record(_opened(), ce_type="kim.referrals.ReferralRequested", ce_schemaversion="1"), "invalid-data"),
     (_record(_opened(municipality="not an AGS")), "invalid-data"),
     (_record(_opened(unexpected="field")), "invalid-data"),
     (_record(_opened(), ce_schemaversion="zwei"), "invalid-header"),

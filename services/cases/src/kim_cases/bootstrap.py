@@ -24,6 +24,8 @@ def build_app(settings: CasesSettings | None = None) -> FastAPI:
         keys = keyring.from_settings(settings)  # no KEK outside dev: refuse before any handler runs
         await key_setup.prepare(runtime.pool, keys)
         services = Services.build(runtime.pool, runtime.store, keys)
+        for projection in (overview, worklist):  # they read kim.cases: opened with the clients' keys
+            projection.unsealer = services.repo.cases.sealing.unsealer
         return Wiring(state={"services": services, "overview": OverviewReader(runtime.pool, overview),
                              "worklist": WorklistReader(runtime.pool, worklist)},
                       deadline_handlers=deadlines.handlers(services))

@@ -35,7 +35,10 @@ class CaseOverview(Projection):
         closed_on date, closure_reason text, version int NOT NULL, updated_at timestamptz NOT NULL DEFAULT now());
     CREATE INDEX IF NOT EXISTS cases_team ON {schema}.cases (team_organisation_id);
     CREATE INDEX IF NOT EXISTS cases_municipality ON {schema}.cases (municipality);
+    ALTER TABLE {schema}.cases ALTER COLUMN opened_on DROP NOT NULL;
     """
+    # opened_on is empty for a case whose client was erased: its events stay sealed (kim_schemas.sealing), and the
+    # erasure empties the dates and the closure reason of the client's cases here too
 
     async def apply(self, conn: asyncpg.Connection, schema: str, event: Envelope) -> None:
         e, v = event.event, event.stream_version  # the contract's model, set by the runtime's consumers
@@ -45,6 +48,10 @@ class CaseOverview(Projection):
                 "case_manager_id, baustein, opened_on, version) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) "
                 "ON CONFLICT DO NOTHING", e.case_id, e.client_id, e.municipality, e.team.value,
                 e.team_organisation_id, e.case_manager_id, e.baustein.value, e.opened_on, v)
+            return
+        if isinstance(e, ev.ClientErased):
+            await conn.execute(f"UPDATE {schema}.cases SET opened_on = NULL, closed_on = NULL, closure_reason = NULL "
+                               "WHERE client_id = $1", e.client_id)
             return
         case_id = getattr(e, "case_id", None)
         if case_id is None:
@@ -66,7 +73,7 @@ class CaseOverview(Projection):
             case ev.CaseResumed():
                 return ["paused = false"], []
             case ev.CaseClosed():
-                return ["paused = false", "closed_on = $3", "closure_reason = $4"], [e.closed_on, e.reason.value]
+                return ["paused = false", "closed_on = $3", "closure_reason = $4"], [e.closed_on, e.reason.value if e.reason else None]
         return [], []
 
 

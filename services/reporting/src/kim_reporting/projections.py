@@ -5,6 +5,7 @@ from __future__ import annotations
 from kim_runtime.topics import service_topic
 
 from .adapters.projections.cases import CasesProjection
+from .adapters.sealing_keys import SealingKeys
 from .adapters.projections.referrals import ReferralsProjection
 from .adapters.projections.reports import ReportsProjection
 from .adapters.projections.staffing import StaffingProjection
@@ -15,7 +16,9 @@ def projections_for(settings: ReportingSettings) -> list:
     def topic(service: str) -> str:
         return service_topic(service) + settings.topic_suffix
 
-    return [CasesProjection([topic("cases")]), ReferralsProjection([topic("referrals")]),
+    cases = CasesProjection([topic("cases")])
+    cases.use_keys(SealingKeys(settings.cases_url, settings.auth_secret))
+    return [cases, ReferralsProjection([topic("referrals")]),
             StaffingProjection([topic("staffing")]), ReportsProjection([topic("reporting")])]
 
 

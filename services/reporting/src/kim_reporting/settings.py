@@ -20,5 +20,8 @@ class ReportingSettings(RuntimeSettings):
     )
     topic_suffix: str = Field(default="", validation_alias=AliasChoices("KIM_REPORTING_TOPIC_SUFFIX"),
                               description="Appended to every topic read and written (test isolation only)")
+    cases_url: str = Field(
+        default="http://127.0.0.1:8001", validation_alias=AliasChoices("KIM_REPORTING_CASES_URL", "KIM_CASES_URL"),
+        description="The cases service, which gives each client's sealing key (GET /internal/clients/{id}/sealing-key)")
     max_periods: int = Field(default=120, ge=1, validation_alias=AliasChoices("KIM_REPORTING_MAX_PERIODS"),
                              description="Most periods one indicator request may span")

@@ -31,6 +31,7 @@ __all__ = [
     "projection",    # Projection (read models), ProcessManager (projections that act), lag, lock_key
     "rebuild",       # rebuild a projection from Kafka
     "replay_store",  # rebuild a projection from the event stores
+    "sealing",       # sealed fields: derive a client's sealing key, seal/open, Unsealer, Sealing
     "scheduler",     # deadlines: Deadline, Cancel, Due, clocks
     "secret_source",  # read a secret from a setting or a file
     "service",       # ServiceRuntime, run

@@ -52,6 +52,7 @@ def issue_token(secret: str, principal: Principal, *, ttl_seconds: int = 12 * 36
 
 
 REFERRALS_SERVICE = "kim-referrals"
+REPORTING_SERVICE = "kim-reporting"
 
 
 def service_token(secret: str, service: str, *, ttl_seconds: int = 300) -> str:

@@ -149,10 +149,12 @@ class Repository(Generic[A]):
 
     def __init__(self, store: Store, make: Callable[[str], A], *, source: str,
                  missing: Callable[[str], str] | None = None, kinds: tuple[type, ...] | None = None,
-                 skip_others: bool = False, contract: Contract | None = None):
+                 skip_others: bool = False, contract: Contract | None = None,
+                 sealing: Any = None):
         self.store, self.make, self.source, self.missing, self.kinds = store, make, source, missing, kinds
         self.skip_others = skip_others
         self._contract = contract
+        self.sealing = sealing  # kim_runtime.sealing.Sealing: seal on append, open on load (None: nothing sealed)
 
     @property
     def contract(self) -> Contract:
@@ -175,7 +177,12 @@ class Repository(Generic[A]):
         """`load`, and the envelopes of the events the aggregate took (for their metadata, e.g. the subject)."""
         envelopes = await self.store.read_stream(stream_id, conn=_conn(uow))
         aggregate, taken = self.make(stream_id), []
-        for envelope, event in zip(envelopes, self.events(envelopes), strict=True):
+        events = self.events(envelopes)
+        if self.sealing is not None:  # an erased client's sealed fields stay sealed: the aggregate copes
+            opened = await self.sealing.unsealer.open_all([e.model_copy(update={"event": ev})
+                                                           for e, ev in zip(envelopes, events, strict=True)])
+            events = [o.event if o is not None else ev for o, ev in zip(opened, events, strict=True)]
+        for envelope, event in zip(envelopes, events, strict=True):
             if self.kinds is not None and not isinstance(event, self.kinds):
                 if self.skip_others:
                     continue
@@ -197,8 +204,11 @@ class Repository(Generic[A]):
         the appended envelopes (the last one's `stream_version` is the stream's new version). `municipality`: the events' (or, a function: each event's; None: the context's);
         `key_id`: the data key an event's encrypted fields use, if any."""
         where = municipality if callable(municipality) else (lambda _: municipality)
-        envelopes = [ctx.wrap(e, source=self.source, subject=subject, municipality=where(e),
-                              key_id=key_id(e) if key_id else None) for e in events]
+        stored = events if self.sealing is None else await self.sealing.seal(list(events), subject)
+        # the envelope's `event` is the decision in clear (the schedule reads it inside the append); `data` as stored
+        envelopes = [ctx.wrap(s, source=self.source, subject=subject, municipality=where(e),
+                              key_id=key_id(s) if key_id else None).model_copy(update={"event": e})
+                     for e, s in zip(events, stored, strict=True)]
         recorded = await self.store.append(stream_id, envelopes, expected_version, conn=_conn(uow))
         return [r.envelope for r in recorded]
 

@@ -107,6 +107,9 @@ POLICY: dict[str, Rule] = {
     # the consent gate's decision on a referral request (the consents and their dates stay in the cases service);
     # the handler also checks sub = kim-referrals
     "internal.consent_decision.read": Rule(Resource.CASE, {SERVICE: A}),
+    # a client's sealing key (HKDF of the data key, info kim-reporting): opens the sealed dates and codes of the
+    # client's case events, never personal data; the handler also checks sub = kim-reporting
+    "internal.sealing_key.read": Rule(Resource.CLIENT, {SERVICE: A}),
     # staffing
     "staffing.case.read": Rule(Resource.CASE, STAFF_READ),
     "staffing.case.assign": Rule(Resource.CASE, {TL: S, ADMIN: A}, writes=True),

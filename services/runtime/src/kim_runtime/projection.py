@@ -9,6 +9,7 @@ event and the swap (readers, who take no lock, never see a gap).
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 from collections.abc import Collection, Sequence
 
 import asyncpg
@@ -37,14 +38,24 @@ class Projection:
     ddl: str = ""
     event_types: Collection[type] | None = None  # event classes (dispatch.accepted)
     contract: Contract | None = None
+    # kim_runtime.sealing.Unsealer: opens sealed fields before apply (live and rebuild); an envelope whose key is
+    # gone (an erased client) comes sealed. None: envelopes come as they are.
+    unsealer: Any = None
 
     async def apply(self, conn: asyncpg.Connection, schema: str, envelope: Envelope) -> object:
         raise NotImplementedError
 
     async def apply_batch(self, conn: asyncpg.Connection, schema: str, envelopes: Sequence[Envelope]) -> None:
-        """Used by rebuilds; override to aggregate in memory and write once."""
-        for envelope in envelopes:
+        """Used by rebuilds; override to aggregate in memory and write once (and call `opened` first)."""
+        for envelope in await self.opened(envelopes):
             await self.apply(conn, schema, envelope)
+
+    async def opened(self, envelopes: Sequence[Envelope]) -> list[Envelope]:
+        """The envelopes with their sealed fields opened where the key is known, else as they came."""
+        if self.unsealer is None:
+            return list(envelopes)
+        opened = await self.unsealer.open_all(list(envelopes))
+        return [o if o is not None else e for o, e in zip(opened, envelopes, strict=True)]
 
     async def create_schema(self, conn: asyncpg.Connection, schema: str | None = None) -> None:
         schema = schema or self.name
@@ -82,6 +93,7 @@ class ProjectionHandler:
 
     async def handle(self, conn: asyncpg.Connection, envelope: Envelope) -> None:
         schema = f'"{self.projection.name}"'
+        (envelope,) = await self.projection.opened([envelope])
         applied = await self.projection.apply(conn, schema, envelope)
         if isinstance(self.projection, ProcessManager):
             await self.projection.react(conn, schema, envelope, applied)

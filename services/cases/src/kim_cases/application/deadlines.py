@@ -52,7 +52,7 @@ class CaseDeadlines:
     def __call__(self, env: Envelope) -> Iterator[Change]:
         if env.type not in self.WATCHED:
             return
-        e = from_envelope(env)
+        e = env.event if env.event is not None else from_envelope(env)  # the decision in clear (before sealing)
         match e:
             case ev.ConsentGranted(valid_until=until) if until is not None:
                 yield Deadline(f"consent-expiry:{e.consent_id}", "consent-expiry", e.case_id,

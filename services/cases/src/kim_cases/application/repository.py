@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncpg
 from kim_runtime import commands
 from kim_runtime.errors import NotFound
+from kim_runtime.sealing import Sealing
 from kim_runtime.store import EventStore
 from kim_schemas.base import Event
 
@@ -14,9 +15,9 @@ from kim_cases.domain import Case, Client
 
 
 class Repository:
-    def __init__(self, store: EventStore):
+    def __init__(self, store: EventStore, sealing: Sealing | None = None):
         self.store = store
-        self.cases = commands.Repository(store, Case, source=SOURCE)
+        self.cases = commands.Repository(store, Case, source=SOURCE, sealing=sealing)
         self.clients = commands.Repository(store, Client, source=SOURCE)
 
     async def case(self, case_id: str, conn: asyncpg.Connection | None = None) -> Case:

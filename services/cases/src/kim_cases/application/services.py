@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import asyncpg
 from kim_runtime.auth import Principal
+from kim_runtime.sealing import Sealing
 from kim_runtime.store import EventStore
 
 from kim_cases.adapters.access_log import AccessLog
@@ -27,8 +28,8 @@ class Services:
 
     @classmethod
     def build(cls, pool: asyncpg.Pool, store: EventStore, keyring: Keyring) -> Services:
-        return cls(pool, store, KeyStore(pool, keyring), AccessLog(pool), Repository(store),
-                   ClientRegistrations(pool))
+        keys = KeyStore(pool, keyring)
+        return cls(pool, store, keys, AccessLog(pool), Repository(store, Sealing(keys.get)), ClientRegistrations(pool))
 
     async def reader(self, principal: Principal, client_id: str) -> PersonalReader:
         return await PersonalReader.for_client(principal, client_id, self.keys, self.access_log)

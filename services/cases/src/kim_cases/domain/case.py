@@ -60,7 +60,13 @@ class Case(ConsentCommands, WorkCommands, CaseState):
         self._not_before_opening(closed_on, "closed_on")
         agreed, achieved = self.goal_counts()
         return [ev.CaseClosed(case_id=self.case_id, reason=reason, closed_on=closed_on, goals_agreed=agreed,
-                              goals_achieved=achieved, duration_days=(closed_on - self.opened.opened_on).days)]
+                              goals_achieved=achieved, duration_days=self._days_open(closed_on))]
+
+    def _days_open(self, closed_on: date) -> int:
+        """Days from opening to closure; 0 when the opening date is sealed for good (the client was erased: the
+        closure is then sealed under a key that is never kept, so the figure is never read)."""
+        opened_on = self.opened.opened_on
+        return 0 if opened_on is None else (closed_on - opened_on).days
 
     # -- follow-ups (Wiedervorlage), fired by the scheduler on their day ---------------------------
     def review_falls_due(self, due_on: date) -> list[Event]:

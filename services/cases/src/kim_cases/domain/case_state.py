@@ -159,5 +159,5 @@ class CaseState(Aggregate):
                                 f"{doing}")
 
     def _not_before_opening(self, day: date, what: str) -> None:
-        if day < self.opened.opened_on:
+        if self.opened.opened_on is not None and day < self.opened.opened_on:  # None: sealed, the client erased
             raise RuleViolation(f"{what} ({day}) cannot be before the case was opened ({self.opened.opened_on})")

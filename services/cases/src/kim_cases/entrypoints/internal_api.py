@@ -16,17 +16,26 @@ service gets here (policy action internal.consented_person.read, role service, a
 is recorded in the client's access log with the partner organisation as the reader (`partner:<org>`) and the
 partner's referral id in `via`. Refused with a problem detail (410, `reason`) when the consent no longer covers it
 (withdrawn: einwilligung_widerrufen, expired: einwilligung_abgelaufen) or the client was erased (loeschung).
+
+GET /internal/clients/{client_id}/sealing-key, for the reporting service only (policy action
+internal.sealing_key.read, service token with sub = kim-reporting; every other caller 403 whether or not the client
+exists): the client's sealing key (HKDF-SHA256 of the data key, info "kim-reporting"), which opens the sealed dates
+and codes of the client's case events (kim_schemas.sealing) and nothing else. 410 once the client's key is destroyed
+(erased; also for an id that never had a key): the reporting service then skips the client's events.
 """
 
 from __future__ import annotations
+
+import base64
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
-from kim_runtime.auth import REFERRALS_SERVICE, Principal, Role
+from kim_runtime.auth import REFERRALS_SERVICE, REPORTING_SERVICE, Principal, Role
 from kim_runtime.errors import Gone
 from kim_runtime.problems import refused
+from kim_runtime import sealing
 from kim_runtime.scheduler import local_day
 from kim_runtime.types import Day, Id, OrganisationId
 from kim_schemas.codes import PERSON_FIELDS, ConsentPurpose, DataCategory
@@ -106,3 +115,16 @@ async def consented_person(case_id: str, request: Request,
                               f"referrals: GET /partner/referrals/{reference}/person (partner {recipient})",
                               ctx.correlation_id)
     return {"categories": sorted(set(categories)), "person": {f: opened.get(f) for f in fields}}
+
+
+@router.get("/clients/{client_id}/sealing-key",
+            summary="The key that opens a client's sealed case dates and codes (reporting service only)")
+async def sealing_key(client_id: Id, ctx: CommandContext = Depends(caller("internal.sealing_key.read")),
+                      s: Services = Depends(services)) -> dict:
+    if ctx.principal.sub != REPORTING_SERVICE:
+        raise HTTPException(403, detail="only the reporting service reads sealing keys")
+    found = await s.keys.get(client_id)
+    if found is None:
+        raise Gone("the client's key is destroyed (erased) or the client is unknown", reason="loeschung")
+    return {"client_id": client_id, "key_id": found[0],
+            "sealing_key": base64.b64encode(sealing.derive(found[1])).decode()}

@@ -12,7 +12,10 @@ moment it is handled; `effective_at` is informational. ConsentExpired (the cases
 valid_until) revokes every open referral resting on the consent (reason einwilligung_abgelaufen), with the same
 purge. ClientErased revokes every open referral of every case of the client (reason loeschung) and drops the
 client's facts (residence status, Rechtskreis) from the gate. Languages no longer reach the gate: ClientRegistered
-v2 carries them encrypted with the client's key, which only the cases service holds.
+v2 carries them encrypted with the client's key, which only the cases service holds. The dates of kim.cases events
+are sealed (contract 4.0.0, kim_schemas.sealing; this service holds no key): the gate reads only what stays in clear
+(ids, team, municipality, the consent's scope, the residence status code, the Rechtskreis) and takes a closure's, a
+withdrawal's and an expiry's moment from the record's time (ce_time).
 """
 
 from __future__ import annotations
@@ -108,13 +111,15 @@ class ConsentGate(ProcessManager):
                                                           schema=schema)
                 category = event.data_category.value if event.data_category else None
                 withdrawals = withdrawals.withdraw(event.scope, event.recipient, category)
-                await gate_sql.save_withdrawal(conn, event.consent_id, withdrawals, event.effective_at, schema=schema)
+                await gate_sql.save_withdrawal(conn, event.consent_id, withdrawals, event.effective_at or env.time,
+                                               schema=schema)  # v2 seals effective_at: the record time
                 return withdrawals
             case ConsentExpired():
                 await gate_sql.lock_consent(conn, event.consent_id, event.case_id, exclusive=True, schema=schema)
-                await gate_sql.save_expiry(conn, event.consent_id, event.expired_at, schema=schema)
+                await gate_sql.save_expiry(conn, event.consent_id, event.expired_at or env.time, schema=schema)
             case CaseClosed():
-                await gate_sql.upsert_case(conn, event.case_id, schema=schema, closed_on=event.closed_on)
+                await gate_sql.upsert_case(conn, event.case_id, schema=schema,
+                                           closed_on=event.closed_on or env.time.date())  # v2 seals the date
         return None
 
     async def react(self, conn: asyncpg.Connection, schema: str, env: Envelope,

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from collections.abc import Sequence
+
+import asyncpg
 from kim_runtime.dispatch import by_type
+from kim_runtime.sealing import Unsealer
 from kim_runtime.envelope import Envelope
 from kim_schemas import cases as cev
 
@@ -39,6 +43,15 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS consents_by_case ON {schema}.consents (case_id, recipient);",
     "CREATE INDEX IF NOT EXISTS withdrawals_by_consent ON {schema}.consent_withdrawals (consent_id);",
 )
+
+
+async def erase_client(conn: asyncpg.Connection, schema: str, client_id: str) -> None:
+    """Every per-case row of the client's cases, then the cases themselves."""
+    for table in TABLES:
+        if table.name != "cases":
+            await conn.execute(f"DELETE FROM {schema}.{table.name} WHERE case_id IN "
+                               f"(SELECT case_id FROM {schema}.cases WHERE client_id = $1)", client_id)
+    await conn.execute(f"DELETE FROM {schema}.cases WHERE client_id = $1", client_id)
 
 
 def _day(value: str | None) -> date | None:
@@ -112,7 +125,28 @@ def _withdrawn(b: Batch, e: Envelope) -> None:
 
 
 class CasesProjection(BatchProjection):
+    """The dates and codes come sealed (kim_schemas.sealing): opened with the client's sealing key (`use_keys`);
+    an erased client's events are skipped and counted (`skipped_erased`), and ClientErased deletes every row of the
+    client's cases."""
+
     name = "reporting_cases"
+    keys = None  # adapters.sealing_keys.SealingKeys
+    skipped_erased = 0
+
+    def use_keys(self, keys) -> None:
+        self.keys = keys
+        self.unsealer = Unsealer(keys)
+
+    async def apply_batch(self, conn: asyncpg.Connection, schema: str, events: Sequence[Envelope]) -> None:
+        opened = await self.opened(events)
+        readable = [e for e in opened if not getattr(e.event, "is_sealed", False)]
+        self.skipped_erased += len(opened) - len(readable)
+        erased = [e.data["client_id"] for e in readable if e.type == cev.ClientErased.event_type]
+        await super().apply_batch(conn, schema, [e for e in readable if e.type != cev.ClientErased.event_type])
+        for client_id in erased:
+            if self.keys is not None:
+                self.keys.forget(client_id)
+            await erase_client(conn, schema, client_id)
     tables = TABLES
     ddl = table_ddl("{schema}", TABLES, INDEXES)
     collectors = by_type({
@@ -127,4 +161,5 @@ class CasesProjection(BatchProjection):
         cev.MilestoneRecorded: _milestone,
         cev.ConsentGranted: _consent,
         cev.ConsentWithdrawn: _withdrawn,
+        cev.ClientErased: lambda b, e: None,  # handled after the batch's rows (apply_batch)
     })
