@@ -136,3 +136,69 @@ async def test_an_erased_clients_consents_are_shown_as_ended(api: Api):
     assert case["has_valid_consent"] is False
     for consent in case["consents"] + ledger:
         assert (consent["status"], consent["informed_in"]) == ("erased", "erased")
+
+
+# dates of this client's casework that no other test uses (kim_schemas.sealing seals them per client)
+OPENED_ON, GRANTED_ON, VALID_TO, ASSESSED_ON, PAUSED_ON, RESUMED_ON, CLOSED_ON = (
+    "2019-07-23", "2019-07-24", "2029-07-31", "2019-08-02", "2019-09-05", "2019-10-01", "2019-11-29")
+SEALED_DATES = (OPENED_ON, GRANTED_ON, VALID_TO, ASSESSED_ON, PAUSED_ON, RESUMED_ON, CLOSED_ON)
+CHANNEL, PAUSE_REASON = "aufsuchend", "krankheit"
+
+
+def _raw(value: str) -> set[str]:
+    """Which of the client's sealed dates and codes the raw text holds in clear."""
+    return {needle for needle in (*SEALED_DATES, CHANNEL, PAUSE_REASON) if needle in value}
+
+
+async def test_the_dates_and_codes_of_a_case_are_sealed_in_the_store_and_on_the_topic_and_gone_with_the_key(
+        api: Api, fresh_db: str, kafka_bootstrap: str):
+    client_id = await api.client("Sealed Client")
+    case_id = await api.case(client_id, access_channel=CHANNEL, opened_on=OPENED_ON)
+    await api.consent(case_id, granted_on=GRANTED_ON, valid_until=VALID_TO)
+    await api.post(f"/cases/{case_id}/assessment", {"assessed_on": ASSESSED_ON, "rechtskreis": "SGB_II",
+                                                    "domains": HEALTH_NEEDS})
+    await api.post(f"/cases/{case_id}/pause", {"reason": PAUSE_REASON, "paused_on": PAUSED_ON})
+    await api.post(f"/cases/{case_id}/resume", {"resumed_on": RESUMED_ON})
+    shown = await api.get(f"/cases/{case_id}")  # the cases service opens them when it loads the case
+    assert (shown["opened_on"], shown["access_channel"], shown["consents"][0]["granted_on"],
+            shown["consents"][0]["valid_until"], shown["assessment"]["assessed_on"]) == (
+        OPENED_ON, CHANNEL, GRANTED_ON, VALID_TO, ASSESSED_ON)
+    history = await api.get(f"/cases/{case_id}/history")
+    assert _raw(json.dumps(history)) == set(SEALED_DATES[:-1]) | {CHANNEL, PAUSE_REASON}
+
+    conn = await asyncpg.connect(fresh_db)
+    try:
+        async def stored_text() -> str:
+            rows = await conn.fetch("SELECT data::text || metadata::text AS t FROM events WHERE stream_id = $1",
+                                    case_id)
+            return "\n".join(r["t"] for r in rows)
+
+        assert _raw(await stored_text()) == set(), "sealed in the store before the erasure too"
+        await api.post(f"/clients/{client_id}/erasure", ERASURE, headers=TEAM_LEAD | {"If-Match": '"1"'})
+        await api.post(f"/cases/{case_id}/closure", {"reason": "wegzug", "closed_on": CLOSED_ON},
+                       headers=TEAM_LEAD)  # a closure after the erasure is sealed under a key never kept
+
+        async def relayed():
+            return await conn.fetchval("SELECT count(*) = 0 FROM outbox WHERE sent_at IS NULL")
+
+        await eventually(relayed)
+        stored = await stored_text()
+        closure = await conn.fetchval("SELECT data FROM events WHERE stream_id = $1 AND type = $2", case_id,
+                                      "kim.cases.CaseClosed")
+    finally:
+        await conn.close()
+    records = await records_of(kafka_bootstrap, "kim.cases", {case_id}, at_least=6)
+    wire = "\n".join(m.value.decode() + json.dumps({k: v.decode() for k, v in m.headers}) for m in records)
+    assert len(records) == 6 and _raw(stored) == set() and _raw(wire) == set()
+    assert json.loads(closure)["sealed"]["key_id"] == "shredded"
+    # what stays in clear, by design: ids, the team, its organisation, the case manager, municipality, Baustein
+    assert '"municipality": "05978024"' in stored and '"team_organisation_id": "stadt-luenen"' in stored
+    erased = await api.get(f"/cases/{case_id}")
+    assert (erased["opened_on"], erased["access_channel"], erased["consents"][0]["granted_on"],
+            erased["closure"]["closed_on"], erased["assessment"]["assessed_on"]) == ("erased",) * 5
+    assert _raw(json.dumps(await api.get(f"/cases/{case_id}/history"))) == set()
+
+
+def test_the_raw_check_finds_each_sealed_value():
+    assert _raw(f'{{"opened_on": "{OPENED_ON}", "access_channel": "{CHANNEL}"}}') == {OPENED_ON, CHANNEL}
+    assert _raw('{"municipality": "05978024", "sealed": {"key_id": "k"}}') == set()

@@ -49,7 +49,8 @@ async def test_cases_opened_and_closed_in_the_cases_service_are_counted(stack, f
                                               auth_secret=SECRET, **served))
         reporting_app = build_reporting(ReportingSettings(database_url=stack.database_url(reporting_db),
                                                           kafka_bootstrap=kafka_bootstrap, auth_secret=SECRET,
-                                                          **served))
+                                                          **served),
+                                        cases_transport=httpx.ASGITransport(app=cases_app))
         async with in_process(cases_app, "cases") as cases, in_process(reporting_app, "reporting") as reporting:
             case_ids = []
             for n in range(6):
@@ -91,7 +92,8 @@ async def test_cases_opened_and_closed_in_the_cases_service_are_counted(stack, f
 
 async def test_figures_stay_when_retention_destroys_the_clients_keys(stack, fresh_db, kafka_bootstrap):
     """Issue 19: retention shreds the clients (ClientErased, reason aufbewahrungsfrist) a year after their cases
-    closed (clock moved, never waited for); reporting, which aggregates codes only, shows the same figures after."""
+    closed (clock moved, never waited for). Since issue 15 (sealed dates and codes) reporting deletes the erased
+    clients' per-case rows and counts the others as before."""
     from datetime import UTC, datetime
 
     from kim_cases.application.deadlines import plus_years
@@ -111,7 +113,8 @@ async def test_figures_stay_when_retention_destroys_the_clients_keys(stack, fres
         cases_app.state.runtime.clock = clock
         reporting_app = build_reporting(ReportingSettings(database_url=stack.database_url(reporting_db),
                                                           kafka_bootstrap=kafka_bootstrap, auth_secret=SECRET,
-                                                          **served))
+                                                          **served),
+                                        cases_transport=httpx.ASGITransport(app=cases_app))
         async with in_process(cases_app, "cases") as cases, in_process(reporting_app, "reporting") as reporting:
             for n in range(6):
                 client = await cases.post("/clients", json={"name": f"Client {n}", "languages": ["ar"]},
@@ -160,6 +163,19 @@ async def test_figures_stay_when_retention_destroys_the_clients_keys(stack, fres
                     await conn.close()
                 return all(done.get(m.partition, -1) >= m.offset for m in erasures)
             await eventually(erasures_read, timeout=90)
-            assert await figures() == before
+            # issue 15: reporting forgets an erased client's cases (their dates and codes single the person out);
+            # the clients that were not erased are counted exactly as before
+            conn = await asyncpg.connect(stack.database_url(reporting_db))
+            try:
+                left = {r["client_id"] for r in await conn.fetch(
+                    "SELECT client_id FROM reporting_cases.cases WHERE municipality_at_open = $1", ags)}
+                kept_timeline = await conn.fetchval(
+                    "SELECT count(*) FROM reporting_cases.case_timeline t JOIN reporting_cases.cases c USING (case_id) "
+                    "WHERE c.municipality_at_open = $1", ags)
+            finally:
+                await conn.close()
+            assert len(left) == 3 and not left & clients, "every row of an erased client's cases is deleted"
+            assert kept_timeline == 6  # opened and closed, for each of the 3 clients kept
+            assert before  # the figures were there before the erasure (counted() waited for 6 intakes)
     finally:
         await drop_database(stack.postgres_url, reporting_db)

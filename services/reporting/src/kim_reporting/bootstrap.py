@@ -15,9 +15,10 @@ from .projections import projections_for
 from .settings import ReportingSettings
 
 
-def build_app(settings: ReportingSettings | None = None) -> FastAPI:
+def build_app(settings: ReportingSettings | None = None, *, cases_transport=None) -> FastAPI:
+    """`cases_transport`: how to reach the cases service for sealing keys (tests: an in-process app's transport)."""
     settings = settings or ReportingSettings()
-    projections = projections_for(settings)
+    projections = projections_for(settings, cases_transport)
 
     async def compose(runtime: ServiceRuntime) -> Wiring:
         svc = Service(settings, runtime, projections, EndOffsets(settings.kafka_bootstrap, settings.kafka_options()))

@@ -12,12 +12,12 @@ from .adapters.projections.staffing import StaffingProjection
 from .settings import ReportingSettings
 
 
-def projections_for(settings: ReportingSettings) -> list:
+def projections_for(settings: ReportingSettings, cases_transport=None) -> list:
     def topic(service: str) -> str:
         return service_topic(service) + settings.topic_suffix
 
     cases = CasesProjection([topic("cases")])
-    cases.use_keys(SealingKeys(settings.cases_url, settings.auth_secret))
+    cases.use_keys(SealingKeys(settings.cases_url, settings.auth_secret, cases_transport))
     return [cases, ReferralsProjection([topic("referrals")]),
             StaffingProjection([topic("staffing")]), ReportsProjection([topic("reporting")])]
 

@@ -86,7 +86,7 @@ class Unsealer:
     def __init__(self, resolve: KeyResolver):
         self.resolve = resolve
 
-    async def open(self, envelope: Envelope) -> Envelope | None:
+    async def open(self, envelope: Envelope, resolve: KeyResolver | None = None) -> Envelope | None:
         event = envelope.event
         if event is None and envelope.data.get("sealed") is not None:  # not read through the contract yet
             from .contract import default_contract  # noqa: PLC0415
@@ -96,9 +96,9 @@ class Unsealer:
         if event is None or not getattr(event, "is_sealed", False):
             return envelope
         client_id = envelope.subject
-        if client_id is None:
+        if client_id is None or event.sealed.key_id == SHREDDED_KEY_ID:  # sealed after the erasure: never opens
             return None
-        key = await self.resolve(client_id)
+        key = await (resolve or self.resolve)(client_id)
         if key is None:
             return None
         opened = event.unseal(key, client_id)
@@ -107,18 +107,13 @@ class Unsealer:
     async def open_all(self, envelopes: list[Envelope]) -> list[Envelope | None]:
         """`open` for many envelopes, each client's key resolved once."""
         keys: dict[str, bytes | None] = {}
-        resolve = self.resolve
 
         async def cached(client_id: str) -> bytes | None:
             if client_id not in keys:
-                keys[client_id] = await resolve(client_id)
+                keys[client_id] = await self.resolve(client_id)
             return keys[client_id]
 
-        self.resolve = cached
-        try:
-            return [await self.open(e) for e in envelopes]
-        finally:
-            self.resolve = resolve
+        return [await self.open(e, cached) for e in envelopes]
 
 
 DataKeyOf = Callable[[str], Awaitable[tuple[str, bytes] | None]]

@@ -12,6 +12,7 @@ from kim_cases.application.cases import SEALED
 from kim_cases.application.personal import PersonalReader
 from kim_cases.application.services import Services
 from kim_cases.domain import Case
+from kim_cases.domain.consent import ERASED, sealed_view
 from kim_cases.projections import CaseReferrals
 
 
@@ -39,11 +40,12 @@ def case_state(case: Case, reader: StateReader, client_personal, today: date, *,
     plans = [plan(p, reader) for p in case.plans]
     return {
         "case_id": case.case_id, "version": case.version, "phase": case.phase.value,
-        "paused": case.paused.model_dump(mode="json", exclude={"case_id"}) if case.paused else None,
+        "paused": _dump(case.paused),
         "client": {"client_id": o.client_id, **reader.personal(client_personal)},
         "municipality": case.municipality, "team": case.team, "team_organisation_id": case.team_organisation_id,
-        "case_manager_id": case.case_manager_id, "baustein": o.baustein, "access_channel": o.access_channel,
-        "opened_on": _d(o.opened_on),
+        "case_manager_id": case.case_manager_id, "baustein": o.baustein,
+        "access_channel": ERASED if o.is_sealed else o.access_channel,
+        "opened_on": ERASED if o.is_sealed else _d(o.opened_on),
         "consents": [consent_view(c, reader, today, erased) for c in case.consents.values()],
         "has_valid_consent": not erased and case.valid_consent_on(today),
         "assessment": assessment(case.assessment, reader), "rechtskreis": case.rechtskreis,
@@ -51,7 +53,8 @@ def case_state(case: Case, reader: StateReader, client_personal, today: date, *,
         "residence_history": [residence(r, reader) for r in case.residence],
         "rechtskreis_changes": [_dump(r) for r in case.rechtskreis_changes],
         "plans": plans,
-        "goals": [{**goal_details(plans, g.goal_id), "plan_id": g.plan_id, "status": g.status, "on": _d(g.on)}
+        "goals": [{**goal_details(plans, g.goal_id), "plan_id": g.plan_id, "status": g.status,
+                   "on": _d(g.on) if g.on or g.status == "agreed" else ERASED}
                   for g in case.goals.values()],
         "milestones": [_dump(m) for m in case.milestones],
         "reviews": [{**_dump(r), "notes": reader.notes(r.notes)} for r in case.reviews],
@@ -120,7 +123,7 @@ def residence(event, reader) -> dict:
 
 
 def _dump(event) -> dict | None:
-    return event.model_dump(mode="json", exclude={"case_id"}) if event is not None else None
+    return sealed_view(event) if event is not None else None
 
 
 async def load_visible(s: Services, ctx: CommandContext, case_id: str) -> Case:
@@ -143,7 +146,10 @@ async def history(s: Services, ctx: CommandContext, stream_id: str, client_id: s
     out = []
     for env in await s.store.read_stream(stream_id):
         event = from_envelope(env)  # as the newest version: a v1 registration shows its bands, not its clear years
-        data = event.model_dump(mode="json")
+        if getattr(event, "is_sealed", False):  # dates and codes: opened with the client's key while it exists
+            opened = await s.repo.cases.sealing.unsealer.open(env.model_copy(update={"event": event}))
+            event = opened.event if opened is not None else event
+        data = sealed_view(event, frozenset())
         if "personal" in data:
             data["personal"] = reader.personal(event.personal)
         if "profile" in data:

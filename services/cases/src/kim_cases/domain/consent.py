@@ -9,6 +9,19 @@ from kim_schemas.case_codes import WithdrawalScope
 from kim_schemas.cases import ConsentExpired, ConsentGranted, ConsentWithdrawn
 
 
+ERASED = "erased"  # a sealed field whose key is destroyed
+
+
+def sealed_view(event, exclude: frozenset[str] = frozenset({"case_id"})) -> dict:
+    """An event as shown: its fields, and "erased" for each sealed field that stays sealed (the client was erased;
+    kim_schemas.sealing); the ciphertext itself is never shown."""
+    view = event.model_dump(mode="json", exclude=set(exclude))
+    view.pop("sealed", None)
+    if getattr(event, "is_sealed", False):
+        view |= dict.fromkeys(event.sealed_fields, ERASED)
+    return view
+
+
 @dataclass
 class ConsentState:
     granted: ConsentGranted
@@ -41,6 +54,8 @@ class ConsentState:
 
     def status(self, on: date) -> str:
         """active, withdrawn, expired or pending (granted for a later day)."""
+        if self.granted.is_sealed:  # its dates are sealed for good: the client was erased
+            return "erased"
         if self.withdrawn_at is not None:
             return "withdrawn"
         if self.granted.valid_until is not None and on > self.granted.valid_until:  # ConsentExpired records it
@@ -64,10 +79,12 @@ class ConsentState:
             "consent_id": g.consent_id, "case_id": g.case_id, "status": "erased" if erased else self.status(on),
             "recipients": self.recipients, "purposes": [p.value for p in g.purposes],
             "data_categories": self.data_categories, "special_categories": g.special_categories,
-            "form": g.form.value, "informed_in": g.informed_in, "granted_on": g.granted_on.isoformat(),
-            "valid_until": g.valid_until.isoformat() if g.valid_until else None, "recorded_by": g.recorded_by,
+            "form": g.form.value if g.form else ERASED, "informed_in": g.informed_in,
+            "granted_on": g.granted_on.isoformat() if g.granted_on else ERASED,
+            "valid_until": g.valid_until.isoformat() if g.valid_until else (ERASED if g.is_sealed else None),
+            "recorded_by": g.recorded_by,
             "withdrawn_at": self.withdrawn_at.isoformat() if self.withdrawn_at else None,
             "expired_at": self.expired_at.isoformat() if self.expired_at else None,
-            "withdrawals": [w.model_dump(mode="json", exclude={"case_id"}) for w in self.withdrawals],
+            "withdrawals": [sealed_view(w) for w in self.withdrawals],
         }
         return view | {"informed_in": "erased"} if erased else view
