@@ -179,3 +179,118 @@ async def test_figures_stay_when_retention_destroys_the_clients_keys(stack, fres
             assert before  # the figures were there before the erasure (counted() waited for 6 intakes)
     finally:
         await drop_database(stack.postgres_url, reporting_db)
+
+
+def _token(sub: str, role: Role, **claims) -> dict[str, str]:
+    return {"Authorization": "Bearer " + issue_token(SECRET, Principal(sub=sub, role=role, **claims))}
+
+
+def _service(sub: str) -> dict[str, str]:
+    from kim_runtime.auth import service_token
+
+    return {"Authorization": "Bearer " + service_token(SECRET, sub)}
+
+
+async def test_reporting_opens_sealed_dates_with_its_own_key_and_forgets_an_erased_client(
+        stack, fresh_db, kafka_bootstrap):
+    """Issue 15 item 5: the dates and codes of kim.cases are sealed per client; reporting gets each client's sealing
+    key from the cases service's internal path (its own token only), counts the cases, and after an erasure keeps
+    no row, date or code of the erased client's case while the other client's figures stay; a replay cannot open
+    the erased client's events: they are skipped and counted, never dead-lettered."""
+    from kim_reporting.adapters.projections.cases import CasesProjection
+    from kim_reporting.adapters.sealing_keys import SealingKeys
+    from kim_runtime.consumer import RecordRef, decode
+
+    reporting_db = f"kim_test_{uuid.uuid4().hex[:16]}"
+    await create_database(stack.postgres_url, reporting_db)
+    ags = f"0597{random.randrange(9000, 10000)}"
+    served = {"municipalities": (*KREIS_UNNA_MUNICIPALITIES, ags)}
+    opened_on = {"kept": "2021-04-13", "erased": "2021-04-14"}
+    try:
+        cases_app = build_cases(CasesSettings(database_url=fresh_db, kafka_bootstrap=kafka_bootstrap,
+                                              auth_secret=SECRET, **served))
+        transport = httpx.ASGITransport(app=cases_app)
+        reporting_app = build_reporting(ReportingSettings(database_url=stack.database_url(reporting_db),
+                                                          kafka_bootstrap=kafka_bootstrap, auth_secret=SECRET,
+                                                          **served), cases_transport=transport)
+        async with in_process(cases_app, "cases") as cases, in_process(reporting_app, "reporting") as reporting:
+            ids = {}
+            for who in ("kept", "erased"):
+                client = (await cases.post("/clients", json={"name": f"Client {who}"}, headers=ADMIN)).json()
+                opened = await cases.post("/cases", headers=ADMIN, json={
+                    "client_id": client["client_id"], "municipality": ags, "team": "stadt",
+                    "team_organisation_id": "stadt-test", "access_channel": "schule", "opened_on": opened_on[who]})
+                assert opened.status_code == 201, opened.text
+                ids[who] = (client["client_id"], opened.json()["case_id"])
+
+            # the internal path: the reporting service's token only; no existence oracle for anyone else
+            path = f"/internal/clients/{ids['kept'][0]}/sealing-key"
+            unknown = f"/internal/clients/{uuid.uuid4()}/sealing-key"
+            refused = [ADMIN, _token("cm-1", Role.CASE_MANAGER, team="stadt-test", municipality=ags),
+                       _token("tl-1", Role.TEAM_LEAD, team="stadt-test", municipality=ags),
+                       _token("aud-1", Role.AUDITOR), _token("p-1", Role.PARTNER, organisation="jc-unna"),
+                       _service("kim-referrals"), _service("kim-staffing"), _service("kim-cases")]
+            for who in refused:
+                for url in (path, unknown):
+                    assert (await cases.get(url, headers=who)).status_code == 403, (who, url)
+            assert (await cases.get(path)).status_code == 401 and (await cases.get(unknown)).status_code == 401
+            key = await cases.get(path, headers=_service("kim-reporting"))
+            assert key.status_code == 200 and set(key.json()) == {"client_id", "key_id", "sealing_key"}
+            assert (await cases.get(unknown, headers=_service("kim-reporting"))).status_code == 410
+
+            async def rows() -> dict[str, list[str]]:
+                conn = await asyncpg.connect(stack.database_url(reporting_db))
+                try:
+                    out = {}
+                    for table in ("cases", "case_timeline"):
+                        out[table] = [str({k: str(v) for k, v in r.items()}) for r in await conn.fetch(
+                            f"SELECT * FROM reporting_cases.{table} WHERE case_id = ANY($1)",
+                            [ids["kept"][1], ids["erased"][1]])]
+                    return out
+                finally:
+                    await conn.close()
+
+            async def both_counted():
+                found = await rows()
+                return found if len(found["cases"]) == 2 and len(found["case_timeline"]) == 2 else None
+
+            before = await eventually(both_counted, timeout=90)
+            assert any(opened_on["erased"] in r and "schule" in r for r in before["cases"])  # opened with its key
+
+            erased = await cases.post(f"/clients/{ids['erased'][0]}/erasure", headers=ADMIN | {"If-Match": '"1"'},
+                                      json={"ground": "zweck_entfallen", "request_reference": "DSGVO-15-5"})
+            assert erased.status_code == 200, erased.text
+            assert (await cases.get(f"/internal/clients/{ids['erased'][0]}/sealing-key",
+                                    headers=_service("kim-reporting"))).status_code == 410
+
+            async def forgotten():
+                found = await rows()
+                return found if len(found["cases"]) == 1 else None
+
+            after = await eventually(forgotten, timeout=90)
+            text = str(after)
+            assert ids["erased"][1] not in text and opened_on["erased"] not in text
+            assert after["cases"] == [r for r in before["cases"] if ids["kept"][1] in r]  # the other one unchanged
+            assert after["case_timeline"] == [r for r in before["case_timeline"] if ids["kept"][1] in r]
+
+            # a replay: the erased client's kim.cases records, applied by a fresh projection, are skipped and counted
+            records = await records_of(kafka_bootstrap, "kim.cases", {ids["erased"][1], ids["kept"][1]}, at_least=2)
+            envelopes = [decode(RecordRef(m.topic, m.partition, m.offset, m.key, m.value, m.headers))
+                         for m in records]
+            assert all(e.data.get("sealed") for e in envelopes) and not any(
+                opened_on["erased"] in str(e.data) for e in envelopes)
+            replay = CasesProjection(["kim.cases"])
+            replay.use_keys(SealingKeys("http://cases", SECRET, transport))
+            conn = await asyncpg.connect(stack.database_url(reporting_db))
+            try:
+                await replay.create_schema(conn, "replay_check")
+                await replay.apply_batch(conn, '"replay_check"', envelopes)
+                replayed = [dict(r) for r in await conn.fetch('SELECT * FROM "replay_check".cases')]
+                await conn.execute('DROP SCHEMA "replay_check" CASCADE')
+            finally:
+                await conn.close()
+            assert replay.skipped_erased == 1
+            assert [r["case_id"] for r in replayed] == [ids["kept"][1]]
+            assert str(replayed[0]["opened_on"]) == opened_on["kept"]
+    finally:
+        await drop_database(stack.postgres_url, reporting_db)
