@@ -38,3 +38,4 @@ def test_the_services_are_pointed_at_each_other_on_the_run_s_own_ports(monkeypat
 
     assert envs["referrals"]["KIM_REFERRALS_CASES_URL"] == "http://127.0.0.1:33001"
     assert envs["referrals"]["KIM_REFERRALS_PUBLIC_URL"] == "http://127.0.0.1:33003"
+    assert envs["reporting"]["KIM_REPORTING_CASES_URL"] == "http://127.0.0.1:33001"  # the clients' sealing keys

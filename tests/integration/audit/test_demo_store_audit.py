@@ -86,10 +86,10 @@ async def test_a_clean_demo_copy_verifies_without_a_finding(copy, monkeypatch, d
     for service in SERVICES:
         assert f"{service}: times and publication of every event checked: 0 misdated, 0 unpublished" in out, out
     [backdated] = await _fetch(copy.urls["cases"], "SELECT count(*) FROM events WHERE type = 'kim.cases.CaseOpened' "
-                               "AND (data->>'opened_on')::date < recorded_at::date")
-    print(f"\n{len(demo.seeded.case_ids)} demo cases, {backdated[0]} opened on a business date before the day they "
-          f"were recorded; verify: no findings\n{out}")
-    assert backdated[0] > 0, "the demo dates casework back: the store checks must tell that from a forged time"
+                               "AND data->>'sealed' IS NOT NULL")  # the opening dates are sealed (contract 4.0.0)
+    print(f"\n{len(demo.seeded.case_ids)} demo cases, {backdated[0]} with their (back-dated) business dates sealed; "
+          f"verify: no findings\n{out}")
+    assert backdated[0] > 0, "the demo's casework is there, its dates sealed: verify checks recording times only"
 
 
 def _rewrites(case: str, version: int) -> dict[str, tuple[list[str], str]]:
@@ -234,29 +234,38 @@ async def test_an_exported_trail_verifies_and_a_changed_byte_fails(copy, cases_a
 
 
 async def test_as_of_by_business_date_answers_the_state_in_the_middle_of_a_case(copy, cases_api):
+    """The business dates are sealed in the store (kim_schemas.sealing): the cases service shows them, and `kim audit
+    case --show-personal` (which unwraps the client's data key) opens them to place the events."""
+    from datetime import date
+
     rows = await _fetch(copy.urls["cases"], """
-        SELECT o.stream_id, (o.data->>'opened_on')::date AS opened, (a.data->>'assessed_on')::date AS assessed,
-               o.recorded_at FROM events o JOIN events a ON a.stream_id = o.stream_id
-        WHERE o.type = 'kim.cases.CaseOpened' AND a.type = 'kim.cases.AssessmentCompleted'
-          AND (a.data->>'assessed_on')::date > (o.data->>'opened_on')::date
-        ORDER BY o.stream_id LIMIT 1""")
-    assert rows, "the demo has a case assessed after it was opened"
-    case, opened, assessed, recorded = rows[0]["stream_id"], rows[0]["opened"], rows[0]["assessed"], rows[0][
-        "recorded_at"]
-    assert opened < recorded.date(), "its casework is dated back"
+        SELECT o.stream_id, o.recorded_at, o.data->>'opened_on' AS clear FROM events o JOIN events a
+          ON a.stream_id = o.stream_id
+        WHERE o.type = 'kim.cases.CaseOpened' AND a.type = 'kim.cases.AssessmentCompleted' ORDER BY o.stream_id""")
+    assert rows and all(r["clear"] is None for r in rows), "the opening dates are sealed in the store"
+    admin = {"Authorization": f"Bearer {issue_token(SECRET, Principal(sub='admin-1', role=Role.ADMIN))}"}
+    for row in rows:
+        shown = (await cases_api.get(f"/cases/{row['stream_id']}", headers=admin)).json()
+        opened, assessed = date.fromisoformat(shown["opened_on"]), date.fromisoformat(
+            shown["assessment"]["assessed_on"])
+        if assessed > opened and opened < row["recorded_at"].date():
+            break
+    else:
+        raise AssertionError("the demo has a case assessed after it was opened, dated back")
+    case, recorded = row["stream_id"], row["recorded_at"]
     middle = (opened + (assessed - opened) / 2).isoformat()
     env = _env(copy)
 
     code, out, err = await cli.run("audit", "case", case, "--as-of", middle, "--format", "json", env=env)
     assert code == 2 and "did not exist yet" in err and "--by business" in err  # by recording time: not yet
 
-    code, out, err = await cli.run("audit", "case", case, "--as-of", middle, "--by", "business", "--format", "json",
-                                   env=env)
+    code, out, err = await cli.run("audit", "case", case, "--as-of", middle, "--by", "business", "--show-personal",
+                                   "--format", "json", env=env)
     assert code == 0, err
     then = json.loads(out)
     assert then["by"] == "business" and then["state"]["phase"] in ("intake", "consent"), then  # not assessed yet
     code, out, err = await cli.run("audit", "case", case, "--as-of", assessed.isoformat(), "--by", "business",
-                                   "--format", "json", env=env)
+                                   "--show-personal", "--format", "json", env=env)
     assert code == 0, err
     later = json.loads(out)
     assert later["version"] > then["version"] and later["state"]["phase"] not in ("intake", "consent"), later

@@ -94,7 +94,10 @@ _GENERATED = {"auth_secret": lambda: secrets_mod.token_urlsafe(48),
 
 def peer_env(name: str, ports: dict[str, int]) -> dict[str, str]:
     """Where a service finds the others of this run: the referrals service reaches the cases service for a partner's
-    consented personal data, and names its own partner API in ce_dataschema (defaults: 8001 and 8003)."""
+    consented personal data, and names its own partner API in ce_dataschema (defaults: 8001 and 8003); the reporting
+    service reaches the cases service for the clients' sealing keys."""
+    if name == "reporting":
+        return {"KIM_REPORTING_CASES_URL": f"http://127.0.0.1:{ports['cases']}"}
     if name != "referrals":
         return {}
     return {"KIM_REFERRALS_CASES_URL": f"http://127.0.0.1:{ports['cases']}",
