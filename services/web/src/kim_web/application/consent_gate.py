@@ -49,7 +49,11 @@ def gaps(consent: dict, recipient: str, purpose: str, categories: Sequence[str],
 
 
 def _day(value) -> date | None:
-    return date.fromisoformat(str(value)[:10]) if value else None
+    """A day, or None (none given, or "erased": an erased client's sealed dates)."""
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
 
 
 def check(consents: Sequence[dict], *, recipient: str, purpose: str, categories: Sequence[str], today: date,
