@@ -5,7 +5,8 @@ client's sealing key from the client's data key (HKDF, info "kim-reporting": it 
 personal data) and answers it on GET /internal/clients/{id}/sealing-key to this service's token only. Keys are kept
 in this process's memory only (never in the database) and dropped when the client is erased; 410 (the key is
 destroyed) means the client's events are skipped and counted (`skipped_erased`), never parked in the dead-letter
-topic. An unreachable cases service raises, so the consumer retries the batch later.
+topic. An unreachable cases service raises CasesUnreachable (a ConnectionError), which the runtime's consumer retries
+with backoff until it answers, holding the partition, as it does while its own database is away.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import httpx
 from kim_runtime.auth import REPORTING_SERVICE, service_token
 
 
-class CasesUnreachable(RuntimeError):
-    """The cases service did not answer a sealing key; the batch is retried."""
+class CasesUnreachable(ConnectionError):
+    """The cases service did not answer a sealing key. An OSError: the runtime's consumer retries it with backoff
+    for as long as it lasts (infrastructure), never dead-letters the event for it."""
 
 
 class SealingKeys:
