@@ -80,7 +80,7 @@ def test_unknown_fields_are_rejected_and_events_are_immutable():
 def test_parse_upcasts_an_old_version_to_the_newest():
     stored_v1 = {"case_id": "c-1", "status": "duldung_60a", "perspective": "rot", "recorded_on": "2024-03-01"}
     event = parse("kim.cases.ResidenceStatusRecorded", 1, stored_v1)
-    assert event.schema_version == 3 and event.recorded_on == date(2024, 3, 1) and event.dates is None
+    assert event.schema_version == 4 and event.recorded_on == date(2024, 3, 1) and event.dates is None
 
 
 def test_unknown_types_and_versions_say_so():

@@ -43,7 +43,7 @@ def test_the_contract_registers_residence_status_v1_to_v2_on_import():
     from kim_schemas.upcasters import residence_status_recorded_v1_to_v2
     assert residence_status_recorded_v1_to_v2(v1)["status_since"] == "2023-11-05"
     version, data = upcasting.upcast("kim.cases.ResidenceStatusRecorded", 1, v1)
-    assert version == 3 and "status_since" not in data and data["dates"] is None
+    assert version == 4 and "status_since" not in data and data["dates"] is None
     event = kim_schemas.parse("kim.cases.ResidenceStatusRecorded", 1, v1)
     assert event.recorded_on == date(2023, 11, 5) and type(event) is kim_schemas.latest(event.event_type)
 
@@ -52,7 +52,7 @@ def test_residence_status_v2_upcasts_to_v3_without_its_clear_dates():
     v2 = {"case_id": "c-1", "status": "ae_104c", "status_since": "2023-01-02", "valid_until": "2026-07-08",
           "perspective": "gelb", "recorded_on": "2023-11-05"}
     event = kim_schemas.parse("kim.cases.ResidenceStatusRecorded", 2, v2)
-    assert event.schema_version == 3 and (event.status, event.dates) == ("ae_104c", None)
+    assert event.schema_version == 4 and (event.status, event.dates) == ("ae_104c", None)
     assert "2023-01-02" not in event.model_dump_json() and "2026-07-08" not in event.model_dump_json()
 
 

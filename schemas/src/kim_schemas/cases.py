@@ -422,7 +422,7 @@ class ClientErased(Event):
 
 
 @event("kim.cases.ConsentExpired", key="case_id")
-class ConsentExpired(Event):
+class ConsentExpiredV1(Event):
     """The consent's valid_until passed: from the start of the next day (Europe/Berlin) it covers nothing. Recorded by
     the cases service's scheduler; referrals resting on it are revoked and their partners told to purge."""
 
@@ -438,7 +438,7 @@ FollowUpId = Annotated[Id, Field(description="Stream of the follow-ups of one ca
 
 
 @event("kim.cases.ReviewDue", key="follow_up_id")
-class ReviewDue(Event):
+class ReviewDueV1(Event):
     """Follow-up (Wiedervorlage): the review planned by the last ReviewHeld (next_review_on) falls due today."""
 
     follow_up_id: FollowUpId
@@ -447,7 +447,7 @@ class ReviewDue(Event):
 
 
 @event("kim.cases.PauseEndDue", key="follow_up_id")
-class PauseEndDue(Event):
+class PauseEndDueV1(Event):
     """Follow-up (Wiedervorlage): the pause was planned to end today (CasePaused.expected_resume_on)."""
 
     follow_up_id: FollowUpId
@@ -632,6 +632,32 @@ class MilestoneRecorded(SealedEvent, MilestoneRecordedV1):
         if is_certificate != (self.language_level is not None):
             raise ValueError("language_level is required for sprachzertifikat and only for it")
         return self
+
+
+@event("kim.cases.ConsentExpired", key="case_id", version=2)
+class ConsentExpired(SealedEvent, ConsentExpiredV1):
+    """The consent's valid_until passed (recorded by the cases service's scheduler). Version 2 seals its last valid
+    day and the moment it expired (they repeat the consent's sealed valid_until); the referrals service revokes by the
+    consent id and takes the record time."""
+
+    valid_until: Sealed[date]
+    expired_at: Sealed[Timestamp]
+
+
+@event("kim.cases.ReviewDue", key="follow_up_id", version=2)
+class ReviewDue(SealedEvent, ReviewDueV1):
+    """Follow-up (Wiedervorlage): the planned review falls due today. Version 2 seals the day (the review's sealed
+    next_review_on)."""
+
+    due_on: Sealed[date]
+
+
+@event("kim.cases.PauseEndDue", key="follow_up_id", version=2)
+class PauseEndDue(SealedEvent, PauseEndDueV1):
+    """Follow-up (Wiedervorlage): the pause was planned to end today. Version 2 seals the day (the pause's sealed
+    expected_resume_on)."""
+
+    due_on: Sealed[date]
 
 
 SEALED_TYPES = tuple(m for m in list(globals().values())

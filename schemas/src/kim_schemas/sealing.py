@@ -58,6 +58,12 @@ class SealedEvent(Event):
                  for name, f in cls.model_fields.items()}
         cls.sealed_fields = tuple(n for n, m in marks.items() if m is not None)
         cls.required_sealed = tuple(n for n, m in marks.items() if m is not None and m.required)
+        for name in cls.sealed_fields:  # the description of the clear version it seals, said to be sealed
+            field = cls.model_fields[name]
+            if field.description is None:
+                earlier = next((b.model_fields[name].description for b in cls.__mro__[1:]
+                                if name in getattr(b, "model_fields", {})), None)
+                field.description = f"{earlier or name} (sealed: inside `sealed` on the wire)"
 
     @model_validator(mode="after")
     def _one_form(self) -> Self:

@@ -52,6 +52,7 @@ register("kim.cases.ClientRegistered", 1, client_registered_v1_to_v2)
 for _type, _from in (("CaseOpened", 1), ("CaseTransferred", 1), ("CasePaused", 1), ("CaseResumed", 1),
                      ("CaseClosed", 1), ("ConsentGranted", 2), ("ConsentWithdrawn", 1), ("AssessmentCompleted", 2),
                      ("ResidenceStatusRecorded", 3), ("RechtskreisChanged", 1), ("IntegrationPlanAgreed", 2),
-                     ("ReviewHeld", 1), ("GoalAchieved", 1), ("GoalDropped", 1), ("MilestoneRecorded", 1)):
+                     ("ReviewHeld", 1), ("GoalAchieved", 1), ("GoalDropped", 1), ("MilestoneRecorded", 1),
+                     ("ConsentExpired", 1), ("ReviewDue", 1), ("PauseEndDue", 1)):
     register(f"kim.cases.{_type}", _from, same_fields)
 register("kim.partner.PartnerReferralSnapshot", 1, partner_referral_snapshot_v1_to_v2)

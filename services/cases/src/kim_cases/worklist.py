@@ -80,7 +80,7 @@ class Worklist(Projection):
                             d.get("expected_resume_on"))
             case "ReviewDue" | "PauseEndDue":
                 item = "review" if kind == "ReviewDue" else "pause_end"
-                await _plan(conn, schema, f"{item}:{case_id}", item, case_id, None, d["due_on"], fell_due=True)
+                await _plan(conn, schema, f"{item}:{case_id}", item, case_id, None, d.get("due_on"), fell_due=True)
             case "CaseResumed":
                 await _drop(conn, schema, f"pause_end:{case_id}")
             case "ReferralRequested" | "ReferralOverdue":
