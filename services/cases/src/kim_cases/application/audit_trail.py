@@ -151,6 +151,28 @@ async def case_events(pool: asyncpg.Pool, case_id: str, client_id: str) -> list[
                   r["position"], r["metadata"] or {}, r["data"]) for r in rows]
 
 
+async def unsealed(trail: list[Entry], client_id: str, sealing) -> list[Entry]:
+    """The trail with the sealed dates and codes of the client's events opened (kim_schemas.sealing; they are no
+    personal data, so opened for every reader of the trail); an erased client's stay sealed."""
+    from kim_runtime.sealing import SHREDDED_KEY_ID, Unopenable
+
+    key = await sealing.sealing_key(client_id)
+    if key is None:
+        return trail
+    out = []
+    for e in trail:
+        part = e.data.get("sealed") if isinstance(e.data, dict) else None
+        if isinstance(part, dict) and part.get("key_id") != SHREDDED_KEY_ID:
+            try:
+                event = parse(e.type, e.schema_version, e.data).unseal(key, client_id)
+                e = Entry(**{**e.__dict__, "schema_version": event.schema_version,
+                             "data": event.model_dump(mode="json")})
+            except (Unopenable, LookupError, ValueError):
+                pass  # shown as stored
+        out.append(e)
+    return out
+
+
 def opened_trail(trail: list[Entry], opener: Opener) -> tuple[list[dict], set[str]]:
     """Each event as answered (encrypted fields opened or withheld) and what of the client's data was shown in
     clear (health named when an assessment or goal in the domain gesundheit is shown)."""

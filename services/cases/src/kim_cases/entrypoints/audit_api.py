@@ -124,6 +124,7 @@ async def case_trail(
     case = await s.repo.case(case_id)  # 404 for a case that does not exist
     client_id = case.client_id
     trail = await audit_trail.case_events(s.pool, case_id, client_id)
+    trail = await audit_trail.unsealed(trail, client_id, s.repo.cases.sealing)  # dates and codes, to place events
     if export:
         trail = [e for e in trail if not audit_trail.is_audit_record(e)]
     opener = await audit_trail.opener_for(s.keys, client_id, reveal=personal)

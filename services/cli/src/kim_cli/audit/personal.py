@@ -39,21 +39,6 @@ class Withholder:
     def __init__(self, erased: bool):
         self.erased = erased
 
-    def unsealed(self, event_type: str, schema_version: int, data: dict) -> tuple[int, dict]:
-        """(schema version, data) with the sealed dates and codes opened (kim_schemas.sealing) when the client's data
-        key is held (--show-personal unwraps it); else as stored: the sealed fields stay sealed."""
-        if not isinstance(data, dict) or data.get("sealed") is None or not self.key or not self.reveal:
-            return schema_version, data
-        from kim_runtime import sealing
-        from kim_schemas import parse
-
-        try:
-            event = parse(event_type, schema_version, data)
-            opened = event.unseal(sealing.derive(self.key), self.client_id)
-        except (sealing.Unopenable, LookupError, ValueError):
-            return schema_version, data
-        return opened.schema_version, opened.model_dump(mode="json")
-
     def data(self, data: dict) -> dict:
         return {k: (ERASED if self.erased else WITHHELD) if is_encrypted(v) else v for k, v in data.items()}
 
