@@ -86,7 +86,7 @@ async def test_a_clean_demo_copy_verifies_without_a_finding(copy, monkeypatch, d
     for service in SERVICES:
         assert f"{service}: times and publication of every event checked: 0 misdated, 0 unpublished" in out, out
     [backdated] = await _fetch(copy.urls["cases"], "SELECT count(*) FROM events WHERE type = 'kim.cases.CaseOpened' "
-                               "AND data->>'sealed' IS NOT NULL")  # the opening dates are sealed (contract 4.0.0)
+                               "AND data->>'sealed' IS NOT NULL")  # the opening dates are sealed (contract 5.0.0)
     print(f"\n{len(demo.seeded.case_ids)} demo cases, {backdated[0]} with their (back-dated) business dates sealed; "
           f"verify: no findings\n{out}")
     assert backdated[0] > 0, "the demo's casework is there, its dates sealed: verify checks recording times only"

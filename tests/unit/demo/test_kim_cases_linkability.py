@@ -14,7 +14,7 @@ reporting needs would not stop kim.cases singling clients out; schemas/README.md
 where the protection lies instead (the topic is personal data under the Kafka ACLs: only the Kreis's services read
 it; partners get their own derived topics) and what a per-case topic cannot avoid (each record's time).
 
-Since contract 4.0.0 those dates and codes are sealed per client (kim_schemas.sealing);
+Since contract 5.0.0 those dates and codes are sealed per client (kim_schemas.sealing);
 `test_what_a_reader_of_kim_cases_without_keys_can_still_combine` counts what is left in clear."""
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def test_how_many_demo_clients_kim_cases_singles_out():
     assert year[0] < 10 and kreis[0] < 10
 
 
-# Since contract 4.0.0 (kim_schemas.sealing) the dates and codes are sealed per client: a reader of kim.cases without
+# Since contract 5.0.0 (kim_schemas.sealing) the dates and codes are sealed per client: a reader of kim.cases without
 # the keys sees, per case, its ids, its municipality, Baustein, team, team organisation and case manager (CaseOpened,
 # CaseTransferred), the types of its events, and each record's time (ce_time, the Kafka timestamp).
 CLEAR = {

@@ -13,7 +13,7 @@ valid_until) revokes every open referral resting on the consent (reason einwilli
 purge. ClientErased revokes every open referral of every case of the client (reason loeschung) and drops the
 client's facts (residence status, Rechtskreis) from the gate. Languages no longer reach the gate: ClientRegistered
 v2 carries them encrypted with the client's key, which only the cases service holds. The dates of kim.cases events
-are sealed (contract 4.0.0, kim_schemas.sealing; this service holds no key): the gate reads only what stays in clear
+are sealed (contract 5.0.0, kim_schemas.sealing; this service holds no key): the gate reads only what stays in clear
 (ids, team, municipality, the consent's scope, the residence status code, the Rechtskreis) and takes a closure's, a
 withdrawal's and an expiry's moment from the record's time (ce_time).
 """
