@@ -26,10 +26,18 @@ from kim_cases.settings import CasesSettings
 __all__ = [
     "AccessLog", "CasesSettings", "Keyring", "MasterKey", "MasterKeyError", "Undecryptable", "client_key_exists",
     "data_key_status", "generate_kek", "key_admin", "keyring_from_settings", "new_key", "parse_keks", "prepare_keys",
-    "rotate_data_keys",
+    "rotate_data_keys", "unsealer_for",
 ]
 
 
 async def client_key_exists(pool: asyncpg.Pool, client_id: str) -> bool:
     """Whether the client's data key still exists (False once erased); nothing is unwrapped."""
     return await KeyStore(pool, None).exists(client_id)
+
+
+def unsealer_for(pool: asyncpg.Pool, keyring: Keyring):
+    """What opens the sealed dates and codes of kim.cases events with the clients' keys in the cases database, for
+    `kim replay` of the cases service's own projections (the service gives its projections its own when it runs)."""
+    from kim_runtime.sealing import Sealing
+
+    return Sealing(KeyStore(pool, keyring).get).unsealer

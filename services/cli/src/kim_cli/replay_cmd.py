@@ -45,9 +45,27 @@ async def _stores(dbs: Databases, reg: Registered) -> dict:
     return stores
 
 
+async def _cases_unsealer(dbs: Databases):
+    """The cases projections read sealed dates and codes: opened with the clients' keys (the cases database and its
+    KEK); without the KEK they are replayed sealed (dates empty), which is said."""
+    from kim_cases.public import MasterKeyError, unsealer_for
+
+    from kim_cli.master_key import keyring
+
+    try:
+        keys = keyring()
+    except MasterKeyError as exc:
+        typer.echo(f"warning: no key-encryption key ({exc}): the cases projections are replayed with their dates "
+                   "and codes sealed", err=True)
+        return None
+    return unsealer_for(await dbs.service("cases"), keys)
+
+
 async def _replay_one(dbs: Databases, reg: Registered, source: Source, restart: bool, batch_size: int,
                       override: str | None) -> RebuildResult:
     pool = await _projection_pool(dbs, reg, override)
+    if reg.service == "cases" and getattr(reg.projection, "unsealer", False) is None:
+        reg.projection.unsealer = await _cases_unsealer(dbs)
     with tqdm(desc=reg.projection.name, unit="ev", unit_scale=True, total=0, dynamic_ncols=True) as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total
