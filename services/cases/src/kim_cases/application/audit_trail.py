@@ -54,13 +54,17 @@ class Opener:
     def erased(self) -> bool:
         return self.key is None
 
+    def _withheld(self) -> str | None:
+        """What stands in a value's place when it may not be shown: ERASED (no key), WITHHELD (not asked for)."""
+        if self.key is None:
+            return ERASED
+        return None if self.reveal else WITHHELD
+
     def open(self, value: Any, label: str) -> Any:
         if value is None:
             return None
-        if self.key is None:
-            return ERASED
-        if not self.reveal:
-            return WITHHELD
+        if (instead := self._withheld()) is not None:
+            return instead
         try:
             opened = crypto.decrypt(self.key, self.client_id, Encrypted.model_validate(value))
         except (crypto.Undecryptable, ValueError):  # tampered, encrypted for another client, or not an Encrypted
@@ -81,10 +85,8 @@ class Opener:
         """A clear value that points at the person (a consent's language): like personal data in the trail."""
         if value is None:
             return None
-        if self.key is None:
-            return ERASED
-        if not self.reveal:
-            return WITHHELD
+        if (instead := self._withheld()) is not None:
+            return instead
         self.read.add("informed_in")
         return value
 
