@@ -210,23 +210,20 @@ class EventStore:
     @staticmethod
     async def _fetch(conn: asyncpg.Connection, sql: str, args: tuple, claim) -> list:
         """The append; with a request's Idempotency-Key claim, the append and the claim's `applied` mark in one
-        statement (one round trip instead of savepoint, append, mark, release: four). A claim that is no longer
-        held raises KeyLost, and the transaction around the statement rolls back with the append: the caller's, or
-        one opened here when the connection is not in one (a statement on its own would commit)."""
+        statement, one round trip, in the caller's transaction or on its own (no BEGIN and COMMIT around it). A
+        claim that is no longer held fails the statement (kim_claim_held, migration 009: KIM02, raised as KeyLost),
+        so nothing of it stays: neither the events nor the mark."""
         if claim is None:
             return await conn.fetch(sql, *args)
         marked = _MARK_APPLIED.format(n=len(args) + 1, m=len(args) + 2, c=len(args) + 3)
-        statement = f"WITH mark AS ({marked}), appended AS ({sql}) SELECT *, (SELECT count(*) FROM mark) AS marked " \
-                    "FROM appended"
-        params = (*args, claim.scope, claim.key, claim.claim_id)
-        if conn.is_in_transaction():
-            rows = await conn.fetch(statement, *params)
-            claim.check_marked(rows)
-            return rows
-        async with conn.transaction():
-            rows = await conn.fetch(statement, *params)
-            claim.check_marked(rows)
-            return rows
+        statement = f"WITH mark AS ({marked}), appended AS ({sql}) " \
+                    "SELECT *, kim_claim_held((SELECT count(*) FROM mark)) AS marked FROM appended"
+        try:
+            return await conn.fetch(statement, *args, claim.scope, claim.key, claim.claim_id)
+        except asyncpg.PostgresError as exc:
+            if getattr(exc, "sqlstate", None) == "KIM02":
+                raise claim.lost() from None
+            raise
 
     async def read_stream(
         self, stream_id: str, *, from_version: int = 1, conn: asyncpg.Connection | None = None
