@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
+import asyncpg
 from kim_runtime.commands import Aggregate, CommandContext, Repository, UnitOfWork, connection
 from kim_runtime.envelope import utcnow
 from kim_runtime.errors import ConcurrencyConflict, NotFound, check_expected
@@ -28,6 +29,8 @@ from ..domain.partner_view import PartnerRefs
 from ..domain.referral import Referral
 from . import refusals
 from .views import refuse_if_revoked
+
+DEADLOCK_ATTEMPTS = 3  # a referral request's transaction ended by PostgreSQL's deadlock detection is tried again
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,18 @@ class ReferralCommands:
             case_id=cmd.case_id, recipient=cmd.to_organisation_id, purpose=cmd.purpose,
             categories=list(cmd.data_categories), on=now.date(), consent_id=cmd.consent_id,
             correlation_id=ctx.correlation_id)
+        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+            try:
+                return await self._request_locked(cmd, ctx, now, answer)
+            except asyncpg.DeadlockDetectedError:
+                # the cases consumer's batch (one transaction) took the consent's row and then wants the case's,
+                # which this request holds; PostgreSQL ended this side: nothing of it was written, so try again
+                if attempt == DEADLOCK_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _request_locked(self, cmd: RequestReferral, ctx: CommandContext, now: datetime,
+                              answer: GateAnswer) -> tuple[str, int]:
         async with UnitOfWork(self.store) as uow:
             conn = uow.conn
             await self.gate.hold_live(conn)  # the gate's rows it locks stay the live ones until it commits
