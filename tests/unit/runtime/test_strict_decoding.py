@@ -67,3 +67,23 @@ def test_an_event_of_a_model_without_a_schema_version_keeps_the_records():
                        tuple((k, v.encode()) for k, v in env.kafka_headers().items()))
     read = decode(record, FixedContract({"kim.bench.Counted": OpenData}))
     assert read.schema_version == 1 and read.data == {"n": 1, "schema_version": 7}
+
+
+async def test_a_rebuild_collects_garbage_less_often_and_then_as_before():
+    import gc
+
+    from kim_runtime.rebuild import REBUILD_GC_THRESHOLDS, collecting_less
+
+    before, seen = gc.get_threshold(), []
+
+    @collecting_less
+    async def rebuild(fail: bool):
+        seen.append(gc.get_threshold())
+        if fail:
+            raise RuntimeError("the rebuild failed")
+        return "done"
+
+    assert await rebuild(False) == "done" and gc.get_threshold() == before
+    with pytest.raises(RuntimeError):
+        await rebuild(True)
+    assert seen == [REBUILD_GC_THRESHOLDS] * 2 and gc.get_threshold() == before
