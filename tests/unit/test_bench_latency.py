@@ -50,3 +50,22 @@ def test_a_step_counts_errors_unanswered_sends_and_lags_never_below_zero():
     result = {"steps": [summary | {"cpu_percent": {"cases": 1.0}}]}
     text = bl.table(result)
     assert "409:1,599:1,none:1" in text and "0/0 (1 unseen)" in text and "CPU at 10 cmd/s" in text
+
+
+async def test_a_one_second_step_at_one_command_per_second_lasts_its_second_and_sums_up():
+    """`kim bench latency --rates 1 --seconds 1` sent its one command at once and ended the step after ~0 s:
+    achieved rate and CPU were divided by zero (ZeroDivisionError)."""
+    load = _load()
+    sent = []
+
+    async def send(flow, step):
+        sent.append(flow.stage)
+
+    load._send = send
+    step = bl.Step(rate=1, seconds=1.0)
+    await load.run_step(1, 1.0, step, "1 cmd/s")
+    summary = step.summary()
+    assert sent == [0] and step.sent == 1
+    assert step.seconds >= 1.0
+    assert 0 < summary["achieved_per_s"] <= 1.0
+    assert bl.table({"steps": [summary]}).splitlines()[3].split()[:3] == ["1", str(summary["achieved_per_s"]), "1"]

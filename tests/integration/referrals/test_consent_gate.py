@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 
+import asyncpg
+import httpx
 import pytest
 from kim_runtime import db
 from kim_runtime.topics import partner_topic
@@ -15,6 +17,7 @@ from .support import (
     CASE_MANAGER, CasesStandIn, PartnerTopicReader, consent_known, ensure_topics, eventually, new_org, partner,
     register,
 )
+from .support import STAND_IN_DECISIONS
 from .support import referrals_service as service
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -185,3 +188,89 @@ async def test_no_referral_made_while_a_withdrawal_arrives_survives_it(fresh_db,
         assert len(rows) == codes.count(201)
         refused = await client.post("/referrals", headers=CASE_MANAGER, json=referral(case_id, jobcenter))
         assert refused.status_code == 409 and "withdrawn" in refused.text
+
+
+class _LockProbe(httpx.AsyncBaseTransport):
+    """Between the referrals service and the cases stand-in: while the consent decision is asked, try to lock the
+    case's and the client's gate rows from another connection (NOWAIT), to see whether the request holds them."""
+
+    def __init__(self, dsn: str):
+        self.dsn, self.inner, self.held = dsn, httpx.ASGITransport(app=STAND_IN_DECISIONS.app), []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        case_id = request.url.path.split("/")[3]
+        conn = await db.connect(self.dsn)
+        try:
+            async with conn.transaction():
+                try:
+                    await conn.execute("SET LOCAL lock_timeout = '100ms'")
+                    client_id = await conn.fetchval(
+                        "SELECT client_id FROM gate_cases WHERE case_id = $1 FOR UPDATE NOWAIT", case_id)
+                    await conn.execute("SELECT 1 FROM gate_clients WHERE client_id = $1 FOR UPDATE NOWAIT", client_id)
+                    self.held.append(False)
+                except asyncpg.LockNotAvailableError:
+                    self.held.append(True)
+        finally:
+            await conn.close()
+        return await self.inner.handle_async_request(request)
+
+
+async def test_the_cases_service_is_asked_while_the_request_holds_no_row_lock(fresh_db, kafka_bootstrap):
+    """The decision may take up to the client's timeout (10 s): kim.cases events of the case and client (handled
+    under the same rows' locks) must not wait for it. The answer is re-checked under the locks afterwards."""
+    await ensure_topics(kafka_bootstrap, "kim.cases", "kim.referrals")
+    jobcenter = new_org("jc")
+    probe = _LockProbe(fresh_db)
+    async with service(fresh_db, kafka_bootstrap, cases_transport=probe) as client, \
+            CasesStandIn(kafka_bootstrap) as cases:
+        await register(client, jobcenter)
+        case_id, _, _ = await consented_case(client, cases, jobcenter, purposes=["aufenthaltssicherung"],
+                                             categories=["aufenthalt"])
+        made = await client.post("/referrals", headers=CASE_MANAGER, json=referral(case_id, jobcenter))
+        assert made.status_code == 201, made.text
+    assert probe.held == [False]  # asked once, with the rows free
+
+
+class _DeadlockMaker(httpx.AsyncBaseTransport):
+    """While the consent decision is asked (before the request's transaction), another transaction locks the
+    consent's gate row and, once the request waits for it, updates the case's gate row the request holds FOR SHARE:
+    the order of the cases consumer's batch (ConsentGranted, then AssessmentCompleted of the same case). PostgreSQL
+    ends one of the two (the request: it waited first, its deadlock check runs first)."""
+
+    def __init__(self, dsn: str):
+        self.dsn, self.inner, self.task = dsn, httpx.ASGITransport(app=STAND_IN_DECISIONS.app), None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.task is None:
+            case_id = request.url.path.split("/")[3]
+            conn = await db.connect(self.dsn)
+            tx = conn.transaction()
+            await tx.start()
+            await conn.execute("SELECT 1 FROM gate_consents WHERE case_id = $1 FOR UPDATE", case_id)
+
+            async def then_the_case():
+                try:
+                    await asyncio.sleep(0.3)  # the request waits for the consent's row by now
+                    await conn.execute("UPDATE gate_cases SET rechtskreis = rechtskreis WHERE case_id = $1", case_id)
+                    await tx.commit()
+                finally:
+                    await conn.close()
+
+            self.task = asyncio.create_task(then_the_case())
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_request_ended_by_a_deadlock_with_the_cases_consumer_is_tried_again(fresh_db, kafka_bootstrap):
+    await ensure_topics(kafka_bootstrap, "kim.cases", "kim.referrals")
+    jobcenter = new_org("jc")
+    maker = _DeadlockMaker(fresh_db)
+    async with service(fresh_db, kafka_bootstrap, cases_transport=maker) as client, \
+            CasesStandIn(kafka_bootstrap) as cases:
+        await register(client, jobcenter)
+        case_id, _, _ = await consented_case(client, cases, jobcenter, purposes=["aufenthaltssicherung"],
+                                             categories=["aufenthalt"])
+        made = await client.post("/referrals", headers=CASE_MANAGER, json=referral(case_id, jobcenter))
+        await maker.task  # the other transaction went through (it was not the one ended)
+        assert made.status_code == 201, made.text
+        body = (await client.get(f"/referrals/{made.json()['referral_id']}", headers=CASE_MANAGER)).json()
+        assert body["state"] == "requested"

@@ -230,8 +230,12 @@ class Load:
                     bar.update(now - bar.n)
                     bar.set_postfix_str(f"{slot / max(time.monotonic() - t0, 1e-3):.0f} cmd/s sent, "
                                         f"{len(self.tasks)} in flight")
+            # the step lasts its `seconds`: the last slot is sent at (slots - 1) / rate, not at the end (1 cmd/s for
+            # 1 s sends its one command at once, and a step of ~0 s divided rates and CPU by zero)
+            if (rest := t0 + seconds - time.monotonic()) > 0:
+                await asyncio.sleep(rest)
         if step:
-            step.seconds = round(time.monotonic() - t0, 2)
+            step.seconds = max(round(time.monotonic() - t0, 2), 0.01)
             step.own_cpu_percent = round((_own_cpu() - cpu0) * 100 / step.seconds, 1)
             step.cpu_percent = cpu_percent(pids, ticks, step.seconds)
 

@@ -58,11 +58,10 @@ class Claim:
     claim_id: uuid.UUID
     applied: bool = False
 
-    def check_marked(self, rows) -> None:
+    def lost(self) -> KeyLost:
         """The command's effect and the claim's `applied` commit together: kim_runtime.store's append marks the claim
-        in its own statement (its `marked` column: 0 when the claim was taken over or pruned meanwhile)."""
-        if rows and rows[0]["marked"] != 1:
-            raise KeyLost(f"the Idempotency-Key {self.key!r} is no longer held by this request")
+        in its own statement, which fails when the claim was taken over or pruned meanwhile (this error)."""
+        return KeyLost(f"the Idempotency-Key {self.key!r} is no longer held by this request")
 
 
 CURRENT: contextvars.ContextVar[Claim | None] = contextvars.ContextVar("kim_idempotency_claim", default=None)

@@ -25,7 +25,7 @@ import asyncpg
 from .contract import default_contract, validate
 from .envelope import Envelope, EnvelopeError
 from .projection import REBUILD_SUFFIX, Projection, lock_key, prepare_rebuild, swap_in_rebuild
-from .rebuild import Progress, RebuildResult, _Batcher
+from .rebuild import Progress, RebuildResult, _Batcher, collecting_less
 from .store import row_to_envelope
 
 log = logging.getLogger(__name__)
@@ -163,6 +163,7 @@ class _StoreRebuild:
             await swap_in_rebuild(conn, self.projection)
 
 
+@collecting_less
 async def rebuild_from_store(
     projection: Projection,
     pool: asyncpg.Pool,

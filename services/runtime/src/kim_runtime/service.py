@@ -175,8 +175,7 @@ class ServiceRuntime:
                                 s.audit_anchor_file())
         self._tasks.append(asyncio.create_task(self._anchor_every_interval(), name="audit-anchors"))
         # the streams that never leave the store (access log, kim audit's records) are sealed on every append
-        store.receipts_for(self.pool, Receipts(self.pool, s.service, signer, self._publish_receipt,
-                                               s.audit_anchor_file()))
+        self.store.receipts = Receipts(self.pool, s.service, signer, self._publish_receipt, s.audit_anchor_file())
 
     async def _prune_idempotency_keys(self) -> None:
         """Delete the Idempotency-Keys older than KIM_IDEMPOTENCY_TTL_S, at start and then every tenth of it."""
@@ -319,7 +318,8 @@ class ServiceRuntime:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.broker.stop(), STOP_TIMEOUT_S)
         if self.pool:
-            store.receipts_for(self.pool, None)
+            if self.store is not None:
+                self.store.receipts = None
             try:  # close waits for every borrowed connection to come back; a stuck one must not hold the exit
                 await asyncio.wait_for(self.pool.close(), STOP_TIMEOUT_S)
             except (TimeoutError, asyncio.TimeoutError):

@@ -90,27 +90,12 @@ def sealed_metadata(stream_id: str, envelope: Envelope, meta: dict) -> dict:
     return {**meta, "seal": writer_seal(_writer, digest)}
 
 
-_receipts: dict[int, Receipts] = {}  # id(pool) -> the receipts of that store (a process may hold several stores)
-
-
-def receipts_for(pool: asyncpg.Pool, receipts: Receipts | None) -> None:
-    """From now on an append through `pool` to a stream the receipts cover (kim_runtime.anchor.RECEIPTED: the
-    access log, kim audit's records) is sealed at once with a signed receipt; ServiceRuntime sets it at start and
-    clears it at stop (None)."""
-    if receipts is None:
-        _receipts.pop(id(pool), None)
-    else:
-        _receipts[id(pool)] = receipts
-
-
-async def _issue_receipt(pool: asyncpg.Pool, receipts: Receipts, stream_id: str, version: int) -> None:
-    """Seal the committed head at once; NotSealed (503, Retry-After) when the receipt cannot be written: the append
-    stands (the next anchor seals it), but the read it records must not be answered unsealed (issue 15)."""
+async def _issue_receipt(receipts: Receipts, stream_id: str, version: int, hash_: bytes) -> None:
+    """Seal the committed head at once (its hash as kim_append returned it: no second read); NotSealed (503,
+    Retry-After) when the receipt cannot be written: the append stands (the next anchor seals it), but the read it
+    records must not be answered unsealed (issue 15)."""
     try:
-        async with pool.acquire() as c:
-            hash_hex = await c.fetchval("SELECT encode(hash, 'hex') FROM events WHERE stream_id = $1 AND version = $2",
-                                        stream_id, version)
-        await receipts.issue(stream_id, version, hash_hex)
+        await receipts.issue(stream_id, version, hash_.hex())
     except Exception as exc:
         log.warning("could not write the receipt of %s version %d (%r); the read is refused (503), the next anchor "
                     "seals the stream", stream_id, version, exc)
@@ -140,11 +125,30 @@ class EventStore:
         self.pool = pool
         self.topic = topic
         self.schedule = schedule
+        self._receipts: Receipts | None = None
+        self._root: EventStore | None = None  # a routed store's receipts are those of the store it was routed from
+
+    @property
+    def receipts(self) -> Receipts | None:
+        """Set (ServiceRuntime at start, None at stop): an append to a stream the receipts cover
+        (kim_runtime.anchor.RECEIPTED: the access log, kim audit's records) is sealed at once with a signed
+        receipt, by this store and every store routed from it."""
+        return self._root.receipts if self._root is not None else self._receipts
+
+    @receipts.setter
+    def receipts(self, receipts: Receipts | None) -> None:
+        if self._root is not None:
+            self._root.receipts = receipts
+        else:
+            self._receipts = receipts
 
     def routed(self, topic: str | None) -> EventStore:
         """The same store appending to another outbox route: what it appends is published to `topic` (None: not
-        published), e.g. a partner's topic, in the caller's transaction like any append; it sets no deadlines."""
-        return EventStore(self.pool, topic)
+        published), e.g. a partner's topic, in the caller's transaction like any append; it sets no deadlines and
+        shares this store's receipts."""
+        store = EventStore(self.pool, topic)
+        store._root = self._root or self
+        return store
 
     async def append(
         self,
@@ -179,11 +183,11 @@ class EventStore:
 
     async def _append(self, stream_id: str, envelopes: Sequence[Envelope], expected_version: int, args: tuple,
                       conn: asyncpg.Connection | None) -> list[Recorded]:
-        sql = "SELECT out_position, out_version FROM kim_append($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        sql = "SELECT out_position, out_version, out_hash FROM kim_append($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         deadlines = changes_of(self.schedule, envelopes)
         if deadlines:
             args = (*args, deadlines)
-            sql = "SELECT out_position, out_version FROM kim_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            sql = "SELECT out_position, out_version, out_hash FROM kim_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         claim = idempotency.current()  # the request's Idempotency-Key: marked applied in this same transaction
         try:
             if conn is not None:
@@ -199,9 +203,9 @@ class EventStore:
             raise
         if claim is not None:
             claim.applied = True
-        receipts = _receipts.get(id(self.pool)) if conn is None else None
+        receipts = self.receipts if conn is None else None
         if receipts is not None and receipts.covers(stream_id):  # committed: seal the new head at once
-            await _issue_receipt(self.pool, receipts, stream_id, rows[-1]["out_version"])
+            await _issue_receipt(receipts, stream_id, rows[-1]["out_version"], rows[-1]["out_hash"])
         return [
             Recorded(r["out_position"], e.model_copy(update={"stream_version": r["out_version"]}))
             for r, e in zip(rows, envelopes, strict=True)
@@ -210,23 +214,20 @@ class EventStore:
     @staticmethod
     async def _fetch(conn: asyncpg.Connection, sql: str, args: tuple, claim) -> list:
         """The append; with a request's Idempotency-Key claim, the append and the claim's `applied` mark in one
-        statement (one round trip instead of savepoint, append, mark, release: four). A claim that is no longer
-        held raises KeyLost, and the transaction around the statement rolls back with the append: the caller's, or
-        one opened here when the connection is not in one (a statement on its own would commit)."""
+        statement, one round trip, in the caller's transaction or on its own (no BEGIN and COMMIT around it). A
+        claim that is no longer held fails the statement (kim_claim_held, migration 009: KIM02, raised as KeyLost),
+        so nothing of it stays: neither the events nor the mark."""
         if claim is None:
             return await conn.fetch(sql, *args)
         marked = _MARK_APPLIED.format(n=len(args) + 1, m=len(args) + 2, c=len(args) + 3)
-        statement = f"WITH mark AS ({marked}), appended AS ({sql}) SELECT *, (SELECT count(*) FROM mark) AS marked " \
-                    "FROM appended"
-        params = (*args, claim.scope, claim.key, claim.claim_id)
-        if conn.is_in_transaction():
-            rows = await conn.fetch(statement, *params)
-            claim.check_marked(rows)
-            return rows
-        async with conn.transaction():
-            rows = await conn.fetch(statement, *params)
-            claim.check_marked(rows)
-            return rows
+        statement = f"WITH mark AS ({marked}), appended AS ({sql}) " \
+                    "SELECT *, kim_claim_held((SELECT count(*) FROM mark)) AS marked FROM appended"
+        try:
+            return await conn.fetch(statement, *args, claim.scope, claim.key, claim.claim_id)
+        except asyncpg.PostgresError as exc:
+            if getattr(exc, "sqlstate", None) == "KIM02":
+                raise claim.lost() from None
+            raise
 
     async def read_stream(
         self, stream_id: str, *, from_version: int = 1, conn: asyncpg.Connection | None = None

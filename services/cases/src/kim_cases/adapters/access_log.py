@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import asyncpg
 from kim_runtime.auth import Principal
 from kim_runtime.envelope import Envelope
 from kim_runtime.errors import ConcurrencyConflict
@@ -24,8 +23,8 @@ def access_stream(client_id: str) -> str:
 
 
 class AccessLog:
-    def __init__(self, pool: asyncpg.Pool):
-        self.store = EventStore(pool, topic=None)
+    def __init__(self, store: EventStore):
+        self.store = store.routed(None)  # never published; sealed with a receipt on every append (store.receipts)
 
     async def record(self, principal: Principal, client_id: str, fields: list[str], via: str,
                      correlation_id: str | None = None) -> int:
@@ -58,8 +57,8 @@ def audit_stream(day: datetime) -> str:
 
 
 class AuditLog:
-    def __init__(self, pool: asyncpg.Pool):
-        self.store = EventStore(pool, topic=None)
+    def __init__(self, store: EventStore):
+        self.store = store.routed(None)
 
     async def record(self, principal: Principal, data: dict, *, subject: str | None,
                      correlation_id: str | None = None) -> tuple[str, int]:

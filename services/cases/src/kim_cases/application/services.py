@@ -29,7 +29,7 @@ class Services:
     @classmethod
     def build(cls, pool: asyncpg.Pool, store: EventStore, keyring: Keyring) -> Services:
         keys = KeyStore(pool, keyring)
-        return cls(pool, store, keys, AccessLog(pool), Repository(store, Sealing(keys.get)), ClientRegistrations(pool))
+        return cls(pool, store, keys, AccessLog(store), Repository(store, Sealing(keys.get)), ClientRegistrations(pool))
 
     async def reader(self, principal: Principal, client_id: str) -> PersonalReader:
         return await PersonalReader.for_client(principal, client_id, self.keys, self.access_log)

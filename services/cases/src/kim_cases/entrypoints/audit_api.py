@@ -77,7 +77,7 @@ async def record(body: AuditRecord, request: Request, ctx: CommandContext = Depe
         version = await s.access_log.record(ctx.principal, body.client_id, list(body.fields) or [body.command],
                                             body.via, ctx.correlation_id)
         out["access"] = {"stream": f"access-{body.client_id}", "version": version}
-    stream, version = await AuditLog(s.pool).record(ctx.principal, dict(body.answer), subject=body.client_id,
+    stream, version = await AuditLog(s.store).record(ctx.principal, dict(body.answer), subject=body.client_id,
                                                     correlation_id=ctx.correlation_id)
     out["audit"] = {"stream": stream, "version": version}
     digest = body.answer.get("sha256")
@@ -144,7 +144,7 @@ async def case_trail(
     answer = ({"case_id": case_id, "client_id": client_id, "format": fmt,
                "as_of": at.isoformat() if at else None, "events": len(trail), "destination": destination}
               | ({"by": by} if at else {}))
-    stream, version = await AuditLog(s.pool).record(ctx.principal, answer, subject=client_id,
+    stream, version = await AuditLog(s.store).record(ctx.principal, answer, subject=client_id,
                                                     correlation_id=ctx.correlation_id)
     out["fields_read"] = sorted(read)
     out["recorded"] = {"access": {"stream": f"access-{client_id}", "version": access},

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
+import asyncpg
 from kim_runtime.commands import Aggregate, CommandContext, Repository, UnitOfWork, connection
 from kim_runtime.envelope import utcnow
 from kim_runtime.errors import ConcurrencyConflict, NotFound, check_expected
@@ -28,6 +29,8 @@ from ..domain.partner_view import PartnerRefs
 from ..domain.referral import Referral
 from . import refusals
 from .views import refuse_if_revoked
+
+DEADLOCK_ATTEMPTS = 3  # a referral request's transaction ended by PostgreSQL's deadlock detection is tried again
 
 
 @dataclass(frozen=True)
@@ -111,14 +114,35 @@ class ReferralCommands:
                                       uow=uow, subject=case["client_id"] if case else None)
 
     async def _request(self, cmd: RequestReferral, ctx: CommandContext, now: datetime) -> tuple[str, int]:
+        # the cases service's decision is asked before any row is locked: the call may take up to its timeout (10 s),
+        # and the kim.cases events of this case and client (handled under the same rows' locks) must not wait for it.
+        # What the gate refuses on its own (unknown, erased, closed) is answered first, as before, without asking.
+        async with self.store.pool.acquire() as conn:
+            await refusals.referable_case(conn, cmd.case_id, self.gate)
+        answer = await self.cases.consent_decision(
+            case_id=cmd.case_id, recipient=cmd.to_organisation_id, purpose=cmd.purpose,
+            categories=list(cmd.data_categories), on=now.date(), consent_id=cmd.consent_id,
+            correlation_id=ctx.correlation_id)
+        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+            try:
+                return await self._request_locked(cmd, ctx, now, answer)
+            except asyncpg.DeadlockDetectedError:
+                # the cases consumer's batch (one transaction) took the consent's row and then wants the case's,
+                # which this request holds; PostgreSQL ended this side: nothing of it was written, so try again
+                if attempt == DEADLOCK_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _request_locked(self, cmd: RequestReferral, ctx: CommandContext, now: datetime,
+                              answer: GateAnswer) -> tuple[str, int]:
         async with UnitOfWork(self.store) as uow:
             conn = uow.conn
             await self.gate.hold_live(conn)  # the gate's rows it locks stay the live ones until it commits
-            case = await refusals.referable_case(conn, cmd.case_id, self.gate)
+            case = await refusals.referable_case(conn, cmd.case_id, self.gate)  # again, now under the rows' locks
             if await self.tables.partner(conn, cmd.to_organisation_id) is None:
                 raise NotFound(f"partner organisation {cmd.to_organisation_id} is not registered; "
                                "register it first (POST /partners)")
-            consent = await self._consent(conn, cmd, ctx, now)
+            consent = await self._consent(conn, cmd, answer)
             referral_id = str(uuid.uuid4())
             checked = decision(consent.granted, request_id=referral_id, referral_id=referral_id, case_id=cmd.case_id,
                                recipient=cmd.to_organisation_id, purpose=cmd.purpose, categories=cmd.data_categories,
@@ -144,15 +168,11 @@ class ReferralCommands:
                                             partner=PartnerStream(ids, refs.referral_id, partner_version))
             return referral.referral_id, version
 
-    async def _consent(self, conn, cmd: RequestReferral, ctx: CommandContext,
-                       now: datetime) -> GateAnswer:
-        """The cases service's decision (it owns the consents and their dates), then the consent's row locked FOR
-        SHARE until this request commits. A withdrawal or expiry the cases consumer handled after the cases service
-        answered is seen here and refuses; one handled later waits for this commit and then revokes the referral."""
-        answer = await self.cases.consent_decision(
-            case_id=cmd.case_id, recipient=cmd.to_organisation_id, purpose=cmd.purpose,
-            categories=list(cmd.data_categories), on=now.date(), consent_id=cmd.consent_id,
-            correlation_id=ctx.correlation_id)
+    async def _consent(self, conn, cmd: RequestReferral, answer: GateAnswer) -> GateAnswer:
+        """The cases service's decision (it owns the consents and their dates; asked before the transaction), then
+        the consent's row locked FOR SHARE until this request commits. A withdrawal or expiry the cases consumer
+        handled after the cases service answered is seen here and refuses; one handled later waits for this commit
+        and then revokes the referral."""
         if not answer.met:
             raise ConsentMissing(cmd.case_id, answer.reasons, answer.granted)
         withdrawals = await self.gate.lock_consent(conn, answer.consent_id, cmd.case_id, exclusive=False)

@@ -1,0 +1,97 @@
+"""PostgreSQL round trips per command, counted on the real database (tests/round_trips.py wraps every pooled
+connection's protocol and counts the exchanges one request makes). The write path saturated on them (issue 18: the
+event loop of cases spent most of its time in the socket writes of its round trips): each count here is the
+current one, so a change that adds a round trip to every command fails here instead of in a benchmark."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+from kim_cases.bootstrap import build_app
+from kim_cases.settings import CasesSettings
+from tests import round_trips
+
+from .conftest import LUENEN, MANAGER, SECRET, Api
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+CLIENT = {"name": "Amina Haddad", "date_of_birth": "1990-04-02", "address": "Kurt-Schumacher-Str. 4, 44532 Lünen",
+          "contact": "+49 2306 555 0101", "languages": ["ar", "de"], "arrival_year": 2016}
+
+
+def _case(client_id: str) -> dict:
+    return {"client_id": client_id, "municipality": LUENEN, "team": "stadt", "team_organisation_id": "stadt-luenen",
+            "access_channel": "jobcenter", "opened_on": "2025-01-10"}
+
+
+@pytest.fixture
+async def counted(fresh_db: str, kafka_bootstrap: str, monkeypatch) -> Api:
+    round_trips.install(monkeypatch)  # before the service makes its pool
+    app = build_app(CasesSettings(database_url=fresh_db, kafka_bootstrap=kafka_bootstrap, auth_secret=SECRET))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cases") as http:
+            yield Api(http, app)
+
+
+async def _measure(api: Api, method: str, url: str, body: dict) -> tuple[httpx.Response, round_trips.RoundTrips]:
+    rt = round_trips.RoundTrips()
+    with rt.measure():
+        answer = await api.call(method, url, json=body, headers=MANAGER | {"Idempotency-Key": str(uuid.uuid4())})
+    print(f"\n{method} {url}: {rt.count()} round trips\n  " + "\n  ".join(rt.statements()))
+    return answer, rt
+
+
+async def test_round_trips_of_post_clients_and_post_cases(counted: Api):
+    api = counted
+    await api.client()  # warm: statements prepared, types known (not counted anyway)
+    await api.case(await api.client())
+
+    registered, rt = await _measure(api, "POST", "/clients", CLIENT)
+    assert registered.status_code == 201, registered.text
+    kinds = [kind for kind, _ in rt.steady()]
+    # the key's claim; BEGIN; the client's key, the registration, the append (which marks the claim applied);
+    # COMMIT; the answer kept for a retry
+    assert kinds == ["execute", "query", "execute", "execute", "execute", "query", "execute"], rt.statements()
+    assert rt.count() == 7
+
+    opened, rt = await _measure(api, "POST", "/cases", _case(registered.json()["client_id"]))
+    assert opened.status_code == 201, opened.text
+    # the append marks the claim in its own statement, no transaction around it (was BEGIN, append, COMMIT); since
+    # the case's dates are sealed, the client's key is read once more (client_keys): 9
+    assert not any(kind == "query" for kind, _ in rt.steady()), rt.statements()
+    assert rt.count() == 9
+
+    # the measuring counts: the same request without its key makes two round trips fewer (claim, answer)
+    rt = round_trips.RoundTrips()
+    with rt.measure():
+        await api.call("POST", "/clients", json=CLIENT, expect=201)
+    assert rt.count() == 5, rt.statements()
+
+
+async def test_a_read_of_personal_data_records_and_receipts_it_without_reading_the_hash_back(counted: Api):
+    api = counted
+    client_id = await api.client()
+    await api.get(f"/clients/{client_id}")  # warm: the store's id for receipts is read once per process
+    receipts, issued = api.app.state.runtime.store.receipts, []
+    issue = receipts.issue
+
+    async def spy(stream_id: str, version: int, hash_hex: str):
+        issued.append((stream_id, version, hash_hex))
+        return await issue(stream_id, version, hash_hex)
+
+    receipts.issue = spy
+    rt = round_trips.RoundTrips()
+    with rt.measure():
+        await api.get(f"/clients/{client_id}")
+    print(f"\nGET /clients/{{id}}: {rt.count()} round trips\n  " + "\n  ".join(rt.statements()))
+    # kim_append returns the new head's hash (migration 010): the receipt signs it without a second read
+    assert not any("encode(hash" in text for _, text in rt.steady()), rt.statements()
+    appends = [text for _, text in rt.steady() if "kim_append" in text]
+    assert len(appends) == 1 and "out_hash" in appends[0]
+    pool = api.app.state.services.store.pool
+    head = await pool.fetchrow("SELECT version, encode(last_hash, 'hex') AS hash FROM streams WHERE stream_id = $1",
+                               f"access-{client_id}")
+    assert issued == [(f"access-{client_id}", head["version"], head["hash"])]
