@@ -100,20 +100,29 @@ async def test_staffing_and_reporting_keep_no_personal_fact_of_a_client(fresh_db
     try:
         async with staffing_service(fresh_db, kafka_bootstrap) as staffing, \
                 reporting_service(stack.database_url(reporting_db), kafka_bootstrap) as reporting:
-            feed = CasesProducer(kafka_bootstrap)
-            await feed.producer.start()
-            try:
-                envelopes = [await feed.publish(e) for e in events]
-            finally:
-                await feed.producer.stop()
-            await produce(kafka_bootstrap, reporting.topic("cases"), envelopes)
+            async def publish(batch) -> None:
+                feed = CasesProducer(kafka_bootstrap)
+                await feed.producer.start()
+                try:
+                    envelopes = [await feed.publish(e) for e in batch]
+                finally:
+                    await feed.producer.stop()
+                await produce(kafka_bootstrap, reporting.topic("cases"), envelopes)
 
             async def staffing_knows_the_case():
                 return (await staffing.get(f"/cases/{case_id}", headers=token(Role.ADMIN))).status_code == 200
+
+            async def stored_rows() -> dict:
+                return {"staffing": await rows_of_every_table(fresh_db),
+                        "reporting": await rows_of_every_table(stack.database_url(reporting_db))}
+
+            await publish(events[:-1])  # the casework, then the erasure
             await eventually(staffing_knows_the_case, timeout=60)
             await reporting.caught_up()
-            stored = {"staffing": await rows_of_every_table(fresh_db),
-                      "reporting": await rows_of_every_table(stack.database_url(reporting_db))}
+            stored = await stored_rows()
+            await publish(events[-1:])
+            await reporting.caught_up()
+            erased = await stored_rows()
     finally:
         await drop_database(stack.postgres_url, reporting_db)
 
@@ -125,4 +134,8 @@ async def test_staffing_and_reporting_keep_no_personal_fact_of_a_client(fresh_db
     assert [(t, col) for t, col, v in stored["staffing"] if v == client_id] == []
     assert {(t, col) for t, col, v in stored["reporting"] if v == client_id} == {('"reporting_cases"."cases"',
                                                                                   "client_id")}
+    # the erasure: reporting deletes every row of the client's cases (their sealed facts can no longer be opened)
+    assert not [(t, col) for t, col, v in erased["reporting"] if v in (client_id, case_id)]
+    for service, rows in erased.items():
+        assert not [(table, column, value) for table, column, value in rows if value in personal], service
 

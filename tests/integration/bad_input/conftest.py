@@ -8,10 +8,12 @@ database then changes only through HTTP, which lets a test prove that a refused 
 from __future__ import annotations
 
 import contextlib
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from json import dumps
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -86,7 +88,15 @@ class Service:
 
 @contextlib.asynccontextmanager
 async def running(name: str, database_url: str, **settings) -> AsyncIterator[Service]:
-    app = _builders()[name](database_url, **settings)
+    # no Kafka here: the signed receipts of reads (access log) go to an anchor file, else the read is refused (503)
+    with tempfile.TemporaryDirectory(prefix="kim-anchors-") as anchors:
+        app = _builders()[name](database_url, **({"audit_anchor_dir": Path(anchors)} | settings))
+        async with _serving(name, app, database_url) as svc:
+            yield svc
+
+
+@contextlib.asynccontextmanager
+async def _serving(name: str, app: FastAPI, database_url: str) -> AsyncIterator[Service]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         db = await asyncpg.connect(database_url)

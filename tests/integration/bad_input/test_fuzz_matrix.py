@@ -16,7 +16,7 @@ from urllib.parse import quote
 import pytest
 
 from .conftest import ADMIN, MANAGER, PARTNER, TEAM_LEAD, Service, running, token
-from kim_runtime.auth import REFERRALS_SERVICE, Role
+from kim_runtime.auth import REFERRALS_SERVICE, REPORTING_SERVICE, Role
 
 pytestmark = [pytest.mark.postgres]
 
@@ -37,8 +37,9 @@ SAMPLES = {
     r"^kim audit [a-z][a-z -]{0,60}$": "kim audit case",
     r"^[^\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]*$": "x",
 }
-SERVICE = token(Role.SERVICE, sub=REFERRALS_SERVICE)  # the internal path of the cases service takes only this
-TOKENS = (ADMIN, TEAM_LEAD, MANAGER, PARTNER, SERVICE)
+SERVICE = token(Role.SERVICE, sub=REFERRALS_SERVICE)  # the consent decision's internal path takes only this
+REPORTING = token(Role.SERVICE, sub=REPORTING_SERVICE)  # the sealing keys' internal path takes only this
+TOKENS = (ADMIN, TEAM_LEAD, MANAGER, PARTNER, SERVICE, REPORTING)
 
 
 @dataclass(frozen=True)
