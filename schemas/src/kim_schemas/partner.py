@@ -119,7 +119,8 @@ class PartnerReferralSnapshot(Event):
     version: int = Field(ge=1, description="Version of your view of this referral: 1 for the offer, then 2, 3, ... "
                                            "(= ce_streamversion, and the ETag in the partner API)")
     state: PartnerState = Field(description="Current state")
-    client_pseudonym: Id = Field(description="Pseudonym of the client, different for every partner (= ce_subject)")
+    client_pseudonym: Id = Field(description="Pseudonym of the client, different for every partner (records carry "
+                                             "no ce_subject since contract 4.0.0: it is only here, inside the seal)")
     purpose: ConsentPurpose = Field(description="What the referral is for")
     data_categories: list[DataCategory] = Field(min_length=1, description="Categories of data shared")
     consent_id: Id = Field(description="Your id of the consent it rests on (another partner named in the same "
