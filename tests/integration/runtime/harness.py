@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import uuid
 from functools import partial
+from typing import ClassVar
 
 import asyncpg
 import pydantic
@@ -32,6 +33,7 @@ class Counted(pydantic.BaseModel):
     """The test events' model: a number, optionally a request to fail, anything else a test adds."""
 
     model_config = pydantic.ConfigDict(extra="allow", frozen=True)
+    event_type: ClassVar[str] = "kim.test.Counted"  # a handler names it by the class, like a contract event
     n: int
     fail: bool = False
 

@@ -12,7 +12,7 @@ import json
 import pytest
 from prometheus_client import REGISTRY
 
-from .harness import Harness, Recorder, event, eventually, raw_producer, unique
+from .harness import Counted, Harness, Recorder, event, eventually, raw_producer, unique
 from .test_outbox_to_consumer import _read_all, _when
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -40,7 +40,7 @@ REASON = {"900 KB value": "invalid-data"}  # the dead-letter reason of each reco
 
 
 class CountedOnly(Recorder):
-    event_types = frozenset({"kim.test.Counted"})
+    event_types = (Counted,)
 
 
 def _sample(name: str, **labels) -> float | None:

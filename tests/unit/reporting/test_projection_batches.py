@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kim_reporting.adapters.projections.cases import CasesProjection
 from kim_reporting.adapters.projections.referrals import ReferralsProjection
+from kim_reporting.adapters.projections.reports import ReportsProjection
 from kim_reporting.adapters.projections.staffing import StaffingProjection
+from kim_runtime.consumer import ConsumerRunner
+from kim_runtime.projection import ProjectionHandler
+from kim_schemas.base import Event
 from tests.integration.reporting.history import generate
 
 _TABLE = re.compile(r'INSERT INTO "?[\w]+"?\.(\w+) \(([^)]*)\)')
@@ -71,3 +76,13 @@ async def test_a_case_opened_and_closed_in_one_batch_is_one_row_with_both():
     (row,) = conn.rows["cases"].values()
     assert row["opened_on"] and row["closed_on"] and row["access_channel"] and row["close_reason"]
     assert [r[3] for r in conn.rows["case_timeline"]][0] == "opened"
+
+
+@pytest.mark.parametrize("projection", [CasesProjection, ReferralsProjection, StaffingProjection, ReportsProjection])
+def test_a_projection_takes_the_event_classes_of_its_collectors_and_the_runtime_names_them(projection):
+    """`event_types` are the collectors' classes (no second list of names): what the live consumer takes
+    (kim_runtime.dispatch.accepted) is exactly what apply_batch has a collector for."""
+    assert all(isinstance(c, type) and issubclass(c, Event) for c in projection.event_types)
+    assert tuple(projection.event_types) == tuple(projection.collectors)
+    wanted = ProjectionHandler(projection(["t"]))
+    assert ConsumerRunner.wanted_by(wanted) == set(projection._by_type) == {c.event_type for c in projection.collectors}

@@ -113,7 +113,7 @@ class Handler(Protocol):
     topics: Sequence[str]
     # Optional: an advisory lock key taken (shared) before the claim, so a projection's swap can exclude live work.
     # Optional: `event_types`, the event classes it takes; other valid events are passed over and counted (None:
-    # all); type names derived from classes (dispatch.types_of) are taken too.
+    # all); the runner derives their type names (dispatch.accepted).
     # Optional: `contract`, the event contract its events are read through (None: the runner's, else kim_schemas).
 
     async def handle(self, conn: asyncpg.Connection, envelope: Envelope) -> None: ...

@@ -27,8 +27,11 @@ def by_type(handlers: Mapping[Any, V]) -> dict[str, V]:
 
 
 def accepted(event_types: Iterable[Any] | None) -> frozenset[str] | None:
-    """The type names a consumer takes, from its `event_types`: event classes (a type name already derived from
-    one, e.g. by `types_of` or `by_type`, is taken as it is); None: every type."""
+    """The type names a consumer takes, from its `event_types`, which are event classes; None: every type. A type
+    name in their place is refused (TypeError): names are derived here, from classes, and nowhere else."""
     if event_types is None:
         return None
-    return frozenset(t if isinstance(t, str) else type_of(t) for t in event_types)
+    names = [t for t in event_types if isinstance(t, str)]
+    if isinstance(event_types, str) or names:
+        raise TypeError(f"event_types are event classes, not type names: {names or event_types!r}")
+    return types_of(*event_types)

@@ -8,11 +8,13 @@ Live handling applies a batch of one, so live and rebuild share one code path. T
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import asyncpg
 
+from kim_runtime.dispatch import by_type
 from kim_runtime.envelope import Envelope
 from kim_runtime.projection import Projection
 
@@ -43,17 +45,22 @@ Collector = Callable[[Batch, Envelope], None]
 
 
 class BatchProjection(Projection):
-    """Subclass: set name, topics, tables, ddl, and `collectors` (event type -> function filling the batch)."""
+    """Subclass: set name, topics, tables, ddl, and `collectors` ({event class: function filling the batch}).
+
+    The collectors' classes are the projection's `event_types` (the runtime passes over, and counts, the other
+    types); the type names an envelope is looked up by are derived from them once, by kim_runtime.dispatch."""
 
     tables: Sequence[Table] = ()
-    collectors: dict[str, Collector] = {}
+    collectors: ClassVar[Mapping[type, Collector]] = {}
+    _by_type: ClassVar[dict[str, Collector]] = {}
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.event_types = tuple(cls.collectors)
+        cls._by_type = by_type(cls.collectors)
 
     def __init__(self, topics: Sequence[str]):
         self.topics = tuple(topics)
-
-    @property
-    def event_types(self) -> frozenset[str]:  # the runtime passes over (and counts) the other types
-        return frozenset(self.collectors)
 
     async def apply(self, conn: asyncpg.Connection, schema: str, event: Envelope) -> None:
         await self.apply_batch(conn, schema, [event])
@@ -61,7 +68,7 @@ class BatchProjection(Projection):
     async def apply_batch(self, conn: asyncpg.Connection, schema: str, events: Sequence[Envelope]) -> None:
         batch = Batch()
         for event in events:
-            collect = self.collectors.get(event.type)
+            collect = self._by_type.get(event.type)
             if collect is not None:
                 collect(batch, event)
         for table in self.tables:

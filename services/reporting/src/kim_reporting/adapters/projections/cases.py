@@ -8,7 +8,6 @@ from datetime import date, datetime
 from collections.abc import Sequence
 
 import asyncpg
-from kim_runtime.dispatch import by_type
 from kim_runtime.sealing import Unsealer
 from kim_runtime.envelope import Envelope
 from kim_schemas import cases as cev
@@ -149,7 +148,7 @@ class CasesProjection(BatchProjection):
             await erase_client(conn, schema, client_id)
     tables = TABLES
     ddl = table_ddl("{schema}", TABLES, INDEXES)
-    collectors = by_type({
+    collectors = {
         cev.CaseOpened: _opened,
         cev.CaseTransferred: _transferred,
         cev.CasePaused: _state("paused", "paused_on"),
@@ -162,4 +161,4 @@ class CasesProjection(BatchProjection):
         cev.ConsentGranted: _consent,
         cev.ConsentWithdrawn: _withdrawn,
         cev.ClientErased: lambda b, e: None,  # handled after the batch's rows (apply_batch)
-    })
+    }

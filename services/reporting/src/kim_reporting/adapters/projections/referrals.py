@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from kim_runtime.dispatch import by_type
 from kim_runtime.envelope import Envelope
 from kim_schemas import referrals as rev
 
@@ -46,7 +45,7 @@ class ReferralsProjection(BatchProjection):
     name = "reporting_referrals"
     tables = TABLES
     ddl = table_ddl("{schema}", TABLES, INDEXES)
-    collectors = by_type({
+    collectors = {
         rev.PartnerRegistered: _partner,
         rev.ReferralRequested: _requested,
         rev.ReferralAccepted: _step("accepted_on", "accepted_at"),
@@ -54,4 +53,4 @@ class ReferralsProjection(BatchProjection):
         rev.AppointmentScheduled: _step("appointment_on", "appointment_on", date.fromisoformat),
         rev.ReferralClosed: _step("closed_on", "closed_at"),
         rev.ReferralRevoked: _step("revoked_on", "revoked_at"),
-    })
+    }

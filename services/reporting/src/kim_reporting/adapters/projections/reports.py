@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from kim_runtime.dispatch import by_type
 from kim_runtime.envelope import Envelope
 from kim_schemas import reporting as ev
 
@@ -35,4 +34,4 @@ class ReportsProjection(BatchProjection):
     name = "reporting_reports"
     tables = (REPORTS,)
     ddl = table_ddl("{schema}", (REPORTS,))
-    collectors = by_type({ev.ReportGenerated: _generated, ev.ReportApproved: _approved})
+    collectors = {ev.ReportGenerated: _generated, ev.ReportApproved: _approved}

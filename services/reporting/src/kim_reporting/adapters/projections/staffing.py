@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from kim_runtime.dispatch import by_type
 from kim_runtime.envelope import Envelope
 from kim_schemas import staffing as sev
 
@@ -53,9 +52,9 @@ class StaffingProjection(BatchProjection):
     name = "reporting_staffing"
     tables = TABLES
     ddl = table_ddl("{schema}", TABLES, INDEXES)
-    collectors = by_type({
+    collectors = {
         sev.GrantAwarded: _grant,
         sev.PositionEstablished: _position,
         sev.PositionFilled: _filled,
         sev.PositionVacated: _vacated,
-    })
+    }
