@@ -1,23 +1,32 @@
 """The caseload policy is a projection like any other: built through the live path (the cases service over Kafka,
 staffing's own commands), its tables dropped, `kim replay --service staffing --from store` rebuilds the same rows from
 the two stores; the limit events it announced live are not announced again (a replay appends no event), twice. Then
-`kim replay caseload` from Kafka (offset zero of kim.cases and kim.staffing) rebuilds the same rows once more."""
+`kim replay caseload` from Kafka (offset zero of kim.cases and kim.staffing) rebuilds the same rows once more.
+
+A share is counted on the day of the latest event that touched its staff member, live and in a replay alike: a replay
+on a later day, after the share ended with no event since, gives the rows the live path gave."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
 import pytest
 from kim_runtime.auth import Role
+from kim_runtime.scheduler import local_day
 
 from ..audit import cli
 from ..db_rows import count_events, drop_schema, fetch, replay_twice_changes_nothing
 from .conftest import eventually, running, token, uid
+from .test_caseload import opened
 from .test_with_cases_service import LUENEN, as_manager, cases_service, open_case
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 LEAD = token(Role.ADMIN)  # unscoped: the cases are stadt-luenen's, the position the Kreis's
+# every column but updated_at
 COLUMNS = {"caseload_cases": "case_id, staff_member_id, municipality, baustein, status, manager_since, "
                              "team_organisation_id",
-           "caseloads": "staff_member_id, active_cases, vza_share, case_limit, over_limit"}  # all but updated_at
+           "caseloads": "staff_member_id, active_cases, vza_share, case_limit, over_limit, vza_share_on"}
 
 
 async def rows(dsn: str) -> dict[str, list[tuple]]:
@@ -97,3 +106,39 @@ async def drop_and_replay_from_kafka(fresh_db: str, kafka_bootstrap: str, staff:
     assert "caseload: " in out and "swapped in" in out, out
     assert ours(await rows(fresh_db)) == live
     assert await count_events(fresh_db) == events
+
+
+async def test_a_replay_counts_a_share_on_the_day_the_live_path_did_not_on_its_own(fresh_db, kafka_bootstrap, cases):
+    """anna fills half a position; her share ends in ten days (vacated ahead). A case of hers opens in five days
+    (half a VZÄ: limit 1), another in twenty, after the share ended (full time: limit 2, 2 cases are within it). The
+    cases come with those times, as if the live path ran then. Counted on the clock's day (the old way) the second
+    case would be over half a VZÄ's limit live, and a replay run after the end day would count full time."""
+    anna, position, now = uid("cm"), uid("pos"), datetime.now(UTC)
+    on = {days: now + timedelta(days=days) for days in (5, 20)}
+    async with running(fresh_db, kafka_bootstrap, caseload_limit_per_vza=2) as staffing:
+        body = {"position_id": position, "baustein": "2", "vza": "1.0", "host_organisation_id": "kreis-unna",
+                "municipality": LUENEN, "funding_source": "anderes_programm", "grant_id": None,
+                "valid_from": "2025-01-01"}
+        assert (await staffing.post("/positions", json=body, headers=LEAD)).status_code == 201
+        r = await staffing.post(f"/positions/{position}/fill", headers={**LEAD, "If-Match": '"1"'},
+                                json={"staff_member_id": anna, "vza_share": "0.5", "filled_on": "2025-01-01"})
+        assert r.status_code == 200, r.text
+        r = await staffing.post(f"/positions/{position}/vacate", headers={**LEAD, "If-Match": '"2"'}, json={
+            "staff_member_id": anna, "vacated_on": (now + timedelta(days=10)).date().isoformat(),
+            "reason": "befristung"})
+        assert r.status_code == 200, r.text
+
+        async def load(active: int):
+            r = await staffing.get(f"/caseloads/{anna}", headers=as_manager(anna))
+            return r.json() if r.status_code == 200 and r.json()["active_cases"] == active else None
+
+        await cases.publish(opened(uid("case"), anna), at=on[5])
+        first = await eventually(lambda: load(1))
+        assert (Decimal(first["vza_share"]), first["limit"], first["over_limit"]) == (Decimal("0.5"), 1, False)
+        assert date.fromisoformat(first["vza_share_on"]) == local_day(on[5])
+        await cases.publish(opened(uid("case"), anna), at=on[20])
+        second = await eventually(lambda: load(2))
+        assert (Decimal(second["vza_share"]), second["limit"], second["over_limit"]) == (Decimal(1), 2, False)
+        assert date.fromisoformat(second["vza_share_on"]) == local_day(on[20])
+        assert await staffing.app.state.runtime.store.read_stream(anna) == []  # nothing crossed, nothing announced
+    await drop_and_replay_from_kafka(fresh_db, kafka_bootstrap, {anna})

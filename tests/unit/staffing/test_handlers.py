@@ -7,7 +7,7 @@ decide, admit against the grant's loads, append, and the caseload re-check that 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -19,6 +19,7 @@ from kim_schemas.staffing import FundingSource, VacancyReason
 from kim_runtime.contract import default_contract, validate
 from kim_runtime.envelope import Envelope
 from kim_runtime.projection import ProjectionHandler
+from kim_runtime.scheduler import LOCAL_TIME
 from kim_schemas import cases as cev
 from kim_staffing.adapters import caseload_sql, staffing_sql
 from kim_staffing.application.caseload import CaseloadPolicy
@@ -43,6 +44,7 @@ class Tables:
         self.positions: dict = {}
         self.cases: dict[str, dict] = {}
         self.caseloads: dict[str, dict] = {}
+        self.counted_on: dict[str, date] = {}  # caseloads.vza_share_on
         self.saves = 0
 
     # staffing_sql
@@ -86,13 +88,15 @@ class Tables:
         return None
 
     async def lock_caseload(self, conn, staff_member_id, **_):
-        return self.caseloads.setdefault(staff_member_id, {"over_limit": False})
+        row = self.caseloads.setdefault(staff_member_id, {"over_limit": False})
+        return {**row, "vza_share_on": self.counted_on.get(staff_member_id)}
 
     async def active_cases(self, conn, staff_member_id, **_):
         return sum(1 for x in self.cases.values() if x["staff_member_id"] == staff_member_id and x["status"] == "open")
 
-    async def save_caseload(self, conn, staff_member_id, active, share, limit, over, **_):
+    async def save_caseload(self, conn, staff_member_id, active, share, share_on, limit, over, **_):
         self.caseloads[staff_member_id] = {"over_limit": over, "active_cases": active, "limit": limit}
+        self.counted_on[staff_member_id] = share_on
         self.saves += 1
 
     async def stream_version(self, conn, stream_id):
@@ -348,3 +352,35 @@ async def test_a_rebuild_without_the_limit_event_would_not_say_over_the_limit(st
                                                            [opened(f"case-{i}", "staff-1", i) for i in range(3)])
     assert tables.caseloads["staff-1"] == {"over_limit": False, "active_cases": 3, "limit": 2}
     assert store.outbox == []
+
+
+async def test_live_and_a_rebuild_count_a_share_on_the_day_of_the_latest_event_not_the_clock(staffing, store, tables):
+    """staff-1 fills half a position until a day in ten days (vacated ahead); a case of theirs opens in five days
+    (half a VZÄ: limit 1) and one in twenty, after the share ended (full time: limit 2, so 2 cases are not over it).
+    Counted on the clock's day the second case would cross half a VZÄ's limit. A rebuild, reading the same events
+    in another order on any day, gives the same row."""
+    now = datetime.now(UTC)
+    await staffing.establish_position(CTX, establish())
+    await staffing.fill_position(CTX, "p-1", c.FillPosition(staff_member_id="staff-1", vza_share=Decimal("0.5"),
+                                                            filled_on=FROM), seen=1)
+    await staffing.vacate_position(CTX, "p-1", c.VacatePosition(
+        staff_member_id="staff-1", vacated_on=(now + timedelta(days=10)).date(), reason=VacancyReason.RESIGNATION),
+        seen=2)
+    policy = CaseloadPolicy(store, limit_per_vza=2)
+    first, second = (opened(f"case-{n}", "staff-1", n).model_copy(update={"time": now + timedelta(days=days)})
+                     for n, days in ((1, 5), (2, 20)))
+    await handled(store, policy, first)
+    assert tables.caseloads["staff-1"] == {"over_limit": False, "active_cases": 1, "limit": 1}
+    assert tables.counted_on["staff-1"] == (now + timedelta(days=5)).astimezone(LOCAL_TIME).date()
+    await handled(store, policy, second)
+    live = dict(tables.caseloads), dict(tables.counted_on)
+    assert live == ({"staff-1": {"over_limit": False, "active_cases": 2, "limit": 2}},
+                    {"staff-1": (now + timedelta(days=20)).astimezone(LOCAL_TIME).date()})
+    assert await types(store, "staff-1") == []  # nothing crossed
+
+    occupancy = [validate(e, default_contract()) for e in (await store.read_stream("p-1"))[1:]]
+    tables.cases.clear(), tables.caseloads.clear(), tables.counted_on.clear()
+    async with store.pool.acquire() as conn, conn.transaction():
+        await CaseloadPolicy(limit_per_vza=2).apply_batch(conn, '"caseload__rebuild"', [second, first])
+        await CaseloadPolicy(limit_per_vza=2).apply_batch(conn, '"caseload__rebuild"', occupancy)
+    assert (tables.caseloads, tables.counted_on) == live

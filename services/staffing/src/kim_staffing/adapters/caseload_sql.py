@@ -6,7 +6,7 @@ quoted schema to write (the live one, or a rebuild's)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import asyncpg
@@ -83,12 +83,12 @@ async def set_announced(conn: asyncpg.Connection, staff_member_id: str, over: bo
         "ON CONFLICT (staff_member_id) DO UPDATE SET over_limit = excluded.over_limit", staff_member_id, over)
 
 
-async def save_caseload(conn: asyncpg.Connection, staff_member_id: str, active: int, share: Decimal, limit: int,
-                        over: bool, *, schema: str = LIVE) -> None:
+async def save_caseload(conn: asyncpg.Connection, staff_member_id: str, active: int, share: Decimal, share_on: date,
+                        limit: int, over: bool, *, schema: str = LIVE) -> None:
     await conn.execute(
-        f"""UPDATE {schema}.caseloads SET active_cases = $2, vza_share = $3, case_limit = $4, over_limit = $5,
-           updated_at = now()
-           WHERE staff_member_id = $1""", staff_member_id, active, share, limit, over)
+        f"""UPDATE {schema}.caseloads SET active_cases = $2, vza_share = $3, vza_share_on = $4, case_limit = $5,
+           over_limit = $6, updated_at = now()
+           WHERE staff_member_id = $1""", staff_member_id, active, share, share_on, limit, over)
 
 
 async def stream_version(conn: asyncpg.Connection, stream_id: str) -> int:

@@ -9,20 +9,26 @@ may append, so a crossing is announced exactly once even when Kafka redelivers. 
 Rebuilt like any projection (`kim replay caseload`): the case events give the cases and their managers, the
 positions' PositionFilled/PositionVacated name the staff members the commands recounted, and the policy's own
 CaseloadLimitExceeded/CaseloadBackWithinLimit give what was announced. A rebuild recounts and never announces, so it
-appends nothing. (A staff member's VZÄ share is counted on the day of the recount: a share that changed by the
-calendar alone, with no event since, is today's after a rebuild.)
+appends nothing.
+
+A staff member's VZÄ share is counted as of a day taken from the events, never from the clock: the county's day
+(Europe/Berlin) of the latest event that touched them (its envelope's time), kept in `caseloads.vza_share_on`. Live
+and a rebuild therefore count on the same day, whatever day the rebuild runs and in whatever order it reads the two
+topics: a share that changed by the calendar alone (an occupancy's start or end day passed, no event since) stays as
+it was counted until the next event of theirs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 
 import asyncpg
 from kim_runtime.commands import CommandContext
 from kim_runtime.dispatch import by_type
 from kim_runtime.envelope import Envelope
 from kim_runtime.projection import ProcessManager
+from kim_runtime.scheduler import local_day
 from kim_runtime.store import EventStore
 from kim_runtime.topics import service_topic
 from kim_schemas import cases as cev
@@ -48,18 +54,21 @@ OCCUPANCY = (PositionFilled, PositionVacated)
 
 
 async def reevaluate(conn: asyncpg.Connection, store: EventStore | None, staff_member_id: str, *, limit_per_vza: int,
-                     ctx: CommandContext | None, at: datetime | None, today: date | None = None,
-                     schema: str = sql.LIVE):
+                     ctx: CommandContext | None, at: datetime, schema: str = sql.LIVE):
     """Recount a staff member's active cases and, given a context (live), append a limit event if they crossed the
-    limit. Without one (a rebuild) it recounts only: what was announced stays as the limit events said."""
+    limit. Without one (a rebuild) it recounts only: what was announced stays as the limit events said.
+
+    `at`: the time of the event that touched them (live: the event handled or appended; a rebuild: the latest of the
+    batch's); the share is counted on the later of its day and the day already counted on (see the module's doc)."""
     state = await sql.lock_caseload(conn, staff_member_id, schema=schema)
     active = await sql.active_cases(conn, staff_member_id, schema=schema)
-    share = await staff_share(conn, staff_member_id, today or date.today())
+    day = local_day(at) if state["vza_share_on"] is None else max(state["vza_share_on"], local_day(at))
+    share = await staff_share(conn, staff_member_id, day)
     share = FULL_TIME if share is None else share  # not (yet) known to staffing as filling a position
     caseload = Caseload(staff_member_id, active, share, state["over_limit"])
     event = caseload.check(limit_per_vza, at) if ctx is not None else None
     over = state["over_limit"] if event is None else isinstance(event, CaseloadLimitExceeded)
-    await sql.save_caseload(conn, staff_member_id, active, share, limit_for(share, limit_per_vza), over,
+    await sql.save_caseload(conn, staff_member_id, active, share, day, limit_for(share, limit_per_vza), over,
                             schema=schema)
     if event is not None:
         version = await sql.stream_version(conn, staff_member_id)
@@ -102,7 +111,9 @@ class CaseloadPolicy(ProcessManager):
         staff_member_id text PRIMARY KEY, active_cases int NOT NULL DEFAULT 0, vza_share numeric NOT NULL DEFAULT 1,
         case_limit int NOT NULL DEFAULT 0,
         over_limit boolean NOT NULL DEFAULT false,  -- what the last limit event announced
-        updated_at timestamptz NOT NULL DEFAULT now());
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        vza_share_on date);                         -- the day vza_share was counted for (the module's doc)
+    ALTER TABLE {schema}.caseloads ADD COLUMN IF NOT EXISTS vza_share_on date;
     """
 
     def __init__(self, store: EventStore | None = None, limit_per_vza: int | None = None):
@@ -135,12 +146,14 @@ class CaseloadPolicy(ProcessManager):
                              at=env.time, schema=schema)
 
     async def apply_batch(self, conn: asyncpg.Connection, schema: str, envelopes: Sequence[Envelope]) -> None:
-        """A rebuild's: the batch's changes, then one recount (no announcement) per staff member they touched."""
-        touched: set[str] = set()
+        """A rebuild's: the batch's changes, then one recount (no announcement) per staff member they touched, as
+        of the latest of the events that touched them (live recounted at each; the last one's day stands)."""
+        touched: dict[str, datetime] = {}
         for env in envelopes:
-            touched |= await self.apply(conn, schema, env)
-        for staff_member_id in sorted(touched):
-            await reevaluate(conn, None, staff_member_id, limit_per_vza=self.limit_per_vza, ctx=None, at=None,
+            for staff_member_id in await self.apply(conn, schema, env):
+                touched[staff_member_id] = max(touched.get(staff_member_id, env.time), env.time)
+        for staff_member_id, at in sorted(touched.items()):
+            await reevaluate(conn, None, staff_member_id, limit_per_vza=self.limit_per_vza, ctx=None, at=at,
                              schema=schema)
 
     async def create_schema(self, conn: asyncpg.Connection, schema: str | None = None) -> None:
@@ -156,6 +169,7 @@ class CaseloadPolicy(ProcessManager):
             f"INSERT INTO {sql.LIVE}.caseload_cases (case_id, staff_member_id, municipality, baustein, status, "
             "manager_since, updated_at, team_organisation_id) SELECT case_id, staff_member_id, municipality, baustein, "
             "status, manager_since, updated_at, team_organisation_id FROM public.caseload_cases ON CONFLICT DO NOTHING")
-        await conn.execute(f"INSERT INTO {sql.LIVE}.caseloads SELECT staff_member_id, active_cases, vza_share, "
-                           "case_limit, over_limit, updated_at FROM public.caseloads ON CONFLICT DO NOTHING")
+        await conn.execute(f"INSERT INTO {sql.LIVE}.caseloads (staff_member_id, active_cases, vza_share, case_limit, "
+                           "over_limit, updated_at) SELECT staff_member_id, active_cases, vza_share, case_limit, "
+                           "over_limit, updated_at FROM public.caseloads ON CONFLICT DO NOTHING")
         await conn.execute("DELETE FROM public.caseload_cases; DELETE FROM public.caseloads")

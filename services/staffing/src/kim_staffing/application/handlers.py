@@ -7,9 +7,9 @@ that mirror it and, where a staff member's VZÄ share changes, their caseload re
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from kim_runtime.commands import CommandContext, UnitOfWork
+from kim_runtime.envelope import Envelope
 from kim_runtime.errors import NotFound, RuleViolation, check_expected
 from kim_runtime.store import EventStore
 
@@ -99,15 +99,17 @@ class Staffing(Repositories):
         return position
 
     async def _append(self, uow: UnitOfWork, ctx: CommandContext, position: Position, event,
-                      municipality: str) -> None:
+                      municipality: str) -> Envelope:
         """Append one decision at the position's version, apply it, and mirror it in the read model."""
         expected = position.version
-        await self.positions.append(position.position_id, expected, position.emit(event), ctx, uow=uow,
-                                    municipality=municipality)
+        [env] = await self.positions.append(position.position_id, expected, position.emit(event), ctx, uow=uow,
+                                            municipality=municipality)
         await sql.save_position(uow.conn, position)
+        return env
 
     async def _after_occupancy_change(self, uow: UnitOfWork, ctx: CommandContext, position: Position, event) -> None:
-        await self._append(uow, ctx, position, event, position.established.municipality)
+        """The caseload is recounted as of the appended event's time, as a rebuild will (application/caseload.py)."""
+        env = await self._append(uow, ctx, position, event, position.established.municipality)
         await caseload_sql.hold_live(uow.conn)
         await reevaluate(uow.conn, self.store, event.staff_member_id, limit_per_vza=self.limit_per_vza, ctx=ctx,
-                         at=datetime.now(UTC))
+                         at=env.time)

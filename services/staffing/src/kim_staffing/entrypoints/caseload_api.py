@@ -22,7 +22,8 @@ router = APIRouter(tags=["caseload"])
 def caseload_view(row) -> dict:
     return plain({
         "staff_member_id": row["staff_member_id"], "active_cases": row["active_cases"],
-        "vza_share": row["vza_share"], "limit": row["case_limit"], "over_limit": row["over_limit"],
+        "vza_share": row["vza_share"], "vza_share_on": row["vza_share_on"], "limit": row["case_limit"],
+        "over_limit": row["over_limit"],
         "cases_per_vza": per_vza(row["active_cases"], row["vza_share"]),
     })
 
