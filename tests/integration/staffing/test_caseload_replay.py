@@ -29,6 +29,16 @@ COLUMNS = {"caseload_cases": "case_id, staff_member_id, municipality, baustein, 
            "caseloads": "staff_member_id, active_cases, vza_share, case_limit, over_limit, vza_share_on"}
 
 
+async def fill_half_a_position(staffing, position: str, staff_member_id: str) -> None:
+    """A position of 1.0 VZÄ from 2025-01-01 (version 1), half of it filled by the staff member since then (2)."""
+    body = {"position_id": position, "baustein": "2", "vza": "1.0", "host_organisation_id": "kreis-unna",
+            "municipality": LUENEN, "funding_source": "anderes_programm", "grant_id": None, "valid_from": "2025-01-01"}
+    assert (await staffing.post("/positions", json=body, headers=LEAD)).status_code == 201
+    r = await staffing.post(f"/positions/{position}/fill", headers={**LEAD, "If-Match": '"1"'},
+                            json={"staff_member_id": staff_member_id, "vza_share": "0.5", "filled_on": "2025-01-01"})
+    assert r.status_code == 200, r.text
+
+
 async def rows(dsn: str) -> dict[str, list[tuple]]:
     found = await fetch(dsn, *(f"SELECT {cols} FROM caseload.{t} ORDER BY 1" for t, cols in COLUMNS.items()))
     return dict(zip(COLUMNS, found, strict=True))
@@ -59,13 +69,7 @@ async def build_through_the_live_path(cases, fresh_db: str, kafka_bootstrap: str
         assert r.status_code == 200, r.text
         await eventually(lambda: load(anna, 2, False))
         # a half-time share halves anna's limit (1): filling the position re-checks her caseload
-        body = {"position_id": position, "baustein": "2", "vza": "1.0", "host_organisation_id": "kreis-unna",
-                "municipality": LUENEN, "funding_source": "anderes_programm", "grant_id": None,
-                "valid_from": "2025-01-01"}
-        assert (await staffing.post("/positions", json=body, headers=LEAD)).status_code == 201
-        r = await staffing.post(f"/positions/{position}/fill", headers={**LEAD, "If-Match": '"1"'},
-                                json={"staff_member_id": anna, "vza_share": "0.5", "filled_on": "2025-01-01"})
-        assert r.status_code == 200, r.text
+        await fill_half_a_position(staffing, position, anna)
         await eventually(lambda: load(anna, 2, True))
         moved = await cases.post(f"/cases/{opened[1]}/transfer", headers=as_manager(anna), json={
             "municipality": LUENEN, "team": "stadt", "team_organisation_id": "stadt-luenen", "case_manager_id": cem,
@@ -116,13 +120,7 @@ async def test_a_replay_counts_a_share_on_the_day_the_live_path_did_not_on_its_o
     anna, position, now = uid("cm"), uid("pos"), datetime.now(UTC)
     on = {days: now + timedelta(days=days) for days in (5, 20)}
     async with running(fresh_db, kafka_bootstrap, caseload_limit_per_vza=2) as staffing:
-        body = {"position_id": position, "baustein": "2", "vza": "1.0", "host_organisation_id": "kreis-unna",
-                "municipality": LUENEN, "funding_source": "anderes_programm", "grant_id": None,
-                "valid_from": "2025-01-01"}
-        assert (await staffing.post("/positions", json=body, headers=LEAD)).status_code == 201
-        r = await staffing.post(f"/positions/{position}/fill", headers={**LEAD, "If-Match": '"1"'},
-                                json={"staff_member_id": anna, "vza_share": "0.5", "filled_on": "2025-01-01"})
-        assert r.status_code == 200, r.text
+        await fill_half_a_position(staffing, position, anna)
         r = await staffing.post(f"/positions/{position}/vacate", headers={**LEAD, "If-Match": '"2"'}, json={
             "staff_member_id": anna, "vacated_on": (now + timedelta(days=10)).date().isoformat(),
             "reason": "befristung"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import ClassVar
 
 import asyncpg
@@ -44,18 +45,32 @@ class Batch:
 Collector = Callable[[Batch, Envelope], None]
 
 
+def day(value: str | None) -> date | None:
+    """A date field of an event's data ("2025-03-01"); None for one left out."""
+    return date.fromisoformat(value) if value else None
+
+
+def day_of(instant: str) -> date:
+    """The date of a timestamp field of an event's data, as written (in its own offset)."""
+    return datetime.fromisoformat(instant).date()
+
+
 class BatchProjection(Projection):
-    """Subclass: set name, topics, tables, ddl, and `collectors` ({event class: function filling the batch}).
+    """Subclass: set name, `tables` (and `indexes`, CREATE INDEX statements using {schema}), and `collectors`
+    ({event class: function filling the batch}); topics are given when it is made.
 
-    The collectors' classes are the projection's `event_types` (the runtime passes over, and counts, the other
-    types); the type names an envelope is looked up by are derived from them once, by kim_runtime.dispatch."""
+    The rest is derived once per subclass: `ddl` from the tables and indexes; `event_types` are the collectors'
+    classes (the runtime passes over, and counts, the other types), and the type names an envelope is looked up by
+    are derived from them by kim_runtime.dispatch."""
 
-    tables: Sequence[Table] = ()
+    tables: ClassVar[Sequence[Table]] = ()
+    indexes: ClassVar[Sequence[str]] = ()
     collectors: ClassVar[Mapping[type, Collector]] = {}
     _by_type: ClassVar[dict[str, Collector]] = {}
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
+        cls.ddl = table_ddl("{schema}", cls.tables, cls.indexes)
         cls.event_types = tuple(cls.collectors)
         cls._by_type = by_type(cls.collectors)
 

@@ -3,8 +3,6 @@ Rechtskreis, milestones and consents. Aggregates are computed when asked (adapte
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
 from collections.abc import Sequence
 
 import asyncpg
@@ -12,7 +10,7 @@ from kim_runtime.sealing import Unsealer
 from kim_runtime.envelope import Envelope
 from kim_schemas import cases as cev
 
-from .base import Batch, BatchProjection, Table, table_ddl
+from .base import Batch, BatchProjection, Table, day, day_of
 
 CASES = Table("cases", (
     ("case_id", "text"), ("client_id", "text"), ("baustein", "text"), ("municipality_at_open", "text"),
@@ -53,74 +51,66 @@ async def erase_client(conn: asyncpg.Connection, schema: str, client_id: str) ->
     await conn.execute(f"DELETE FROM {schema}.cases WHERE client_id = $1", client_id)
 
 
-def _day(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
-
-
-def _instant_day(value: str) -> date:
-    return datetime.fromisoformat(value).date()
-
-
 def _opened(b: Batch, e: Envelope) -> None:
     d = e.data
     b.merge("cases", (d["case_id"],), client_id=d["client_id"], baustein=d["baustein"],
-            municipality_at_open=d["municipality"], access_channel=d["access_channel"], opened_on=_day(d["opened_on"]))
-    b.append("case_timeline", (d["case_id"], e.stream_version, _day(d["opened_on"]), "opened", d["municipality"]))
+            municipality_at_open=d["municipality"], access_channel=d["access_channel"], opened_on=day(d["opened_on"]))
+    b.append("case_timeline", (d["case_id"], e.stream_version, day(d["opened_on"]), "opened", d["municipality"]))
 
 
 def _transferred(b: Batch, e: Envelope) -> None:
     d = e.data
-    b.append("case_timeline", (d["case_id"], e.stream_version, _day(d["transferred_on"]), "transferred",
+    b.append("case_timeline", (d["case_id"], e.stream_version, day(d["transferred_on"]), "transferred",
                                d["municipality"]))
 
 
 def _state(kind: str, field: str):
     def collect(b: Batch, e: Envelope) -> None:
-        b.append("case_timeline", (e.data["case_id"], e.stream_version, _day(e.data[field]), kind, None))
+        b.append("case_timeline", (e.data["case_id"], e.stream_version, day(e.data[field]), kind, None))
     return collect
 
 
 def _closed(b: Batch, e: Envelope) -> None:
     d = e.data
-    b.merge("cases", (d["case_id"],), closed_on=_day(d["closed_on"]), close_reason=d["reason"],
+    b.merge("cases", (d["case_id"],), closed_on=day(d["closed_on"]), close_reason=d["reason"],
             goals_agreed=d["goals_agreed"], goals_achieved=d["goals_achieved"], duration_days=d["duration_days"])
-    b.append("case_timeline", (d["case_id"], e.stream_version, _day(d["closed_on"]), "closed", None))
+    b.append("case_timeline", (d["case_id"], e.stream_version, day(d["closed_on"]), "closed", None))
 
 
 def _residence(b: Batch, e: Envelope) -> None:
     d = e.data
-    b.append("residence", (d["case_id"], e.stream_version, _day(d["recorded_on"]), d["status"]))
+    b.append("residence", (d["case_id"], e.stream_version, day(d["recorded_on"]), d["status"]))
 
 
 def _assessed(b: Batch, e: Envelope) -> None:
     d = e.data
-    b.append("rechtskreis", (d["case_id"], e.stream_version, _day(d["assessed_on"]), "assessment", None,
+    b.append("rechtskreis", (d["case_id"], e.stream_version, day(d["assessed_on"]), "assessment", None,
                              d["rechtskreis"]))
 
 
 def _rechtskreis_changed(b: Batch, e: Envelope) -> None:
     d = e.data
-    b.append("rechtskreis", (d["case_id"], e.stream_version, _day(d["changed_on"]), "change", d.get("previous"),
+    b.append("rechtskreis", (d["case_id"], e.stream_version, day(d["changed_on"]), "change", d.get("previous"),
                              d["current"]))
 
 
 def _milestone(b: Batch, e: Envelope) -> None:
     d = e.data
-    b.append("milestones", (d["case_id"], e.stream_version, _day(d["reached_on"]), d["milestone"],
+    b.append("milestones", (d["case_id"], e.stream_version, day(d["reached_on"]), d["milestone"],
                             d.get("language_level")))
 
 
 def _consent(b: Batch, e: Envelope) -> None:
     d = e.data
     for recipient in dict.fromkeys(d["recipients"]):
-        b.append("consents", (d["consent_id"], recipient, d["case_id"], _day(d["granted_on"]),
-                              _day(d.get("valid_until"))))
+        b.append("consents", (d["consent_id"], recipient, d["case_id"], day(d["granted_on"]),
+                              day(d.get("valid_until"))))
 
 
 def _withdrawn(b: Batch, e: Envelope) -> None:
     d = e.data
     b.append("consent_withdrawals", (d["consent_id"], d["case_id"], d["scope"], d.get("recipient"),
-                                     _instant_day(d["effective_at"])))
+                                     day_of(d["effective_at"])))
 
 
 class CasesProjection(BatchProjection):
@@ -129,6 +119,21 @@ class CasesProjection(BatchProjection):
     client's cases."""
 
     name = "reporting_cases"
+    tables, indexes = TABLES, INDEXES
+    collectors = {
+        cev.CaseOpened: _opened,
+        cev.CaseTransferred: _transferred,
+        cev.CasePaused: _state("paused", "paused_on"),
+        cev.CaseResumed: _state("resumed", "resumed_on"),
+        cev.CaseClosed: _closed,
+        cev.ResidenceStatusRecorded: _residence,
+        cev.AssessmentCompleted: _assessed,
+        cev.RechtskreisChanged: _rechtskreis_changed,
+        cev.MilestoneRecorded: _milestone,
+        cev.ConsentGranted: _consent,
+        cev.ConsentWithdrawn: _withdrawn,
+        cev.ClientErased: lambda b, e: None,  # handled after the batch's rows (apply_batch)
+    }
     keys = None  # adapters.sealing_keys.SealingKeys
     skipped_erased = 0
 
@@ -146,19 +151,3 @@ class CasesProjection(BatchProjection):
             if self.keys is not None:
                 self.keys.forget(client_id)
             await erase_client(conn, schema, client_id)
-    tables = TABLES
-    ddl = table_ddl("{schema}", TABLES, INDEXES)
-    collectors = {
-        cev.CaseOpened: _opened,
-        cev.CaseTransferred: _transferred,
-        cev.CasePaused: _state("paused", "paused_on"),
-        cev.CaseResumed: _state("resumed", "resumed_on"),
-        cev.CaseClosed: _closed,
-        cev.ResidenceStatusRecorded: _residence,
-        cev.AssessmentCompleted: _assessed,
-        cev.RechtskreisChanged: _rechtskreis_changed,
-        cev.MilestoneRecorded: _milestone,
-        cev.ConsentGranted: _consent,
-        cev.ConsentWithdrawn: _withdrawn,
-        cev.ClientErased: lambda b, e: None,  # handled after the batch's rows (apply_batch)
-    }

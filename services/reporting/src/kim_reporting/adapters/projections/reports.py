@@ -7,7 +7,7 @@ from datetime import date, datetime
 from kim_runtime.envelope import Envelope
 from kim_schemas import reporting as ev
 
-from .base import Batch, BatchProjection, Table, table_ddl
+from .base import Batch, BatchProjection, Table
 
 REPORTS = Table("reports", (
     ("report_id", "text"), ("kind", "text"), ("period_from", "date"), ("period_to", "date"),
@@ -33,5 +33,4 @@ def _approved(b: Batch, e: Envelope) -> None:
 class ReportsProjection(BatchProjection):
     name = "reporting_reports"
     tables = (REPORTS,)
-    ddl = table_ddl("{schema}", (REPORTS,))
     collectors = {ev.ReportGenerated: _generated, ev.ReportApproved: _approved}

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 
 from kim_runtime.envelope import Envelope
 from kim_schemas import staffing as sev
 
-from .base import Batch, BatchProjection, Table, table_ddl
+from .base import Batch, BatchProjection, Table, day
 
 GRANTS = Table("grants", (
     ("grant_id", "text"), ("baustein", "text"), ("period_from", "date"), ("period_to", "date"), ("vza", "numeric"),
@@ -22,36 +21,31 @@ TABLES = (GRANTS, POSITIONS, FILLS)
 INDEXES = ("CREATE INDEX IF NOT EXISTS fills_by_position ON {schema}.fills (position_id, on_date);",)
 
 
-def _day(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
-
-
 def _grant(b: Batch, e: Envelope) -> None:
     d = e.data
-    b.merge("grants", (d["grant_id"],), baustein=d["baustein"], period_from=_day(d["period_from"]),
-            period_to=_day(d["period_to"]), vza=Decimal(d["vza"]))
+    b.merge("grants", (d["grant_id"],), baustein=d["baustein"], period_from=day(d["period_from"]),
+            period_to=day(d["period_to"]), vza=Decimal(d["vza"]))
 
 
 def _position(b: Batch, e: Envelope) -> None:
     d = e.data
     b.merge("positions", (d["position_id"],), baustein=d["baustein"], municipality=d["municipality"],
-            vza=Decimal(d["vza"]), valid_from=_day(d["valid_from"]), valid_to=_day(d.get("valid_to")))
+            vza=Decimal(d["vza"]), valid_from=day(d["valid_from"]), valid_to=day(d.get("valid_to")))
 
 
 def _filled(b: Batch, e: Envelope) -> None:
     d = e.data
-    b.append("fills", (d["position_id"], _day(d["filled_on"]), Decimal(d["vza_share"])))
+    b.append("fills", (d["position_id"], day(d["filled_on"]), Decimal(d["vza_share"])))
 
 
 def _vacated(b: Batch, e: Envelope) -> None:
     d = e.data
-    b.append("fills", (d["position_id"], _day(d["vacated_on"]), -Decimal(d["vza_share"])))
+    b.append("fills", (d["position_id"], day(d["vacated_on"]), -Decimal(d["vza_share"])))
 
 
 class StaffingProjection(BatchProjection):
     name = "reporting_staffing"
-    tables = TABLES
-    ddl = table_ddl("{schema}", TABLES, INDEXES)
+    tables, indexes = TABLES, INDEXES
     collectors = {
         sev.GrantAwarded: _grant,
         sev.PositionEstablished: _position,
