@@ -24,7 +24,7 @@ def build_app(settings: ReferralSettings | None = None) -> FastAPI:
     async def compose(runtime: ServiceRuntime) -> Wiring:
         commands = ReferralCommands(runtime.store, pseudonym_secret=settings.pseudonym_secret,
                                     schema_base=settings.public_url, credential_issued=partner_credentials.issued,
-                                    cases=cases, partner_keys=PartnerKeys(settings.partner_key_kek()))
+                                    cases=cases, partner_keys=PartnerKeys(*settings.partner_key_keks()))
         return Wiring(state={"commands": commands}, projections=[ConsentGate(commands)],
                       deadline_handlers=deadlines.handlers(commands))
 

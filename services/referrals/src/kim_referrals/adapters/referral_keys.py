@@ -59,11 +59,25 @@ def _label(partner_referral_id: str, key_id: str) -> str:
     return f"kim-partner-referral-key\x00{partner_referral_id}\x00{key_id}"
 
 
-class PartnerKeys:
-    """The key table (SQL); `ensure` creates a referral's key at its first snapshot, `destroy` deletes it."""
+def wrap_referral_key(kek: crypto.Kek, partner_referral_id: str, key_id: str, key: bytes) -> bytes:
+    """A referral's key wrapped under `kek`, bound to the referral and the key id (60 bytes)."""
+    return crypto.wrap_key(kek.key, _label(partner_referral_id, key_id), key)
 
-    def __init__(self, kek: crypto.Kek):
+
+def unwrap_referral_key(kek: crypto.Kek, partner_referral_id: str, key_id: str, wrapped: bytes) -> bytes:
+    """The key `wrap_referral_key` wrapped; crypto.Undecryptable under another KEK, referral or key id."""
+    return crypto.unwrap_key(kek.key, _label(partner_referral_id, key_id), wrapped)
+
+
+class PartnerKeys:
+    """The key table (SQL); `ensure` creates a referral's key at its first snapshot, `destroy` deletes it.
+
+    `kek` wraps every new key; `previous` KEKs only unwrap (while `kim keys rotate --service referrals` moves the
+    keys wrapped under them to `kek`: deploy/README.md, "Partner snapshot keys")."""
+
+    def __init__(self, kek: crypto.Kek, *previous: crypto.Kek):
         self.kek = kek
+        self.keks = {k.kek_id: k for k in (*reversed(previous), kek)}
 
     async def ensure(self, conn: asyncpg.Connection, partner_referral_id: str, organisation_id: str) -> ReferralKey:
         """The referral's key, made (and stored wrapped) if it has none yet."""
@@ -71,19 +85,20 @@ class PartnerKeys:
         if partner_referral_id in got:
             return got[partner_referral_id]
         key = ReferralKey(partner_referral_id, f"prk-{uuid.uuid4().hex}", crypto.new_key())
-        await self._insert(conn, organisation_id, key, crypto.wrap_key(
-            self.kek.key, _label(partner_referral_id, key.key_id), key.key))
+        await self._insert(conn, organisation_id, key,
+                           wrap_referral_key(self.kek, partner_referral_id, key.key_id, key.key))
         return key
 
     async def of(self, conn: asyncpg.Connection, partner_referral_ids: Sequence[str]) -> dict[str, ReferralKey]:
         """The keys that still exist of these referrals (a revoked referral's is gone)."""
         out = {}
         for referral_id, key_id, kek_id, wrapped in await self._rows(conn, list(partner_referral_ids)):
-            if kek_id != self.kek.kek_id:
+            kek = self.keks.get(kek_id)
+            if kek is None:
                 raise crypto.Undecryptable(f"the key of partner referral {referral_id} is wrapped under KEK "
-                                           f"{kek_id!r}; this service holds {self.kek.kek_id!r}")
+                                           f"{kek_id!r}; this service holds {', '.join(map(repr, self.keks))}")
             out[referral_id] = ReferralKey(referral_id, key_id,
-                                           crypto.unwrap_key(self.kek.key, _label(referral_id, key_id), bytes(wrapped)))
+                                           unwrap_referral_key(kek, referral_id, key_id, bytes(wrapped)))
         return out
 
     async def destroy(self, conn: asyncpg.Connection, partner_referral_id: str) -> bool:
@@ -106,8 +121,8 @@ class PartnerKeys:
 class InMemoryPartnerKeys(PartnerKeys):
     """The same without a database (service-layer unit tests)."""
 
-    def __init__(self, kek: crypto.Kek):
-        super().__init__(kek)
+    def __init__(self, kek: crypto.Kek, *previous: crypto.Kek):
+        super().__init__(kek, *previous)
         self.rows: dict[str, tuple] = {}
 
     async def destroy(self, conn, partner_referral_id: str) -> bool:
