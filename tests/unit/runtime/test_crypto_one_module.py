@@ -3,7 +3,7 @@ ciphertexts the three former callers produced before it was so still open byte f
 
 The literals below were produced by the code as it was on main at 860887f (kim_cases.adapters.crypto.encrypt and
 wrap_key, kim_runtime.crypto.wrap_key with the partner referral key's label, kim_referrals' seal of a snapshot,
-kim_runtime.sealing.seal_values), each under the fixed key and KEK here. Each is opened by today's code, and today's
+kim_runtime.sealing.seal_values, and the cases KEK verifier), each under the fixed key and KEK here. Each is opened by today's code, and today's
 code, given the same nonce, produces the very same bytes: AAD, nonce size, base64 and the JSON's canonical form are
 unchanged, so what is on disk and on the wire opens after the change."""
 
@@ -51,6 +51,7 @@ SNAPSHOT = PartnerReferralSnapshot(
 SEALED_VALUES = {"key_id": "ck-1", "nonce": "FhydFRZP9XG2Sggz",
                  "ciphertext": "snfucqhe6k8TZ3O8AXH+Vs4l3XGQBYxcYzUPq+5GrAIPl0nWAikl01ww0Vv6UBEAXNJz7Byd"}
 SEALED_PLAIN = {"opened_on": "2025-03-01", "code": "ä"}
+CASES_KEK_VERIFIER = "CTCB4VsbupSd9S2EVt1oQwhsuw8mpX1srImGBB//i3s="  # kek_verifier(KEK), as key_encryption_keys holds it
 
 
 @pytest.fixture
@@ -103,6 +104,10 @@ def test_sealed_values_of_before_open_and_are_sealed_alike(nonce_from):
         sealing.open_values(key, "c-fixture-1", "kim.cases.CaseClosed", SEALED_VALUES)
     nonce_from(SEALED_VALUES["nonce"])
     assert sealing.seal_values(key, "ck-1", "c-fixture-1", "kim.cases.CaseOpened", SEALED_PLAIN) == SEALED_VALUES
+
+
+def test_the_cases_kek_verifier_of_before_is_unchanged():
+    assert base64.b64encode(cases_crypto.kek_verifier(KEK)).decode() == CASES_KEK_VERIFIER
 
 
 def _imports_aesgcm(path: Path) -> bool:

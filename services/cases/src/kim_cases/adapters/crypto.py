@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes, hmac
 from kim_runtime import crypto
 from kim_schemas.types import Encrypted
 
@@ -62,6 +61,4 @@ def unwrap_key(kek: bytes, client_id: str, key_id: str, wrapped: bytes) -> bytes
 def kek_verifier(kek: bytes) -> bytes:
     """A fingerprint of a KEK that reveals nothing about it (HMAC of a fixed label): lets the database tell two
     different keys under one id apart without holding either."""
-    mac = hmac.HMAC(kek, hashes.SHA256())
-    mac.update(_VERIFIER_LABEL)
-    return mac.finalize()
+    return crypto.kek_verifier(kek, _VERIFIER_LABEL)
