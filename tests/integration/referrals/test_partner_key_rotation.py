@@ -1,6 +1,7 @@
 """Rotating the KEK of the partner snapshot keys (`kim keys rotate --service referrals`), on the real PostgreSQL:
-the referrals service wraps three referrals' keys under the old KEK; a wrong old KEK (another key under its id, or
-the derived KEK of another id) refuses with nothing changed; an interrupted run leaves some keys under each KEK, which
+the referrals service wraps three referrals' keys under the old KEK; the rotation refuses a new KEK no service has
+held yet (or another key under its id), and once the service was restarted with both KEKs, a wrong old KEK (another
+key under its id, or the derived KEK of another id), each with nothing changed; an interrupted run leaves some keys under each KEK, which
 the service given both KEKs (KIM_REFERRALS_PARTNER_KEK and _NEW) still answers alike; the command then re-wraps only
 the rest (a key under the new KEK is skipped), after which every row opens under the new KEK and not the old one, a
 second run has nothing to do, and the service holding only the new KEK answers the partner's key route with the same
@@ -31,6 +32,7 @@ BIN = Path(sys.executable).parent
 OLD = crypto.Kek("partner-kek-2025", bytes(range(32)))
 NEW = crypto.Kek("partner-kek-2026", bytes(range(32, 64)))
 WRONG = crypto.Kek("partner-kek-2025", bytes(range(64, 96)))  # another key under the old one's id
+WRONG_NEW = crypto.Kek("partner-kek-2026", bytes(range(96, 128)))  # another key under the new one's id
 
 
 def entry(kek: crypto.Kek) -> str:
@@ -91,6 +93,15 @@ async def test_rotating_the_partner_kek_rewraps_every_key_and_the_key_route_answ
     assert sorted(stored) == sorted(ids) and {kek for _, kek, _ in stored.values()} == {OLD.kek_id}
 
     env = operator_env(tmp_path, KIM_REFERRALS_DATABASE_URL=fresh_db, KIM_REFERRALS_PARTNER_KEK_NEW=entry(NEW))
+    early = kim(env | {"KIM_REFERRALS_PARTNER_KEK": entry(OLD)}, "rotate", "--service", "referrals")
+    assert early.returncode == 2, early.stdout + early.stderr
+    assert "no referrals service has held the new KEK 'partner-kek-2026' yet" in early.stderr
+    # step 2 of the procedure: the service restarted with both KEKs records the new one; every key still answers
+    assert await keys_answered(fresh_db, kafka_bootstrap, org, ids, NEW, OLD) == before
+    other_new = kim(env | {"KIM_REFERRALS_PARTNER_KEK": entry(OLD), "KIM_REFERRALS_PARTNER_KEK_NEW": entry(WRONG_NEW)},
+                    "rotate", "--service", "referrals")
+    assert other_new.returncode == 2 and "is not the key the referrals service holds" in other_new.stderr, \
+        other_new.stderr
     wrong = kim(env | {"KIM_REFERRALS_PARTNER_KEK": entry(WRONG)}, "rotate", "--service", "referrals")
     assert wrong.returncode == 2, wrong.stdout + wrong.stderr
     assert "the old KEK 'partner-kek-2025'" in wrong.stderr and "Nothing was changed" in wrong.stderr
@@ -110,7 +121,7 @@ async def test_rotating_the_partner_kek_rewraps_every_key_and_the_key_route_answ
     halfway = await rows(fresh_db)
     assert sorted(kek for _, kek, _ in halfway.values()) == [OLD.kek_id, OLD.kek_id, NEW.kek_id]
     [moved] = [i for i, (_, kek, _) in halfway.items() if kek == NEW.kek_id]
-    # during the rotation the service holds both KEKs: every key, under either, answers as before
+    # during the rotation the service holds both KEKs: every key, under either KEK, answers as before
     assert await keys_answered(fresh_db, kafka_bootstrap, org, ids, NEW, OLD) == before
 
     status = kim(env | {"KIM_REFERRALS_PARTNER_KEK": entry(OLD)}, "status", "--service", "referrals")

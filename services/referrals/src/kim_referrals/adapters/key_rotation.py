@@ -2,8 +2,9 @@
 per KEK (`kim keys status --service referrals`).
 
 The old KEK is the service's (KIM_REFERRALS_PARTNER_KEK, else the one derived from KIM_PSEUDONYM_SECRET), the new
-one KIM_REFERRALS_PARTNER_KEK_NEW. Before anything is written, both are tried on a key the table holds under their
-id, and every key must be under one of the two: a wrong old KEK (another key under the same id, or another id)
+one KIM_REFERRALS_PARTNER_KEK_NEW. Before anything is written: the new KEK must be one a referrals service has held
+(recorded at its start in partner_key_encryption_keys by id and verifier), both are tried on a key the table holds
+under their id, and every key must be under one of the two: a wrong old KEK (another key under the same id, or another id)
 refuses the run with nothing changed. Each batch locks its rows (FOR UPDATE) and commits on its own, so a revocation
 waits at most one batch. Resumable: rows already under the new KEK are never selected again, so an interrupted run
 simply goes on; the run ends only when a pass finds nothing left under the old KEK (a referral offered meanwhile by
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 import asyncpg
 from kim_runtime import crypto
 
-from .referral_keys import unwrap_referral_key, wrap_referral_key
+from .referral_keys import kek_verifier, unwrap_referral_key, wrap_referral_key
 
 Progress = Callable[[int, int], None]  # (re-wrapped so far, total known so far)
 
@@ -54,6 +55,14 @@ async def check(conn: asyncpg.Connection, old: crypto.Kek, new: crypto.Kek) -> d
     if old.kek_id == new.kek_id:
         raise RotationRefused(f"{NEW_SETTING} has the id of the old KEK ({old.kek_id!r}): give the new KEK an id of its "
                               "own (`kim keys generate`)")
+    held = await conn.fetchval("SELECT verifier FROM partner_key_encryption_keys WHERE kek_id = $1", new.kek_id)
+    if held is None:
+        raise RotationRefused(f"no referrals service has held the new KEK {new.kek_id!r} yet, so it could not open keys "
+                              f"re-wrapped to it: give the service {NEW_SETTING} (keeping KIM_REFERRALS_PARTNER_KEK) and "
+                              "restart it, then rotate. Nothing was changed")
+    if bytes(held) != kek_verifier(new):
+        raise RotationRefused(f"the new KEK {new.kek_id!r} here is not the key the referrals service holds under that "
+                              f"id: use the same {NEW_SETTING} as the service. Nothing was changed")
     by_kek = await status(conn)
     stray = {k: n for k, n in by_kek.items() if k not in (old.kek_id, new.kek_id)}
     if stray:

@@ -12,6 +12,7 @@ personal data.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,9 @@ from kim_runtime import crypto
 from kim_schemas.partner import PartnerReferralSealedSnapshot, PartnerReferralSnapshot, SealedSnapshot
 
 ALGORITHM = "AES-256-GCM"
+VERIFIER_LABEL = b"kim-hub partner referral key-encryption-key verifier v1"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,11 @@ def derived_kek(pseudonym_secret: str) -> crypto.Kek:
     return crypto.Kek.derived("pseudonym-hkdf", pseudonym_secret, "kim-hub partner referral key-encryption key v1")
 
 
+def kek_verifier(kek: crypto.Kek) -> bytes:
+    """What partner_key_encryption_keys records of a KEK the service holds (never the key)."""
+    return crypto.kek_verifier(kek.key, VERIFIER_LABEL)
+
+
 def _label(partner_referral_id: str, key_id: str) -> str:
     return f"kim-partner-referral-key\x00{partner_referral_id}\x00{key_id}"
 
@@ -78,6 +87,20 @@ class PartnerKeys:
     def __init__(self, kek: crypto.Kek, *previous: crypto.Kek):
         self.kek = kek
         self.keks = {k.kek_id: k for k in (*reversed(previous), kek)}
+
+    async def record_held(self, conn: asyncpg.Connection) -> None:
+        """Record at start-up the KEKs this service holds (id and verifier): `kim keys rotate --service referrals`
+        re-wraps only to a KEK a service holds. A different key under a recorded id is logged, not recorded: the
+        keys wrapped under that id do not open with it."""
+        for kek in self.keks.values():
+            known = await conn.fetchval(
+                "INSERT INTO partner_key_encryption_keys AS k (kek_id, verifier) VALUES ($1, $2) ON CONFLICT (kek_id) "
+                "DO UPDATE SET last_held_at = now() WHERE k.verifier = excluded.verifier RETURNING k.verifier",
+                kek.kek_id, kek_verifier(kek))
+            if known is None:
+                log.error("partner snapshot KEK %r here is not the key a referrals service held under that id "
+                          "before: keys wrapped under it do not open (KIM_REFERRALS_PARTNER_KEK, or "
+                          "KIM_PSEUDONYM_SECRET when it is unset, was changed)", kek.kek_id)
 
     async def ensure(self, conn: asyncpg.Connection, partner_referral_id: str, organisation_id: str) -> ReferralKey:
         """The referral's key, made (and stored wrapped) if it has none yet."""
@@ -124,6 +147,9 @@ class InMemoryPartnerKeys(PartnerKeys):
     def __init__(self, kek: crypto.Kek, *previous: crypto.Kek):
         super().__init__(kek, *previous)
         self.rows: dict[str, tuple] = {}
+
+    async def record_held(self, conn) -> None:
+        pass
 
     async def destroy(self, conn, partner_referral_id: str) -> bool:
         return self.rows.pop(partner_referral_id, None) is not None
