@@ -1,5 +1,6 @@
-"""Administration of the partner snapshot keys' KEK where only the referrals service is installed (its container),
-with the service's own settings:
+"""The partner snapshot keys' KEK, where only the referrals service is installed (its container).
+
+With the service's own settings:
 
     python -m kim_referrals.key_admin status                 how many snapshot keys are wrapped under which KEK
     python -m kim_referrals.key_admin rotate [--batch-size N]   re-wrap them from KIM_REFERRALS_PARTNER_KEK to
