@@ -9,6 +9,7 @@ keys as before."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import subprocess
@@ -146,3 +147,53 @@ async def test_rotating_the_partner_kek_rewraps_every_key_and_the_key_route_answ
     assert await rows(fresh_db) == after
     # the procedure's last step: the new KEK becomes the service's only one; the partner gets the same keys
     assert await keys_answered(fresh_db, kafka_bootstrap, org, ids, NEW) == before
+
+
+
+@pytest.mark.postgres
+async def test_a_rotation_beside_a_replica_still_wrapping_under_the_old_kek_leaves_none_behind(fresh_db):
+    """2,000 keys in batches of 500 while a replica that holds only the old KEK keeps offering referrals: what it
+    wrapped before the run's last pass is re-wrapped by the run, what came after by the next run, and then every key,
+    old or offered meanwhile, opens under the new KEK to the same key. Prints the rate (a figure, not an assertion)."""
+    from kim_referrals.adapters.referral_keys import PartnerKeys, wrap_referral_key
+
+    pool = await db.create_pool(fresh_db, max_size=4)
+    try:
+        async with pool.acquire() as conn:
+            await db.migrate(conn, ["kim_referrals"])
+            made = {f"pr-{n:05d}": (f"prk-{n:05d}", os.urandom(32)) for n in range(2000)}
+            await conn.executemany(
+                "INSERT INTO partner_referral_keys (partner_referral_id, organisation_id, key_id, kek_id, wrapped) "
+                "VALUES ($1, 'jc-1', $2, $3, $4)",
+                [(r, k, OLD.kek_id, wrap_referral_key(OLD, r, k, key)) for r, (k, key) in made.items()])
+            await PartnerKeys(NEW, OLD).record_held(conn)  # the service restarted with both KEKs
+        old_replica, offered, running = PartnerKeys(OLD), [], asyncio.Event()
+
+        async def offer_while_rotating() -> None:
+            while not running.is_set():
+                async with pool.acquire() as conn:
+                    offered.append(await old_replica.ensure(conn, f"pr-late-{len(offered):05d}", "jc-1"))
+                await asyncio.sleep(0)
+
+        async def rotate_then_stop() -> key_rotation.RotationResult:
+            try:
+                return await key_rotation.rotate(pool, OLD, NEW, batch_size=500)
+            finally:
+                running.set()
+
+        first, _ = await asyncio.gather(rotate_then_stop(), offer_while_rotating())
+        async with pool.acquire() as conn:
+            left = (await key_rotation.status(conn)).get(OLD.kek_id, 0)
+        second = await key_rotation.rotate(pool, OLD, NEW, batch_size=500)
+        assert first.rewrapped >= 2000 and first.rewrapped + second.rewrapped == 2000 + len(offered)
+        assert second.rewrapped == left  # only what the replica wrapped after the first run's last pass
+        async with pool.acquire() as conn:
+            assert await key_rotation.status(conn) == {NEW.kek_id: 2000 + len(offered)}
+            keys = await PartnerKeys(NEW).of(conn, [*made, *(k.partner_referral_id for k in offered)])
+        assert {r: k.key for r, k in keys.items()} == {r: key for r, (_, key) in made.items()} | {
+            k.partner_referral_id: k.key for k in offered}
+    finally:
+        await pool.close()
+    print(f"\npartner KEK rotation: {first.rewrapped:,} keys re-wrapped in {first.seconds:.2f} s "
+          f"({first.rate:,.0f} keys/s, batches of 500) beside a replica that offered {len(offered):,} referrals "
+          f"meanwhile; {second.rewrapped:,} left for the second run")
