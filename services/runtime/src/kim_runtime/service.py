@@ -319,7 +319,7 @@ class ServiceRuntime:
             await asyncio.wait_for(self.broker.stop(), STOP_TIMEOUT_S)
         if self.pool:
             if self.store is not None:
-                self.store.receipts, self.store.writer = None, None
+                self.store.receipts = None  # the writer seal stays: an append still in flight is sealed
             try:  # close waits for every borrowed connection to come back; a stuck one must not hold the exit
                 await asyncio.wait_for(self.pool.close(), STOP_TIMEOUT_S)
             except (TimeoutError, asyncio.TimeoutError):

@@ -138,9 +138,9 @@ class EventStore:
     @property
     def writer(self) -> Signer | None:
         """The audit signing key this store seals every event it appends with (kim_runtime.anchor: writer seals),
-        shared by every store routed from it; ServiceRuntime gives its store the service's key at start and takes
-        it back at stop. Owned by the store, not the process: a store built without one (a test's, the CLI's)
-        appends unsealed whatever another store in the same process does."""
+        shared by every store routed from it; ServiceRuntime builds its store with the service's key. Owned by the
+        store, not the process: a store built without one (a test's, the CLI's) appends unsealed whatever another
+        store in the same process does."""
         return self._root.writer if self._root is not None else self._writer
 
     @writer.setter
