@@ -24,7 +24,6 @@ from kim_cli.audit.anchors import anchor_now, signer
 from kim_runtime import db
 from kim_runtime.envelope import Envelope
 from kim_runtime.kafka import ensure_topics
-from kim_runtime import store as event_store
 from kim_runtime.store import EventStore
 from kim_runtime.topics import PARTITIONS
 
@@ -42,13 +41,6 @@ UNSEALED = [("access-c1", 1, "does not match"), ("access-c3", 2, "does not match
             ("forged-1", 1, "carries no writer seal"), ("forged-2", 1, "carries no writer seal")]
 
 
-@pytest.fixture
-def sealed_appends():
-    """This process seals what it appends, as a service process does (and as before, afterwards)."""
-    before = event_store._writer
-    event_store.seal_appends_with(signer())
-    yield
-    event_store.seal_appends_with(before)
 FORGE = ("SELECT out_version FROM kim_append($1, 0, NULL, ARRAY[$2::uuid], ARRAY[$3::text], ARRAY[1], "
          "ARRAY[$4::timestamptz], ARRAY[$5::jsonb], ARRAY[$6::jsonb])")
 
@@ -61,14 +53,16 @@ async def _produce(bootstrap: str, topic: str, records: list[tuple[Envelope, byt
                                          partition=0)
 
 
-async def test_one_finding_of_each_class_as_verify_prints_it(fresh_db, kafka_bootstrap, tmp_path, sealed_appends):
+async def test_one_finding_of_each_class_as_verify_prints_it(fresh_db, kafka_bootstrap, tmp_path):
     topic, anchors, file = unique("kim.test"), unique("kim.test.anchors"), tmp_path / "cases.jsonl"
     await ensure_topics(kafka_bootstrap, {topic: 1, anchors: PARTITIONS["audit"]})
     pool = await db.create_pool(fresh_db)
     try:
         async with pool.acquire() as conn:
             await db.migrate(conn, [])
-        published, unpublished = EventStore(pool, topic), EventStore(pool, None)
+        # the store seals what it appends with the audit key, as a service's store does
+        published = EventStore(pool, topic, writer=signer())
+        unpublished = published.routed(None)
         await published.append("s1", [event("s1", n) for n in range(1, 5)], 0)
         await published.append("s2", [event("s2", n) for n in range(1, 3)], 0)
         for stream, n in (("access-c1", 2), ("access-c2", 2), ("access-c3", 2), ("access-c4", 4)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 
 import pytest
 
@@ -58,9 +59,13 @@ async def test_small_cells_are_suppressed_in_json_and_csv_and_exports_are_record
     assert (export["parameters"]["from"], export["parameters"]["to"]) == ("2024-01-01", "2025-06-30")
     assert export["content_sha256"] == hashlib.sha256(response.content).hexdigest()
     async with reporting.service.runtime.pool.acquire() as conn:
-        stored = await conn.fetchrow("SELECT type, stream_id FROM events WHERE stream_id = $1", export["stream_id"])
+        stored = await conn.fetchrow("SELECT type, stream_id, metadata->'seal' AS seal FROM events "
+                                     "WHERE stream_id = $1", export["stream_id"])
         assert await conn.fetchval("SELECT to_regclass('exports')") is None  # the mutable table is gone
     assert stored["type"] == "kim.reporting.CsvExported"
+    # appended through the service's own store: it carries the service's writer seal (kim_runtime.anchor)
+    seal = json.loads(stored["seal"]) if isinstance(stored["seal"], str) else stored["seal"]
+    assert seal is not None and seal["signature"] and seal["key_id"]
 
 
 @pytest.mark.parametrize(("role", "status"), [

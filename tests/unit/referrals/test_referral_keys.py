@@ -71,3 +71,31 @@ def test_the_kek_is_the_configured_one_or_derived_from_the_pseudonym_secret(monk
     monkeypatch.setenv("KIM_REFERRALS_PARTNER_KEK", "partner-kek-1:short")
     with pytest.raises(ValueError, match="KIM_REFERRALS_PARTNER_KEK"):
         ReferralSettings().partner_key_kek()
+
+
+def test_during_a_rotation_the_service_wraps_under_the_new_kek_and_opens_under_both(monkeypatch):
+    from kim_referrals.settings import ReferralSettings
+
+    old, new = crypto.Kek("partner-kek-1", bytes(range(32))), crypto.Kek("partner-kek-2", bytes(range(32, 64)))
+    monkeypatch.setenv("KIM_REFERRALS_PARTNER_KEK", f"{old.kek_id}:{base64.b64encode(old.key).decode()}")
+    assert ReferralSettings().partner_key_keks() == (old,)  # no rotation under way
+    monkeypatch.setenv("KIM_REFERRALS_PARTNER_KEK_NEW", f"{new.kek_id}:{base64.b64encode(new.key).decode()}")
+    assert ReferralSettings().partner_key_keks() == (new, old)
+    monkeypatch.setenv("KIM_REFERRALS_PARTNER_KEK_NEW", f"{old.kek_id}:{base64.b64encode(new.key).decode()}")
+    with pytest.raises(ValueError, match="KIM_REFERRALS_PARTNER_KEK_NEW: its id 'partner-kek-1'"):
+        ReferralSettings().partner_key_keks()  # another key under the old id: the rows could not tell them apart
+
+
+async def test_a_service_holding_the_new_and_the_old_kek_opens_keys_under_either():
+    old, new = crypto.Kek("partner-kek-1", bytes(range(32))), crypto.Kek("partner-kek-2", bytes(range(32, 64)))
+    before = InMemoryPartnerKeys(old)
+    first = await before.ensure(None, "r-partner-1", "jobcenter-kreis-unna")
+    during = InMemoryPartnerKeys(new, old)
+    during.rows = dict(before.rows)
+    second = await during.ensure(None, "r-partner-2", "jobcenter-kreis-unna")
+    assert [row[2] for row in during.rows.values()] == ["partner-kek-1", "partner-kek-2"]
+    assert await during.of(None, ["r-partner-1", "r-partner-2"]) == {"r-partner-1": first, "r-partner-2": second}
+    after = InMemoryPartnerKeys(new)
+    after.rows = dict(during.rows)
+    with pytest.raises(crypto.Undecryptable, match="wrapped under KEK 'partner-kek-1'"):
+        await after.of(None, ["r-partner-1"])  # not re-wrapped yet: the new KEK alone does not open it

@@ -22,9 +22,12 @@ def build_app(settings: ReferralSettings | None = None) -> FastAPI:
     settings = settings or ReferralSettings()
 
     async def compose(runtime: ServiceRuntime) -> Wiring:
+        partner_keys = PartnerKeys(*settings.partner_key_keks())
+        async with runtime.pool.acquire() as conn:
+            await partner_keys.record_held(conn)  # what `kim keys rotate --service referrals` may re-wrap to
         commands = ReferralCommands(runtime.store, pseudonym_secret=settings.pseudonym_secret,
                                     schema_base=settings.public_url, credential_issued=partner_credentials.issued,
-                                    cases=cases, partner_keys=PartnerKeys(settings.partner_key_kek()))
+                                    cases=cases, partner_keys=partner_keys)
         return Wiring(state={"commands": commands}, projections=[ConsentGate(commands)],
                       deadline_handlers=deadlines.handlers(commands))
 

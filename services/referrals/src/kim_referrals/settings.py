@@ -50,13 +50,37 @@ class ReferralSettings(RuntimeSettings):
         default=None, validation_alias=AliasChoices("KIM_REFERRALS_PARTNER_KEK"),
         description="The key-encryption key of the partner snapshots' per-referral keys, `ID:KEY` (KEY: 32 random "
                     "bytes in base64); unset: derived from KIM_PSEUDONYM_SECRET (HKDF-SHA256, id `pseudonym-hkdf`). "
-                    "Keep it stable: keys wrapped under another KEK do not open (requests on those referrals fail; no re-wrap "
-                    "command yet)",
+                    "To change it: set the new one in KIM_REFERRALS_PARTNER_KEK_NEW, run `kim keys rotate --service "
+                    "referrals`, then move it here (deploy/README.md, \"Partner snapshot keys\")",
+    )
+    partner_kek_new: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("KIM_REFERRALS_PARTNER_KEK_NEW"),
+        description="A rotation's new KEK (`ID:KEY`, an id other than the current one's): while it is set, the "
+                    "service wraps new snapshot keys under it and still opens those under KIM_REFERRALS_PARTNER_KEK, "
+                    "and `kim keys rotate --service referrals` re-wraps the rest to it; afterwards it becomes "
+                    "KIM_REFERRALS_PARTNER_KEK and this is unset",
     )
 
     def partner_key_kek(self) -> Kek:
-        """The KEK that wraps every referral's snapshot key."""
+        """The KEK under KIM_REFERRALS_PARTNER_KEK (else derived from the pseudonym secret): a rotation's old one."""
         if self.partner_kek is not None and self.partner_kek.get_secret_value().strip():
             return Kek.parse(self.partner_kek.get_secret_value(), "KIM_REFERRALS_PARTNER_KEK")
         from .adapters.referral_keys import derived_kek
         return derived_kek(self.pseudonym_secret)
+
+    def partner_key_kek_new(self) -> Kek | None:
+        """A rotation's new KEK (KIM_REFERRALS_PARTNER_KEK_NEW), None when no rotation is under way; ValueError when
+        it reuses the id of the current KEK with another key (the wrapped keys name their KEK by id)."""
+        if self.partner_kek_new is None or not self.partner_kek_new.get_secret_value().strip():
+            return None
+        new, old = Kek.parse(self.partner_kek_new.get_secret_value(), "KIM_REFERRALS_PARTNER_KEK_NEW"), \
+            self.partner_key_kek()
+        if new.kek_id == old.kek_id and new.key != old.key:
+            raise ValueError(f"KIM_REFERRALS_PARTNER_KEK_NEW: its id {new.kek_id!r} is the current KEK's; give the new "
+                             "KEK an id of its own (`kim keys generate`)")
+        return new
+
+    def partner_key_keks(self) -> tuple[Kek, ...]:
+        """The KEKs the service holds: the one new keys are wrapped under first (the new one during a rotation)."""
+        old, new = self.partner_key_kek(), self.partner_key_kek_new()
+        return (old,) if new is None or new.kek_id == old.kek_id else (new, old)

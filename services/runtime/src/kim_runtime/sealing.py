@@ -7,7 +7,7 @@ service shares to open them without knowing which events those are:
 - the sealing key of a client is HKDF-SHA256 of the client's data key with info ``kim-reporting``: it opens the
   sealed fields and nothing else (never personal data, which stays under the data key itself), so the cases service
   can hand it to the reporting service without handing over the data key;
-- `seal_values` / `open_values`: AES-256-GCM of a JSON object, bound to the client and the event type (associated
+- `seal_values` / `open_values`: AES-256-GCM of a JSON object (kim_runtime.crypto.seal_json), bound to the client and the event type (associated
   data), so a sealed part copied into another client's or another type's event does not open;
 - `Unsealer`: opens the sealed fields of a consumed or loaded envelope with a key resolver (client id -> sealing key,
   or None when the client's key is destroyed). An envelope whose key is gone stays sealed: the caller skips it or
@@ -16,21 +16,17 @@ service shares to open them without knowing which events those are:
 
 from __future__ import annotations
 
-import base64
-import json
-import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from . import crypto
 from .envelope import Envelope
 
 REPORTING_INFO = b"kim-reporting"
-KEY_BYTES, NONCE_BYTES = 32, 12
+KEY_BYTES, NONCE_BYTES = crypto.KEY_BYTES, crypto.NONCE_BYTES
 SHREDDED_KEY_ID = "shredded"  # sealed after the client's erasure, under a key that was never kept
 
 
@@ -49,27 +45,22 @@ def _aad(client_id: str, event_type: str) -> bytes:
 
 def seal_values(key: bytes, key_id: str, client_id: str, event_type: str, values: dict[str, Any]) -> dict[str, str]:
     """{key_id, nonce, ciphertext} (the contract's Encrypted) of `values` as JSON."""
-    nonce = os.urandom(NONCE_BYTES)
-    plaintext = json.dumps(values, separators=(",", ":"), ensure_ascii=False, default=str).encode()
-    ciphertext = AESGCM(key).encrypt(nonce, plaintext, _aad(client_id, event_type))
-    return {"key_id": key_id, "nonce": base64.b64encode(nonce).decode(),
-            "ciphertext": base64.b64encode(ciphertext).decode()}
+    nonce, ciphertext = crypto.seal_json(key, _aad(client_id, event_type), values)
+    return {"key_id": key_id, "nonce": nonce, "ciphertext": ciphertext}
 
 
 def seal_shredded(client_id: str, event_type: str, values: dict[str, Any]) -> dict[str, str]:
     """Sealed under a fresh key that is thrown away at once: what an event decided after the client's erasure (e.g.
     the closure of their case) carries, so its dates are never in clear and never readable."""
-    return seal_values(AESGCM.generate_key(bit_length=256), SHREDDED_KEY_ID, client_id, event_type, values)
+    return seal_values(crypto.new_key(), SHREDDED_KEY_ID, client_id, event_type, values)
 
 
 def open_values(key: bytes, client_id: str, event_type: str, sealed: dict[str, str]) -> dict[str, Any]:
     try:
-        plaintext = AESGCM(key).decrypt(base64.b64decode(sealed["nonce"]), base64.b64decode(sealed["ciphertext"]),
-                                        _aad(client_id, event_type))
-    except InvalidTag:
+        return crypto.open_json(key, _aad(client_id, event_type), sealed["nonce"], sealed["ciphertext"])
+    except crypto.Undecryptable:
         raise Unopenable(f"the sealed fields of {event_type} (key {sealed.get('key_id')}) do not open for client "
                          f"{client_id}") from None
-    return json.loads(plaintext)
 
 
 KeyResolver = Callable[[str], Awaitable[bytes | None]]

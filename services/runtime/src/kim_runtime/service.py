@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
 
-from . import db, logs, store, telemetry
+from . import db, logs, telemetry
 from .anchor import AnchorKeyError, Anchorer, Receipts, Signer, load_signer
 from .consumer import ConsumerRunner, Handler
 from .http import create_app
@@ -130,7 +130,6 @@ class ServiceRuntime:
         s = self.settings
         s.refuse_public_defaults()  # a public secret or a missing key fails here, before anything runs
         signer = signer_of(s)
-        store.seal_appends_with(signer)  # every event this process appends carries its writer seal
         telemetry.setup_tracing(s.service)
         await self._migrate()
         self.pool = await db.create_pool(s.database_url, max_size=s.db_pool_size)
@@ -138,7 +137,8 @@ class ServiceRuntime:
             async with db.migration_lock(conn):  # CREATE ... IF NOT EXISTS races between replicas starting together
                 for projection in self.projections:
                     await projection.create_schema(conn)
-        self.store = EventStore(self.pool, self.topic, schedule=self.schedule)
+        # every event this service appends (through this store or one routed from it) carries its writer seal
+        self.store = EventStore(self.pool, self.topic, schedule=self.schedule, writer=signer)
         if self.schedule is not None:
             async with self.pool.acquire() as conn, db.migration_lock(conn):  # one replica derives
                 await derive_once(self.store, self.schedule)
@@ -319,7 +319,7 @@ class ServiceRuntime:
             await asyncio.wait_for(self.broker.stop(), STOP_TIMEOUT_S)
         if self.pool:
             if self.store is not None:
-                self.store.receipts = None
+                self.store.receipts = None  # the writer seal stays: an append still in flight is sealed
             try:  # close waits for every borrowed connection to come back; a stuck one must not hold the exit
                 await asyncio.wait_for(self.pool.close(), STOP_TIMEOUT_S)
             except (TimeoutError, asyncio.TimeoutError):

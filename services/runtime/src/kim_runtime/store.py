@@ -72,22 +72,13 @@ def stored_metadata(envelope: Envelope, topic: str | None) -> dict:
     return meta
 
 
-_writer: Signer | None = None
-
-
-def seal_appends_with(signer: Signer | None) -> None:
-    """From now on this process seals every event it appends (kim_runtime.anchor: writer seals) with `signer`, the
-    audit signing key; ServiceRuntime sets it at start, the CLI where it has the key."""
-    global _writer
-    _writer = signer
-
-
-def sealed_metadata(stream_id: str, envelope: Envelope, meta: dict) -> dict:
-    if _writer is None:
+def sealed_metadata(writer: Signer | None, stream_id: str, envelope: Envelope, meta: dict) -> dict:
+    """The metadata with the writer seal of `writer` (kim_runtime.anchor: writer seals); unchanged without one."""
+    if writer is None:
         return meta
     time = envelope.time if envelope.time.tzinfo else envelope.time.replace(tzinfo=UTC)
     digest = event_digest(envelope.id, stream_id, envelope.type, envelope.schema_version, time, meta, envelope.data)
-    return {**meta, "seal": writer_seal(_writer, digest)}
+    return {**meta, "seal": writer_seal(writer, digest)}
 
 
 async def _issue_receipt(receipts: Receipts, stream_id: str, version: int, hash_: bytes) -> None:
@@ -121,11 +112,13 @@ class EventStore:
     `schedule` (kim_runtime.scheduler) names the deadlines an appended event sets, moves or cancels; they are
     written by the same kim_append call, so they commit or fail with the events."""
 
-    def __init__(self, pool: asyncpg.Pool, topic: str | None, *, schedule: Schedule | None = None):
+    def __init__(self, pool: asyncpg.Pool, topic: str | None, *, schedule: Schedule | None = None,
+                 writer: Signer | None = None):
         self.pool = pool
         self.topic = topic
         self.schedule = schedule
         self._receipts: Receipts | None = None
+        self._writer = writer
         self._root: EventStore | None = None  # a routed store's receipts are those of the store it was routed from
 
     @property
@@ -142,10 +135,25 @@ class EventStore:
         else:
             self._receipts = receipts
 
+    @property
+    def writer(self) -> Signer | None:
+        """The audit signing key this store seals every event it appends with (kim_runtime.anchor: writer seals),
+        shared by every store routed from it; ServiceRuntime builds its store with the service's key. Owned by the
+        store, not the process: a store built without one (a test's, the CLI's) appends unsealed whatever another
+        store in the same process does."""
+        return self._root.writer if self._root is not None else self._writer
+
+    @writer.setter
+    def writer(self, signer: Signer | None) -> None:
+        if self._root is not None:
+            self._root.writer = signer
+        else:
+            self._writer = signer
+
     def routed(self, topic: str | None) -> EventStore:
         """The same store appending to another outbox route: what it appends is published to `topic` (None: not
         published), e.g. a partner's topic, in the caller's transaction like any append; it sets no deadlines and
-        shares this store's receipts."""
+        shares this store's receipts and writer seal."""
         store = EventStore(self.pool, topic)
         store._root = self._root or self
         return store
@@ -176,7 +184,7 @@ class EventStore:
                 [e.type for e in envelopes],
                 [e.schema_version for e in envelopes],
                 [e.time for e in envelopes],
-                [sealed_metadata(stream_id, e, stored_metadata(e, self.topic)) for e in envelopes],
+                [sealed_metadata(self.writer, stream_id, e, stored_metadata(e, self.topic)) for e in envelopes],
                 [e.data for e in envelopes],
             )
             return await self._append(stream_id, envelopes, expected_version, args, conn)

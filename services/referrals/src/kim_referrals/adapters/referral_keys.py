@@ -12,6 +12,7 @@ personal data.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,9 @@ from kim_runtime import crypto
 from kim_schemas.partner import PartnerReferralSealedSnapshot, PartnerReferralSnapshot, SealedSnapshot
 
 ALGORITHM = "AES-256-GCM"
+VERIFIER_LABEL = b"kim-hub partner referral key-encryption-key verifier v1"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,15 +59,48 @@ def derived_kek(pseudonym_secret: str) -> crypto.Kek:
     return crypto.Kek.derived("pseudonym-hkdf", pseudonym_secret, "kim-hub partner referral key-encryption key v1")
 
 
+def kek_verifier(kek: crypto.Kek) -> bytes:
+    """What partner_key_encryption_keys records of a KEK the service holds (never the key)."""
+    return crypto.kek_verifier(kek.key, VERIFIER_LABEL)
+
+
 def _label(partner_referral_id: str, key_id: str) -> str:
     return f"kim-partner-referral-key\x00{partner_referral_id}\x00{key_id}"
 
 
-class PartnerKeys:
-    """The key table (SQL); `ensure` creates a referral's key at its first snapshot, `destroy` deletes it."""
+def wrap_referral_key(kek: crypto.Kek, partner_referral_id: str, key_id: str, key: bytes) -> bytes:
+    """A referral's key wrapped under `kek`, bound to the referral and the key id (60 bytes)."""
+    return crypto.wrap_key(kek.key, _label(partner_referral_id, key_id), key)
 
-    def __init__(self, kek: crypto.Kek):
+
+def unwrap_referral_key(kek: crypto.Kek, partner_referral_id: str, key_id: str, wrapped: bytes) -> bytes:
+    """The key `wrap_referral_key` wrapped; crypto.Undecryptable under another KEK, referral or key id."""
+    return crypto.unwrap_key(kek.key, _label(partner_referral_id, key_id), wrapped)
+
+
+class PartnerKeys:
+    """The key table (SQL); `ensure` creates a referral's key at its first snapshot, `destroy` deletes it.
+
+    `kek` wraps every new key; `previous` KEKs only unwrap (while `kim keys rotate --service referrals` moves the
+    keys wrapped under them to `kek`: deploy/README.md, "Partner snapshot keys")."""
+
+    def __init__(self, kek: crypto.Kek, *previous: crypto.Kek):
         self.kek = kek
+        self.keks = {k.kek_id: k for k in (*reversed(previous), kek)}
+
+    async def record_held(self, conn: asyncpg.Connection) -> None:
+        """Record at start-up the KEKs this service holds (id and verifier): `kim keys rotate --service referrals`
+        re-wraps only to a KEK a service holds. A different key under a recorded id is logged, not recorded: the
+        keys wrapped under that id do not open with it."""
+        for kek in self.keks.values():
+            known = await conn.fetchval(
+                "INSERT INTO partner_key_encryption_keys AS k (kek_id, verifier) VALUES ($1, $2) ON CONFLICT (kek_id) "
+                "DO UPDATE SET last_held_at = now() WHERE k.verifier = excluded.verifier RETURNING k.verifier",
+                kek.kek_id, kek_verifier(kek))
+            if known is None:
+                log.error("partner snapshot KEK %r here is not the key a referrals service held under that id "
+                          "before: keys wrapped under it do not open (KIM_REFERRALS_PARTNER_KEK, or "
+                          "KIM_PSEUDONYM_SECRET when it is unset, was changed)", kek.kek_id)
 
     async def ensure(self, conn: asyncpg.Connection, partner_referral_id: str, organisation_id: str) -> ReferralKey:
         """The referral's key, made (and stored wrapped) if it has none yet."""
@@ -71,19 +108,20 @@ class PartnerKeys:
         if partner_referral_id in got:
             return got[partner_referral_id]
         key = ReferralKey(partner_referral_id, f"prk-{uuid.uuid4().hex}", crypto.new_key())
-        await self._insert(conn, organisation_id, key, crypto.wrap_key(
-            self.kek.key, _label(partner_referral_id, key.key_id), key.key))
+        await self._insert(conn, organisation_id, key,
+                           wrap_referral_key(self.kek, partner_referral_id, key.key_id, key.key))
         return key
 
     async def of(self, conn: asyncpg.Connection, partner_referral_ids: Sequence[str]) -> dict[str, ReferralKey]:
         """The keys that still exist of these referrals (a revoked referral's is gone)."""
         out = {}
         for referral_id, key_id, kek_id, wrapped in await self._rows(conn, list(partner_referral_ids)):
-            if kek_id != self.kek.kek_id:
+            kek = self.keks.get(kek_id)
+            if kek is None:
                 raise crypto.Undecryptable(f"the key of partner referral {referral_id} is wrapped under KEK "
-                                           f"{kek_id!r}; this service holds {self.kek.kek_id!r}")
+                                           f"{kek_id!r}; this service holds {', '.join(map(repr, self.keks))}")
             out[referral_id] = ReferralKey(referral_id, key_id,
-                                           crypto.unwrap_key(self.kek.key, _label(referral_id, key_id), bytes(wrapped)))
+                                           unwrap_referral_key(kek, referral_id, key_id, bytes(wrapped)))
         return out
 
     async def destroy(self, conn: asyncpg.Connection, partner_referral_id: str) -> bool:
@@ -106,9 +144,12 @@ class PartnerKeys:
 class InMemoryPartnerKeys(PartnerKeys):
     """The same without a database (service-layer unit tests)."""
 
-    def __init__(self, kek: crypto.Kek):
-        super().__init__(kek)
+    def __init__(self, kek: crypto.Kek, *previous: crypto.Kek):
+        super().__init__(kek, *previous)
         self.rows: dict[str, tuple] = {}
+
+    async def record_held(self, conn) -> None:
+        pass
 
     async def destroy(self, conn, partner_referral_id: str) -> bool:
         return self.rows.pop(partner_referral_id, None) is not None

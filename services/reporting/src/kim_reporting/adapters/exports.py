@@ -42,16 +42,17 @@ def content_sha256(content: str) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
 
 
-async def record_export(pool: asyncpg.Pool, principal: Principal, what: str, parameters: dict, rows: int,
+async def record_export(store: EventStore, principal: Principal, what: str, parameters: dict, rows: int,
                         content: str, correlation_id: str | None = None) -> dict:
-    """Append the export's event (a new stream, so concurrent exports never contend) and return its listing entry."""
+    """Append the export's event (a new stream, so concurrent exports never contend; through the service's store,
+    unpublished, so it carries the service's writer seal) and return its listing entry."""
     export_id = new_id()
     event = Envelope(type=EXPORTED, source=SOURCE, stream_id=f"export-{export_id}", actor=principal.sub,
                      municipality=principal.municipality, correlation_id=correlation_id or new_id(),
                      data={"export_id": export_id, "what": what, "parameters": parameters, "rows": rows,
                            "content_sha256": content_sha256(content), "role": principal.role.value,
                            "exported_at": datetime.now(UTC).isoformat()})
-    await EventStore(pool, topic=None).append(event.stream_id, [event], 0)
+    await store.routed(None).append(event.stream_id, [event], 0)
     return _entry(event)
 
 

@@ -76,7 +76,7 @@ async def indicators_csv(
     params = {"period": period.value, "from": str(periods[0].start), "to": str(periods[-1].end),
               "municipality": municipality, "baustein": baustein, "by": by, "indicator": indicator}
     content = to_csv(cells)
-    await record_export(svc.runtime.pool, who, "indicators", params, len(cells), content)
+    await record_export(svc.runtime.store, who, "indicators", params, len(cells), content)
     return CsvResponse(content, headers={"Content-Disposition": 'attachment; filename="kim-indicators.csv"'})
 
 

@@ -95,7 +95,7 @@ async def read_csv(report_id: str, svc: Service = Depends(service), who: Princip
                      "baustein": dims.pop("baustein", None), "dimensions": dims,
                      "value": None if c.value is None else str(c.value), "suppressed": c.suppressed})
     content = to_csv(rows)
-    await record_export(svc.runtime.pool, who, "report", {"report_id": report_id, "from": str(
+    await record_export(svc.runtime.store, who, "report", {"report_id": report_id, "from": str(
         report.generated.period_from), "to": str(report.generated.period_to)}, len(rows), content)
     return CsvResponse(content, headers={"Content-Disposition": f'attachment; filename="kim-report-{report_id}.csv"'})
 
