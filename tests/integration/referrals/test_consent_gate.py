@@ -167,16 +167,23 @@ async def test_no_referral_made_while_a_withdrawal_arrives_survives_it(fresh_db,
         case_id, client_id, consent_id = await consented_case(
             client, cases, jobcenter, purposes=["aufenthaltssicherung"], categories=["aufenthalt"])
 
+        made = asyncio.Event()
+
         async def keep_referring() -> list[int]:
             codes = []
             for _ in range(40):
                 r = await client.post("/referrals", headers=CASE_MANAGER, json=referral(case_id, jobcenter))
                 codes.append(r.status_code)
+                if r.status_code == 201:
+                    made.set()
                 if r.status_code == 409:
                     break
             return codes
 
         referring = [asyncio.create_task(keep_referring()) for _ in range(4)]
+        # the withdrawal arrives while requests are in flight, after the first referral was made (on a loaded machine
+        # the withdrawal could otherwise be handled before any request, and the test would prove nothing)
+        await asyncio.wait_for(made.wait(), timeout=60)
         await cases.withdraw(case_id, client_id, consent_id, decided_on=False)
         codes = [c for t in referring for c in await t]
         assert 201 in codes
