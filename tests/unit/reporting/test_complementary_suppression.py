@@ -19,7 +19,11 @@ from kim_reporting.domain.lattice import relations
 from kim_reporting.domain.protection import protect
 from kim_reporting.domain.suppression import MIN_PERSONS
 
+from tests.properties import enough, examples
+
 from .lattice_data import Case, every_response, lattice, merged, subtraction_attack
+
+PERIODS = 200  # generated per run of `make test` (times KIM_PROPERTY_SCALE; tests/properties.py)
 
 AGS = ["05978004", "05978008", "05978012", "05978016", "05978020"]
 
@@ -103,7 +107,7 @@ def periods(draw):
     return family, cases
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(PERIODS), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(periods())
 def _everything_published_for_a_generated_period_passes_the_audit(period):
     family, cases = period
@@ -125,7 +129,7 @@ def test_no_hidden_cell_is_determined_or_narrowly_bounded_by_everything_publishe
     print(f"\nproperty test: {GENERATED['cases']} generated periods, {GENERATED['hidden']} hidden cells of which "
           f"{GENERATED['withheld']} complementary; {GENERATED['narrower_than_threshold']} hidden cells bounded to an "
           f"interval narrower than {MIN_PERSONS - 1} (none narrower than 1)")
-    assert GENERATED["cases"] >= 100
+    assert GENERATED["cases"] >= enough(PERIODS)
 
 
 def test_the_pattern_is_the_same_in_every_process_whatever_the_string_hashing():

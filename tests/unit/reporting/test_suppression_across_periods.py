@@ -16,7 +16,11 @@ from kim_reporting.domain.periods import children, periods_of_year
 from kim_reporting.domain.protection import protect
 from kim_reporting.domain.suppression import MIN_PERSONS
 
+from tests.properties import enough, examples
+
 from .lattice_data import YEAR, Case, every_response, merged, year_lattice
+
+YEARS = 60  # generated per run of `make test` (times KIM_PROPERTY_SCALE; tests/properties.py)
 
 AGS = ["05978004", "05978008", "05978012"]
 FAMILIES = [("intakes", "residence_status_at_intake"), ("active_cases", "rechtskreis_mix"), ("closures",),
@@ -82,7 +86,7 @@ def years(draw):
     return family, cases
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=examples(YEARS), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(years())
 def _everything_published_for_a_generated_year_passes_the_audit(year):
     family, cases = year
@@ -103,7 +107,7 @@ def test_no_hidden_cell_follows_from_everything_published_for_a_generated_year()
     _everything_published_for_a_generated_year_passes_the_audit()
     print(f"\nproperty test: {GENERATED['years']} generated years, {GENERATED['cells']} cells, {GENERATED['hidden']} "
           f"hidden of which {GENERATED['withheld']} complementary: the exact audit over each year finds nothing")
-    assert GENERATED["years"] >= 100
+    assert GENERATED["years"] >= enough(YEARS)
 
 
 def test_the_fast_test_finds_every_cell_the_exact_one_finds():
