@@ -38,10 +38,11 @@ browser:
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else echo "chromium is missing: install Debian's chromium package (the browser tests skip without it)"; fi; }
 
-# tier targets accept an empty tier (pytest exit code 5: nothing collected)
+# the rehearsal and fault tiers run beside the rest (own stacks; tests/run_suite.sh); tier targets accept an empty
+# tier (pytest exit code 5: nothing collected)
 test: install node browser
 	@if $(KIM) schemas check --help >/dev/null 2>&1; then $(KIM) schemas check; fi
-	$(PYTEST) tests $(PYTEST_ARGS)
+	bash tests/run_suite.sh $(PYTEST) $(PYTEST_ARGS)
 
 test-unit: install
 	$(PYTEST) tests/unit $(PYTEST_ARGS) || [ $$? -eq 5 ]
