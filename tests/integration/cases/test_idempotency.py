@@ -7,8 +7,10 @@ import uuid
 
 import asyncpg
 import pytest
+from kim_runtime.db import migrations_of
 
-from .conftest import LUENEN, MANAGER, OTHER_MANAGER, Api
+from .conftest import LUENEN, MANAGER, OTHER_MANAGER, TEAM_LEAD, Api
+from tests.bodies import ERASURE
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -100,3 +102,73 @@ async def test_expired_keys_are_pruned(api: Api):
     await pool.execute("UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = $1", key)
     assert await api.app.state.idempotency.prune() >= 1
     assert await pool.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = $1", key) == 0
+
+
+PERSON = {"name": "Leyla Demir", "date_of_birth": "1987-06-05", "address": "Bahnhofstr. 1, 59423 Unna",
+          "contact": "+49 2303 555 0199", "languages": ["ku", "de"], "arrival_year": 2015}
+
+
+def _plain_hashes(method: str, path: str, body: dict) -> set[str]:
+    """What a dump of idempotency_keys could be searched with if fingerprints were plain hashes (the probe's H4)."""
+    import hashlib
+    import json
+
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    raw = json.dumps(body).encode()
+    return {hashlib.sha256(f"{method} {path}\n".encode() + canonical).hexdigest(), hashlib.sha256(canonical).hexdigest(),
+            hashlib.sha256(raw).hexdigest()}
+
+
+async def test_a_dump_of_idempotency_keys_holds_no_plain_hash_of_a_body(api: Api):
+    key = str(uuid.uuid4())
+    await api.call("POST", "/clients", json=PERSON, headers=MANAGER | {"Idempotency-Key": key}, expect=201)
+    pool: asyncpg.Pool = api.app.state.services.store.pool
+    dump = [dict(r) for r in await pool.fetch("SELECT * FROM idempotency_keys")]
+    fingerprints = {r["fingerprint"] for r in dump}
+    assert fingerprints and not fingerprints & _plain_hashes("POST", "/clients", PERSON)
+    assert all(f.startswith("hmac-sha256:") for f in fingerprints)
+    assert not any(h in f for f in fingerprints for h in _plain_hashes("POST", "/clients", PERSON))
+
+
+async def test_after_the_erasure_no_stored_answer_names_the_client_and_a_retry_runs_nothing(api: Api):
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first = await api.call("POST", "/clients", json=PERSON, headers=MANAGER | key, expect=201)
+    client_id = first.json()["client_id"]
+    again = await api.call("POST", "/clients", json=PERSON, headers=MANAGER | key, expect=201)
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json()["client_id"] == client_id
+    pool: asyncpg.Pool = api.app.state.services.store.pool
+    row = await pool.fetchrow("SELECT subjects, body FROM idempotency_keys WHERE key = $1", key["Idempotency-Key"])
+    assert client_id in row["subjects"] and client_id.encode() in bytes(row["body"])  # before: it names them
+
+    await api.post(f"/clients/{client_id}/erasure", ERASURE, headers=TEAM_LEAD | {"If-Match": '"1"'})
+
+    def names_client(r: dict) -> bool:
+        return any(client_id in (str(v) if not isinstance(v, bytes) else v.decode("latin-1")) for v in r.values())
+
+    dump = [dict(r) for r in await pool.fetch("SELECT * FROM idempotency_keys")]
+    assert not [r for r in dump if names_client(r)]
+    assert not {r["fingerprint"] for r in dump} & _plain_hashes("POST", "/clients", PERSON)
+    registered = await pool.fetchval("SELECT count(*) FROM events WHERE type = 'kim.cases.ClientRegistered'")
+    retry = await api.call("POST", "/clients", json=PERSON, headers=MANAGER | key)
+    # the retry is told the answer is gone (nothing about the client), and registers no one a second time
+    assert retry.status_code == 410 and retry.headers["content-type"] == "application/problem+json"
+    assert retry.json()["type"] == "urn:kim:problem:idempotency-answer-forgotten" and client_id not in retry.text
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE type = 'kim.cases.ClientRegistered'") == registered
+
+
+async def test_a_row_from_before_the_hmac_fingerprints_answers_422_not_500(api: Api):
+    """Across the upgrade: a key stored with a plain sha256 fingerprint (retired by migration 012) never matches."""
+    key = str(uuid.uuid4())
+    await api.call("POST", "/clients", json=PERSON, headers=MANAGER | {"Idempotency-Key": key}, expect=201)
+    pool: asyncpg.Pool = api.app.state.services.store.pool
+    legacy = _plain_hashes("POST", "/clients", PERSON).pop()
+    await pool.execute("UPDATE idempotency_keys SET fingerprint = $2 WHERE key = $1", key, legacy)
+    retry = await api.call("POST", "/clients", json=PERSON, headers=MANAGER | {"Idempotency-Key": key})
+    assert retry.status_code == 422 and retry.json()["type"] == "urn:kim:problem:idempotency-key-reused"
+    # and what migration 012 does to such rows: a fingerprint no request matches, the answer dropped
+    sql = next(sql for name, sql in migrations_of("kim_runtime") if name.endswith("/012_idempotency_subjects.sql"))
+    await pool.execute(sql)
+    row = await pool.fetchrow("SELECT fingerprint, body FROM idempotency_keys WHERE key = $1", key)
+    assert row["fingerprint"] == "retired-sha256" and row["body"] is None
+    again = await api.call("POST", "/clients", json=PERSON, headers=MANAGER | {"Idempotency-Key": key})
+    assert again.status_code == 422

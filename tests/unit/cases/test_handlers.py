@@ -388,6 +388,7 @@ async def test_erasure_appends_client_erased_and_destroys_the_key_together(s, st
     last = (await store.read_stream(CLIENT))[-1]
     assert last.type == "kim.cases.ClientErased" and last.data["request_reference"] == "AZ-17"
     assert last.data["key_id"] == f"key-{CLIENT}"
+    assert store.forgotten == [CLIENT]  # the stored Idempotency-Key answers about them, in the same transaction
 
 
 async def test_erasure_at_a_stale_version_keeps_the_key(s, store, ctx):

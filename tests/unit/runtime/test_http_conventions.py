@@ -12,12 +12,47 @@ from kim_runtime.pagination import Page, decode_cursor, encode_cursor, paged
 from kim_runtime.policy import POLICY, authorize
 
 
+KEY = idem.fingerprint_key("a-secret-of-this-test", "cases")
+
+
 def test_a_fingerprint_ignores_json_key_order_and_spacing_but_not_values_or_path():
-    a = idem.fingerprint("POST", "/cases", b'{"a": 1, "b": [1, 2]}')
-    assert a == idem.fingerprint("POST", "/cases", b'{"b":[1,2],"a":1}')
-    assert a != idem.fingerprint("POST", "/cases", b'{"a": 2, "b": [1, 2]}')
-    assert a != idem.fingerprint("POST", "/clients", b'{"a": 1, "b": [1, 2]}')
-    assert idem.fingerprint("POST", "/x", b"not json") != idem.fingerprint("POST", "/x", b"not json!")
+    def fp(method, path, body):
+        return idem.fingerprint(method, path, body, key=KEY)
+
+    a = fp("POST", "/cases", b'{"a": 1, "b": [1, 2]}')
+    assert a == fp("POST", "/cases", b'{"b":[1,2],"a":1}')
+    assert a != fp("POST", "/cases", b'{"a": 2, "b": [1, 2]}')
+    assert a != fp("POST", "/clients", b'{"a": 1, "b": [1, 2]}')
+    assert fp("POST", "/x", b"not json") != fp("POST", "/x", b"not json!")
+
+
+def test_a_fingerprint_is_keyed_per_secret_and_service_and_is_no_plain_hash_of_the_request():
+    import hashlib
+
+    body = b'{"name":"Anna Beispiel","date_of_birth":"1990-01-01"}'
+    a = idem.fingerprint("POST", "/clients", body, key=KEY)
+    assert a.startswith(idem.FINGERPRINT_PREFIX)
+    assert a == idem.fingerprint("POST", "/clients", body, key=idem.fingerprint_key("a-secret-of-this-test", "cases"))
+    assert a != idem.fingerprint("POST", "/clients", body, key=idem.fingerprint_key("another-secret", "cases"))
+    assert a != idem.fingerprint("POST", "/clients", body, key=idem.fingerprint_key("a-secret-of-this-test", "staffing"))
+    plain = hashlib.sha256(b"POST /clients\n" + body).hexdigest()  # what a dump could be searched with before
+    assert plain not in a and hashlib.sha256(body).hexdigest() not in a
+    # a row of the old format (plain sha256, or the one migration 012 retired it to) never matches: 422, never a 500
+    assert idem.decide({"fingerprint": plain, "state": "done"}, a, now=None, lease_over=False) == "mismatch"
+    assert idem.decide({"fingerprint": "retired-sha256", "state": "done"}, a, now=None, lease_over=False) == "mismatch"
+
+
+def test_concerns_adds_to_the_current_claim_only():
+    import uuid
+
+    idem.concerns("nobody")  # no claim: nothing happens
+    claim = idem.Claim(None, "scope", "k", uuid.uuid4())
+    token = idem.CURRENT.set(claim)
+    try:
+        idem.concerns("client-1", None, "referral-2")
+    finally:
+        idem.CURRENT.reset(token)
+    assert claim.subjects == {"client-1", "referral-2"}
 
 
 @pytest.mark.parametrize("row,lease_over,expected", [
@@ -120,6 +155,9 @@ class _CountingVerifier:
 
 
 class _ClaimEverything:
+    def fingerprint(self, method, path, body):
+        return "f"
+
     async def claim(self, scope, key, fingerprint_):
         import uuid
 

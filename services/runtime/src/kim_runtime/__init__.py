@@ -22,6 +22,7 @@ __all__ = [
     "envelope",      # Envelope (CloudEvents over Kafka), new_id, utcnow
     "errors",        # ConcurrencyConflict, RuleViolation, NotFound
     "http",          # create_app, etag, parse_if_match
+    "idempotency",   # Idempotency-Key (wired by http.create_app and the store's append); services call forget
     "kafka",         # ensure_topics, make_broker
     "memory",        # InMemoryEventStore and its unit of work, for unit tests
     "oidc",          # OpenID Connect sign-in
@@ -45,7 +46,6 @@ __all__ = [
 INTERNAL = (
     "clean_input",   # request hygiene middleware (installed by http.create_app)
     "consumer",      # ConsumerRunner: inbox, checkpoints, retries, dead letters (run by ServiceRuntime)
-    "idempotency",   # Idempotency-Key claims and replays (wired by http.create_app and the store's append)
     "logs",          # JSON log lines (set up by service.run)
     "observe",       # HTTP metrics and spans middleware (installed by http.create_app)
     "outbox",        # OutboxRelay (run by ServiceRuntime)

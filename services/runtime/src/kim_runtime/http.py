@@ -279,7 +279,8 @@ IDEMPOTENCY_KEY_PARAMETER = {
     "name": "Idempotency-Key", "in": "header", "required": False,
     "description": "A unique key per command (e.g. a UUID): a retry with the same key and body gets the first "
                    "answer without a second effect; the same key with another body answers 422, while the first is "
-                   "still in flight 409. Kept KIM_IDEMPOTENCY_TTL_S (default 24 h).",
+                   "still in flight 409; once what the first request concerned is erased or revoked, 410 (its "
+                   "answer is no longer kept). Kept KIM_IDEMPOTENCY_TTL_S (default 24 h).",
     "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
 }
 

@@ -14,7 +14,13 @@ connection) and gets the first answer, without a second effect:
   flight answers 409 (retry after `Retry-After`);
 - an answer that had no effect (a refused command: 4xx, or a 5xx) is not kept: the key is released, so the
   corrected request can use it again;
-- keys (and answers) are kept KIM_IDEMPOTENCY_TTL_S (default 24 h) and then pruned.
+- keys (and answers) are kept KIM_IDEMPOTENCY_TTL_S (default 24 h) and then pruned;
+- the fingerprint is an HMAC-SHA256 under a per-service key (HKDF of KIM_AUTH_SECRET with the service's name,
+  `fingerprint_key`): a database dump cannot be searched for a guessed body (a client's name and birth date, say);
+- a stored answer carries the subjects it concerns (every stream and subject the request's appends named, e.g. the
+  client id, the referral id); `forget(conn, *subjects)`, called in the transaction of a client's erasure or a
+  referral's revocation, replaces those answers by a 410 that holds nothing of them (a retry with the key gets that
+  410 and runs nothing: a creating command is never applied twice, and no purged datum is replayed).
 
 The middleware is installed once by kim_runtime.http.create_app; the store by ServiceRuntime (app.state.idempotency).
 """
@@ -24,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import hashlib
+import hmac
 import json
 import logging
 import re
@@ -57,6 +64,7 @@ class Claim:
     key: str
     claim_id: uuid.UUID
     applied: bool = False
+    subjects: set[str] = field(default_factory=set)  # what the answer concerns (kim_runtime.store adds to it)
 
     def lost(self) -> KeyLost:
         """The command's effect and the claim's `applied` commit together: kim_runtime.store's append marks the claim
@@ -73,13 +81,58 @@ def current() -> Claim | None:
 
 # -- the pure parts ---------------------------------------------------------------------------------------------------
 
-def fingerprint(method: str, path: str, body: bytes) -> str:
-    """What a retry must repeat: method, path and body (JSON compared by meaning: key order and spacing aside)."""
+FINGERPRINT_PREFIX = "hmac-sha256:"  # rows from before migration 012 (plain sha256) were retired by it
+
+
+def fingerprint_key(secret: str, service: str) -> bytes:
+    """The service's key for fingerprints: HKDF-SHA256 of its KIM_AUTH_SECRET, with its own purpose and the service's
+    name (so it equals no other key, and two services' fingerprints of one body differ)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=f"kim-idempotency-fingerprint:{service}".encode()).derive(secret.encode())
+
+
+def fingerprint(method: str, path: str, body: bytes, *, key: bytes) -> str:
+    """What a retry must repeat: method, path and body (JSON compared by meaning: key order and spacing aside), as an
+    HMAC under the service's key: without the key, a guessed body cannot be matched against a stored row."""
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     except (ValueError, RecursionError):
         canonical = body
-    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
+    mac = hmac.new(key, method.encode() + b" " + path.encode() + b"\n" + canonical, hashlib.sha256)
+    return FINGERPRINT_PREFIX + mac.hexdigest()
+
+
+def concerns(*subjects: str | None) -> None:
+    """Say that the current request's answer concerns these subjects (ids), so that `forget` finds it. The event store
+    calls it for every append (its stream and subject); a route may add what its answer names besides."""
+    claim = CURRENT.get()
+    if claim is not None:
+        claim.subjects.update(s for s in subjects if s)
+
+
+def forgotten_body(instance: str | None = None) -> bytes:
+    return json.dumps(problems.body(
+        410, "what this request concerned was erased or revoked since: its answer is no longer kept (read the "
+             "resource for its current state)", instance=instance,
+        type_=problems.problem_type(410, "idempotency-answer-forgotten"))).encode()
+
+
+async def forget(conn: asyncpg.Connection, *subjects: str) -> int:
+    """In the caller's transaction (a client's erasure, a referral's revocation): every stored answer that concerns
+    one of these subjects becomes a 410 Gone that names none of them (no body, no subjects, no headers but its type).
+    The key stays claimed until it expires, so a retry gets the 410 and never runs its command a second time."""
+    subjects_ = [s for s in subjects if s]
+    if not subjects_:
+        return 0
+    if (in_memory := getattr(conn, "forget_idempotent_answers", None)) is not None:  # kim_runtime.memory's
+        return await in_memory(subjects_)
+    status = await conn.execute(
+        "UPDATE idempotency_keys SET status = 410, headers = $2, body = $3, subjects = NULL, state = 'done' "
+        "WHERE subjects && $1::text[]", subjects_,
+        [["content-type", problems.MEDIA_TYPE]], forgotten_body())
+    return int(status.split()[-1])
 
 
 def scope_of(principal) -> str:
@@ -124,8 +177,14 @@ _CLAIM_NEW = ("INSERT INTO idempotency_keys (scope, key, fingerprint, claim, sta
 
 
 class IdempotencyStore:
-    def __init__(self, pool: asyncpg.Pool, *, ttl_s: float, lease_s: float):
+    def __init__(self, pool: asyncpg.Pool, *, ttl_s: float, lease_s: float, key: bytes | None = None):
         self.pool, self.ttl, self.lease = pool, timedelta(seconds=ttl_s), timedelta(seconds=lease_s)
+        # the fingerprints' key (fingerprint_key; ServiceRuntime gives the service's). None: a random one, for tests
+        # only (a retry after a restart would no longer match its key)
+        self.key = key if key is not None else uuid.uuid4().bytes + uuid.uuid4().bytes
+
+    def fingerprint(self, method: str, path: str, body: bytes) -> str:
+        return fingerprint(method, path, body, key=self.key)
 
     async def claim(self, scope: str, key: str, fingerprint_: str) -> Decision:
         claim_id = uuid.uuid4()
@@ -152,6 +211,7 @@ class IdempotencyStore:
             await conn.execute(
                 "UPDATE idempotency_keys SET fingerprint = $3, claim = $4, state = 'in_flight', "
                 "lease_until = now() + $5, applied_at = NULL, status = NULL, headers = NULL, body = NULL, "
+                "subjects = NULL, "
                 "created_at = now(), expires_at = now() + $6 WHERE scope = $1 AND key = $2",
                 scope, key, fingerprint_, claim_id, self.lease, self.ttl)
             return Decision("claimed", claim_id)
@@ -165,9 +225,9 @@ class IdempotencyStore:
         kept = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers if k.lower() in STORED_HEADERS]
         async with self.pool.acquire() as conn:
             await conn.execute(
-                "UPDATE idempotency_keys SET state = 'done', status = $4, headers = $5, body = $6 "
+                "UPDATE idempotency_keys SET state = 'done', status = $4, headers = $5, body = $6, subjects = $7 "
                 "WHERE scope = $1 AND key = $2 AND claim = $3", claim.scope, claim.key, claim.claim_id, status, kept,
-                body)
+                body, sorted(claim.subjects) or None)
 
     async def release(self, claim: Claim) -> None:
         """Nothing was applied and the answer is not worth keeping: the key may be used again."""
@@ -235,7 +295,7 @@ class Idempotent:
         body, disconnected = await read_body(receive)  # CleanInput, outside, refused an oversized one already
         body = body or b""
         receive = replay_body(body, disconnected, receive)
-        decision = await store.claim(scope_of(principal), key, fingerprint(scope["method"], scope["path"], body))
+        decision = await store.claim(scope_of(principal), key, store.fingerprint(scope["method"], scope["path"], body))
         if decision.kind == "replay":
             await send({"type": "http.response.start", "status": decision.status,
                         "headers": [*decision.headers, REPLAYED]})

@@ -61,6 +61,12 @@ class InMemoryConnection:
     def is_in_transaction(self) -> bool:
         return bool(self._work)
 
+    async def forget_idempotent_answers(self, subjects: list[str]) -> int:
+        """kim_runtime.idempotency.forget on this connection: no answers are stored here; the subjects are noted (in
+        the store's `forgotten`) so that a unit test can see its erasure or revocation forgets them."""
+        self.store.forgotten.extend(subjects)
+        return 0
+
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[InMemoryConnection]:
         self._work.append(_Work())
@@ -130,6 +136,7 @@ class InMemoryEventStore:
         self.pool = InMemoryPool(self)
         self.outbox: list[OutboxEntry] = []
         self.deadlines: dict[str, dict] = {}
+        self.forgotten: list[str] = []  # the subjects whose Idempotency-Key answers were forgotten (idempotency.forget)
         self._rows: list[dict[str, Any]] = []  # committed, in position order
         self._streams: dict[str, list[dict[str, Any]]] = {}
         self._heads: dict[str, int] = {}

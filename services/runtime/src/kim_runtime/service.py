@@ -29,7 +29,7 @@ from . import db, logs, telemetry
 from .anchor import AnchorKeyError, Anchorer, Receipts, Signer, load_signer
 from .consumer import ConsumerRunner, Handler
 from .http import create_app
-from .idempotency import IdempotencyStore
+from .idempotency import IdempotencyStore, fingerprint_key
 from .kafka import ensure_topics, make_broker
 from .outbox import OutboxRelay, RelayState
 from .projection import Projection, ProjectionHandler
@@ -169,7 +169,8 @@ class ServiceRuntime:
                                        on_fired=DEADLINES_FIRED.labels(s.service).inc,
                                        on_failed=DEADLINES_FAILED.labels(s.service).inc)
             self._tasks.append(asyncio.create_task(self._run_scheduler(), name="deadline-scheduler"))
-        self.idempotency = IdempotencyStore(self.pool, ttl_s=s.idempotency_ttl_s, lease_s=s.idempotency_lease_s)
+        self.idempotency = IdempotencyStore(self.pool, ttl_s=s.idempotency_ttl_s, lease_s=s.idempotency_lease_s,
+                                            key=fingerprint_key(s.auth_secret, s.service))
         self._tasks.append(asyncio.create_task(self._prune_idempotency_keys(), name="idempotency-prune"))
         self.anchorer = Anchorer(self.pool, s.service, signer, self._publish_anchor,
                                 s.audit_anchor_file())

@@ -187,7 +187,10 @@ class EventStore:
                 [sealed_metadata(self.writer, stream_id, e, stored_metadata(e, self.topic)) for e in envelopes],
                 [e.data for e in envelopes],
             )
-            return await self._append(stream_id, envelopes, expected_version, args, conn)
+            recorded = await self._append(stream_id, envelopes, expected_version, args, conn)
+        # a request's stored answer (Idempotency-Key) concerns what it appended: forgotten on erasure or revocation
+        idempotency.concerns(stream_id, *{e.subject for e in envelopes})
+        return recorded
 
     async def _append(self, stream_id: str, envelopes: Sequence[Envelope], expected_version: int, args: tuple,
                       conn: asyncpg.Connection | None) -> list[Recorded]:

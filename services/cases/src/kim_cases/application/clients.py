@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from kim_cases.adapters import crypto
 from kim_cases.adapters.events import CommandContext
 from kim_cases.application.access import cases_of
+from kim_runtime import idempotency
 from kim_runtime.commands import UnitOfWork
 from kim_runtime.errors import check_expected
 from kim_cases.application.services import Services
@@ -52,6 +53,7 @@ async def destroy_key(s: Services, conn, ctx: CommandContext, client: Client, ev
     version = await s.repo.append(client.client_id, client.version, events, ctx, subject=client.client_id,
                                   municipality=ctx.principal.municipality, conn=conn)
     await s.keys.destroy(conn, client.client_id)
+    await idempotency.forget(conn, client.client_id)  # no stored answer about them stays (POST /clients's, say)
     for e in events:
         client.apply(e)
     return version

@@ -23,6 +23,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import asyncpg
+from kim_runtime import idempotency
 from kim_runtime.commands import CommandContext
 from kim_runtime.envelope import Envelope
 from kim_runtime.errors import ConcurrencyConflict
@@ -131,6 +132,7 @@ class ConsentGate(ProcessManager):
                 for referral_id in await referral_sql.open_referral_ids(conn, client_id=event.client_id):
                     await self._change(conn, env, referral_id,
                                        lambda r, now: r.revoke(RevocationReason.ERASURE, now))
+                await idempotency.forget(conn, event.client_id)  # e.g. a referral request's answer about them
             case ConsentWithdrawn():
                 await self._withdrawn(conn, env, event, withdrawals)
             case ConsentExpired():

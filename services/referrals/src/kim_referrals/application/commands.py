@@ -9,13 +9,14 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import asyncpg
+from kim_runtime import idempotency
 from kim_runtime.commands import Aggregate, CommandContext, Repository, UnitOfWork, connection
 from kim_runtime.envelope import utcnow
 from kim_runtime.errors import ConcurrencyConflict, NotFound, check_expected
 from kim_runtime.store import EventStore, must_record
 from kim_schemas.base import Event
 from kim_schemas.codes import ConsentPurpose, DataCategory
-from kim_schemas.referrals import PartnerCredentialIssued, PartnerRegistered, ReferralRequested
+from kim_schemas.referrals import PartnerCredentialIssued, PartnerRegistered, ReferralRequested, ReferralRevoked
 
 from ..adapters import gate_sql, referral_sql
 from ..adapters.cases_client import CasesClient
@@ -235,4 +236,8 @@ class ReferralCommands:
             uow, referral, events, to_partner, expected_version=loaded.version, ctx=ctx,
             client_id=loaded.client_id, pseudonym=loaded.pseudonym, partner=loaded.partner)
         await self.tables.update_referral(conn, referral, version, replace(loaded.partner, version=partner_version))
+        if any(isinstance(e, ReferralRevoked) for e in events):
+            # whatever reason (consent withdrawn or expired, the client erased): no stored answer about the referral
+            # (a partner's accepted snapshot, say) is replayed to a retry with its Idempotency-Key from now on
+            await idempotency.forget(conn, referral.referral_id, loaded.partner.referral_id)
         return version, partner_version
