@@ -73,6 +73,9 @@ class FakeRegistrations:
     async def place(self, client_id: str):
         return self.places.get(client_id)
 
+    async def place_and_case_ids(self, client_id: str):
+        return await self.place(client_id), await self.case_ids_of(client_id)
+
     async def case_ids_of(self, client_id: str, conn=None) -> list[str]:
         return [r.envelope.stream_id async for r in self.store.read_all()
                 if r.envelope.type == ev.CaseOpened.event_type and r.envelope.data["client_id"] == client_id]

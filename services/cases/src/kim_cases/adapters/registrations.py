@@ -25,6 +25,16 @@ class ClientRegistrations:
                 "SELECT municipality, team FROM client_registrations WHERE client_id = $1", client_id)
         return (row["municipality"], row["team"]) if row else None
 
+    async def place_and_case_ids(self, client_id: str) -> tuple[tuple[str | None, str | None] | None, list[str]]:
+        """`place` and `case_ids_of` in one statement (one round trip: POST /cases asks both)."""
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT r.client_id IS NOT NULL AS registered, r.municipality, r.team, ARRAY(SELECT e.stream_id FROM "
+                "events e WHERE e.type = $2 AND e.data->>'client_id' = $1 ORDER BY e.position) AS cases "
+                "FROM (SELECT 1) AS one LEFT JOIN client_registrations r ON r.client_id = $1", client_id,
+                CaseOpened.event_type)
+        return ((row["municipality"], row["team"]) if row["registered"] else None), list(row["cases"])
+
     async def case_ids_of(self, client_id: str, conn: asyncpg.Connection | None = None) -> list[str]:
         """The client's cases, in the order they were opened."""
         if conn is None:

@@ -8,11 +8,13 @@ transfer of the case (POST /cases/{id}/transfer by its team), never a new case: 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from kim_runtime.auth import Principal, Role
 from kim_runtime.errors import NotFound, RuleViolation
 from kim_runtime.policy import POLICY, Owner, Resource, may
 
-from kim_cases.domain import Case, Phase
+from kim_cases.domain import Case, Client, Phase
 
 # roles that may read personal data in clear; an auditor sees that it exists ("withheld"), not what it says
 PERSONAL_DATA_READERS = frozenset({Role.CASE_MANAGER, Role.TEAM_LEAD, Role.ADMIN})
@@ -38,16 +40,32 @@ async def case_owner(s, case_id: str) -> Owner | None:
     return owner_of(case)
 
 
-async def client_owner(s, client_id: str) -> Owner | None:
-    """The registering place and the place of each of the client's cases (None: no such client). An unknown id
-    takes the same queries as a known one (its registration, its cases), so the answer takes about as long."""
-    first = await s.store.read_stream(client_id)
-    registered = await s.registrations.place(client_id)
-    cases = await all_cases_of(s, client_id)
+@dataclass(frozen=True)
+class ClientFacts:
+    """What a command about a client asks first, read once: the client, the places that own them (None: no such
+    client) and all their cases."""
+
+    client: Client
+    owner: Owner | None
+    cases: list[Case]
+
+
+async def client_facts(s, client_id: str) -> ClientFacts:
+    """The client's stream, then their registration and cases (one statement), each read once. An unknown id takes the same queries as a known
+    one (its registration, its cases), so the answer takes about as long."""
+    client, first = await s.repo.clients.load_with_envelopes(client_id)
+    registered, case_ids = await s.registrations.place_and_case_ids(client_id)
+    cases = [await s.repo.case_of(case_id, client) for case_id in case_ids]
     if not first:
-        return None
+        return ClientFacts(client, None, cases)
     places = {registered or (first[0].municipality, None)}
-    return Owner(frozenset(places | {(case.municipality, case.team_organisation_id) for case in cases}))
+    return ClientFacts(client, Owner(frozenset(places | {(case.municipality, case.team_organisation_id)
+                                                         for case in cases})), cases)
+
+
+async def client_owner(s, client_id: str) -> Owner | None:
+    """The registering place and the place of each of the client's cases (None: no such client)."""
+    return (await client_facts(s, client_id)).owner
 
 
 async def cases_of(s, principal: Principal, client_id: str) -> list[Case]:
@@ -56,13 +74,14 @@ async def cases_of(s, principal: Principal, client_id: str) -> list[Case]:
     return [case for case in await all_cases_of(s, client_id) if reaches(principal, case)]
 
 
-async def ensure_not_served_elsewhere(s, principal: Principal, client_id: str) -> None:
+async def ensure_not_served_elsewhere(s, principal: Principal, client_id: str, cases: list[Case] | None = None
+                                     ) -> None:
     """409 when the client has an open case outside the caller's reach: one client, one serving team at a time. The
-    answer names no case, team or municipality the caller may not see."""
-    cases = await all_cases_of(s, client_id)
+    answer names no case, team or municipality the caller may not see. `cases`: the client's cases if already read."""
+    if cases is None:
+        cases = await all_cases_of(s, client_id)
     if any(case.phase is not Phase.CLOSED and not reaches(principal, case) for case in cases):
         raise RuleViolation(
             f"client {client_id} is served by another team or municipality (an open case outside your reach): "
             "a second case is not opened; ask that team to transfer its case to you (POST /cases/{id}/transfer "
             "by that team; your team lead or an admin can find it), or open one once it is closed")
-

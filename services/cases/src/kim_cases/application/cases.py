@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from kim_runtime.auth import ensure_in_scope
-from kim_runtime.errors import ConcurrencyConflict, RuleViolation
+from kim_runtime.errors import ConcurrencyConflict, NotFound, RuleViolation
 from kim_runtime.policy import ensure
 from kim_schemas import cases as ev
 from kim_schemas.base import Event
@@ -16,7 +16,7 @@ from kim_schemas.types import Encrypted
 
 from kim_cases.adapters import crypto
 from kim_cases.adapters.events import CommandContext
-from kim_cases.application.access import client_owner, ensure_not_served_elsewhere
+from kim_cases.application.access import client_facts, ensure_not_served_elsewhere
 from kim_runtime.errors import check_expected
 from kim_cases.application.services import Services
 from kim_cases.domain import Case
@@ -29,11 +29,13 @@ async def open_case(s: Services, ctx: CommandContext, **fields) -> tuple[Case, i
     """Only for a client the caller may act for (404 otherwise, as for no client), in the caller's own place (403).
     Serving a client another team serves is that team's transfer of the case (POST /cases/{id}/transfer): 409 while
     the client has an open case outside the caller's reach."""
-    ensure(ctx.principal, "case.open", await client_owner(s, fields["client_id"]), fields["client_id"])
+    facts = await client_facts(s, fields["client_id"])  # the client's stream, registration and cases: read once
+    ensure(ctx.principal, "case.open", facts.owner, fields["client_id"])
     ensure_in_scope(ctx.principal, fields["municipality"], fields["team_organisation_id"], "the new case")
-    await ensure_not_served_elsewhere(s, ctx.principal, fields["client_id"])
-    client = await s.repo.client(fields["client_id"])
-    client.ensure_active("open a case for them")
+    await ensure_not_served_elsewhere(s, ctx.principal, fields["client_id"], facts.cases)
+    if not facts.client.exists:
+        raise NotFound(f"no client {fields['client_id']}: register the client first (POST /clients)")
+    facts.client.ensure_active("open a case for them")
     case = Case(str(uuid.uuid4()))
     return await _decide_and_append(s, ctx, case, lambda c: c.open(**fields))
 

@@ -27,6 +27,14 @@ class Repository:
         case.client_erased_at = (await self.client(case.client_id, conn)).erased_at
         return case
 
+    async def case_of(self, case_id: str, client: Client, conn: asyncpg.Connection | None = None) -> Case:
+        """`case` of a client already loaded (its erasure as `client` has it: no second read of the client)."""
+        case = await self.cases.load(case_id, conn)
+        if not case.exists:
+            raise NotFound(f"no case {case_id}: check the id (GET /cases lists the cases you may see)")
+        case.client_erased_at = client.erased_at
+        return case
+
     async def client(self, client_id: str, conn: asyncpg.Connection | None = None) -> Client:
         client = await self.clients.load(client_id, conn)
         if not client.exists:
