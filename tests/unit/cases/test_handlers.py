@@ -16,6 +16,7 @@ from kim_runtime.auth import Principal, Role
 from kim_runtime.errors import ConcurrencyConflict, NotFound, NotInScope, RuleViolation
 from kim_runtime.memory import InMemoryEventStore
 from kim_runtime.scheduler import Due, start_of
+from kim_runtime.store import Write
 from kim_schemas import cases as ev
 from kim_schemas.case_codes import (
     ClosureReason, ConsentForm, GoalDropReason, LegalHoldReason, MilestoneKind, PauseReason, Perspective, TeamKind,
@@ -51,6 +52,11 @@ class FakeKeys:
         self.keys[client_id] = (f"key-{client_id}", crypto.new_key())
         return self.keys[client_id]
 
+    def new(self, client_id: str):
+        """A key kept once the registration's append is made (store.Write.in_memory), as the real one's write."""
+        key_id, key = f"key-{client_id}", crypto.new_key()
+        return key_id, key, Write("", in_memory=lambda: self.keys.__setitem__(client_id, (key_id, key)))
+
     async def get(self, client_id: str, conn=None):
         return self.keys.get(client_id)
 
@@ -69,6 +75,9 @@ class FakeRegistrations:
 
     async def record(self, conn, client_id: str, principal) -> None:
         self.places[client_id] = (principal.municipality, principal.team)
+
+    def recording(self, client_id: str, principal):
+        return Write("", in_memory=lambda: self.places.__setitem__(client_id, (principal.municipality, principal.team)))
 
     async def place(self, client_id: str):
         return self.places.get(client_id)

@@ -106,7 +106,7 @@ class Store(Protocol):
     topic: str | None
 
     async def append(self, stream_id: str, envelopes: Sequence[Envelope], expected_version: int, *,
-                     conn: Any = None) -> list: ...
+                     conn: Any = None, writes: Sequence[Any] = ()) -> list: ...
 
     async def read_stream(self, stream_id: str, *, from_version: int = 1, conn: Any = None) -> list[Envelope]: ...
 
@@ -199,17 +199,20 @@ class Repository(Generic[A]):
     async def append(self, stream_id: str, expected_version: int, events: Sequence[Any], ctx: CommandContext, *,
                      uow: UnitOfWork | Any = None, subject: str | None = None,
                      municipality: str | None | Callable[[Any], str | None] = None,
-                     key_id: Callable[[Any], str | None] | None = None) -> list[Envelope]:
+                     key_id: Callable[[Any], str | None] | None = None,
+                     writes: Sequence[Any] = ()) -> list[Envelope]:
         """Append decisions to a stream that must be at `expected_version` (ConcurrencyConflict otherwise); returns
-        the appended envelopes (the last one's `stream_version` is the stream's new version). `municipality`: the events' (or, a function: each event's; None: the context's);
-        `key_id`: the data key an event's encrypted fields use, if any."""
+        the appended envelopes (the last one's `stream_version` is the stream's new version). `municipality`: the
+        events' (or, a function: each event's; None: the context's); `key_id`: the data key an event's encrypted
+        fields use, if any; `writes` (store.Write): more writes made in the append's own statement."""
         where = municipality if callable(municipality) else (lambda _: municipality)
         stored = events if self.sealing is None else await self.sealing.seal(list(events), subject)
         # the envelope's `event` is the decision in clear (the schedule reads it inside the append); `data` as stored
         envelopes = [ctx.wrap(s, source=self.source, subject=subject, municipality=where(e),
                               key_id=key_id(s) if key_id else None).model_copy(update={"event": e})
                      for e, s in zip(events, stored, strict=True)]
-        recorded = await self.store.append(stream_id, envelopes, expected_version, conn=_conn(uow))
+        recorded = await (self.store.append(stream_id, envelopes, expected_version, conn=_conn(uow), writes=writes)
+                          if writes else self.store.append(stream_id, envelopes, expected_version, conn=_conn(uow)))
         return [r.envelope for r in recorded]
 
 

@@ -30,7 +30,7 @@ from typing import Any
 from .envelope import Envelope
 from .errors import ConcurrencyConflict
 from .scheduler import Schedule, changes_of
-from .store import Recorded, check_stream, row_to_envelope, stored_metadata
+from .store import Recorded, Write, check_stream, row_to_envelope, stored_metadata
 
 
 @dataclass(frozen=True)
@@ -153,10 +153,10 @@ class InMemoryEventStore:
     # -- writing -------------------------------------------------------------------------------------------------
     async def append(
         self, stream_id: str, envelopes: Sequence[Envelope], expected_version: int, *,
-        conn: InMemoryConnection | None = None,
+        conn: InMemoryConnection | None = None, writes: Sequence[Write] = (),
     ) -> list[Recorded]:
         """Append events (their envelopes) to a stream that must be at expected_version (0: a new stream), as
-        EventStore.append does."""
+        EventStore.append does; `writes` (store.Write): their `in_memory` once the append is made."""
         if not envelopes:
             return []
         check_stream(stream_id, envelopes)
@@ -165,7 +165,7 @@ class InMemoryEventStore:
                 if conn is None:
                     conn = await stack.enter_async_context(self.pool.acquire())
                 await stack.enter_async_context(conn.transaction())
-                return await self.append(stream_id, envelopes, expected_version, conn=conn)
+                return await self.append(stream_id, envelopes, expected_version, conn=conn, writes=writes)
         await conn._hold(stream_id)
         current = conn._version(stream_id)
         if current != expected_version:
@@ -178,6 +178,9 @@ class InMemoryEventStore:
             recorded.append(Recorded(position, envelope.model_copy(update={"stream_version": n})))
         work.heads[stream_id] = expected_version + len(envelopes)
         work.deadlines += changes_of(self.schedule, envelopes)
+        for write in writes:
+            if write.in_memory is not None:
+                write.in_memory()
         return recorded
 
     def _row(self, position: int, version: int, envelope: Envelope) -> dict[str, Any]:

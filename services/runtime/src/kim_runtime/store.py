@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+import re
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC
@@ -27,6 +28,27 @@ log = logging.getLogger(__name__)
 _SELECT = (
     "SELECT position, event_id, stream_id, version, type, schema_version, occurred_at, metadata, data FROM events"
 )
+
+
+@dataclass(frozen=True)
+class Write:
+    """A write that commits with an append in the append's own statement (a data-modifying CTE beside kim_append), so
+    the two need no transaction around them (BEGIN and COMMIT were two round trips of their own): e.g. the new
+    client's key and registration with their ClientRegistered. `sql`: one INSERT, UPDATE or DELETE with its own
+    parameters $1..$n (`args`; no `$` inside its literals); `in_memory`: what memory.InMemoryEventStore does instead
+    once the append is made (None: nothing). It is not applied when the append fails, nor the append when it fails."""
+
+    sql: str
+    args: tuple = ()
+    in_memory: Callable[[], Any] | None = None
+
+
+_PARAMETER = re.compile(r"\$(\d+)")
+
+
+def _shifted(sql: str, by: int) -> str:
+    """`sql` with its parameters $k renumbered $(k + by), to follow those before it in one statement."""
+    return _PARAMETER.sub(lambda m: f"${int(m.group(1)) + by}", sql)
 
 
 @dataclass(frozen=True)
@@ -165,10 +187,12 @@ class EventStore:
         expected_version: int,
         *,
         conn: asyncpg.Connection | None = None,
+        writes: Sequence[Write] = (),
     ) -> list[Recorded]:
         """Append events (their envelopes) to a stream that must be at expected_version (0: a new stream).
 
-        Runs in the caller's transaction when `conn` is given, so other writes commit or fail with it.
+        Runs in the caller's transaction when `conn` is given, so other writes commit or fail with it. `writes`: more
+        writes made in the append's own statement (Write), committed or failed with it in one round trip.
         Raises ConcurrencyConflict when the stream is at another version.
         """
         if not envelopes:
@@ -187,13 +211,13 @@ class EventStore:
                 [sealed_metadata(self.writer, stream_id, e, stored_metadata(e, self.topic)) for e in envelopes],
                 [e.data for e in envelopes],
             )
-            recorded = await self._append(stream_id, envelopes, expected_version, args, conn)
+            recorded = await self._append(stream_id, envelopes, expected_version, args, conn, writes)
         # a request's stored answer (Idempotency-Key) concerns what it appended: forgotten on erasure or revocation
         idempotency.concerns(stream_id, *{e.subject for e in envelopes})
         return recorded
 
     async def _append(self, stream_id: str, envelopes: Sequence[Envelope], expected_version: int, args: tuple,
-                      conn: asyncpg.Connection | None) -> list[Recorded]:
+                      conn: asyncpg.Connection | None, writes: Sequence[Write] = ()) -> list[Recorded]:
         sql = "SELECT out_position, out_version, out_hash FROM kim_append($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         deadlines = changes_of(self.schedule, envelopes)
         if deadlines:
@@ -202,10 +226,10 @@ class EventStore:
         claim = idempotency.current()  # the request's Idempotency-Key: marked applied in this same transaction
         try:
             if conn is not None:
-                rows = await self._fetch(conn, sql, args, claim)
+                rows = await self._fetch(conn, sql, args, claim, writes)
             else:
                 async with self.pool.acquire() as c:
-                    rows = await self._fetch(c, sql, args, claim)
+                    rows = await self._fetch(c, sql, args, claim, writes)
         except asyncpg.PostgresError as exc:
             if getattr(exc, "sqlstate", None) == "KIM01":
                 raise ConcurrencyConflict(stream_id, expected_version, int(exc.detail or 0)) from None
@@ -223,20 +247,29 @@ class EventStore:
         ]
 
     @staticmethod
-    async def _fetch(conn: asyncpg.Connection, sql: str, args: tuple, claim) -> list:
+    async def _fetch(conn: asyncpg.Connection, sql: str, args: tuple, claim, writes: Sequence[Write] = ()) -> list:
         """The append; with a request's Idempotency-Key claim, the append and the claim's `applied` mark in one
         statement, one round trip, in the caller's transaction or on its own (no BEGIN and COMMIT around it). A
         claim that is no longer held fails the statement (kim_claim_held, migration 009: KIM02, raised as KeyLost),
-        so nothing of it stays: neither the events nor the mark."""
-        if claim is None:
+        so nothing of it stays: neither the events nor the mark. `writes` join the same statement, each as a
+        data-modifying CTE (they see the snapshot the statement started with, as kim_append does not see them)."""
+        if claim is None and not writes:
             return await conn.fetch(sql, *args)
-        marked = _MARK_APPLIED.format(n=len(args) + 1, m=len(args) + 2, c=len(args) + 3)
-        statement = f"WITH mark AS ({marked}), appended AS ({sql}) " \
-                    "SELECT *, kim_claim_held((SELECT count(*) FROM mark)) AS marked FROM appended"
+        ctes, args = [], list(args)
+        for n, write in enumerate(writes):
+            ctes.append(f"w{n} AS ({_shifted(write.sql, len(args))})")
+            args.extend(write.args)
+        held = ""
+        if claim is not None:
+            n = len(args)
+            ctes.append(f"mark AS ({_MARK_APPLIED.format(n=n + 1, m=n + 2, c=n + 3)})")
+            args.extend((claim.scope, claim.key, claim.claim_id))
+            held = ", kim_claim_held((SELECT count(*) FROM mark)) AS marked"
+        statement = f"WITH {', '.join(ctes)}, appended AS ({sql}) SELECT *{held} FROM appended"
         try:
-            return await conn.fetch(statement, *args, claim.scope, claim.key, claim.claim_id)
+            return await conn.fetch(statement, *args)
         except asyncpg.PostgresError as exc:
-            if getattr(exc, "sqlstate", None) == "KIM02":
+            if claim is not None and getattr(exc, "sqlstate", None) == "KIM02":
                 raise claim.lost() from None
             raise
 

@@ -11,8 +11,12 @@ import uuid
 
 import asyncpg
 
+from kim_runtime.store import Write
+
 from kim_cases.adapters import crypto
 from kim_cases.adapters.keyring import Keyring
+
+_INSERT = "INSERT INTO client_keys (client_id, key_id, kek_id, wrapped_key) VALUES ($1, $2, $3, $4)"
 
 
 class KeyStore:
@@ -20,11 +24,16 @@ class KeyStore:
         self.pool, self.keyring = pool, keyring
 
     async def create(self, conn: asyncpg.Connection, client_id: str) -> tuple[str, bytes]:
+        key_id, key, write = self.new(client_id)
+        await conn.execute(write.sql, *write.args)
+        return key_id, key
+
+    def new(self, client_id: str) -> tuple[str, bytes, Write]:
+        """A new data key for the client, and the write that stores it wrapped (to be made with the client's
+        registration: kim_runtime.store.Write, in the append's own statement)."""
         key_id, key = str(uuid.uuid4()), crypto.new_key()
         kek_id, wrapped = self.keyring.wrap(client_id, key_id, key)
-        await conn.execute("INSERT INTO client_keys (client_id, key_id, kek_id, wrapped_key) VALUES ($1, $2, $3, $4)",
-                           client_id, key_id, kek_id, wrapped)
-        return key_id, key
+        return key_id, key, Write(_INSERT, (client_id, key_id, kek_id, wrapped))
 
     async def get(self, client_id: str, conn: asyncpg.Connection | None = None) -> tuple[str, bytes] | None:
         """(key id, data key) of the client, or None once the key is destroyed."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncpg
 from kim_runtime.auth import Principal
+from kim_runtime.store import Write
 from kim_schemas.cases import CaseOpened
 
 
@@ -15,8 +16,13 @@ class ClientRegistrations:
 
     async def record(self, conn: asyncpg.Connection, client_id: str, principal: Principal) -> None:
         """The registering team and municipality, in the registration's transaction."""
-        await conn.execute("INSERT INTO client_registrations (client_id, municipality, team) VALUES ($1, $2, $3)",
-                           client_id, principal.municipality, principal.team)
+        write = self.recording(client_id, principal)
+        await conn.execute(write.sql, *write.args)
+
+    def recording(self, client_id: str, principal: Principal) -> Write:
+        """The write of `record`, to be made in the registration's append (kim_runtime.store.Write)."""
+        return Write("INSERT INTO client_registrations (client_id, municipality, team) VALUES ($1, $2, $3)",
+                     (client_id, principal.municipality, principal.team))
 
     async def place(self, client_id: str) -> tuple[str | None, str | None] | None:
         """(municipality, team) that registered the client; None for a client registered before this was kept."""

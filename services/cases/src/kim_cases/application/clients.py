@@ -20,18 +20,18 @@ async def register(s: Services, ctx: CommandContext, *, name: str, date_of_birth
                    contact: str | None, birth_year: int | None, languages: list[str],
                    arrival_year: int | None) -> tuple[str, int]:
     client_id = str(uuid.uuid4())
-    async with UnitOfWork(s.store) as uow:
-        conn = uow.conn
-        key_id, key = await s.keys.create(conn, client_id)
-        await s.registrations.record(conn, client_id, ctx.principal)
-        personal = crypto.encrypt(key, key_id, client_id, {
-            "name": name, "date_of_birth": date_of_birth.isoformat() if date_of_birth else None,
-            "address": address, "contact": contact})
-        profile = crypto.encrypt(key, key_id, client_id, {
-            "birth_year": birth_year, "languages": languages, "arrival_year": arrival_year})
-        events = Client(client_id).register(personal, profile, birth_year=birth_year, arrival_year=arrival_year)
-        version = await s.repo.append(client_id, 0, events, ctx, subject=client_id,
-                                      municipality=ctx.principal.municipality, conn=conn)
+    key_id, key, key_written = s.keys.new(client_id)
+    personal = crypto.encrypt(key, key_id, client_id, {
+        "name": name, "date_of_birth": date_of_birth.isoformat() if date_of_birth else None,
+        "address": address, "contact": contact})
+    profile = crypto.encrypt(key, key_id, client_id, {
+        "birth_year": birth_year, "languages": languages, "arrival_year": arrival_year})
+    events = Client(client_id).register(personal, profile, birth_year=birth_year, arrival_year=arrival_year)
+    # the wrapped key, the registering place and ClientRegistered in one statement: all three or none, in one round
+    # trip (was BEGIN, two INSERTs, the append, COMMIT)
+    version = await s.repo.append(client_id, 0, events, ctx, subject=client_id,
+                                  municipality=ctx.principal.municipality,
+                                  writes=[key_written, s.registrations.recording(client_id, ctx.principal)])
     return client_id, version
 
 

@@ -3,11 +3,13 @@ runtime's repositories (kim_runtime.commands) with the cases service's rules (an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import asyncpg
 from kim_runtime import commands
 from kim_runtime.errors import NotFound
 from kim_runtime.sealing import Sealing
-from kim_runtime.store import EventStore
+from kim_runtime.store import EventStore, Write
 from kim_schemas.base import Event
 
 from kim_cases.adapters.events import SOURCE, CommandContext, event_municipality, key_id
@@ -42,7 +44,10 @@ class Repository:
         return client
 
     async def append(self, stream_id: str, version: int, events: list[Event], ctx: CommandContext, *,
-                     subject: str | None, municipality: str | None, conn: asyncpg.Connection | None = None) -> int:
+                     subject: str | None, municipality: str | None, conn: asyncpg.Connection | None = None,
+                     writes: Sequence[Write] = ()) -> int:
+        """`writes` (kim_runtime.store.Write): made in the append's own statement, committed with it."""
         appended = await self.cases.append(stream_id, version, events, ctx, uow=conn, subject=subject,
-                                           municipality=event_municipality(municipality), key_id=key_id)
+                                           municipality=event_municipality(municipality), key_id=key_id,
+                                           writes=writes)
         return appended[-1].stream_version if appended else version
