@@ -172,3 +172,99 @@ async def test_a_row_from_before_the_hmac_fingerprints_answers_422_not_500(api: 
     assert row["fingerprint"] == "retired-sha256" and row["body"] is None
     again = await api.call("POST", "/clients", json=PERSON, headers=MANAGER | {"Idempotency-Key": key})
     assert again.status_code == 422
+
+
+# -- POST /clients and POST /cases claim their key in their append (kim_runtime.idempotency.claimed_in_append) ------
+
+async def _registered(pool: asyncpg.Pool) -> tuple[int, int, int]:
+    """Clients as each of the three writes of a registration has them: events, keys, registrations."""
+    return (await pool.fetchval("SELECT count(*) FROM events WHERE type = 'kim.cases.ClientRegistered'"),
+            await pool.fetchval("SELECT count(*) FROM client_keys"),
+            await pool.fetchval("SELECT count(*) FROM client_registrations"))
+
+
+CLIENT = {"name": "Amina Haddad", "date_of_birth": "1990-04-02", "address": "Kurt-Schumacher-Str. 4, 44532 Lünen",
+          "contact": "+49 2306 555 0101", "languages": ["ar", "de"], "arrival_year": 2016}
+
+
+async def test_a_retried_registration_is_undone_whole_and_answered_as_the_first(api: Api):
+    pool: asyncpg.Pool = api.app.state.services.store.pool
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first = await api.call("POST", "/clients", json=CLIENT, headers=MANAGER | key, expect=201)
+    before = await _registered(pool)
+    # the retry registers a new client up to its append, which finds the key used: events, key and registration undone
+    again = await api.call("POST", "/clients", json=CLIENT, headers=MANAGER | key, expect=201)
+    assert again.content == first.content and again.headers["Idempotent-Replayed"] == "true"
+    assert again.headers["Location"] == first.headers["Location"]
+    assert await _registered(pool) == before
+    other = await api.call("POST", "/clients", json=CLIENT | {"name": "Someone Else"}, headers=MANAGER | key)
+    assert other.status_code == 422 and other.json()["type"] == "urn:kim:problem:idempotency-key-reused"
+    assert await _registered(pool) == before
+    row = await pool.fetchrow("SELECT state, status FROM idempotency_keys WHERE key = $1", key["Idempotency-Key"])
+    assert (row["state"], row["status"]) == ("done", 201)
+
+
+async def test_concurrent_registrations_with_one_key_register_one_client(api: Api):
+    pool: asyncpg.Pool = api.app.state.services.store.pool
+    before = await _registered(pool)
+    key = {"Idempotency-Key": f"twins-{uuid.uuid4()}"}
+    answers = await asyncio.gather(*(api.call("POST", "/clients", json=CLIENT, headers=MANAGER | key)
+                                     for _ in range(6)))
+    assert {r.status_code for r in answers} <= {201, 409}, [r.text for r in answers]
+    assert len({r.json()["client_id"] for r in answers if r.status_code == 201}) == 1
+    for r in answers:
+        if r.status_code == 409:
+            assert r.json()["type"] == "urn:kim:problem:idempotency-key-in-flight"
+    assert await _registered(pool) == tuple(n + 1 for n in before)
+
+
+async def test_a_refused_retry_of_an_applied_request_gets_the_first_answer(api: Api):
+    """The retry runs the route first: here it is refused (the client was erased meanwhile), and the key, looked up
+    then, gives the first answer (a refusal with a key used for another body: 422)."""
+    client_id = await api.client()
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first = await api.call("POST", "/cases", json=_case(client_id), headers=MANAGER | key, expect=201)
+    from tests.bodies import ERASURE
+
+    from .conftest import TEAM_LEAD
+    await api.post(f"/clients/{client_id}/erasure", ERASURE, headers=TEAM_LEAD)
+    assert (await api.call("POST", "/cases", json=_case(client_id), headers=MANAGER)).status_code >= 400  # refused
+    again = await api.call("POST", "/cases", json=_case(client_id), headers=MANAGER | key, expect=201)
+    assert again.content == first.content and again.headers["Idempotent-Replayed"] == "true"
+    other = await api.call("POST", "/cases", json=_case(client_id, opened_on="2025-02-01"), headers=MANAGER | key)
+    assert other.status_code == 422 and other.json()["type"] == "urn:kim:problem:idempotency-key-reused"
+    assert await _cases_of(api, client_id) == [first.json()["case_id"]]
+
+
+async def test_an_expired_key_is_taken_over_by_the_append(api: Api):
+    pool: asyncpg.Pool = api.app.state.services.store.pool
+    key = str(uuid.uuid4())
+    first = await api.call("POST", "/clients", json=CLIENT, headers=MANAGER | {"Idempotency-Key": key}, expect=201)
+    await pool.execute("UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = $1", key)
+    again = await api.call("POST", "/clients", json=CLIENT, headers=MANAGER | {"Idempotency-Key": key}, expect=201)
+    assert again.json()["client_id"] != first.json()["client_id"] and "Idempotent-Replayed" not in again.headers
+    row = await pool.fetchrow("SELECT state, status, body FROM idempotency_keys WHERE key = $1", key)
+    assert (row["state"], row["status"]) == ("done", 201) and bytes(row["body"]) == again.content
+
+
+async def test_a_key_whose_holder_died_before_applying_is_taken_over_and_the_route_runs_once_more(api: Api):
+    """An in_flight row past its lease (a held claim of a request that stopped before its append): the append finds
+    the key used, the lookup takes it over, the route runs again holding it, and applies once."""
+    pool: asyncpg.Pool = api.app.state.services.store.pool
+    before = await _registered(pool)
+    key = str(uuid.uuid4())
+    from kim_runtime.idempotency import scope_of
+
+    principal = await api.app.state.token_verifier.verify(MANAGER["Authorization"].split(" ", 1)[1])
+    import json
+    body = json.dumps(CLIENT).encode()
+    await pool.execute(
+        "INSERT INTO idempotency_keys (scope, key, fingerprint, claim, state, lease_until, expires_at) VALUES "
+        "($1, $2, $3, $4, 'in_flight', now() - interval '1 second', now() + interval '1 hour')",
+        scope_of(principal), key, api.app.state.idempotency.fingerprint("POST", "/clients", body), uuid.uuid4())
+    answer = await api.call("POST", "/clients", content=body, headers=MANAGER | {"Idempotency-Key": key,
+                                                                                 "Content-Type": "application/json"})
+    assert answer.status_code == 201, answer.text
+    assert await _registered(pool) == tuple(n + 1 for n in before)
+    row = await pool.fetchrow("SELECT state, status FROM idempotency_keys WHERE key = $1", key)
+    assert (row["state"], row["status"]) == ("done", 201)

@@ -52,29 +52,32 @@ async def test_round_trips_of_post_clients_and_post_cases(counted: Api):
     registered, rt = await _measure(api, "POST", "/clients", CLIENT)
     assert registered.status_code == 201, registered.text
     kinds = [kind for kind, _ in rt.steady()]
-    # the key's claim; the append, with the client's key, their registration and the claim's applied mark in its
-    # own statement (kim_runtime.store.Write; was BEGIN, two INSERTs, the append, COMMIT: 7); the answer kept for a
-    # retry
-    assert kinds == ["execute", "execute", "execute"], rt.statements()
-    appended = rt.steady()[1][1]
+    # the append, with the client's key, their registration and the Idempotency-Key's claim in its own statement
+    # (kim_runtime.store.Write, idempotency.claimed_in_append; was the claim, BEGIN, two INSERTs, the append marking
+    # the claim, COMMIT: 6); the answer kept for a retry
+    assert kinds == ["execute", "execute"], rt.statements()
+    appended = rt.steady()[0][1]
     assert "INSERT INTO client_keys" in appended and "INSERT INTO client_registrations" in appended, rt.statements()
-    assert "kim_append" in appended and "kim_claim_held" in appended, rt.statements()
-    assert rt.count() == 3
+    assert "INSERT INTO idempotency_keys" in appended and "kim_append" in appended, rt.statements()
+    assert "kim_claim_held" in appended, rt.statements()
+    assert rt.count() == 2
 
     opened, rt = await _measure(api, "POST", "/cases", _case(registered.json()["client_id"]))
     assert opened.status_code == 201, opened.text
-    # the append marks the claim in its own statement, no transaction around it (was BEGIN, append, COMMIT). The
-    # client's stream is read once, their registration and cases in one statement, and the "served elsewhere" check
-    # asks no more (was: the stream twice, the cases twice, the registration alone: 9); the client's key once (the
-    # case's dates are sealed)
+    # the append makes the Idempotency-Key's claim in its own statement, no transaction around it (was a claim of its
+    # own, then BEGIN, append, COMMIT). The client's stream is read once, their registration and cases in one
+    # statement, and the "served elsewhere" check asks no more (was: the stream twice, the cases twice, the
+    # registration alone: 9); the client's key once (the case's dates are sealed); the answer kept: 5
     assert not any(kind == "query" for kind, _ in rt.steady()), rt.statements()
     texts = [text for _, text in rt.steady()]
     assert sum("FROM events WHERE stream_id" in t for t in texts) == 1, rt.statements()
     assert sum("data->>'client_id'" in t for t in texts) == 1, rt.statements()
     assert sum("FROM client_keys" in t for t in texts) == 1, rt.statements()
-    assert rt.count() == 6
+    assert sum("idempotency_keys" in t for t in texts) == 2, rt.statements()  # the claim in the append; the answer
+    assert "INSERT INTO idempotency_keys" in texts[-2] and "kim_append" in texts[-2], rt.statements()
+    assert rt.count() == 5
 
-    # the measuring counts: the same request without its key makes two round trips fewer (claim, answer)
+    # the measuring counts: the same request without its key makes one round trip fewer (the answer kept)
     rt = round_trips.RoundTrips()
     with rt.measure():
         await api.call("POST", "/clients", json=CLIENT, expect=201)

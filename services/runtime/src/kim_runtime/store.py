@@ -122,12 +122,6 @@ def check_stream(stream_id: str, envelopes: Sequence[Envelope]) -> None:
             raise ValueError(f"event {e.type} belongs to stream {e.stream_id}, not {stream_id}")
 
 
-# the request's Idempotency-Key claim marked applied by the append's own statement (kim_runtime.idempotency)
-_MARK_APPLIED = ("UPDATE idempotency_keys SET state = 'applied', applied_at = coalesce(applied_at, now()) "
-                 "WHERE scope = ${n} AND key = ${m} AND claim = ${c} AND state IN ('in_flight', 'applied') "
-                 "RETURNING 1")
-
-
 class EventStore:
     """One service's store. `topic` is where the outbox relay publishes what is appended (None: no outbox).
 
@@ -237,7 +231,7 @@ class EventStore:
                 raise ConcurrencyConflict(stream_id, expected_version, None) from None
             raise
         if claim is not None:
-            claim.applied = True
+            claim.applied, claim.deferred = True, False  # held now: a second append of the request marks it
         receipts = self.receipts if conn is None else None
         if receipts is not None and receipts.covers(stream_id):  # committed: seal the new head at once
             await _issue_receipt(receipts, stream_id, rows[-1]["out_version"], rows[-1]["out_hash"])
@@ -248,10 +242,11 @@ class EventStore:
 
     @staticmethod
     async def _fetch(conn: asyncpg.Connection, sql: str, args: tuple, claim, writes: Sequence[Write] = ()) -> list:
-        """The append; with a request's Idempotency-Key claim, the append and the claim's `applied` mark in one
-        statement, one round trip, in the caller's transaction or on its own (no BEGIN and COMMIT around it). A
-        claim that is no longer held fails the statement (kim_claim_held, migration 009: KIM02, raised as KeyLost),
-        so nothing of it stays: neither the events nor the mark. `writes` join the same statement, each as a
+        """The append; with a request's Idempotency-Key claim, the append and the claim's `applied` mark (or, for a
+        deferred claim, the claim itself) in one statement, one round trip, in the caller's transaction or on its
+        own (no BEGIN and COMMIT around it). A claim that is no longer held, or a deferred one that finds the key
+        used, fails the statement (kim_claim_held, migration 009: KIM02, raised as KeyLost or KeyTaken), so nothing
+        of it stays: neither the events nor the mark. `writes` join the same statement, each as a
         data-modifying CTE (they see the snapshot the statement started with, as kim_append does not see them)."""
         if claim is None and not writes:
             return await conn.fetch(sql, *args)
@@ -260,10 +255,10 @@ class EventStore:
             ctes.append(f"w{n} AS ({_shifted(write.sql, len(args))})")
             args.extend(write.args)
         held = ""
-        if claim is not None:
-            n = len(args)
-            ctes.append(f"mark AS ({_MARK_APPLIED.format(n=n + 1, m=n + 2, c=n + 3)})")
-            args.extend((claim.scope, claim.key, claim.claim_id))
+        if claim is not None:  # its `applied` mark, or (a deferred claim) the claim itself: one row when it holds
+            marked, marked_args = claim.in_statement(len(args))
+            ctes.append(f"mark AS ({marked})")
+            args.extend(marked_args)
             held = ", kim_claim_held((SELECT count(*) FROM mark)) AS marked"
         statement = f"WITH {', '.join(ctes)}, appended AS ({sql}) SELECT *{held} FROM appended"
         try:

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, date, datetime
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from kim_runtime.idempotency import claimed_in_append
 from kim_runtime.pagination import Page, paged
 
 from kim_cases.adapters.events import CommandContext
@@ -22,6 +23,7 @@ Version = Depends(expected_version)
 
 
 @router.post("", status_code=201, summary="Intake: open a case for a registered client")
+@claimed_in_append  # reads, then one append: its Idempotency-Key is claimed by that append's statement
 async def open_case(body: rq.OpenCase, response: Response, ctx: CommandContext = Depends(caller("case.open")),
                     s: Services = Depends(services)):
     fields = body.model_dump() | {"case_manager_id": body.case_manager_id or ctx.principal.sub}

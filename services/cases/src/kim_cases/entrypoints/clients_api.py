@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 from fastapi import APIRouter, Depends, Request, Response
+from kim_runtime.idempotency import claimed_in_append
 from kim_runtime.pagination import Page, paged
 from kim_runtime.scheduler import local_day
 
@@ -18,6 +19,7 @@ Reader = Depends(caller("client.read"))
 
 
 @router.post("", status_code=201, summary="Register a client; personal data is encrypted with their own key")
+@claimed_in_append  # one append (with the key and the registration): its Idempotency-Key is claimed by it
 async def register(body: RegisterClient, response: Response, ctx: CommandContext = Depends(caller("client.register")),
                    s: Services = Depends(services)):
     client_id, version = await clients.register(
