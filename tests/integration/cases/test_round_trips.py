@@ -108,3 +108,21 @@ async def test_a_read_of_personal_data_records_and_receipts_it_without_reading_t
     head = await pool.fetchrow("SELECT version, encode(last_hash, 'hex') AS hash FROM streams WHERE stream_id = $1",
                                f"access-{client_id}")
     assert issued == [(f"access-{client_id}", head["version"], head["hash"])]
+
+
+async def test_a_case_command_reads_the_case_and_the_clients_key_once(counted: Api):
+    """Recording a consent: the route's policy loads the case to find its owner (opening its sealed fields with the
+    client's key), the command takes that case (access.loaded_case) instead of loading it again, and the key is read
+    and unwrapped once per request (kim_runtime.commands.request_memo): was 9 round trips (the case, the key and the
+    client twice each)."""
+    api = counted
+    case_id = await api.case(await api.client())
+    await api.consent(case_id)  # warm
+    body = {"recipients": ["abh-unna"], "purposes": ["aufenthaltssicherung"], "data_categories": ["aufenthalt"],
+            "form": "schriftlich", "informed_in": "ar", "granted_on": "2025-01-10"}
+    granted, rt = await _measure(api, "POST", f"/cases/{case_id}/consents", body)
+    assert granted.status_code == 201, granted.text
+    texts = [text for _, text in rt.steady()]
+    assert sum("FROM client_keys" in t for t in texts) == 1, rt.statements()
+    assert sum("FROM events WHERE stream_id" in t for t in texts) == 2, rt.statements()  # the case, the client
+    assert rt.count() == 6, rt.statements()

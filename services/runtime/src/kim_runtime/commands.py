@@ -17,6 +17,7 @@ of work. Application code imports these and no web framework.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Protocol, Self, TypeVar
@@ -27,6 +28,32 @@ from .envelope import Envelope, new_id
 from .errors import NotFound, RuleViolation
 
 CORRELATION_HEADER, COMMAND_HEADER, IDEMPOTENCY_HEADER = "x-correlation-id", "x-command-id", "idempotency-key"
+
+# what one HTTP request has read already (RequestMemo, installed by kim_runtime.http.create_app): None outside one
+_REQUEST_MEMO: contextvars.ContextVar[dict | None] = contextvars.ContextVar("kim_request_memo", default=None)
+
+
+def request_memo() -> dict | None:
+    """A dict that lives as long as the current HTTP request (None outside one: a consumer, the scheduler), for what
+    the request would otherwise read twice: e.g. the case the route's policy loaded to find its owner, taken once by
+    the command, or a client's data key. Keys are namespaced by their user ("kim_cases.keys", ...)."""
+    return _REQUEST_MEMO.get()
+
+
+class RequestMemo:
+    """ASGI middleware: a fresh `request_memo()` for each HTTP request, gone when it ends."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        token = _REQUEST_MEMO.set({})
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _REQUEST_MEMO.reset(token)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from pydantic import ValidationError
 
 from . import problems
 from .clean_input import CleanInput, check_parameters
-from .idempotency import Idempotent, KeyLost
+from .commands import RequestMemo
+from .idempotency import Idempotent, KeyLost, claimed_in_append  # noqa: F401 - public here: a route marks itself
 from .auth import Principal
 from .commands import CommandContext
 from .errors import RETRY_AFTER_S, ConcurrencyConflict, KimError, NotRecorded
@@ -110,6 +111,7 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
     # ids; ours (kim_runtime.observe) names the route template only
     app = FastAPI(title=title, version=version, lifespan=checked, dependencies=[Depends(check_parameters)],
                   telemetry={"tracing": False, "metrics": False, "logs": False})
+    app.add_middleware(RequestMemo)  # innermost: what one request read already (commands.request_memo)
     app.add_middleware(Idempotent)  # inside CleanInput: the body it fingerprints was checked and buffered there
     app.add_middleware(CleanInput)
     app.add_middleware(NotFoundFloor)

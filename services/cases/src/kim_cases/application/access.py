@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kim_runtime.auth import Principal, Role
+from kim_runtime.commands import request_memo
 from kim_runtime.errors import NotFound, RuleViolation
 from kim_runtime.policy import POLICY, Owner, Resource, may
 
@@ -33,11 +34,21 @@ async def all_cases_of(s, client_id: str) -> list[Case]:
 
 
 async def case_owner(s, case_id: str) -> Owner | None:
+    """The case's owner (None: no such case); the case loaded for it is kept for the command of the same request
+    (`loaded_case`), which then needs not load it again."""
     try:
         case = await s.repo.case(case_id)
     except NotFound:
         return None
+    if (memo := request_memo()) is not None:
+        memo[("kim_cases.case", case_id)] = case
     return owner_of(case)
+
+
+def loaded_case(case_id: str) -> Case | None:
+    """The case as this request's owner lookup loaded it, once (then gone: a second load reads the store)."""
+    memo = request_memo()
+    return None if memo is None else memo.pop(("kim_cases.case", case_id), None)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from kim_schemas.types import Encrypted
 
 from kim_cases.adapters import crypto
 from kim_cases.adapters.events import CommandContext
-from kim_cases.application.access import client_facts, ensure_not_served_elsewhere
+from kim_cases.application.access import client_facts, ensure_not_served_elsewhere, loaded_case
 from kim_runtime.errors import check_expected
 from kim_cases.application.services import Services
 from kim_cases.domain import Case
@@ -44,9 +44,10 @@ async def execute(s: Services, ctx: CommandContext, case_id: str, expected: int 
                   ) -> tuple[Case, int]:
     """Run one command on a case (the route's policy let the caller reach it). `expected` is the version from
     If-Match (None: the version just loaded; an event appended meanwhile, e.g. by the scheduler, makes it load and
-    decide once more instead of answering 409)."""
+    decide once more instead of answering 409). The first attempt takes the case as the route's policy loaded it
+    (`loaded_case`, microseconds earlier; the append checks its version all the same), a further one loads it."""
     for attempt in range(1, UNPINNED_ATTEMPTS + 1):
-        case = await s.repo.case(case_id)
+        case = (loaded_case(case_id) if attempt == 1 else None) or await s.repo.case(case_id)
         check_expected(case_id, expected, case.version)
         try:
             return await _decide_and_append(s, ctx, case, decide)

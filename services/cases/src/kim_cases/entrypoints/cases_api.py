@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, date, datetime
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from kim_runtime.idempotency import claimed_in_append
+from kim_runtime.http import claimed_in_append
 from kim_runtime.pagination import Page, paged
 
 from kim_cases.adapters.events import CommandContext

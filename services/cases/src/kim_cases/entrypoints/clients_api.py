@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from fastapi import APIRouter, Depends, Request, Response
-from kim_runtime.idempotency import claimed_in_append
+from kim_runtime.http import claimed_in_append
 from kim_runtime.pagination import Page, paged
 from kim_runtime.scheduler import local_day
 
