@@ -51,3 +51,4 @@ def test_any_other_answer_is_an_outage_the_consumer_retries(status):
     with pytest.raises(CasesUnreachable) as raised:
         asyncio.run(keys("c1"))
     assert isinstance(raised.value, OSError)  # kim_runtime.consumer retries OSErrors, never dead-letters them
+    assert "c1" not in str(raised.value)  # the retry logs the message: no client id in it

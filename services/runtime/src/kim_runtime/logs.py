@@ -5,6 +5,13 @@
 facts as one readable line. Repeated failures of the Kafka client (a broker that is away makes aiokafka log every
 reconnect attempt) are rate-limited: the first line of a kind passes, then at most one per
 `KIM_LOG_REPEAT_INTERVAL_S` per logger and message template, saying how many were held back.
+
+No library logger writes a URL: httpx logs every request's full URL at INFO (`GET .../internal/cases/<case>/
+consented-person?consent_id=..&reference=<referral>`, `.../internal/clients/<client>/sealing-key`) and httpcore
+traces each request at DEBUG, so both are held at WARNING whatever KIM_LOG_LEVEL says (QUIET); their failures
+still pass. uvicorn's access log (the path) is off (kim_runtime.service.run), kim_runtime.observe logs the route.
+aiokafka, faststream and asyncpg log brokers, topics, groups and offsets, never a path or query (checked; the
+per-message lines of faststream are at DEBUG, kim_runtime.kafka).
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ EVENT_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("kim_event
 
 # The loggers whose repeats are held back: the Kafka client's own reconnect chatter.
 CHATTY = ("aiokafka", "kafka", "faststream")
+# Library loggers that name URLs (paths with client, case, consent and referral ids) below WARNING.
+QUIET = ("httpx", "httpcore", "urllib3", "uvicorn.access")
 
 
 def context_fields(service: str) -> dict:
@@ -95,3 +104,5 @@ def configure(service: str, *, level: str = "INFO", fmt: str = "auto", repeat_in
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)

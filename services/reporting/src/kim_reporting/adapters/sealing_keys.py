@@ -44,8 +44,8 @@ class SealingKeys:
             self.erased.add(client_id)
             return None
         if r.status_code != 200:
-            raise CasesUnreachable(f"the cases service refused the sealing key of client {client_id} "
-                                   f"({r.status_code}): check KIM_AUTH_SECRET and KIM_REPORTING_CASES_URL")
+            raise CasesUnreachable(f"the cases service refused a client's sealing key ({r.status_code}): check "
+                                   "KIM_AUTH_SECRET and KIM_REPORTING_CASES_URL")  # the retry logs it: no id
         key = base64.b64decode(r.json()["sealing_key"])
         self._keys[client_id] = key
         return key
