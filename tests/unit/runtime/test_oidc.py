@@ -258,3 +258,51 @@ def test_environment_configures_the_provider(monkeypatch):
     s = OidcSettings()
     assert s.enabled and s.algorithms == ("ES256",)
     assert s.role_map == {"KIM-Fallmanagement": "case_manager", "KIM-Revision": "auditor"}
+
+
+# Which roles each token origin may carry: KIM's own HS256 tokens every role (service tokens are KIM-signed); the
+# provider's tokens, by the role's own name or through the role map, every role but service.
+ORIGINS = ("local", "provider-by-name", "provider-mapped")
+ALLOWED = {"local": set(Role), "provider-by-name": set(Role) - {Role.SERVICE},
+           "provider-mapped": set(Role) - {Role.SERVICE}}
+
+
+def mapping(provider: Provider, role_map: str) -> OidcSettings:
+    return OidcSettings(issuer=provider.issuer, audience=AUDIENCE, role_claim="realm_access.roles",
+                        role_map=role_map, jwks_min_refresh_s=0)
+
+
+@pytest.mark.parametrize("origin", ORIGINS)
+@pytest.mark.parametrize("role", list(Role))
+async def test_which_roles_each_token_origin_may_carry(provider, role, origin):
+    scope = {"organisation": "jobcenter-kreis-unna"} if role is Role.PARTNER else {}
+    mapped = f"kim-{role.value}-group"
+    if origin == "provider-mapped" and role is Role.SERVICE:
+        with pytest.raises(ValueError, match="maps kim-service-group to service"):
+            mapping(provider, f"{mapped}={role.value}")
+        # the verifier cannot be configured so; were it given such a map anyway, principal() still refuses
+        forced = mapping(provider, "").model_copy(update={"role_map": {mapped: role.value}})
+        with pytest.raises(OidcError, match="never carry the service role"):
+            OidcVerifier(forced).principal({"sub": "kim-reporting", "realm_access": {"roles": [mapped]}})
+        return
+    verifier = TokenVerifier(SECRET, mapping(provider, "" if role is Role.SERVICE else f"{mapped}={role.value}"))
+    if origin == "local":
+        token = issue_token(SECRET, Principal(sub="kim-reporting", role=role, **scope))
+    else:
+        name = role.value if origin == "provider-by-name" else mapped
+        token = provider.token("rsa-1", sub="kim-reporting", realm_access={"roles": [name]},
+                               kim_organisation=scope.get("organisation"))
+    if role in ALLOWED[origin]:
+        assert (await verifier.verify(token)).role is role
+    else:
+        with pytest.raises(OidcError, match="never carry the service role"):
+            await verifier.verify(token)
+
+
+def test_the_probes_claims_get_no_service_principal(provider):
+    """The probe's case: `principal({"sub": "kim-reporting", "roles": ["service"]})`, alone or beside a person's role."""
+    verifier = OidcVerifier(OidcSettings(issuer=provider.issuer, audience=AUDIENCE))
+    for roles in (["service"], ["service", "case_manager"], "service"):
+        with pytest.raises(OidcError, match="never carry the service role"):
+            verifier.principal({"sub": "kim-reporting", "roles": roles})
+    assert verifier.principal({"sub": "kim-reporting", "roles": ["case_manager"]}).role is Role.CASE_MANAGER

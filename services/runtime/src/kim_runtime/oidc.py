@@ -10,6 +10,11 @@ issuer and audience match, and it has not expired; its claims are then mapped to
 claim holds the role (a dotted path such as `realm_access.roles` for Keycloak, `roles` for ADFS), how the provider's
 role names translate into KIM roles, and which claims hold the team, the municipality (AGS) and the partner
 organisation. A token whose roles map to no KIM role, or to several, is refused: a person acts in one role at a time.
+
+The provider issues tokens for people: case managers, team leads, auditors, admins and partner agencies (a partner
+organisation's staff sign in through the same provider, deploy/README). The `service` role (another KIM service on
+an internal path: sealing keys, consented person data) comes only from a KIM-signed service token; a provider token
+carrying it, by name or through the role map, is refused, and a role map naming it refuses to start.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .auth import Principal, Role, decode_token
 
+# The KIM roles a provider token may carry: every role but `service`, which only KIM's own service tokens carry.
+PROVIDER_ROLES = frozenset(Role) - {Role.SERVICE}
 ASYMMETRIC = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256")
 
 
@@ -98,6 +105,10 @@ class OidcSettings(BaseSettings):
         if unknown:
             raise ValueError(f"role_map names roles KIM does not have: {', '.join(unknown)}; "
                              f"KIM roles: {', '.join(r.value for r in Role)}")
+        service = sorted(k for k, v in value.items() if v == Role.SERVICE)
+        if service:
+            raise ValueError(f"role_map maps {', '.join(service)} to service: a provider's token never acts as a KIM "
+                             "service (only KIM-signed service tokens do); map it to a person's role or drop it")
         return value
 
     @property
@@ -205,6 +216,9 @@ class OidcVerifier:
         names = claim(claims, s.role_claim)
         names = [names] if isinstance(names, str) else list(names or [])
         roles = {s.role_map.get(n, n) for n in names} & set(Role.__members__.values())
+        if Role.SERVICE in roles:
+            raise OidcError("the token is not valid: the provider's tokens never carry the service role (only "
+                            "KIM-signed service tokens do)")
         if len(roles) != 1:
             found = ", ".join(sorted(roles)) or "none"
             raise OidcError(f"the token is not valid: it must carry exactly one KIM role in {s.role_claim!r}; "
