@@ -81,13 +81,13 @@ class Opener:
             return {f: opened.get(f) for f in PERSONAL_FIELDS}
         return dict.fromkeys(PERSONAL_FIELDS, opened)
 
-    def quasi(self, value: str | None) -> str | None:
+    def quasi(self, value: str | None, label: str = "informed_in") -> str | None:
         """A clear value that points at the person (a consent's language): like personal data in the trail."""
         if value is None:
             return None
         if (instead := self._withheld()) is not None:
             return instead
-        self.read.add("informed_in")
+        self.read.add(label)
         return value
 
     def notes(self, value) -> Any:

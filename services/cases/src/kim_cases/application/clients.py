@@ -91,9 +91,13 @@ async def view(s: Services, ctx: CommandContext, client_id: str, via: str) -> tu
     return body, client.version
 
 
-async def consents(s: Services, ctx: CommandContext, client_id: str, today: date) -> list[dict]:
-    """The client's consent ledger: every consent of every case of theirs in the caller's reach, status today."""
+async def consents(s: Services, ctx: CommandContext, client_id: str, today: date, via: str) -> list[dict]:
+    """The client's consent ledger: every consent of every case of theirs in the caller's reach, status today. The
+    language each was explained in is personal: opened (or withheld) for this reader and recorded in the client's
+    access log like every other read of their data."""
     client = await s.repo.client(client_id)
     reader = await s.reader(ctx.principal, client_id)
-    return [consent_view(c, reader, today, client.erased) for case in await cases_of(s, ctx.principal, client_id)
-            for c in case.consents.values()]
+    ledger = [consent_view(c, reader, today, client.erased) for case in await cases_of(s, ctx.principal, client_id)
+              for c in case.consents.values()]
+    await reader.finish(via, ctx.correlation_id)
+    return ledger

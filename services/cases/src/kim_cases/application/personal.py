@@ -55,14 +55,19 @@ class PersonalReader:
         self.read.append(label)
         return crypto.decrypt(self.key, self.client_id, value)
 
-    def quasi(self, value: str | None) -> str | None:
+    def quasi(self, value: str | None, label: str) -> str | None:
         """A value kept in clear in the event that still points at the person (the language a consent was explained
-        in): shown to those who see personal data, else "withheld"; "erased" once the key is gone."""
+        in): shown to those who see personal data, else "withheld"; "erased" once the key is gone. Recorded like
+        an opened field."""
         if value is None:
             return None
         if self.key is None:
             return crypto.ERASED
-        return value if self.principal.role in PERSONAL_DATA_READERS else WITHHELD
+        if self.principal.role not in PERSONAL_DATA_READERS:
+            self.read.append(f"{label} ({WITHHELD})")
+            return WITHHELD
+        self.read.append(label)
+        return value
 
     def personal(self, value: Encrypted | None) -> dict:
         opened = self.open(value, "personal")

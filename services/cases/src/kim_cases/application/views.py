@@ -25,7 +25,7 @@ class StateReader(Protocol):
 
     def personal(self, value) -> dict: ...
 
-    def quasi(self, value: str | None) -> str | None: ...
+    def quasi(self, value: str | None, label: str) -> str | None: ...
 
     def notes(self, value) -> Any: ...
 
@@ -67,7 +67,8 @@ def consent_view(consent, reader: StateReader, today: date, erased: bool) -> dic
     """The consent; the language it was explained in opened like personal data (encrypted since ConsentGranted v2;
     a version 1 consent's plain code is shown to the same readers)."""
     language = consent.granted.informed_in
-    shown = unsealed(language, "informed_in", reader) if isinstance(language, Encrypted) else reader.quasi(language)
+    shown = (unsealed(language, "informed_in", reader) if isinstance(language, Encrypted)
+             else reader.quasi(language, "informed_in"))
     return consent.view(today, erased=erased) | {"informed_in": shown}
 
 

@@ -46,11 +46,12 @@ async def client_history(client_id: str, response: Response, ctx: CommandContext
                        response)
 
 
-@router.get("/{client_id}/consents", summary="The client's consent ledger across their cases, status as of today")
+@router.get("/{client_id}/consents", summary="The client's consent ledger across their cases, status as of today (each read is recorded)")
 async def consent_ledger(client_id: str, request: Request, response: Response, ctx: CommandContext = Reader,
                          s: Services = Depends(services), page: Page = Depends(paged())):
     today = local_day(request.app.state.runtime.clock.now())  # the service's clock, as its deadlines use it
-    return page.answer(await clients.consents(s, ctx, client_id, today), response)
+    return page.answer(await clients.consents(s, ctx, client_id, today, via=f"GET /clients/{client_id}/consents"),
+                       response)
 
 
 @router.post("/{client_id}/erasure", summary="Right to erasure: destroy the client's key (events stay, unreadable)")
