@@ -256,6 +256,19 @@ def test_each_service_runs_its_own_package_with_its_own_database_and_kafka_user(
     assert ports == ["8001", "8002", "8003", "8004"]
 
 
+def test_service_tokens_have_a_secret_of_their_own_that_only_the_four_services_hold():
+    """KIM_AUTH_SECRET signs users' and partners' tokens (and sits with whoever onboards partners); the services'
+    tokens to each other (sealing keys, consented person data) are signed with KIM_SERVICE_TOKEN_SECRET, which the
+    four services get and no other container does."""
+    services = compose()["services"]
+    holders = {name for name, svc in services.items() if "KIM_SERVICE_TOKEN_SECRET" in environment(svc)}
+    assert holders == set(SERVICES)
+    for s in SERVICES:
+        env = environment(services[s])
+        assert env["KIM_SERVICE_TOKEN_SECRET"] == example_env()["KIM_SERVICE_TOKEN_SECRET"]
+        assert env["KIM_SERVICE_TOKEN_SECRET"] != env["KIM_AUTH_SECRET"]
+
+
 # --- images are pinned ----------------------------------------------------------------------------------------
 
 
@@ -372,7 +385,8 @@ def test_the_web_app_runs_its_package_on_8005_and_reaches_the_services_only_over
         s: f"http://{s}:{environment(services[s])['KIM_HTTP_PORT']}" for s in SERVICES}
     assert web["depends_on"] == {s: {"condition": "service_healthy"} for s in SERVICES}
     # no database, no Kafka, no signing secret: it holds no data and mints no tokens
-    assert not {k for k in env if "DATABASE" in k or "KAFKA" in k or k == "KIM_AUTH_SECRET"}
+    assert not {k for k in env if "DATABASE" in k or "KAFKA" in k or k in ("KIM_AUTH_SECRET",
+                                                                          "KIM_SERVICE_TOKEN_SECRET")}
     assert env["KIM_WEB_SECURE_COOKIES"] == "true"
 
 

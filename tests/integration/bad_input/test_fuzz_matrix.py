@@ -16,7 +16,8 @@ from urllib.parse import quote
 import pytest
 
 from .conftest import ADMIN, MANAGER, PARTNER, TEAM_LEAD, Service, running, token
-from kim_runtime.auth import REFERRALS_SERVICE, REPORTING_SERVICE, Role
+from kim_runtime.auth import REFERRALS_SERVICE, REPORTING_SERVICE, Principal, Role, issue_token
+from kim_runtime.settings import DEV_SERVICE_TOKEN_SECRET
 
 pytestmark = [pytest.mark.postgres]
 
@@ -37,8 +38,12 @@ SAMPLES = {
     r"^kim audit [a-z][a-z -]{0,60}$": "kim audit case",
     r"^[^\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]*$": "x",
 }
-SERVICE = token(Role.SERVICE, sub=REFERRALS_SERVICE)  # the consent decision's internal path takes only this
-REPORTING = token(Role.SERVICE, sub=REPORTING_SERVICE)  # the sealing keys' internal path takes only this
+# service tokens are signed with the service token secret (the services' dev default here), never KIM_AUTH_SECRET;
+# made with issue_token's long lifetime, since the matrix outlasts a service token's 5 minutes
+SERVICE = {"Authorization": "Bearer " + issue_token(DEV_SERVICE_TOKEN_SECRET, Principal(
+    sub=REFERRALS_SERVICE, role=Role.SERVICE))}  # the consent decision's internal path takes only this
+REPORTING = {"Authorization": "Bearer " + issue_token(DEV_SERVICE_TOKEN_SECRET, Principal(
+    sub=REPORTING_SERVICE, role=Role.SERVICE))}  # the sealing keys' internal path takes only this
 TOKENS = (ADMIN, TEAM_LEAD, MANAGER, PARTNER, SERVICE, REPORTING)
 
 

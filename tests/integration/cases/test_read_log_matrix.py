@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import pytest
 from kim_runtime.auth import REFERRALS_SERVICE, REPORTING_SERVICE, Role, service_token
+from kim_runtime.settings import DEV_SERVICE_TOKEN_SECRET
 
 from kim_cases.application.personal import PERSONAL_FIELDS, PROFILE_FIELDS, mentions_health
 
-from .conftest import ADMIN, AUDITOR, MANAGER, SECRET, TEAM_LEAD, Api
+from .conftest import ADMIN, AUDITOR, MANAGER, TEAM_LEAD, Api
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 NOT_SHOWN = ("withheld", "erased", "unreadable")
 NAME, NOTES, LANGUAGE = "Amina Haddad", "Gespräch über die Gesundheit der Tochter", "ar"
 ROLES = {"case_manager": MANAGER, "team_lead": TEAM_LEAD, "auditor": AUDITOR, "admin": ADMIN,
-         "kim-referrals": {"Authorization": f"Bearer {service_token(SECRET, REFERRALS_SERVICE)}"},
-         "kim-reporting": {"Authorization": f"Bearer {service_token(SECRET, REPORTING_SERVICE)}"}}
+         "kim-referrals": {"Authorization": f"Bearer {service_token(DEV_SERVICE_TOKEN_SECRET, REFERRALS_SERVICE)}"},
+         "kim-reporting": {"Authorization": f"Bearer {service_token(DEV_SERVICE_TOKEN_SECRET, REPORTING_SERVICE)}"}}
 # values that make each query parameter answer for the seeded case (a required one without a value here fails)
 QUERY = {"recipient": "abh-unna", "purpose": "aufenthaltssicherung", "categories": "stammdaten", "on": "2025-02-01",
          "reference": "ref-matrix-1", "personal": "true", "as_of": "2025-06-01", "at": "2099-01-01T00:00:00Z"}

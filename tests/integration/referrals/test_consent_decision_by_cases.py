@@ -12,6 +12,8 @@ import httpx
 import pytest
 from kim_runtime.auth import REFERRALS_SERVICE, Principal, Role, issue_token, service_token
 
+from kim_runtime.settings import DEV_SERVICE_TOKEN_SECRET
+
 from .support import (
     ADMIN, CASE_MANAGER, SECRET, CasesStandIn, consented_case, ensure_topics, new_org, partner, referrals_service,
     register,
@@ -24,7 +26,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 def referrals() -> dict[str, str]:
     """The referrals service's token, made when it is sent: a service token lives 5 minutes, and a module-level one
     had expired by the time the full suite reached this test."""
-    return {"Authorization": f"Bearer {service_token(SECRET, REFERRALS_SERVICE)}"}
+    return {"Authorization": f"Bearer {service_token(DEV_SERVICE_TOKEN_SECRET, REFERRALS_SERVICE)}"}
 
 
 async def test_the_cases_service_decides_for_the_referrals_service_only(fresh_db, cases_db, kafka_bootstrap):
@@ -41,9 +43,10 @@ async def test_the_cases_service_decides_for_the_referrals_service_only(fresh_db
         ask = {"recipient": jc, "purpose": "aufenthaltssicherung", "categories": ["aufenthalt"],
                "on": today.isoformat()}
 
-        impostor = issue_token(SECRET, Principal(sub="kim-reporting", role=Role.SERVICE))
+        impostor = service_token(DEV_SERVICE_TOKEN_SECRET, "kim-reporting")  # another service
+        forged = issue_token(SECRET, Principal(sub=REFERRALS_SERVICE, role=Role.SERVICE))  # under KIM_AUTH_SECRET
         for who, status in ((CASEWORKER, 403), (ADMIN, 403), (partner(jc), 403), ({}, 401),
-                            ({"Authorization": f"Bearer {impostor}"}, 403)):
+                            ({"Authorization": f"Bearer {impostor}"}, 403), ({"Authorization": f"Bearer {forged}"}, 401)):
             assert (await cases.get(path, params=ask, headers=who)).status_code == status
 
         met = await ok(await cases.get(path, params=ask, headers=referrals()))

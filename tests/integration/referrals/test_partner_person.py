@@ -10,6 +10,7 @@ import contextlib
 import httpx
 import pytest
 from kim_runtime.auth import REFERRALS_SERVICE, Principal, Role, issue_token, service_token
+from kim_runtime.settings import DEV_SERVICE_TOKEN_SECRET
 
 from kim_cases.bootstrap import build_app as build_cases
 from kim_cases.settings import CasesSettings
@@ -70,11 +71,16 @@ async def test_a_partner_reads_exactly_the_consented_person_data_once_recorded_a
                   "categories": ["stammdaten"], "reference": made[jc]}
         for who, status in ((CASEWORKER, 403), (ADMIN, 403), (partner(jc), 403), ({}, 401)):
             assert (await cases.get(internal, params=params, headers=who)).status_code == status
-        impostor = issue_token(SECRET, Principal(sub="kim-reporting", role=Role.SERVICE))
+        # a service token signed with KIM_AUTH_SECRET (what whoever onboards partners holds) is no token at all
+        forged = issue_token(SECRET, Principal(sub=REFERRALS_SERVICE, role=Role.SERVICE))
+        assert (await cases.get(internal, params=params,
+                                headers={"Authorization": f"Bearer {forged}"})).status_code == 401
+        impostor = service_token(DEV_SERVICE_TOKEN_SECRET, "kim-reporting")  # another service: not this path
         assert (await cases.get(internal, params=params,
                                 headers={"Authorization": f"Bearer {impostor}"})).status_code == 403
         assert (await cases.get(internal, params=params, headers={
-            "Authorization": f"Bearer {service_token(SECRET, REFERRALS_SERVICE)}"})).status_code == 200
+            "Authorization": f"Bearer {service_token(DEV_SERVICE_TOKEN_SECRET, REFERRALS_SERVICE)}"}
+        )).status_code == 200
 
         reads = await ok(await cases.get(f"/clients/{client_id}/reads", headers=ADMIN))
         by_partner = [r for r in reads if r["actor"] == f"partner:{jc}"]

@@ -187,8 +187,9 @@ def _token(sub: str, role: Role, **claims) -> dict[str, str]:
 
 def _service(sub: str) -> dict[str, str]:
     from kim_runtime.auth import service_token
+    from kim_runtime.settings import DEV_SERVICE_TOKEN_SECRET
 
-    return {"Authorization": "Bearer " + service_token(SECRET, sub)}
+    return {"Authorization": "Bearer " + service_token(DEV_SERVICE_TOKEN_SECRET, sub)}
 
 
 async def test_reporting_opens_sealed_dates_with_its_own_key_and_forgets_an_erased_client(

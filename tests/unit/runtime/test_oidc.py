@@ -260,11 +260,13 @@ def test_environment_configures_the_provider(monkeypatch):
     assert s.role_map == {"KIM-Fallmanagement": "case_manager", "KIM-Revision": "auditor"}
 
 
-# Which roles each token origin may carry: KIM's own HS256 tokens every role (service tokens are KIM-signed); the
-# provider's tokens, by the role's own name or through the role map, every role but service.
-ORIGINS = ("local", "provider-by-name", "provider-mapped")
-ALLOWED = {"local": set(Role), "provider-by-name": set(Role) - {Role.SERVICE},
-           "provider-mapped": set(Role) - {Role.SERVICE}}
+# Which roles each token origin may carry: tokens signed with KIM_AUTH_SECRET (users, partners, `kim partner
+# onboard`) every role but service; tokens signed with KIM_SERVICE_TOKEN_SECRET (only the services hold it) the
+# service role only; the provider's tokens, by the role's own name or through the role map, every role but service.
+SERVICE_SECRET = "unit-test-service-token-secret-0123456789"
+ORIGINS = ("auth-secret", "service-secret", "provider-by-name", "provider-mapped")
+ALLOWED = {"auth-secret": set(Role) - {Role.SERVICE}, "service-secret": {Role.SERVICE},
+           "provider-by-name": set(Role) - {Role.SERVICE}, "provider-mapped": set(Role) - {Role.SERVICE}}
 
 
 def mapping(provider: Provider, role_map: str) -> OidcSettings:
@@ -285,9 +287,11 @@ async def test_which_roles_each_token_origin_may_carry(provider, role, origin):
         with pytest.raises(OidcError, match="never carry the service role"):
             OidcVerifier(forced).principal({"sub": "kim-reporting", "realm_access": {"roles": [mapped]}})
         return
-    verifier = TokenVerifier(SECRET, mapping(provider, "" if role is Role.SERVICE else f"{mapped}={role.value}"))
-    if origin == "local":
-        token = issue_token(SECRET, Principal(sub="kim-reporting", role=role, **scope))
+    verifier = TokenVerifier(SECRET, mapping(provider, "" if role is Role.SERVICE else f"{mapped}={role.value}"),
+                             service_secret=SERVICE_SECRET)
+    if origin in ("auth-secret", "service-secret"):
+        signer = SECRET if origin == "auth-secret" else SERVICE_SECRET
+        token = issue_token(signer, Principal(sub="kim-reporting", role=role, **scope))
     else:
         name = role.value if origin == "provider-by-name" else mapped
         token = provider.token("rsa-1", sub="kim-reporting", realm_access={"roles": [name]},
@@ -295,8 +299,16 @@ async def test_which_roles_each_token_origin_may_carry(provider, role, origin):
     if role in ALLOWED[origin]:
         assert (await verifier.verify(token)).role is role
     else:
-        with pytest.raises(OidcError, match="never carry the service role"):
+        with pytest.raises(OidcError, match="never carry the service role|Signature verification failed"):
             await verifier.verify(token)
+
+
+async def test_without_a_service_secret_no_service_token_passes():
+    """A verifier given no service secret (the CLI's, a bare app) takes no service token, whoever signed it."""
+    for signer in (SECRET, SERVICE_SECRET):
+        token = issue_token(signer, Principal(sub="kim-reporting", role=Role.SERVICE))
+        with pytest.raises(OidcError, match="accepts no service tokens"):
+            await TokenVerifier(SECRET).verify(token)
 
 
 def test_the_probes_claims_get_no_service_principal(provider):

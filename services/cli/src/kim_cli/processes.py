@@ -88,6 +88,7 @@ def _audit_signing_key() -> str:
 
 
 _GENERATED = {"auth_secret": lambda: secrets_mod.token_urlsafe(48),
+              "service_token_secret": lambda: secrets_mod.token_urlsafe(48),
               "pseudonym_secret": lambda: secrets_mod.token_urlsafe(48), "master_key": _local_kek,
               "audit_signing_key": _audit_signing_key}
 
@@ -150,14 +151,17 @@ def database_urls(owner_url: str, name: str) -> tuple[str, dict[str, str]]:
 
 
 def service_env(*, database_url: str, port: int, kafka_bootstrap: str, auth_secret: str,
-                pseudonym_secret: str | None = None, base: dict[str, str] | None = None,
-                **extra: str) -> dict[str, str]:
-    """The environment of one service process: its database, port, Kafka and the shared secrets."""
+                pseudonym_secret: str | None = None, service_token_secret: str | None = None,
+                base: dict[str, str] | None = None, **extra: str) -> dict[str, str]:
+    """The environment of one service process: its database, port, Kafka and the shared secrets (the service token
+    secret only the services get: never partner-admin.env, the web app or a CLI's environment)."""
     env = {k: v for k, v in (os.environ if base is None else base).items() if k not in _OVERRIDES}
     env |= {"KIM_DATABASE_URL": database_url, "KIM_HTTP_PORT": str(port), "KIM_HTTP_HOST": "127.0.0.1",
             "KIM_KAFKA_BOOTSTRAP": kafka_bootstrap, "KIM_AUTH_SECRET": auth_secret, "PYTHONUNBUFFERED": "1"}
     if pseudonym_secret:
         env["KIM_PSEUDONYM_SECRET"] = pseudonym_secret
+    if service_token_secret:
+        env["KIM_SERVICE_TOKEN_SECRET"] = service_token_secret
     return env | extra
 
 
@@ -165,7 +169,7 @@ def web_env(*, urls: dict[str, str], port: int, demo_tokens_file: Path | None = 
             base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of the web app: where the four services are, its port, and (dev only) the demo sign-ins."""
     env = {k: v for k, v in (os.environ if base is None else base).items()
-           if k not in _OVERRIDES and not k.startswith("KIM_WEB_")}
+           if k not in _OVERRIDES and not k.startswith("KIM_WEB_") and k != "KIM_SERVICE_TOKEN_SECRET"}
     env |= {f"KIM_WEB_{name.upper()}_URL": url for name, url in urls.items()}
     env |= {"KIM_WEB_HTTP_PORT": str(port), "KIM_HTTP_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
     if demo_tokens_file is not None:

@@ -70,6 +70,7 @@ def start_all(handle: stack.StackHandle, base_port: int, secrets: dict[str, str]
             env = procs.service_env(database_url=service_url, port=base_port + i,
                                     kafka_bootstrap=handle.kafka_bootstrap, auth_secret=secrets["auth_secret"],
                                     pseudonym_secret=secrets["pseudonym_secret"],
+                                    service_token_secret=secrets["service_token_secret"],
                                     **procs.audit_env(secrets, handle.config.dir / "anchors"), **migration,
                                     **(procs.kek_env(secrets) if name == "cases" else {}),
                                     **procs.peer_env(name, {n: base_port + j for j, n in enumerate(procs.SERVICES)}),

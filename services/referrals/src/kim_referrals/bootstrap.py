@@ -33,7 +33,7 @@ def build_app(settings: ReferralSettings | None = None) -> FastAPI:
 
     runtime = ServiceRuntime(settings, migrations_package="kim_referrals", compose=compose,
                              schedule=deadlines.schedule)
-    cases = CasesClient(settings.cases_url, settings.auth_secret)  # needs no pool; tests may give it a transport
+    cases = CasesClient(settings.cases_url, settings.service_token_secret)  # no pool; tests may give a transport
 
     async def partner_credential(organisation_id: str) -> str | None:
         async with runtime.pool.acquire() as conn:

@@ -13,7 +13,7 @@ from pydantic_settings import SettingsConfigDict
 class ReferralSettings(RuntimeSettings):
     model_config = SettingsConfigDict(env_prefix="KIM_", extra="ignore", populate_by_name=True)
 
-    dev_default_secrets: ClassVar[tuple[str, ...]] = ("auth_secret", "pseudonym_secret")
+    dev_default_secrets: ClassVar[tuple[str, ...]] = (*RuntimeSettings.dev_default_secrets, "pseudonym_secret")
 
     service: str = "referrals"
     http_port: int = Field(default=8003, validation_alias=AliasChoices("KIM_REFERRALS_HTTP_PORT", "KIM_HTTP_PORT"))

@@ -17,7 +17,7 @@ def projections_for(settings: ReportingSettings, cases_transport=None) -> list:
         return service_topic(service) + settings.topic_suffix
 
     cases = CasesProjection([topic("cases")])
-    cases.use_keys(SealingKeys(settings.cases_url, settings.auth_secret, cases_transport))
+    cases.use_keys(SealingKeys(settings.cases_url, settings.service_token_secret, cases_transport))
     return [cases, ReferralsProjection([topic("referrals")]),
             StaffingProjection([topic("staffing")]), ReportsProjection([topic("reporting")])]
 

@@ -1,7 +1,8 @@
-"""Bearer tokens and roles. Tokens are HS256 JWTs signed with KIM_AUTH_SECRET.
+"""Bearer tokens and roles. Tokens are HS256 JWTs signed with KIM_AUTH_SECRET; service tokens with
+KIM_SERVICE_TOKEN_SECRET, which only the services hold (kim_runtime.oidc.TokenVerifier keeps the two apart).
 
 Roles: case_manager, team_lead, partner (bound to one organisation), auditor, admin, and service: a KIM service
-calling another on an internal path (`service_token`). A token may carry the team
+calling another on an internal path (`service_token`, signed with the service token secret). A token may carry the team
 and municipality (AGS) its holder works for; a partner token carries its organisation id. What each role may do on
 which route is decided in one place, kim_runtime.policy.
 """
@@ -56,7 +57,8 @@ REPORTING_SERVICE = "kim-reporting"
 
 
 def service_token(secret: str, service: str, *, ttl_seconds: int = 300) -> str:
-    """A short-lived token a KIM service sends on an internal path of another (role service, sub = the caller)."""
+    """A short-lived token a KIM service sends on an internal path of another (role service, sub = the caller);
+    `secret` is KIM_SERVICE_TOKEN_SECRET: a service token signed with KIM_AUTH_SECRET is refused."""
     return issue_token(secret, Principal(sub=service, role=Role.SERVICE), ttl_seconds=ttl_seconds)
 
 

@@ -97,7 +97,7 @@ def domain_error_handler(unavailable_log: RateLimitedLog):
 
 
 def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[str, ReadinessCheck] | None = None,
-               version: str = "0.1.0") -> FastAPI:
+               version: str = "0.1.0", service_token_secret: str | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def checked(app_: FastAPI):
         check_routes(app_)  # a route without an authorization rule stops the service before it serves anything
@@ -117,7 +117,7 @@ def create_app(title: str, *, auth_secret: str, lifespan=None, readiness: dict[s
     app.add_middleware(NotFoundFloor)
     app.add_middleware(Observed)  # outermost: span, duration and correlation id cover everything inside
     app.state.auth_secret = auth_secret
-    app.state.token_verifier = TokenVerifier(auth_secret, OidcSettings())
+    app.state.token_verifier = TokenVerifier(auth_secret, OidcSettings(), service_secret=service_token_secret)
     metrics_token = os.environ.get("KIM_METRICS_TOKEN") or None  # set: Prometheus scrapes with it
     built_openapi = app.openapi
 

@@ -376,7 +376,7 @@ def service_app(runtime: ServiceRuntime, title: str, *, routers: Sequence, insta
     mapping) with `runtime.lifespan`; `install(app)` adds the service's exception handlers, middleware and owner
     resolvers, then every router of `routers` is included. `state`: objects that need no pool (set at once)."""
     app = create_app(title, auth_secret=runtime.settings.auth_secret, lifespan=runtime.lifespan,
-                     readiness=runtime.readiness())
+                     readiness=runtime.readiness(), service_token_secret=runtime.settings.service_token_secret)
     app.state.runtime = runtime
     app.state.settings = runtime.settings
     for name, value in (state or {}).items():

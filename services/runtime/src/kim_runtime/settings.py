@@ -12,6 +12,10 @@ from .topics import ANCHOR_TOPIC, PARTNER_RETENTION_MS
 from .types import KREIS_UNNA_MUNICIPALITIES
 
 
+# The public dev-only default of KIM_SERVICE_TOKEN_SECRET (tests in KIM_ENV=dev sign service tokens with it)
+DEV_SERVICE_TOKEN_SECRET = "dev-only-service-token-secret-change-me!!"
+
+
 class InsecureSettings(ValueError):
     """A secret still has its public dev-only default outside KIM_ENV=dev."""
 
@@ -20,7 +24,7 @@ class RuntimeSettings(BaseSettings):
     """Each service subclasses this and sets its own defaults (service name, HTTP port, database)."""
 
     # secrets whose defaults are public (in this repository): only KIM_ENV=dev may run with them
-    dev_default_secrets: ClassVar[tuple[str, ...]] = ("auth_secret",)
+    dev_default_secrets: ClassVar[tuple[str, ...]] = ("auth_secret", "service_token_secret")
 
     model_config = SettingsConfigDict(env_prefix="KIM_", extra="ignore")
 
@@ -40,6 +44,12 @@ class RuntimeSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     auth_secret: str = Field(default="dev-only-secret-change-me-in-production!!", description="HS256 secret that signs bearer tokens")
+    service_token_secret: str = Field(
+        default=DEV_SERVICE_TOKEN_SECRET,
+        description="HS256 secret of the service tokens only (role service: the referrals service's reads of consent "
+                    "decisions and consented person data, the reporting service's sealing keys); shared among the "
+                    "four services and nobody else, never KIM_AUTH_SECRET: who signs users' or partners' tokens "
+                    "(kim partner onboard) cannot sign a service's")
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "text"] = Field(
         default="auto", description="json: one JSON object per line (service, trace, correlation and event ids); "
@@ -100,6 +110,9 @@ class RuntimeSettings(BaseSettings):
 
     def refuse_public_defaults(self) -> None:
         """Outside dev, a secret left at its public default would let anyone sign tokens (or compute pseudonyms)."""
+        if self.service_token_secret == self.auth_secret:
+            raise InsecureSettings("KIM_SERVICE_TOKEN_SECRET equals KIM_AUTH_SECRET: whoever signs users' or partners' "
+                                   "tokens could sign a service's; set a secret of its own (openssl rand -hex 32)")
         if self.env == "dev":
             return
         public = [name for name in self.dev_default_secrets

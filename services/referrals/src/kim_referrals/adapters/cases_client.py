@@ -27,11 +27,11 @@ def _unavailable(why: str) -> Unavailable:
 
 
 class CasesClient:
-    def __init__(self, base_url: str, auth_secret: str, transport: httpx.AsyncBaseTransport | None = None):
-        self.base_url, self.auth_secret, self.transport = base_url, auth_secret, transport
+    def __init__(self, base_url: str, service_secret: str, transport: httpx.AsyncBaseTransport | None = None):
+        self.base_url, self.service_secret, self.transport = base_url, service_secret, transport
 
     def _headers(self, correlation_id: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {service_token(self.auth_secret, REFERRALS_SERVICE)}",
+        return {"Authorization": f"Bearer {service_token(self.service_secret, REFERRALS_SERVICE)}",
                 "X-Correlation-ID": correlation_id}
 
     async def consent_decision(self, *, case_id: str, recipient: str, purpose: str, categories: list[str], on: date,

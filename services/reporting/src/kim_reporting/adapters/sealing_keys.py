@@ -23,8 +23,8 @@ class CasesUnreachable(ConnectionError):
 
 
 class SealingKeys:
-    def __init__(self, base_url: str, auth_secret: str, transport: httpx.AsyncBaseTransport | None = None):
-        self.base_url, self.auth_secret, self.transport = base_url, auth_secret, transport
+    def __init__(self, base_url: str, service_secret: str, transport: httpx.AsyncBaseTransport | None = None):
+        self.base_url, self.service_secret, self.transport = base_url, service_secret, transport
         self._keys: dict[str, bytes] = {}
         self.erased: set[str] = set()
 
@@ -33,7 +33,7 @@ class SealingKeys:
             return None
         if client_id in self._keys:
             return self._keys[client_id]
-        headers = {"Authorization": f"Bearer {service_token(self.auth_secret, REPORTING_SERVICE)}"}
+        headers = {"Authorization": f"Bearer {service_token(self.service_secret, REPORTING_SERVICE)}"}
         try:
             async with httpx.AsyncClient(base_url=self.base_url, transport=self.transport, timeout=10) as client:
                 r = await client.get(f"/internal/clients/{client_id}/sealing-key", headers=headers)
@@ -45,7 +45,7 @@ class SealingKeys:
             return None
         if r.status_code != 200:
             raise CasesUnreachable(f"the cases service refused a client's sealing key ({r.status_code}): check "
-                                   "KIM_AUTH_SECRET and KIM_REPORTING_CASES_URL")  # the retry logs it: no id
+                                   "KIM_SERVICE_TOKEN_SECRET and KIM_REPORTING_CASES_URL")  # the retry logs it: no id
         key = base64.b64decode(r.json()["sealing_key"])
         self._keys[client_id] = key
         return key
