@@ -200,6 +200,7 @@ async def test_reporting_opens_sealed_dates_with_its_own_key_and_forgets_an_eras
     the erased client's events: they are skipped and counted, never dead-lettered."""
     from kim_reporting.adapters.projections.cases import CasesProjection
     from kim_reporting.adapters.sealing_keys import SealingKeys
+    from kim_runtime.settings import DEV_SERVICE_TOKEN_SECRET
     from kim_runtime.consumer import RecordRef, decode
 
     reporting_db = f"kim_test_{uuid.uuid4().hex[:16]}"
@@ -281,7 +282,7 @@ async def test_reporting_opens_sealed_dates_with_its_own_key_and_forgets_an_eras
             assert all(e.data.get("sealed") for e in envelopes) and not any(
                 opened_on["erased"] in str(e.data) for e in envelopes)
             replay = CasesProjection(["kim.cases"])
-            replay.use_keys(SealingKeys("http://cases", SECRET, transport))
+            replay.use_keys(SealingKeys("http://cases", DEV_SERVICE_TOKEN_SECRET, transport))
             conn = await asyncpg.connect(stack.database_url(reporting_db))
             try:
                 await replay.create_schema(conn, "replay_check")
