@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
 from importlib import resources
 
 import httpx
@@ -20,6 +22,9 @@ from .web import SESSION_COOKIE, CsrfRejected, SignInRequired, render, signed_in
 
 PACKAGE = resources.files("kim_web")
 PAGES = (signin, worklist, case_page, case_actions, referral_new, partner, reports, staffing)
+# One line per request with the route's template, never the path: paths carry case, consent and referral ids
+# (uvicorn's own access log is off, kim_web.__main__).
+ACCESS = logging.getLogger("kim_web.access")
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
                                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -52,9 +57,13 @@ def create_app(settings: WebSettings, client: httpx.AsyncClient | None = None) -
 
     @app.middleware("http")
     async def _headers(request: Request, call_next):
+        started = time.perf_counter()
         response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        route = request.scope.get("route")
+        ACCESS.info("%s %s %d %.1f ms", request.method, getattr(route, "path", "(no route)"), response.status_code,
+                    (time.perf_counter() - started) * 1000)
         return response
 
     @app.exception_handler(SignInRequired)
