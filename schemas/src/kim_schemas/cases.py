@@ -28,7 +28,7 @@ from kim_schemas.codes import (
     Baustein, ConsentPurpose, DataCategory, ErasureGround, ErasureReason, LifeDomain, Rechtskreis, ResidenceStatus,
 )
 from kim_schemas.sealing import MaybeSealed, Sealed, SealedEvent
-from kim_schemas.types import Ags, Encrypted, Id, LanguageCode, OrganisationId, Timestamp
+from kim_schemas.types import Ags, Encrypted, FileNumber, Id, LanguageCode, OrganisationId, Timestamp
 
 CaseId = Annotated[Id, Field(description="Pseudonymous id of the case (stream id)")]
 ClientId = Annotated[Id, Field(description="Pseudonymous id of the client; never a name")]
@@ -81,7 +81,7 @@ class ClientRegisteredV1(Event):
 
 
 @event("kim.cases.ClientRegistered", key="client_id", version=2)
-class ClientRegistered(Event):
+class ClientRegisteredV2(Event):
     """A client was registered. Name, date of birth, address and contact (``personal``) and birth year, languages
     and arrival year (``profile``) are encrypted with the client's key, so erasure (destroying the key) leaves
     nothing that singles the person out. In clear only coarse bands: the decade of birth and the five-year period
@@ -95,6 +95,22 @@ class ClientRegistered(Event):
     birth_band: YearBand | None = Field(default=None, description="Decade of birth, e.g. 1980-1989")
     arrival_band: YearBand | None = Field(default=None, description="Five-year period of arrival in Germany, "
                                                                     "e.g. 2015-2019")
+
+
+@event("kim.cases.ClientRegistered", key="client_id", version=3)
+class ClientRegistered(Event):
+    """A client was registered. Name, date of birth, address and contact (``personal``) and birth year, languages
+    and arrival year (``profile``) are encrypted with the client's key, so erasure (destroying the key) leaves
+    nothing that singles the person out. Version 3 drops the bands version 2 carried in clear (decade of birth,
+    five-year period of arrival): with the municipality, the team and the case manager they singled out 102 of 252
+    demo clients, survived erasure, and no service but the cases service (which opens ``profile``) reads them.
+    Upcast from version 2 without the bands (version 1 and 2 records on the topic keep theirs: the log is
+    immutable)."""
+
+    client_id: ClientId
+    personal: Encrypted = Field(description="Encrypted PersonalData: name, date of birth, address, contact")
+    profile: Encrypted | None = Field(default=None, description="Encrypted ClientProfile: birth year, languages, "
+                                                                "arrival year; none on data upcast from version 1")
 
 
 @event("kim.cases.CaseOpened", key="case_id")
@@ -407,8 +423,8 @@ class CaseClosedV1(Event):
 
 
 @event("kim.cases.ClientErased", key="client_id")
-class ClientErased(Event):
-    """Right to erasure: the client's key was destroyed; their encrypted fields can never be read again."""
+class ClientErasedV1(Event):
+    """Version 1 (superseded): the erasure request's reference travelled in clear (free text up to contract 5)."""
 
     client_id: ClientId
     key_id: Id = Field(description="The destroyed key")
@@ -417,6 +433,23 @@ class ClientErased(Event):
                                                                    "recorded before it was asked)")
     request_reference: str | None = Field(default=None, max_length=100,
                                           description="Reference of the erasure request, e.g. its file number")
+    reason: ErasureReason | None = Field(default=None, description="antrag = on request; aufbewahrungsfrist = the "
+                                                                   "retention period passed (absent: on request)")
+
+
+@event("kim.cases.ClientErased", key="client_id", version=2)
+class ClientErased(Event):
+    """Right to erasure: the client's key was destroyed; their encrypted fields can never be read again. Version 2
+    no longer carries the erasure request's reference: it is recorded in the transaction that destroys the client's
+    key, so it cannot be sealed under that key and stay readable, and a file number can still name the person. The
+    cases service keeps it in its store (table erasure_requests, `kim audit erasures`), never on the topic. Upcast
+    from version 1 without it."""
+
+    client_id: ClientId
+    key_id: Id = Field(description="The destroyed key")
+    erased_at: Timestamp = Field(description="When the key was destroyed")
+    ground: ErasureGround | None = Field(default=None, description="Art. 17(1) GDPR ground (absent on erasures "
+                                                                   "recorded before it was asked)")
     reason: ErasureReason | None = Field(default=None, description="antrag = on request; aufbewahrungsfrist = the "
                                                                    "retention period passed (absent: on request)")
 
@@ -456,8 +489,9 @@ class PauseEndDueV1(Event):
 
 
 @event("kim.cases.LegalHoldPlaced", key="client_id")
-class LegalHoldPlaced(Event):
-    """A legal hold: the client's data is kept past its retention period until the hold is lifted."""
+class LegalHoldPlacedV1(Event):
+    """A legal hold: the client's data is kept past its retention period until the hold is lifted. Version 1
+    (superseded): the reference travelled in clear."""
 
     client_id: ClientId
     hold_id: Id = Field(description="Id of the hold; LegalHoldLifted names it")
@@ -658,6 +692,18 @@ class PauseEndDue(SealedEvent, PauseEndDueV1):
     expected_resume_on)."""
 
     due_on: Sealed[date]
+
+
+@event("kim.cases.LegalHoldPlaced", key="client_id", version=2)
+class LegalHoldPlaced(SealedEvent, LegalHoldPlacedV1):
+    """A legal hold: the client's data is kept past its retention period until the hold is lifted. Version 2 seals
+    the reference (a file number: letters, digits and / . _ -, no spaces) under the client's sealing key; a hold is
+    only placed on a client not erased, and erasure destroys the key and the reference with it. The reason, who
+    placed it and when stay in clear (the retention scheduler and the audit). Upcast from version 1 with the
+    reference reduced to a file number."""
+
+    reference: Sealed[FileNumber] = Field(default=None, description="File number of the procedure or request, e.g. "
+                                                      "AZ-2026/0815 (sealed: inside `sealed` on the wire)")
 
 
 SEALED_TYPES = tuple(m for m in list(globals().values())

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-CONTRACT_VERSION = "5.0.0"
+CONTRACT_VERSION = "6.0.0"
 CHANGELOG = "CHANGELOG.md"
 _ENTRY = re.compile(r"^## (\d+\.\d+\.\d+) — fingerprint ([0-9a-f]{12})\s*$", re.MULTILINE)
 _WORDS = frozenset({"description", "title", "summary"})

@@ -184,9 +184,8 @@ class FeedbackProblem(StrEnum):
 
 
 @event("kim.referrals.PartnerFeedbackReceived", key="feedback_id")
-class PartnerFeedbackReceived(Event):
-    """A partner reported a record on its topic it could not read (POST /partner/feedback); the Kreis's operators
-    list these (GET /partner-feedback)."""
+class PartnerFeedbackReceivedV1(Event):
+    """Version 1 (superseded): the partner's free text (`detail`) travelled in clear."""
 
     feedback_id: Id = Field(description="Id of the report (stream id)")
     organisation_id: OrganisationId = Field(description="The partner that reported it")
@@ -199,6 +198,27 @@ class PartnerFeedbackReceived(Event):
     ce_schemaversion: str | None = Field(default=None, max_length=10, description="Its ce_schemaversion, if any")
     problem: FeedbackProblem = Field(description="What was wrong")
     detail: str = Field(default="", max_length=500, description="The partner's words (no personal data)")
+    received_at: Timestamp = Field(description="When the report came in")
+
+
+@event("kim.referrals.PartnerFeedbackReceived", key="feedback_id", version=2)
+class PartnerFeedbackReceived(Event):
+    """A partner reported a record on its topic it could not read (POST /partner/feedback); the Kreis's operators
+    list these (GET /partner-feedback). Version 2 no longer carries the partner's words (`detail`): nothing checks
+    free text for personal data, and the topic keeps it forever. The referrals service keeps them in its store
+    (table partner_feedback_details), deleted when the referral the report names is revoked. Upcast from version 1
+    without them."""
+
+    feedback_id: Id = Field(description="Id of the report (stream id)")
+    organisation_id: OrganisationId = Field(description="The partner that reported it")
+    topic: str = Field(max_length=255, description="The topic the record was on")
+    partition: int | None = Field(default=None, ge=0, description="Its partition, if known")
+    offset: int | None = Field(default=None, ge=0, description="Its offset, if known")
+    key: str | None = Field(default=None, max_length=100, description="Its key (the partner's referral id), if any")
+    ce_id: str | None = Field(default=None, max_length=100, description="Its ce_id, if it had one")
+    ce_type: str | None = Field(default=None, max_length=200, description="Its ce_type, if it had one")
+    ce_schemaversion: str | None = Field(default=None, max_length=10, description="Its ce_schemaversion, if any")
+    problem: FeedbackProblem = Field(description="What was wrong")
     received_at: Timestamp = Field(description="When the report came in")
 
 

@@ -24,6 +24,12 @@ Ags = Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$")]
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
 """ISO 639-1 (two letters) or ISO 639-3 (three letters) language code, e.g. de, ar, uk, prs."""
 
+FILE_NUMBER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9/._-]{0,39}$"
+FileNumber = Annotated[str, StringConstraints(pattern=FILE_NUMBER_PATTERN)]
+"""A file number (Aktenzeichen) such as DSGVO-2026-0042 or 32.1/17-2026: 1 to 40 letters, digits and / . _ -, no
+spaces, so a name with a date of birth does not fit in it (what it refers to may still be a person's file: it is
+never published in clear)."""
+
 Timestamp = AwareDatetime
 """An instant with its UTC offset, ISO 8601 (e.g. 2025-03-01T09:30:00+01:00)."""
 

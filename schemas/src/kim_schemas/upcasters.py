@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from kim_runtime.upcasting import Data, register
 
+import re
+
 from kim_schemas.cases import ARRIVAL_BAND_YEARS, BIRTH_BAND_YEARS, year_band
 
 
@@ -25,6 +27,28 @@ def client_registered_v1_to_v2(data: Data) -> Data:
     return {"client_id": data["client_id"], "personal": data["personal"], "profile": None,
             "birth_band": year_band(data.get("birth_year"), BIRTH_BAND_YEARS),
             "arrival_band": year_band(data.get("arrival_year"), ARRIVAL_BAND_YEARS)}
+
+
+def client_registered_v2_to_v3(data: Data) -> Data:
+    """v3 drops the bands v2 carried in clear (the profile, encrypted, still holds the years)."""
+    return {k: v for k, v in data.items() if k not in ("birth_band", "arrival_band")}
+
+
+def client_erased_v1_to_v2(data: Data) -> Data:
+    """v2 no longer carries the request's reference (the cases service keeps it in its store)."""
+    return {k: v for k, v in data.items() if k != "request_reference"}
+
+
+def legal_hold_placed_v1_to_v2(data: Data) -> Data:
+    """v2 seals the reference and takes a file number only: v1's free text is reduced to one (every other character
+    becomes "_", at most 40); the v1 record itself stays as it was stored."""
+    reference = re.sub(r"[^A-Za-z0-9/._-]", "_", data["reference"])[:40]
+    return {**data, "reference": reference if reference[:1].isalnum() else f"X{reference[:39]}"}
+
+
+def partner_feedback_received_v1_to_v2(data: Data) -> Data:
+    """v2 no longer carries the partner's words (the referrals service keeps them in its store)."""
+    return {k: v for k, v in data.items() if k != "detail"}
 
 
 def integration_plan_agreed_v1_to_v2(data: Data) -> Data:
@@ -48,6 +72,10 @@ register("kim.cases.IntegrationPlanAgreed", 1, integration_plan_agreed_v1_to_v2)
 register("kim.cases.ResidenceStatusRecorded", 1, residence_status_recorded_v1_to_v2)
 register("kim.cases.ResidenceStatusRecorded", 2, residence_status_recorded_v2_to_v3)
 register("kim.cases.ClientRegistered", 1, client_registered_v1_to_v2)
+register("kim.cases.ClientRegistered", 2, client_registered_v2_to_v3)
+register("kim.cases.ClientErased", 1, client_erased_v1_to_v2)
+register("kim.cases.LegalHoldPlaced", 1, legal_hold_placed_v1_to_v2)
+register("kim.referrals.PartnerFeedbackReceived", 1, partner_feedback_received_v1_to_v2)
 # the sealed versions: the clear form of the version before is valid data of the next (kim_schemas.sealing)
 for _type, _from in (("CaseOpened", 1), ("CaseTransferred", 1), ("CasePaused", 1), ("CaseResumed", 1),
                      ("CaseClosed", 1), ("ConsentGranted", 2), ("ConsentWithdrawn", 1), ("AssessmentCompleted", 2),

@@ -10,6 +10,7 @@ from kim_schemas import REGISTRY
 from kim_schemas.check import breaking_against_committed, check
 from kim_schemas.contract import CONTRACT_VERSION, changelog_problems, fingerprint
 from kim_schemas.generate import SCHEMAS_DIR, generated_files, write_files
+from kim_schemas.clear_fields import README_FILE, with_clear_fields
 from kim_schemas.partner_docs import PARTNERS_FILE, render_partner_guide
 
 from kim_cli import openapi_contract
@@ -27,8 +28,8 @@ def generate(
     ),
 ) -> None:
     """Write schemas/json/<type>/v<N>.json, schemas/asyncapi.yaml, schemas/PARTNERS.md (from the event models and
-    the partner registry) and the OpenAPI documents."""
-    files = all_files()
+    the partner registry), the table of fields in clear in schemas/README.md and the OpenAPI documents."""
+    files = all_files(schemas_dir)
     api_files = openapi_contract.generated_files()
     breaking = [] if allow_breaking else (breaking_against_committed(schemas_dir, files)
                                           + openapi_contract.breaking_against_committed(schemas_dir, api_files))
@@ -54,9 +55,12 @@ def partner_registry() -> list[tuple[str, str]]:
     return sorted((p.organisation_id, p.name) for p in PARTNERS)
 
 
-def all_files() -> dict[str, str]:
+def all_files(schemas_dir: Path = SCHEMAS_DIR) -> dict[str, str]:
     files = generated_files(REGISTRY)
     files[PARTNERS_FILE] = render_partner_guide(REGISTRY, partner_registry())
+    readme = schemas_dir / README_FILE  # written by hand but for its table of the fields in clear
+    if readme.exists():
+        files[README_FILE] = with_clear_fields(readme.read_text(encoding="utf-8"), REGISTRY)
     return files
 
 
@@ -64,10 +68,14 @@ def all_files() -> dict[str, str]:
 def check_cmd(schemas_dir: Path = DirOption) -> None:
     """Fail (exit 1) if the committed files differ from the code or a change breaks readers of them."""
     problems = check(schemas_dir, REGISTRY) + openapi_contract.check(schemas_dir)
-    files = all_files()
+    files = all_files(schemas_dir)
     guide = schemas_dir / PARTNERS_FILE
     if not guide.exists() or guide.read_text(encoding="utf-8") != files[PARTNERS_FILE]:
         problems.append(f"{PARTNERS_FILE}: missing or differs from the generated guide — run `kim schemas generate`")
+    readme = schemas_dir / README_FILE
+    if not readme.exists() or readme.read_text(encoding="utf-8") != files.get(README_FILE):
+        problems.append(f"{README_FILE}: its table of the fields in clear differs from the models — run `kim schemas "
+                        "generate`")
     problems += changelog_problems(schemas_dir, files)
     if problems:
         for line in problems:
