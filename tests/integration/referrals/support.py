@@ -182,7 +182,7 @@ class CasesStandIn:
         sealed = Encrypted(key_id=f"key-{client_id}", nonce="AAAAAAAAAAAAAAAA",
                            ciphertext="c2VhbGVk")  # the name is only ever inside a ciphertext
         assert name not in sealed.model_dump_json()
-        await self.emit(cases.ClientRegistered(client_id=client_id, personal=sealed, birth_band="1990-1999"),
+        await self.emit(cases.ClientRegistered(client_id=client_id, personal=sealed),
                         subject=client_id)
         await self.emit(cases.CaseOpened(
             case_id=case_id, client_id=client_id, municipality=AGS, baustein="2", team="kreis",

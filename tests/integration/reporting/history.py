@@ -60,8 +60,8 @@ def generate(seed: int, *, clients: int = 300, positions: int = 30, topic_suffix
         client_id = f"cl-{seed}-{i}"
         h.add("cases", c.ClientRegistered(client_id=client_id, personal=c.Encrypted(
             key_id=f"key-{client_id}", nonce=base64.b64encode(b"0" * 12).decode(),
-            ciphertext=base64.b64encode(b"x" * 40).decode()), birth_band=c.year_band(1970 + rng.randrange(40), 10),
-            arrival_band=c.year_band(2015 + rng.randrange(9), 5)), subject=client_id)
+            ciphertext=base64.b64encode(b"x" * 40).decode())), subject=client_id)
+        rng.randrange(40), rng.randrange(9)  # the bands v2 carried (gone since v3): the same history as before
         for n in range(1 if rng.random() < 0.9 else 2):
             _case(h, rng, client_id, f"case-{seed}-{i}-{n}")
     _staffing(h, rng, seed, positions)

@@ -71,7 +71,7 @@ class FakeRegistrations:
     """The registrations' port: the registering place per client; a client's cases from the store's CaseOpened."""
 
     def __init__(self, store: InMemoryEventStore):
-        self.store, self.places = store, {}
+        self.store, self.places, self.erasure_requests = store, {}, {}
 
     async def record(self, conn, client_id: str, principal) -> None:
         self.places[client_id] = (principal.municipality, principal.team)
@@ -84,6 +84,13 @@ class FakeRegistrations:
 
     async def place_and_case_ids(self, client_id: str):
         return await self.place(client_id), await self.case_ids_of(client_id)
+
+    async def record_erasure_request(self, conn, client_id: str, reference: str) -> None:
+        assert client_id not in self.erasure_requests, "one erasure per client"
+        self.erasure_requests[client_id] = reference
+
+    async def erasure_request(self, client_id: str):
+        return self.erasure_requests.get(client_id)
 
     async def case_ids_of(self, client_id: str, conn=None) -> list[str]:
         return [r.envelope.stream_id async for r in self.store.read_all()

@@ -319,7 +319,8 @@ def keygen() -> None:
 def erasures(fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv"),
               token: str = typer.Option(None, "--token", help=TOKEN_HELP)) -> None:
     """Every erasure in the cases store: when, by whom, on which Art. 17 ground and request, which key was destroyed
-    (from the hash-chained ClientErased events, so the list is as trustworthy as `kim audit verify` says). Needs an
+    (from the hash-chained ClientErased events, so the list is as trustworthy as `kim audit verify` says; the
+    request's file number since contract 6.0.0 from the store's erasure_requests, not from the event). Needs an
     auditor's or admin's token; the read is recorded in the audit stream under it."""
     from kim_cli.audit.erasures import erasure_rows, render_erasures
     from kim_cli.audit.identity import authenticate, given_token

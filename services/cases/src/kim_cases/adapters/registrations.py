@@ -24,6 +24,17 @@ class ClientRegistrations:
         return Write("INSERT INTO client_registrations (client_id, municipality, team) VALUES ($1, $2, $3)",
                      (client_id, principal.municipality, principal.team))
 
+    async def record_erasure_request(self, conn: asyncpg.Connection, client_id: str, reference: str) -> None:
+        """The erasure request's reference (a file number), in the erasure's transaction: kept for the audit (`kim
+        audit erasures`), never published (ClientErased v2 does not carry it)."""
+        await conn.execute("INSERT INTO erasure_requests (client_id, request_reference) VALUES ($1, $2)",
+                           client_id, reference)
+
+    async def erasure_request(self, client_id: str) -> str | None:
+        async with self.pool.acquire() as conn:
+            return await conn.fetchval("SELECT request_reference FROM erasure_requests WHERE client_id = $1",
+                                       client_id)
+
     async def place(self, client_id: str) -> tuple[str | None, str | None] | None:
         """(municipality, team) that registered the client; None for a client registered before this was kept."""
         async with self.pool.acquire() as conn:

@@ -26,7 +26,7 @@ async def register(s: Services, ctx: CommandContext, *, name: str, date_of_birth
         "address": address, "contact": contact})
     profile = crypto.encrypt(key, key_id, client_id, {
         "birth_year": birth_year, "languages": languages, "arrival_year": arrival_year})
-    events = Client(client_id).register(personal, profile, birth_year=birth_year, arrival_year=arrival_year)
+    events = Client(client_id).register(personal, profile)
     # the wrapped key, the registering place and ClientRegistered in one statement: all three or none, in one round
     # trip (was BEGIN, two INSERTs, the append, COMMIT)
     version = await s.repo.append(client_id, 0, events, ctx, subject=client_id,
@@ -37,13 +37,14 @@ async def register(s: Services, ctx: CommandContext, *, name: str, date_of_birth
 
 async def erase(s: Services, ctx: CommandContext, client_id: str, expected: int | None, *, ground: str,
                 request_reference: str) -> tuple[Client, int]:
-    """Right to erasure: ClientErased and the key's deletion commit together; the events stay, unreadable."""
+    """Right to erasure: ClientErased, the request's reference and the key's deletion commit together; the events
+    stay, unreadable. The reference is kept in the store only (erasure_requests), never on kim.cases."""
     async with UnitOfWork(s.store) as uow:
         conn = uow.conn
         client = await s.repo.client(client_id, conn)
         check_expected(client_id, expected, client.version)
-        version = await destroy_key(s, conn, ctx, client, client.erase(datetime.now(UTC), ground=ground,
-                                                                       request_reference=request_reference))
+        version = await destroy_key(s, conn, ctx, client, client.erase(datetime.now(UTC), ground=ground))
+        await s.registrations.record_erasure_request(conn, client_id, request_reference)
     return client, version
 
 

@@ -130,8 +130,7 @@ class CaseFollowUps:
                     for c in cases)
         if until > local_day(now):
             return  # the longest period has not passed: that case's own deadline fires later
-        events = client.erase(now, ground=ErasureGround.PURPOSE_GONE, request_reference=None,
-                              reason=ErasureReason.RETENTION)
+        events = client.erase(now, ground=ErasureGround.PURPOSE_GONE, reason=ErasureReason.RETENTION)
         await destroy_key(s, conn, _context(due), client, events)
 
 

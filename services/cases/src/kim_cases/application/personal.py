@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from kim_runtime.auth import Principal
-from kim_schemas.cases import ClientRegistered
+from kim_schemas.cases import ARRIVAL_BAND_YEARS, BIRTH_BAND_YEARS, ClientRegistered, year_band
 from kim_schemas.codes import LifeDomain
 from kim_schemas.types import Encrypted
 
@@ -77,12 +77,14 @@ class PersonalReader:
 
     def profile(self, registered: ClientRegistered) -> dict:
         """Birth year, languages, arrival year (encrypted since ClientRegistered v2: "erased" / "withheld" like
-        the name) and their bands in clear. Data upcast from v1 has no profile: the bands only."""
-        bands = {"birth_band": registered.birth_band, "arrival_band": registered.arrival_band}
+        the name) and their bands, computed here from the opened years (since ClientRegistered v3 no band is in
+        the event: "erased" / "withheld" like the years). Data upcast from v1 has no profile: all empty."""
         opened = self.open(registered.profile, "profile")
         if isinstance(opened, dict):
-            return {**{f: opened.get(f) for f in PROFILE_FIELDS}, **bands}
-        return {**dict.fromkeys(PROFILE_FIELDS, opened), **bands}
+            return {**{f: opened.get(f) for f in PROFILE_FIELDS},
+                    "birth_band": year_band(opened.get("birth_year"), BIRTH_BAND_YEARS),
+                    "arrival_band": year_band(opened.get("arrival_year"), ARRIVAL_BAND_YEARS)}
+        return dict.fromkeys((*PROFILE_FIELDS, "birth_band", "arrival_band"), opened)
 
     def notes(self, value: Encrypted | None) -> str | None:
         opened = self.open(value, "notes")

@@ -20,7 +20,7 @@ class Repository:
     def __init__(self, store: EventStore, sealing: Sealing | None = None):
         self.store = store
         self.cases = commands.Repository(store, Case, source=SOURCE, sealing=sealing)
-        self.clients = commands.Repository(store, Client, source=SOURCE)
+        self.clients = commands.Repository(store, Client, source=SOURCE, sealing=sealing)  # LegalHoldPlaced.reference
 
     async def case(self, case_id: str, conn: asyncpg.Connection | None = None) -> Case:
         case = await self.cases.load(case_id, conn)

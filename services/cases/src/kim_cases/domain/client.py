@@ -7,9 +7,7 @@ from datetime import datetime
 from kim_runtime.commands import Aggregate
 from kim_runtime.errors import RuleViolation
 from kim_schemas.case_codes import LegalHoldReason
-from kim_schemas.cases import (
-    ARRIVAL_BAND_YEARS, BIRTH_BAND_YEARS, ClientErased, ClientRegistered, LegalHoldLifted, LegalHoldPlaced, year_band,
-)
+from kim_schemas.cases import ClientErased, ClientRegistered, LegalHoldLifted, LegalHoldPlaced
 from kim_schemas.codes import ErasureReason
 from kim_schemas.base import Event
 from kim_schemas.types import Encrypted
@@ -49,20 +47,17 @@ class Client(Aggregate):
         return self.registered.personal.key_id if self.registered else None
 
     # -- commands --------------------------------------------------------------------------------
-    def register(self, personal: Encrypted, profile: Encrypted, *, birth_year: int | None,
-                 arrival_year: int | None) -> list[Event]:
-        """``profile`` holds birth year, languages and arrival year encrypted; only their bands go in clear."""
+    def register(self, personal: Encrypted, profile: Encrypted) -> list[Event]:
+        """``profile`` holds birth year, languages and arrival year encrypted; nothing of them goes in clear."""
         if self.exists:
             raise RuleViolation(f"client {self.client_id} is registered already")
-        return [ClientRegistered(client_id=self.client_id, personal=personal, profile=profile,
-                                 birth_band=year_band(birth_year, BIRTH_BAND_YEARS),
-                                 arrival_band=year_band(arrival_year, ARRIVAL_BAND_YEARS))]
+        return [ClientRegistered(client_id=self.client_id, personal=personal, profile=profile)]
 
-    def erase(self, at: datetime, *, ground: str, request_reference: str | None,
-              reason: ErasureReason = ErasureReason.REQUEST) -> list[Event]:
+    def erase(self, at: datetime, *, ground: str, reason: ErasureReason = ErasureReason.REQUEST) -> list[Event]:
+        """The request's reference is not part of the event (the application keeps it in the store)."""
         self.ensure_active("erase them again")
         return [ClientErased(client_id=self.client_id, key_id=self.key_id, erased_at=at, ground=ground,
-                             request_reference=request_reference, reason=reason)]
+                             reason=reason)]
 
     def place_hold(self, hold_id: str, *, reason: LegalHoldReason, reference: str, by: str,
                    at: datetime) -> list[Event]:
@@ -76,7 +71,9 @@ class Client(Aggregate):
         return [LegalHoldLifted(client_id=self.client_id, hold_id=hold_id, lifted_by=by, lifted_at=at)]
 
     def hold_views(self) -> list[dict]:
-        return [{"hold_id": h.hold_id, "reason": h.reason.value, "reference": h.reference, "placed_by": h.placed_by,
+        """The holds in force; a reference still sealed (its key destroyed) shows as "erased"."""
+        return [{"hold_id": h.hold_id, "reason": h.reason.value,
+                 "reference": "erased" if h.is_sealed else h.reference, "placed_by": h.placed_by,
                  "placed_at": h.placed_at.isoformat()} for h in self.holds.values()]
 
     def ensure_active(self, doing: str) -> None:

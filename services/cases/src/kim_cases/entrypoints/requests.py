@@ -15,6 +15,7 @@ from kim_schemas.case_codes import (
     Perspective, TeamKind, WithdrawalScope,
 )
 from kim_schemas.cases import DomainAssessment, Goal
+from kim_schemas.types import FileNumber
 from kim_schemas.codes import Baustein, ConsentPurpose, DataCategory, ErasureGround, Rechtskreis, ResidenceStatus
 
 class Body(BaseModel):
@@ -23,15 +24,16 @@ class Body(BaseModel):
 
 class EraseClient(Body):
     ground: ErasureGround = Field(description="Art. 17(1) GDPR ground of the erasure")
-    request_reference: Line(100, min_length=1) = Field(
-        description="Reference of the erasure request (e.g. the file number of the person's request), so an auditor "
-                    "can match the erasure to it")
+    request_reference: FileNumber = Field(
+        description="File number of the erasure request (letters, digits and / . _ -, no spaces, at most 40), so an "
+                    "auditor can match the erasure to it; kept in the cases store only, never published")
 
 
 class PlaceLegalHold(Body):
     reason: LegalHoldReason = Field(description="Why the client's data must be kept past its retention period")
-    reference: Line(100, min_length=1) = Field(
-        description="File number of the procedure or request (no personal data): an auditor matches the hold to it")
+    reference: FileNumber = Field(
+        description="File number of the procedure or request (letters, digits and / . _ -, no spaces, at most 40): "
+                    "an auditor matches the hold to it; sealed under the client's key on kim.cases")
 
 
 class RegisterClient(Body):

@@ -13,12 +13,14 @@ from kim_cli.audit.connect import open_store
 COLUMNS = ("erased_at", "actor", "reason", "ground", "request_reference", "client_id", "key_id", "stream_version")
 
 _ERASURES = """
-SELECT data->>'erased_at' AS erased_at, metadata->>'actor' AS actor,
-       coalesce(data->>'reason', 'antrag') AS reason, data->>'ground' AS ground,
-       data->>'request_reference' AS request_reference, data->>'client_id' AS client_id,
-       data->>'key_id' AS key_id, version AS stream_version
-FROM events WHERE type = 'kim.cases.ClientErased' ORDER BY position
+SELECT e.data->>'erased_at' AS erased_at, e.metadata->>'actor' AS actor,
+       coalesce(e.data->>'reason', 'antrag') AS reason, e.data->>'ground' AS ground,
+       coalesce(r.request_reference, e.data->>'request_reference') AS request_reference,
+       e.data->>'client_id' AS client_id, e.data->>'key_id' AS key_id, e.version AS stream_version
+FROM events e LEFT JOIN erasure_requests r ON r.client_id = e.data->>'client_id'
+WHERE e.type = 'kim.cases.ClientErased' ORDER BY e.position
 """
+# the request's reference: from erasure_requests since ClientErased v2 (contract 6.0.0), from the event before
 
 
 async def erasure_rows(say: Callable[[str], None], token: str) -> list[dict]:

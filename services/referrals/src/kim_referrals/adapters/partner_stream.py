@@ -86,6 +86,7 @@ async def append(store: EventStore, conn: asyncpg.Connection, stream: PartnerStr
     await to_partner.append(stream.referral_id, envs, version, conn=conn)
     if any(isinstance(e, PartnerReferralRevoked) for e in events):
         await keys.destroy(conn, stream.referral_id)
+        await keys.forget_feedback(conn, stream.referral_id)  # the partner's words about it go too
     return version + len(events)
 
 

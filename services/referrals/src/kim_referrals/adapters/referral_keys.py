@@ -129,6 +129,11 @@ class PartnerKeys:
         return await conn.fetchval("DELETE FROM partner_referral_keys WHERE partner_referral_id = $1 "
                                    "RETURNING true", partner_referral_id) or False
 
+    async def forget_feedback(self, conn: asyncpg.Connection, partner_referral_id: str) -> None:
+        """On the revocation too: delete the partner's words of every feedback report naming the referral
+        (partner_feedback_details; PartnerFeedbackReceived v2 does not carry them)."""
+        await conn.execute("DELETE FROM partner_feedback_details WHERE partner_referral_id = $1", partner_referral_id)
+
     async def _rows(self, conn, ids: list[str]) -> list[tuple]:
         return [tuple(r) for r in await conn.fetch(
             "SELECT partner_referral_id, key_id, kek_id, wrapped FROM partner_referral_keys "
@@ -153,6 +158,9 @@ class InMemoryPartnerKeys(PartnerKeys):
 
     async def destroy(self, conn, partner_referral_id: str) -> bool:
         return self.rows.pop(partner_referral_id, None) is not None
+
+    async def forget_feedback(self, conn, partner_referral_id: str) -> None:
+        pass  # feedback reports are an HTTP route on the database only
 
     async def _rows(self, conn, ids: list[str]) -> list[tuple]:
         return [self.rows[i] for i in ids if i in self.rows]

@@ -63,19 +63,40 @@ class FeedbackIn(BaseModel):
 
 @router.post("/partner/feedback", status_code=202, summary="Report a record on your topic you could not read")
 async def feedback(body: FeedbackIn, request: Request, principal: Principal = Depends(feedback_send)):
+    """The report is an event (kim.referrals); the partner's words (`detail`) are not part of it since contract
+    6.0.0: they stay in this service's store (partner_feedback_details) and go when the referral it names is
+    revoked (adapters.partner_stream)."""
     own = partner_topic(principal.organisation)
     event = PartnerFeedbackReceived(
-        feedback_id=str(uuid.uuid4()), organisation_id=principal.organisation, **body.model_dump(exclude={"topic"}),
-        topic=body.topic or own, received_at=datetime.now(UTC).replace(microsecond=0))
+        feedback_id=str(uuid.uuid4()), organisation_id=principal.organisation,
+        **body.model_dump(exclude={"topic", "detail"}), topic=body.topic or own,
+        received_at=datetime.now(UTC).replace(microsecond=0))
     runtime = request.app.state.runtime
-    await runtime.store.append(event.feedback_id, [context(request, principal).wrap(event, source=SOURCE)], 0)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await runtime.store.append(event.feedback_id, [context(request, principal).wrap(event, source=SOURCE)], 0,
+                                   conn=conn)
+        if body.detail:
+            await conn.execute(
+                "INSERT INTO partner_feedback_details (feedback_id, organisation_id, partner_referral_id, detail, "
+                "received_at) VALUES ($1, $2, $3, $4, $5)", event.feedback_id, event.organisation_id, event.key,
+                body.detail, event.received_at)
     return {"feedback_id": event.feedback_id}
 
 
-@router.get("/partner-feedback", summary="Records partners reported they could not read (newest first)")
+@router.get("/partner-feedback", summary="Records partners reported they could not read (newest first); `detail` "
+            "as long as the referral it names is not revoked")
 async def feedback_list(request: Request, response: Response, principal: Principal = Depends(feedback_read),
                         page: Page = Depends(paged())):
     async with request.app.state.runtime.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT data FROM events WHERE type = $1 ORDER BY position DESC OFFSET $2 LIMIT $3",
-                                PartnerFeedbackReceived.event_type, page.offset, page.fetch)
-    return page.trim([dict(r["data"]) for r in rows], response)
+        rows = await conn.fetch(
+            "SELECT e.data, d.detail FROM events e LEFT JOIN partner_feedback_details d "
+            "ON d.feedback_id = e.data->>'feedback_id' WHERE e.type = $1 ORDER BY e.position DESC OFFSET $2 LIMIT $3",
+            PartnerFeedbackReceived.event_type, page.offset, page.fetch)
+    return page.trim([feedback_view(dict(r["data"]), r["detail"]) for r in rows], response)
+
+
+def feedback_view(data: dict, detail: str | None) -> dict:
+    """A report as the operators see it: the latest version's fields and the partner's words, if still kept (a v1
+    report's own detail is not shown: it is on the topic, but this list no longer repeats it)."""
+    data.pop("detail", None)
+    return data | {"detail": detail or ""}
