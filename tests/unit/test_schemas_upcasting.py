@@ -9,6 +9,7 @@ from kim_runtime import upcasting
 from kim_runtime.upcasting import UpcasterChain
 
 import kim_schemas  # noqa: F401  (registers its upcasters on import)
+import kim_schemas.upcasters
 
 
 def test_steps_apply_in_order_until_the_newest_version():
@@ -65,9 +66,11 @@ SEALED = {"key_id": "k-1", "nonce": "AAAAAAAAAAAAAAAA", "ciphertext": "c2VhbGVk"
 def test_client_registered_v1_upcasts_to_bands_and_no_clear_years_or_languages(birth_year, arrival_year, bands):
     v1 = {"client_id": "c-1", "personal": SEALED, "birth_year": birth_year, "languages": ["prs", "ti"],
           "arrival_year": arrival_year}
+    v2 = kim_schemas.upcasters.client_registered_v1_to_v2(v1)
+    assert (v2["birth_band"], v2["arrival_band"], v2["profile"]) == (*bands, None)
     event = kim_schemas.parse("kim.cases.ClientRegistered", 1, v1)
-    assert type(event) is kim_schemas.latest("kim.cases.ClientRegistered") and event.schema_version == 2
-    assert (event.birth_band, event.arrival_band, event.profile) == (*bands, None)
+    assert type(event) is kim_schemas.latest("kim.cases.ClientRegistered") and event.schema_version == 3
+    assert event.profile is None and "band" not in event.model_dump_json()  # v3 drops the bands too
     dumped = event.model_dump_json()
     assert not any(word in dumped for word in ("prs", "languages", "birth_year", "arrival_year"))
     assert event.personal.key_id == "k-1"

@@ -18,16 +18,16 @@ def registered(client_id: str = "c-1") -> tuple[Client, bytes]:
     client = Client(client_id)
     personal = crypto.encrypt(key, "key-1", client_id, {"name": "Amina Haddad"})
     profile = crypto.encrypt(key, "key-1", client_id, {"birth_year": 1990, "languages": ["ar"], "arrival_year": 2016})
-    for e in client.register(personal, profile, birth_year=1990, arrival_year=2016):
+    for e in client.register(personal, profile):
         client.apply(e)
     return client, key
 
 
-def test_only_bands_of_birth_and_arrival_year_travel_in_clear():
+def test_nothing_of_birth_and_arrival_year_travels_in_clear_not_even_their_bands():
     client, key = registered()
     reg = client.registered
-    assert (reg.birth_band, reg.arrival_band) == ("1990-1999", "2015-2019")
-    assert set(reg.model_dump()) == {"client_id", "personal", "profile", "birth_band", "arrival_band"}
+    assert set(reg.model_dump()) == {"client_id", "personal", "profile"}  # ClientRegistered v3: no bands
+    assert "1990-1999" not in reg.model_dump_json() and "2015-2019" not in reg.model_dump_json()
     assert "2016" not in reg.model_dump_json() and '"ar"' not in reg.model_dump_json()
     assert crypto.decrypt(key, "c-1", reg.profile) == {"birth_year": 1990, "languages": ["ar"], "arrival_year": 2016}
 
@@ -35,13 +35,13 @@ def test_only_bands_of_birth_and_arrival_year_travel_in_clear():
 def test_a_client_is_registered_once_and_erased_once():
     client, _ = registered()
     with pytest.raises(RuleViolation, match="registered already"):
-        client.register(client.registered.personal, client.registered.profile, birth_year=None, arrival_year=None)
+        client.register(client.registered.personal, client.registered.profile)
     at = datetime(2025, 5, 1, tzinfo=UTC)
-    [erased] = client.erase(at, ground="zweck_entfallen", request_reference="DSGVO-2026-0001")
-    assert erased.key_id == "key-1"
+    [erased] = client.erase(at, ground="zweck_entfallen")
+    assert erased.key_id == "key-1" and "request_reference" not in erased.model_dump()
     client.apply(erased)
     with pytest.raises(RuleViolation, match="was erased at 2025-05-01"):
-        client.erase(at, ground="zweck_entfallen", request_reference="DSGVO-2026-0001")
+        client.erase(at, ground="zweck_entfallen")
     with pytest.raises(RuleViolation, match="you cannot open a case"):
         client.ensure_active("open a case")
 

@@ -108,14 +108,14 @@ def test_a_follow_up_fires_only_while_it_still_applies():
 def test_legal_holds_are_in_force_until_lifted_and_retention_erasure_says_so():
     client = Client("c-1")
     sealed = Encrypted(key_id="key-1", nonce="AAAAAAAAAAAAAAAA", ciphertext="c2VhbGVk")
-    run(client, client.register(sealed, sealed, birth_year=None, arrival_year=None))
-    run(client, client.place_hold("h-1", reason=LegalHoldReason.LITIGATION, reference="VG 7 K 1/26", by="lead-1",
+    run(client, client.register(sealed, sealed))
+    run(client, client.place_hold("h-1", reason=LegalHoldReason.LITIGATION, reference="VG-7-K-1/26", by="lead-1",
                                   at=AT))
-    run(client, client.place_hold("h-2", reason=LegalHoldReason.AUDIT, reference="RPA 4", by="admin-1", at=AT))
+    run(client, client.place_hold("h-2", reason=LegalHoldReason.AUDIT, reference="RPA-4", by="admin-1", at=AT))
     assert [h["hold_id"] for h in client.hold_views()] == ["h-1", "h-2"]
     run(client, client.lift_hold("h-1", by="lead-1", at=AT + timedelta(days=1)))
     assert list(client.holds) == ["h-2"]
     with pytest.raises(Exception, match="no legal hold h-1"):
         client.lift_hold("h-1", by="lead-1", at=AT)
-    [erased] = client.erase(AT, ground="zweck_entfallen", request_reference=None, reason=ErasureReason.RETENTION)
+    [erased] = client.erase(AT, ground="zweck_entfallen", reason=ErasureReason.RETENTION)
     assert (erased.reason, erased.key_id) == (ErasureReason.RETENTION, "key-1")
