@@ -1,7 +1,7 @@
 """Erasure an auditor can prove (issue 15): once a client is erased, nothing in the cases store or on kim.cases singles
 them out. Birth year, languages and arrival year travel only inside the client's encrypted profile
-(ClientRegistered v2), the dates of a residence status only inside its encrypted dates (ResidenceStatusRecorded v3),
-so destroying the key leaves the bands and the casework codes, never the values themselves.
+(ClientRegistered v2; v3 without the bands v2 had in clear), the dates of a residence status only inside its encrypted dates (ResidenceStatusRecorded v3),
+so destroying the key leaves the casework codes, never the values themselves.
 Checked on the raw stored JSON and the raw Kafka records, leaf by leaf."""
 
 from __future__ import annotations
@@ -92,13 +92,14 @@ async def test_after_erasure_no_stored_row_and_no_topic_record_holds_what_single
     wire = [json.loads(m.value) for m in records] + [{k: v.decode() for k, v in m.headers} for m in records]
 
     registered = next(d for d in stored if d.get("client_id") == client_id and "profile" in d)
-    assert (registered["birth_band"], registered["arrival_band"]) == ("1930-1939", "2000-2004")
+    assert "birth_band" not in registered and "arrival_band" not in registered  # ClientRegistered v3: no bands
     assert len(stored) >= 16 and len(wire) == 16, "the client's history is all there"
     assert _identifying(_leaves(stored)) == set(), "in the store"
     assert _identifying(_leaves(wire)) == set(), "on kim.cases"
     assert _life_domains(stored) == [] and _life_domains(wire) == [], "health needs and goals only encrypted"
     erased = await api.get(f"/clients/{client_id}")
     assert (erased["birth_year"], erased["languages"], erased["arrival_year"]) == ("erased",) * 3
+    assert (erased["birth_band"], erased["arrival_band"]) == ("erased",) * 2  # computed from the profile, gone too
     residence = (await api.get(f"/cases/{case_id}"))["residence_status"]
     assert (residence["status"], residence["status_since"], residence["valid_until"]) == (
         "duldung_60a", "erased", "erased")  # the code stays for reporting and the consent gate
