@@ -106,7 +106,7 @@ async def test_who_may_place_a_legal_hold(world, who, status):
                "other team's lead": token(Role.TEAM_LEAD, sub="lead-9", team="stadt-unna",
                                           municipality="05978036")}[who]
     await api.call("POST", f"/clients/{client_id}/legal-holds", expect=status, headers=headers,
-                   json={"reason": "behoerdenanfrage", "reference": "Az 12-3"})
+                   json={"reason": "behoerdenanfrage", "reference": "Az-12-3"})
 
 
 async def test_a_legal_hold_needs_a_reason_code_and_a_reference(world):

@@ -58,7 +58,7 @@ async def test_erasing_clients_deletes_their_rows_and_leaves_the_others_figures_
     for registered in clients[::2]:
         erasures.add("cases", c.ClientErased(
             client_id=registered.stream_id, key_id=registered.data["personal"]["key_id"],
-            erased_at=datetime(2025, 7, 1, tzinfo=UTC), ground="zweck_entfallen", request_reference="DSGVO-1"),
+            erased_at=datetime(2025, 7, 1, tzinfo=UTC), ground="zweck_entfallen"),
             subject=registered.stream_id)
         erasures.events["cases"][-1] = erasures.events["cases"][-1].model_copy(update={"stream_version": 2})
     await reporting.publish(erasures)

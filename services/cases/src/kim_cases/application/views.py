@@ -146,7 +146,7 @@ async def history(s: Services, ctx: CommandContext, stream_id: str, client_id: s
     reader = await s.reader(ctx.principal, client_id)
     out = []
     for env in await s.store.read_stream(stream_id):
-        event = from_envelope(env)  # as the newest version: a v1 registration shows its bands, not its clear years
+        event = from_envelope(env)  # as the newest version: a v1 or v2 registration shows no clear years or bands
         if getattr(event, "is_sealed", False):  # dates and codes: opened with the client's key while it exists
             opened = await s.repo.cases.sealing.unsealer.open(env.model_copy(update={"event": event}))
             event = opened.event if opened is not None else event

@@ -7,8 +7,10 @@ version, 403/404 in German); nothing is retried behind the user's back.
 from __future__ import annotations
 
 import asyncio
+import re
 
 from fastapi import APIRouter, Depends, Request
+from kim_schemas.types import FILE_NUMBER_PATTERN
 
 from ..adapters.cases_api import ACTIONS, goal_path, withdrawal_path
 from ..adapters.transport import ApiError
@@ -142,6 +144,9 @@ async def erase(case_id: str, request: Request, form: forms.Form = Depends(poste
         ("request_reference", "Bitte das Aktenzeichen des Löschantrags angeben."),
         ("confirm", "Bitte bestätigen, dass die Daten endgültig gelöscht werden sollen."),
     ) if not form.get(name).strip() or (name == "confirm" and form.get(name) != "on")}
+    if "request_reference" not in errors and not re.fullmatch(FILE_NUMBER_PATTERN, form.get("request_reference").strip()):
+        errors["request_reference"] = ("Nur das Aktenzeichen: Buchstaben, Ziffern und / . _ -, ohne Leerzeichen, "
+                                       "höchstens 40 Zeichen (keine Namen oder Daten der Person).")
     if errors:
         return render(request, "erasure.html", 422, user=signed.user, case=case, problem=None, errors=errors)
     try:
