@@ -161,3 +161,24 @@ def test_a_demo_index_that_is_no_number_is_a_refused_sign_in_not_a_crash(index):
         web.cookies.set("kim_csrf", "csrf-1")
         response = web.post("/anmelden", data={"csrf": "csrf-1", "token": "", "demo": index})
     assert response.status_code == 422 and "kein gültiges Token" in response.text
+
+
+@pytest.mark.parametrize("reference", ["Antrag Zyxwq ProbemannD geb 05.06.1987", "AZ 1", "-AZ", "A" * 41])
+def test_the_erasure_form_takes_a_file_number_only_and_never_sends_free_text(reference):
+    fakes = FakeServices()
+    with client(fakes) as web:
+        sign_in(web, "team_lead")
+        response = web.post("/faelle/case-1/loeschen", data={"csrf": "csrf-1", "ground": "widerspruch",
+                                                              "request_reference": reference, "confirm": "on"})
+    assert response.status_code == 422 and "ohne Leerzeichen" in response.text
+    assert [str(c.url) for c in fakes.posts()] == []  # the cases service never saw it
+
+
+def test_the_erasure_form_sends_a_file_number_on():
+    fakes = FakeServices()
+    with client(fakes) as web:
+        sign_in(web, "team_lead")
+        web.post("/faelle/case-1/loeschen", data={"csrf": "csrf-1", "ground": "widerspruch",
+                                                  "request_reference": " DSGVO-2026/0042 ", "confirm": "on"})
+    [sent] = fakes.posts()
+    assert str(sent.url).endswith("/erasure") and b'"request_reference":"DSGVO-2026/0042"' in sent.read()
