@@ -35,7 +35,7 @@ SAMPLES = {
     r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,99}$": "fuzz-1", r"^[a-z0-9][a-z0-9-]{1,62}$": "fuzz-org",
     r"^[0-9]{8}$": "05978024", r"^[a-z]{2,3}$": "de", r"^20[0-9]{2}(-Q[1-4]|-H[12])?$": "2025-Q1",
     r"^[123]$": "1", r"^[0-9]+(\.[0-9]+)?$": "1.0", r"^[0-9a-f]{64}$": "0" * 64,
-    r"^kim audit [a-z][a-z -]{0,60}$": "kim audit case",
+    r"^kim audit [a-z][a-z -]{0,60}$": "kim audit case", r"^[A-Za-z0-9][A-Za-z0-9/._-]{0,39}$": "AZ-1/26",
     r"^[^\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]*$": "x",
 }
 # service tokens are signed with the service token secret (the services' dev default here), never KIM_AUTH_SECRET;
