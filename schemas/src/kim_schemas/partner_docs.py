@@ -329,7 +329,7 @@ def render_partner_guide(registry: EventRegistry, partners: Sequence[tuple[str, 
         "`ce_id`, `ce_type`, `ce_schemaversion` (as far as you have them), `problem` (`not-json`, `unknown-type`, "
         "`unknown-version`, `invalid-data`, `other`) and a `detail` without personal data; the Kreis's operators "
         "see it (your `detail` is kept by the referrals service only, never published, and deleted when the "
-        "referral your `key` names is revoked) |",
+        "referral your `key` names is revoked, at the latest after 30 days) |",
         "",
         "## Code",
         "",

@@ -21,7 +21,7 @@ from tests.integration.log_segments import segment_bytes
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 PROBE = "Antrag Zyxwq ProbemannF geb 05.06.1987"
-UNNAMED = "Zyxwq ProbemannG ohne Schluessel"  # a report naming no referral: kept until an operator deletes it
+UNNAMED = "Zyxwq ProbemannG ohne Schluessel"  # a report naming no referral: kept 30 days
 
 
 async def test_the_partners_words_stay_in_the_store_and_go_with_the_revocation(fresh_db, cases_db, kafka_bootstrap):
@@ -68,12 +68,16 @@ async def test_the_partners_words_stay_in_the_store_and_go_with_the_revocation(f
         assert after[reported["feedback_id"]]["detail"] == "", "deleted with the referral's revocation"
         assert after[reported["feedback_id"]]["problem"] == "other"  # the report itself stays (the event)
         assert after[unnamed["feedback_id"]]["detail"] == UNNAMED
-    conn = await asyncpg.connect(fresh_db)
-    try:
-        kept = await conn.fetch("SELECT feedback_id FROM partner_feedback_details")
-    finally:
-        await conn.close()
-    assert [r["feedback_id"] for r in kept] == [unnamed["feedback_id"]]
+        conn = await asyncpg.connect(fresh_db)
+        try:
+            kept = await conn.fetch("SELECT feedback_id FROM partner_feedback_details")
+            assert [r["feedback_id"] for r in kept] == [unnamed["feedback_id"]]
+            await conn.execute("UPDATE partner_feedback_details SET received_at = now() - interval '31 days'")
+            await listed()  # a listing deletes the words of reports older than 30 days
+            assert await conn.fetchval("SELECT count(*) FROM partner_feedback_details") == 0
+        finally:
+            await conn.close()
+        assert (await listed())[unnamed["feedback_id"]]["detail"] == ""
 
     segments = segment_bytes("kim.referrals")
     if not segments:

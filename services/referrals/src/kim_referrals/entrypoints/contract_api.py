@@ -26,6 +26,10 @@ router = APIRouter(tags=["partner contract"])
 schemas_read = authorize("partner.schemas.read")
 feedback_send = authorize("partner.feedback")
 feedback_read = authorize("feedback.read")
+# A partner's feedback words are kept at most this long (a partner topic keeps its records 30 days by default,
+# KIM_PARTNER_TOPIC_RETENTION_MS): also those of a report that names no referral, which no revocation deletes.
+FEEDBACK_DETAIL_DAYS = 30
+_EXPIRE_DETAILS = ("DELETE FROM partner_feedback_details WHERE received_at < now() - make_interval(days => $1)")
 
 
 def _partner_types() -> list[tuple[str, int]]:
@@ -65,7 +69,7 @@ class FeedbackIn(BaseModel):
 async def feedback(body: FeedbackIn, request: Request, principal: Principal = Depends(feedback_send)):
     """The report is an event (kim.referrals); the partner's words (`detail`) are not part of it since contract
     6.0.0: they stay in this service's store (partner_feedback_details) and go when the referral it names is
-    revoked (adapters.partner_stream)."""
+    revoked (adapters.partner_stream), or after FEEDBACK_DETAIL_DAYS (deleted at the next report or listing)."""
     own = partner_topic(principal.organisation)
     event = PartnerFeedbackReceived(
         feedback_id=str(uuid.uuid4()), organisation_id=principal.organisation,
@@ -75,6 +79,7 @@ async def feedback(body: FeedbackIn, request: Request, principal: Principal = De
     async with runtime.pool.acquire() as conn, conn.transaction():
         await runtime.store.append(event.feedback_id, [context(request, principal).wrap(event, source=SOURCE)], 0,
                                    conn=conn)
+        await conn.execute(_EXPIRE_DETAILS, FEEDBACK_DETAIL_DAYS)
         if body.detail:
             await conn.execute(
                 "INSERT INTO partner_feedback_details (feedback_id, organisation_id, partner_referral_id, detail, "
@@ -88,6 +93,7 @@ async def feedback(body: FeedbackIn, request: Request, principal: Principal = De
 async def feedback_list(request: Request, response: Response, principal: Principal = Depends(feedback_read),
                         page: Page = Depends(paged())):
     async with request.app.state.runtime.pool.acquire() as conn:
+        await conn.execute(_EXPIRE_DETAILS, FEEDBACK_DETAIL_DAYS)
         rows = await conn.fetch(
             "SELECT e.data, d.detail FROM events e LEFT JOIN partner_feedback_details d "
             "ON d.feedback_id = e.data->>'feedback_id' WHERE e.type = $1 ORDER BY e.position DESC OFFSET $2 LIMIT $3",
