@@ -108,7 +108,7 @@ async def seed_today_main(url: str, names: list[str]) -> dict[str, str]:
                                 client_id, key_id, key)
                 profile = crypto.encrypt(key, key_id, client_id, {"birth_year": 1990, "languages": ["de"],
                                                                   "arrival_year": 2016})
-                events = Client(client_id).register(personal, profile, birth_year=1990, arrival_year=2016)
+                events = Client(client_id).register(personal, profile)
                 await repo.append(client_id, 0, events, ctx, subject=client_id, municipality=LUENEN, conn=c)
             clients[client_id] = person
     finally:
