@@ -38,7 +38,8 @@ AUDIT_KEY = Signer.generate()[1]  # outside dev a service also needs the key tha
 async def cases_service(database_url: str, kafka_bootstrap: str, master_key: str):
     """The cases service in-process (real lifespan), outside dev: it runs only with the KEKs given here."""
     settings = CasesSettings(database_url=database_url, kafka_bootstrap=kafka_bootstrap, auth_secret=SECRET,
-                             env="production", master_key=master_key, audit_signing_key=AUDIT_KEY)
+                             env="production", master_key=master_key, audit_signing_key=AUDIT_KEY,
+                             service_token_secret="wrapped-keys-test-service-token-secret-0123456789")
     app = build_app(settings)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cases") as http:
