@@ -25,9 +25,16 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 NOT_SHOWN = ("withheld", "erased", "unreadable")
 NAME, NOTES, LANGUAGE = "Amina Haddad", "Gespräch über die Gesundheit der Tochter", "ar"
-ROLES = {"case_manager": MANAGER, "team_lead": TEAM_LEAD, "auditor": AUDITOR, "admin": ADMIN,
-         "kim-referrals": {"Authorization": f"Bearer {service_token(DEV_SERVICE_TOKEN_SECRET, REFERRALS_SERVICE)}"},
-         "kim-reporting": {"Authorization": f"Bearer {service_token(DEV_SERVICE_TOKEN_SECRET, REPORTING_SERVICE)}"}}
+
+
+def roles() -> dict[str, dict[str, str]]:
+    """The callers, service tokens minted now: they live 5 minutes, and a suite can take longer than that from
+    collecting this module to running it."""
+    return {"case_manager": MANAGER, "team_lead": TEAM_LEAD, "auditor": AUDITOR, "admin": ADMIN,
+            "kim-referrals": {"Authorization": f"Bearer {service_token(DEV_SERVICE_TOKEN_SECRET, REFERRALS_SERVICE)}"},
+            "kim-reporting": {"Authorization": f"Bearer {service_token(DEV_SERVICE_TOKEN_SECRET, REPORTING_SERVICE)}"}}
+
+
 # values that make each query parameter answer for the seeded case (a required one without a value here fails)
 QUERY = {"recipient": "abh-unna", "purpose": "aufenthaltssicherung", "categories": "stammdaten", "on": "2025-02-01",
          "reference": "ref-matrix-1", "personal": "true", "as_of": "2025-06-01", "at": "2099-01-01T00:00:00Z"}
@@ -111,10 +118,11 @@ async def test_every_get_that_shows_personal_data_records_the_read(api: Api):
     keys = frozenset(labels | set(PERSONAL_FIELDS) | set(PROFILE_FIELDS))
 
     answered, unrecorded, showing = [], [], set()
+    callers = roles()
     matrix = cells(api, ids)
     for path, query in matrix:
         url = path.format(**ids)
-        for role, headers in ROLES.items():
+        for role, headers in callers.items():
             before = await reads(api, ids["client_id"])
             r = await api.call("GET", url, headers=headers, params=query)
             if r.status_code != 200:
@@ -133,7 +141,7 @@ async def test_every_get_that_shows_personal_data_records_the_read(api: Api):
                  "/cases/{case_id}", "/cases/{case_id}/history", "/audit/cases/{case_id}"):
         assert any(p == path for p, _ in showing), f"GET {path} showed no personal field to any role"
     assert ("/internal/cases/{case_id}/consented-person", "kim-referrals") in showing
-    print(f"\nread-log matrix: {len(matrix)} GET cells x {len(ROLES)} roles; {len(answered)} answered 200, "
+    print(f"\nread-log matrix: {len(matrix)} GET cells x {len(callers)} roles; {len(answered)} answered 200, "
           f"{len(showing)} showed personal fields, all recorded")
 
 

@@ -8,12 +8,10 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
-import time
 
-from kim_runtime import db
+from kim_runtime import db, key_admin
 
 from kim_cases.adapters import key_rotation
 from kim_cases.adapters.crypto import Undecryptable
@@ -74,34 +72,13 @@ async def run(command: str, database_url: str, keyring: Keyring | None, batch_si
         await pool.close()
 
 
-def _print_progress() -> key_rotation.Progress:
-    started = time.perf_counter()
-
-    def report(done: int, total: int) -> None:
-        elapsed = time.perf_counter() - started
-        rate = done / elapsed if elapsed else 0.0
-        left = f"{(total - done) / rate:.0f} s left" if rate else "time left unknown"
-        print(f"{done:,}/{total:,} re-wrapped, {rate:,.0f} keys/s, {left}", file=sys.stderr, flush=True)
-
-    return report
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kim_cases.key_admin", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["status", "rotate"])
-    parser.add_argument("--batch-size", type=int, default=500, help="data keys per transaction (default 500)")
-    args = parser.parse_args(argv)
-    if args.batch_size < 1:
-        parser.error("--batch-size must be at least 1")
-    settings = CasesSettings()
-    try:
-        keyring = from_settings(settings)
-        lines = asyncio.run(run(args.command, settings.database_url, keyring, args.batch_size, _print_progress()))
-    except (MasterKeyError, Undecryptable, NotReady) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print("\n".join(lines))
-    return 0
+    def run_here(command: str, batch_size: int, progress: key_rotation.Progress) -> list[str]:
+        settings = CasesSettings()
+        return asyncio.run(run(command, settings.database_url, from_settings(settings), batch_size, progress))
+
+    return key_admin.main(argv, prog="python -m kim_cases.key_admin", description=__doc__.splitlines()[0],
+                          keys="data keys", errors=(MasterKeyError, Undecryptable, NotReady), run=run_here)
 
 
 if __name__ == "__main__":

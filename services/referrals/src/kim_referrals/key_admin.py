@@ -12,11 +12,10 @@ this module. The procedure: deploy/README.md, "Partner snapshot keys".
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 
-from kim_runtime import crypto, db
+from kim_runtime import crypto, db, key_admin
 
 from kim_referrals.adapters import key_rotation
 from kim_referrals.settings import ReferralSettings
@@ -81,25 +80,13 @@ ERRORS = (ValueError, crypto.Undecryptable, NotReady)  # RotationRefused, NoNewK
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kim_referrals.key_admin", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["status", "rotate"])
-    parser.add_argument("--batch-size", type=int, default=500, help="snapshot keys per transaction (default 500)")
-    args = parser.parse_args(argv)
-    if args.batch_size < 1:
-        parser.error("--batch-size must be at least 1")
-    settings = ReferralSettings()
-
-    def report(done: int, total: int) -> None:
-        print(f"{done:,}/{total:,} re-wrapped", file=sys.stderr, flush=True)
-
-    try:
+    def run_here(command: str, batch_size: int, progress: key_admin.Progress) -> list[str]:
+        settings = ReferralSettings()
         old, new = keks(settings)
-        lines = asyncio.run(run(args.command, settings.database_url, old, new, args.batch_size, report))
-    except ERRORS as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print("\n".join(lines))
-    return 0
+        return asyncio.run(run(command, settings.database_url, old, new, batch_size, progress))
+
+    return key_admin.main(argv, prog="python -m kim_referrals.key_admin", description=__doc__.splitlines()[0],
+                          keys="snapshot keys", errors=ERRORS, run=run_here)
 
 
 if __name__ == "__main__":

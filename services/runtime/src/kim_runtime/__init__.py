@@ -24,6 +24,7 @@ __all__ = [
     "http",          # create_app, etag, parse_if_match
     "idempotency",   # Idempotency-Key (wired by http.create_app and the store's append); services call forget
     "kafka",         # ensure_topics, make_broker
+    "key_admin",     # `python -m kim_<service>.key_admin status | rotate`: arguments, progress, errors
     "memory",        # InMemoryEventStore and its unit of work, for unit tests
     "oidc",          # OpenID Connect sign-in
     "pagination",    # Page, paged: cursor pagination of list endpoints
