@@ -120,6 +120,13 @@ def kek_verifier(kek: bytes, label: bytes) -> bytes:
     return mac.finalize()
 
 
+def derive_key(secret: bytes, info: bytes) -> bytes:
+    """A 32-byte key derived from `secret` with HKDF-SHA256 (no salt) for one purpose, named by `info`: the same
+    secret with another `info` gives an unrelated key. The one key derivation of KIM Hub (KEKs from a secret, a
+    client's sealing key from its data key, a service's Idempotency-Key fingerprint key)."""
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=info).derive(secret)
+
+
 @dataclass(frozen=True)
 class Kek:
     """A key-encryption key and its id (stored next to each wrapped key, so a later KEK can be told apart)."""
@@ -143,5 +150,4 @@ class Kek:
     @classmethod
     def derived(cls, kek_id: str, secret: str, purpose: str) -> Kek:
         """A KEK derived from another secret with HKDF-SHA256 (its own `purpose`, so it equals no other key)."""
-        key = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=purpose.encode()).derive(secret.encode())
-        return cls(kek_id, key)
+        return cls(kek_id, derive_key(secret.encode(), purpose.encode()))

@@ -45,7 +45,7 @@ import asyncpg
 from fastapi import routing as fastapi_routing
 from starlette.routing import Match
 
-from . import problems
+from . import crypto, problems
 from .auth import remember_verified
 from .clean_input import read_body, replay_body
 
@@ -125,10 +125,7 @@ FINGERPRINT_PREFIX = "hmac-sha256:"  # rows from before migration 012 (plain sha
 def fingerprint_key(secret: str, service: str) -> bytes:
     """The service's key for fingerprints: HKDF-SHA256 of its KIM_AUTH_SECRET, with its own purpose and the service's
     name (so it equals no other key, and two services' fingerprints of one body differ)."""
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=f"kim-idempotency-fingerprint:{service}".encode()).derive(secret.encode())
+    return crypto.derive_key(secret.encode(), f"kim-idempotency-fingerprint:{service}".encode())
 
 
 def fingerprint(method: str, path: str, body: bytes, *, key: bytes) -> str:

@@ -19,9 +19,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from . import crypto
 from .envelope import Envelope
 
@@ -36,7 +33,7 @@ class Unopenable(Exception):
 
 def derive(data_key: bytes, info: bytes = REPORTING_INFO) -> bytes:
     """The sealing key of a client: HKDF-SHA256 of its data key (no salt: the data key is random already)."""
-    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=info).derive(data_key)
+    return crypto.derive_key(data_key, info)
 
 
 def _aad(client_id: str, event_type: str) -> bytes:

@@ -10,15 +10,13 @@ old one, the next pass picks it up, and the run ends only when a pass finds noth
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import asyncpg
+from kim_runtime.key_admin import Progress  # (re-wrapped so far, total known so far)
 
 from kim_cases.adapters.key_setup import check_coverage, unwrapped_count, wrap_unwrapped
 from kim_cases.adapters.keyring import Keyring, MasterKey, MasterKeyError
-
-Progress = Callable[[int, int], None]  # (re-wrapped so far, total known so far)
 
 
 @dataclass

@@ -14,15 +14,13 @@ a service that still wraps under the old one is picked up by the next pass).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import asyncpg
 from kim_runtime import crypto
+from kim_runtime.key_admin import Progress  # (re-wrapped so far, total known so far)
 
 from .referral_keys import kek_verifier, unwrap_referral_key, wrap_referral_key
-
-Progress = Callable[[int, int], None]  # (re-wrapped so far, total known so far)
 
 OLD_SETTING = "KIM_REFERRALS_PARTNER_KEK (unset: derived from KIM_PSEUDONYM_SECRET)"
 NEW_SETTING = "KIM_REFERRALS_PARTNER_KEK_NEW"
